@@ -1,0 +1,39 @@
+# The two commands a newcomer needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
+
+.PHONY: install run test bench lint broker clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml setup.py $(PYX)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -e ".[test]"
+	touch $(STAMP)
+
+run: install
+	$(PY) -m control demo
+
+broker:
+	scripts/ensure-mosquitto.sh
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+test: install broker
+	$(VENV)/bin/ruff check .
+	$(PY) -m pip check
+	$(PY) -m pytest
+
+bench: install broker
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info
+	find . -name '*.so' -path './*/*' -not -path './.venv/*' -delete
+	find . -name '*.c' -path './firmware_bridge/*' -delete
+	find . -name '*.c' -path './telemetry/*' -delete

@@ -1,0 +1,3 @@
+"""Serial link between the rover computer and the rig firmware."""
+
+__all__: list[str] = []

@@ -1,0 +1,463 @@
+"""Encode and decode frames of the rig wire protocol (docs/protocol.md sections 2-4).
+
+Pure functions, no I/O. ``encode_frame(msg, seq=..., ack=..., flags=...)``
+gives the bytes to put on the wire (COBS + delimiter included);
+``FrameDecoder`` turns a byte stream into ``Frame`` objects and counts
+everything it has to throw away. ``decode_payload`` raises ``DecodeError``
+(with the message type and byte offset) on a malformed payload; the decoder
+and the link never let that escape: they count it and move on.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import framing
+from .errors import DecodeError, EncodeError
+from .messages import (
+    MESSAGE_TYPES,
+    PROTOCOL_VERSION,
+    RELIABLE_TYPES,
+    Ack,
+    ChannelInfo,
+    Command,
+    CommandCode,
+    CommandResult,
+    EStop,
+    Event,
+    FirmwareInfo,
+    Flags,
+    Heartbeat,
+    Hello,
+    Message,
+    MsgType,
+    Nack,
+    Param,
+    ParamGet,
+    ParamSet,
+    ParamStatus,
+    ParamValue,
+    Reason,
+    ResetNotice,
+    ResetReason,
+    ResultStatus,
+    SampleBatch,
+    Setpoints,
+    Severity,
+)
+
+HEADER = struct.Struct("<BBBBII")
+assert HEADER.size == framing.HEADER_SIZE
+MAX_PAYLOAD = framing.MAX_PAYLOAD
+U32 = 0xFFFFFFFF
+
+_HELLO = struct.Struct("<BBHIHH")
+_INFO = struct.Struct("<BBBBIIIIHBBQ")
+_CHANNEL = struct.Struct("<Bff")
+_HEARTBEAT = struct.Struct("<QII")
+_NACK = struct.Struct("<IBBH")
+_BATCH = struct.Struct("<BBHIQI")
+_SETPOINTS = struct.Struct("<QffI")
+_COMMAND = struct.Struct("<QHHffff")
+_RESULT = struct.Struct("<IHBBH")
+_ESTOP = struct.Struct("<BBH")
+_EVENT = struct.Struct("<QHBBf")
+_RESET = struct.Struct("<IBBH")
+_PARAM_GET = struct.Struct("<HH")
+_PARAM_SET = struct.Struct("<HHf")
+_PARAM_VALUE = struct.Struct("<IHBBf")
+_I16 = np.dtype("<i2")
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """A decoded frame: header fields plus the typed message."""
+
+    msg_type: MsgType
+    flags: int
+    seq: int
+    ack: int
+    message: Message
+
+    @property
+    def reliable(self) -> bool:
+        return bool(self.flags & Flags.RELIABLE)
+
+
+# --- strings ------------------------------------------------------------------
+
+
+def _pack_str(text: str, what: str) -> bytes:
+    raw = text.encode("utf-8")
+    if len(raw) > 255:
+        raise EncodeError(f"{what} is {len(raw)} bytes of UTF-8, at most 255 allowed")
+    return bytes((len(raw),)) + raw
+
+
+def _unpack_str(buf: bytes, off: int, t: MsgType, what: str) -> tuple[str, int]:
+    if off >= len(buf):
+        raise DecodeError(f"{what}: length byte missing", msg_type=t, offset=off)
+    n = buf[off]
+    end = off + 1 + n
+    if end > len(buf):
+        raise DecodeError(
+            f"{what}: needs {n} bytes, only {len(buf) - off - 1} left", msg_type=t, offset=off
+        )
+    try:
+        return buf[off + 1 : end].decode("utf-8"), end
+    except UnicodeDecodeError as err:
+        raise DecodeError(f"{what}: invalid UTF-8", msg_type=t, offset=off + 1) from err
+
+
+def _fixed(buf: bytes, st: struct.Struct, t: MsgType, exact: bool = True) -> tuple:
+    if len(buf) < st.size or (exact and len(buf) != st.size):
+        raise DecodeError(
+            f"payload length: expected {st.size} bytes, got {len(buf)}", msg_type=t
+        )
+    return st.unpack_from(buf, 0)
+
+
+def _enum(enum: type, value: int, t: MsgType, what: str):  # noqa: ANN202
+    try:
+        return enum(value)
+    except ValueError as err:
+        raise DecodeError(f"unknown {what} {value}", msg_type=t) from err
+
+
+def _end(buf: bytes, off: int, t: MsgType) -> None:
+    if off != len(buf):
+        raise DecodeError(
+            f"payload length: {len(buf) - off} unexpected trailing bytes", msg_type=t, offset=off
+        )
+
+
+# --- payload encoders ------------------------------------------------------------
+
+
+def _enc_hello(m: Hello) -> bytes:
+    return _HELLO.pack(m.proto_min, m.proto_max, 0, m.session_id, m.heartbeat_ms, m.watchdog_ms)
+
+
+def _enc_info(m: FirmwareInfo) -> bytes:
+    if len(m.channels) > 255:
+        raise EncodeError(f"at most 255 channels, got {len(m.channels)}")
+    parts = [
+        _INFO.pack(
+            m.protocol_version,
+            *m.version,
+            m.session_id,
+            m.boot_id,
+            m.capabilities,
+            m.sample_rate_hz,
+            m.batch_samples,
+            len(m.channels),
+            0,
+            m.time_us,
+        ),
+        _pack_str(m.firmware_id, "firmware_id"),
+    ]
+    for ch in m.channels:
+        parts.append(_CHANNEL.pack(ch.channel_id, ch.scale, ch.offset))
+        parts.append(_pack_str(ch.name, "channel name"))
+        parts.append(_pack_str(ch.unit, "channel unit"))
+    return b"".join(parts)
+
+
+def _enc_batch(m: SampleBatch) -> bytes:
+    counts = m.counts
+    if counts.ndim != 2:
+        raise EncodeError(f"counts must be 2-D (samples x channels), got {counts.ndim}-D")
+    n, ch = counts.shape
+    if not 1 <= ch <= 255 or n > 0xFFFF:
+        raise EncodeError(f"counts shape {counts.shape} out of range (channels 1..255)")
+    return _BATCH.pack(m.stream_id, ch, n, m.stream_seq, m.t0_us, m.period_ns) + np.ascontiguousarray(
+        counts, dtype=_I16
+    ).tobytes()
+
+
+_ENCODERS: dict[MsgType, Callable[[Message], bytes]] = {
+    MsgType.HELLO: _enc_hello,
+    MsgType.FIRMWARE_INFO: _enc_info,
+    MsgType.HEARTBEAT: lambda m: _HEARTBEAT.pack(m.time_us, m.status, m.echo_seq),
+    MsgType.ACK: lambda m: b"",
+    MsgType.NACK: lambda m: _NACK.pack(m.rejected_seq, m.rejected_type, m.reason, 0),
+    MsgType.SAMPLE_BATCH: _enc_batch,
+    MsgType.SETPOINTS: lambda m: _SETPOINTS.pack(
+        m.deadline_us, m.drum_speed, m.cut_depth, 1 if m.enable else 0
+    ),
+    MsgType.COMMAND: lambda m: _COMMAND.pack(m.deadline_us, m.code, 0, *m.args),
+    MsgType.COMMAND_RESULT: lambda m: _RESULT.pack(m.command_seq, m.code, m.status, 0, m.reason)
+    + _pack_str(m.detail, "detail"),
+    MsgType.ESTOP: lambda m: _ESTOP.pack(m.source, 0, 0) + _pack_str(m.reason, "reason"),
+    MsgType.EVENT: lambda m: _EVENT.pack(m.time_us, m.code, m.severity, 0, m.value)
+    + _pack_str(m.text, "text"),
+    MsgType.RESET_NOTICE: lambda m: _RESET.pack(m.boot_id, m.reason, 0, 0),
+    MsgType.PARAM_GET: lambda m: _PARAM_GET.pack(m.param_id, 0),
+    MsgType.PARAM_SET: lambda m: _PARAM_SET.pack(m.param_id, 0, m.value),
+    MsgType.PARAM_VALUE: lambda m: _PARAM_VALUE.pack(
+        m.request_seq, m.param_id, m.status, 0, m.value
+    ),
+}
+
+
+def message_type(msg: Message) -> MsgType:
+    try:
+        return MESSAGE_TYPES[type(msg)]
+    except KeyError:
+        raise EncodeError(f"not a protocol message: {type(msg).__name__}") from None
+
+
+def encode_payload(msg: Message) -> bytes:
+    """Payload bytes of *msg* (no header, no CRC). Raises ``EncodeError``."""
+    t = message_type(msg)
+    try:
+        payload = _ENCODERS[t](msg)
+    except struct.error as err:
+        raise EncodeError(f"{type(msg).__name__}: field out of range: {err}") from err
+    if len(payload) > MAX_PAYLOAD:
+        raise EncodeError(
+            f"{type(msg).__name__} payload is {len(payload)} bytes, at most {MAX_PAYLOAD} allowed"
+        )
+    return payload
+
+
+def encode_frame(msg: Message, *, seq: int, ack: int = 0, flags: int = 0) -> bytes:
+    """Complete wire bytes for *msg*: COBS(header | payload | CRC) + 0x00."""
+    t = message_type(msg)
+    if t in RELIABLE_TYPES:
+        flags |= Flags.RELIABLE
+    if not (0 <= seq <= U32 and 0 <= ack <= U32):
+        raise EncodeError(f"seq/ack must fit in 32 bits, got seq={seq} ack={ack}")
+    body = HEADER.pack(PROTOCOL_VERSION, t, flags & 0xFF, 0, seq, ack) + encode_payload(msg)
+    return framing.encode_frame(body)
+
+
+# --- payload decoders ------------------------------------------------------------
+
+
+def _dec_hello(b: bytes) -> Hello:
+    pmin, pmax, _r, sid, hb, wd = _fixed(b, _HELLO, MsgType.HELLO)
+    return Hello(session_id=sid, proto_min=pmin, proto_max=pmax, heartbeat_ms=hb, watchdog_ms=wd)
+
+
+def _dec_info(b: bytes) -> FirmwareInfo:
+    t = MsgType.FIRMWARE_INFO
+    pv, ma, mi, pa, sid, boot, caps, rate, batch, nch, _r, now_us = _fixed(
+        b, _INFO, t, exact=False
+    )
+    off = _INFO.size
+    fw_id, off = _unpack_str(b, off, t, "firmware_id")
+    channels = []
+    for i in range(nch):
+        if off + _CHANNEL.size > len(b):
+            raise DecodeError(f"channel {i}: truncated", msg_type=t, offset=off)
+        cid, scale, offset = _CHANNEL.unpack_from(b, off)
+        off += _CHANNEL.size
+        name, off = _unpack_str(b, off, t, f"channel {i} name")
+        unit, off = _unpack_str(b, off, t, f"channel {i} unit")
+        channels.append(ChannelInfo(cid, name, unit, scale, offset))
+    _end(b, off, t)
+    return FirmwareInfo(
+        protocol_version=pv,
+        firmware_id=fw_id,
+        version=(ma, mi, pa),
+        session_id=sid,
+        boot_id=boot,
+        capabilities=caps,
+        sample_rate_hz=rate,
+        batch_samples=batch,
+        channels=tuple(channels),
+        time_us=now_us,
+    )
+
+
+def _dec_batch(b: bytes) -> SampleBatch:
+    t = MsgType.SAMPLE_BATCH
+    sid, nch, n, sseq, t0, period = _fixed(b, _BATCH, t, exact=False)
+    want = _BATCH.size + 2 * n * nch
+    if nch == 0:
+        raise DecodeError("zero channels", msg_type=t, offset=1)
+    if len(b) != want:
+        raise DecodeError(
+            f"payload length: {n} samples x {nch} channels needs {want} bytes, got {len(b)}",
+            msg_type=t,
+        )
+    counts = np.frombuffer(b, dtype=_I16, offset=_BATCH.size).reshape(n, nch)
+    return SampleBatch(sid, sseq, t0, period, counts)
+
+
+def _dec_nack(b: bytes) -> Nack:
+    seq, rtype, reason, _r = _fixed(b, _NACK, MsgType.NACK)
+    return Nack(seq, rtype, _enum(Reason, reason, MsgType.NACK, "reason"))
+
+
+def _dec_setpoints(b: bytes) -> Setpoints:
+    dl, speed, depth, fl = _fixed(b, _SETPOINTS, MsgType.SETPOINTS)
+    return Setpoints(dl, speed, depth, bool(fl & 1))
+
+
+def _dec_command(b: bytes) -> Command:
+    dl, code, _r, a0, a1, a2, a3 = _fixed(b, _COMMAND, MsgType.COMMAND)
+    return Command(_enum(CommandCode, code, MsgType.COMMAND, "command code"), dl, (a0, a1, a2, a3))
+
+
+def _dec_result(b: bytes) -> CommandResult:
+    t = MsgType.COMMAND_RESULT
+    seq, code, status, _r, reason = _fixed(b, _RESULT, t, exact=False)
+    detail, off = _unpack_str(b, _RESULT.size, t, "detail")
+    _end(b, off, t)
+    return CommandResult(
+        seq, code, _enum(ResultStatus, status, t, "status"), _enum(Reason, reason, t, "reason"),
+        detail,
+    )
+
+
+def _dec_estop(b: bytes) -> EStop:
+    t = MsgType.ESTOP
+    source, _r1, _r2 = _fixed(b, _ESTOP, t, exact=False)
+    reason, off = _unpack_str(b, _ESTOP.size, t, "reason")
+    _end(b, off, t)
+    return EStop(source, reason)
+
+
+def _dec_event(b: bytes) -> Event:
+    t = MsgType.EVENT
+    time_us, code, sev, _r, value = _fixed(b, _EVENT, t, exact=False)
+    text, off = _unpack_str(b, _EVENT.size, t, "text")
+    _end(b, off, t)
+    return Event(time_us, code, _enum(Severity, sev, t, "severity"), value, text)
+
+
+def _dec_reset(b: bytes) -> ResetNotice:
+    boot, reason, _r1, _r2 = _fixed(b, _RESET, MsgType.RESET_NOTICE)
+    return ResetNotice(boot, _enum(ResetReason, reason, MsgType.RESET_NOTICE, "reset reason"))
+
+
+def _dec_param_value(b: bytes) -> ParamValue:
+    t = MsgType.PARAM_VALUE
+    seq, pid, status, _r, value = _fixed(b, _PARAM_VALUE, t)
+    return ParamValue(seq, pid, _enum(ParamStatus, status, t, "param status"), value)
+
+
+def _dec_ack(b: bytes) -> Ack:
+    if b:
+        raise DecodeError(f"payload length: expected 0 bytes, got {len(b)}", msg_type=MsgType.ACK)
+    return Ack()
+
+
+_DECODERS: dict[MsgType, Callable[[bytes], Message]] = {
+    MsgType.HELLO: _dec_hello,
+    MsgType.FIRMWARE_INFO: _dec_info,
+    MsgType.HEARTBEAT: lambda b: Heartbeat(*_fixed(b, _HEARTBEAT, MsgType.HEARTBEAT)),
+    MsgType.ACK: _dec_ack,
+    MsgType.NACK: _dec_nack,
+    MsgType.SAMPLE_BATCH: _dec_batch,
+    MsgType.SETPOINTS: _dec_setpoints,
+    MsgType.COMMAND: _dec_command,
+    MsgType.COMMAND_RESULT: _dec_result,
+    MsgType.ESTOP: _dec_estop,
+    MsgType.EVENT: _dec_event,
+    MsgType.RESET_NOTICE: _dec_reset,
+    MsgType.PARAM_GET: lambda b: ParamGet(_fixed(b, _PARAM_GET, MsgType.PARAM_GET)[0]),
+    MsgType.PARAM_SET: lambda b: ParamSet(*_fixed(b, _PARAM_SET, MsgType.PARAM_SET)[::2]),
+    MsgType.PARAM_VALUE: _dec_param_value,
+}
+
+
+def decode_payload(msg_type: int, payload: bytes) -> Message:
+    """Typed message from a payload. Raises ``DecodeError`` naming the problem."""
+    try:
+        t = MsgType(msg_type)
+    except ValueError:
+        raise DecodeError(f"unknown message type 0x{msg_type:02x}") from None
+    return _DECODERS[t](payload)
+
+
+def decode_body(body: bytes) -> Frame:
+    """Decode one CRC-checked frame body (header + payload). Raises ``DecodeError``."""
+    if len(body) < HEADER.size:
+        raise DecodeError(f"frame body is {len(body)} bytes, header needs {HEADER.size}")
+    version, t, flags, _reserved, seq, ack = HEADER.unpack_from(body, 0)
+    if version != PROTOCOL_VERSION:
+        raise DecodeError(
+            f"unsupported protocol version {version}, expected {PROTOCOL_VERSION}", offset=0
+        )
+    if len(body) - HEADER.size > MAX_PAYLOAD:
+        raise DecodeError(f"payload of {len(body) - HEADER.size} bytes exceeds {MAX_PAYLOAD}")
+    msg = decode_payload(t, body[HEADER.size :])
+    return Frame(MsgType(t), flags, seq, ack, msg)
+
+
+class FrameDecoder:
+    """Incremental decoder: ``feed(bytes)`` returns the list of valid ``Frame`` objects.
+
+    Nothing raises on wire input. Counters: ``crc_errors``, ``framing_errors``
+    (bad COBS, too short, oversize), ``decode_errors`` (valid CRC but
+    malformed header or payload; the last one kept in ``last_error``) and
+    ``rejected`` (a list of (header-or-None, DecodeError) pairs the caller may
+    drain to answer with NACKs).
+    """
+
+    def __init__(self) -> None:
+        self._splitter = framing.FrameSplitter()
+        self.decode_errors = 0
+        self.version_errors = 0
+        self.unknown_type_errors = 0
+        self.last_error: DecodeError | None = None
+        self.rejected: list[tuple[tuple[int, int, int] | None, DecodeError]] = []
+
+    @property
+    def crc_errors(self) -> int:
+        return self._splitter.crc_errors
+
+    @property
+    def framing_errors(self) -> int:
+        return self._splitter.framing_errors
+
+    @property
+    def frames(self) -> int:
+        return self._splitter.frames
+
+    @property
+    def bytes_received(self) -> int:
+        return self._splitter.bytes_received
+
+    def reset(self) -> None:
+        self._splitter.reset()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
+        out = []
+        for body in self._splitter.feed(data):
+            try:
+                out.append(decode_body(body))
+            except DecodeError as err:
+                self.decode_errors += 1
+                self.last_error = err
+                header = None
+                if len(body) >= HEADER.size:
+                    version, t, flags, _r, seq, _ack = HEADER.unpack_from(body, 0)
+                    header = (t, flags, seq)
+                    if version != PROTOCOL_VERSION:
+                        self.version_errors += 1
+                    elif t not in MsgType._value2member_map_:
+                        self.unknown_type_errors += 1
+                if len(self.rejected) < 64:
+                    self.rejected.append((header, err))
+        return out
+
+
+__all__ = [
+    "HEADER",
+    "Frame",
+    "FrameDecoder",
+    "Param",
+    "decode_body",
+    "decode_payload",
+    "encode_frame",
+    "encode_payload",
+    "message_type",
+]

@@ -1,0 +1,3 @@
+"""sim_hw."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""telemetry."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Ground-station tools."""
+
+__all__: list[str] = []

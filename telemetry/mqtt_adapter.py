@@ -1,0 +1,182 @@
+"""The only module that imports aiomqtt (aiomqtt 3 will change its API).
+
+It offers three things: :class:`MqttSettings` (from a ``mqtt://`` or ``mqtts://``
+URL plus credentials and TLS files), ``connect(settings, will=...)`` an async
+context manager yielding an :class:`MqttSession`, and the session's
+``publish`` (returns after PUBACK for QoS 1), ``subscribe`` and ``messages()``.
+aiomqtt/paho errors are translated at this boundary: a failed connect raises
+``BrokerUnavailableError``; a dropped link raises ``LinkLostError`` from
+``messages()`` and from pending ``publish`` calls. No reconnecting here: the
+callers own their reconnect loops.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from typing import Literal
+from urllib.parse import unquote, urlsplit
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from telemetry.downlink_errors import (
+    BrokerUnavailableError,
+    DownlinkConfigError,
+    LinkLostError,
+)
+
+__all__ = ["InboundMessage", "LastWill", "MqttSession", "MqttSettings", "connect"]
+
+log = logging.getLogger(__name__)
+
+_SESSION_EXPIRY_S = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    host: str
+    port: int = 1883
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    tls_ca_file: str | None = None
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    tls_insecure: bool = False  # skip hostname verification (bench setups only)
+    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    keepalive: int = 30
+    client_id: str | None = None
+    persistent_session: bool = False  # broker keeps our subscriptions and QoS 1 queue
+    max_in_flight: int = 64
+    connect_timeout: float = 10.0
+
+    @classmethod
+    def from_url(cls, url: str, **overrides: object) -> MqttSettings:
+        """``mqtt://[user[:password]@]host[:port]`` or ``mqtts://...`` (TLS, port 8883)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise DownlinkConfigError(
+                "broker_url", f"expected mqtt://host[:port] or mqtts://host[:port], got {url!r}")
+        tls = parts.scheme == "mqtts"
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError as err:
+            raise DownlinkConfigError("broker_url", f"bad port in {url!r}") from err
+        settings = cls(
+            host=parts.hostname, port=port, tls=tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None)
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        return replace(settings, **overrides)  # type: ignore[arg-type]
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        try:
+            ctx = ssl.create_default_context(cafile=self.tls_ca_file)
+            if self.tls_cert_file:
+                ctx.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+        except (OSError, ssl.SSLError) as err:
+            raise DownlinkConfigError("tls", f"cannot load TLS files: {err}") from err
+        if self.tls_insecure:
+            ctx.check_hostname = False
+        return ctx
+
+
+@dataclass(frozen=True, slots=True)
+class LastWill:
+    topic: str
+    payload: bytes
+    qos: int = 1
+    retain: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+class MqttSession:
+    """One live connection. Create with :func:`connect`."""
+
+    def __init__(self, client: aiomqtt.Client, publish_timeout: float) -> None:
+        self._client = client
+        self._publish_timeout = publish_timeout
+
+    async def publish(self, topic: str, payload: bytes, *, qos: int = 1,
+                      retain: bool = False) -> None:
+        """Send one message; for QoS 1, return once the broker's PUBACK arrived."""
+        try:
+            await self._client.publish(topic, payload, qos=qos, retain=retain,
+                                       timeout=self._publish_timeout)
+        except aiomqtt.MqttError as err:
+            raise LinkLostError(f"publish to {topic} failed: {err}") from err
+
+    async def subscribe(self, topic_filter: str, qos: int = 1) -> None:
+        try:
+            await self._client.subscribe(topic_filter, qos=qos)
+        except aiomqtt.MqttError as err:
+            raise LinkLostError(f"subscribe to {topic_filter} failed: {err}") from err
+
+    async def messages(self) -> AsyncIterator[InboundMessage]:
+        """Incoming messages; raises ``LinkLostError`` when the connection drops."""
+        try:
+            async for m in self._client.messages:
+                payload = m.payload if isinstance(m.payload, bytes) else \
+                    str(m.payload or "").encode()
+                yield InboundMessage(m.topic.value, payload, m.qos, bool(m.retain))
+        except aiomqtt.MqttError as err:
+            raise LinkLostError(f"connection lost: {err}") from err
+        raise LinkLostError("connection closed")
+
+
+@asynccontextmanager
+async def connect(settings: MqttSettings, *,
+                  will: LastWill | None = None) -> AsyncIterator[MqttSession]:
+    """Connect, yield a session, disconnect cleanly (the will is not sent then)."""
+    v5 = settings.protocol == "5"
+    kwargs: dict[str, object] = {}
+    if v5:
+        kwargs["protocol"] = aiomqtt.ProtocolVersion.V5
+        kwargs["clean_start"] = not settings.persistent_session
+        if settings.persistent_session:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = _SESSION_EXPIRY_S
+            kwargs["properties"] = props
+    else:
+        kwargs["protocol"] = aiomqtt.ProtocolVersion.V311
+        kwargs["clean_session"] = not settings.persistent_session
+    client = aiomqtt.Client(
+        settings.host, settings.port,
+        username=settings.username, password=settings.password,
+        identifier=settings.client_id,
+        will=aiomqtt.Will(will.topic, will.payload, will.qos, will.retain) if will else None,
+        keepalive=settings.keepalive,
+        timeout=settings.connect_timeout,
+        max_inflight_messages=settings.max_in_flight,
+        tls_context=settings.ssl_context(),
+        socket_options=((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),),
+        logger=log,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    try:
+        await client.__aenter__()
+    except aiomqtt.MqttError as err:
+        raise BrokerUnavailableError(
+            f"cannot connect to {settings.host}:{settings.port}: {err}") from err
+    try:
+        yield MqttSession(client, publish_timeout=max(30.0, 3.0 * settings.keepalive))
+    finally:
+        try:
+            await client.__aexit__(None, None, None)
+        except aiomqtt.MqttError as err:
+            log.debug("disconnect from %s:%d: %s", settings.host, settings.port, err)
