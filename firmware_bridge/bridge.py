@@ -21,7 +21,7 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import (
     CommandRejectedError,
@@ -79,7 +79,7 @@ BridgeEvent = LinkEvent | Connected | Disconnected
 @dataclass(frozen=True, slots=True)
 class BridgeConfig:
     baudrate: int = 3_000_000
-    link: LinkConfig = LinkConfig()
+    link: LinkConfig = field(default_factory=LinkConfig)
     connect_timeout: float = 3.0
     backoff_initial: float = 0.05
     backoff_max: float = 2.0
@@ -186,7 +186,7 @@ class Bridge:
         now_fw = self.link.peer_time_us(loop.time())
         if now_fw is None:
             raise LinkDownError("firmware clock not known yet (no session)")
-        return now_fw + int(ttl * 1e6)
+        return max(0, now_fw + int(ttl * 1e6))
 
     def send_setpoints(self, drum_speed: float, cut_depth: float, *, enable: bool = True,
                        ttl: float = 0.1) -> None:
@@ -208,7 +208,7 @@ class Bridge:
         ``CommandRejectedError`` (REJECTED/FAILED, with ``reason``),
         ``DeliveryFailedError``, ``CommandTimeoutError`` or ``LinkDownError``.
         The firmware refuses to execute it once *ttl* seconds have passed."""
-        padded = (tuple(float(a) for a in args) + (0.0, 0.0, 0.0, 0.0))[:4]
+        padded = (*(float(a) for a in args), 0.0, 0.0, 0.0, 0.0)[:4]
         cmd = Command(CommandCode(code), self.peer_deadline_us(ttl), padded)  # type: ignore[arg-type]
         fut: asyncio.Future[CommandResult] = asyncio.get_running_loop().create_future()
         seq = self._send(cmd)

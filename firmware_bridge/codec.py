@@ -57,7 +57,7 @@ U32 = 0xFFFFFFFF
 
 _HELLO = struct.Struct("<BBHIHH")
 _INFO = struct.Struct("<BBBBIIIIHBBQ")
-_CHANNEL = struct.Struct("<Bff")
+_CHANNEL = struct.Struct("<BBff")
 _HEARTBEAT = struct.Struct("<QII")
 _NACK = struct.Struct("<IBBH")
 _BATCH = struct.Struct("<BBHIQI")
@@ -121,7 +121,7 @@ def _fixed(buf: bytes, st: struct.Struct, t: MsgType, exact: bool = True) -> tup
     return st.unpack_from(buf, 0)
 
 
-def _enum(enum: type, value: int, t: MsgType, what: str):  # noqa: ANN202
+def _enum(enum: type, value: int, t: MsgType, what: str):
     try:
         return enum(value)
     except ValueError as err:
@@ -161,7 +161,7 @@ def _enc_info(m: FirmwareInfo) -> bytes:
         _pack_str(m.firmware_id, "firmware_id"),
     ]
     for ch in m.channels:
-        parts.append(_CHANNEL.pack(ch.channel_id, ch.scale, ch.offset))
+        parts.append(_CHANNEL.pack(ch.channel_id, ch.stream_id, ch.scale, ch.offset))
         parts.append(_pack_str(ch.name, "channel name"))
         parts.append(_pack_str(ch.unit, "channel unit"))
     return b"".join(parts)
@@ -174,9 +174,8 @@ def _enc_batch(m: SampleBatch) -> bytes:
     n, ch = counts.shape
     if not 1 <= ch <= 255 or n > 0xFFFF:
         raise EncodeError(f"counts shape {counts.shape} out of range (channels 1..255)")
-    return _BATCH.pack(m.stream_id, ch, n, m.stream_seq, m.t0_us, m.period_ns) + np.ascontiguousarray(
-        counts, dtype=_I16
-    ).tobytes()
+    header = _BATCH.pack(m.stream_id, ch, n, m.stream_seq, m.t0_us, m.period_ns)
+    return header + np.ascontiguousarray(counts, dtype=_I16).tobytes()
 
 
 _ENCODERS: dict[MsgType, Callable[[Message], bytes]] = {
@@ -255,11 +254,11 @@ def _dec_info(b: bytes) -> FirmwareInfo:
     for i in range(nch):
         if off + _CHANNEL.size > len(b):
             raise DecodeError(f"channel {i}: truncated", msg_type=t, offset=off)
-        cid, scale, offset = _CHANNEL.unpack_from(b, off)
+        cid, stream, scale, offset = _CHANNEL.unpack_from(b, off)
         off += _CHANNEL.size
         name, off = _unpack_str(b, off, t, f"channel {i} name")
         unit, off = _unpack_str(b, off, t, f"channel {i} unit")
-        channels.append(ChannelInfo(cid, name, unit, scale, offset))
+        channels.append(ChannelInfo(cid, name, unit, scale, offset, stream))
     _end(b, off, t)
     return FirmwareInfo(
         protocol_version=pv,

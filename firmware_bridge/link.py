@@ -32,7 +32,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from .codec import Frame, FrameDecoder, encode_frame
+from .codec import Frame, FrameDecoder, encode_frame, encode_payload
 from .errors import BridgeUsageError, LinkDownError
 from .messages import MESSAGE_TYPES as _TYPE_OF
 from .messages import (
@@ -279,6 +279,7 @@ class Link:
         t = _TYPE_OF[type(msg)]
         s = self._s
         if t in RELIABLE_TYPES:
+            encode_payload(msg)  # raises EncodeError before any state changes
             if len(s.queued) >= self.config.max_queued:
                 raise BridgeUsageError(
                     f"reliable queue full ({self.config.max_queued} messages waiting)"
@@ -421,8 +422,8 @@ class Link:
     def _send_hello(self, now: float) -> None:
         hello = Hello(
             session_id=self.session_id,
-            heartbeat_ms=round(self.config.heartbeat_interval * 1000),
-            watchdog_ms=round(self.config.loss_timeout * 1000),
+            heartbeat_ms=min(0xFFFF, round(self.config.heartbeat_interval * 1000)),
+            watchdog_ms=min(0xFFFF, round(self.config.loss_timeout * 1000)),
         )
         self._write(encode_frame(hello, seq=0))
         self._next_hello = now + self.config.handshake_interval
@@ -488,6 +489,9 @@ class Link:
                 self._nack(frame.seq, t, Reason.NOT_HANDSHAKEN, now, rate_limited=True)
             return
         s.last_rx = now
+        if t is MsgType.NACK:
+            # before the ack it carries, which also covers the rejected seq
+            self._on_nack(msg, now)  # type: ignore[arg-type]
         if frame.flags & Flags.ACK_VALID:
             self._on_ack(frame.ack, now)
         if frame.reliable:
@@ -513,10 +517,8 @@ class Link:
             self._on_batch(msg, frame.seq)  # type: ignore[arg-type]
         elif t is MsgType.HEARTBEAT:
             self._on_heartbeat(msg, now)  # type: ignore[arg-type]
-        elif t is MsgType.ACK:
+        elif t is MsgType.ACK or t is MsgType.NACK:
             pass
-        elif t is MsgType.NACK:
-            self._on_nack(msg, now)  # type: ignore[arg-type]
         else:
             self._events.append(MessageReceived(msg, frame.seq))
 
@@ -563,6 +565,7 @@ class Link:
             return
         for p in self._s.outstanding:
             if p.seq == nack.rejected_seq and p.msg_type == nack.rejected_type:
+                self._s.outstanding.remove(p)  # the peer consumed its seq without running it
                 self.stats.delivery_failures += 1
                 self._events.append(
                     DeliveryFailed(p.seq, p.msg_type, f"rejected by peer: {nack.reason.name}")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .codec import encode_frame
+from .fdtransport import FdTransport
 from .link import HandshakeCompleted, Link, LinkConfig, LinkEvent, MessageReceived, Role
 from .messages import (
     PROTOCOL_VERSION,
@@ -47,7 +48,6 @@ from .messages import (
 )
 from .pty import PtyPort
 from .transport import LinkProtocol
-from .fdtransport import FdTransport
 
 
 def default_channels(n: int = 4) -> tuple[ChannelInfo, ...]:

@@ -161,6 +161,7 @@ class ChannelInfo:
     unit: str
     scale: float  # physical = offset + scale * count
     offset: float = 0.0
+    stream_id: int = 0  # the sample stream whose batches carry this channel
 
 
 @dataclass(frozen=True, slots=True)
