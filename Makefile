@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml setup.py $(PYX)
 	touch $(STAMP)
 
 run: install
-	$(PY) -m control demo
+	$(PY) -m firmware_bridge selftest
 
 broker:
 	scripts/ensure-mosquitto.sh
