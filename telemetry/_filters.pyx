@@ -99,10 +99,10 @@ cdef inline void _sos_channels(const floating* sos, Py_ssize_t n_sections,
                                const Py_ssize_t W) noexcept nogil:
     """Channels c0 .. c0+W-1 over n samples, every section in turn (section-outer).
 
-    Called with a literal W (8, 4 or 1): after inlining the lane loop is fully
-    unrolled, the state lives in registers, and the W independent recurrences
-    are vectorised across channels; that is what beats the latency of one
-    channel's recurrence (add -> mul -> add per sample).
+    Called with a literal W (8, 4 or 1): after inlining, the lane loop is fully
+    unrolled and the state lives in registers, so W independent recurrences
+    are in flight at once; that is what hides the latency of one channel's
+    recurrence (add -> mul -> sub -> add per sample), which bounds scipy.
     """
     cdef floating z0[8]
     cdef floating z1[8]
@@ -192,14 +192,15 @@ cdef void _median_run(const floating* x, floating* y, floating* ring, floating* 
     """Trailing-window median (or Hampel) per channel with a sorted insertion window.
 
     Per sample and channel: overwrite the oldest value in the ring, find it in
-    the sorted copy by binary search, and slide the new value into place
+    the sorted copy (by counting smaller values), and slide the new value into place
     (O(window) moves, no sort). MAD for the Hampel test: with m = srt[h], the
     deviations are m - srt[h-1], m - srt[h-2], ... and srt[h+1] - m, ... (two
     ascending runs) plus 0, so the MAD is the h-th pick of merging the runs.
     """
     cdef Py_ssize_t h = w // 2
     cdef Py_ssize_t p = pos[0]
-    cdef Py_ssize_t i, k, j, lo, hi, mid, centre, li, ri, t
+    cdef Py_ssize_t i, k, j, centre, li, ri, t
+    cdef bint left
     cdef floating v, old, m, xc, d, dl, dr, mad
     cdef floating* r
     cdef floating* g
@@ -213,15 +214,11 @@ cdef void _median_run(const floating* x, floating* y, floating* ring, floating* 
             g = ring + k * w
             old = g[p]
             g[p] = v
-            lo = 0
-            hi = w - 1
-            while lo < hi:
-                mid = (lo + hi) >> 1
-                if r[mid] < old:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            j = lo
+            # position of ``old``: count of smaller values, branch-free (the data
+            # are noise, so a binary search mispredicts on every step)
+            j = 0
+            for t in range(w):
+                j += r[t] < old
             if v > old:
                 while j + 1 < w and r[j + 1] < v:
                     r[j] = r[j + 1]
@@ -237,15 +234,13 @@ cdef void _median_run(const floating* x, floating* y, floating* ring, floating* 
                 mad = 0
                 li = h - 1
                 ri = h + 1
-                for t in range(h):
+                for t in range(h):  # branch-free merge step
                     dl = m - r[li]
                     dr = r[ri] - m
-                    if dl <= dr:
-                        mad = dl
-                        li -= 1
-                    else:
-                        mad = dr
-                        ri += 1
+                    left = dl <= dr
+                    mad = dl if left else dr
+                    li -= left
+                    ri += 1 - left
                 d = xc - m
                 if d < 0:
                     d = -d

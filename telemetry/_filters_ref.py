@@ -98,9 +98,7 @@ def check_stats_out(
     if out.dtype != want:
         raise TypeError(f"out: expected dtype {want.name}, got {out.dtype}")
     if out.ndim != 3 or out.shape[1:] != (N_STATS, n_channels):
-        raise ValueError(
-            f"out: expected shape (windows, {N_STATS}, {n_channels}), got {out.shape}"
-        )
+        raise ValueError(f"out: expected shape (windows, {N_STATS}, {n_channels}), got {out.shape}")
     if out.shape[0] < rows:
         raise ValueError(
             f"out: expected at least {rows} windows for this chunk, got shape {out.shape}"
