@@ -250,6 +250,11 @@ class Link:
     def is_up(self) -> bool:
         return self.state is LinkState.UP
 
+    @property
+    def last_rx_at(self) -> float:
+        """Local time of the last valid frame from the peer in this session."""
+        return self._s.last_rx
+
     def connect(self, now: float, session_id: int | None = None) -> None:
         """Host: start (or restart) a session; HELLO is re-sent until answered."""
         if self.role is not Role.HOST:
