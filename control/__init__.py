@@ -1,3 +1,56 @@
-"""control."""
+"""The rig controller: supervisor, excavation strategy, interlocks, and the asyncio app."""
 
-__all__: list[str] = []
+from .commands import CommandAck, CommandName, GroundCommand, check_command, parse_command
+from .config import ControllerConfig, load_config
+from .errors import (
+    CommandFormatError,
+    ConfigError,
+    ControlError,
+    InvalidTransitionError,
+    RigConnectionError,
+)
+from .interlocks import Interlocks, Reaction, Trip
+from .mass_estimator import MassEstimate, MassEstimator
+from .measurements import Measurements
+from .mission import MissionPlan, MissionProgress, load_mission
+from .policy import CommandAuthenticator, CommandRefused, NoSiteRules, SiteRules, TrustedLink
+from .step import ControlCore, StepInputs, StepOutput
+from .strategy import ExcavationStrategy
+from .supervisor import Mode, ModeChanged, Supervisor, Trigger
+
+__all__ = [
+    "CommandAck",
+    "CommandAuthenticator",
+    "CommandFormatError",
+    "CommandName",
+    "CommandRefused",
+    "ConfigError",
+    "ControlCore",
+    "ControlError",
+    "ControllerConfig",
+    "ExcavationStrategy",
+    "GroundCommand",
+    "Interlocks",
+    "InvalidTransitionError",
+    "MassEstimate",
+    "MassEstimator",
+    "Measurements",
+    "MissionPlan",
+    "MissionProgress",
+    "Mode",
+    "ModeChanged",
+    "NoSiteRules",
+    "Reaction",
+    "RigConnectionError",
+    "SiteRules",
+    "StepInputs",
+    "StepOutput",
+    "Supervisor",
+    "Trigger",
+    "Trip",
+    "TrustedLink",
+    "check_command",
+    "load_config",
+    "load_mission",
+    "parse_command",
+]

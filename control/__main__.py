@@ -1,0 +1,7 @@
+"""``python -m control`` is ``rig-control``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,231 @@
+"""``rig-control``: run the controller on a rig, or the self-contained demo.
+
+    rig-control run --port /dev/ttyUSB0 [--broker mqtt://ground:1883] [--config FILE]
+                    [--mission FILE] [--autonomous]
+    rig-control demo [--broker mqtt://...] [--time-scale 5] [--plot run.png]
+
+``run`` controls a real (or already running simulated) rig; without
+``--autonomous`` motion waits for the ground's ``arm`` and ``start`` commands.
+``demo`` starts the simulator on a pseudo-terminal with a time scale, runs a
+full mission with a local operator (arm, start, clear faults), shows progress,
+prints a summary and writes a PNG plot. Exit status: 0 success, 1 mission not
+completed, 2 bad configuration, 3 the rig could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .app import RigController, RunSummary
+from .config import ControllerConfig, load_config
+from .errors import ConfigError, RigConnectionError
+from .mission import DEFAULT_MISSION, MissionPlan, load_mission
+from .operator import AutoOperator
+from .sd_notify import SdNotifier
+from .sim_process import SimulatorError, SimulatorProcess
+
+log = logging.getLogger("control.cli")
+
+DEMO_TIME_SCALE = 5.0
+DEMO_RATE_HZ = 250.0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rig-control", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="control a rig on a serial port")
+    run.add_argument("--port", required=True, help="device, pty path or socket://host:port")
+    demo = sub.add_parser("demo", help="simulated mission, summary and plot")
+    demo.add_argument("--time-scale", type=float, default=DEMO_TIME_SCALE,
+                      help=f"simulated seconds per wall second (default {DEMO_TIME_SCALE})")
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--plot", default="rig-control-demo.png", help="PNG written at the end")
+    demo.add_argument("--fault", action="append", default=[],
+                      help="simulator fault spec (repeatable), e.g. rock@40:torque=300")
+    demo.add_argument("--no-ui", action="store_true", help="no live display (logs only)")
+    demo.add_argument("--max-wall", type=float, default=110.0, help="give up after (s)")
+    for sp in (run, demo):
+        sp.add_argument("--broker", help="mqtt://host:port (telemetry and ground commands)")
+        sp.add_argument("--config", help="controller TOML configuration")
+        sp.add_argument("--mission", help="mission TOML plan")
+        sp.add_argument("--rate", type=float, help="control-loop rate, Hz (loop.rate_hz)")
+        sp.add_argument("-v", "--verbose", action="count", default=0)
+    run.add_argument("--autonomous", action="store_true",
+                     help="arm and start without ground commands (local operator)")
+    run.add_argument("--time-scale", type=float, help="plant seconds per wall second")
+    return p
+
+
+def _load(args: argparse.Namespace, **loop: Any) -> tuple[ControllerConfig, MissionPlan]:
+    overrides = {k: v for k, v in loop.items() if v is not None}
+    if args.rate is not None:
+        overrides["rate_hz"] = args.rate
+    cfg = load_config(args.config, loop=overrides)
+    mission = load_mission(args.mission) if args.mission else DEFAULT_MISSION
+    return cfg, mission
+
+
+async def _open_downlink(cfg: ControllerConfig, broker: str | None,
+                         outbox: str) -> tuple[Any, contextlib.AsyncExitStack]:
+    stack = contextlib.AsyncExitStack()
+    try:
+        from telemetry.downlink import Downlink, DownlinkConfig
+
+        dl = await stack.enter_async_context(Downlink(DownlinkConfig(
+            rig_id=cfg.ground.rig_id, topic_prefix=cfg.ground.topic_prefix,
+            outbox_path=outbox, broker_url=broker)))
+        dl.publish_birth({"software": "rig-control", "version": "0.1.0"})
+        return dl, stack
+    except Exception as err:
+        if broker:
+            raise
+        log.warning("no downlink (%s); continuing without telemetry", err)
+        return None, stack
+
+
+def _install_signals(ctl: RigController) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, ctl.stop)
+
+
+async def _run(args: argparse.Namespace) -> int:
+    cfg, mission = _load(args, time_scale=args.time_scale)
+    dl, stack = await _open_downlink(cfg, args.broker, cfg.ground.outbox_path)
+    async with stack:
+        ctl = RigController(cfg, args.port, mission, downlink=dl,
+                            operator=AutoOperator() if args.autonomous else None,
+                            notifier=SdNotifier(), record_every=10)
+        _install_signals(ctl)
+        summary = await ctl.run()
+    print_summary(summary)
+    return 0
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    cfg, mission = _load(args, time_scale=args.time_scale, rate_hz=DEMO_RATE_HZ
+                         if args.rate is None else None)
+    with tempfile.TemporaryDirectory(prefix="rig-demo-") as tmp:
+        sim_args = ["--pty", "--link", str(Path(tmp) / "rig.pty"), "--seed", str(args.seed),
+                    "--time-scale", str(args.time_scale)]
+        for spec in args.fault:
+            sim_args += ["--fault", spec]
+        async with SimulatorProcess(sim_args) as sim:
+            dl, stack = await _open_downlink(cfg, args.broker, str(Path(tmp) / "outbox.db"))
+            async with stack:
+                ctl = RigController(cfg, sim.url, mission, downlink=dl,
+                                    operator=AutoOperator(), record_every=2)
+                _install_signals(ctl)
+                ui = None if args.no_ui else asyncio.create_task(_live(ctl), name="ui")
+                try:
+                    summary = await ctl.run(until_complete=True, max_wall_s=args.max_wall)
+                finally:
+                    if ui is not None:
+                        ui.cancel()
+                        with contextlib.suppress(asyncio.CancelledError):
+                            await ui
+    print_summary(summary)
+    from .plot import write_plot
+
+    path = write_plot(ctl.record, args.plot, f"rig-control demo: mission {mission.name}, "
+                                             f"time scale {args.time_scale:g}")
+    print(f"plot written to {path}")
+    return 0 if summary.mission_complete else 1
+
+
+async def _live(ctl: RigController) -> None:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.table import Table
+
+    console = Console()
+
+    def render() -> Table:
+        snap = ctl.core.snapshot()
+        t = Table(title=f"rig-control  mode: [bold]{snap['mode']}[/bold] {snap['phase']}",
+                  show_header=True, expand=False)
+        t.add_column("site")
+        t.add_column("delivered / target kg", justify="right")
+        t.add_column("cycles", justify="right")
+        t.add_column("note")
+        for s in (snap.get("mission") or {}).get("sites", []):
+            t.add_row(s["name"], f"{s['delivered_kg']:.1f} / {s['target_kg']:.0f}",
+                      str(s["cycles"]), s["abandoned"])
+        t.caption = (f"bucket {snap['bucket_kg']} kg  depth {snap['cut_depth_m']} m  "
+                     f"drum {snap['drum_current_a']} A {snap['drum_speed_rad_s']} rad/s  "
+                     f"tilt {snap['tilt_deg']} deg  at ({snap['x_m']}, {snap['y_m']})")
+        return t
+
+    with Live(render(), console=console, refresh_per_second=4, transient=False) as live:
+        seen = 0
+        while True:
+            await asyncio.sleep(0.25)
+            for when, severity, text in ctl.record.events[seen:]:
+                style = {"warning": "yellow", "alarm": "red", "critical": "bold red"}.get(
+                    severity, "dim")
+                live.console.print(f"[{style}]t={when:8.1f}s  {text}[/{style}]")
+            seen = len(ctl.record.events)
+            live.update(render())
+
+
+def print_summary(s: RunSummary) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="run summary", show_header=False)
+    t.add_column("item")
+    t.add_column("value", justify="right")
+    lp = s.loop
+    rows = [
+        ("mission complete", str(s.mission_complete)),
+        ("final mode", s.final_mode),
+        ("mass excavated (dumped)", f"{s.mass_dumped_kg:.1f} kg"),
+        ("dig/dump cycles", str(s.cycles)),
+        ("faults handled", f"{s.faults_handled} (stalls {s.stalls}, obstacles {s.obstacles}, "
+                           f"interlock trips {s.interlock_trips}, link losses {s.link_losses}, "
+                           f"e-stops {s.estops})"),
+        ("energy used (battery)", f"{s.energy_j / 1000:.1f} kJ"),
+        ("samples filtered", f"{s.samples_filtered:,} channel-samples"),
+        ("duration", f"{s.wall_s:.1f} s wall, {s.plant_s:.0f} s simulated"),
+        ("controller CPU", f"{s.cpu_s:.1f} s ({100 * s.cpu_s / max(s.wall_s, 1e-9):.0f} %)"),
+        ("control loop", f"{lp['ticks']:.0f} ticks, {lp['missed']:.0f} missed; lateness p50 "
+                         f"{lp['lateness_p50_ms']:.2f} / p99 {lp['lateness_p99_ms']:.2f} / max "
+                         f"{lp['lateness_max_ms']:.2f} ms"),
+        ("sensor-to-setpoint", f"p50 {lp['latency_p50_ms']:.2f} / p99 "
+                               f"{lp['latency_p99_ms']:.2f} ms"),
+        ("ground commands", f"{s.commands_accepted} accepted, {s.commands_rejected} rejected"),
+        ("link", ", ".join(f"{k} {v}" for k, v in s.link.items())),
+    ]
+    for k, v in rows:
+        t.add_row(k, v)
+    if s.mission:
+        for site in s.mission["sites"]:
+            t.add_row(f"site {site['name']}", f"{site['delivered_kg']:.1f} / "
+                      f"{site['target_kg']:.0f} kg in {site['cycles']} cycles"
+                      + (f" ({site['abandoned']})" if site["abandoned"] else ""))
+    Console().print(t)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    level = logging.WARNING - 10 * args.verbose
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return asyncio.run(_demo(args) if args.cmd == "demo" else _run(args))
+    except ConfigError as err:
+        print(f"rig-control: configuration error: {err}", file=sys.stderr)
+        return 2
+    except (RigConnectionError, SimulatorError) as err:
+        print(f"rig-control: {err}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,275 @@
+"""Controller configuration: one TOML file, typed frozen dataclasses, strict loading.
+
+Every section is a frozen dataclass whose fields carry their bounds in
+``metadata`` (``lo``/``hi``). ``load_config`` reads the TOML file, rejects
+unknown keys, wrong types and out-of-bounds values with a ``ConfigError`` that
+names the key (``strategy.kp: expected a number >= 0, got 'fast'``), and
+checks cross-field rules (``interlocks.tilt_stop_deg`` below
+``interlocks.tilt_estop_deg``...). The defaults run the simulator out of the
+box; ``docs/control.md`` lists every key.
+
+Units: seconds are *plant* seconds (see ``LoopConfig.time_scale``) unless the
+name says ``wall``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from .errors import ConfigError
+
+
+def _f(default: Any, lo: float | None = None, hi: float | None = None, doc: str = "") -> Any:
+    return field(default=default, metadata={"lo": lo, "hi": hi, "doc": doc})
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    rate_hz: float = _f(100.0, 1.0, 500.0, "control-loop rate in wall-clock Hz")
+    time_scale: float = _f(1.0, 0.01, 100.0,
+                           "plant seconds per wall second (1 on the rover; the simulator's "
+                           "--time-scale in the demo)")
+    stats_interval_s: float = _f(1.0, 0.05, 60.0, "telemetry state/stats period (wall s)")
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConfig:
+    setpoint_ttl_wall_s: float = _f(0.1, 0.01, 1.0,
+                                    "firmware drops setpoints older than this (wall s)")
+    command_ttl_wall_s: float = _f(0.5, 0.05, 5.0, "firmware refuses commands older than this")
+    command_timeout_wall_s: float = _f(2.0, 0.1, 30.0, "wait for ACCEPTED at most this long")
+    motion_timeout_wall_s: float = _f(120.0, 1.0, 3600.0,
+                                      "wait for DONE of drive/stow/dump at most this long")
+    connect_timeout_wall_s: float = _f(5.0, 0.1, 120.0, "first handshake deadline")
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyConfig:
+    dig_speed_rad_s: float = _f(6.0, 0.1, 30.0, "drum speed while cutting")
+    min_speed_rad_s: float = _f(3.0, 0.0, 30.0, "drum speed floor when current-limited")
+    current_target_a: float = _f(10.0, 1.0, 200.0, "PI set-point for filtered drum current")
+    kp_m_per_a: float = _f(0.002, 0.0, 1.0, "proportional gain: depth per amp of error")
+    ki_m_per_a_s: float = _f(0.01, 0.0, 1.0, "integral gain")
+    min_depth_m: float = _f(0.0, 0.0, 0.5, "shallowest commanded cut")
+    max_depth_m: float = _f(0.08, 0.005, 0.5, "deepest commanded cut")
+    depth_rate_m_s: float = _f(0.03, 0.001, 1.0, "slew limit on the depth set-point")
+    contact_margin_m: float = _f(0.005, 0.0, 0.1, "cutting starts this close to the surface")
+    tilt_soft_deg: float = _f(8.0, 0.0, 45.0, "above this tilt the depth ceiling shrinks")
+    bucket_capacity_kg: float = _f(30.0, 0.1, 1000.0, "nominal bucket capacity")
+    full_fraction: float = _f(0.9, 0.1, 1.0, "bucket counts as full at this fraction")
+    full_hold_s: float = _f(0.5, 0.0, 10.0, "load must stay above the mark this long")
+    stall_speed_fraction: float = _f(0.3, 0.0, 1.0,
+                                     "drum speed below this fraction of command is a stall")
+    stall_current_a: float = _f(15.0, 0.0, 500.0, "...and drum current above this")
+    stall_time_s: float = _f(0.3, 0.01, 10.0, "...for this long")
+    backoff_m: float = _f(0.03, 0.0, 0.5, "depth given up after a stall")
+    reverse_speed_rad_s: float = _f(2.0, 0.0, 30.0, "reverse drum speed while clearing")
+    reverse_time_s: float = _f(0.5, 0.0, 10.0, "how long to reverse")
+    backoff_time_s: float = _f(0.5, 0.0, 10.0, "how long to lift before reversing")
+    max_stall_retries: int = _f(3, 0, 20, "stalls in one dig before the obstacle is reported")
+
+
+@dataclass(frozen=True, slots=True)
+class InterlockConfig:
+    drum_current_stop_a: float = _f(19.0, 1.0, 500.0, "controlled stop above this (sustained)")
+    drum_current_stop_hold_s: float = _f(1.5, 0.0, 10.0, "for this long")
+    drum_current_estop_a: float = _f(30.0, 1.0, 500.0, "immediate stop above this")
+    drum_current_estop_hold_s: float = _f(0.1, 0.0, 10.0, "for this long")
+    motor_temp_stop_c: float = _f(85.0, 0.0, 250.0, "controlled stop above this")
+    tilt_stop_deg: float = _f(15.0, 1.0, 60.0, "controlled stop above this |pitch| or |roll|")
+    tilt_estop_deg: float = _f(25.0, 1.0, 90.0, "immediate stop above this")
+    battery_voltage_min_v: float = _f(40.0, 0.0, 1000.0, "controlled stop below this")
+    battery_soc_min_pct: float = _f(15.0, 0.0, 100.0, "controlled stop below this")
+    sensor_stale_s: float = _f(0.5, 0.01, 10.0,
+                               "controlled stop when the fast stream is older than this")
+    nav_stale_s: float = _f(2.0, 0.05, 60.0, "...or the 20 Hz navigation stream")
+    stuck_s: float = _f(1.0, 0.05, 60.0,
+                        "controlled stop when a noisy channel is bit-identical this long")
+    clear_hold_s: float = _f(0.5, 0.0, 60.0, "a cause counts as gone after this long clear")
+    stuck_channels: tuple[str, ...] = field(
+        default=("drum_current", "drum_speed", "cut_depth", "arm_current", "pitch", "roll",
+                 "motor_temp", "battery_voltage", "battery_current", "vibration",
+                 "arm_position"),
+        metadata={"doc": "channels whose sensors always show noise (a flat one is stuck)"})
+
+
+@dataclass(frozen=True, slots=True)
+class MassConfig:
+    specific_energy_j_per_kg: float = _f(60.0, 0.1, 1e6,
+                                         "cutting energy per kg of regolith (drum + arm)")
+    no_load_current_a: float = _f(1.25, 0.0, 100.0, "drum current spinning in free air")
+    torque_constant_nm_per_a: float = _f(4.0, 0.0, 100.0, "drum motor torque constant")
+    arm_voltage_v: float = _f(12.0, 0.0, 1000.0, "arm actuator supply voltage")
+    arm_efficiency: float = _f(0.0, 0.0, 1.0,
+                               "fraction of arm power doing cutting work (0 for this rig: "
+                               "its arm only positions the drum)")
+    disagree_kg: float = _f(4.0, 0.0, 1000.0, "load cell and model may disagree by this")
+    disagree_fraction: float = _f(0.5, 0.0, 10.0, "...or by this fraction of the estimate")
+    disagree_hold_s: float = _f(2.0, 0.0, 60.0, "for this long before the cell is distrusted")
+    load_cell_max_kg: float = _f(200.0, 1.0, 10000.0, "readings above this are implausible")
+    stuck_s: float = _f(1.0, 0.05, 60.0, "a load cell whose counts do not move this long failed")
+
+
+@dataclass(frozen=True, slots=True)
+class GroundConfig:
+    rig_id: str = field(default="rig-1", metadata={"doc": "MQTT rig id"})
+    topic_prefix: str = field(default="regolith", metadata={"doc": "MQTT topic prefix"})
+    outbox_path: str = field(default="rig-control-outbox.db",
+                             metadata={"doc": "on-board telemetry outbox (SQLite)"})
+    link_required: bool = field(default=True, metadata={
+        "doc": "with a broker: losing the ground link is a controlled stop"})
+    link_loss_wall_s: float = _f(5.0, 0.1, 600.0, "ground link counts as lost after this")
+    max_clock_skew_wall_s: float = _f(5.0, 0.0, 3600.0,
+                                      "commands issued further in the future are rejected")
+    max_ttl_wall_s: float = _f(60.0, 0.1, 86400.0, "longest expiry a command may carry")
+
+
+@dataclass(frozen=True, slots=True)
+class FiltersConfig:
+    fast: dict[str, Any] = field(default_factory=lambda: {"stages": [
+        {"type": "hampel", "window": 7, "threshold": 3.0},
+        {"type": "lowpass", "order": 2, "cutoff_hz": 20.0},
+    ]}, metadata={"doc": "filter chain of stream 0 (telemetry.filters.FilterChain config)"})
+    nav: dict[str, Any] = field(default_factory=lambda: {"stages": [
+        {"type": "ema", "tau_s": 0.1},
+    ]}, metadata={"doc": "filter chain of stream 1"})
+
+
+@dataclass(frozen=True, slots=True)
+class ControllerConfig:
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    link: LinkConfig = field(default_factory=LinkConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    interlocks: InterlockConfig = field(default_factory=InterlockConfig)
+    mass: MassConfig = field(default_factory=MassConfig)
+    ground: GroundConfig = field(default_factory=GroundConfig)
+    filters: FiltersConfig = field(default_factory=FiltersConfig)
+
+    def __post_init__(self) -> None:
+        il, st = self.interlocks, self.strategy
+        _order("interlocks.tilt_stop_deg", il.tilt_stop_deg,
+               "interlocks.tilt_estop_deg", il.tilt_estop_deg)
+        _order("interlocks.drum_current_stop_a", il.drum_current_stop_a,
+               "interlocks.drum_current_estop_a", il.drum_current_estop_a)
+        _order("strategy.min_depth_m", st.min_depth_m, "strategy.max_depth_m", st.max_depth_m)
+        _order("strategy.min_speed_rad_s", st.min_speed_rad_s,
+               "strategy.dig_speed_rad_s", st.dig_speed_rad_s, strict=False)
+        _order("strategy.current_target_a", st.current_target_a,
+               "interlocks.drum_current_stop_a", il.drum_current_stop_a)
+
+    @property
+    def control_period_s(self) -> float:
+        """Plant seconds between two control steps."""
+        return self.loop.time_scale / self.loop.rate_hz
+
+
+def _order(lo_key: str, lo: float, hi_key: str, hi: float, strict: bool = True) -> None:
+    if lo > hi or (strict and lo == hi):
+        raise ConfigError(hi_key, f"expected {'>' if strict else '>='} {lo_key} ({lo}), got {hi}")
+
+
+def _coerce(key: str, kind: Any, value: Any, meta: Any) -> Any:
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(key, f"expected true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(key, f"expected an integer, got {value!r}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(key, f"expected a number, got {value!r}")
+        value = float(value)
+        if value != value:
+            raise ConfigError(key, "expected a number, got nan")
+    elif kind is str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(key, f"expected a non-empty string, got {value!r}")
+        return value
+    elif getattr(kind, "__origin__", None) is tuple:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(key, f"expected a list of strings, got {value!r}")
+        return tuple(value)
+    else:  # dict-valued (filter chains): validated by the consumer, named here
+        if not isinstance(value, dict):
+            raise ConfigError(key, f"expected a table, got {value!r}")
+        return value
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if lo is not None and value < lo:
+        raise ConfigError(key, f"expected >= {lo}, got {value}")
+    if hi is not None and value > hi:
+        raise ConfigError(key, f"expected <= {hi}, got {value}")
+    return value
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(prefix or "<root>", f"expected a table, got {data!r}")
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}", f"unknown key (expected one of: "
+                                                f"{', '.join(sorted(known))})")
+    kwargs: dict[str, Any] = {}
+    for name, f in known.items():
+        if name not in data:
+            continue
+        kind = hints[name]
+        if isinstance(kind, type) and is_dataclass(kind):
+            kwargs[name] = _build(kind, data[name], f"{prefix}{name}.")
+        else:
+            kwargs[name] = _coerce(f"{prefix}{name}", kind, data[name], f.metadata)
+    return cls(**kwargs)
+
+
+def config_from_dict(data: dict[str, Any]) -> ControllerConfig:
+    """Build and validate a configuration; raises ``ConfigError`` naming the key."""
+    cfg = _build(ControllerConfig, data, "")
+    # the defaults of the sections were not range-checked by _coerce: do it once here
+    for section in fields(ControllerConfig):
+        sub = getattr(cfg, section.name)
+        for f in fields(sub):
+            if f.metadata.get("lo") is not None or f.metadata.get("hi") is not None:
+                _coerce(f"{section.name}.{f.name}", get_type_hints(type(sub))[f.name],
+                        getattr(sub, f.name), f.metadata)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> ControllerConfig:
+    """Read *path* (TOML) over the defaults; ``overrides`` are ``section={key: value}``.
+
+    Raises ``ConfigError`` (naming the key) for any invalid value, and for a file
+    that cannot be read or parsed (key ``<file>``)."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as err:
+            raise ConfigError("<file>", f"cannot read {path}: {err.strerror}") from err
+        except tomllib.TOMLDecodeError as err:
+            raise ConfigError("<file>", f"{path} is not valid TOML: {err}") from err
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    return config_from_dict(data)
+
+
+def with_overrides(cfg: ControllerConfig, section: str, **values: Any) -> ControllerConfig:
+    """A copy of *cfg* with some keys of one section replaced (validated)."""
+    sub = getattr(cfg, section)
+    return replace(cfg, **{section: replace(sub, **values)})
+
+
+def describe_keys() -> list[tuple[str, str, str]]:
+    """(key, default, doc) for every key: the config table of docs/control.md."""
+    rows = []
+    for section in fields(ControllerConfig):
+        sub_cls = get_type_hints(ControllerConfig)[section.name]
+        for f in fields(sub_cls):
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+            rows.append((f"{section.name}.{f.name}", repr(default), f.metadata.get("doc", "")))
+    return rows

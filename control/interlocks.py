@@ -1,0 +1,198 @@
+"""Safety interlocks: a separate layer that always wins over the strategy.
+
+Theory of operation
+-------------------
+``Interlocks.update(now, dt, m, ground_link_ok)`` evaluates every check on the
+current measurements and returns an ``InterlockReport``. A check *asserts*
+when its condition has held for its hold time; it then stays *active*
+(latched) until the condition has been clear for ``clear_hold_s``. Each check
+has one reaction (docs/control.md, "Interlocks"):
+
+* ``CONTROLLED_STOP`` (IEC 60204-1 category 1): the core ramps the set-points to
+  zero, commands STOP, then disables the motors; mode FAULT.
+* ``IMMEDIATE_STOP`` (category 0): the core latches the firmware e-stop, which
+  cuts motor power at once; mode ESTOP.
+
+The layer never reads the clock or the hardware: *now* and *dt* are plant
+seconds. It does not care about the mode: the core applies trips to a powered
+rig and uses ``active`` to refuse ARM / reset while a cause is present.
+Firmware link loss is not a check here: the firmware's own watchdog stops the
+motors (category 0) and the supervisor goes DISCONNECTED.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+from .config import InterlockConfig
+from .measurements import FAST_CHANNELS, NAV_CHANNELS, Measurements
+
+
+class Reaction(Enum):
+    CONTROLLED_STOP = "controlled_stop"  # category 1
+    IMMEDIATE_STOP = "immediate_stop"  # category 0
+
+
+#: Physically plausible range of each channel; a reading outside is a sensor fault.
+#: (bucket_load is left to the mass estimator: a failed load cell is distrusted,
+#: not a reason to stop.)
+PLAUSIBLE: dict[str, tuple[float, float]] = {
+    "drum_current": (-150.0, 150.0),
+    "drum_speed": (-60.0, 60.0),
+    "cut_depth": (-0.6, 0.6),
+    "arm_current": (-100.0, 100.0),
+    "pitch": (-75.0, 75.0),
+    "roll": (-75.0, 75.0),
+    "motor_temp": (-180.0, 200.0),
+    "battery_voltage": (1.0, 120.0),
+    "battery_current": (-300.0, 300.0),
+    "vibration": (-500.0, 500.0),
+    "arm_position": (-1.0, 1.0),
+    "x": (-1e5, 1e5),
+    "y": (-1e5, 1e5),
+    "heading": (-10.0, 10.0),
+    "battery_soc": (-1.0, 101.0),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    name: str  # "over_current", "tilt", "stuck:vibration", ...
+    reaction: Reaction
+    reason: str  # "drum current 41.2 A > 35.0 A for 1.0 s"
+    value: float
+    threshold: float
+
+
+@dataclass(frozen=True, slots=True)
+class InterlockReport:
+    active: tuple[Trip, ...]  # every latched trip, most severe first
+    asserted: tuple[Trip, ...]  # trips that became active at this update
+    cleared: tuple[str, ...]  # names whose cause went away at this update
+
+    @property
+    def reaction(self) -> Reaction | None:
+        if any(t.reaction is Reaction.IMMEDIATE_STOP for t in self.active):
+            return Reaction.IMMEDIATE_STOP
+        return Reaction.CONTROLLED_STOP if self.active else None
+
+    def summary(self) -> str:
+        return "; ".join(t.reason for t in self.active)
+
+
+@dataclass(slots=True)
+class _Check:
+    since: float | None = None  # condition true since
+    clear_since: float | None = None
+    trip: Trip | None = None  # latched
+
+
+class Interlocks:
+    def __init__(self, config: InterlockConfig) -> None:
+        self.config = config
+        self._checks: dict[str, _Check] = {}
+
+    # -- queries -------------------------------------------------------------------
+    @property
+    def active(self) -> tuple[Trip, ...]:
+        trips = [c.trip for c in self._checks.values() if c.trip is not None]
+        trips.sort(key=lambda t: t.reaction is not Reaction.IMMEDIATE_STOP)
+        return tuple(trips)
+
+    def cause_present(self, reaction: Reaction | None = None) -> tuple[Trip, ...]:
+        return tuple(t for t in self.active if reaction is None or t.reaction is reaction)
+
+    # -- the step -----------------------------------------------------------------
+    def update(self, now: float, dt: float, m: Measurements,
+               ground_link_ok: bool = True) -> InterlockReport:
+        cfg = self.config
+        conditions: list[tuple[str, Reaction, bool, float, float, float, str]] = []
+
+        def add(name: str, reaction: Reaction, bad: bool, value: float, threshold: float,
+                hold: float, text: str) -> None:
+            conditions.append((name, reaction, bad, value, threshold, hold, text))
+
+        fresh = m.age <= cfg.sensor_stale_s
+        add("stale_sensors", Reaction.CONTROLLED_STOP, not fresh, m.age, cfg.sensor_stale_s, 0.0,
+            f"fast sensor stream {_fmt(m.age)} s old > {cfg.sensor_stale_s} s")
+        add("stale_navigation", Reaction.CONTROLLED_STOP, m.nav_age > cfg.nav_stale_s,
+            m.nav_age, cfg.nav_stale_s, 0.0,
+            f"navigation stream {_fmt(m.nav_age)} s old > {cfg.nav_stale_s} s")
+        add("ground_link", Reaction.CONTROLLED_STOP, not ground_link_ok, 0.0, 0.0, 0.0,
+            "ground link lost")
+
+        # Value checks only on data we trust to be current (stale is its own trip).
+        if fresh:
+            i = m.drum_current
+            add("over_current_immediate", Reaction.IMMEDIATE_STOP, i > cfg.drum_current_estop_a,
+                i, cfg.drum_current_estop_a, cfg.drum_current_estop_hold_s,
+                f"drum current {i:.1f} A > {cfg.drum_current_estop_a} A")
+            add("over_current", Reaction.CONTROLLED_STOP, i > cfg.drum_current_stop_a,
+                i, cfg.drum_current_stop_a, cfg.drum_current_stop_hold_s,
+                f"drum current {i:.1f} A > {cfg.drum_current_stop_a} A "
+                f"for {cfg.drum_current_stop_hold_s} s")
+            add("over_temperature", Reaction.CONTROLLED_STOP, m.motor_temp > cfg.motor_temp_stop_c,
+                m.motor_temp, cfg.motor_temp_stop_c, 0.0,
+                f"motor temperature {m.motor_temp:.1f} degC > {cfg.motor_temp_stop_c} degC")
+            tilt = m.tilt
+            add("tilt_immediate", Reaction.IMMEDIATE_STOP, tilt > cfg.tilt_estop_deg,
+                tilt, cfg.tilt_estop_deg, 0.0, f"tilt {tilt:.1f} deg > {cfg.tilt_estop_deg} deg")
+            add("tilt", Reaction.CONTROLLED_STOP, tilt > cfg.tilt_stop_deg, tilt,
+                cfg.tilt_stop_deg, 0.0, f"tilt {tilt:.1f} deg > {cfg.tilt_stop_deg} deg")
+            v = m.battery_voltage
+            add("low_battery_voltage", Reaction.CONTROLLED_STOP, v < cfg.battery_voltage_min_v,
+                v, cfg.battery_voltage_min_v, 0.2,
+                f"battery {v:.1f} V < {cfg.battery_voltage_min_v} V")
+            for name in FAST_CHANNELS:
+                if name in PLAUSIBLE:
+                    self._range(add, name, m)
+            for name in cfg.stuck_channels:
+                flat = m.unchanged_for.get(name, 0.0)
+                add(f"stuck:{name}", Reaction.CONTROLLED_STOP, flat >= cfg.stuck_s, flat,
+                    cfg.stuck_s, 0.0, f"{name} sensor stuck for {flat:.2f} s")
+        if m.nav_age <= cfg.nav_stale_s:
+            soc = m.battery_soc
+            add("low_battery_soc", Reaction.CONTROLLED_STOP, soc < cfg.battery_soc_min_pct, soc,
+                cfg.battery_soc_min_pct, 0.0,
+                f"battery charge {soc:.1f} % < {cfg.battery_soc_min_pct} %")
+            for name in NAV_CHANNELS:
+                self._range(add, name, m)
+
+        asserted: list[Trip] = []
+        cleared: list[str] = []
+        seen = set()
+        for name, reaction, bad, value, threshold, hold, text in conditions:
+            seen.add(name)
+            c = self._checks.setdefault(name, _Check())
+            if bad:
+                c.clear_since = None
+                if c.since is None:
+                    c.since = now
+                if c.trip is None and now - c.since >= hold - 1e-9:
+                    c.trip = Trip(name, reaction, text, value, threshold)
+                    asserted.append(c.trip)
+            else:
+                c.since = None
+                if c.trip is not None:
+                    if c.clear_since is None:
+                        c.clear_since = now
+                    if now - c.clear_since >= self.config.clear_hold_s - 1e-9:
+                        c.trip = None
+                        c.clear_since = None
+                        cleared.append(name)
+        # checks not evaluated this time (data stale) keep their latch: no news is no clearance
+        return InterlockReport(self.active, tuple(asserted), tuple(cleared))
+
+    def _range(self, add, name: str, m: Measurements) -> None:  # type: ignore[no-untyped-def]
+        lo, hi = PLAUSIBLE[name]
+        value = m.get(name)
+        bad = not (lo <= value <= hi) or name in m.saturated
+        add(f"implausible:{name}", Reaction.CONTROLLED_STOP, bad, value, hi,
+            0.05, f"{name} reads {_fmt(value)}, outside [{lo}, {hi}]"
+            + (" (saturated)" if name in m.saturated else ""))
+
+
+def _fmt(x: float) -> str:
+    return "inf" if math.isinf(x) else ("nan" if math.isnan(x) else f"{x:.3g}")

@@ -1,0 +1,184 @@
+"""Mission plan (TOML) and per-site progress.
+
+Format::
+
+    name = "crater-rim-3"
+    drive_speed_m_s = 0.25         # optional (the simulated firmware allows up to 0.3)
+    arrive_tolerance_m = 0.3       # optional
+
+    [dump]
+    x = 0.0
+    y = 0.0
+
+    [[site]]
+    name = "A"
+    x = 4.0
+    y = 1.0
+    target_kg = 30.0
+    max_cycles = 6                 # optional: give up on the site after this many digs
+
+``MissionProgress`` is a plain record the core updates: mass delivered per
+site (credited at each dump), cycles, and whether a site was abandoned
+(obstacle, cycle budget).
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class DigSite:
+    name: str
+    x: float
+    y: float
+    target_kg: float
+    max_cycles: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class MissionPlan:
+    name: str
+    sites: tuple[DigSite, ...]
+    dump_x: float = 0.0
+    dump_y: float = 0.0
+    drive_speed_m_s: float = 0.25
+    arrive_tolerance_m: float = 0.3
+
+    @property
+    def target_kg(self) -> float:
+        return sum(s.target_kg for s in self.sites)
+
+
+#: The demo mission: two sites near the dump, a few bucket loads each.
+DEFAULT_MISSION = MissionPlan(
+    name="demo",
+    sites=(DigSite("A", 2.5, 0.0, 45.0, 4), DigSite("B", 0.0, 2.5, 45.0, 4)),
+    dump_x=0.0, dump_y=0.0, drive_speed_m_s=0.25,
+)
+
+
+def _num(d: dict[str, Any], key: str, where: str, default: float | None = None,
+         lo: float = -math.inf, hi: float = math.inf) -> float:
+    value = d.get(key, default)
+    if value is None:
+        raise ConfigError(f"{where}{key}", "missing")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(f"{where}{key}", f"expected a number, got {value!r}")
+    if not lo <= value <= hi:
+        raise ConfigError(f"{where}{key}", f"expected a value in [{lo}, {hi}], got {value}")
+    return float(value)
+
+
+def mission_from_dict(data: dict[str, Any]) -> MissionPlan:
+    """Validate a parsed mission; raises ``ConfigError`` naming the key."""
+    allowed = {"name", "drive_speed_m_s", "arrive_tolerance_m", "dump", "site"}
+    for key in data:
+        if key not in allowed:
+            raise ConfigError(key, f"unknown key (expected one of {', '.join(sorted(allowed))})")
+    name = data.get("name", "mission")
+    if not isinstance(name, str):
+        raise ConfigError("name", f"expected a string, got {name!r}")
+    dump = data.get("dump", {})
+    if not isinstance(dump, dict):
+        raise ConfigError("dump", "expected a table with x and y")
+    raw_sites = data.get("site")
+    if not isinstance(raw_sites, list) or not raw_sites:
+        raise ConfigError("site", "expected at least one [[site]] table")
+    sites = []
+    for i, s in enumerate(raw_sites):
+        where = f"site[{i}]."
+        if not isinstance(s, dict):
+            raise ConfigError(f"site[{i}]", "expected a table")
+        unknown = set(s) - {"name", "x", "y", "target_kg", "max_cycles"}
+        if unknown:
+            raise ConfigError(f"{where}{sorted(unknown)[0]}", "unknown key")
+        sname = s.get("name", f"site-{i + 1}")
+        if not isinstance(sname, str):
+            raise ConfigError(f"{where}name", f"expected a string, got {sname!r}")
+        cycles = s.get("max_cycles", 10)
+        if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
+            raise ConfigError(f"{where}max_cycles", f"expected an integer >= 1, got {cycles!r}")
+        sites.append(DigSite(sname, _num(s, "x", where), _num(s, "y", where),
+                             _num(s, "target_kg", where, lo=0.1, hi=1e6), cycles))
+    return MissionPlan(
+        name=name, sites=tuple(sites),
+        dump_x=_num(dump, "x", "dump.", 0.0), dump_y=_num(dump, "y", "dump.", 0.0),
+        drive_speed_m_s=_num(data, "drive_speed_m_s", "", 0.25, lo=0.01, hi=5.0),
+        arrive_tolerance_m=_num(data, "arrive_tolerance_m", "", 0.3, lo=0.01, hi=10.0),
+    )
+
+
+def load_mission(path: str | Path) -> MissionPlan:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as err:
+        raise ConfigError("<mission file>", f"cannot read {path}: {err.strerror}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError("<mission file>", f"{path} is not valid TOML: {err}") from err
+    return mission_from_dict(data)
+
+
+@dataclass(slots=True)
+class SiteProgress:
+    site: DigSite
+    delivered_kg: float = 0.0
+    cycles: int = 0
+    abandoned: str = ""  # reason, when given up
+
+    @property
+    def tolerance_kg(self) -> float:
+        """Dumped mass is measured (cell before minus after); allow its error."""
+        return max(0.5, 0.02 * self.site.target_kg)
+
+    @property
+    def done(self) -> bool:
+        return bool(self.abandoned) or self.delivered_kg >= self.site.target_kg - self.tolerance_kg
+
+    @property
+    def remaining_kg(self) -> float:
+        return max(0.0, self.site.target_kg - self.delivered_kg)
+
+
+@dataclass(slots=True)
+class MissionProgress:
+    plan: MissionPlan
+    sites: list[SiteProgress] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.sites:
+            self.sites = [SiteProgress(s) for s in self.plan.sites]
+
+    @property
+    def current(self) -> SiteProgress | None:
+        return next((s for s in self.sites if not s.done), None)
+
+    @property
+    def complete(self) -> bool:
+        return self.current is None
+
+    @property
+    def delivered_kg(self) -> float:
+        return sum(s.delivered_kg for s in self.sites)
+
+    @property
+    def cycles(self) -> int:
+        return sum(s.cycles for s in self.sites)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mission": self.plan.name,
+            "delivered_kg": round(self.delivered_kg, 3),
+            "target_kg": self.plan.target_kg,
+            "cycles": self.cycles,
+            "sites": [{"name": s.site.name, "delivered_kg": round(s.delivered_kg, 3),
+                       "target_kg": s.site.target_kg, "cycles": s.cycles,
+                       "abandoned": s.abandoned} for s in self.sites],
+        }

@@ -1,0 +1,64 @@
+"""Plug-in points for command authentication and site rules (issue 8).
+
+The controller asks two objects before acting on the ground:
+
+* a ``CommandAuthenticator`` turns the raw bytes received on the command topic
+  into the command payload it vouches for, or raises ``CommandRefused`` with a
+  reason (bad signature, replay, unauthorised key...). It runs *before*
+  parsing, so nothing unauthenticated is even decoded. The default,
+  ``TrustedLink``, accepts everything: it is only for a broker that is itself
+  access-controlled, and for the demo.
+* a ``SiteRules`` says whether the rig may arm or dig where it stands and how
+  much it may still extract (keep-out zones, quotas). The default,
+  ``NoSiteRules``, allows everything.
+
+Both are synchronous and must not block: they run on the control loop.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .errors import ControlError
+
+
+class CommandRefused(ControlError):
+    """An authenticator refused a command; ``reason`` goes into the rejection ack."""
+
+    def __init__(self, reason: str, command_id: str = "") -> None:
+        self.reason = reason
+        self.command_id = command_id
+        super().__init__(reason)
+
+
+class CommandAuthenticator(Protocol):
+    def authenticate(self, raw: bytes, now_wall: float) -> bytes:
+        """Return the payload to parse, or raise ``CommandRefused``."""
+        ...
+
+
+class SiteRules(Protocol):
+    def refuse_dig(self, x: float, y: float, extracted_kg: float) -> str | None:
+        """A reason not to arm or dig at (x, y) with this much extracted, or None."""
+        ...
+
+    def remaining_kg(self, x: float, y: float, extracted_kg: float) -> float:
+        """How much more may be extracted here (inf when unlimited)."""
+        ...
+
+
+class TrustedLink:
+    """Accepts every payload as is (no authentication)."""
+
+    def authenticate(self, raw: bytes, now_wall: float) -> bytes:
+        return raw
+
+
+class NoSiteRules:
+    """Everywhere may be dug without limit."""
+
+    def refuse_dig(self, x: float, y: float, extracted_kg: float) -> str | None:
+        return None
+
+    def remaining_kg(self, x: float, y: float, extracted_kg: float) -> float:
+        return float("inf")

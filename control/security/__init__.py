@@ -1,0 +1,119 @@
+"""Command authentication, site rules and the extraction ledger (issue 8).
+
+The controller's seams (see docs/commands.md):
+
+* ``SignedCommandAuthenticator.verify(topic, payload, now_wall)`` ->
+  ``AuthorizedCommand | Rejection`` for every message on the command topic
+  (also usable as a ``control.policy.CommandAuthenticator`` via ``authenticate``);
+* ``SiteRules.check_arm(x, y)`` / ``check_dig(x, y, extracted_by_site, in_bucket_kg)``
+  -> ``Decision`` (``SiteRulesPolicy`` adapts it to ``control.policy.SiteRules``);
+* ``Ledger.append(DumpRecord)`` -> ``LedgerEntry`` (durable, hash-chained, signed);
+* ``safety_zone_for`` / ``safety_zone_payload`` / ``public_feed_payload`` for the
+  public topics.
+"""
+
+from .command_auth import (
+    FAIL_SAFE_COMMANDS,
+    AuthorizedCommand,
+    CommandRejected,
+    Rejection,
+    SignedCommandAuthenticator,
+)
+from .command_wire import (
+    MAX_BODY_BYTES,
+    MAX_ENVELOPE_BYTES,
+    CommandBody,
+    RejectReason,
+    encode_body,
+    sign_envelope,
+    signing_bytes,
+)
+from .errors import (
+    KeyFileError,
+    LedgerCorruptError,
+    LedgerError,
+    SecurityConfigError,
+    SecurityError,
+)
+from .keys import (
+    StationKey,
+    fingerprint,
+    generate,
+    load_public_key,
+    load_secret_key,
+    parse_public_key_hex,
+    write_key_files,
+)
+from .ledger import Ledger
+from .ledger_format import (
+    GENESIS,
+    BrokenEntry,
+    DumpRecord,
+    LedgerEntry,
+    LedgerReport,
+    verify_ledger,
+)
+from .public_feed import (
+    SafetyZone,
+    public_feed_payload,
+    public_topics,
+    safety_zone_for,
+    safety_zone_payload,
+)
+from .replay import MemoryReplayStore, ReplayStore, ReplayWindow, SqliteReplayStore
+from .security_config import SecurityConfig, StationConfig, security_config_from_dict
+from .site_plan import DigSite, KeepOutZone, SitePlan, site_plan_from_dict
+from .site_rules import Decision, SiteRules, SiteRulesPolicy
+
+__all__ = [
+    "FAIL_SAFE_COMMANDS",
+    "GENESIS",
+    "MAX_BODY_BYTES",
+    "MAX_ENVELOPE_BYTES",
+    "AuthorizedCommand",
+    "BrokenEntry",
+    "CommandBody",
+    "CommandRejected",
+    "Decision",
+    "DigSite",
+    "DumpRecord",
+    "KeepOutZone",
+    "KeyFileError",
+    "Ledger",
+    "LedgerCorruptError",
+    "LedgerEntry",
+    "LedgerError",
+    "LedgerReport",
+    "MemoryReplayStore",
+    "RejectReason",
+    "Rejection",
+    "ReplayStore",
+    "ReplayWindow",
+    "SafetyZone",
+    "SecurityConfig",
+    "SecurityConfigError",
+    "SecurityError",
+    "SignedCommandAuthenticator",
+    "SitePlan",
+    "SiteRules",
+    "SiteRulesPolicy",
+    "SqliteReplayStore",
+    "StationConfig",
+    "StationKey",
+    "encode_body",
+    "fingerprint",
+    "generate",
+    "load_public_key",
+    "load_secret_key",
+    "parse_public_key_hex",
+    "public_feed_payload",
+    "public_topics",
+    "safety_zone_for",
+    "safety_zone_payload",
+    "security_config_from_dict",
+    "sign_envelope",
+    "signing_bytes",
+    "site_plan_from_dict",
+    "verify_ledger",
+    "write_key_files",
+]

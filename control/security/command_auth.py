@@ -1,0 +1,248 @@
+"""The rover's command authenticator: raw bytes from the command topic in, a verdict out.
+
+Theory of operation
+-------------------
+``SignedCommandAuthenticator.verify(topic, payload, now_wall)`` returns an
+``AuthorizedCommand`` or a ``Rejection``; it never raises on any input and
+never blocks on anything but one SQLite commit for an accepted command. Checks
+run cheapest and least trusting first, and nothing from the body is believed
+before the signature verified:
+
+1. size, UTF-8, strict JSON, envelope fields, base64 (``decode_envelope``);
+2. the key id is configured (``unknown_key``);
+3. the Ed25519 signature over ``signing_bytes(topic, body)`` (``bad_signature``);
+4. body fields (``malformed``), command name (``unknown_command``), the key's
+   rights (``unauthorised``), the timestamp window (``expired``, ``stale``,
+   ``future``, ``ttl_too_long``) and the replay window (``replayed``,
+   ``counter_too_old``);
+5. only then the key's counter is persisted (``store_unavailable`` if that
+   fails: fail closed, except that a ``stop``/``estop`` still goes through,
+   because refusing a stop is the unsafe direction).
+
+The controller acks a ``Rejection`` as rejected with ``rejection.ack_reason``,
+publishes ``rejection.event_fields()`` as a security event, and does nothing
+else with it: nothing about a rejected command reaches the firmware. For an
+``AuthorizedCommand`` it parses ``payload`` with ``control.commands`` and
+applies its usual state checks.
+
+``authenticate(raw, now_wall)`` adapts this to ``control.policy``'s
+``CommandAuthenticator`` protocol (returns the body or raises
+``CommandRejected``, a ``CommandRefused``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from nacl.exceptions import BadSignatureError
+
+from control.commands import CommandName
+from control.policy import CommandRefused
+
+from .command_wire import (
+    CommandBody,
+    RejectReason,
+    WireRefusal,
+    decode_body,
+    decode_envelope,
+    peek_command_id,
+    signing_bytes,
+)
+from .keys import fingerprint
+from .replay import ReplayStore
+from .security_config import ALL_COMMANDS, SecurityConfig
+
+log = logging.getLogger(__name__)
+
+#: Commands still accepted when the replay store cannot be written (safe direction).
+FAIL_SAFE_COMMANDS = frozenset({CommandName.STOP.value, CommandName.ESTOP.value})
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizedCommand:
+    """A command whose signature, rights, timing and counter all checked out."""
+
+    key_id: str
+    role: str
+    counter: int
+    command_id: str
+    command: str
+    issued_at: float
+    expires_at: float
+    args: dict[str, Any]
+    payload: bytes  # the signed body: feed it to control.commands.parse_command
+    topic: str
+
+    @property
+    def source(self) -> str:
+        """For ``GroundCommand.source``: who sent it."""
+        return f"key:{self.key_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A refused command. ``key_id``/``command_id`` are only what the message *claimed*
+    unless ``authenticated`` is true."""
+
+    reason: RejectReason
+    detail: str
+    topic: str
+    command_id: str = ""
+    key_id: str = ""
+    authenticated: bool = False  # the signature verified (a genuine key sent it)
+    counter: int | None = None
+
+    @property
+    def ack_reason(self) -> str:
+        return f"{self.reason.value}: {self.detail}"
+
+    def event_fields(self) -> dict[str, Any]:
+        """JSON-ready fields for the security event on the event topic."""
+        out: dict[str, Any] = {"kind": "command_rejected", "reason": self.reason.value,
+                               "detail": self.detail, "topic": self.topic,
+                               "authenticated": self.authenticated}
+        if self.command_id:
+            out["command_id"] = self.command_id
+        if self.key_id:
+            out["key"] = self.key_id
+        if self.counter is not None:
+            out["counter"] = self.counter
+        return out
+
+
+class CommandRejected(CommandRefused):
+    """``CommandRefused`` carrying the full ``Rejection`` (for ``control.policy`` callers)."""
+
+    def __init__(self, rejection: Rejection) -> None:
+        super().__init__(rejection.ack_reason, rejection.command_id)
+        self.rejection = rejection
+
+
+class SignedCommandAuthenticator:
+    """Verifies signed ground commands for one rig's command topic."""
+
+    def __init__(self, config: SecurityConfig, store: ReplayStore, topic: str) -> None:
+        self.config = config
+        self.store = store
+        self.topic = topic
+        self.accepted = 0
+        self.rejected: dict[RejectReason, int] = {}
+
+    # --- the seam ---------------------------------------------------------------------
+    def verify(self, topic: str, payload: bytes, now_wall: float
+               ) -> AuthorizedCommand | Rejection:
+        """Check one message received on ``topic`` at rover wall-clock ``now_wall``."""
+        try:
+            result = self._verify(topic, bytes(payload), now_wall)
+        except Exception as err:  # pragma: no cover - a bug must not crash the loop
+            log.exception("authenticator failed on a %d-byte payload", len(payload))
+            result = Rejection(RejectReason.MALFORMED, f"internal error: {type(err).__name__}",
+                               topic)
+        if isinstance(result, Rejection):
+            self.rejected[result.reason] = self.rejected.get(result.reason, 0) + 1
+            log.warning("command rejected on %s: %s (key %r, id %r)", topic, result.ack_reason,
+                        result.key_id, result.command_id)
+        else:
+            self.accepted += 1
+            log.info("command %s (%s) accepted from key %s, counter %d", result.command_id,
+                     result.command, result.key_id, result.counter)
+        return result
+
+    def authenticate(self, raw: bytes, now_wall: float) -> bytes:
+        """``control.policy.CommandAuthenticator``: the body, or raise ``CommandRejected``."""
+        result = self.verify(self.topic, raw, now_wall)
+        if isinstance(result, Rejection):
+            raise CommandRejected(result)
+        return result.payload
+
+    # --- checks -----------------------------------------------------------------------
+    def _verify(self, topic: str, payload: bytes, now: float) -> AuthorizedCommand | Rejection:
+        try:
+            env = decode_envelope(payload)
+        except WireRefusal as r:
+            cid = peek_command_id(payload) if r.reason is RejectReason.UNSIGNED else ""
+            return Rejection(r.reason, r.detail, topic, command_id=cid)
+        claimed_id = peek_command_id(env.body)
+        station = self.config.stations.get(env.key_id)
+        if station is None:
+            return Rejection(RejectReason.UNKNOWN_KEY, f"key {env.key_id[:64]!r} is not "
+                             f"authorised on this rig", topic, claimed_id, env.key_id)
+        if topic != self.topic:
+            # the signature binds the topic, so this could only be a bad signature; say why
+            return Rejection(RejectReason.BAD_SIGNATURE, f"received on {topic!r}, this rig "
+                             f"listens on {self.topic!r}", topic, claimed_id, env.key_id)
+        try:
+            station.public_key.verify(signing_bytes(topic, env.body), env.signature)
+        except BadSignatureError:
+            return Rejection(RejectReason.BAD_SIGNATURE, f"signature does not verify with key "
+                             f"{env.key_id} ({fingerprint(station.public_key)})", topic,
+                             claimed_id, env.key_id)
+        # authenticated from here on: the key holder produced these exact bytes
+        try:
+            body = decode_body(env.body)
+        except WireRefusal as r:
+            return Rejection(r.reason, r.detail, topic, claimed_id, env.key_id, True)
+        refusal = self._check(body, station.commands, now)
+        if refusal is not None:
+            reason, detail = refusal
+            return Rejection(reason, detail, topic, body.command_id, env.key_id, True,
+                             body.counter)
+        window = self.store.load(env.key_id)
+        verdict = window.check(body.counter)
+        if verdict == "replayed":
+            return Rejection(RejectReason.REPLAYED, f"counter {body.counter} of key "
+                             f"{env.key_id} was already accepted", topic, body.command_id,
+                             env.key_id, True, body.counter)
+        if verdict == "too_old":
+            return Rejection(RejectReason.COUNTER_TOO_OLD, f"counter {body.counter} of key "
+                             f"{env.key_id} is below the replay window (highest accepted "
+                             f"{window.highest}, window {window.size})", topic,
+                             body.command_id, env.key_id, True, body.counter)
+        try:
+            self.store.save(env.key_id, window.accept(body.counter), now)
+        except (OSError, sqlite3.Error) as err:
+            log.error("replay store write failed for key %s: %s", env.key_id, err)
+            if body.command not in FAIL_SAFE_COMMANDS:
+                return Rejection(RejectReason.STORE_UNAVAILABLE, f"cannot persist the counter "
+                                 f"({type(err).__name__}); only stop/estop are accepted", topic,
+                                 body.command_id, env.key_id, True, body.counter)
+        return AuthorizedCommand(env.key_id, station.role, body.counter, body.command_id,
+                                 body.command, body.issued_at, body.expires_at,
+                                 body.args, env.body, topic)
+
+    def _check(self, body: CommandBody, allowed: frozenset[str], now: float
+               ) -> tuple[RejectReason, str] | None:
+        cfg = self.config
+        if body.command not in ALL_COMMANDS:
+            return (RejectReason.UNKNOWN_COMMAND, f"unknown command {body.command[:32]!r} "
+                    f"(expected one of {', '.join(sorted(ALL_COMMANDS))})")
+        if body.command not in allowed:
+            return (RejectReason.UNAUTHORISED, f"this key may not send {body.command!r} "
+                    f"(allowed: {', '.join(sorted(allowed))})")
+        if body.expires_at <= body.issued_at:
+            return (RejectReason.MALFORMED, f"expires_at {body.expires_at} is not after "
+                    f"issued_at {body.issued_at}")
+        if now >= body.expires_at:
+            return RejectReason.EXPIRED, f"expired {now - body.expires_at:.3f} s ago"
+        if body.issued_at > now + cfg.max_future_s:
+            return (RejectReason.FUTURE, f"issued {body.issued_at - now:.1f} s in the future "
+                    f"(clock-skew allowance {cfg.max_future_s} s)")
+        if now - body.issued_at > cfg.max_age_s:
+            return (RejectReason.STALE, f"issued {now - body.issued_at:.1f} s ago (at most "
+                    f"{cfg.max_age_s} s)")
+        if body.expires_at - body.issued_at > cfg.max_ttl_s:
+            return (RejectReason.TTL_TOO_LONG, f"lifetime {body.expires_at - body.issued_at:.0f}"
+                    f" s exceeds {cfg.max_ttl_s} s")
+        return None
+
+
+__all__ = [
+    "FAIL_SAFE_COMMANDS",
+    "AuthorizedCommand",
+    "CommandRejected",
+    "Rejection",
+    "SignedCommandAuthenticator",
+]

@@ -1,0 +1,172 @@
+"""The ``[security]`` configuration: authorised ground keys, their rights, the windows.
+
+TOML shape (docs/commands.md, "Rover configuration")::
+
+    [security]
+    replay_db = "rig-replay.db"     # per-key counters, persisted across restarts
+    rover_key_file = "rover.key"    # the rover's own key (signs the ledger)
+    ledger_path = "ledger.jsonl"
+    max_age_s = 120.0               # a command issued longer ago is stale
+    max_future_s = 5.0              # ...or issued this far in the future
+    max_ttl_s = 300.0               # expires_at - issued_at at most this
+    replay_window = 64              # how far a command may be overtaken in transit
+    always_allowed = ["estop"]      # commands every key may send
+
+    [security.keys.ops-1]
+    public_key = "<64 hex>"
+    role = "operator"               # "observer" (status only) or "operator" (everything)
+    # commands = ["status", "stop"] # or an explicit list instead of a role
+
+``security_config_from_dict`` validates everything and raises
+``SecurityConfigError`` naming the key (``security.keys.ops-1.role``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nacl.signing import VerifyKey
+
+from control.commands import CommandName
+
+from .errors import SecurityConfigError
+from .keys import KEY_ID_RE, parse_public_key_hex
+from .replay import DEFAULT_WINDOW
+
+ALL_COMMANDS: frozenset[str] = frozenset(c.value for c in CommandName)
+ROLES: dict[str, frozenset[str]] = {
+    "observer": frozenset({CommandName.STATUS.value}),
+    "operator": ALL_COMMANDS,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StationConfig:
+    key_id: str
+    public_key: VerifyKey
+    commands: frozenset[str]  # what this key may send (always_allowed included)
+    role: str = "custom"
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    stations: Mapping[str, StationConfig] = field(default_factory=dict)
+    replay_db: str = "rig-replay.db"
+    rover_key_file: str = "rover.key"
+    ledger_path: str = "ledger.jsonl"
+    max_age_s: float = 120.0
+    max_future_s: float = 5.0
+    max_ttl_s: float = 300.0
+    replay_window: int = DEFAULT_WINDOW
+    always_allowed: frozenset[str] = frozenset({CommandName.ESTOP.value})
+
+
+_SCALARS = {"replay_db", "rover_key_file", "ledger_path", "max_age_s", "max_future_s",
+            "max_ttl_s", "replay_window", "always_allowed", "keys"}
+
+
+def _seconds(data: Mapping[str, Any], name: str, where: str, default: float, lo: float,
+             hi: float) -> float:
+    value = data.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SecurityConfigError(f"{where}{name}", f"expected a number, got {value!r}")
+    if not lo <= value <= hi:
+        raise SecurityConfigError(f"{where}{name}", f"expected a value in [{lo}, {hi}], "
+                                                    f"got {value}")
+    return float(value)
+
+
+def _commands(value: Any, key: str) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SecurityConfigError(key, f"expected a list of command names, got {value!r}")
+    unknown = sorted(set(value) - ALL_COMMANDS)
+    if unknown:
+        raise SecurityConfigError(key, f"unknown command {unknown[0]!r} (expected some of: "
+                                       f"{', '.join(sorted(ALL_COMMANDS))})")
+    return frozenset(value)
+
+
+def _text(data: Mapping[str, Any], name: str, where: str, default: str) -> str:
+    value = data.get(name, default)
+    if not isinstance(value, str) or not value:
+        raise SecurityConfigError(f"{where}{name}", f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def security_config_from_dict(data: Mapping[str, Any], prefix: str = "security."
+                              ) -> SecurityConfig:
+    """Validate a parsed ``[security]`` table; raises ``SecurityConfigError`` naming the key."""
+    where = prefix
+    if not isinstance(data, Mapping):
+        raise SecurityConfigError(where.rstrip("."), f"expected a table, got {data!r}")
+    for name in data:
+        if name not in _SCALARS:
+            raise SecurityConfigError(f"{where}{name}", "unknown key (expected one of: "
+                                                        f"{', '.join(sorted(_SCALARS))})")
+    window = data.get("replay_window", DEFAULT_WINDOW)
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 4096:
+        raise SecurityConfigError(f"{where}replay_window",
+                                  f"expected an integer in [1, 4096], got {window!r}")
+    always = _commands(data.get("always_allowed", [CommandName.ESTOP.value]),
+                       f"{where}always_allowed")
+    keys = data.get("keys", {})
+    if not isinstance(keys, Mapping):
+        raise SecurityConfigError(f"{where}keys", f"expected a table of keys, got {keys!r}")
+    stations: dict[str, StationConfig] = {}
+    seen_public: dict[bytes, str] = {}
+    for key_id, entry in keys.items():
+        kw = f"{where}keys.{key_id}"
+        if not KEY_ID_RE.match(key_id):
+            raise SecurityConfigError(kw, "key id: expected 1-64 characters of [A-Za-z0-9_.-]")
+        if not isinstance(entry, Mapping):
+            raise SecurityConfigError(kw, f"expected a table, got {entry!r}")
+        unknown = sorted(set(entry) - {"public_key", "role", "commands"})
+        if unknown:
+            raise SecurityConfigError(f"{kw}.{unknown[0]}",
+                                      "unknown key (expected public_key, role, commands)")
+        if "public_key" not in entry:
+            raise SecurityConfigError(f"{kw}.public_key", "missing")
+        try:
+            public = parse_public_key_hex(entry["public_key"])
+        except ValueError as err:
+            raise SecurityConfigError(f"{kw}.public_key", str(err)) from None
+        if bytes(public) in seen_public:
+            raise SecurityConfigError(f"{kw}.public_key", f"same key as "
+                                      f"{where}keys.{seen_public[bytes(public)]}")
+        seen_public[bytes(public)] = key_id
+        has_role, has_cmds = "role" in entry, "commands" in entry
+        if has_role == has_cmds:
+            raise SecurityConfigError(kw, "expected exactly one of 'role' "
+                                          f"({' or '.join(ROLES)}) or 'commands'")
+        if has_role:
+            role = entry["role"]
+            if role not in ROLES:
+                raise SecurityConfigError(f"{kw}.role", f"expected one of "
+                                          f"{', '.join(sorted(ROLES))}, got {role!r}")
+            allowed = ROLES[role]
+        else:
+            role, allowed = "custom", _commands(entry["commands"], f"{kw}.commands")
+        stations[key_id] = StationConfig(key_id, public, allowed | always, role)
+    return SecurityConfig(
+        stations=stations,
+        replay_db=_text(data, "replay_db", where, "rig-replay.db"),
+        rover_key_file=_text(data, "rover_key_file", where, "rover.key"),
+        ledger_path=_text(data, "ledger_path", where, "ledger.jsonl"),
+        max_age_s=_seconds(data, "max_age_s", where, 120.0, 1.0, 86400.0),
+        max_future_s=_seconds(data, "max_future_s", where, 5.0, 0.0, 3600.0),
+        max_ttl_s=_seconds(data, "max_ttl_s", where, 300.0, 1.0, 86400.0),
+        replay_window=window,
+        always_allowed=always,
+    )
+
+
+__all__ = [
+    "ALL_COMMANDS",
+    "ROLES",
+    "SecurityConfig",
+    "StationConfig",
+    "security_config_from_dict",
+]

@@ -1,0 +1,579 @@
+"""The control step: (state, filtered inputs, now) -> (set-points, requests, events).
+
+Theory of operation
+-------------------
+``ControlCore`` holds the controller's whole state (supervisor, strategy,
+interlocks, mass estimator, mission progress) and is advanced only by
+
+* ``step(now, dt, inputs)`` once per control period, with the filtered
+  ``Measurements``, the firmware status bits, whether the ground link is
+  healthy, and the ``Notice``s that arrived since the previous step (link up
+  or down, firmware events, results of requests it made);
+* ``handle_command(cmd, now, now_wall)`` for a ground command, which returns
+  the ``CommandAck`` at once.
+
+It never does I/O and never reads a clock. What it wants done comes out of
+``step`` as a ``StepOutput``: the set-points to send now (or ``None``: send
+nothing), ``FirmwareRequest``s (commands for the firmware, each with an id the
+app echoes back in ``RequestFinished``), an ``EstopRequest`` (sent ahead of
+everything) and ``ControlEvent``s for the ground and the operator.
+
+Order inside a step: notices -> interlocks (always win) -> mission executor
+and strategy -> set-points. Set-points are produced only while the mode is
+powered *and* the firmware has accepted ENABLE *and* the sensor data is fresh:
+nothing stale ever moves the rig. ``now`` and ``dt`` are plant seconds
+(``control.timebase``); ``now_wall`` (command expiry) is the wall clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from firmware_bridge.messages import CommandCode, EventCode, Status
+
+from .commands import (
+    CommandAck,
+    CommandName,
+    GroundCommand,
+    RigView,
+    check_command,
+    check_param,
+    check_timing,
+)
+from .config import ControllerConfig
+from .interlocks import Interlocks, Reaction
+from .mass_estimator import MassEstimator
+from .measurements import Measurements
+from .mission import MissionPlan, MissionProgress
+from .policy import NoSiteRules, SiteRules
+from .strategy import DigPhase, ExcavationStrategy
+from .supervisor import POWERED, Mode, ModeChanged, Supervisor, Trigger
+
+log = logging.getLogger(__name__)
+
+#: Requests whose completion is the firmware's DONE, not its ACCEPTED.
+MOTION_CODES = frozenset({CommandCode.DRIVE_TO, CommandCode.STOW, CommandCode.DUMP})
+
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LinkOpened:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LinkUp:
+    firmware_id: str = ""
+    reconnect: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LinkDown:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFinished:
+    request_id: int
+    ok: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareEventSeen:
+    code: int
+    value: float = 0.0
+    text: str = ""
+
+
+Notice = LinkOpened | LinkUp | LinkDown | RequestFinished | FirmwareEventSeen
+
+
+@dataclass(frozen=True, slots=True)
+class StepInputs:
+    measurements: Measurements
+    firmware_status: int | None = None  # last heartbeat status bits
+    ground_link_ok: bool = True
+    notices: tuple[Notice, ...] = ()
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetpointCommand:
+    drum_speed: float
+    cut_depth: float
+    enable: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FirmwareRequest:
+    request_id: int
+    code: CommandCode
+    args: tuple[float, ...] = ()
+    reason: str = ""
+
+    @property
+    def waits_for_done(self) -> bool:
+        return self.code in MOTION_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class EstopRequest:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ControlEvent:
+    time: float
+    kind: str  # "interlock_tripped", "stall_detected", "bucket_dumped", ...
+    severity: str  # "info", "warning", "alarm", "critical" (telemetry.contract.Severity)
+    text: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StepOutput:
+    setpoints: SetpointCommand | None
+    requests: tuple[FirmwareRequest | EstopRequest, ...] = ()
+    events: tuple[ControlEvent | ModeChanged, ...] = ()
+
+
+@dataclass(slots=True)
+class RunStats:
+    cycles: int = 0
+    dumped_kg: float = 0.0
+    stalls: int = 0
+    obstacles: int = 0
+    interlock_trips: int = 0
+    link_losses: int = 0
+    estops: int = 0
+    commands_accepted: int = 0
+    commands_rejected: int = 0
+    faults_handled: int = 0
+
+
+class ControlCore:
+    def __init__(self, config: ControllerConfig, mission: MissionPlan | None = None,
+                 site_rules: SiteRules | None = None) -> None:
+        self.config = config
+        self.supervisor = Supervisor()
+        self.strategy = ExcavationStrategy(config.strategy)
+        self.interlocks = Interlocks(config.interlocks)
+        self.mass = MassEstimator(config.mass)
+        self.mission = MissionProgress(mission) if mission is not None else None
+        self.site_rules: SiteRules = site_rules or NoSiteRules()
+        self.stats = RunStats()
+        self.mission_running = False
+        self.motors_enabled = False
+        self.stowed = False
+        self.carrying = False
+        self.manual_dump = False
+        self.last = Measurements()
+        self.last_setpoints: SetpointCommand | None = None
+        self.firmware_status = 0
+        self._ids = itertools.count(1)
+        self._pending: dict[int, str] = {}  # request id -> purpose
+        self._queued: list[FirmwareRequest | EstopRequest] = []
+        self._events: list[ControlEvent | ModeChanged] = []
+        self._firmware_stall = False
+        self._now = 0.0
+        self._dig_site: int | None = None
+        self._estop_reset_at = -math.inf
+        self._hold_depth = -0.3
+        self._cell_told = False
+
+    # --- queries ------------------------------------------------------------------------
+    @property
+    def mode(self) -> Mode:
+        return self.supervisor.mode
+
+    def view(self) -> RigView:
+        active = self.interlocks.active
+        m = self.mission
+        return RigView(
+            mode=self.mode, cut_depth=self.last.cut_depth,
+            immediate_causes=tuple(t.reason for t in active
+                                   if t.reaction is Reaction.IMMEDIATE_STOP),
+            causes=tuple(t.reason for t in active),
+            mission_loaded=m is not None, mission_complete=bool(m and m.complete),
+            mission_running=self.mission_running,
+        )
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state message for the ground and the terminal."""
+        m, est = self.last, self.mass.last
+        out: dict[str, Any] = {
+            "mode": self.mode.value,
+            "since": round(self.supervisor.since, 3),
+            "phase": self.strategy.phase.value if self.mode is Mode.DIGGING else "",
+            "mission_running": self.mission_running,
+            "motors_enabled": self.motors_enabled,
+            "drum_current_a": _r(m.drum_current), "drum_speed_rad_s": _r(m.drum_speed),
+            "cut_depth_m": _r(m.cut_depth, 4), "tilt_deg": _r(m.tilt),
+            "motor_temp_c": _r(m.motor_temp), "battery_v": _r(m.battery_voltage),
+            "x_m": _r(m.x), "y_m": _r(m.y),
+            "bucket_kg": _r(est.estimate_kg), "load_cell_kg": _r(est.load_cell_kg),
+            "model_kg": _r(est.model_kg), "load_cell_ok": est.load_cell_ok,
+            "energy_j": _r(est.energy_j, 0),
+            "interlocks": [t.name for t in self.interlocks.active],
+        }
+        if self.mission is not None:
+            out["mission"] = self.mission.as_dict()
+        return out
+
+    # --- ground commands -------------------------------------------------------------------
+    def handle_command(self, cmd: GroundCommand, now: float, now_wall: float) -> CommandAck:
+        """Validate and apply one ground command; the ack says accepted or why not."""
+        g = self.config.ground
+        reason = check_timing(cmd, now_wall, g.max_clock_skew_wall_s, g.max_ttl_wall_s)
+        if reason is None:
+            reason = check_command(cmd, self.view())
+        if reason is None and cmd.name in (CommandName.ARM, CommandName.START):
+            reason = self.site_rules.refuse_dig(self.last.x, self.last.y, self.stats.dumped_kg)
+        if reason is not None:
+            self.stats.commands_rejected += 1
+            self._event(now, "command_rejected", "warning",
+                        f"{cmd.name.value} ({cmd.command_id}) rejected: {reason}",
+                        command_id=cmd.command_id)
+            return CommandAck(cmd.command_id, False, reason)
+        self.stats.commands_accepted += 1
+        why = f"{cmd.source} command {cmd.command_id}"
+        n = cmd.name
+        if n is CommandName.ARM:
+            self._arm(now, why)
+        elif n is CommandName.DISARM:
+            self._fire(Trigger.DISARM, now, why)
+            self._request(CommandCode.ENABLE, (0.0,), "disable")
+            self.motors_enabled = False
+        elif n is CommandName.START:
+            self.mission_running = True
+            self._event(now, "mission_started", "info", f"mission started by {why}")
+        elif n is CommandName.STOP:
+            self.mission_running = False
+            self.manual_dump = False
+            if self.mode in POWERED:
+                self._stop(Trigger.STOP, now, why)
+        elif n is CommandName.DUMP:
+            self.manual_dump = True
+            self.carrying = True
+        elif n is CommandName.ESTOP:
+            self._estop(now, f"e-stop by {why}")
+        elif n is CommandName.RESET_ESTOP:
+            self._request(CommandCode.RESET_ESTOP, (), "reset_estop")
+        elif n is CommandName.CLEAR_FAULT:
+            self._fire(Trigger.CLEAR_FAULT, now, why)
+        elif n is CommandName.SET_PARAM:
+            checked = check_param(cmd.args)
+            assert not isinstance(checked, str)
+            spec, value = checked
+            section = getattr(self.config, spec.section)
+            value_t: float | int = int(value) if isinstance(getattr(section, spec.key), int) \
+                else value
+            self.config = replace(self.config, **{spec.section: replace(section,
+                                                                        **{spec.key: value_t})})
+            self.strategy.config = self.config.strategy
+            self._event(now, "param_changed", "info", f"{spec.key} = {value_t} ({why})")
+        return CommandAck(cmd.command_id, True, "")
+
+    # --- the step ---------------------------------------------------------------------------
+    def step(self, now: float, dt: float, inputs: StepInputs) -> StepOutput:
+        self._now = now
+        m = inputs.measurements
+        self.last = m
+        for notice in inputs.notices:
+            self._on_notice(now, notice)
+        if inputs.firmware_status is not None:
+            self.firmware_status = inputs.firmware_status
+            # a heartbeat sent before an e-stop reset may arrive after its result
+            settled = now - self._estop_reset_at > 0.3 * self.config.loop.time_scale
+            if inputs.firmware_status & Status.ESTOP and settled and self.mode not in (
+                    Mode.ESTOP, Mode.DISCONNECTED, Mode.HANDSHAKING):
+                self._estop(now, "firmware reports its e-stop latched", tell_firmware=False)
+
+        cutting = self.mode is Mode.DIGGING and self.strategy.phase is DigPhase.CUTTING
+        est = self.mass.update(now, dt, m, cutting)
+        if not est.load_cell_ok and not self._cell_told:
+            self._cell_told = True
+            self.stats.faults_handled += 1
+            self._event(now, "load_cell_distrusted", "warning",
+                        f"{self.mass.fault_reason}; using the energy model")
+
+        report = self.interlocks.update(now, dt, m, inputs.ground_link_ok)
+        for trip in report.asserted:
+            if self.mode in POWERED:
+                self.stats.interlock_trips += 1
+            self._event(now, "interlock_tripped", "critical" if trip.reaction is
+                        Reaction.IMMEDIATE_STOP else "alarm", trip.reason, name=trip.name,
+                        reaction=trip.reaction.value, value=_r(trip.value),
+                        threshold=trip.threshold)
+        for name in report.cleared:
+            self._event(now, "interlock_cleared", "info", f"{name}: cause gone", name=name)
+        if self.mode in POWERED and report.reaction is not None:
+            self.stats.faults_handled += 1
+            if report.reaction is Reaction.IMMEDIATE_STOP:
+                self._estop(now, report.summary())
+            else:
+                self._stop(Trigger.FAULT, now, report.summary())
+
+        setpoints: SetpointCommand | None = None
+        if self.mode in POWERED:
+            setpoints = self._run_mode(now, dt, m)
+        fresh = m.age <= self.config.interlocks.sensor_stale_s
+        if setpoints is not None and not (self.motors_enabled and fresh
+                                          and self.mode in POWERED):
+            setpoints = None
+        self.last_setpoints = setpoints
+        out = StepOutput(setpoints, tuple(self._queued), tuple(self._events))
+        self._queued.clear()
+        self._events.clear()
+        self._firmware_stall = False
+        return out
+
+    # --- mode behaviour ----------------------------------------------------------------------
+    def _run_mode(self, now: float, dt: float, m: Measurements) -> SetpointCommand | None:
+        hold = SetpointCommand(0.0, self._hold_depth)
+        mode = self.mode
+        if mode is Mode.DIGGING:
+            return self._dig(now, dt, m)
+        if mode is Mode.FULL:
+            self._fire(Trigger.STOW, now, "stow the arm to carry the load")
+            self._request(CommandCode.STOW, (), "stow")
+            return hold
+        if mode is Mode.ARMED and self.motors_enabled and not self.busy:
+            self._next_action(now, m)
+        return hold
+
+    @property
+    def busy(self) -> bool:
+        """A firmware request is in flight."""
+        return bool(self._pending)
+
+    def _next_action(self, now: float, m: Measurements) -> None:
+        """ARMED and nothing in flight: decide what the rig does next."""
+        plan = self.mission.plan if self.mission else None
+        if self.carrying:
+            if not self.stowed:
+                self._fire(Trigger.STOW, now, "stow the arm before dumping")
+                self._request(CommandCode.STOW, (), "stow")
+                return
+            if self.manual_dump or plan is None or self._at(m, plan.dump_x, plan.dump_y,
+                                                            plan.arrive_tolerance_m):
+                self._fire(Trigger.DUMP, now, "empty the bucket" + (
+                    " (ground request)" if self.manual_dump else " at the dump site"))
+                self._request(CommandCode.DUMP, (), "dump")
+                self.mass.dump_started()
+                return
+            if self.mission_running:
+                self._drive(now, plan.dump_x, plan.dump_y, plan.drive_speed_m_s, "dump site")
+            return
+        if not self.mission_running or self.mission is None or plan is None:
+            return
+        site = self.mission.current
+        if site is None:
+            self.mission_running = False
+            self._event(now, "mission_completed", "info",
+                        f"mission {plan.name} complete: {self.mission.delivered_kg:.1f} kg "
+                        f"in {self.mission.cycles} cycles", **self.mission.as_dict())
+            self._stop(Trigger.STOP, now, "mission complete")
+            return
+        if site.cycles >= site.site.max_cycles:
+            site.abandoned = f"cycle budget of {site.site.max_cycles} digs exhausted"
+            self._event(now, "site_abandoned", "warning", f"site {site.site.name}: "
+                        f"{site.abandoned}", site=site.site.name)
+            return
+        if not self._at(m, site.site.x, site.site.y, plan.arrive_tolerance_m):
+            self._drive(now, site.site.x, site.site.y, plan.drive_speed_m_s,
+                        f"site {site.site.name}")
+            return
+        refusal = self.site_rules.refuse_dig(m.x, m.y, self.stats.dumped_kg)
+        if refusal is not None:
+            site.abandoned = refusal
+            self._event(now, "site_abandoned", "warning", f"site {site.site.name}: {refusal}",
+                        site=site.site.name)
+            return
+        site.cycles += 1
+        self._dig_site = self.mission.sites.index(site)
+        self.stowed = False
+        self.strategy.reset(now, m.cut_depth)
+        self._fire(Trigger.DIG, now, f"dig cycle {site.cycles} at site {site.site.name} "
+                                     f"({site.delivered_kg:.1f}/{site.site.target_kg} kg)")
+
+    def _dig(self, now: float, dt: float, m: Measurements) -> SetpointCommand:
+        load = self.mass.last.estimate_kg
+        out = self.strategy.update(now, dt, m, load, self._firmware_stall)
+        if out.stalled:
+            self.stats.stalls += 1
+            self.stats.faults_handled += 1
+            self._event(now, "stall_detected", "warning", out.note or "drum stall",
+                        stalls=self.strategy.stalls)
+        site = self.mission.sites[self._dig_site] if (self.mission is not None and
+                                                      self._dig_site is not None) else None
+        finished = ""
+        if out.obstacle:
+            self.stats.obstacles += 1
+            finished = out.note
+            if site is not None:
+                site.abandoned = out.note
+            self._event(now, "obstacle_reported", "alarm", out.note,
+                        site=site.site.name if site else "", x=_r(m.x), y=_r(m.y))
+        elif out.bucket_full:
+            finished = f"bucket full ({load:.1f} kg)"
+        elif site is not None and site.delivered_kg + load >= site.site.target_kg:
+            finished = f"site {site.site.name} target reached ({site.delivered_kg + load:.1f} kg)"
+        if finished:
+            self.carrying = load > 0.2
+            self._fire(Trigger.BUCKET_FULL, now, finished)
+            return SetpointCommand(0.0, self._hold_depth)
+        return SetpointCommand(out.drum_speed, out.cut_depth)
+
+    def _at(self, m: Measurements, x: float, y: float, tol: float) -> bool:
+        return math.hypot(m.x - x, m.y - y) <= tol
+
+    def _drive(self, now: float, x: float, y: float, speed: float, what: str) -> None:
+        self._fire(Trigger.DRIVE, now, f"drive to {what} ({x:.1f}, {y:.1f})")
+        self._request(CommandCode.DRIVE_TO, (x, y, speed), "drive")
+
+    # --- notices -----------------------------------------------------------------------------
+    def _on_notice(self, now: float, n: Notice) -> None:
+        if isinstance(n, LinkOpened):
+            if self.supervisor.can(Trigger.PORT_OPENED):
+                self._fire(Trigger.PORT_OPENED, now, "port open, handshaking")
+        elif isinstance(n, LinkUp):
+            self.motors_enabled = False
+            self._pending.clear()
+            self._fire(Trigger.HANDSHAKEN, now, f"handshake with {n.firmware_id or 'firmware'}"
+                       + (" (reconnect: motion needs an explicit re-arm)" if n.reconnect else ""))
+            if self.mode is Mode.ESTOP:
+                self._queued.append(EstopRequest("re-assert e-stop after reconnect"))
+        elif isinstance(n, LinkDown):
+            self.stats.link_losses += 1
+            if self.mode in POWERED:
+                self.stats.faults_handled += 1
+            self.motors_enabled = False
+            self.mission_running = False
+            self._pending.clear()
+            if self.supervisor.can(Trigger.LINK_LOST):
+                self._fire(Trigger.LINK_LOST, now, f"firmware link lost: {n.reason}")
+        elif isinstance(n, RequestFinished):
+            self._on_result(now, n)
+        elif isinstance(n, FirmwareEventSeen):
+            self._on_firmware_event(now, n)
+
+    def _on_result(self, now: float, r: RequestFinished) -> None:
+        purpose = self._pending.pop(r.request_id, None)
+        if purpose is None:
+            return  # superseded (link loss, stop): nothing to do
+        if not r.ok:
+            self._event(now, "request_failed", "warning", f"{purpose} failed: {r.reason}")
+            if purpose == "enable" and self.mode is Mode.ARMED:
+                self._fire(Trigger.DISARM, now, f"firmware refused to enable: {r.reason}")
+            elif purpose in ("drive", "stow", "dump") and self.mode in POWERED:
+                self.stats.faults_handled += 1
+                self._stop(Trigger.FAULT, now, f"{purpose} failed: {r.reason}")
+            return
+        if purpose == "enable":
+            self.motors_enabled = True
+        elif purpose == "drive" and self.mode is Mode.DRIVING:
+            self._fire(Trigger.ARRIVED, now, "arrived")
+        elif purpose == "stow" and self.mode is Mode.STOWING:
+            self.stowed = True
+            self._fire(Trigger.STOWED, now, "arm stowed")
+        elif purpose == "dump" and self.mode is Mode.DUMPING:
+            self._dumped(now)
+        elif purpose == "reset_estop" and self.mode is Mode.ESTOP:
+            self._estop_reset_at = now
+            self._fire(Trigger.RESET_ESTOP, now, "e-stop reset (motion needs an explicit arm)")
+
+    def _dumped(self, now: float) -> None:
+        mass = self.mass.emptied()
+        self.carrying = False
+        self.manual_dump = False
+        self.stats.cycles += 1
+        self.stats.dumped_kg += mass
+        site_name = ""
+        if self.mission is not None and self._dig_site is not None:
+            site = self.mission.sites[self._dig_site]
+            site.delivered_kg += mass
+            site_name = site.site.name
+            if site.done and not site.abandoned:
+                self._event(now, "site_completed", "info",
+                            f"site {site_name}: {site.delivered_kg:.1f} kg in {site.cycles} "
+                            f"cycles", site=site_name)
+        self._event(now, "bucket_dumped", "info", f"dumped {mass:.1f} kg"
+                    + (f" from site {site_name}" if site_name else ""),
+                    mass_kg=round(mass, 3), site=site_name, cycle=self.stats.cycles)
+        self._fire(Trigger.DUMPED, now, f"bucket empty ({mass:.1f} kg dumped)")
+        if self.mission_running:
+            # The operator's arm authorises the whole mission; re-arming here is not a
+            # restart after a stop (any stop, fault or link loss clears mission_running).
+            self._fire(Trigger.ARM, now, "mission continues")
+
+    def _on_firmware_event(self, now: float, e: FirmwareEventSeen) -> None:
+        try:
+            code = EventCode(e.code)
+        except ValueError:
+            return
+        if code is EventCode.STALL and self.mode is Mode.DIGGING:
+            self._firmware_stall = True
+        elif code is EventCode.ESTOP_LATCHED and self.mode is not Mode.ESTOP \
+                and self.supervisor.can(Trigger.ESTOP):
+            self._estop(now, f"firmware e-stop: {e.text or 'latched'}", tell_firmware=False)
+        elif code is EventCode.WATCHDOG_STOP and self.mode in POWERED:
+            self.stats.faults_handled += 1
+            self._stop(Trigger.FAULT, now, "firmware watchdog stopped the motors")
+        elif code in (EventCode.OVER_TEMPERATURE, EventCode.CURRENT_LIMIT, EventCode.LOW_BATTERY,
+                      EventCode.SENSOR_FAULT) and self.mode in POWERED:
+            self._event(now, "firmware_warning", "warning",
+                        f"firmware {code.name.lower()}: {e.text or e.value}")
+
+    # --- actions -------------------------------------------------------------------------------
+    def _arm(self, now: float, why: str) -> None:
+        self._fire(Trigger.ARM, now, why)
+        self._request(CommandCode.ENABLE, (1.0,), "enable")
+
+    def _stop(self, trigger: Trigger, now: float, reason: str) -> None:
+        """Category 1: controlled stop (firmware STOP ramps down), then disable."""
+        self.mission_running = False
+        self._pending.clear()
+        self._fire(trigger, now, reason)
+        self._request(CommandCode.STOP, (), "stop")
+        self._request(CommandCode.ENABLE, (0.0,), "disable")
+        self.motors_enabled = False
+
+    def _estop(self, now: float, reason: str, tell_firmware: bool = True) -> None:
+        """Category 0: the firmware e-stop cuts motor power at once."""
+        self.stats.estops += 1
+        self.mission_running = False
+        self.motors_enabled = False
+        self._pending.clear()
+        if tell_firmware:
+            self._queued.insert(0, EstopRequest(reason))
+        self._fire(Trigger.ESTOP, now, reason)
+
+    def _request(self, code: CommandCode, args: tuple[float, ...], purpose: str) -> None:
+        rid = next(self._ids)
+        self._pending[rid] = purpose
+        self._queued.append(FirmwareRequest(rid, code, args, purpose))
+
+    def _fire(self, trigger: Trigger, now: float, reason: str) -> None:
+        self._events.append(self.supervisor.fire(trigger, now, reason))
+        if self.mode is not Mode.DIGGING and not math.isnan(self.last.cut_depth):
+            # outside a dig the arm holds where it is (the firmware moves it for
+            # STOW/DUMP and holds it while driving)
+            self._hold_depth = self.last.cut_depth
+
+    def _event(self, now: float, kind: str, severity: str, text: str, **data: Any) -> None:
+        log.info("%s: %s", kind, text)
+        self._events.append(ControlEvent(now, kind, severity, text, data))
+
+
+def _r(x: float, nd: int = 2) -> float | None:
+    return None if x is None or math.isnan(x) or math.isinf(x) else round(x, nd)

@@ -1,0 +1,127 @@
+"""``rig-ground ledger verify FILE``: check an extraction ledger end to end.
+
+``FILE`` is the rover's ledger (JSONL, one signed entry per line) or a
+recording written by ``rig-ground record`` (its ``ledger`` messages are taken
+in index order, exact duplicates dropped). Checks the hash chain, every
+signature against the rover's public key (``--rover-key``, a ``.pub``/``.key``
+file or 64 hex characters, obtained out of band: never from the ledger
+itself), and, with ``--site-plan`` or ``--quota``, the totals per site against
+the permitted quotas. Prints the first broken entry, if any.
+Exit status: 0 intact and within quota, 1 broken or over quota, 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from control.security.errors import KeyFileError, SecurityConfigError
+from control.security.keys import load_public_key
+from control.security.ledger_format import LedgerReport, verify_ledger
+from control.security.site_plan import site_plan_from_dict
+
+__all__ = ["load_entries", "register", "verify_file"]
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def load_entries(path: Path) -> list[Any]:
+    """Lines of a JSONL ledger, or the ledger records of a recording (as dicts)."""
+    with open(path, "rb") as fh:
+        head = fh.read(len(_SQLITE_MAGIC))
+    if head != _SQLITE_MAGIC:
+        data = path.read_bytes()
+        lines = data.split(b"\n")
+        return lines[:-1] if lines and lines[-1] == b"" else lines
+    from telemetry.downlink_errors import PayloadDecodeError
+    from telemetry.ground.store import RecordingStore
+    from telemetry.payloads import LedgerMessage, decode
+
+    store = RecordingStore(path)
+    try:
+        records: dict[str, dict[str, Any]] = {}
+        for row in store.rows(type_="ledger"):
+            try:
+                msg = decode(row.payload)
+            except PayloadDecodeError:
+                continue
+            if isinstance(msg, LedgerMessage):
+                rec = dict(msg.record)
+                records.setdefault(json.dumps(rec, sort_keys=True), rec)
+    finally:
+        store.close()
+    return sorted(records.values(),
+                  key=lambda r: r.get("index") if type(r.get("index")) is int else -1)
+
+
+def _quotas(args: argparse.Namespace) -> dict[str, float] | None:
+    quotas: dict[str, float] | None = None
+    if args.site_plan:
+        with open(args.site_plan, "rb") as fh:
+            data = tomllib.load(fh)
+        section = data.get("site_plan", data)
+        plan = site_plan_from_dict(section)
+        quotas = {s.name: s.quota_kg for s in plan.sites}
+    for item in args.quota or ():
+        site, sep, kg = item.partition("=")
+        if not sep:
+            raise ValueError(f"--quota {item!r}: expected SITE=KG")
+        quotas = quotas or {}
+        quotas[site] = float(kg)
+    return quotas
+
+
+def verify_file(path: Path, rover_key: str, *, quotas_kg: Mapping[str, float] | None = None,
+                rig: str | None = None) -> LedgerReport:
+    _, key = load_public_key(rover_key)
+    return verify_ledger(load_entries(path), key, quotas_kg=quotas_kg, rig=rig)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("ledger", help="extraction ledger tools")
+    sub = p.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    v = sub.add_parser("verify", help="check chain, signatures and quotas of a ledger")
+    v.add_argument("file", type=Path, help="ledger JSONL or a `record` file")
+    v.add_argument("--rover-key", required=True,
+                   help="rover public key: .pub file or 64 hex characters")
+    v.add_argument("--site-plan", type=Path,
+                   help="TOML with [site_plan] (the rover config) for the quotas")
+    v.add_argument("--quota", action="append", metavar="SITE=KG", help="quota of one site")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.set_defaults(func=_main, needs_broker=False)
+
+
+def _main(args: argparse.Namespace, settings: object) -> int:
+    try:
+        quotas = _quotas(args)
+        report = verify_file(args.file, args.rover_key, quotas_kg=quotas, rig=args.rig)
+    except (OSError, KeyFileError, SecurityConfigError, ValueError,
+            tomllib.TOMLDecodeError) as err:
+        print(f"rig-ground ledger verify: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({
+            "ok": report.ok, "entries": report.entries, "head": report.head, "rig": report.rig,
+            "totals_kg": dict(report.totals_kg), "quotas_kg": dict(report.quotas_kg),
+            "broken": None if report.broken is None else {
+                "line": report.broken.line, "index": report.broken.index,
+                "reason": report.broken.reason},
+            "quota_violations": list(report.quota_violations)}, indent=2))
+    else:
+        print(f"{args.file}: {report.entries} intact entries, rig {report.rig or '-'}, "
+              f"head {report.head[:16]}")
+        for site, kg in report.totals_kg.items():
+            quota = report.quotas_kg.get(site)
+            print(f"  site {site or '(none)'}: {kg:.3f} kg"
+                  + (f" of {quota:g} kg permitted" if quota is not None else ""))
+        if report.broken is not None:
+            print(f"FIRST BROKEN ENTRY: {report.broken}")
+        for v in report.quota_violations:
+            print(f"QUOTA EXCEEDED: {v}")
+        print("OK" if report.ok else "FAILED")
+    return 0 if report.ok else 1

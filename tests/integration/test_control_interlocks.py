@@ -1,0 +1,55 @@
+"""Each injected fault leads to its documented reaction within its deadline."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from control.app import RigController
+from control.operator import AutoOperator
+from control.supervisor import Mode
+
+from .control_helpers import SMALL_MISSION, controller_config, simulator, wait_for
+
+# fault at 15 simulated s (mid-dig), expected mode, interlock name, wall deadline (s)
+CASES = [
+    ("overtemp@15:temp=95", Mode.FAULT, "over_temperature", 0.5),
+    ("lowbatt@15:soc=10", Mode.FAULT, "low_battery_soc", 0.5),
+    ("stuck@15:channel=pitch,value=30", Mode.ESTOP, "tilt_immediate", 0.5),
+    ("stuck@15:channel=vibration", Mode.FAULT, "stuck:vibration", 0.5),
+    ("dropout@15:channel=drum_speed,duration=5", Mode.FAULT, "implausible:drum_speed", 0.5),
+    ("estop@15:duration=1", Mode.ESTOP, "", 0.5),
+]
+
+
+@pytest.mark.parametrize(("fault", "mode", "name", "deadline"), CASES,
+                         ids=[c[0].split("@")[0] + ":" + c[2] for c in CASES])
+async def test_interlock_reaction(fault, mode, name, deadline):
+    async with simulator(fault) as (rig, url):
+        ctl = RigController(controller_config(), url, SMALL_MISSION,
+                            operator=AutoOperator(clear_faults=False))
+        task = asyncio.create_task(ctl.run(max_wall_s=30.0))
+        try:
+            loop = asyncio.get_running_loop()
+            await wait_for(lambda: rig.fault_log, 10.0, "fault injected")
+            injected = loop.time()
+            # the stuck detector needs stuck_s of plant time before it may trip
+            allow = deadline + (ctl.config.interlocks.stuck_s / ctl.config.loop.time_scale
+                                if name.startswith("stuck") else 0.0)
+            await wait_for(lambda: ctl.core.mode is mode, allow + 0.05,
+                           f"mode {mode} (now {ctl.core.mode}, {ctl.core.interlocks.active})")
+            took = loop.time() - injected
+            if name:
+                assert name in [t.name for t in ctl.core.interlocks.active]
+            await wait_for(lambda: not rig.firmware.motors_enabled, 3.0, "motors off")
+            assert took <= allow + 0.05
+            if mode is Mode.ESTOP:
+                assert rig.firmware.estop_latched
+            # nothing restarts by itself
+            for _ in range(30):
+                await asyncio.sleep(0.01)
+                assert ctl.core.last_setpoints is None
+        finally:
+            ctl.stop()
+            await task
