@@ -55,8 +55,8 @@ assert HEADER.size == framing.HEADER_SIZE
 MAX_PAYLOAD = framing.MAX_PAYLOAD
 U32 = 0xFFFFFFFF
 
-_HELLO = struct.Struct("<BBHIHH")
-_INFO = struct.Struct("<BBBBIIIIHBBQ")
+_HELLO = struct.Struct("<BBHIHHI")
+_INFO = struct.Struct("<BBBBIIIIHBBQI")
 _CHANNEL = struct.Struct("<BBff")
 _HEARTBEAT = struct.Struct("<QII")
 _NACK = struct.Struct("<IBBH")
@@ -139,32 +139,46 @@ def _end(buf: bytes, off: int, t: MsgType) -> None:
 
 
 def _enc_hello(m: Hello) -> bytes:
-    return _HELLO.pack(m.proto_min, m.proto_max, 0, m.session_id, m.heartbeat_ms, m.watchdog_ms)
+    return _HELLO.pack(
+        m.proto_min, m.proto_max, 0, m.session_id, m.heartbeat_ms, m.watchdog_ms, m.table_crc
+    )
 
 
-def _enc_info(m: FirmwareInfo) -> bytes:
-    if len(m.channels) > 255:
-        raise EncodeError(f"at most 255 channels, got {len(m.channels)}")
-    parts = [
-        _INFO.pack(
-            m.protocol_version,
-            *m.version,
-            m.session_id,
-            m.boot_id,
-            m.capabilities,
-            m.sample_rate_hz,
-            m.batch_samples,
-            len(m.channels),
-            0,
-            m.time_us,
-        ),
-        _pack_str(m.firmware_id, "firmware_id"),
-    ]
-    for ch in m.channels:
+INFO_TABLE_OMITTED = 0x01
+
+
+def encode_channel_table(channels: tuple[ChannelInfo, ...]) -> bytes:
+    """The channel descriptors as sent in FIRMWARE_INFO (section 4.2)."""
+    if len(channels) > 255:
+        raise EncodeError(f"at most 255 channels, got {len(channels)}")
+    parts = []
+    for ch in channels:
         parts.append(_CHANNEL.pack(ch.channel_id, ch.stream_id, ch.scale, ch.offset))
         parts.append(_pack_str(ch.name, "channel name"))
         parts.append(_pack_str(ch.unit, "channel unit"))
     return b"".join(parts)
+
+
+def channel_table_crc(channels: tuple[ChannelInfo, ...]) -> int:
+    return framing.crc32c(encode_channel_table(channels))
+
+
+def _enc_info(m: FirmwareInfo) -> bytes:
+    table = b"" if m.table_omitted else encode_channel_table(m.channels)
+    header = _INFO.pack(
+        m.protocol_version,
+        *m.version,
+        m.session_id,
+        m.boot_id,
+        m.capabilities,
+        m.sample_rate_hz,
+        m.batch_samples,
+        0 if m.table_omitted else len(m.channels),
+        INFO_TABLE_OMITTED if m.table_omitted else 0,
+        m.time_us,
+        m.table_crc,
+    )
+    return header + _pack_str(m.firmware_id, "firmware_id") + table
 
 
 def _enc_batch(m: SampleBatch) -> bytes:
@@ -239,13 +253,14 @@ def encode_frame(msg: Message, *, seq: int, ack: int = 0, flags: int = 0) -> byt
 
 
 def _dec_hello(b: bytes) -> Hello:
-    pmin, pmax, _r, sid, hb, wd = _fixed(b, _HELLO, MsgType.HELLO)
-    return Hello(session_id=sid, proto_min=pmin, proto_max=pmax, heartbeat_ms=hb, watchdog_ms=wd)
+    pmin, pmax, _r, sid, hb, wd, crc = _fixed(b, _HELLO, MsgType.HELLO)
+    return Hello(session_id=sid, proto_min=pmin, proto_max=pmax, heartbeat_ms=hb, watchdog_ms=wd,
+                 table_crc=crc)
 
 
 def _dec_info(b: bytes) -> FirmwareInfo:
     t = MsgType.FIRMWARE_INFO
-    pv, ma, mi, pa, sid, boot, caps, rate, batch, nch, _r, now_us = _fixed(
+    pv, ma, mi, pa, sid, boot, caps, rate, batch, nch, info_flags, now_us, crc = _fixed(
         b, _INFO, t, exact=False
     )
     off = _INFO.size
@@ -271,6 +286,8 @@ def _dec_info(b: bytes) -> FirmwareInfo:
         batch_samples=batch,
         channels=tuple(channels),
         time_us=now_us,
+        table_crc=crc,
+        table_omitted=bool(info_flags & INFO_TABLE_OMITTED),
     )
 
 

@@ -32,13 +32,14 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from .codec import Frame, FrameDecoder, encode_frame, encode_payload
+from .codec import Frame, FrameDecoder, channel_table_crc, encode_frame, encode_payload
 from .errors import BridgeUsageError, LinkDownError
 from .messages import MESSAGE_TYPES as _TYPE_OF
 from .messages import (
     PROTOCOL_VERSION,
     RELIABLE_TYPES,
     Ack,
+    ChannelInfo,
     CommandResult,
     FirmwareInfo,
     Flags,
@@ -78,13 +79,13 @@ class LinkState(Enum):
 
 @dataclass(frozen=True, slots=True)
 class LinkConfig:
-    heartbeat_interval: float = 0.05
+    heartbeat_interval: float = 0.025
     loss_timeout: float = 0.25
     retransmit_timeout: float = 0.05
-    max_retries: int = 5
+    max_retries: int = 10
     window: int = 8
     max_queued: int = 256
-    handshake_interval: float = 0.2
+    handshake_interval: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ("heartbeat_interval", "loss_timeout", "retransmit_timeout",
@@ -243,6 +244,9 @@ class Link:
         self._next_hello = float("inf")
         self._last_nack_at = float("-inf")
         self._clock_us0: float = 0.0
+        # host: the last channel table received, so a re-handshake can skip it
+        self._known_table: tuple[int, tuple[ChannelInfo, ...]] | None = None
+        self._table_crc = 0
 
     # --- public API ------------------------------------------------------------
 
@@ -429,6 +433,7 @@ class Link:
             session_id=self.session_id,
             heartbeat_ms=min(0xFFFF, round(self.config.heartbeat_interval * 1000)),
             watchdog_ms=min(0xFFFF, round(self.config.loss_timeout * 1000)),
+            table_crc=self._known_table[0] if self._known_table else 0,
         )
         self._write(encode_frame(hello, seq=0))
         self._next_hello = now + self.config.handshake_interval
@@ -600,8 +605,11 @@ class Link:
 
     def _send_info(self, now: float) -> None:
         assert self.firmware_info is not None
+        self._table_crc = channel_table_crc(self.firmware_info.channels)
+        cached = self.peer_hello is not None and self.peer_hello.table_crc == self._table_crc
         info = replace(self.firmware_info, session_id=self.session_id,
-                       time_us=self.local_time_us(now))
+                       time_us=self.local_time_us(now), table_crc=self._table_crc,
+                       table_omitted=cached and bool(self.firmware_info.channels))
         self._write(encode_frame(info, seq=0))
 
     def _on_info(self, info: FirmwareInfo, now: float) -> None:
@@ -611,6 +619,14 @@ class Link:
         if info.session_id != self.session_id:
             self.stats.ignored += 1  # an answer to an older HELLO
             return
+        if info.table_omitted:
+            if self._known_table is None or self._known_table[0] != info.table_crc:
+                self.stats.ignored += 1  # cannot happen with a correct peer: ask again in full
+                self._known_table = None
+                return
+            info = replace(info, channels=self._known_table[1], table_omitted=False)
+        elif info.channels:
+            self._known_table = (info.table_crc, info.channels)
         if info.protocol_version != PROTOCOL_VERSION:
             self.state = LinkState.FAILED
             self._events.append(HandshakeFailed(

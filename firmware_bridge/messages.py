@@ -169,8 +169,9 @@ class Hello:
     session_id: int
     proto_min: int = PROTOCOL_VERSION
     proto_max: int = PROTOCOL_VERSION
-    heartbeat_ms: int = 50
+    heartbeat_ms: int = 25
     watchdog_ms: int = 250
+    table_crc: int = 0  # CRC of the channel table the host has cached (0: none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +186,8 @@ class FirmwareInfo:
     batch_samples: int
     channels: tuple[ChannelInfo, ...]
     time_us: int = 0  # firmware clock when sent (lets the host estimate the offset)
+    table_crc: int = 0  # CRC-32C of the encoded channel table (section 4.2)
+    table_omitted: bool = False  # the host's cached table matched: channels not sent
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,7 @@ from firmware_bridge.messages import (
 )
 
 INFO = FirmwareInfo(1, "test-fw", (1, 2, 3), 0, 99, 0, 1000, 5,
-                    (ChannelInfo(0, "drum_current", "A", 0.01),))
+                    (ChannelInfo(0, "drum_current", "A", 0.0078125),))
 
 
 class Pair:
@@ -110,10 +110,38 @@ def test_hello_is_repeated_until_answered() -> None:
     p.host.connect(0.0, session_id=7)
     p.advance(0.45)
     assert p.host.state is LinkState.HANDSHAKING
-    assert p.host.stats.frames_tx == 3  # t=0, 0.2, 0.4
+    assert p.host.stats.frames_tx == 5  # t=0, 0.1, 0.2, 0.3, 0.4
     p.cut_host_to_fw = False
     p.advance(0.61)
     assert p.host.state is LinkState.UP
+
+
+def test_rehandshake_reuses_the_cached_channel_table() -> None:
+    p = Pair()
+    p.connect()
+    first = p.host.peer_info
+    assert first.channels == INFO.channels and not first.table_omitted
+    p.host.connect(p.now, session_id=0xBEEF)
+    hello_bytes = p.host.data_to_send()
+    p.fw.receive_data(hello_bytes, p.now)
+    answer = p.fw.data_to_send()
+    assert len(answer) < 120  # no channel table on the wire this time
+    p.host.receive_data(answer, p.now)
+    assert p.host.state is LinkState.UP
+    assert p.host.peer_info.channels == INFO.channels
+    assert p.host.peer_info.session_id == 0xBEEF
+
+
+def test_omitted_table_with_unknown_crc_is_not_trusted() -> None:
+    from firmware_bridge.codec import encode_frame
+
+    host = Link(Role.HOST)
+    host.connect(0.0, session_id=3)
+    host.data_to_send()
+    forged = replace(INFO, session_id=3, channels=(), table_omitted=True, table_crc=123)
+    host.receive_data(encode_frame(forged, seq=0), 0.0)
+    assert host.state is LinkState.HANDSHAKING
+    assert host.next_event() is None
 
 
 def test_version_mismatch_is_a_clear_failure() -> None:

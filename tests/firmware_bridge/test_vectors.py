@@ -28,8 +28,15 @@ BODY = _blocks("body")
 def test_every_message_type_has_a_vector() -> None:
     from firmware_bridge.messages import MsgType
 
-    assert {name for name, *_ in VECTORS} == {t.name for t in MsgType}
+    assert {name.removesuffix("_CACHED") for name, *_ in VECTORS} == {t.name for t in MsgType}
     assert set(WIRE) == set(BODY) == {name for name, *_ in VECTORS}
+
+
+def test_vector_table_crc_is_the_crc_of_the_channel_table() -> None:
+    from firmware_bridge.codec import channel_table_crc
+
+    info = dict((v[0], v[1]) for v in VECTORS)["FIRMWARE_INFO"]
+    assert channel_table_crc(info.channels) == info.table_crc
 
 
 @pytest.mark.parametrize(("name", "message", "seq", "ack", "flags"), VECTORS,

@@ -40,6 +40,8 @@ from firmware_bridge.messages import (
 
 VECTORS = [
     ("HELLO", Hello(session_id=0x12345678, heartbeat_ms=50, watchdog_ms=250), 0, 0, 0),
+    ("HELLO_CACHED", Hello(session_id=0x12345679, heartbeat_ms=50, watchdog_ms=250,
+                           table_crc=0x982D1A48), 0, 0, 0),
     (
         "FIRMWARE_INFO",
         FirmwareInfo(
@@ -56,6 +58,27 @@ VECTORS = [
                 ChannelInfo(12, "x", "m", 0.015625, -100.0, 1),
             ),
             time_us=1_000_000,
+            table_crc=0x982D1A48,
+        ),
+        0,
+        0,
+        0,
+    ),
+    (
+        "FIRMWARE_INFO_CACHED",
+        FirmwareInfo(
+            protocol_version=1,
+            firmware_id="rig-fw",
+            version=(2, 1, 0),
+            session_id=0x12345679,
+            boot_id=7,
+            capabilities=0x3,
+            sample_rate_hz=1000,
+            batch_samples=5,
+            channels=(),
+            time_us=1_250_000,
+            table_crc=0x982D1A48,
+            table_omitted=True,
         ),
         0,
         0,
