@@ -70,6 +70,9 @@ class StrategyConfig:
     reverse_time_s: float = _f(0.5, 0.0, 10.0, "how long to reverse")
     backoff_time_s: float = _f(0.5, 0.0, 10.0, "how long to lift before reversing")
     max_stall_retries: int = _f(3, 0, 20, "stalls in one dig before the obstacle is reported")
+    stow_depth_m: float = _f(-0.30, -1.0, 0.0,
+                             "cut depth of the stowed arm (negative: above ground); held "
+                             "after STOW until the next dig")
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,7 +187,7 @@ class ControlCore:
         self._now = 0.0
         self._dig_site: int | None = None
         self._estop_reset_at = -math.inf
-        self._hold_depth = -0.3
+        self._hold_depth = config.strategy.stow_depth_m
         self._cell_told = False
 
     # --- queries ------------------------------------------------------------------------
@@ -476,6 +476,8 @@ class ControlCore:
             if purpose == "enable" and self.mode is Mode.ARMED:
                 self._fire(Trigger.DISARM, now, f"firmware refused to enable: {r.reason}")
             elif purpose in ("drive", "stow", "dump") and self.mode in POWERED:
+                if purpose == "dump":
+                    self.stowed = False  # stow again before the next attempt
                 self.stats.faults_handled += 1
                 self._stop(Trigger.FAULT, now, f"{purpose} failed: {r.reason}")
             return
@@ -486,6 +488,9 @@ class ControlCore:
         elif purpose == "stow" and self.mode is Mode.STOWING:
             self.stowed = True
             self._fire(Trigger.STOWED, now, "arm stowed")
+            # hold the stow height itself: the filtered depth lags the arm, and holding that
+            # lagging value would lower the arm again before the dump
+            self._hold_depth = self.config.strategy.stow_depth_m
         elif purpose == "dump" and self.mode is Mode.DUMPING:
             self._dumped(now)
         elif purpose == "reset_estop" and self.mode is Mode.ESTOP:
@@ -565,7 +570,9 @@ class ControlCore:
 
     def _fire(self, trigger: Trigger, now: float, reason: str) -> None:
         self._events.append(self.supervisor.fire(trigger, now, reason))
-        if self.mode is not Mode.DIGGING and not math.isnan(self.last.cut_depth):
+        if self.stowed:
+            self._hold_depth = self.config.strategy.stow_depth_m
+        elif self.mode is not Mode.DIGGING and not math.isnan(self.last.cut_depth):
             # outside a dig the arm holds where it is (the firmware moves it for
             # STOW/DUMP and holds it while driving)
             self._hold_depth = self.last.cut_depth
