@@ -59,10 +59,10 @@ def array_from_cbor(value: object, field: str) -> np.ndarray:
     if isinstance(value, CBORTag) and value.tag == _MULTI_DIM_TAG:
         inner = value.value
         if (
-            not isinstance(inner, list)
+            not isinstance(inner, list | tuple)
             or len(inner) != 2
-            or not isinstance(inner[0], list)
-            or not all(isinstance(d, int) and d >= 0 for d in inner[0])
+            or not isinstance(inner[0], list | tuple)
+            or not all(type(d) is int and d >= 0 for d in inner[0])
         ):
             raise PayloadDecodeError(f"{field}: expected tag 40 [[dims], typed array]")
         shape = tuple(inner[0])

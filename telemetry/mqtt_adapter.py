@@ -109,6 +109,8 @@ class MqttSession:
     """One live connection. Create with :func:`connect`."""
 
     def __init__(self, client: aiomqtt.Client, publish_timeout: float) -> None:
+        # aiomqtt warns above 10 pending calls; our window is the real bound.
+        client.pending_calls_threshold = 1 << 30
         self._client = client
         self._publish_timeout = publish_timeout
 

@@ -12,11 +12,16 @@ Theory of operation (docs/telemetry.md, "Store and forward"):
   ``max(streams.next_seq, max(seq in outbox) + 1)``, and every delete persists
   ``streams.next_seq`` in the same transaction.
 * ``fetch`` hands out rows in drain order (priority, then insertion) past a
-  per-priority cursor and marks them ``sent`` *before* they go on the wire; a
-  row fetched again after a reconnect or a restart is therefore a resend.
+  per-priority cursor. Before a row goes out, a per-priority "handed out up to
+  id" watermark is persisted, reserved ``_WATERMARK_AHEAD`` ids ahead so that it
+  costs one write per many messages; a row at or below the watermark of an
+  earlier process, or fetched before in this one, is flagged ``sent`` (a
+  possible resend). The flag is conservative: "may have been sent".
+* Hot path: while the publisher keeps up, appended rows also go to a bounded
+  in-memory tail per priority and ``fetch`` serves them without reading SQLite.
 * The boot counter in ``meta`` is incremented on every open.
 * Disk budget: payload bytes plus a fixed per-row overhead. Appending past the
-  budget evicts unsent ``BATCH`` rows oldest-first, then ``STATS`` rows, down to
+  budget evicts not-yet-handed-out ``BATCH`` rows oldest-first, then ``STATS`` rows, down to
   90 % of the budget, and returns an :class:`EvictionReport` that the caller
   publishes as an event. ``CRITICAL`` and ``STATE`` rows are never evicted; when
   only they remain, an evictable newcomer is dropped (and reported) instead.
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +48,9 @@ log = logging.getLogger(__name__)
 
 ROW_OVERHEAD = 64  # bytes charged per row on top of the payload
 _EVICT_TO = 0.9
+_WATERMARK_AHEAD = 1024
+_TAIL_MAX_BYTES = 16 << 20
+_TAIL_MAX_ROWS = 8192
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -53,7 +62,6 @@ CREATE TABLE IF NOT EXISTS outbox (
     retain INTEGER NOT NULL,
     boot INTEGER NOT NULL,
     t_mono REAL NOT NULL,
-    sent INTEGER NOT NULL DEFAULT 0,
     payload BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS outbox_priority ON outbox (priority);
@@ -145,6 +153,16 @@ class Outbox:
         except sqlite3.Error as err:
             raise OutboxError(f"cannot open outbox {self.path}: {err}") from err
         self._cursor: dict[Priority, int] = {p: 0 for p in Priority}
+        self._fetched: dict[Priority, int] = {p: 0 for p in Priority}  # ever, this process
+        max_id = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
+        self._watermark: dict[Priority, int] = {p: 0 for p in Priority}
+        for key, value in self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'wm%'"):
+            self._watermark[Priority(int(key[2:]))] = value
+        # Rows of earlier processes at or below their watermark may have been sent.
+        self._sent_before = {p: min(w, max_id) for p, w in self._watermark.items()}
+        self._tail: dict[Priority, deque[OutboxRow]] = {p: deque() for p in Priority}
+        self._tail_bytes = 0
+        self._caught_up: dict[Priority, bool] = {p: False for p in Priority}
         self._closed = False
         self.counters = _Counters()
         log.info("outbox %s opened: boot %d, %d messages pending (%d bytes)",
@@ -178,12 +196,22 @@ class Outbox:
             if self._bytes + size > self.budget_bytes:
                 self.counters.over_budget_appends += 1
         try:
-            self._db.execute(
+            row_id = self._db.execute(
                 "INSERT INTO outbox (priority, stream, seq, topic, retain, boot, t_mono, payload)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (int(priority), stream, seq, topic, int(retain), self.boot, t_mono, payload))
+                (int(priority), stream, seq, topic, int(retain), self.boot, t_mono, payload)
+            ).lastrowid
         except sqlite3.Error as err:
             raise OutboxError(f"cannot append to outbox {self.path}: {err}") from err
+        if self._caught_up[priority]:
+            if self._tail_bytes + len(payload) > _TAIL_MAX_BYTES or \
+                    len(self._tail[priority]) >= _TAIL_MAX_ROWS:
+                self._drop_tail(priority)  # a backlog: fetch will read SQLite again
+            else:
+                self._tail[priority].append(OutboxRow(
+                    row_id, priority, stream, seq, topic, retain, self.boot, t_mono, False,
+                    payload))
+                self._tail_bytes += len(payload)
         self._next_seq[stream] = seq + 1
         self._bytes += size
         self._depth += 1
@@ -200,8 +228,8 @@ class Outbox:
             while freed < need:
                 rows = self._db.execute(
                     "SELECT id, stream, seq, LENGTH(payload) FROM outbox"
-                    " WHERE priority = ? AND sent = 0 AND id > ? ORDER BY id LIMIT 512",
-                    (int(priority), after)).fetchall()
+                    " WHERE priority = ? AND id > ? ORDER BY id LIMIT 512",
+                    (int(priority), max(after, self._cursor[priority]))).fetchall()
                 if not rows:
                     break
                 for row_id, stream, seq, length in rows:
@@ -217,6 +245,8 @@ class Outbox:
             r = ranges.setdefault(stream, [seq, seq, 0])
             r[0], r[1], r[2] = min(r[0], seq), max(r[1], seq), r[2] + 1
         if victims:
+            self._drop_tail(Priority.BATCH)
+            self._drop_tail(Priority.STATS)
             try:
                 with self._tx():
                     self._db.executemany("DELETE FROM outbox WHERE id = ?",
@@ -240,32 +270,58 @@ class Outbox:
     # ------------------------------------------------------------ draining
 
     def fetch(self, limit: int) -> list[OutboxRow]:
-        """Up to ``limit`` rows past the cursors, in drain order, marked sent."""
+        """Up to ``limit`` rows past the cursors, in drain order (see module docstring)."""
         self._check_open()
         rows: list[OutboxRow] = []
         for priority in Priority:
-            if len(rows) >= limit:
+            want = limit - len(rows)
+            if want <= 0:
                 break
-            cur = self._db.execute(
-                "SELECT id, priority, stream, seq, topic, retain, boot, t_mono, sent, payload"
-                " FROM outbox WHERE priority = ? AND id > ? ORDER BY id LIMIT ?",
-                (int(priority), self._cursor[priority], limit - len(rows)))
-            got = [OutboxRow(r[0], Priority(r[1]), r[2], r[3], r[4], bool(r[5]), r[6], r[7],
-                             bool(r[8]), r[9]) for r in cur]
+            if self._caught_up[priority]:
+                tail = self._tail[priority]
+                got = [tail.popleft() for _ in range(min(want, len(tail)))]
+                self._tail_bytes -= sum(len(r.payload) for r in got)
+            else:
+                cur = self._db.execute(
+                    "SELECT id, stream, seq, topic, retain, boot, t_mono, payload"
+                    " FROM outbox WHERE priority = ? AND id > ? ORDER BY id LIMIT ?",
+                    (int(priority), self._cursor[priority], want))
+                before = max(self._sent_before[priority], self._fetched[priority])
+                got = [OutboxRow(r[0], priority, r[1], r[2], r[3], bool(r[4]), r[5], r[6],
+                                 r[0] <= before, r[7]) for r in cur]
+                if len(got) < want:
+                    self._caught_up[priority] = True  # later appends go to the tail
             if got:
-                self._cursor[priority] = got[-1].id
+                top = got[-1].id
+                self._cursor[priority] = top
+                self._fetched[priority] = max(self._fetched[priority], top)
                 rows.extend(got)
-        unsent = [(r.id,) for r in rows if not r.sent]
-        if unsent:
-            try:
-                self._db.executemany("UPDATE outbox SET sent = 1 WHERE id = ?", unsent)
-            except sqlite3.Error as err:
-                raise OutboxError(f"cannot mark outbox rows sent: {err}") from err
+        self._persist_watermarks()
         return rows
+
+    def _persist_watermarks(self) -> None:
+        stale = {p: f for p, f in self._fetched.items() if f > self._watermark[p]}
+        if not stale:
+            return
+        for p, f in stale.items():
+            self._watermark[p] = f + _WATERMARK_AHEAD
+        try:
+            self._db.executemany(
+                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value ="
+                " excluded.value", [(f"wm{int(p)}", self._watermark[p]) for p in stale])
+        except sqlite3.Error as err:
+            raise OutboxError(f"cannot persist the outbox watermark: {err}") from err
+
+    def _drop_tail(self, priority: Priority) -> None:
+        self._tail_bytes -= sum(len(r.payload) for r in self._tail[priority])
+        self._tail[priority].clear()
+        self._caught_up[priority] = False
 
     def rewind(self) -> None:
         """Start fetching from the oldest unacknowledged row again (after a reconnect)."""
         self._cursor = {p: 0 for p in Priority}
+        for priority in Priority:
+            self._drop_tail(priority)
 
     def ack(self, rows: Iterable[OutboxRow]) -> None:
         """Delete rows the broker acknowledged (missing rows, e.g. evicted, are ignored)."""
@@ -277,14 +333,15 @@ class Outbox:
         for r in rows:
             top[r.stream] = max(top.get(r.stream, 0), r.seq + 1)
         freed = count = 0
+        ids = [r.id for r in rows]
         try:
             with self._tx():
-                for r in rows:
-                    got = self._db.execute(
-                        "DELETE FROM outbox WHERE id = ? RETURNING LENGTH(payload)", (r.id,)
-                    ).fetchone()
-                    if got is not None:
-                        freed += got[0] + ROW_OVERHEAD
+                for i in range(0, len(ids), 500):
+                    chunk = ids[i:i + 500]
+                    for (length,) in self._db.execute(
+                            f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(chunk))})"
+                            " RETURNING LENGTH(payload)", chunk):
+                        freed += length + ROW_OVERHEAD
                         count += 1
                 self._persist_next_seq(top)
         except sqlite3.Error as err:

@@ -1,0 +1,225 @@
+"""Downlink benchmark through a local Mosquitto that this script starts itself.
+
+Prints: sustained batched throughput with the outbox (QoS 1) next to raw aiomqtt
+QoS 1 publishing of the same payloads, their ratio; publish-to-subscriber
+latency p50/p99 with the broker up; and the drain rate after a broker outage at
+full telemetry rate, as a multiple of real time.
+
+    .venv/bin/python bench/bench_downlink.py [--outage 60] [--messages 3000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiomqtt  # the raw baseline talks to aiomqtt directly, on purpose
+import numpy as np
+
+from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.mqtt_adapter import MqttSettings, connect
+from telemetry.payloads import BatchMessage, Envelope, decode, encode
+
+CHANNELS = [f"ch{i}" for i in range(16)]
+UNITS = ["V"] * 16
+# Two batch sizes: 16 ch x 64 samples (4 KiB, a 50 Hz batch of a 3 kHz stream) and
+# 16 ch x 1000 samples (62 KiB): the outbox's cost is per byte, MQTT's mostly per message.
+BATCH_SIZES = (64, 1000)
+WINDOW = 64
+BURST = 16
+
+
+class Broker:
+    def __init__(self, workdir: Path) -> None:
+        binary = next((b for b in ("mosquitto", "/usr/sbin/mosquitto",
+                                   "/usr/local/sbin/mosquitto") if shutil.which(b)), None)
+        if binary is None:
+            sys.exit("mosquitto not found: run scripts/ensure-mosquitto.sh")
+        self.binary = binary
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.conf = workdir / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                             "set_tcp_nodelay true\npersistence false\nlog_dest stderr\n"
+                             "log_type error\nmax_queued_messages 1000000\n")
+        self.log = open(workdir / "mosquitto.log", "ab")  # closed at exit
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stderr=self.log)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    sys.exit("mosquitto did not start")
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(5)
+            self.proc = None
+
+
+def batch_samples(i: int, n_samples: int) -> np.ndarray:
+    return np.full((n_samples, len(CHANNELS)), i, np.float32)
+
+
+async def raw_aiomqtt(url: str, n: int, n_samples: int) -> float:
+    settings = MqttSettings.from_url(url)
+    payloads = [encode(BatchMessage(Envelope("bench", 1, i, time.time(), time.monotonic()),
+                                    "raw", tuple(CHANNELS), tuple(UNITS), 0.0, 0.001,
+                                    batch_samples(i, n_samples))) for i in range(n)]
+    async with aiomqtt.Client(settings.host, settings.port, max_inflight_messages=WINDOW) as c:
+        c.pending_calls_threshold = 1 << 30
+        window = asyncio.Semaphore(WINDOW)
+
+        async def one(p: bytes) -> None:
+            try:
+                await c.publish("bench/raw/batch/raw", p, qos=1)
+            finally:
+                window.release()
+
+        start = time.perf_counter()
+        async with asyncio.TaskGroup() as tg:
+            for p in payloads:
+                await window.acquire()
+                tg.create_task(one(p))
+        return n / (time.perf_counter() - start)
+
+
+async def with_outbox(url: str, n: int, n_samples: int, workdir: Path) -> float:
+    config = DownlinkConfig(rig_id="bench", outbox_path=workdir / f"tput{n_samples}.db",
+                            broker_url=url,
+                            max_in_flight=WINDOW, disk_budget_bytes=4 << 30)
+    async with Downlink(config) as dl:
+        await dl.wait_connected()
+        start = time.perf_counter()
+        for i in range(n):
+            dl.publish_batch("raw", CHANNELS, UNITS, 0.0, 0.001, batch_samples(i, n_samples))
+            if i % BURST == BURST - 1:  # a control cycle emits a burst, then yields
+                await asyncio.sleep(0)
+                while dl.counters.outbox_depth > 4 * WINDOW:  # paced by the link
+                    await asyncio.sleep(0.0005)
+        while dl.counters.outbox_depth:
+            await asyncio.sleep(0.0005)
+        return n / (time.perf_counter() - start)
+
+
+async def latency(url: str, workdir: Path, seconds: float, rate_hz: float) -> list[float]:
+    lat: list[float] = []
+    async with connect(MqttSettings.from_url(url)) as sub:
+        await sub.subscribe("regolith/lat/batch/#")
+
+        async def rx() -> None:
+            async for m in sub.messages():
+                lat.append(time.time() - decode(m.payload).envelope.t_rig)
+
+        receiver = asyncio.create_task(rx(), name="latency-rx")
+        config = DownlinkConfig(rig_id="lat", outbox_path=workdir / "lat.db", broker_url=url)
+        small = np.zeros((20, 8), np.float32)
+        async with Downlink(config) as dl:
+            await dl.wait_connected()
+            n = int(seconds * rate_hz)
+            for _i in range(n):
+                dl.publish_batch("imu", CHANNELS[:8], UNITS[:8], time.time(), 0.001, small)
+                await asyncio.sleep(1 / rate_hz)
+            deadline = time.monotonic() + 10
+            while len(lat) < n and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+        receiver.cancel()
+    return lat
+
+
+async def outage(broker: Broker, workdir: Path, outage_s: float) -> tuple[int, float, float]:
+    """Full rate: 4 streams x 8 ch x 1 kHz in 50 Hz batches, state at 10 Hz."""
+    config = DownlinkConfig(rig_id="out", outbox_path=workdir / "out.db", broker_url=broker.url,
+                            reconnect_initial_s=0.05, reconnect_cap_s=0.5,
+                            max_in_flight=WINDOW, disk_budget_bytes=4 << 30)
+    batch = np.zeros((20, 8), np.float32)
+    async with Downlink(config) as dl:
+        await dl.wait_connected()
+        stop = asyncio.Event()
+
+        async def produce() -> None:
+            tick = 0
+            loop = asyncio.get_running_loop()
+            t0 = loop.time()
+            while not stop.is_set():
+                for s in range(4):
+                    dl.publish_batch(f"s{s}", CHANNELS[:8], UNITS[:8], time.time(), 0.001, batch)
+                if tick % 5 == 0:
+                    dl.publish_state({"tick": tick})
+                tick += 1
+                await asyncio.sleep(max(0.0, t0 + tick / 50 - loop.time()))
+
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(produce(), name="bench-producer")
+            await asyncio.sleep(1.0)
+            broker.stop()
+            await asyncio.sleep(outage_s)
+            backlog = dl.counters.outbox_depth
+            broker.start()
+            t_back = time.perf_counter()
+            while dl.counters.outbox_depth > 2 * WINDOW:
+                await asyncio.sleep(0.005)
+            drain_s = time.perf_counter() - t_back
+            stop.set()
+    return backlog, drain_s, outage_s / drain_s
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--messages", type=int, default=3000,
+                    help="throughput messages per run (the 62 KiB run uses a third)")
+    ap.add_argument("--outage", type=float, default=60.0, help="broker outage seconds")
+    ap.add_argument("--latency-seconds", type=float, default=5.0)
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="bench-downlink-") as tmp:
+        workdir = Path(tmp)
+        broker = Broker(workdir)
+        broker.start()
+        try:
+            for n_samples in BATCH_SIZES:
+                n = args.messages if n_samples < 500 else args.messages // 3
+                per_msg = len(CHANNELS) * n_samples
+                raw = await raw_aiomqtt(broker.url, n, n_samples)
+                box = await with_outbox(broker.url, n, n_samples, workdir)
+                print(f"payload {len(CHANNELS)} ch x {n_samples} samples float32 "
+                      f"(~{per_msg * 4 // 1024} KiB CBOR), QoS 1, window {WINDOW}, {n} messages")
+                for label, rate in (("raw aiomqtt QoS 1   ", raw), ("downlink with outbox", box)):
+                    print(f"  {label}: {rate:8.0f} msg/s {rate * per_msg:14,.0f} ch-samples/s")
+                cost = 100 * (1 - box / raw)
+                print(f"  outbox/raw ratio {box / raw:.2f}: outbox costs {cost:.0f}%"
+                      " of raw throughput (goal < 30%)")
+            lat = np.array(await latency(broker.url, workdir, args.latency_seconds, 100.0))
+            p50, p99 = np.percentile(lat, 50) * 1e3, np.percentile(lat, 99) * 1e3
+            print(f"latency publish->subscriber (broker up, {lat.size} msgs at 100 Hz): "
+                  f"p50 {p50:.2f} ms  p99 {p99:.2f} ms  (goal p99 < 50 ms)")
+            backlog, drain_s, multiple = await outage(broker, workdir, args.outage)
+            print(f"outage {args.outage:.0f} s at full rate (210 msg/s, 32,000 ch-samples/s): "
+                  f"backlog {backlog} msgs drained in {drain_s:.2f} s while live traffic "
+                  f"continued = {multiple:.1f}x real time (goal >= 5x)")
+        finally:
+            broker.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,133 @@
+"""``rig-ground plot``: PNG plots of a recorded run (matplotlib, Agg backend).
+
+Conventions (docs/telemetry.md, "Ground tools"): a batch stream ``<name>_raw``
+holds the unfiltered samples of ``<name>``, drawn under the filtered trace; the
+state timeline is ``state["mode"]``; mass excavated is the channel
+``mass_excavated`` of any batch stream, else ``state["mass_excavated_kg"]``.
+Writes ``<stream>.png`` per filtered stream, ``state.png`` and ``mass.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from telemetry.downlink_errors import PayloadDecodeError
+from telemetry.ground.store import RecordingStore
+from telemetry.payloads import BatchMessage, StateMessage, decode
+
+__all__ = ["plot_recording", "register"]
+
+_MAX_CHANNELS = 8
+
+
+def _load(store: RecordingStore) -> tuple[dict[str, tuple[list[str], list[str], np.ndarray,
+                                                          np.ndarray]], list[tuple[float, dict]]]:
+    parts: dict[str, list[BatchMessage]] = {}
+    states: list[tuple[float, dict]] = []
+    for row in store.rows():
+        if row.duplicate or row.type not in ("batch", "state"):
+            continue
+        try:
+            msg = decode(row.payload)
+        except PayloadDecodeError:
+            continue
+        if isinstance(msg, BatchMessage):
+            parts.setdefault(msg.stream, []).append(msg)
+        elif isinstance(msg, StateMessage):
+            states.append((msg.envelope.t_rig, dict(msg.state)))
+    streams = {}
+    for name, batches in parts.items():
+        batches.sort(key=lambda b: b.envelope.seq)
+        times = np.concatenate([b.t0_rig + b.period_s * np.arange(len(b.samples))
+                                for b in batches])
+        values = np.concatenate([b.samples.astype(np.float64) for b in batches])
+        streams[name] = (list(batches[-1].channels), list(batches[-1].units), times, values)
+    states.sort(key=lambda s: s[0])
+    return streams, states
+
+
+def plot_recording(recording: Path, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    store = RecordingStore(recording)
+    try:
+        streams, states = _load(store)
+    finally:
+        store.close()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    t_start = min([s[2][0] for s in streams.values() if len(s[2])] + [s[0] for s in states[:1]],
+                  default=0.0)
+    for name, (channels, units, times, values) in sorted(streams.items()):
+        if name.endswith("_raw"):
+            continue
+        raw = streams.get(f"{name}_raw")
+        shown = channels[:_MAX_CHANNELS]
+        fig, axes = plt.subplots(len(shown), 1, sharex=True, squeeze=False,
+                                 figsize=(10, 2.2 * len(shown)))
+        for i, channel in enumerate(shown):
+            ax = axes[i][0]
+            if raw is not None and channel in raw[0]:
+                j = raw[0].index(channel)
+                ax.plot(raw[2] - t_start, raw[3][:, j], color="0.75", lw=0.6, label="raw")
+            ax.plot(times - t_start, values[:, i], lw=1.0, label="filtered")
+            ax.set_ylabel(f"{channel} [{units[i]}]")
+            if raw is not None:
+                ax.legend(loc="upper right", fontsize="small")
+        axes[-1][0].set_xlabel("rig time since start [s]")
+        fig.suptitle(f"{recording.name}: {name}")
+        fig.tight_layout()
+        written.append(out_dir / f"{name}.png")
+        fig.savefig(written[-1], dpi=90)
+        plt.close(fig)
+    modes = [(t, s["mode"]) for t, s in states if isinstance(s.get("mode"), str)]
+    if modes:
+        labels = sorted({m for _, m in modes})
+        fig, ax = plt.subplots(figsize=(10, 2.5))
+        ax.step([t - t_start for t, _ in modes], [labels.index(m) for _, m in modes], where="post")
+        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xlabel("rig time since start [s]")
+        ax.set_title("controller state")
+        fig.tight_layout()
+        written.append(out_dir / "state.png")
+        fig.savefig(written[-1], dpi=90)
+        plt.close(fig)
+    mass: tuple[np.ndarray, np.ndarray] | None = None
+    for channels, _units, times, values in streams.values():
+        if "mass_excavated" in channels:
+            mass = (times, values[:, channels.index("mass_excavated")])
+            break
+    if mass is None:
+        pts = [(t, float(s["mass_excavated_kg"])) for t, s in states
+               if isinstance(s.get("mass_excavated_kg"), int | float)]
+        if pts:
+            mass = (np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
+    if mass is not None:
+        fig, ax = plt.subplots(figsize=(10, 3))
+        ax.plot(mass[0] - t_start, mass[1])
+        ax.set_xlabel("rig time since start [s]")
+        ax.set_ylabel("mass excavated [kg]")
+        fig.tight_layout()
+        written.append(out_dir / "mass.png")
+        fig.savefig(written[-1], dpi=90)
+        plt.close(fig)
+    return written
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("plot", help="PNG plots of a recording")
+    p.add_argument("recording", type=Path)
+    p.add_argument("--out", type=Path, default=Path("plots"), help="output directory")
+    p.set_defaults(func=_main, needs_broker=False)
+
+
+def _main(args: argparse.Namespace, settings: object) -> int:
+    for path in plot_recording(args.recording, args.out):
+        print(path)
+    return 0

@@ -1,0 +1,65 @@
+"""A ground-side subscription that survives broker restarts.
+
+``run_subscription`` connects, subscribes to the filters, hands every message to
+``on_message`` and, when the link drops, reconnects with capped jittered
+backoff and subscribes again, reporting each drop and recovery to ``on_link``.
+Returns when ``stop`` is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+
+from telemetry.backoff import Backoff
+from telemetry.downlink_errors import BrokerError
+from telemetry.mqtt_adapter import InboundMessage, MqttSettings, connect
+
+__all__ = ["run_subscription"]
+
+log = logging.getLogger(__name__)
+
+
+async def run_subscription(
+    settings: MqttSettings,
+    filters: Sequence[str],
+    on_message: Callable[[InboundMessage], None],
+    *,
+    stop: asyncio.Event,
+    on_link: Callable[[bool], None] | None = None,
+    backoff: Backoff | None = None,
+) -> None:
+    backoff = backoff or Backoff(0.2, 5.0)
+    while not stop.is_set():
+        connected = False
+        try:
+            async with connect(settings) as session, asyncio.TaskGroup() as tg:
+                for topic_filter in filters:
+                    await session.subscribe(topic_filter, qos=1)
+                connected = True
+                backoff.reset()
+                log.info("subscribed to %s on %s:%d", ", ".join(filters), settings.host,
+                         settings.port)
+                if on_link:
+                    on_link(True)
+
+                async def pump() -> None:
+                    async for message in session.messages():
+                        on_message(message)
+
+                pumping = tg.create_task(pump(), name="ground-subscription")
+                await stop.wait()
+                pumping.cancel()
+        except* BrokerError as group:
+            log.warning("ground link %s: %s", "lost" if connected else "unavailable",
+                        group.exceptions[0])
+        if connected and on_link:
+            on_link(False)
+        if stop.is_set():
+            return
+        try:
+            async with asyncio.timeout(backoff.next_delay()):
+                await stop.wait()
+        except TimeoutError:
+            pass
