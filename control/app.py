@@ -33,6 +33,7 @@ plant time. The app makes no decisions: the core does.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
@@ -163,6 +164,7 @@ class RigController:
         downlink: Any = None,
         authenticator: CommandAuthenticator | None = None,
         site_rules: SiteRules | None = None,
+        ledger: Any = None,
         operator: AutoOperator | None = None,
         notifier: SdNotifier | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -173,6 +175,10 @@ class RigController:
         self.core = ControlCore(config, mission, site_rules)
         self.downlink = downlink
         self.authenticator: CommandAuthenticator = authenticator or TrustedLink()
+        self.ledger = ledger  # control.security.Ledger: one signed entry per dump
+        self.ledger_entries: list[Any] = []
+        self._ledger_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._energy_at_dump = 0.0
         self.operator = operator
         self.notifier = notifier or SdNotifier({})
         self.wall_clock = wall_clock
@@ -235,6 +241,11 @@ class RigController:
         finally:
             self.notifier.stopping()
             await bridge.aclose()
+            if self._ledger_pool is not None:  # every dump booked before we return
+                await loop.run_in_executor(self._ledger_pool, lambda: None)
+                await asyncio.sleep(0)  # let the done-callbacks publish the entries
+                self._ledger_pool.shutdown(wait=True)
+                self._ledger_pool = None
         return self.summary()
 
     async def _deadline(self, max_wall_s: float | None) -> None:
@@ -346,7 +357,7 @@ class RigController:
                 stats.missed += skipped
                 deadline += skipped * period
             fut: asyncio.Future[None] = loop.create_future()
-            handle = loop.call_at(deadline, fut.set_result, None)
+            handle = loop.call_at(deadline, _wake, fut)
             try:
                 await fut
             finally:
@@ -461,11 +472,47 @@ class RigController:
         else:
             text, kind, severity, data = ev.text, ev.kind, ev.severity, ev.data
             self.record.events.append((ev.time, severity, text))
+            if kind == "bucket_dumped" and self.ledger is not None:
+                self._book_dump(data)
         if self.downlink is not None:
             try:
                 self.downlink.publish_event(kind, severity, text, **data)
             except Exception as err:
                 log.error("event not stored: %s", err)
+
+    def _book_dump(self, data: dict[str, Any]) -> None:
+        """Append a signed ledger entry for a dump; the fsync runs off the loop, in order."""
+        from .security import DumpRecord
+
+        energy = self.core.mass.energy_j
+        record = DumpRecord(time=self.wall_clock(), x=float(data.get("x", self.core.last.x)),
+                            y=float(data.get("y", self.core.last.y)),
+                            mass_kg=float(data.get("mass_kg", 0.0)),
+                            energy_j=max(0.0, energy - self._energy_at_dump),
+                            cycle_id=int(data.get("cycle", 0)), site=str(data.get("site", "")))
+        self._energy_at_dump = energy
+        if self._ledger_pool is None:
+            self._ledger_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="ledger")
+        fut = asyncio.get_running_loop().run_in_executor(self._ledger_pool,
+                                                         self.ledger.append, record)
+        fut.add_done_callback(self._ledger_written)
+
+    def _ledger_written(self, fut: asyncio.Future[Any]) -> None:
+        try:
+            entry = fut.result()
+        except Exception as err:  # the ledger refusing a record is an alarm, not a crash
+            log.error("ledger entry not written: %s", err)
+            if self.downlink is not None:
+                with contextlib.suppress(Exception):
+                    self.downlink.publish_event("ledger_error", "alarm", str(err))
+            return
+        self.ledger_entries.append(entry)
+        if self.downlink is not None:
+            try:
+                self.downlink.publish_ledger(entry.record())
+            except Exception as err:
+                log.error("ledger entry not stored in the outbox: %s", err)
 
     async def _telemetry_task(self) -> None:
         interval = self.config.loop.stats_interval_s
@@ -505,6 +552,11 @@ class RigController:
             samples_filtered=self.samples_filtered,
             wall_s=wall, plant_s=wall * self.config.loop.time_scale,
             cpu_s=time.process_time() - self._cpu0, loop=self.loop_stats.summary(), link=link)
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():  # the loop task may have been cancelled meanwhile
+        fut.set_result(None)
 
 
 def _reason(err: Exception) -> str:

@@ -30,6 +30,7 @@ from .errors import ConfigError, RigConnectionError
 from .mission import DEFAULT_MISSION, MissionPlan, load_mission
 from .operator import AutoOperator
 from .sd_notify import SdNotifier
+from .security_setup import build_security
 from .sim_process import SimulatorError, SimulatorProcess
 
 log = logging.getLogger("control.cli")
@@ -100,9 +101,13 @@ def _install_signals(ctl: RigController) -> None:
 
 async def _run(args: argparse.Namespace) -> int:
     cfg, mission = _load(args, time_scale=args.time_scale)
+    security = build_security(cfg)
     dl, stack = await _open_downlink(cfg, args.broker, cfg.ground.outbox_path)
+    stack.callback(security.close)
     async with stack:
         ctl = RigController(cfg, args.port, mission, downlink=dl,
+                            authenticator=security.authenticator,
+                            site_rules=security.site_rules, ledger=security.ledger,
                             operator=AutoOperator() if args.autonomous else None,
                             notifier=SdNotifier(), record_every=10)
         _install_signals(ctl)
@@ -122,7 +127,11 @@ async def _demo(args: argparse.Namespace) -> int:
         async with SimulatorProcess(sim_args) as sim:
             dl, stack = await _open_downlink(cfg, args.broker, str(Path(tmp) / "outbox.db"))
             async with stack:
+                security = build_security(cfg)
+                stack.callback(security.close)
                 ctl = RigController(cfg, sim.url, mission, downlink=dl,
+                                    authenticator=security.authenticator,
+                                    site_rules=security.site_rules, ledger=security.ledger,
                                     operator=AutoOperator(), record_every=2)
                 _install_signals(ctl)
                 ui = None if args.no_ui else asyncio.create_task(_live(ctl), name="ui")

@@ -150,6 +150,10 @@ class ControllerConfig:
     mass: MassConfig = field(default_factory=MassConfig)
     ground: GroundConfig = field(default_factory=GroundConfig)
     filters: FiltersConfig = field(default_factory=FiltersConfig)
+    # issue 8 sections, validated by control.security when the controller starts
+    # (see docs/commands.md); empty means: no signed commands, no site rules
+    security: dict[str, Any] = field(default_factory=dict)
+    site_plan: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         il, st = self.interlocks, self.strategy
@@ -235,6 +239,8 @@ def config_from_dict(data: dict[str, Any]) -> ControllerConfig:
     # the defaults of the sections were not range-checked by _coerce: do it once here
     for section in fields(ControllerConfig):
         sub = getattr(cfg, section.name)
+        if not is_dataclass(sub):
+            continue  # security / site_plan tables: validated by control.security_setup
         for f in fields(sub):
             if f.metadata.get("lo") is not None or f.metadata.get("hi") is not None:
                 _coerce(f"{section.name}.{f.name}", get_type_hints(type(sub))[f.name],
@@ -272,6 +278,10 @@ def describe_keys() -> list[tuple[str, str, str]]:
     rows = []
     for section in fields(ControllerConfig):
         sub_cls = get_type_hints(ControllerConfig)[section.name]
+        if not is_dataclass(sub_cls):
+            rows.append((section.name, "{}", "table validated by control.security at start-up "
+                                             "(docs/commands.md); empty: feature off"))
+            continue
         for f in fields(sub_cls):
             default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
             rows.append((f"{section.name}.{f.name}", repr(default), f.metadata.get("doc", "")))

@@ -237,7 +237,9 @@ class ControlCore:
         if reason is None:
             reason = check_command(cmd, self.view())
         if reason is None and cmd.name in (CommandName.ARM, CommandName.START):
-            reason = self.site_rules.refuse_dig(self.last.x, self.last.y, self.stats.dumped_kg)
+            refuse_arm = getattr(self.site_rules, "refuse_arm", None)
+            reason = (refuse_arm(self.last.x, self.last.y) if refuse_arm is not None else
+                      self.site_rules.refuse_dig(self.last.x, self.last.y, self.stats.dumped_kg))
         if reason is not None:
             self.stats.commands_rejected += 1
             self._event(now, "command_rejected", "warning",
@@ -316,7 +318,14 @@ class ControlCore:
                         threshold=trip.threshold)
         for name in report.cleared:
             self._event(now, "interlock_cleared", "info", f"{name}: cause gone", name=name)
-        if self.mode in POWERED and report.reaction is not None:
+        escalate = (self.mode is not Mode.ESTOP and self.supervisor.can(Trigger.ESTOP)
+                    and any(t.reaction is Reaction.IMMEDIATE_STOP for t in report.asserted))
+        if escalate and self.mode not in POWERED:
+            # the strongest reaction wins: an immediate-stop cause appearing after a
+            # controlled stop (a tilt still growing, say) still latches the e-stop
+            self.stats.faults_handled += 1
+            self._estop(now, report.summary())
+        elif self.mode in POWERED and report.reaction is not None:
             self.stats.faults_handled += 1
             if report.reaction is Reaction.IMMEDIATE_STOP:
                 self._estop(now, report.summary())
@@ -428,11 +437,23 @@ class ControlCore:
             finished = f"bucket full ({load:.1f} kg)"
         elif site is not None and site.delivered_kg + load >= site.site.target_kg:
             finished = f"site {site.site.name} target reached ({site.delivered_kg + load:.1f} kg)"
+        speed = out.drum_speed
+        decide = getattr(self.site_rules, "dig_decision", None)
+        if decide is not None and not finished:
+            # the permit quota counts what is already in the bucket: slow down near the
+            # limit and stop the dig cleanly at it (issue 8)
+            decision = decide(m.x, m.y, max(load, 0.0))
+            if not decision.allowed:
+                finished = f"quota: {decision.reason}"
+                self._event(now, "quota_reached", "warning", finished,
+                            site=decision.site or "", x=_r(m.x), y=_r(m.y))
+            else:
+                speed *= decision.speed_factor
         if finished:
             self.carrying = load > 0.2
             self._fire(Trigger.BUCKET_FULL, now, finished)
             return SetpointCommand(0.0, self._hold_depth)
-        return SetpointCommand(out.drum_speed, out.cut_depth)
+        return SetpointCommand(speed, out.cut_depth)
 
     def _at(self, m: Measurements, x: float, y: float, tol: float) -> bool:
         return math.hypot(m.x - x, m.y - y) <= tol
@@ -504,17 +525,20 @@ class ControlCore:
         self.stats.cycles += 1
         self.stats.dumped_kg += mass
         site_name = ""
+        dug_at = (self.last.x, self.last.y)
         if self.mission is not None and self._dig_site is not None:
             site = self.mission.sites[self._dig_site]
             site.delivered_kg += mass
             site_name = site.site.name
+            dug_at = (site.site.x, site.site.y)
             if site.done and not site.abandoned:
                 self._event(now, "site_completed", "info",
                             f"site {site_name}: {site.delivered_kg:.1f} kg in {site.cycles} "
                             f"cycles", site=site_name)
         self._event(now, "bucket_dumped", "info", f"dumped {mass:.1f} kg"
                     + (f" from site {site_name}" if site_name else ""),
-                    mass_kg=round(mass, 3), site=site_name, cycle=self.stats.cycles)
+                    mass_kg=round(mass, 3), site=site_name, cycle=self.stats.cycles,
+                    x=_r(dug_at[0], 3), y=_r(dug_at[1], 3))
         self._fire(Trigger.DUMPED, now, f"bucket empty ({mass:.1f} kg dumped)")
         if self.mission_running:
             # The operator's arm authorises the whole mission; re-arming here is not a

@@ -26,6 +26,9 @@ SUBCOMMANDS: list[str] = [
     "telemetry.ground.record",
     "telemetry.ground.plot",
     "telemetry.ground.report",
+    "telemetry.ground.keys",
+    "telemetry.ground.send",
+    "telemetry.ground.ledger_verify",
 ]
 
 
