@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml setup.py $(PYX)
 	touch $(STAMP)
 
 run: install
-	$(PY) -m firmware_bridge selftest
+	$(PY) -m control demo
 
 broker:
 	scripts/ensure-mosquitto.sh
