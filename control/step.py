@@ -445,6 +445,10 @@ class ControlCore:
             decision = decide(m.x, m.y, max(load, 0.0))
             if not decision.allowed:
                 finished = f"quota: {decision.reason}"
+                if site is not None:  # dug to the permit: do not come back
+                    site.abandoned = decision.reason
+                    self._event(now, "site_abandoned", "warning",
+                                f"site {site.site.name}: {decision.reason}", site=site.site.name)
                 self._event(now, "quota_reached", "warning", finished,
                             site=decision.site or "", x=_r(m.x), y=_r(m.y))
             else:

@@ -134,6 +134,7 @@ class DeliveryFailed:
     seq: int
     msg_type: MsgType
     reason: str
+    message: Message | None = None  # what was not delivered (to re-send in a new session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +388,7 @@ class Link:
     def _reset_session(self, now: float) -> None:
         for p in (*self._s.outstanding, *self._s.queued):
             self.stats.delivery_failures += 1
-            self._events.append(DeliveryFailed(p.seq, p.msg_type, "session reset"))
+            self._events.append(DeliveryFailed(p.seq, p.msg_type, "session reset", p.msg))
         self._s = _Session(last_rx=now, peer_heard_us_at=now)
 
     def _lose(self, direction: str, reason: str) -> None:
@@ -395,7 +396,7 @@ class Link:
         s = self._s
         for p in (*s.outstanding, *s.queued):
             self.stats.delivery_failures += 1
-            self._events.append(DeliveryFailed(p.seq, p.msg_type, f"link lost: {reason}"))
+            self._events.append(DeliveryFailed(p.seq, p.msg_type, f"link lost: {reason}", p.msg))
         s.outstanding.clear()
         s.queued.clear()
         self.stats.links_lost += 1

@@ -39,6 +39,7 @@ import numpy as np
 from firmware_bridge.codec import encode_frame
 from firmware_bridge.errors import BridgeUsageError, LinkDownError
 from firmware_bridge.link import (
+    DeliveryFailed,
     HandshakeCompleted,
     Link,
     LinkConfig,
@@ -49,6 +50,7 @@ from firmware_bridge.link import (
 )
 from firmware_bridge.messages import (
     PROTOCOL_VERSION,
+    Event,
     FirmwareInfo,
     Message,
     ResetNotice,
@@ -388,6 +390,10 @@ class Rig:
                 self._send(msg)
         elif isinstance(event, LinkLost):
             log.info("link lost: %s", event.reason)
+        elif isinstance(event, DeliveryFailed) and isinstance(event.message, Event):
+            # an event sent into a session that died (the watchdog's own report, say) is
+            # delivered in the next session, like the ones raised while the link was down
+            self._held.append(event.message)
         link.status = fw.status
 
     def _send(self, msg: Message) -> bool:
