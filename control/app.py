@@ -522,8 +522,18 @@ class RigController:
                 continue
             try:
                 self.downlink.publish_state(self.core.snapshot())
+                if self.feed is not None:
+                    # filtered (decimated) rows and raw-sample window statistics: what
+                    # rig-ground watch/plot/report show (docs/telemetry.md)
+                    blocks, stats = self.feed.take_telemetry()
+                    for b in blocks:
+                        self.downlink.publish_batch(b.stream, b.channels, b.units, b.t0_s,
+                                                    b.period_s, b.rows)
+                    for w in stats:
+                        self.downlink.publish_stats(w.stream, w.channels, w.units, w.t0_s,
+                                                    w.window_s, w.count, w.values)
             except Exception as err:
-                log.error("state not stored: %s", err)
+                log.error("telemetry not stored: %s", err)
 
     # --- results ----------------------------------------------------------------------------
     @property

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from firmware_bridge.messages import ChannelInfo, FirmwareInfo, SampleBatch
-from telemetry.filters import FilterChain
+from telemetry.filters import STATS, FilterChain, WindowStats
 
 from .errors import ConfigError
 from .measurements import CHANNEL_FIELDS, Measurements
@@ -34,6 +34,38 @@ from .measurements import CHANNEL_FIELDS, Measurements
 NO_READING = -32768
 RAIL = 32767
 NAV_RATE_HZ = 20.0
+
+
+#: at most this many seconds of filtered rows wait for the downlink (then oldest dropped)
+TELEMETRY_BUFFER_S = 10.0
+#: filtered rows go to the ground at about this rate: the chains low-pass well below
+#: its Nyquist frequency, so keeping every k-th row does not alias
+DOWNLINK_RATE_HZ = 100.0
+
+
+@dataclass(frozen=True, slots=True)
+class FilteredBlock:
+    """Filtered rows of one stream for the downlink (``publish_batch``)."""
+
+    stream: str
+    channels: tuple[str, ...]
+    units: tuple[str, ...]
+    t0_s: float  # sample time of the first row, seconds of the firmware's sample clock
+    period_s: float
+    rows: np.ndarray  # (n, channels)
+
+
+@dataclass(frozen=True, slots=True)
+class StatsBlock:
+    """One window of statistics over the raw (scaled) samples (``publish_stats``)."""
+
+    stream: str
+    channels: tuple[str, ...]
+    units: tuple[str, ...]
+    t0_s: float
+    window_s: float
+    count: int
+    values: dict[str, np.ndarray]
 
 
 @dataclass(slots=True)
@@ -52,6 +84,15 @@ class _Stream:
     first_t_us: int | None = None
     first_arrival: float = 0.0
     last_t_us: int = 0
+    units: tuple[str, ...] = ()
+    fs: float = 1.0
+    stats: WindowStats | None = None
+    rows: list[np.ndarray] | None = None  # filtered rows waiting for the downlink
+    rows_t0_s: float | None = None
+    out_index: int = 0  # filtered rows produced since the stream (re)started
+    raw_index: int = 0  # raw samples since the stream (re)started
+    t_start_us: int | None = None
+    stats_out: list[StatsBlock] | None = None
 
 
 class SensorFeed:
@@ -76,7 +117,9 @@ class SensorFeed:
             self.streams[sid] = _Stream(
                 sid, tuple(c.name for c in chans),
                 np.array([c.scale for c in chans]), np.array([c.offset for c in chans]),
-                chain, np.full(len(chans), np.nan))
+                chain, np.full(len(chans), np.nan), units=tuple(c.unit for c in chans),
+                fs=rate, stats=WindowStats(max(1, round(rate)), len(chans)), rows=[],
+                stats_out=[])
 
     def add_batch(self, batch: SampleBatch, arrival: float) -> None:
         st = self.streams.get(batch.stream_id)
@@ -90,10 +133,14 @@ class SensorFeed:
         dropout = counts == NO_READING
         if dropout.any():
             phys[dropout] = np.nan
-        out = st.chain.process(np.ascontiguousarray(phys))
+        phys = np.ascontiguousarray(phys)
+        out = st.chain.process(phys)
+        n = counts.shape[0]
+        if st.t_start_us is None:
+            st.t_start_us = batch.t0_us
+        self._keep_for_downlink(st, out, phys)
         if out.shape[0]:
             st.latest = out[-1].copy()
-        n = counts.shape[0]
         self.samples_filtered += counts.size
         st.samples += n
         t_end = batch.t0_us + (n * batch.period_ns) // 1000
@@ -111,9 +158,66 @@ class SensorFeed:
             st.first_t_us, st.first_arrival = t_end, arrival
         st.last_t_us = t_end
 
+    def _keep_for_downlink(self, st: _Stream, out: np.ndarray, phys: np.ndarray) -> None:
+        assert st.rows is not None and st.stats is not None and st.stats_out is not None
+        assert st.t_start_us is not None
+        step = self._downlink_step(st)
+        period_out = step / st.chain.fs_out
+        t_start = st.t_start_us / 1e6
+        if out.shape[0]:
+            first = (-st.out_index) % step  # phase-consistent across chunks
+            kept_rows = out[first::step]
+            if kept_rows.shape[0]:
+                if st.rows_t0_s is None:
+                    st.rows_t0_s = t_start + (st.out_index + first) / st.chain.fs_out
+                st.rows.append(kept_rows.copy())
+            st.out_index += out.shape[0]
+            kept = sum(r.shape[0] for r in st.rows)
+            while kept * period_out > TELEMETRY_BUFFER_S and len(st.rows) > 1:
+                dropped = st.rows.pop(0)  # the downlink is not draining: oldest first
+                kept -= dropped.shape[0]
+                st.rows_t0_s += dropped.shape[0] * period_out
+        windows = st.stats.process(phys)
+        for w in range(windows.shape[0]):
+            first = st.raw_index - (st.raw_index % st.stats.window) + w * st.stats.window
+            st.stats_out.append(StatsBlock(
+                f"stream{st.stream_id}", st.names, st.units, t_start + first / st.fs,
+                st.stats.window / st.fs, st.stats.window,
+                {name: windows[w, k].copy() for k, name in enumerate(STATS)}))
+        del st.stats_out[:-int(TELEMETRY_BUFFER_S) or None]
+        st.raw_index += phys.shape[0]
+
+    @staticmethod
+    def _downlink_step(st: _Stream) -> int:
+        return max(1, round(st.chain.fs_out / DOWNLINK_RATE_HZ))
+
+    def take_telemetry(self) -> tuple[list[FilteredBlock], list[StatsBlock]]:
+        """Filtered rows and completed statistics windows since the last call."""
+        blocks: list[FilteredBlock] = []
+        stats: list[StatsBlock] = []
+        for st in self.streams.values():
+            if st.rows and st.rows_t0_s is not None:
+                period = self._downlink_step(st) / st.chain.fs_out
+                blocks.append(FilteredBlock(
+                    f"stream{st.stream_id}", st.names, st.units, st.rows_t0_s, period,
+                    np.concatenate(st.rows)))
+                st.rows_t0_s += blocks[-1].rows.shape[0] * period
+                st.rows.clear()
+            if st.stats_out:
+                stats.extend(st.stats_out)
+                st.stats_out.clear()
+        return blocks, stats
+
     def reset_streams(self) -> None:
         """After a link loss: forget arrival times (so data reads stale until new batches)."""
         for st in self.streams.values():
+            if st.rows is not None:
+                st.rows.clear()
+            st.rows_t0_s = None
+            st.out_index = st.raw_index = 0
+            st.t_start_us = None
+            if st.stats is not None:
+                st.stats.reset()
             st.arrival = -math.inf
             st.last_counts = None
             st.changed_t_us = None

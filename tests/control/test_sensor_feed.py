@@ -1,0 +1,57 @@
+"""SensorFeed's telemetry for the downlink: filtered rows and raw-sample statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from control.sensor_feed import SensorFeed
+from firmware_bridge.messages import ChannelInfo, FirmwareInfo, SampleBatch
+
+CHANNELS = (ChannelInfo(0, "drum_current", "A", 0.01), ChannelInfo(1, "drum_speed", "rad/s", 0.001))
+INFO = FirmwareInfo(1, "t", (1, 0, 0), 1, 1, 0, 1000, 5, CHANNELS)
+CHAIN = {"stages": [{"type": "lowpass", "order": 2, "cutoff_hz": 20.0}]}
+
+
+def _feed_batches(feed: SensorFeed, counts: np.ndarray, per_batch: int) -> None:
+    for i in range(0, counts.shape[0], per_batch):
+        chunk = counts[i:i + per_batch]
+        feed.add_batch(SampleBatch(0, i // per_batch, 5_000_000 + i * 1000, 1_000_000, chunk),
+                       arrival=float(i))
+
+
+def test_filtered_rows_are_downsampled_to_100_hz_with_continuous_times() -> None:
+    rng = np.random.default_rng(3)
+    counts = rng.integers(-1000, 1000, size=(2000, 2)).astype(np.int16)
+    feed = SensorFeed(INFO, {0: CHAIN})
+    _feed_batches(feed, counts[:1003], 7)  # chunk sizes that do not divide the step
+    first, _ = feed.take_telemetry()
+    _feed_batches(feed, counts[1003:], 7)
+    second, _ = feed.take_telemetry()
+    (a,), (b,) = first, second
+    assert a.channels == ("drum_current", "drum_speed") and a.units == ("A", "rad/s")
+    assert a.period_s == b.period_s == 0.01
+    assert a.t0_s == 5.0
+    assert abs(b.t0_s - (a.t0_s + a.rows.shape[0] * a.period_s)) < 1e-9
+    assert a.rows.shape[0] + b.rows.shape[0] == 200
+    # the same rows as filtering everything at once and keeping every 10th
+    whole = SensorFeed(INFO, {0: CHAIN})
+    _feed_batches(whole, counts, 2000)
+    (ref,), _ = whole.take_telemetry()
+    assert np.allclose(np.concatenate([a.rows, b.rows]), ref.rows, rtol=0, atol=1e-12)
+
+
+def test_window_statistics_match_numpy_on_the_scaled_samples() -> None:
+    counts = np.arange(2500 * 2, dtype=np.int16).reshape(2500, 2) % 977
+    feed = SensorFeed(INFO, {0: CHAIN})
+    _feed_batches(feed, counts, 13)
+    _, stats = feed.take_telemetry()
+    assert len(stats) == 2  # two complete 1 s windows of 1000 samples
+    phys = counts.astype(float) * np.array([0.01, 0.001])
+    for k, w in enumerate(stats):
+        seg = phys[k * 1000:(k + 1) * 1000]
+        assert w.t0_s == 5.0 + k and w.window_s == 1.0 and w.count == 1000
+        assert np.allclose(w.values["mean"], seg.mean(axis=0))
+        assert np.allclose(w.values["min"], seg.min(axis=0))
+        assert np.allclose(w.values["max"], seg.max(axis=0))
+        assert np.allclose(w.values["rms"], np.sqrt((seg ** 2).mean(axis=0)))
+        assert np.allclose(w.values["p2p"], np.ptp(seg, axis=0))
