@@ -179,6 +179,7 @@ class RigController:
         self.ledger_entries: list[Any] = []
         self._ledger_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._energy_at_dump = 0.0
+        self._last_zone: Any = None  # the safety zone last published
         self.operator = operator
         self.notifier = notifier or SdNotifier({})
         self.wall_clock = wall_clock
@@ -520,20 +521,57 @@ class RigController:
             await asyncio.sleep(interval)
             if self.downlink is None:
                 continue
-            try:
-                self.downlink.publish_state(self.core.snapshot())
-                if self.feed is not None:
-                    # filtered (decimated) rows and raw-sample window statistics: what
-                    # rig-ground watch/plot/report show (docs/telemetry.md)
-                    blocks, stats = self.feed.take_telemetry()
-                    for b in blocks:
-                        self.downlink.publish_batch(b.stream, b.channels, b.units, b.t0_s,
-                                                    b.period_s, b.rows)
-                    for w in stats:
-                        self.downlink.publish_stats(w.stream, w.channels, w.units, w.t0_s,
-                                                    w.window_s, w.count, w.values)
-            except Exception as err:
-                log.error("telemetry not stored: %s", err)
+            # each kind on its own: a failure of one never starves the others
+            for what, publish in (("state", self._publish_state),
+                                  ("telemetry", self._publish_samples),
+                                  ("public topics", self._publish_public)):
+                try:
+                    publish()
+                except Exception as err:  # the downlink must never stop the controller
+                    log.error("%s not stored: %s", what, err)
+
+    def _publish_state(self) -> None:
+        self.downlink.publish_state(self.core.snapshot())
+
+    def _publish_samples(self) -> None:
+        """Filtered (decimated) rows and raw-sample window statistics: what rig-ground
+        watch/plot/report show (docs/telemetry.md)."""
+        if self.feed is None:
+            return
+        blocks, stats = self.feed.take_telemetry()
+        for b in blocks:
+            self.downlink.publish_batch(b.stream, b.channels, b.units, b.t0_s, b.period_s,
+                                        b.rows)
+        for w in stats:
+            self.downlink.publish_stats(w.stream, w.channels, w.units, w.t0_s, w.window_s,
+                                        w.count, w.values)
+
+    def _publish_public(self) -> None:
+        """Issue 8's public topics, when a site plan is configured: the rig's safety zone
+        (retained, only when it changes) and the redacted feed (retained, every period)."""
+        rules = getattr(self.core.site_rules, "rules", None)
+        totals = getattr(self.core.site_rules, "totals", None)
+        if rules is None:
+            return
+        from .security import (
+            public_feed_payload,
+            public_topics,
+            safety_zone_for,
+            safety_zone_payload,
+        )
+
+        g = self.config.ground
+        topics = public_topics(g.topic_prefix, g.rig_id)
+        x, y, now = self.core.last.x, self.core.last.y, self.wall_clock()
+        zone = safety_zone_for(rules, g.rig_id, x, y)
+        if zone is not None and zone != self._last_zone:
+            self._last_zone = zone
+            self.downlink.publish_public("safety_zone", topics["safety_zone"],
+                                         safety_zone_payload(zone, now))
+        site = rules.site_at(x, y) if math.isfinite(x) and math.isfinite(y) else None
+        extracted = dict(totals()) if callable(totals) else {}
+        self.downlink.publish_public("feed", topics["feed"], public_feed_payload(
+            g.rig_id, now, self.core.mode.value, x, y, site.name if site else None, extracted))
 
     # --- results ----------------------------------------------------------------------------
     @property

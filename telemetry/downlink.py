@@ -270,6 +270,21 @@ class Downlink:
         return self._store("ack", Priority.CRITICAL, self.topics.ack,
                            lambda env: AckMessage(env, command_id, accepted, reason))
 
+    def publish_public(self, name: str, topic: str, payload: bytes, *,
+                       retain: bool = True) -> Stored:
+        """A pre-encoded public payload (issue 8: the safety zone, the redacted feed).
+
+        It goes through the outbox like everything else (never evicted), but its
+        bytes are published as given: the public topics carry no envelope, so that
+        nothing beyond the documented redacted fields leaves the rig there."""
+        outbox = self._require_outbox()
+        stored = outbox.append(stream=f"public/{name}", priority=Priority.STATE, topic=topic,
+                               t_mono=self._clock.monotonic(),
+                               encode=lambda _seq, _boot: bytes(payload), retain=retain)
+        if self._publisher is not None:
+            self._publisher.wake()
+        return stored
+
     def publish_ledger(self, record: Mapping[str, Any]) -> Stored:
         return self._store("ledger", Priority.CRITICAL, self.topics.ledger,
                            lambda env: LedgerMessage(env, dict(record)))

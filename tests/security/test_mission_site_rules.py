@@ -9,6 +9,8 @@ stand-in below does what the app should do on every ``bucket_dumped`` event:
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 from types import SimpleNamespace
 from typing import Any
 
@@ -42,12 +44,24 @@ class LedgerDownlink:
         self.connected = False
         self.events: list[tuple[str, str, dict[str, Any]]] = []
         self.ledger_records: list[dict[str, Any]] = []
+        self.public: list[tuple[str, str, dict[str, Any], bool]] = []
+        self.batches = 0
 
     def publish_event(self, kind: str, severity: str, text: str, **fields: Any) -> None:
         self.events.append((kind, text, fields))
 
     def publish_ledger(self, record: Any) -> None:
         self.ledger_records.append(dict(record))
+
+    def publish_batch(self, *args: Any) -> None:
+        self.batches += 1
+
+    def publish_stats(self, *args: Any) -> None:
+        pass
+
+    def publish_public(self, name: str, topic: str, payload: bytes, *, retain: bool = True
+                       ) -> None:
+        self.public.append((name, topic, json.loads(payload), retain))
 
     def publish_ack(self, *args: Any) -> None:
         pass
@@ -109,6 +123,16 @@ async def test_quota_stops_further_digs_and_the_ledger_proves_it(tmp_path) -> No
     # the ledger shows no violation (the last dig may stop a few hundred grams early)
     assert 17.0 <= s.mass_dumped_kg <= 20.0 + 0.5, s
     assert any(k == "quota_reached" for k, _, _ in dl.events), dl.events
+    # the public topics: the safety zone when it changes, the redacted feed every period
+    zones = [body for name, _, body, _ in dl.public if name == "safety_zone"]
+    feeds = [body for name, _, body, _ in dl.public if name == "feed"]
+    assert zones and any(z["site"] == "A" for z in zones)
+    shapes = [(tuple(z["centre"]), z["radius_m"], z["site"]) for z in zones]
+    assert all(a != b for a, b in itertools.pairwise(shapes))  # published only on change
+    assert feeds and all(set(f) == {"v", "type", "rig", "t_rig", "mode", "position", "site",
+                                    "extracted_kg", "total_kg"} for f in feeds)
+    assert {f["mode"] for f in feeds} >= {"digging"}
+    assert all(retain for *_, retain in dl.public)
     assert s.final_mode == Mode.IDLE.value
 
 
