@@ -122,6 +122,7 @@ class Bridge:
         self._delivery_waiters: dict[int, asyncio.Future[None]] = {}
         self._param_waiters: dict[int, asyncio.Future[ParamValue]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._relink: asyncio.Future[None] | None = None  # set when the link is lost
         self._closing = False
 
     # --- lifecycle ---------------------------------------------------------------
@@ -315,8 +316,6 @@ class Bridge:
             delay = backoff.next()
             log.warning("port %s closed; reconnecting in %.2f s", self.url, delay)
             await asyncio.sleep(delay)
-
-    _relink: asyncio.Future[None] | None = None
 
     def _set_down(self, reason: str) -> None:
         if self._up.is_set():
