@@ -9,7 +9,8 @@ Sans-I/O core (``codec``, ``link``) plus a thin asyncio layer (``transport``,
             ...
 """
 
-from .bridge import Backoff, Bridge, BridgeConfig, BridgeEvent, Connected, Disconnected
+from .backoff import Backoff
+from .bridge import Bridge, BridgeConfig, BridgeEvent, Connected, Disconnected
 from .codec import Frame, FrameDecoder, decode_body, decode_payload, encode_frame, encode_payload
 from .errors import (
     BridgeError,

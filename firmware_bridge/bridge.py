@@ -19,10 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+from .backoff import Backoff
 from .errors import (
     CommandRejectedError,
     CommandTimeoutError,
@@ -84,24 +84,6 @@ class BridgeConfig:
     backoff_initial: float = 0.05
     backoff_max: float = 2.0
     event_queue_size: int = 8192
-
-
-class Backoff:
-    """Capped exponential backoff with full jitter."""
-
-    def __init__(self, initial: float, maximum: float, rng: random.Random | None = None):
-        self.initial = initial
-        self.maximum = maximum
-        self._rng = rng or random.Random()
-        self._attempt = 0
-
-    def next(self) -> float:
-        cap = min(self.maximum, self.initial * (2**self._attempt))
-        self._attempt += 1
-        return self._rng.uniform(cap / 2, cap)
-
-    def reset(self) -> None:
-        self._attempt = 0
 
 
 class Bridge:
@@ -283,7 +265,7 @@ class Bridge:
                 if self._first is not None and not self._first.done():
                     self._first.set_exception(err)
                     return
-                delay = backoff.next()
+                delay = backoff.next_delay()
                 log.info("%s; retrying in %.2f s", err, delay)
                 await asyncio.sleep(delay)
                 continue
@@ -313,7 +295,7 @@ class Bridge:
             self._set_down("port closed")
             if self._closing:
                 return
-            delay = backoff.next()
+            delay = backoff.next_delay()
             log.warning("port %s closed; reconnecting in %.2f s", self.url, delay)
             await asyncio.sleep(delay)
 
