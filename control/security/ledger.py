@@ -87,7 +87,9 @@ class Ledger:
 
     def totals_kg(self) -> dict[str, float]:
         """Mass extracted per site over the whole ledger (what quotas are checked against)."""
-        return {site: g / 1000.0 for site, g in self._grams.items()}
+        # dict(...) copies in one step under the GIL: the controller appends from a worker
+        # thread (the fsync stays off the event loop) while the loop reads totals
+        return {site: g / 1000.0 for site, g in dict(self._grams).items()}
 
     def append(self, record: DumpRecord) -> LedgerEntry:
         """Sign, write and fsync the next entry. ``ValueError`` for a bad record,
