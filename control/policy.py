@@ -17,6 +17,8 @@ Both are synchronous and must not block: they run on the control loop.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Protocol
 
 from .errors import ControlError
@@ -37,14 +39,43 @@ class CommandAuthenticator(Protocol):
         ...
 
 
+class DigDecision(Protocol):
+    """What the rules say about digging on, asked every control step of a dig."""
+
+    allowed: bool
+    reason: str  # why not (empty when allowed)
+    site: str | None
+    speed_factor: float  # multiply the drum speed by this (slowing near a quota)
+
+
+@dataclass(frozen=True, slots=True)
+class Unrestricted:
+    allowed: bool = True
+    reason: str = ""
+    site: str | None = None
+    speed_factor: float = 1.0
+    remaining_kg: float = math.inf
+
+
 class SiteRules(Protocol):
+    def refuse_arm(self, x: float, y: float) -> str | None:
+        """A reason not to arm or start at (x, y) (a keep-out zone, say), or None."""
+        ...
+
     def refuse_dig(self, x: float, y: float, extracted_kg: float) -> str | None:
-        """A reason not to arm or dig at (x, y) with this much extracted, or None."""
+        """A reason not to start a dig at (x, y) with this much extracted, or None."""
         ...
 
     def remaining_kg(self, x: float, y: float, extracted_kg: float) -> float:
         """How much more may be extracted here (inf when unlimited)."""
         ...
+
+    def dig_decision(self, x: float, y: float, in_bucket_kg: float) -> DigDecision:
+        """During a dig, with this much already in the bucket: go on, slow down, or stop."""
+        ...
+
+
+UNRESTRICTED = Unrestricted()
 
 
 class TrustedLink:
@@ -57,8 +88,14 @@ class TrustedLink:
 class NoSiteRules:
     """Everywhere may be dug without limit."""
 
+    def refuse_arm(self, x: float, y: float) -> str | None:
+        return None
+
     def refuse_dig(self, x: float, y: float, extracted_kg: float) -> str | None:
         return None
+
+    def dig_decision(self, x: float, y: float, in_bucket_kg: float) -> DigDecision:
+        return UNRESTRICTED
 
     def remaining_kg(self, x: float, y: float, extracted_kg: float) -> float:
         return float("inf")

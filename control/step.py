@@ -237,9 +237,7 @@ class ControlCore:
         if reason is None:
             reason = check_command(cmd, self.view())
         if reason is None and cmd.name in (CommandName.ARM, CommandName.START):
-            refuse_arm = getattr(self.site_rules, "refuse_arm", None)
-            reason = (refuse_arm(self.last.x, self.last.y) if refuse_arm is not None else
-                      self.site_rules.refuse_dig(self.last.x, self.last.y, self.stats.dumped_kg))
+            reason = self.site_rules.refuse_arm(self.last.x, self.last.y)
         if reason is not None:
             self.stats.commands_rejected += 1
             self._event(now, "command_rejected", "warning",
@@ -438,11 +436,10 @@ class ControlCore:
         elif site is not None and site.delivered_kg + load >= site.site.target_kg:
             finished = f"site {site.site.name} target reached ({site.delivered_kg + load:.1f} kg)"
         speed = out.drum_speed
-        decide = getattr(self.site_rules, "dig_decision", None)
-        if decide is not None and not finished:
+        if not finished:
             # the permit quota counts what is already in the bucket: slow down near the
             # limit and stop the dig cleanly at it (issue 8)
-            decision = decide(m.x, m.y, max(load, 0.0))
+            decision = self.site_rules.dig_decision(m.x, m.y, max(load, 0.0))
             if not decision.allowed:
                 finished = f"quota: {decision.reason}"
                 if site is not None:  # dug to the permit: do not come back
@@ -513,9 +510,6 @@ class ControlCore:
         elif purpose == "stow" and self.mode is Mode.STOWING:
             self.stowed = True
             self._fire(Trigger.STOWED, now, "arm stowed")
-            # hold the stow height itself: the filtered depth lags the arm, and holding that
-            # lagging value would lower the arm again before the dump
-            self._hold_depth = self.config.strategy.stow_depth_m
         elif purpose == "dump" and self.mode is Mode.DUMPING:
             self._dumped(now)
         elif purpose == "reset_estop" and self.mode is Mode.ESTOP:
@@ -599,6 +593,8 @@ class ControlCore:
     def _fire(self, trigger: Trigger, now: float, reason: str) -> None:
         self._events.append(self.supervisor.fire(trigger, now, reason))
         if self.stowed:
+            # hold the stow height itself: the filtered depth lags the arm, and holding that
+            # lagging value would lower the arm again before the dump
             self._hold_depth = self.config.strategy.stow_depth_m
         elif self.mode is not Mode.DIGGING and not math.isnan(self.last.cut_depth):
             # outside a dig the arm holds where it is (the firmware moves it for
