@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +20,7 @@ from telemetry.contract import DEFAULT_PREFIX
 from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.intake import Malformed, classify
 from telemetry.ground.store import RecordingStore
-from telemetry.ground.subscription import run_subscription
+from telemetry.ground.subscription import run_subscription, stop_event
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings
 from telemetry.payloads import EventMessage, StatusMessage
 
@@ -103,12 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
     async def go() -> Recorder:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        if args.duration:
-            loop.call_later(args.duration, stop.set)
+        stop = stop_event(args.duration)
         return await record(settings, args.out, prefix=args.prefix, rig=args.rig,
                             shared=args.shared, stop=stop)
 

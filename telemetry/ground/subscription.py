@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Callable, Sequence
 
 from telemetry.backoff import Backoff
 from telemetry.downlink_errors import BrokerError
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings, connect
 
-__all__ = ["run_subscription"]
+__all__ = ["run_subscription", "stop_event"]
 
 log = logging.getLogger(__name__)
 
@@ -63,3 +64,14 @@ async def run_subscription(
                 await stop.wait()
         except TimeoutError:
             pass
+
+
+def stop_event(duration: float | None = None) -> asyncio.Event:
+    """An event set by SIGINT/SIGTERM, or after *duration* seconds: when a tool ends."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if duration:
+        loop.call_later(duration, stop.set)
+    return stop

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from rich.table import Table
 from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.intake import Malformed, classify
 from telemetry.ground.record import subscription_filter
-from telemetry.ground.subscription import run_subscription
+from telemetry.ground.subscription import run_subscription, stop_event
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings
 from telemetry.payloads import BatchMessage, EventMessage, StateMessage, StatusMessage
 
@@ -126,12 +125,7 @@ def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
     model = WatchModel(args.prefix)
 
     async def go() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        if args.duration:
-            loop.call_later(args.duration, stop.set)
+        stop = stop_event(args.duration)
         with Live(model.render(), refresh_per_second=args.refresh) as live:
             async def repaint() -> None:
                 while True:
