@@ -100,12 +100,14 @@ def _pack_str(text: str, what: str) -> bytes:
 
 def _unpack_str(buf: bytes, off: int, t: MsgType, what: str) -> tuple[str, int]:
     if off >= len(buf):
-        raise DecodeError(f"{what}: length byte missing", msg_type=t, offset=off)
+        raise DecodeError(f"{what}: length byte missing", msg_type=t, offset=off,
+                          nack=Reason.BAD_LENGTH)
     n = buf[off]
     end = off + 1 + n
     if end > len(buf):
         raise DecodeError(
-            f"{what}: needs {n} bytes, only {len(buf) - off - 1} left", msg_type=t, offset=off
+            f"{what}: needs {n} bytes, only {len(buf) - off - 1} left", msg_type=t, offset=off,
+            nack=Reason.BAD_LENGTH
         )
     try:
         return buf[off + 1 : end].decode("utf-8"), end
@@ -116,7 +118,8 @@ def _unpack_str(buf: bytes, off: int, t: MsgType, what: str) -> tuple[str, int]:
 def _fixed(buf: bytes, st: struct.Struct, t: MsgType, exact: bool = True) -> tuple:
     if len(buf) < st.size or (exact and len(buf) != st.size):
         raise DecodeError(
-            f"payload length: expected {st.size} bytes, got {len(buf)}", msg_type=t
+            f"payload length: expected {st.size} bytes, got {len(buf)}", msg_type=t,
+            nack=Reason.BAD_LENGTH,
         )
     return st.unpack_from(buf, 0)
 
@@ -131,7 +134,8 @@ def _enum(enum: type, value: int, t: MsgType, what: str):
 def _end(buf: bytes, off: int, t: MsgType) -> None:
     if off != len(buf):
         raise DecodeError(
-            f"payload length: {len(buf) - off} unexpected trailing bytes", msg_type=t, offset=off
+            f"payload length: {len(buf) - off} unexpected trailing bytes", msg_type=t, offset=off,
+            nack=Reason.BAD_LENGTH
         )
 
 
@@ -268,7 +272,8 @@ def _dec_info(b: bytes) -> FirmwareInfo:
     channels = []
     for i in range(nch):
         if off + _CHANNEL.size > len(b):
-            raise DecodeError(f"channel {i}: truncated", msg_type=t, offset=off)
+            raise DecodeError(f"channel {i}: truncated", msg_type=t, offset=off,
+                              nack=Reason.BAD_LENGTH)
         cid, stream, scale, offset = _CHANNEL.unpack_from(b, off)
         off += _CHANNEL.size
         name, off = _unpack_str(b, off, t, f"channel {i} name")
@@ -300,7 +305,7 @@ def _dec_batch(b: bytes) -> SampleBatch:
     if len(b) != want:
         raise DecodeError(
             f"payload length: {n} samples x {nch} channels needs {want} bytes, got {len(b)}",
-            msg_type=t,
+            msg_type=t, nack=Reason.BAD_LENGTH,
         )
     counts = np.frombuffer(b, dtype=_I16, offset=_BATCH.size).reshape(n, nch)
     return SampleBatch(sid, sseq, t0, period, counts)
@@ -361,7 +366,8 @@ def _dec_param_value(b: bytes) -> ParamValue:
 
 def _dec_ack(b: bytes) -> Ack:
     if b:
-        raise DecodeError(f"payload length: expected 0 bytes, got {len(b)}", msg_type=MsgType.ACK)
+        raise DecodeError(f"payload length: expected 0 bytes, got {len(b)}", msg_type=MsgType.ACK,
+                          nack=Reason.BAD_LENGTH)
     return Ack()
 
 
@@ -389,21 +395,25 @@ def decode_payload(msg_type: int, payload: bytes) -> Message:
     try:
         t = MsgType(msg_type)
     except ValueError:
-        raise DecodeError(f"unknown message type 0x{msg_type:02x}") from None
+        raise DecodeError(f"unknown message type 0x{msg_type:02x}",
+                          nack=Reason.UNKNOWN_TYPE) from None
     return _DECODERS[t](payload)
 
 
 def decode_body(body: bytes) -> Frame:
     """Decode one CRC-checked frame body (header + payload). Raises ``DecodeError``."""
     if len(body) < HEADER.size:
-        raise DecodeError(f"frame body is {len(body)} bytes, header needs {HEADER.size}")
+        raise DecodeError(f"frame body is {len(body)} bytes, header needs {HEADER.size}",
+                          nack=Reason.BAD_LENGTH)
     version, t, flags, _reserved, seq, ack = HEADER.unpack_from(body, 0)
     if version != PROTOCOL_VERSION:
         raise DecodeError(
-            f"unsupported protocol version {version}, expected {PROTOCOL_VERSION}", offset=0
+            f"unsupported protocol version {version}, expected {PROTOCOL_VERSION}", offset=0,
+            nack=Reason.UNSUPPORTED_VERSION,
         )
     if len(body) - HEADER.size > MAX_PAYLOAD:
-        raise DecodeError(f"payload of {len(body) - HEADER.size} bytes exceeds {MAX_PAYLOAD}")
+        raise DecodeError(f"payload of {len(body) - HEADER.size} bytes exceeds {MAX_PAYLOAD}",
+                          nack=Reason.BAD_LENGTH)
     msg = decode_payload(t, body[HEADER.size :])
     return Frame(MsgType(t), flags, seq, ack, msg)
 
@@ -455,12 +465,12 @@ class FrameDecoder:
                 self.last_error = err
                 header = None
                 if len(body) >= HEADER.size:
-                    version, t, flags, _r, seq, _ack = HEADER.unpack_from(body, 0)
+                    _v, t, flags, _r, seq, _ack = HEADER.unpack_from(body, 0)
                     header = (t, flags, seq)
-                    if version != PROTOCOL_VERSION:
-                        self.version_errors += 1
-                    elif t not in MsgType._value2member_map_:
-                        self.unknown_type_errors += 1
+                if err.nack == Reason.UNSUPPORTED_VERSION:
+                    self.version_errors += 1
+                elif err.nack == Reason.UNKNOWN_TYPE:
+                    self.unknown_type_errors += 1
                 if len(self.rejected) < 64:
                     self.rejected.append((header, err))
         return out

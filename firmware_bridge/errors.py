@@ -25,10 +25,12 @@ class DecodeError(BridgeError, ValueError):
     """A frame body is malformed. Raised only by the explicit ``decode_*`` helpers;
     the link turns it into a counted event."""
 
-    def __init__(self, reason: str, *, msg_type: int | None = None, offset: int | None = None):
+    def __init__(self, reason: str, *, msg_type: int | None = None, offset: int | None = None,
+                 nack: int = 3):
         self.reason = reason
         self.msg_type = msg_type
         self.offset = offset
+        self.nack = nack  # the messages.Reason code a NACK of this frame carries
         where = f" at byte {offset}" if offset is not None else ""
         kind = f" (type 0x{msg_type:02x})" if msg_type is not None else ""
         super().__init__(f"{reason}{kind}{where}")

@@ -462,15 +462,7 @@ class Link:
             if header is None or self.state is not LinkState.UP:
                 continue
             t, flags, seq = header
-            text = str(err)
-            if "version" in text:
-                reason = Reason.UNSUPPORTED_VERSION
-            elif "unknown message type" in text:
-                reason = Reason.UNKNOWN_TYPE
-            elif "length" in text or "truncated" in text or "needs" in text:
-                reason = Reason.BAD_LENGTH
-            else:
-                reason = Reason.BAD_VALUE
+            reason = Reason(err.nack)
             if flags & Flags.RELIABLE and seq == self._s.rx_expected:
                 # consume the sequence number so the sender is not stuck retrying it
                 self._s.rx_expected = (seq + 1) % _MOD or 1
