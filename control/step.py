@@ -50,7 +50,7 @@ from .mass_estimator import MassEstimator
 from .measurements import Measurements
 from .mission import MissionPlan, MissionProgress
 from .policy import NoSiteRules, SiteRules
-from .strategy import DigPhase, ExcavationStrategy
+from .strategy import DigPhase, make_strategy
 from .supervisor import POWERED, Mode, ModeChanged, Supervisor, Trigger
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,7 @@ class ControlCore:
                  site_rules: SiteRules | None = None) -> None:
         self.config = config
         self.supervisor = Supervisor()
-        self.strategy = ExcavationStrategy(config.strategy)
+        self.strategy = make_strategy(config.strategy)
         self.interlocks = Interlocks(config.interlocks)
         self.mass = MassEstimator(config.mass)
         self.mission = MissionProgress(mission) if mission is not None else None

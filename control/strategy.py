@@ -27,6 +27,11 @@ Full bucket: the trusted mass estimate (see ``mass_estimator``) above
 ``full_fraction`` x ``bucket_capacity_kg`` for ``full_hold_s``.
 
 ``update(now, dt, m, load_kg)`` never reads the clock or the hardware.
+
+This is the original strategy (``strategy.kind = "pi_current"``), kept as the
+baseline the benchmark compares against; the default is
+``control.power_strategy.PowerLimitedStrategy``. ``make_strategy(config)``
+builds the one the configuration names; both have the ``DigStrategy`` shape.
 """
 
 from __future__ import annotations
@@ -34,9 +39,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
-from .config import StrategyConfig
+from .config import StrategyConfig, StrategyKind
 from .measurements import Measurements
+
+__all__ = ["DigPhase", "DigStrategy", "ExcavationStrategy", "StrategyKind", "StrategyOutput",
+           "make_strategy", "tilt_ceiling"]
 
 
 class DigPhase(Enum):
@@ -56,6 +65,37 @@ class StrategyOutput:
     stalled: bool = False  # a stall was detected at this update
     obstacle: bool = False  # the strategy gave up at this update
     note: str = ""
+
+
+class DigStrategy(Protocol):
+    """What ``ControlCore`` needs of a strategy: a pure step object with injected time."""
+
+    config: StrategyConfig
+    phase: DigPhase
+    stalls: int
+
+    def reset(self, now: float, depth: float | None = None) -> None: ...
+
+    def update(self, now: float, dt: float, m: Measurements, load_kg: float,
+               firmware_stall: bool = False) -> StrategyOutput: ...
+
+
+def make_strategy(config: StrategyConfig) -> DigStrategy:
+    """The strategy ``config.kind`` names."""
+    if config.kind is StrategyKind.PI_CURRENT:
+        return ExcavationStrategy(config)
+    from .power_strategy import PowerLimitedStrategy
+
+    return PowerLimitedStrategy(config)
+
+
+def tilt_ceiling(c: StrategyConfig, tilt: float) -> float:
+    """``max_depth_m``, shrinking linearly to ``min_depth_m`` as the tilt goes from
+    ``tilt_soft_deg`` to twice that (nan: no information, no shrinking)."""
+    if math.isnan(tilt) or tilt <= c.tilt_soft_deg or c.tilt_soft_deg <= 0:
+        return c.max_depth_m
+    scale = max(0.0, 1.0 - (tilt - c.tilt_soft_deg) / c.tilt_soft_deg)
+    return max(c.min_depth_m, c.max_depth_m * scale)
 
 
 class ExcavationStrategy:
@@ -84,11 +124,7 @@ class ExcavationStrategy:
         self._grace_until = now + max(1.0, 2 * c.stall_time_s)
 
     def ceiling(self, tilt: float) -> float:
-        c = self.config
-        if math.isnan(tilt) or tilt <= c.tilt_soft_deg or c.tilt_soft_deg <= 0:
-            return c.max_depth_m
-        scale = max(0.0, 1.0 - (tilt - c.tilt_soft_deg) / c.tilt_soft_deg)
-        return max(c.min_depth_m, c.max_depth_m * scale)
+        return tilt_ceiling(self.config, tilt)
 
     def update(self, now: float, dt: float, m: Measurements, load_kg: float,
                firmware_stall: bool = False) -> StrategyOutput:

@@ -136,7 +136,9 @@ class RigPlant:
             motor_temp=c.start_temp_c, soc=c.start_soc, arm_current=c.arm_idle_current)
         s.bus_voltage = self.ocv()
         s.pitch, s.roll = self.site.tilt_deg(s.x, s.y, s.heading)
-        self._terrain_tilt = (s.pitch, s.roll)  # under the chassis, set by each drive step
+        # the ground's tilt under the chassis, recomputed by the drive step when it moves
+        self._tilt_pose = (s.x, s.y, s.heading)
+        self._terrain_tilt = (s.pitch, s.roll)
 
     # --- derived quantities ---------------------------------------------------------
 
@@ -327,9 +329,13 @@ class RigPlant:
         s.speed += min(max(dv, -max_dv), max_dv)
         s.yaw_rate = act.yaw_rate
         s.heading = (s.heading + s.yaw_rate * dt + math.pi) % (2 * math.pi) - math.pi
-        s.x += s.speed * math.cos(s.heading) * dt
-        s.y += s.speed * math.sin(s.heading) * dt
-        self._terrain_tilt = self.site.tilt_deg(s.x, s.y, s.heading)
+        if s.speed:
+            s.x += s.speed * math.cos(s.heading) * dt
+            s.y += s.speed * math.sin(s.heading) * dt
+        pose = (s.x, s.y, s.heading)
+        if pose != self._tilt_pose:  # standing still (most of the time): same ground
+            self._tilt_pose = pose
+            self._terrain_tilt = self.site.tilt_deg(*pose)
         m = self.total_mass
         f_drive = m * so.gravity * (c.rolling_resistance * (1 if s.speed else 0)
                                     + math.sin(math.radians(self._terrain_tilt[0])))
