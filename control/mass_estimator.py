@@ -12,7 +12,8 @@ Theory of operation
     ``arm_efficiency * V * |I_arm|``), over the specific cutting energy (J/kg),
     integrated over the dig. Soils differ (cohesion, density), so its scale
     ``gain`` is calibrated at every dump against the lift work below (the load
-    cell only when no lift was measured);
+    cell only when no lift was measured): the first lift replaces the
+    configured guess, later dumps move it half-way;
   - lift work, at the stow: the arm raises the bucket at the firmware's rate
     limit with the drum clear of the ground, so its actuator current is
     ``arm_idle_current_a + (arm_assembly_kg + m) g / arm_newton_per_amp``
@@ -218,7 +219,10 @@ class MassEstimator:
         reference = lift if not math.isnan(lift) else (
             before.load_cell_kg if self.load_cell_ok else math.nan)
         if self._raw_model_kg > 1.0 and not math.isnan(reference) and reference > 1.0:
-            self.gain += 0.5 * (reference / self._raw_model_kg - self.gain)
+            # half-way each time (a dig's rocks and depth profile vary); the first lift
+            # measurement replaces the configured guess outright
+            step = 1.0 if self.calibrations == 0 and not math.isnan(lift) else 0.5
+            self.gain += step * (reference / self._raw_model_kg - self.gain)
             self.calibrations += 1
         self.dumps.append(DumpEstimate(fused, energy, cell, cutting, lifted))
         self._raw_model_kg = 0.0

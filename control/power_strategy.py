@@ -61,6 +61,8 @@ __all__ = ["PowerLimitedStrategy"]
 _CLEAR_M = 0.03
 #: window of the fill-rate estimate (s)
 _RATE_WINDOW_S = 1.0
+#: a change of the mass estimate this large within one update is a jump, not filling (kg)
+_JUMP_KG = 1.0
 
 
 class PowerLimitedStrategy:
@@ -144,6 +146,8 @@ class PowerLimitedStrategy:
         if math.isnan(load_kg):
             return False
         fill = self._fill
+        if fill and abs(load_kg - fill[-1][1]) > _JUMP_KG:
+            fill.clear()  # the estimate jumped (another witness took over): start afresh
         fill.append((now, load_kg))
         while len(fill) > 2 and now - fill[1][0] >= _RATE_WINDOW_S:
             fill.popleft()
@@ -151,8 +155,7 @@ class PowerLimitedStrategy:
             return math.isnan(m.cut_depth) or m.cut_depth <= 0.0
         if self.phase is not DigPhase.CUTTING:
             return False
-        t0, kg0 = fill[0]
-        rate = max(0.0, (load_kg - kg0) / (now - t0)) if now - t0 >= 0.5 else 0.0
+        rate = _fill_rate(fill) if now - fill[0][0] >= 0.5 * _RATE_WINDOW_S else 0.0
         depth = 0.0 if math.isnan(m.cut_depth) else max(0.0, m.cut_depth)
         predicted = load_kg + rate * (depth / (2.0 * c.arm_rate_m_s) + c.lift_out_margin_s)
         if predicted >= c.full_fraction * c.bucket_capacity_kg:
@@ -187,3 +190,15 @@ class PowerLimitedStrategy:
         return True, (f"stall {self.stalls} at depth {m.cut_depth:.3f} m: lifting until the "
                       f"drum turns ({len(recent)}/{c.max_stall_retries + 1} within "
                       f"{c.obstacle_window_s:g} s)")
+
+
+def _fill_rate(fill: deque[tuple[float, float]]) -> float:
+    """kg/s: least-squares slope over the window (the scoops make the cell swing by a few
+    hundred grams at several Hz; a fit over a second averages that out)."""
+    n = len(fill)
+    if n < 2:
+        return 0.0
+    mt = sum(t for t, _ in fill) / n
+    mk = sum(k for _, k in fill) / n
+    var = sum((t - mt) ** 2 for t, _ in fill)
+    return max(0.0, sum((t - mt) * (k - mk) for t, k in fill) / var) if var > 0 else 0.0

@@ -6,8 +6,9 @@ watches the plant and the firmware once per step and books every DUMP the
 firmware carries out (until the reversing drum has stopped): the mass that
 really went into the hopper, what was in the bucket before and what stayed in
 it. ``totals()`` adds the run's true
-excavated, dumped and spilled mass, the energy drawn from the battery and the
-rocks met.
+excavated, dumped and spilled mass, the energy drawn from the battery, the
+rocks met, when the motors were first enabled and when the last dump ended
+(the mission's span in simulated time).
 
 Rules: nothing here ever reaches the controller over the link. A benchmark
 reads it in-process (``LockstepRig.truth``); ``rig-sim --truth-log FILE``
@@ -45,12 +46,16 @@ class TruthRecorder:
     """Books dumps and totals from the true state; optionally as JSON lines."""
 
     def __init__(self, log_file: IO[str] | None = None) -> None:
+        """*log_file*: JSON lines are written (and flushed) there as they happen."""
         self.log_file = log_file
         self.dumps: list[DumpTruth] = []
+        self.first_enabled = math.nan  # simulated s when the motors were first enabled
         self._start: tuple[float, float, float] | None = None  # time, dumped, bucket
 
     def update(self, t: float, plant: RigPlant, firmware: Firmware) -> None:
         """Call after each plant step (or tick) with the simulated time *t*."""
+        if self.first_enabled != self.first_enabled and firmware.motors_enabled:  # nan
+            self.first_enabled = t
         action = firmware.action
         s = plant.state
         # a dump lasts while the firmware's DUMP runs and then while the drum, reversing,
@@ -78,7 +83,9 @@ class TruthRecorder:
 
     def totals(self, t: float, plant: RigPlant) -> dict[str, float]:
         s, e = plant.state, plant.energy
-        return {"sim_time": t, "excavated_kg": s.excavated, "dumped_kg": s.dumped,
+        return {"sim_time": t, "first_enabled": self.first_enabled,
+                "last_dump_end": self.dumps[-1].ended if self.dumps else math.nan,
+                "excavated_kg": s.excavated, "dumped_kg": s.dumped,
                 "spilled_kg": s.spilled, "bucket_kg": s.bucket_mass,
                 "battery_energy_j": e.chemical, "soil_energy_j": e.soil,
                 "rocks_met": float(s.rocks_met), "dumps": float(len(self.dumps))}
@@ -115,5 +122,6 @@ def read_truth_log(lines: list[str]) -> tuple[list[DumpTruth], dict[str, float]]
             except (TypeError, ValueError):
                 continue
         elif kind == "totals":
-            totals = {k: float(v) for k, v in obj.items() if isinstance(v, int | float)}
+            totals = {k: float(v) if isinstance(v, int | float) else math.nan
+                      for k, v in obj.items()}
     return dumps, totals
