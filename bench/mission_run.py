@@ -21,11 +21,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from control.config import StrategyKind, load_config
+from control.config import load_config
 from control.lockstep import LockstepRunner
 from control.mission import DEFAULT_MISSION
 from control.step import ControlEvent
-from control.strategy import DigPhase
+from control.strategy import BASELINE_STRATEGY, DigPhase
 from control.supervisor import Mode
 from sim_hw.lockstep import LockstepRig
 from sim_hw.plant_config import SOIL_PRESETS
@@ -61,7 +61,8 @@ class MissionMetrics:
 def controller_config(kind: str, control_hz: float):  # type: ignore[no-untyped-def]
     # the demo's time scale and loop rate give control_hz of plant time; here time_scale
     # is 1 and the runner steps the core every 1/control_hz plant seconds
-    return load_config(None, strategy={"kind": kind}, loop={"rate_hz": control_hz})
+    strategy = dict(BASELINE_STRATEGY) if kind == BASELINE_STRATEGY["kind"] else {"kind": kind}
+    return load_config(None, strategy=strategy, loop={"rate_hz": control_hz})
 
 
 def run_mission(soil: str, seed: int, kind: str, control_hz: float,
@@ -142,7 +143,3 @@ def sustained_max(values: list[float], n: int) -> float:
     a = np.asarray(values)
     lows = np.lib.stride_tricks.sliding_window_view(a, n).min(axis=1)  # nan if any is nan
     return float(np.nanmax(lows)) if np.isfinite(lows).any() else math.nan
-
-
-def baseline_kind() -> str:
-    return StrategyKind.PI_CURRENT.value

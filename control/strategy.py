@@ -39,13 +39,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from typing import Any, Protocol
 
 from .config import StrategyConfig, StrategyKind
 from .measurements import Measurements
 
-__all__ = ["DigPhase", "DigStrategy", "ExcavationStrategy", "StrategyKind", "StrategyOutput",
-           "make_strategy", "tilt_ceiling"]
+__all__ = ["BASELINE_STRATEGY", "DigPhase", "DigStrategy", "ExcavationStrategy", "StrategyKind",
+           "StrategyOutput", "make_strategy", "tilt_ceiling"]
+
+#: ``[strategy]`` keys that select the original strategy exactly as it was tuned before
+#: power_limited became the default (whose deeper ``max_depth_m`` it never had): the
+#: baseline ``bench/bench_mission.py`` prints beside the default.
+BASELINE_STRATEGY: dict[str, Any] = {"kind": "pi_current", "max_depth_m": 0.08}
 
 
 class DigPhase(Enum):

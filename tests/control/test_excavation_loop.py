@@ -15,7 +15,7 @@ from control.config import load_config
 from control.lockstep import LockstepRunner
 from control.mission import DigSite, MissionPlan
 from control.step import ControlEvent
-from control.strategy import DigPhase
+from control.strategy import BASELINE_STRATEGY, DigPhase
 from control.supervisor import Mode
 from sim_hw.lockstep import LockstepRig
 from sim_hw.plant_config import SOIL_PRESETS
@@ -47,7 +47,8 @@ class Outcome:
 
 def fly(soil: str, seed: int, kind: str = "power_limited", rate_hz: float = 50.0,
         mission: MissionPlan = SHORT) -> Outcome:
-    cfg = load_config(None, strategy={"kind": kind}, loop={"rate_hz": rate_hz})
+    strategy = dict(BASELINE_STRATEGY) if kind == "pi_current" else {"kind": kind}
+    cfg = load_config(None, strategy=strategy, loop={"rate_hz": rate_hz})
     rig = LockstepRig(seed=seed, soil=SOIL_PRESETS[soil], batch_samples=10)
     runner = LockstepRunner(cfg, rig, mission)
     current: list[float] = []
@@ -72,7 +73,8 @@ def test_no_stall_no_trip_and_mass_within_bounds(soil: str, seed: int, rate_hz: 
     assert out.rig.truth.dumps and sum(d.dumped_kg for d in out.rig.truth.dumps) >= 24.5
     # regulated below the firmware's 20 A limit with margin (pebble strikes included)
     assert np.percentile(out.cutting_current, 99) <= 18.0
-    assert np.median(out.cutting_current) == pytest.approx(15.5, abs=1.5) or soil == "loose"
+    if soil != "loose":  # loose soil reaches the depth limit first
+        assert np.median(out.cutting_current) == pytest.approx(15.5, abs=1.0)
     errors = out.mass_errors()
     assert max(errors["fused"]) <= 0.03
     assert max(errors["energy"]) <= 0.08
