@@ -60,28 +60,30 @@ class StrategyConfig:
         "doc": "power_limited (control.power_strategy) or pi_current (the original PI on "
                "drum current, kept as the baseline)"})
     dig_speed_rad_s: float = _f(6.0, 0.1, 30.0, "drum speed while cutting")
-    min_speed_rad_s: float = _f(3.0, 0.0, 30.0, "drum speed floor when current-limited")
-    current_target_a: float = _f(10.0, 1.0, 200.0, "PI set-point for filtered drum current")
-    kp_m_per_a: float = _f(0.002, 0.0, 1.0, "proportional gain: depth per amp of error")
-    ki_m_per_a_s: float = _f(0.01, 0.0, 1.0, "integral gain")
+    min_speed_rad_s: float = _f(3.0, 0.0, 30.0, "pi_current: drum speed floor when current-limited")
+    current_target_a: float = _f(10.0, 1.0, 200.0,
+                                 "pi_current: PI set-point for filtered drum current")
+    kp_m_per_a: float = _f(0.002, 0.0, 1.0, "pi_current: proportional gain, depth per amp of error")
+    ki_m_per_a_s: float = _f(0.01, 0.0, 1.0, "pi_current: integral gain")
     min_depth_m: float = _f(0.0, 0.0, 0.5, "shallowest commanded cut")
     max_depth_m: float = _f(0.095, 0.005, 0.5,
                             "deepest commanded cut (the arm's end stop is at 0.10 m)")
-    depth_rate_m_s: float = _f(0.03, 0.001, 1.0, "slew limit on the depth set-point")
+    depth_rate_m_s: float = _f(0.03, 0.001, 1.0, "pi_current: slew limit on the depth set-point")
     contact_margin_m: float = _f(0.005, 0.0, 0.1, "cutting starts this close to the surface")
     tilt_soft_deg: float = _f(8.0, 0.0, 45.0, "above this tilt the depth ceiling shrinks")
     bucket_capacity_kg: float = _f(30.0, 0.1, 1000.0, "nominal bucket capacity")
     full_fraction: float = _f(0.9, 0.1, 1.0, "bucket counts as full at this fraction")
-    full_hold_s: float = _f(0.5, 0.0, 10.0, "load must stay above the mark this long")
+    full_hold_s: float = _f(0.5, 0.0, 10.0, "pi_current: load must stay above the mark this long")
     stall_speed_fraction: float = _f(0.3, 0.0, 1.0,
                                      "drum speed below this fraction of command is a stall")
     stall_current_a: float = _f(15.0, 0.0, 500.0, "...and drum current above this")
     stall_time_s: float = _f(0.3, 0.01, 10.0, "...for this long")
-    backoff_m: float = _f(0.03, 0.0, 0.5, "depth given up after a stall")
-    reverse_speed_rad_s: float = _f(2.0, 0.0, 30.0, "reverse drum speed while clearing")
-    reverse_time_s: float = _f(0.5, 0.0, 10.0, "how long to reverse")
-    backoff_time_s: float = _f(0.5, 0.0, 10.0, "how long to lift before reversing")
-    max_stall_retries: int = _f(3, 0, 20, "stalls in one dig before the obstacle is reported")
+    backoff_m: float = _f(0.03, 0.0, 0.5, "pi_current: depth given up after a stall")
+    reverse_speed_rad_s: float = _f(2.0, 0.0, 30.0, "pi_current: reverse drum speed while clearing")
+    reverse_time_s: float = _f(0.5, 0.0, 10.0, "pi_current: how long to reverse")
+    backoff_time_s: float = _f(0.5, 0.0, 10.0, "pi_current: how long to lift before reversing")
+    max_stall_retries: int = _f(3, 0, 20, "stalls in one dig (power_limited: within "
+                                 "obstacle_window_s) before the obstacle is reported")
     stow_depth_m: float = _f(-0.30, -1.0, 0.0,
                              "cut depth of the stowed arm (negative: above ground); held "
                              "after STOW until the next dig")

@@ -52,8 +52,8 @@ import math
 from collections import deque
 
 from .config import StrategyConfig
+from .dig import DigPhase, StrategyOutput, tilt_ceiling
 from .measurements import Measurements
-from .strategy import DigPhase, StrategyOutput, tilt_ceiling
 
 __all__ = ["PowerLimitedStrategy"]
 

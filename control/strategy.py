@@ -31,18 +31,19 @@ Full bucket: the trusted mass estimate (see ``mass_estimator``) above
 This is the original strategy (``strategy.kind = "pi_current"``), kept as the
 baseline the benchmark compares against; the default is
 ``control.power_strategy.PowerLimitedStrategy``. ``make_strategy(config)``
-builds the one the configuration names; both have the ``DigStrategy`` shape.
+builds the one the configuration names; both have the ``DigStrategy`` shape
+(``control.dig``, re-exported here).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from enum import Enum
-from typing import Any, Protocol
+from typing import Any
 
 from .config import StrategyConfig, StrategyKind
+from .dig import DigPhase, DigStrategy, StrategyOutput, tilt_ceiling
 from .measurements import Measurements
+from .power_strategy import PowerLimitedStrategy
 
 __all__ = ["BASELINE_STRATEGY", "DigPhase", "DigStrategy", "ExcavationStrategy", "StrategyKind",
            "StrategyOutput", "make_strategy", "tilt_ceiling"]
@@ -53,54 +54,12 @@ __all__ = ["BASELINE_STRATEGY", "DigPhase", "DigStrategy", "ExcavationStrategy",
 BASELINE_STRATEGY: dict[str, Any] = {"kind": "pi_current", "max_depth_m": 0.08}
 
 
-class DigPhase(Enum):
-    APPROACHING = "approaching"  # lowering the spinning drum to the surface
-    CUTTING = "cutting"
-    BACKING_OFF = "backing_off"
-    REVERSING = "reversing"
-    GAVE_UP = "gave_up"
-
-
-@dataclass(frozen=True, slots=True)
-class StrategyOutput:
-    drum_speed: float  # rad/s
-    cut_depth: float  # m
-    phase: DigPhase
-    bucket_full: bool = False
-    stalled: bool = False  # a stall was detected at this update
-    obstacle: bool = False  # the strategy gave up at this update
-    note: str = ""
-
-
-class DigStrategy(Protocol):
-    """What ``ControlCore`` needs of a strategy: a pure step object with injected time."""
-
-    config: StrategyConfig
-    phase: DigPhase
-    stalls: int
-
-    def reset(self, now: float, depth: float | None = None) -> None: ...
-
-    def update(self, now: float, dt: float, m: Measurements, load_kg: float,
-               firmware_stall: bool = False) -> StrategyOutput: ...
-
-
 def make_strategy(config: StrategyConfig) -> DigStrategy:
     """The strategy ``config.kind`` names."""
     if config.kind is StrategyKind.PI_CURRENT:
         return ExcavationStrategy(config)
-    from .power_strategy import PowerLimitedStrategy
-
     return PowerLimitedStrategy(config)
 
-
-def tilt_ceiling(c: StrategyConfig, tilt: float) -> float:
-    """``max_depth_m``, shrinking linearly to ``min_depth_m`` as the tilt goes from
-    ``tilt_soft_deg`` to twice that (nan: no information, no shrinking)."""
-    if math.isnan(tilt) or tilt <= c.tilt_soft_deg or c.tilt_soft_deg <= 0:
-        return c.max_depth_m
-    scale = max(0.0, 1.0 - (tilt - c.tilt_soft_deg) / c.tilt_soft_deg)
-    return max(c.min_depth_m, c.max_depth_m * scale)
 
 
 class ExcavationStrategy:
