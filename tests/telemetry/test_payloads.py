@@ -131,13 +131,19 @@ def test_encode_rejects_bad_shapes_and_nan_in_json() -> None:
         encode(BatchMessage(env, "s", ("a",), ("N",), 0.0, 0.1, np.zeros((3, 1), complex)))
 
 
+DECODED_TYPES = (StatusMessage, StateMessage, EventMessage, AckMessage, LedgerMessage,
+                 BatchMessage, StatsMessage)
+
+
 @settings(max_examples=300)
 @given(st.binary(max_size=200))
 def test_garbage_raises_only_payload_decode_error(data: bytes) -> None:
     try:
-        decode(data)
-    except PayloadDecodeError:
-        pass
+        got = decode(data)
+    except PayloadDecodeError as err:
+        assert str(err), "a rejection names its problem"
+    else:  # the rare garbage that parses must be a whole, typed message
+        assert isinstance(got, DECODED_TYPES), type(got)
 
 
 @settings(max_examples=300)
@@ -151,9 +157,11 @@ def test_corrupted_payloads_raise_only_payload_decode_error(msg: object, data: s
     cut = data.draw(st.integers(0, len(raw)))
     for candidate in (bytes(raw), bytes(raw[:cut]), bytes(raw) + b"\x00"):
         try:
-            decode(candidate)
-        except PayloadDecodeError:
-            pass
+            got = decode(candidate)
+        except PayloadDecodeError as err:
+            assert str(err), "a rejection names its problem"
+        else:  # a corruption that still parses yields a whole, typed message
+            assert isinstance(got, DECODED_TYPES), type(got)
 
 
 @given(st.text(max_size=20), names, json_obj, finite)
