@@ -1,4 +1,4 @@
-"""Sans-I/O pieces of the downlink: backoff, token bucket, event throttle, topics."""
+"""Sans-I/O pieces of the downlink: backoff, token bucket, event throttle."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ import random
 
 import pytest
 
-from telemetry.backoff import Backoff
-from telemetry.contract import Severity, TopicTree, parse_topic
-from telemetry.downlink_errors import DownlinkConfigError
-from telemetry.event_throttle import EventThrottle, ThrottledEvent
-from telemetry.rate_limit import TokenBucket
+from firmware_bridge.backoff import Backoff
+from telemetry.downlink.event_throttle import EventThrottle, ThrottledEvent
+from telemetry.downlink.rate_limit import TokenBucket
 
 
 def test_backoff_grows_is_jittered_capped_and_resets() -> None:
@@ -46,16 +44,3 @@ def test_throttle_collapses_repeats_into_one_counted_summary() -> None:
     assert (summary.count, summary.first_t_rig) == (2, 100.2)
     assert t.handle_timer(1.7) == []  # `other` had no repeats
     assert t.offer(e, now=2.0, t_rig=102.0) == [e]  # a new window
-
-
-def test_topics_and_parse_round_trip() -> None:
-    tree = TopicTree("fleet/a", "rig-7")
-    assert tree.batch("imu") == "fleet/a/rig-7/batch/imu"
-    assert parse_topic("fleet/a", tree.batch("imu")).stream == "batch/imu"
-    assert parse_topic("fleet/a", tree.event(Severity.ALARM)).stream == "event"
-    assert parse_topic("fleet/a", "fleet/a/rig-7/batch/imu/extra") is None
-    assert parse_topic("fleet/a", "other/rig-7/state") is None
-    with pytest.raises(DownlinkConfigError, match="stream"):
-        tree.batch("a/b")
-    with pytest.raises(DownlinkConfigError, match="topic_prefix"):
-        TopicTree("bad/#", "rig")

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from telemetry import filters
+from telemetry.filters import backend
 from tests.telemetry.conftest import kernel_module, random_splits, run_chunked
 
 FACTORIES: dict[str, Callable[[int, np.dtype], object]] = {
@@ -41,7 +42,7 @@ EXACT = {"median5", "median31", "hampel5", "hampel31", "stats"}
 
 
 def build(kind: str, impl: str, c: int, dtype: np.dtype, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(filters, "_impl", kernel_module(impl))
+    monkeypatch.setattr(backend, "kernels", kernel_module(impl))
     try:
         return FACTORIES[kind](c, np.dtype(dtype))
     finally:

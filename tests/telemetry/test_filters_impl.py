@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from telemetry import filters
+from telemetry.filters import backend
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -26,21 +27,22 @@ def test_compiled_kernels_are_loaded_by_default() -> None:
         assert filters.IMPLEMENTATION == "pure"
         pytest.skip(f"{filters.ENV_FORCE_PURE} is set: the pure twin was asked for")
     assert filters.IMPLEMENTATION == "compiled"
-    from telemetry import _filters
+    from telemetry.filters import _filters
 
-    assert filters._impl is _filters
+    assert backend.kernels is _filters
     assert _filters.__file__ is not None
     assert _filters.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
     assert type(filters.SosFilter([[1, 0, 0, 1, 0, 0]], 1)._kernel).__module__ == (
-        "telemetry._filters"
+        "telemetry.filters._filters"
     )
 
 
 def test_env_var_forces_the_pure_twin() -> None:
     res = _run(
-        "from telemetry import filters, _filters_ref; "
+        "from telemetry import filters; "
+        "from telemetry.filters import _filters_ref, backend; "
         "assert filters.IMPLEMENTATION == 'pure', filters.IMPLEMENTATION; "
-        "assert filters._impl is _filters_ref",
+        "assert backend.kernels is _filters_ref",
         RIG_FILTERS_PURE="1",
     )
     assert res.returncode == 0, res.stderr
@@ -49,7 +51,7 @@ def test_env_var_forces_the_pure_twin() -> None:
 def test_failed_import_falls_back_loudly() -> None:
     res = _run(
         "import sys, logging; logging.basicConfig(); "
-        "sys.modules['telemetry._filters'] = None; "
+        "sys.modules['telemetry.filters._filters'] = None; "
         "from telemetry import filters; "
         "assert filters.IMPLEMENTATION == 'pure'"
     )

@@ -39,8 +39,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from telemetry.contract import Priority
-from telemetry.downlink_errors import OutboxClosedError, OutboxError
+from telemetry.contract.topics import Priority
+from telemetry.downlink.errors import OutboxClosedError, OutboxError
 
 __all__ = ["EvictedRange", "EvictionReport", "Outbox", "OutboxRow", "Stored"]
 

@@ -24,7 +24,7 @@ TOML shape (docs/commands.md, "Site plan")::
 
 ``site_plan_from_dict`` rejects unknown keys, wrong types, bad polygons,
 overlapping sites and dig sites that reach into a keep-out zone, with a
-``SecurityConfigError`` naming the key (``site_plan.keep_out[1].polygon``).
+``SitePlanError`` naming the key (``site_plan.keep_out[1].polygon``).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import SecurityConfigError
-from .geometry import Point, contains, edge_distance, validate_polygon
+from telemetry.contract.errors import SitePlanError
+from telemetry.contract.geometry import Point, contains, edge_distance, validate_polygon
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
@@ -80,11 +80,11 @@ def _num(d: Mapping[str, Any], key: str, where: str, default: float | None = Non
          lo: float = -math.inf, hi: float = math.inf) -> float:
     value = d.get(key, default)
     if value is None:
-        raise SecurityConfigError(f"{where}{key}", "missing")
+        raise SitePlanError(f"{where}{key}", "missing")
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SecurityConfigError(f"{where}{key}", f"expected a number, got {value!r}")
+        raise SitePlanError(f"{where}{key}", f"expected a number, got {value!r}")
     if not lo <= value <= hi:
-        raise SecurityConfigError(f"{where}{key}", f"expected a value in [{lo}, {hi}], "
+        raise SitePlanError(f"{where}{key}", f"expected a value in [{lo}, {hi}], "
                                                    f"got {value}")
     return float(value)
 
@@ -92,7 +92,7 @@ def _num(d: Mapping[str, Any], key: str, where: str, default: float | None = Non
 def _name(d: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
     value = d.get(key, default)
     if not isinstance(value, str) or not _NAME.match(value):
-        raise SecurityConfigError(f"{where}{key}", "expected 1-64 characters of "
+        raise SitePlanError(f"{where}{key}", "expected 1-64 characters of "
                                                    f"[A-Za-z0-9_.-], got {value!r}")
     return value
 
@@ -100,74 +100,74 @@ def _name(d: Mapping[str, Any], key: str, where: str, default: str | None = None
 def _unknown(d: Mapping[str, Any], allowed: set[str], where: str) -> None:
     extra = sorted(set(d) - allowed)
     if extra:
-        raise SecurityConfigError(f"{where}{extra[0]}", "unknown key (expected one of: "
+        raise SitePlanError(f"{where}{extra[0]}", "unknown key (expected one of: "
                                                         f"{', '.join(sorted(allowed))})")
 
 
 def _polygon(value: Any, key: str) -> tuple[Point, ...]:
     if not isinstance(value, list):
-        raise SecurityConfigError(key, f"expected a list of [x, y] pairs, got {value!r}")
+        raise SitePlanError(key, f"expected a list of [x, y] pairs, got {value!r}")
     pts: list[Point] = []
     for i, v in enumerate(value):
         if (not isinstance(v, list | tuple) or len(v) != 2
                 or not all(isinstance(c, int | float) and not isinstance(c, bool)
                            and math.isfinite(c) for c in v)):
-            raise SecurityConfigError(f"{key}[{i}]", f"expected [x, y] (two finite numbers), "
+            raise SitePlanError(f"{key}[{i}]", f"expected [x, y] (two finite numbers), "
                                                      f"got {v!r}")
         pts.append((float(v[0]), float(v[1])))
     problem = validate_polygon(pts)
     if problem:
-        raise SecurityConfigError(key, problem)
+        raise SitePlanError(key, problem)
     return tuple(pts)
 
 
 def site_plan_from_dict(data: Mapping[str, Any], prefix: str = "site_plan.") -> SitePlan:
-    """Validate a parsed ``[site_plan]`` table; raises ``SecurityConfigError`` naming the key."""
+    """Validate a parsed ``[site_plan]`` table; raises ``SitePlanError`` naming the key."""
     if not isinstance(data, Mapping):
-        raise SecurityConfigError(prefix.rstrip("."), f"expected a table, got {data!r}")
+        raise SitePlanError(prefix.rstrip("."), f"expected a table, got {data!r}")
     _unknown(data, {"name", "clearance_m", "safety_radius_m", "slowdown_kg", "min_speed_factor",
                     "site", "keep_out"}, prefix)
     raw_sites = data.get("site")
     if not isinstance(raw_sites, list) or not raw_sites:
-        raise SecurityConfigError(f"{prefix}site", "expected at least one [[site_plan.site]]")
+        raise SitePlanError(f"{prefix}site", "expected at least one [[site_plan.site]]")
     sites: list[DigSite] = []
     for i, s in enumerate(raw_sites):
         where = f"{prefix}site[{i}]."
         if not isinstance(s, Mapping):
-            raise SecurityConfigError(where.rstrip("."), f"expected a table, got {s!r}")
+            raise SitePlanError(where.rstrip("."), f"expected a table, got {s!r}")
         _unknown(s, {"name", "x", "y", "radius_m", "quota_kg"}, where)
         site = DigSite(_name(s, "name", where), _num(s, "x", where), _num(s, "y", where),
                        _num(s, "radius_m", where, 1.0, 0.0, 1000.0),
                        _num(s, "quota_kg", where, None, 0.0, 1e9))
         for j, other in enumerate(sites):
             if other.name == site.name:
-                raise SecurityConfigError(f"{where}name", f"duplicate of {prefix}site[{j}]")
+                raise SitePlanError(f"{where}name", f"duplicate of {prefix}site[{j}]")
             if math.dist(other.centre, site.centre) <= other.radius_m + site.radius_m:
-                raise SecurityConfigError(where.rstrip("."), f"dig area overlaps site "
+                raise SitePlanError(where.rstrip("."), f"dig area overlaps site "
                                           f"{other.name!r} ({prefix}site[{j}])")
         sites.append(site)
     clearance = _num(data, "clearance_m", prefix, 0.0, 0.0, 100.0)
     zones: list[KeepOutZone] = []
     raw_zones = data.get("keep_out", [])
     if not isinstance(raw_zones, list):
-        raise SecurityConfigError(f"{prefix}keep_out", "expected a list of [[keep_out]] tables")
+        raise SitePlanError(f"{prefix}keep_out", "expected a list of [[keep_out]] tables")
     for i, z in enumerate(raw_zones):
         where = f"{prefix}keep_out[{i}]."
         if not isinstance(z, Mapping):
-            raise SecurityConfigError(where.rstrip("."), f"expected a table, got {z!r}")
+            raise SitePlanError(where.rstrip("."), f"expected a table, got {z!r}")
         _unknown(z, {"name", "kind", "polygon", "margin_m"}, where)
         if "polygon" not in z:
-            raise SecurityConfigError(f"{where}polygon", "missing")
+            raise SitePlanError(f"{where}polygon", "missing")
         kind = z.get("kind", "keep-out")
         if not isinstance(kind, str) or not 0 < len(kind) <= 64:
-            raise SecurityConfigError(f"{where}kind", f"expected a short string, got {kind!r}")
+            raise SitePlanError(f"{where}kind", f"expected a short string, got {kind!r}")
         zone = KeepOutZone(_name(z, "name", where), _polygon(z["polygon"], f"{where}polygon"),
                            _num(z, "margin_m", where, 0.0, 0.0, 1000.0), kind)
         for site in sites:
             reach = site.radius_m + zone.margin_m + clearance
             if contains(zone.polygon, site.centre) or \
                     edge_distance(site.centre, zone.polygon) <= reach:
-                raise SecurityConfigError(f"{where}polygon", f"keep-out zone {zone.name!r} "
+                raise SitePlanError(f"{where}polygon", f"keep-out zone {zone.name!r} "
                                           f"(with margin {zone.margin_m} m and clearance "
                                           f"{clearance} m) reaches into dig site {site.name!r}")
         zones.append(zone)

@@ -13,9 +13,10 @@ drains the outbox whenever a broker is reachable. With ``broker_url=None`` the
 outbox just fills (within its disk budget) until a later run configures a broker.
 Call the ``publish_*`` methods from the event loop's thread.
 
-Errors: ``publish_*`` raise ``DownlinkUsageError`` (outside ``async with``, bad
-stream names, unencodable payloads: ``PayloadEncodeError``) and ``OutboxError``
-(disk failure). Broker trouble never reaches the caller; it shows in ``counters``.
+Errors: ``publish_*`` raise ``DownlinkUsageError`` (outside ``async with``), the
+contract's ``ContractConfigError`` (bad stream names) and ``PayloadEncodeError``
+(unencodable payloads), both ``ValueError``, and ``OutboxError`` (disk failure).
+Broker trouble never reaches the caller; it shows in ``counters``.
 """
 
 from __future__ import annotations
@@ -30,13 +31,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from telemetry.backoff import Backoff
-from telemetry.contract import DEFAULT_PREFIX, Priority, Severity, TopicTree, check_name
-from telemetry.downlink_errors import DownlinkConfigError, DownlinkUsageError
-from telemetry.event_throttle import EventThrottle, ThrottledEvent
-from telemetry.mqtt_adapter import InboundMessage, MqttSettings
-from telemetry.outbox import EvictionReport, Outbox, Stored
-from telemetry.payloads import (
+from firmware_bridge.backoff import Backoff
+from telemetry.contract.errors import ContractConfigError
+from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
     DownlinkMessage,
@@ -48,7 +45,13 @@ from telemetry.payloads import (
     StatusMessage,
     encode,
 )
-from telemetry.publisher import Publisher
+from telemetry.contract.topics import DEFAULT_PREFIX, Priority, Severity, TopicTree
+from telemetry.downlink.errors import DownlinkConfigError, DownlinkUsageError
+from telemetry.downlink.event_throttle import EventThrottle, ThrottledEvent
+from telemetry.downlink.outbox import EvictionReport, Outbox, Stored
+from telemetry.downlink.publisher import Publisher
+from telemetry.mqtt_adapter import InboundMessage, MqttSettings
+from telemetry.mqtt_errors import MqttConfigError
 
 __all__ = ["Clock", "Downlink", "DownlinkConfig", "DownlinkCounters", "SystemClock",
            "UplinkCommand"]
@@ -98,7 +101,10 @@ class DownlinkConfig:
     close_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
-        check_name("rig_id", self.rig_id)
+        try:  # the topic tree checks the rig id and prefix: report them as our keys
+            TopicTree(self.topic_prefix, self.rig_id)
+        except ContractConfigError as err:
+            raise DownlinkConfigError(err.key, err.problem) from err
         if self.max_in_flight < 1:
             raise DownlinkConfigError("max_in_flight", f"expected >= 1, got {self.max_in_flight}")
         if self.disk_budget_bytes < 64 * 1024:
@@ -107,18 +113,20 @@ class DownlinkConfig:
         if self.bandwidth_bytes_per_s is not None and self.bandwidth_bytes_per_s <= 0:
             raise DownlinkConfigError(
                 "bandwidth_bytes_per_s", f"expected > 0 or None, got {self.bandwidth_bytes_per_s}")
-        TopicTree(self.topic_prefix, self.rig_id)
 
     def mqtt_settings(self) -> MqttSettings:
         if self.broker_url is None:
             raise DownlinkConfigError("broker_url", "no broker configured")
-        return MqttSettings.from_url(
-            self.broker_url, username=self.username, password=self.password,
-            tls_ca_file=self.tls_ca_file, tls_cert_file=self.tls_cert_file,
-            tls_key_file=self.tls_key_file, tls_insecure=self.tls_insecure or None,
-            protocol=self.protocol, keepalive=self.keepalive_s,
-            client_id=self.client_id or f"{self.rig_id}-downlink",
-            persistent_session=True, max_in_flight=self.max_in_flight)
+        try:
+            return MqttSettings.from_url(
+                self.broker_url, username=self.username, password=self.password,
+                tls_ca_file=self.tls_ca_file, tls_cert_file=self.tls_cert_file,
+                tls_key_file=self.tls_key_file, tls_insecure=self.tls_insecure or None,
+                protocol=self.protocol, keepalive=self.keepalive_s,
+                client_id=self.client_id or f"{self.rig_id}-downlink",
+                persistent_session=True, max_in_flight=self.max_in_flight)
+        except MqttConfigError as err:
+            raise DownlinkConfigError(err.key, err.problem) from err
 
 
 @dataclass(frozen=True, slots=True)

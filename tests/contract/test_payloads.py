@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from telemetry.contract import Severity
-from telemetry.downlink_errors import PayloadDecodeError, PayloadEncodeError
-from telemetry.payloads import (
+from telemetry.contract.errors import PayloadDecodeError, PayloadEncodeError
+from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
     CommandEnvelope,

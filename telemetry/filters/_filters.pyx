@@ -1,6 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
 # cython: initializedcheck=False
-"""Compiled streaming filter kernels (the twin is ``telemetry._filters_ref``).
+"""Compiled streaming filter kernels (the twin is ``telemetry.filters._filters_ref``).
 
 Theory of operation
 -------------------
@@ -37,7 +37,7 @@ from libc.stdint cimport int64_t
 
 import numpy as np
 
-from telemetry import _filters_ref as _ref
+from telemetry.filters import _filters_ref as _ref
 
 cnp.import_array()
 

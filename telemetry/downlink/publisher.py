@@ -27,13 +27,14 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from telemetry.backoff import Backoff
-from telemetry.contract import TopicTree
-from telemetry.downlink_errors import BrokerError, OutboxError
+from firmware_bridge.backoff import Backoff
+from telemetry.contract.payloads import set_delivery_flags
+from telemetry.contract.topics import TopicTree
+from telemetry.downlink.errors import OutboxError
+from telemetry.downlink.outbox import Outbox, OutboxRow
+from telemetry.downlink.rate_limit import TokenBucket
 from telemetry.mqtt_adapter import InboundMessage, LastWill, MqttSession, MqttSettings, connect
-from telemetry.outbox import Outbox, OutboxRow
-from telemetry.payloads import set_delivery_flags
-from telemetry.rate_limit import TokenBucket
+from telemetry.mqtt_errors import BrokerError
 
 __all__ = ["Publisher", "PublisherCounters"]
 

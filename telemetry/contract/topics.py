@@ -13,10 +13,11 @@ import enum
 import re
 from dataclasses import dataclass
 
-from telemetry.downlink_errors import DownlinkConfigError
+from telemetry.contract.errors import ContractConfigError
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "ParsedTopic",
     "Priority",
     "Severity",
     "TopicTree",
@@ -32,7 +33,7 @@ _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 def check_name(key: str, value: str) -> str:
     """Validate a rig id or stream name: 1-64 of ``[A-Za-z0-9_.-]``."""
     if not isinstance(value, str) or not _NAME.match(value):
-        raise DownlinkConfigError(key, f"expected 1-64 characters of [A-Za-z0-9_.-], got {value!r}")
+        raise ContractConfigError(key, f"expected 1-64 characters of [A-Za-z0-9_.-], got {value!r}")
     return value
 
 
@@ -75,7 +76,7 @@ class TopicTree:
 
     def __post_init__(self) -> None:
         if not self.prefix or any(c in self.prefix for c in "+#\x00") or self.prefix.endswith("/"):
-            raise DownlinkConfigError("topic_prefix", f"expected a topic without wildcards or "
+            raise ContractConfigError("topic_prefix", f"expected a topic without wildcards or "
                                       f"trailing '/', got {self.prefix!r}")
         check_name("rig_id", self.rig_id)
 

@@ -15,7 +15,7 @@ import math
 import numpy as np
 from cbor2 import CBORTag
 
-from telemetry.downlink_errors import PayloadDecodeError, PayloadEncodeError
+from telemetry.contract.errors import PayloadDecodeError, PayloadEncodeError
 
 __all__ = ["array_from_cbor", "array_to_cbor"]
 

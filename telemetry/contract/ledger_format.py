@@ -39,7 +39,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
-from .keys import fingerprint
+from telemetry.contract.keys import fingerprint
 
 LEDGER_VERSION = 1
 LEDGER_DOMAIN = b"regolith-rig/ledger/v1\x00"

@@ -26,9 +26,9 @@ from typing import Any
 import cbor2
 import numpy as np
 
-from telemetry.cbor_arrays import array_from_cbor, array_to_cbor
-from telemetry.contract import Severity
-from telemetry.downlink_errors import PayloadDecodeError, PayloadEncodeError
+from telemetry.contract.cbor_arrays import array_from_cbor, array_to_cbor
+from telemetry.contract.errors import PayloadDecodeError, PayloadEncodeError
+from telemetry.contract.topics import Severity
 
 __all__ = [
     "SCHEMA_VERSION",

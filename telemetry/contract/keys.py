@@ -27,7 +27,7 @@ from pathlib import Path
 from nacl.exceptions import CryptoError
 from nacl.signing import SigningKey, VerifyKey
 
-from .errors import KeyFileError
+from telemetry.contract.errors import KeyFileError
 
 KEY_ID_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 SECRET_TYPE = "regolith-rig-ed25519-secret"

@@ -1,4 +1,4 @@
-"""Pure-NumPy twin of ``telemetry._filters``.
+"""Pure-NumPy twin of ``telemetry.filters._filters``.
 
 Same classes, same constructor arguments, same ``run(x, out=None)`` methods,
 same state layout, same errors. It exists so that the rover still works (slowly)
