@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from telemetry import filters
 from telemetry.filters import backend
-from tests.telemetry.conftest import kernel_module, random_splits, run_chunked
+from tests.filters.conftest import kernel_module, random_splits, run_chunked
 
 FACTORIES: dict[str, Callable[[int, np.dtype], object]] = {
     "sos": lambda c, dt: filters.SosFilter(filters.butter(4, 60.0, 1000.0), c, dt),

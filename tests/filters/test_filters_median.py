@@ -8,7 +8,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
 from telemetry.filters import MAD_SCALE
-from tests.telemetry.conftest import random_splits, run_chunked
+from tests.filters.conftest import random_splits, run_chunked
 
 
 def medfilt_streaming(x: np.ndarray, w: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from tests.telemetry.conftest import random_splits, run_chunked
+from tests.filters.conftest import random_splits, run_chunked
 
 
 def test_ema_step_response_and_chunks(filt, filter_rng) -> None:

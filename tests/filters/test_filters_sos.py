@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from tests.telemetry.conftest import random_splits, run_chunked
+from tests.filters.conftest import random_splits, run_chunked
 
 
 @pytest.mark.parametrize(
