@@ -1,4 +1,4 @@
-"""Build the issue-8 seams (signed commands, site rules, ledger) from the configuration.
+"""Build the command-security seams (signed commands, site rules, ledger) from the configuration.
 
 ``[security]`` in the controller's TOML turns on signed ground commands and the
 extraction ledger; ``[site_plan]`` turns on keep-out zones and quotas. Both are
