@@ -18,8 +18,8 @@ from control.security import (
     SignedCommandAuthenticator,
     SqliteReplayStore,
 )
-from control.security.command_wire import MAX_BODY_BYTES, MAX_ENVELOPE_BYTES, signing_bytes
 from control.security.replay import ReplayWindow
+from telemetry.contract.command_wire import MAX_BODY_BYTES, MAX_ENVELOPE_BYTES, signing_bytes
 
 from .helpers import (
     NOW,
