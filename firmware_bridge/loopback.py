@@ -215,7 +215,7 @@ class _FirmwareProtocol(LinkProtocol):
             self.link.data_to_send()  # discard: the firmware's transmitter is dead
             while (event := self.link.next_event()) is not None:
                 self.on_event(event)
-            self._arm()
+            self.arm_timer()
             return
         super().pump()
 

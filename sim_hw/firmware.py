@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -53,6 +54,7 @@ from firmware_bridge.messages import (
 )
 
 from .channels import CHANNELS
+from .drum_loop import DrumSpeedLoop
 from .plant import Actuation, RigPlant
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,15 @@ class Action:
     start_mass: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class _CommandRule:
+    """How a command is checked before it runs (docs/protocol.md section 4.8)."""
+
+    handler: Callable[[Command, int, int], None]
+    refused_when_latched: bool  # ESTOP_LATCHED while the e-stop is latched
+    needs_enabled: bool  # NOT_ENABLED unless the motors are on
+
+
 def _wrap(a: float) -> float:
     return (a + math.pi) % (2 * math.pi) - math.pi
 
@@ -143,17 +154,12 @@ class Firmware:
         self.counters = {"setpoints": 0, "setpoints_expired": 0, "commands": 0,
                          "commands_rejected": 0}
         self._act = Actuation()
-        self._w_ref = 0.0
-        self._integ = 0.0
-        self._limit_time = 0.0
-        self._limit_clear_time = 0.0
-        self._limit_reported = False
-        self._stall_time = 0.0
-        self._stall_reported = False
+        self.drum = DrumSpeedLoop(config.drum_accel)
         self._end_stop_reported = False
         self._low_batt_warned = False
         self._critical_reported = False
         self._arm_hold = plant.state.arm_pos
+        self._rules = self._command_rules()
 
     # --- state --------------------------------------------------------------------
 
@@ -227,99 +233,121 @@ class Firmware:
         self._result(seq, session, cmd.code, ResultStatus.REJECTED, reason, detail)
 
     def _command(self, cmd: Command, seq: int, session: int, fw_time_us: int) -> None:
-        code = cmd.code
-        p = self.plant.state
-        cfg = self.config
+        """Check the preconditions of docs/protocol.md section 4.8 in order, then dispatch."""
         if fw_time_us > cmd.deadline_us:
             self._reject(cmd, seq, session, Reason.EXPIRED,
                          f"deadline passed {(fw_time_us - cmd.deadline_us) / 1000:.1f} ms ago")
             return
-        if code is CommandCode.RESET_ESTOP:
-            if self.estop_latched and self.estop_cause:
-                self._reject(cmd, seq, session, Reason.CAUSE_PRESENT, "panel e-stop still pressed")
-                return
-            if self.estop_latched:
-                self.estop_latched = False
-                self.event(EventCode.ESTOP_RESET, Severity.INFO, 0.0, "e-stop reset")
-            self._accept_done(seq, session, code)
+        rule = self._rules.get(cmd.code)
+        if rule is None:  # pragma: no cover - the codec only decodes known codes
+            self._reject(cmd, seq, session, Reason.UNKNOWN_COMMAND)
             return
-        if self.estop_latched:
+        if rule.refused_when_latched and self.estop_latched:
             self._reject(cmd, seq, session, Reason.ESTOP_LATCHED)
             return
-        if code is CommandCode.ENABLE:
-            if cmd.args[0] >= 0.5:
-                if self.overtemp:
-                    self._reject(cmd, seq, session, Reason.CAUSE_PRESENT,
-                                 f"motor over temperature ({p.motor_temp:.0f} degC)")
-                    return
-                if p.soc < cfg.critical_soc:
-                    self._reject(cmd, seq, session, Reason.CAUSE_PRESENT,
-                                 f"battery critical ({p.soc:.1f} %)")
-                    return
-                if self.power is not Power.ON:
-                    self._w_ref = p.omega
-                    self._integ = 0.0
-                    self._arm_hold = p.arm_pos
-                self.power = Power.ON
-                self.watchdog_tripped = False
-            else:
-                self.controlled_stop("disabled by controller")
-            self._accept_done(seq, session, code)
-            return
-        if code is CommandCode.STOP:
-            self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, "STOP")
-            self._result(seq, session, code, ResultStatus.ACCEPTED)
-            if self.power is Power.OFF:
-                self._result(seq, session, code, ResultStatus.DONE)
-            else:
-                self.power = Power.STOPPING
-                self.action = Action(code, seq, session, self.time)
-            return
-        if self.power is not Power.ON:
+        if rule.needs_enabled and self.power is not Power.ON:
             self._reject(cmd, seq, session, Reason.NOT_ENABLED)
             return
-        busy = self.action.code if self.action is not None else None
-        if code is CommandCode.DRIVE_TO:
-            x, y, speed = cmd.args[:3]
-            if not all(map(math.isfinite, (x, y, speed))) or not 0 < speed <= cfg.max_drive_speed:
-                self._reject(cmd, seq, session, Reason.BAD_VALUE,
-                             f"speed must be in (0, {cfg.max_drive_speed}] m/s, got {speed}")
-                return
-            if not self.plant.site.contains(x, y):
-                self._reject(cmd, seq, session, Reason.BAD_VALUE,
-                             f"({x:.2f}, {y:.2f}) is outside the site")
-                return
-            if self.plant.cut_depth > cfg.dig_depth_for_busy:
-                self._reject(cmd, seq, session, Reason.BUSY,
-                             f"digging at {self.plant.cut_depth * 100:.1f} cm")
-                return
-            if busy in (CommandCode.DUMP, CommandCode.STOW):
-                self._reject(cmd, seq, session, Reason.BUSY, f"{busy.name} in progress")
-                return
-            if busy is CommandCode.DRIVE_TO:
-                self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, "superseded by DRIVE_TO")
+        rule.handler(cmd, seq, session)
+
+    def _command_rules(self) -> dict[CommandCode, _CommandRule]:
+        return {
+            CommandCode.RESET_ESTOP: _CommandRule(self._cmd_reset_estop, False, False),
+            CommandCode.ENABLE: _CommandRule(self._cmd_enable, True, False),
+            CommandCode.STOP: _CommandRule(self._cmd_stop, True, False),
+            CommandCode.DRIVE_TO: _CommandRule(self._cmd_drive_to, True, True),
+            CommandCode.DUMP: _CommandRule(self._cmd_dump, True, True),
+            CommandCode.STOW: _CommandRule(self._cmd_stow, True, True),
+        }
+
+    def _busy(self) -> CommandCode | None:
+        return self.action.code if self.action is not None else None
+
+    def _cmd_reset_estop(self, cmd: Command, seq: int, session: int) -> None:
+        if self.estop_latched and self.estop_cause:
+            self._reject(cmd, seq, session, Reason.CAUSE_PRESENT, "panel e-stop still pressed")
+            return
+        if self.estop_latched:
+            self.estop_latched = False
+            self.event(EventCode.ESTOP_RESET, Severity.INFO, 0.0, "e-stop reset")
+        self._accept_done(seq, session, cmd.code)
+
+    def _cmd_enable(self, cmd: Command, seq: int, session: int) -> None:
+        if cmd.args[0] < 0.5:
+            self.controlled_stop("disabled by controller")
+            self._accept_done(seq, session, cmd.code)
+            return
+        p = self.plant.state
+        if self.overtemp:
+            self._reject(cmd, seq, session, Reason.CAUSE_PRESENT,
+                         f"motor over temperature ({p.motor_temp:.0f} degC)")
+            return
+        if p.soc < self.config.critical_soc:
+            self._reject(cmd, seq, session, Reason.CAUSE_PRESENT,
+                         f"battery critical ({p.soc:.1f} %)")
+            return
+        if self.power is not Power.ON:
+            self.drum.reset(p.omega)
             self._arm_hold = p.arm_pos
-            self._start(Action(code, seq, session, self.time, (x, y, speed)))
-        elif code is CommandCode.DUMP:
-            if p.arm_pos < self.plant.config.arm_stow - 0.01:
-                self._reject(cmd, seq, session, Reason.BUSY,
-                             f"arm not stowed ({p.arm_pos:.3f} m)")
-                return
-            if busy is not None and busy is not CommandCode.DUMP:
-                self._reject(cmd, seq, session, Reason.BUSY, f"{busy.name} in progress")
-                return
-            if busy is CommandCode.DUMP:
-                self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, "superseded by DUMP")
-            self._start(Action(code, seq, session, self.time, start_mass=p.bucket_mass))
-        elif code is CommandCode.STOW:
-            if busy is not None and busy is not CommandCode.STOW:
-                self._reject(cmd, seq, session, Reason.BUSY, f"{busy.name} in progress")
-                return
-            if busy is CommandCode.STOW:
-                self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, "superseded by STOW")
-            self._start(Action(code, seq, session, self.time))
-        else:  # pragma: no cover - the codec only decodes known codes
-            self._reject(cmd, seq, session, Reason.UNKNOWN_COMMAND)
+        self.power = Power.ON
+        self.watchdog_tripped = False
+        self._accept_done(seq, session, cmd.code)
+
+    def _cmd_stop(self, cmd: Command, seq: int, session: int) -> None:
+        self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, "STOP")
+        self._result(seq, session, cmd.code, ResultStatus.ACCEPTED)
+        if self.power is Power.OFF:
+            self._result(seq, session, cmd.code, ResultStatus.DONE)
+        else:
+            self.power = Power.STOPPING
+            self.action = Action(cmd.code, seq, session, self.time)
+
+    def _cmd_drive_to(self, cmd: Command, seq: int, session: int) -> None:
+        cfg = self.config
+        x, y, speed = cmd.args[:3]
+        if not all(map(math.isfinite, (x, y, speed))) or not 0 < speed <= cfg.max_drive_speed:
+            self._reject(cmd, seq, session, Reason.BAD_VALUE,
+                         f"speed must be in (0, {cfg.max_drive_speed}] m/s, got {speed}")
+            return
+        if not self.plant.site.contains(x, y):
+            self._reject(cmd, seq, session, Reason.BAD_VALUE,
+                         f"({x:.2f}, {y:.2f}) is outside the site")
+            return
+        if self.plant.cut_depth > cfg.dig_depth_for_busy:
+            self._reject(cmd, seq, session, Reason.BUSY,
+                         f"digging at {self.plant.cut_depth * 100:.1f} cm")
+            return
+        busy = self._busy()
+        if busy in (CommandCode.DUMP, CommandCode.STOW):
+            self._reject(cmd, seq, session, Reason.BUSY, f"{busy.name} in progress")
+            return
+        if busy is CommandCode.DRIVE_TO:
+            self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, "superseded by DRIVE_TO")
+        self._arm_hold = self.plant.state.arm_pos
+        self._start(Action(cmd.code, seq, session, self.time, (x, y, speed)))
+
+    def _cmd_dump(self, cmd: Command, seq: int, session: int) -> None:
+        p = self.plant.state
+        if p.arm_pos < self.plant.config.arm_stow - 0.01:
+            self._reject(cmd, seq, session, Reason.BUSY, f"arm not stowed ({p.arm_pos:.3f} m)")
+            return
+        if not self._supersede(cmd, seq, session):
+            return
+        self._start(Action(cmd.code, seq, session, self.time, start_mass=p.bucket_mass))
+
+    def _cmd_stow(self, cmd: Command, seq: int, session: int) -> None:
+        if self._supersede(cmd, seq, session):
+            self._start(Action(cmd.code, seq, session, self.time))
+
+    def _supersede(self, cmd: Command, seq: int, session: int) -> bool:
+        """A long action of the same kind is replaced; another kind makes *cmd* BUSY."""
+        busy = self._busy()
+        if busy is not None and busy is not cmd.code:
+            self._reject(cmd, seq, session, Reason.BUSY, f"{busy.name} in progress")
+            return False
+        if busy is cmd.code:
+            self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, f"superseded by {cmd.code.name}")
+        return True
 
     def _accept_done(self, seq: int, session: int, code: int) -> None:
         self._result(seq, session, code, ResultStatus.ACCEPTED)
@@ -375,8 +403,7 @@ class Firmware:
     def latch_estop(self, text: str) -> None:
         self._abort(ResultStatus.FAILED, Reason.ESTOP_LATCHED, text)
         self.power = Power.OFF
-        self._w_ref = 0.0
-        self._integ = 0.0
+        self.drum.reset(0.0)
         if not self.estop_latched:
             self.estop_latched = True
             self.event(EventCode.ESTOP_LATCHED, Severity.CRITICAL, 0.0, text)
@@ -415,71 +442,83 @@ class Firmware:
     # --- the control step (simulated time) ---------------------------------------------
 
     def control(self, dt: float, now: float) -> Actuation:
-        cfg, prm = self.config, self.params
-        plant = self.plant
-        p = plant.state
-        pc = plant.config
-        a = self._act
+        """One inner-loop step: drum speed loop, arm position loop, drive guidance."""
         self.time += dt
+        p = self.plant.state
         self._protections(p.motor_temp, p.soc)
+        if self.power is Power.OFF:
+            return self._outputs_off()
         sp = self.setpoint
         fresh = sp is not None and sp.enable and now <= self.setpoint_until
-        action = self.action
-        code = action.code if action is not None else None
+        self._drum_step(dt, sp if fresh else None)
+        if self._stop_complete():
+            return self._act
+        self._arm_step(sp if fresh else None)
+        self._end_stop_watch()
+        self._guidance_step()
+        return self._act
 
-        if self.power is Power.OFF:
-            a.drum_on = False
-            a.drum_current = a.arm_velocity = a.drive_speed = a.yaw_rate = 0.0
-            self._w_ref = p.omega
-            self._integ = 0.0
-            self._stall_time = self._limit_time = 0.0
-            return a
+    def _outputs_off(self) -> Actuation:
+        a = self._act
+        a.drum_on = False
+        a.drum_current = a.arm_velocity = a.drive_speed = a.yaw_rate = 0.0
+        self.drum.idle(self.plant.state.omega)
+        return a
 
-        # -- drum speed loop --------------------------------------------------------------
-        vmax = prm["max_drum_speed"]
-        if code is CommandCode.DUMP:
-            target = -cfg.dump_speed
-        elif self.power is Power.ON and fresh:
-            assert sp is not None
-            target = _clamp(sp.drum_speed, -vmax, vmax)
-        else:
-            target = 0.0
-        step = cfg.drum_accel * dt
-        self._w_ref += _clamp(target - self._w_ref, -step, step)
+    def _drum_target(self, sp: Setpoints | None) -> float:
+        if self._busy() is CommandCode.DUMP:
+            return -self.config.dump_speed
+        if self.power is Power.ON and sp is not None:
+            vmax = self.params["max_drum_speed"]
+            return _clamp(sp.drum_speed, -vmax, vmax)
+        return 0.0
+
+    def _drum_step(self, dt: float, sp: Setpoints | None) -> None:
+        prm = self.params
+        omega = self.plant.state.omega
         limit = prm["current_limit"]
-        err = self._w_ref - p.omega
-        i_cmd = prm["speed_kp"] * err + self._integ
-        saturated = abs(i_cmd) >= limit
-        if not saturated or (i_cmd > 0) != (err > 0):  # conditional integration
-            self._integ = _clamp(self._integ + prm["speed_ki"] * err * dt, -limit, limit)
-        a.drum_on = True
-        a.drum_current = _clamp(i_cmd, -limit, limit)
-        self._current_watch(dt, saturated, limit, p.omega)
+        current, saturated = self.drum.step(self._drum_target(sp), omega, dt, limit=limit,
+                                            kp=prm["speed_kp"], ki=prm["speed_ki"])
+        self._act.drum_on = True
+        self._act.drum_current = current
+        for alarm in self.drum.watch(dt, saturated, limit, omega):
+            self.event(alarm.code, alarm.severity, alarm.value, alarm.text)
 
-        if self.power is Power.STOPPING and self._w_ref == 0.0 and abs(p.omega) < 0.05:
-            self.power = Power.OFF
-            a.drum_on = False
-            a.drum_current = a.arm_velocity = a.drive_speed = a.yaw_rate = 0.0
-            if action is not None and code is CommandCode.STOP:
-                self._finish(text="stopped")
-            return a
+    def _stop_complete(self) -> bool:
+        """A controlled stop ends at rest: motors off, a STOP command done."""
+        if not (self.power is Power.STOPPING and self.drum.w_ref == 0.0
+                and abs(self.plant.state.omega) < 0.05):
+            return False
+        self.power = Power.OFF
+        a = self._act
+        a.drum_on = False
+        a.drum_current = a.arm_velocity = a.drive_speed = a.yaw_rate = 0.0
+        if self._busy() is CommandCode.STOP:
+            self._finish(text="stopped")
+        return True
 
-        # -- arm position loop -----------------------------------------------------------
+    def _arm_step(self, sp: Setpoints | None) -> None:
+        p = self.plant.state
+        pc = self.plant.config
+        code = self._busy()
         arm_target: float | None = None
         if code in (CommandCode.STOW, CommandCode.DUMP):
             arm_target = pc.arm_stow
-        elif code is CommandCode.DRIVE_TO or self.power is not Power.ON:
-            arm_target = self._arm_hold if code is CommandCode.DRIVE_TO else None
-        elif fresh:
-            assert sp is not None
+        elif code is CommandCode.DRIVE_TO:
+            arm_target = self._arm_hold
+        elif self.power is Power.ON and sp is not None:
             arm_target = _clamp(-sp.cut_depth, pc.arm_min - 0.01, pc.arm_max + 0.01)
-        rate = prm["arm_rate_limit"]
+        rate = self.params["arm_rate_limit"]
         if arm_target is None:
-            a.arm_velocity = 0.0
+            self._act.arm_velocity = 0.0
             self._arm_hold = p.arm_pos
         else:
-            a.arm_velocity = _clamp(cfg.arm_kp * (arm_target - p.arm_pos), -rate, rate)
-        pushing = p.at_end_stop and a.arm_velocity * p.at_end_stop > 1e-4
+            self._act.arm_velocity = _clamp(self.config.arm_kp * (arm_target - p.arm_pos),
+                                            -rate, rate)
+
+    def _end_stop_watch(self) -> None:
+        p = self.plant.state
+        pushing = p.at_end_stop and self._act.arm_velocity * p.at_end_stop > 1e-4
         if pushing and not self._end_stop_reported:
             self._end_stop_reported = True
             self.event(EventCode.END_STOP, Severity.WARNING, p.arm_pos,
@@ -487,55 +526,43 @@ class Firmware:
         elif not p.at_end_stop:
             self._end_stop_reported = False
 
-        # -- drive guidance --------------------------------------------------------------
+    def _guidance_step(self) -> None:
+        a = self._act
         a.drive_speed = a.yaw_rate = 0.0
-        if code is CommandCode.DRIVE_TO and self.power is Power.ON:
-            assert action is not None
-            tx, ty, speed = action.target
-            dx, dy = tx - p.x, ty - p.y
-            dist = math.hypot(dx, dy)
-            if dist < cfg.arrive_tolerance:
-                self._finish(EventCode.DRIVE_DONE, dist, f"arrived at ({tx:.2f}, {ty:.2f})")
-            else:
-                err_h = _wrap(math.atan2(dy, dx) - p.heading)
-                a.yaw_rate = _clamp(1.5 * err_h, -0.5, 0.5)
-                a.drive_speed = min(speed, 0.8 * dist) if abs(err_h) < 0.3 else 0.0
-        elif code is CommandCode.STOW:
-            if abs(p.arm_pos - pc.arm_stow) < cfg.stow_tolerance:
+        action = self.action
+        if action is None:
+            return
+        if action.code is CommandCode.DRIVE_TO and self.power is Power.ON:
+            self._drive_guidance(action)
+        elif action.code is CommandCode.STOW:
+            p = self.plant.state
+            if abs(p.arm_pos - self.plant.config.arm_stow) < self.config.stow_tolerance:
                 self._finish(EventCode.STOW_DONE, p.arm_pos, "arm stowed")
-        elif code is CommandCode.DUMP:
-            assert action is not None
-            elapsed = self.time - action.started
-            if p.bucket_mass < 0.2 and elapsed > 1.0:
-                dumped = action.start_mass - p.bucket_mass
-                self._finish(EventCode.DUMP_DONE, dumped, f"dumped {dumped:.1f} kg")
-            elif elapsed > cfg.dump_timeout:
-                self._abort(ResultStatus.FAILED, Reason.LIMIT,
-                            f"bucket still holds {p.bucket_mass:.1f} kg")
-        return a
+        elif action.code is CommandCode.DUMP:
+            self._dump_progress(action)
 
-    def _current_watch(self, dt: float, saturated: bool, limit: float, omega: float) -> None:
-        if saturated:
-            self._limit_time += dt
-            self._limit_clear_time = 0.0
-            if self._limit_time >= 0.1 and not self._limit_reported:
-                self._limit_reported = True
-                self.event(EventCode.CURRENT_LIMIT, Severity.WARNING, limit,
-                           f"drum current at its {limit:.1f} A limit")
-        else:
-            self._limit_time = 0.0
-            self._limit_clear_time += dt
-            if self._limit_clear_time > 0.5:
-                self._limit_reported = False
-        if saturated and abs(omega) < 0.2 and abs(self._w_ref) > 0.5:
-            self._stall_time += dt
-            if self._stall_time >= 0.2 and not self._stall_reported:
-                self._stall_reported = True
-                self.event(EventCode.STALL, Severity.FAULT, limit,
-                           f"drum stalled at {limit:.1f} A")
-        elif abs(omega) > 1.0 or abs(self._w_ref) < 0.1:
-            self._stall_time = 0.0
-            self._stall_reported = False
+    def _drive_guidance(self, action: Action) -> None:
+        p = self.plant.state
+        a = self._act
+        tx, ty, speed = action.target
+        dx, dy = tx - p.x, ty - p.y
+        dist = math.hypot(dx, dy)
+        if dist < self.config.arrive_tolerance:
+            self._finish(EventCode.DRIVE_DONE, dist, f"arrived at ({tx:.2f}, {ty:.2f})")
+            return
+        err_h = _wrap(math.atan2(dy, dx) - p.heading)
+        a.yaw_rate = _clamp(1.5 * err_h, -0.5, 0.5)
+        a.drive_speed = min(speed, 0.8 * dist) if abs(err_h) < 0.3 else 0.0
+
+    def _dump_progress(self, action: Action) -> None:
+        p = self.plant.state
+        elapsed = self.time - action.started
+        if p.bucket_mass < 0.2 and elapsed > 1.0:
+            dumped = action.start_mass - p.bucket_mass
+            self._finish(EventCode.DUMP_DONE, dumped, f"dumped {dumped:.1f} kg")
+        elif elapsed > self.config.dump_timeout:
+            self._abort(ResultStatus.FAILED, Reason.LIMIT,
+                        f"bucket still holds {p.bucket_mass:.1f} kg")
 
     def _protections(self, temp: float, soc: float) -> None:
         cfg = self.config

@@ -138,24 +138,24 @@ class _RigProtocol(LinkProtocol):
     """LinkProtocol with line faults on both directions and the firmware's ear."""
 
     def __init__(self, rig: Rig) -> None:
-        super().__init__(rig.link, rig._on_link_event)
+        super().__init__(rig.link, rig.on_link_event)
         self.rig = rig
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.rig._attach(self)
+        self.rig.attach_port(self)
         self.pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        self.rig._detach(self, exc)
+        self.rig.detach_port(self, exc)
 
     def data_received(self, data: bytes) -> None:
         rig = self.rig
         if rig.line.active:
             data = rig.line.mangle(data, "rx")
         link = self.link
-        now = self._loop.time()
+        now = self.loop.time()
         before = link.stats.frames_rx
         link.receive_data(data, now)
         if link.is_up and link.stats.frames_rx != before:
@@ -166,9 +166,9 @@ class _RigProtocol(LinkProtocol):
         link = self.link
         while (event := link.next_event()) is not None:
             self.on_event(event)
-        self.rig._flush_outbox()
+        self.rig.flush_outbox()
         self.write(link.data_to_send())
-        self._arm()
+        self.arm_timer()
 
     def write(self, out: bytes) -> None:
         if out and self.transport is not None and not self.transport.is_closing():
@@ -360,19 +360,22 @@ class Rig:
 
     # --- protocol callbacks -----------------------------------------------------------
 
-    def _attach(self, proto: _RigProtocol) -> None:
+    def attach_port(self, proto: _RigProtocol) -> None:
+        """A connection opened: it drives the firmware's link (one cable, one client)."""
         old = self._proto
         self._proto = proto
         proto.link = self.link
         if old is not None and old is not proto:
             old.close()  # one cable: a new client replaces the old one
 
-    def _detach(self, proto: _RigProtocol, exc: Exception | None) -> None:
+    def detach_port(self, proto: _RigProtocol, exc: Exception | None) -> None:
+        """A connection closed."""
         if self._proto is proto:
             self._proto = None
             log.info("port closed%s", f": {exc}" if exc else "")
 
-    def _on_link_event(self, event: LinkEvent) -> None:
+    def on_link_event(self, event: LinkEvent) -> None:
+        """What the firmware does with each event of its link."""
         assert self._loop is not None
         now = self._loop.time()
         link = self.link
@@ -406,7 +409,8 @@ class Rig:
             return False
         return True
 
-    def _flush_outbox(self) -> None:
+    def flush_outbox(self) -> None:
+        """Hand the firmware's outbox to the link (events wait for the next session)."""
         fw = self.firmware
         link = self.link
         while fw.outbox:
@@ -455,7 +459,7 @@ class Rig:
         if proto is not None:
             proto.pump()
         else:
-            self._flush_outbox()
+            self.flush_outbox()
 
     def _step_plant(self, n: int, now: float) -> None:
         plant = self.plant
