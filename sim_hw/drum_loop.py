@@ -3,9 +3,11 @@
 A PI speed loop on a ramped reference with a hard current limit and
 conditional integration (the integrator only winds toward the limit while
 the output is not saturated the same way). ``step`` returns the current
-demand; ``watch`` reports the drum sitting at its current limit for 100 ms
-(CURRENT_LIMIT) and a stall (at the limit, |omega| < 0.2 rad/s while the
-reference asks for > 0.5 rad/s, for 200 ms): each once until it clears.
+demand; ``brake`` is the controlled stop (current against the motion, up to
+the limit, fading to zero at standstill); ``watch`` reports the drum
+sitting at its current limit for 100 ms (CURRENT_LIMIT) and a stall (at
+the limit, |omega| < 0.2 rad/s while the reference asks for > 0.5 rad/s,
+for 200 ms): each once until it clears.
 """
 
 from __future__ import annotations
@@ -63,6 +65,16 @@ class DrumSpeedLoop:
         if not saturated or (i_cmd > 0) != (err > 0):
             self.integ = _clamp(self.integ + ki * err * dt, -limit, limit)
         return _clamp(i_cmd, -limit, limit), saturated
+
+    def brake(self, omega: float, *, limit: float, kp: float) -> tuple[float, bool]:
+        """Active braking for a controlled stop: current against the motion, at most *limit*.
+
+        Proportional to the speed (gain *kp*) so it fades out at standstill
+        instead of driving the drum backwards; reference and integrator held at 0."""
+        self.w_ref = 0.0
+        self.integ = 0.0
+        i_cmd = -kp * omega
+        return _clamp(i_cmd, -limit, limit), abs(i_cmd) >= limit
 
     def watch(self, dt: float, saturated: bool, limit: float, omega: float) -> list[DrumAlarm]:
         alarms: list[DrumAlarm] = []

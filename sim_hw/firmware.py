@@ -28,14 +28,11 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 
 from firmware_bridge.messages import (
     Command,
     CommandCode,
-    CommandResult,
     EStop,
     Event,
     EventCode,
@@ -52,9 +49,11 @@ from firmware_bridge.messages import (
     Severity,
     Status,
 )
+from firmware_bridge.params import STANDARD_PARAMS, in_range_f32
 
 from .channels import CHANNELS
 from .drum_loop import DrumSpeedLoop
+from .firmware_commands import Action, CommandHandlers, Power
 from .plant import Actuation, RigPlant
 
 log = logging.getLogger(__name__)
@@ -85,42 +84,18 @@ class FirmwareConfig:
     dig_depth_for_busy: float = 0.005  # m: deeper than this, DRIVE_TO is refused
 
 
-# param id -> (attribute, min, max, writable)
-PARAMS: dict[int, tuple[str, float, float, bool]] = {
-    Param.WATCHDOG_MS: ("watchdog_ms", 20, 10_000, True),
-    Param.DRUM_CURRENT_LIMIT_A: ("current_limit", 0.5, 40.0, True),
-    Param.ARM_RATE_LIMIT_M_S: ("arm_rate_limit", 0.001, 0.2, True),
-    Param.SAMPLE_RATE_HZ: ("sample_rate_hz", 0, 0, False),
-    Param.BATCH_SAMPLES: ("batch_samples", 0, 0, False),
-    Param.DRUM_SPEED_KP: ("speed_kp", 0.0, 200.0, True),
-    Param.DRUM_SPEED_KI: ("speed_ki", 0.0, 2000.0, True),
-    Param.MAX_DRUM_SPEED_RAD_S: ("max_drum_speed", 0.1, 10.0, True),
+# param id -> FirmwareConfig attribute; ranges and access in firmware_bridge.params
+PARAM_ATTRS: dict[int, str] = {
+    Param.WATCHDOG_MS: "watchdog_ms",
+    Param.DRUM_CURRENT_LIMIT_A: "current_limit",
+    Param.ARM_RATE_LIMIT_M_S: "arm_rate_limit",
+    Param.SAMPLE_RATE_HZ: "sample_rate_hz",
+    Param.BATCH_SAMPLES: "batch_samples",
+    Param.DRUM_SPEED_KP: "speed_kp",
+    Param.DRUM_SPEED_KI: "speed_ki",
+    Param.MAX_DRUM_SPEED_RAD_S: "max_drum_speed",
 }
-
-
-class Power(Enum):
-    OFF = "off"
-    ON = "on"
-    STOPPING = "stopping"  # controlled stop in progress, then OFF
-
-
-@dataclass(slots=True)
-class Action:
-    code: CommandCode
-    seq: int
-    session: int
-    started: float  # firmware sim time
-    target: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    start_mass: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class _CommandRule:
-    """How a command is checked before it runs (docs/protocol.md section 4.8)."""
-
-    handler: Callable[[Command, int, int], None]
-    refused_when_latched: bool  # ESTOP_LATCHED while the e-stop is latched
-    needs_enabled: bool  # NOT_ENABLED unless the motors are on
+STANDSTILL_SPEED = 0.05  # rad/s: below this the drum is at standstill (section 6)
 
 
 def _wrap(a: float) -> float:
@@ -131,14 +106,14 @@ def _clamp(v: float, lo: float, hi: float) -> float:
     return lo if v < lo else hi if v > hi else v
 
 
-class Firmware:
+class Firmware(CommandHandlers):
     """The rig's firmware logic over one boot (a reset makes a new one)."""
 
     def __init__(self, config: FirmwareConfig, plant: RigPlant) -> None:
         self.config = config
         self.plant = plant
         self.params: dict[str, float] = {name: float(getattr(config, name))
-                                         for name, *_ in PARAMS.values()}
+                                         for name in PARAM_ATTRS.values()}
         self.power = Power.OFF
         self.estop_latched = False
         self.estop_cause = False  # panel button still pressed
@@ -155,6 +130,8 @@ class Firmware:
                          "commands_rejected": 0}
         self._act = Actuation()
         self.drum = DrumSpeedLoop(config.drum_accel)
+        self._stop_started = 0.0  # simulated time the running controlled stop began
+        self._stop_cause = ""
         self._end_stop_reported = False
         self._low_batt_warned = False
         self._critical_reported = False
@@ -194,8 +171,11 @@ class Firmware:
 
     def on_session(self, hello: Hello | None, now: float) -> None:
         if hello is not None and hello.watchdog_ms and not self.config.watchdog_fixed:
-            lo, hi = PARAMS[Param.WATCHDOG_MS][1:3]
-            self.params["watchdog_ms"] = _clamp(float(hello.watchdog_ms), lo, hi)
+            spec = STANDARD_PARAMS[Param.WATCHDOG_MS]
+            self.params["watchdog_ms"] = _clamp(float(hello.watchdog_ms), spec.lo, spec.hi)
+        if self.power is not Power.OFF:
+            # a new session means the old host is gone: the link-loss stop (section 6)
+            self.link_lost("a new session started", now)
         self.last_heard = now
 
     def controller_heard(self, now: float) -> None:
@@ -219,176 +199,23 @@ class Firmware:
         elif isinstance(msg, ParamGet | ParamSet):
             self._param(msg, seq, session)
 
-    # --- commands ------------------------------------------------------------------
-
-    def _result(self, seq: int, session: int, code: int, status: ResultStatus,
-                reason: Reason = Reason.NONE, detail: str = "") -> None:
-        if status is ResultStatus.REJECTED:
-            self.counters["commands_rejected"] += 1
-        self.outbox.append((CommandResult(seq, code, status, reason, detail), session))
-
-    def _reject(self, cmd: Command, seq: int, session: int, reason: Reason,
-                detail: str = "") -> None:
-        log.info("command %s rejected: %s %s", cmd.code.name, reason.name, detail)
-        self._result(seq, session, cmd.code, ResultStatus.REJECTED, reason, detail)
-
-    def _command(self, cmd: Command, seq: int, session: int, fw_time_us: int) -> None:
-        """Check the preconditions of docs/protocol.md section 4.8 in order, then dispatch."""
-        if fw_time_us > cmd.deadline_us:
-            self._reject(cmd, seq, session, Reason.EXPIRED,
-                         f"deadline passed {(fw_time_us - cmd.deadline_us) / 1000:.1f} ms ago")
-            return
-        rule = self._rules.get(cmd.code)
-        if rule is None:  # pragma: no cover - the codec only decodes known codes
-            self._reject(cmd, seq, session, Reason.UNKNOWN_COMMAND)
-            return
-        if rule.refused_when_latched and self.estop_latched:
-            self._reject(cmd, seq, session, Reason.ESTOP_LATCHED)
-            return
-        if rule.needs_enabled and self.power is not Power.ON:
-            self._reject(cmd, seq, session, Reason.NOT_ENABLED)
-            return
-        rule.handler(cmd, seq, session)
-
-    def _command_rules(self) -> dict[CommandCode, _CommandRule]:
-        return {
-            CommandCode.RESET_ESTOP: _CommandRule(self._cmd_reset_estop, False, False),
-            CommandCode.ENABLE: _CommandRule(self._cmd_enable, True, False),
-            CommandCode.STOP: _CommandRule(self._cmd_stop, True, False),
-            CommandCode.DRIVE_TO: _CommandRule(self._cmd_drive_to, True, True),
-            CommandCode.DUMP: _CommandRule(self._cmd_dump, True, True),
-            CommandCode.STOW: _CommandRule(self._cmd_stow, True, True),
-        }
-
-    def _busy(self) -> CommandCode | None:
-        return self.action.code if self.action is not None else None
-
-    def _cmd_reset_estop(self, cmd: Command, seq: int, session: int) -> None:
-        if self.estop_latched and self.estop_cause:
-            self._reject(cmd, seq, session, Reason.CAUSE_PRESENT, "panel e-stop still pressed")
-            return
-        if self.estop_latched:
-            self.estop_latched = False
-            self.event(EventCode.ESTOP_RESET, Severity.INFO, 0.0, "e-stop reset")
-        self._accept_done(seq, session, cmd.code)
-
-    def _cmd_enable(self, cmd: Command, seq: int, session: int) -> None:
-        if cmd.args[0] < 0.5:
-            self.controlled_stop("disabled by controller")
-            self._accept_done(seq, session, cmd.code)
-            return
-        p = self.plant.state
-        if self.overtemp:
-            self._reject(cmd, seq, session, Reason.CAUSE_PRESENT,
-                         f"motor over temperature ({p.motor_temp:.0f} degC)")
-            return
-        if p.soc < self.config.critical_soc:
-            self._reject(cmd, seq, session, Reason.CAUSE_PRESENT,
-                         f"battery critical ({p.soc:.1f} %)")
-            return
-        if self.power is not Power.ON:
-            self.drum.reset(p.omega)
-            self._arm_hold = p.arm_pos
-        self.power = Power.ON
-        self.watchdog_tripped = False
-        self._accept_done(seq, session, cmd.code)
-
-    def _cmd_stop(self, cmd: Command, seq: int, session: int) -> None:
-        self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, "STOP")
-        self._result(seq, session, cmd.code, ResultStatus.ACCEPTED)
-        if self.power is Power.OFF:
-            self._result(seq, session, cmd.code, ResultStatus.DONE)
-        else:
-            self.power = Power.STOPPING
-            self.action = Action(cmd.code, seq, session, self.time)
-
-    def _cmd_drive_to(self, cmd: Command, seq: int, session: int) -> None:
-        cfg = self.config
-        x, y, speed = cmd.args[:3]
-        if not all(map(math.isfinite, (x, y, speed))) or not 0 < speed <= cfg.max_drive_speed:
-            self._reject(cmd, seq, session, Reason.BAD_VALUE,
-                         f"speed must be in (0, {cfg.max_drive_speed}] m/s, got {speed}")
-            return
-        if not self.plant.site.contains(x, y):
-            self._reject(cmd, seq, session, Reason.BAD_VALUE,
-                         f"({x:.2f}, {y:.2f}) is outside the site")
-            return
-        if self.plant.cut_depth > cfg.dig_depth_for_busy:
-            self._reject(cmd, seq, session, Reason.BUSY,
-                         f"digging at {self.plant.cut_depth * 100:.1f} cm")
-            return
-        busy = self._busy()
-        if busy in (CommandCode.DUMP, CommandCode.STOW):
-            self._reject(cmd, seq, session, Reason.BUSY, f"{busy.name} in progress")
-            return
-        if busy is CommandCode.DRIVE_TO:
-            self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, "superseded by DRIVE_TO")
-        self._arm_hold = self.plant.state.arm_pos
-        self._start(Action(cmd.code, seq, session, self.time, (x, y, speed)))
-
-    def _cmd_dump(self, cmd: Command, seq: int, session: int) -> None:
-        p = self.plant.state
-        if p.arm_pos < self.plant.config.arm_stow - 0.01:
-            self._reject(cmd, seq, session, Reason.BUSY, f"arm not stowed ({p.arm_pos:.3f} m)")
-            return
-        if not self._supersede(cmd, seq, session):
-            return
-        self._start(Action(cmd.code, seq, session, self.time, start_mass=p.bucket_mass))
-
-    def _cmd_stow(self, cmd: Command, seq: int, session: int) -> None:
-        if self._supersede(cmd, seq, session):
-            self._start(Action(cmd.code, seq, session, self.time))
-
-    def _supersede(self, cmd: Command, seq: int, session: int) -> bool:
-        """A long action of the same kind is replaced; another kind makes *cmd* BUSY."""
-        busy = self._busy()
-        if busy is not None and busy is not cmd.code:
-            self._reject(cmd, seq, session, Reason.BUSY, f"{busy.name} in progress")
-            return False
-        if busy is cmd.code:
-            self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, f"superseded by {cmd.code.name}")
-        return True
-
-    def _accept_done(self, seq: int, session: int, code: int) -> None:
-        self._result(seq, session, code, ResultStatus.ACCEPTED)
-        self._result(seq, session, code, ResultStatus.DONE)
-
-    def _start(self, action: Action) -> None:
-        self.action = action
-        self._result(action.seq, action.session, action.code, ResultStatus.ACCEPTED)
-
-    def _finish(self, event: EventCode | None = None, value: float = 0.0, text: str = "") -> None:
-        a = self.action
-        assert a is not None
-        self.action = None
-        self._result(a.seq, a.session, a.code, ResultStatus.DONE, detail=text)
-        if event is not None:
-            self.event(event, Severity.INFO, value, text)
-
-    def _abort(self, status: ResultStatus, reason: Reason, detail: str) -> None:
-        a = self.action
-        if a is None:
-            return
-        self.action = None
-        self._result(a.seq, a.session, a.code, status, reason, detail)
-
     # --- parameters -------------------------------------------------------------------
 
     def _param(self, msg: ParamGet | ParamSet, seq: int, session: int) -> None:
         pid = msg.param_id
-        entry = PARAMS.get(pid)
-        if entry is None:
+        name = PARAM_ATTRS.get(pid)
+        if name is None:
             self.outbox.append((ParamValue(seq, pid, ParamStatus.UNKNOWN_PARAM, 0.0), session))
             return
-        name, lo, hi, writable = entry
+        spec = STANDARD_PARAMS[pid]
         status = ParamStatus.OK
         if isinstance(msg, ParamSet):
-            if not writable:
+            if not spec.writable:
                 status = ParamStatus.READ_ONLY
-            elif not (math.isfinite(msg.value) and lo <= msg.value <= hi):
+            elif not in_range_f32(msg.value, spec.lo, spec.hi):
                 status = ParamStatus.OUT_OF_RANGE
             else:
-                value = float(round(msg.value)) if pid == Param.WATCHDOG_MS else msg.value
+                value = float(round(msg.value)) if spec.whole else msg.value
                 self.params[name] = value
                 log.info("parameter %s set to %s", name, value)
         self.outbox.append((ParamValue(seq, pid, status, self.params[name]), session))
@@ -416,19 +243,43 @@ class Firmware:
 
     def controlled_stop(self, why: str, reason: Reason = Reason.INTERRUPTED) -> None:
         self._abort(ResultStatus.FAILED, reason, why)
+        self._begin_stop(why)
+
+    def _begin_stop(self, cause: str) -> None:
+        """Category 1 stop: brake actively, then power off (section 6, "Stopping")."""
         if self.power is Power.ON:
             self.power = Power.STOPPING
+            self._stop_started = self.time
+            self._stop_cause = cause
+
+    @property
+    def watchdog_deadline(self) -> float | None:
+        """Wall time at which the watchdog trips unless the controller is heard, or None."""
+        if self.power is Power.OFF or self.watchdog_tripped or self.last_heard is None:
+            return None
+        return self.last_heard + self.watchdog_s
 
     def check_watchdog(self, now: float) -> None:
-        if self.power is Power.OFF or self.watchdog_tripped or self.last_heard is None:
+        deadline = self.watchdog_deadline
+        if deadline is None or now < deadline:
             return
+        assert self.last_heard is not None
         silent = now - self.last_heard
-        if silent > self.watchdog_s:
-            self.watchdog_tripped = True
-            log.warning("watchdog: nothing from the controller for %.0f ms", silent * 1000)
-            self.controlled_stop("watchdog")
-            self.event(EventCode.WATCHDOG_STOP, Severity.FAULT, silent * 1000,
-                       f"no message from the controller for {silent * 1000:.0f} ms")
+        log.warning("watchdog: nothing from the controller for %.0f ms", silent * 1000)
+        self._trip(silent, f"no message from the controller for {silent * 1000:.0f} ms")
+
+    def link_lost(self, why: str, now: float) -> None:
+        """The link was declared lost (either direction): stop as the watchdog does."""
+        if self.power is Power.OFF or self.watchdog_tripped:
+            return
+        silent = now - self.last_heard if self.last_heard is not None else 0.0
+        log.warning("link lost (%s): stopping the motors", why)
+        self._trip(silent, f"link lost: {why}")
+
+    def _trip(self, silent: float, text: str) -> None:
+        self.watchdog_tripped = True
+        self.controlled_stop("watchdog")
+        self.event(EventCode.WATCHDOG_STOP, Severity.FAULT, silent * 1000, text)
 
     def sensor_fault(self, channel: int, active: bool) -> None:
         name = CHANNELS[channel].name
@@ -477,8 +328,11 @@ class Firmware:
         prm = self.params
         omega = self.plant.state.omega
         limit = prm["current_limit"]
-        current, saturated = self.drum.step(self._drum_target(sp), omega, dt, limit=limit,
-                                            kp=prm["speed_kp"], ki=prm["speed_ki"])
+        if self.power is Power.STOPPING:
+            current, saturated = self.drum.brake(omega, limit=limit, kp=prm["speed_kp"])
+        else:
+            current, saturated = self.drum.step(self._drum_target(sp), omega, dt, limit=limit,
+                                                kp=prm["speed_kp"], ki=prm["speed_ki"])
         self._act.drum_on = True
         self._act.drum_current = current
         for alarm in self.drum.watch(dt, saturated, limit, omega):
@@ -487,9 +341,12 @@ class Firmware:
     def _stop_complete(self) -> bool:
         """A controlled stop ends at rest: motors off, a STOP command done."""
         if not (self.power is Power.STOPPING and self.drum.w_ref == 0.0
-                and abs(self.plant.state.omega) < 0.05):
+                and abs(self.plant.state.omega) < STANDSTILL_SPEED):
             return False
         self.power = Power.OFF
+        took = (self.time - self._stop_started) * 1000
+        self.event(EventCode.STANDSTILL, Severity.INFO, took,
+                   f"standstill {took:.0f} ms after the stop ({self._stop_cause})")
         a = self._act
         a.drum_on = False
         a.drum_current = a.arm_velocity = a.drive_speed = a.yaw_rate = 0.0

@@ -31,7 +31,7 @@ import logging
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO
 
 import numpy as np
@@ -156,6 +156,7 @@ class _RigProtocol(LinkProtocol):
             data = rig.line.mangle(data, "rx")
         link = self.link
         now = self.loop.time()
+        rig.check_watchdog(now)  # a frame arriving after the deadline cannot undo a due trip
         before = link.stats.frames_rx
         link.receive_data(data, now)
         if link.is_up and link.stats.frames_rx != before:
@@ -206,6 +207,7 @@ class Rig:
         self._held: deque[Message] = deque(maxlen=64)
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._watchdog_timer: asyncio.TimerHandle | None = None
         self._replug_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dtp = 1.0 / cfg.plant_rate_hz
@@ -270,6 +272,9 @@ class Rig:
         if self._replug_timer is not None:
             self._replug_timer.cancel()
             self._replug_timer = None
+        if self._watchdog_timer is not None:
+            self._watchdog_timer.cancel()
+            self._watchdog_timer = None
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -393,6 +398,10 @@ class Rig:
                 self._send(msg)
         elif isinstance(event, LinkLost):
             log.info("link lost: %s", event.reason)
+            # stop first, then show the host that still listens the new status (section 6)
+            fw.link_lost(f"{event.direction}: {event.reason}", now)
+            link.status = fw.status
+            link.send_heartbeat(now)
         elif isinstance(event, DeliveryFailed) and isinstance(event.message, Event):
             # an event sent into a session that died (the watchdog's own report, say) is
             # delivered in the next session, like the ones raised while the link was down
@@ -421,7 +430,45 @@ class Rig:
                 self._held.append(msg)
             else:
                 self.stats.messages_dropped += 1
+        self._sync_link()
+
+    def check_watchdog(self, now: float) -> None:
+        """Trip the firmware watchdog if its deadline has passed (before any new input)."""
+        self.firmware.check_watchdog(now)
+        self.link.status = self.firmware.status
+
+    def _sync_link(self) -> None:
+        """Status bits for heartbeats; the link-loss timeout follows the watchdog (section 6)."""
+        fw = self.firmware
+        link = self.link
         link.status = fw.status
+        loss = max(fw.watchdog_s, 2 * link.config.heartbeat_interval)
+        if link.config.loss_timeout != loss:
+            link.config = replace(link.config, loss_timeout=loss)
+        self._arm_watchdog()
+
+    def _arm_watchdog(self) -> None:
+        """One timer no later than the watchdog deadline; it re-arms itself if heard since."""
+        deadline = self.firmware.watchdog_deadline
+        loop = self._loop
+        if deadline is None or loop is None:
+            return
+        timer = self._watchdog_timer
+        if timer is not None and timer.when() <= deadline:
+            return
+        if timer is not None:
+            timer.cancel()
+        self._watchdog_timer = loop.call_at(deadline, self._watchdog_fired)
+
+    def _watchdog_fired(self) -> None:
+        assert self._loop is not None
+        self._watchdog_timer = None
+        self.check_watchdog(self._loop.time())
+        proto = self._proto
+        if proto is not None:
+            proto.pump()
+        else:
+            self.flush_outbox()
 
     # --- the tick -----------------------------------------------------------------------
 
