@@ -234,6 +234,8 @@ class LoopbackFirmware:
             self._on_session(event.hello, now)
         elif isinstance(event, LinkLost):
             silent = now - self.last_heard if self.last_heard is not None else 0.0
+            if event.direction == "tx":  # the host stopped showing it hears us that long ago
+                silent = link.config.loss_timeout
             self.trip(silent, f"link lost: {event.direction}: {event.reason}")
             link.status = self.status
             link.send_heartbeat(now)  # the last status, for a host that still listens
@@ -242,6 +244,9 @@ class LoopbackFirmware:
         elif isinstance(event, MessageReceived):
             self._on_message(event.message, event.seq, now)
         link.status = self.status
+        loss = max(self.watchdog_s, 2 * link.config.heartbeat_interval)
+        if link.config.loss_timeout != loss:  # link-loss detection follows the watchdog
+            link.config = replace(link.config, loss_timeout=loss)
         self._arm_watchdog()
 
     def _on_session(self, hello: Hello | None, now: float) -> None:

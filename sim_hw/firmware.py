@@ -268,11 +268,16 @@ class Firmware(CommandHandlers):
         log.warning("watchdog: nothing from the controller for %.0f ms", silent * 1000)
         self._trip(silent, f"no message from the controller for {silent * 1000:.0f} ms")
 
-    def link_lost(self, why: str, now: float) -> None:
-        """The link was declared lost (either direction): stop as the watchdog does."""
+    def link_lost(self, why: str, now: float, waited: float | None = None) -> None:
+        """The link was declared lost (either direction): stop as the watchdog does.
+
+        *waited*: how long the failing direction was silent (s); default: since the
+        controller was last heard."""
         if self.power is Power.OFF or self.watchdog_tripped:
             return
         silent = now - self.last_heard if self.last_heard is not None else 0.0
+        if waited is not None:
+            silent = waited
         log.warning("link lost (%s): stopping the motors", why)
         self._trip(silent, f"link lost: {why}")
 

@@ -399,7 +399,8 @@ class Rig:
         elif isinstance(event, LinkLost):
             log.info("link lost: %s", event.reason)
             # stop first, then show the host that still listens the new status (section 6)
-            fw.link_lost(f"{event.direction}: {event.reason}", now)
+            waited = link.config.loss_timeout if event.direction == "tx" else None
+            fw.link_lost(f"{event.direction}: {event.reason}", now, waited)
             link.status = fw.status
             link.send_heartbeat(now)
         elif isinstance(event, DeliveryFailed) and isinstance(event.message, Event):
