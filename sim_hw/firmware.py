@@ -18,7 +18,9 @@ Theory of operation. ``Firmware`` is sans-I/O like the link it sits on:
 Rules (the controller depends on them): motion needs an accepted ENABLE; setpoints move the drum
 and the arm only while fresh (deadline not passed); STOP and ENABLE(0) are a
 controlled stop (drum ramps to 0, arm holds) after which the motors are
-disabled; the watchdog does the same and needs a new ENABLE; an e-stop
+disabled (active braking at up to the current limit, EVENT(STANDSTILL) at
+rest); the watchdog, a declared link loss in either direction and a new
+session replacing a live one do the same and need a new ENABLE; an e-stop
 switches the motors off at once and latches until an accepted RESET_ESTOP,
 which never restarts motion.
 """

@@ -18,6 +18,12 @@ Two clocks, on purpose:
   heartbeat clock, command and setpoint deadlines, the firmware watchdog,
   because the controller's link runs on wall time.
 
+The watchdog has its own timer at its exact deadline and is checked again
+before any received byte is processed; on a declared link loss the firmware
+stops, then the link sends one last heartbeat with the new status
+(docs/protocol.md section 6). Events that could not be delivered are held
+and sent first in the next session.
+
 If the process falls more than ``max_lag`` simulated seconds behind (the
 machine is too slow for the rate asked), simulated time slips (counted in
 ``stats.slips``) instead of bursting.
