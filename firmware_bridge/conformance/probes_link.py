@@ -27,6 +27,7 @@ from ..messages import (
     ParamValue,
     Reason,
     ResultStatus,
+    SampleBatch,
     Setpoints,
     Status,
 )
@@ -128,6 +129,7 @@ async def check_roundtrip(h: Harness) -> CheckResult:
     h.s.send_raw(h.s.raw_frame(0x7F, b"?", seq=h.s.tx_be))
     h.port.flush()
     await h.port.wait(lambda: bool(h.s.since(t_e, Nack)), 0.5)
+    await h.port.wait(lambda: bool(h.s.since(t0, SampleBatch)), 0.5)
     seen = {r.frame.msg_type for r in h.s.since(t0)}
     wanted = {MsgType.FIRMWARE_INFO, MsgType.HEARTBEAT, MsgType.ACK, MsgType.NACK,
               MsgType.SAMPLE_BATCH, MsgType.COMMAND_RESULT, MsgType.EVENT, MsgType.PARAM_VALUE}
