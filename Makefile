@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 
-.PHONY: install run test bench lint broker clean
+.PHONY: install run test bench lint broker socat clean
 
 install: $(STAMP)
 
@@ -21,10 +21,13 @@ run: install
 broker:
 	scripts/ensure-mosquitto.sh
 
+socat:
+	scripts/ensure-socat.sh
+
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install broker
+test: install broker socat
 	$(VENV)/bin/ruff check .
 	$(PY) -m pip check
 	$(PY) -m pytest
@@ -35,5 +38,4 @@ bench: install broker
 clean:
 	rm -rf $(VENV) build *.egg-info
 	find . -name '*.so' -path './*/*' -not -path './.venv/*' -delete
-	find . -name '*.c' -path './firmware_bridge/*' -delete
-	find . -name '*.c' -path './telemetry/*' -delete
+	find firmware_bridge telemetry sim_hw control -name '*.c' -delete
