@@ -138,8 +138,10 @@ class InterlockConfig:
 
 @dataclass(frozen=True, slots=True)
 class MassConfig:
-    specific_energy_j_per_kg: float = _f(60.0, 0.1, 1e6,
-                                         "cutting energy per kg of regolith (drum + arm)")
+    specific_energy_j_per_kg: float = _f(90.0, 0.1, 1e6,
+                                         "cutting energy per kg of regolith (drum + arm): the "
+                                         "guess until the first lift calibrates it (loose "
+                                         "soil ~50, compacted ~155)")
     no_load_current_a: float = _f(1.25, 0.0, 100.0, "drum current spinning in free air")
     torque_constant_nm_per_a: float = _f(4.0, 0.0, 100.0, "drum motor torque constant")
     arm_voltage_v: float = _f(12.0, 0.0, 1000.0, "arm actuator supply voltage")
