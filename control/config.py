@@ -153,7 +153,7 @@ class MassConfig:
     disagree_hold_s: float = _f(2.0, 0.0, 60.0, "for this long before the cell is distrusted")
     load_cell_max_kg: float = _f(200.0, 1.0, 10000.0, "readings above this are implausible")
     stuck_s: float = _f(1.0, 0.05, 60.0, "a load cell whose counts do not move this long failed")
-    uncalibrated_ratio: float = _f(3.0, 1.0, 100.0,
+    uncalibrated_ratio: float = _f(4.0, 1.0, 100.0,
                                    "before its first calibration the cutting model must be off "
                                    "by this factor (and disagree_kg) to distrust the cell")
     arm_rate_m_s: float = _f(0.05, 0.001, 1.0,
