@@ -10,12 +10,14 @@ from .errors import (
     RigConnectionError,
 )
 from .interlocks import Interlocks, Reaction, Trip
-from .mass_estimator import MassEstimate, MassEstimator
+from .lockstep import LockstepRunner
+from .mass_estimator import DumpEstimate, MassEstimate, MassEstimator
 from .measurements import Measurements
 from .mission import MissionPlan, MissionProgress, load_mission
 from .policy import CommandAuthenticator, CommandRefused, NoSiteRules, SiteRules, TrustedLink
+from .power_strategy import PowerLimitedStrategy
 from .step import ControlCore, StepInputs, StepOutput
-from .strategy import ExcavationStrategy
+from .strategy import ExcavationStrategy, make_strategy
 from .supervisor import Mode, ModeChanged, Supervisor, Trigger
 
 __all__ = [
@@ -28,10 +30,12 @@ __all__ = [
     "ControlCore",
     "ControlError",
     "ControllerConfig",
+    "DumpEstimate",
     "ExcavationStrategy",
     "GroundCommand",
     "Interlocks",
     "InvalidTransitionError",
+    "LockstepRunner",
     "MassEstimate",
     "MassEstimator",
     "Measurements",
@@ -40,6 +44,7 @@ __all__ = [
     "Mode",
     "ModeChanged",
     "NoSiteRules",
+    "PowerLimitedStrategy",
     "Reaction",
     "RigConnectionError",
     "SiteRules",
@@ -52,5 +57,6 @@ __all__ = [
     "check_command",
     "load_config",
     "load_mission",
+    "make_strategy",
     "parse_command",
 ]
