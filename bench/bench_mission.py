@@ -18,16 +18,22 @@ alone) against the simulator's truth. Then the power-limited bound derived
 from the plant model and one "met"/"NOT met" line per goal.
 
     python bench/bench_mission.py [--seeds 20] [--jobs 2] [--plot docs/excavation-benchmark.png]
+                                  [--results runs.jsonl]
+
+With ``--results`` every finished mission is appended to that file and the
+missions already in it are not flown again: an interrupted run resumes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import multiprocessing
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -215,6 +221,25 @@ def goals(stats: dict[str, dict[str, dict[str, float]]],
     return all(ok for _, ok in lines)
 
 
+def _load(path: str | None, tasks: list[tuple[str, int, str, float, bool]]
+          ) -> list[MissionMetrics]:
+    """Missions of this run already in *path* (same soil, seed, strategy and rate)."""
+    if not path or not Path(path).exists():
+        return []
+    wanted = {(t[0], t[1], t[2]): t for t in tasks}
+    rate = tasks[0][3] if tasks else 0.0
+    runs = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            r = MissionMetrics(**json.loads(line))
+        except (ValueError, TypeError):
+            continue
+        task = wanted.pop((r.soil, r.seed, r.kind), None)
+        if task is not None and r.control_hz == rate and (r.trace or not task[4]):
+            runs.append(r)
+    return runs
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seeds", type=int, default=20, help="seeds per soil (default 20)")
@@ -224,6 +249,7 @@ def main() -> int:
                    help="control steps per simulated second (default 50, as the demo)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--plot", help="write the documentation figure (PNG) here")
+    p.add_argument("--results", help="keep finished missions here (JSON lines) and resume")
     a = p.parse_args()
     soils = [s.strip() for s in a.soils.split(",") if s.strip()]
     unknown = [s for s in soils if s not in SOIL_PRESETS]
@@ -236,17 +262,23 @@ def main() -> int:
           f"{len(KINDS)} strategies = {len(tasks)} missions), lockstep simulated time, control "
           f"{a.control_hz:g} Hz, {a.jobs} worker(s)", flush=True)
     t0 = time.monotonic()
-    runs: list[MissionMetrics] = []
+    runs = _load(a.results, tasks)
+    todo = [t for t in tasks if (t[0], t[1], t[2]) not in {(r.soil, r.seed, r.kind) for r in runs}]
+    if runs:
+        print(f"{len(runs)} missions read from {a.results}, {len(todo)} to fly", flush=True)
     with multiprocessing.get_context("fork").Pool(a.jobs) as pool:
-        for i, r in enumerate(pool.imap_unordered(_task, tasks), 1):
+        for i, r in enumerate(pool.imap_unordered(_task, todo), 1):
             runs.append(r)
-            if i % 10 == 0 or i == len(tasks):
-                print(f"  {i}/{len(tasks)} missions ({time.monotonic() - t0:.0f} s)",
+            if a.results:
+                with open(a.results, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(asdict(r)) + "\n")
+            if i % 10 == 0 or i == len(todo):
+                print(f"  {i}/{len(todo)} missions ({time.monotonic() - t0:.0f} s)",
                       file=sys.stderr, flush=True)
-    sim_s = sum(r.duration_s for r in runs)
     wall = time.monotonic() - t0
-    print(f"{sim_s:.0f} s of missions simulated in {wall:.0f} s wall "
-          f"({sim_s / wall:.0f}x real time)")
+    if todo:
+        print(f"{len(todo)} missions ({sum(r.duration_s for r in runs[-len(todo):]):.0f} s "
+              f"simulated) flown in {wall:.0f} s wall")
     stats = {soil: {kind: summarise([r for r in runs if r.soil == soil and r.kind == kind])
                     for kind in KINDS} for soil in soils}
     bounds = {}

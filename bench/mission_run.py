@@ -39,6 +39,7 @@ class MissionMetrics:
     soil: str
     seed: int
     kind: str
+    control_hz: float
     complete: bool
     duration_s: float  # mission start to completion (or give-up), simulated
     dumped_kg: float  # true mass in the hopper
@@ -120,7 +121,7 @@ def run_mission(soil: str, seed: int, kind: str, control_hz: float,
             dumps.append((truth.dumped_kg, est.fused_kg, est.energy_kg, est.cell_kg))
     st = core.stats
     return MissionMetrics(
-        soil=soil, seed=seed, kind=kind, complete=result.complete,
+        soil=soil, seed=seed, kind=kind, control_hz=control_hz, complete=result.complete,
         duration_s=result.duration, dumped_kg=rig.plant.state.dumped,
         spilled_kg=rig.plant.state.spilled, battery_j=rig.plant.energy.chemical - energy0,
         cycles=st.cycles, stalls=st.stalls, obstacles=st.obstacles,
