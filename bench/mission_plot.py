@@ -41,10 +41,11 @@ def write_figure(path: str, runs: Sequence[MissionMetrics],
     ax.scatter(x, [bounds[s]["kg_h"] for s in soils], marker="_", s=900, color="tab:red",
                label="power-limited bound", zorder=3)
     ax.set_xticks(x, soils)
+    ax.set_ylim(0, 1.25 * max(bounds[s]["kg_h"] for s in soils))
     ax.set_ylabel("kg/h (simulated)")
     ax.set_title(f"productivity, {stats[soils[0]]['power_limited']['runs']:.0f} seeds per soil",
                  fontsize=10)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="upper center", ncol=3)
     ax.grid(alpha=0.3, axis="y")
     ax = fig.add_subplot(grid[2, 1])
     new = [r for r in runs if r.kind == "power_limited"]
