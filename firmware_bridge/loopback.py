@@ -33,6 +33,7 @@ from .messages import (
     Event,
     EventCode,
     FirmwareInfo,
+    FirmwareSeverity,
     ParamGet,
     ParamSet,
     ParamStatus,
@@ -43,7 +44,6 @@ from .messages import (
     ResultStatus,
     SampleBatch,
     Setpoints,
-    Severity,
     Status,
 )
 from .pty import PtyPort
@@ -161,8 +161,8 @@ class LoopbackFirmware:
         elif isinstance(msg, EStop):
             self.estop_latched = True
             link.status |= Status.ESTOP
-            link.send(Event(link.local_time_us(now), EventCode.ESTOP_LATCHED, Severity.CRITICAL,
-                            0.0, msg.reason), now)
+            link.send(Event(link.local_time_us(now), EventCode.ESTOP_LATCHED,
+                            FirmwareSeverity.CRITICAL, 0.0, msg.reason), now)
         elif isinstance(msg, ParamGet | ParamSet):
             pid = msg.param_id
             if pid not in self.params:

@@ -38,6 +38,7 @@ from firmware_bridge.messages import (
     EStop,
     Event,
     EventCode,
+    FirmwareSeverity,
     Hello,
     Message,
     Param,
@@ -48,7 +49,6 @@ from firmware_bridge.messages import (
     Reason,
     ResultStatus,
     Setpoints,
-    Severity,
     Status,
 )
 
@@ -240,7 +240,7 @@ class Firmware:
                 return
             if self.estop_latched:
                 self.estop_latched = False
-                self.event(EventCode.ESTOP_RESET, Severity.INFO, 0.0, "e-stop reset")
+                self.event(EventCode.ESTOP_RESET, FirmwareSeverity.INFO, 0.0, "e-stop reset")
             self._accept_done(seq, session, code)
             return
         if self.estop_latched:
@@ -335,7 +335,7 @@ class Firmware:
         self.action = None
         self._result(a.seq, a.session, a.code, ResultStatus.DONE, detail=text)
         if event is not None:
-            self.event(event, Severity.INFO, value, text)
+            self.event(event, FirmwareSeverity.INFO, value, text)
 
     def _abort(self, status: ResultStatus, reason: Reason, detail: str) -> None:
         a = self.action
@@ -367,7 +367,7 @@ class Firmware:
 
     # --- safety ---------------------------------------------------------------------
 
-    def event(self, code: EventCode, severity: Severity, value: float = 0.0,
+    def event(self, code: EventCode, severity: FirmwareSeverity, value: float = 0.0,
               text: str = "") -> None:
         log.info("event %s (%s) %s %s", code.name, severity.name, value, text)
         self.outbox.append((Event(self.time_us(), code, severity, float(value), text), None))
@@ -379,7 +379,7 @@ class Firmware:
         self._integ = 0.0
         if not self.estop_latched:
             self.estop_latched = True
-            self.event(EventCode.ESTOP_LATCHED, Severity.CRITICAL, 0.0, text)
+            self.event(EventCode.ESTOP_LATCHED, FirmwareSeverity.CRITICAL, 0.0, text)
 
     def panel_estop(self, pressed: bool) -> None:
         """The operator panel's mushroom button (fault injection)."""
@@ -400,17 +400,18 @@ class Firmware:
             self.watchdog_tripped = True
             log.warning("watchdog: nothing from the controller for %.0f ms", silent * 1000)
             self.controlled_stop("watchdog")
-            self.event(EventCode.WATCHDOG_STOP, Severity.FAULT, silent * 1000,
+            self.event(EventCode.WATCHDOG_STOP, FirmwareSeverity.FAULT, silent * 1000,
                        f"no message from the controller for {silent * 1000:.0f} ms")
 
     def sensor_fault(self, channel: int, active: bool) -> None:
         name = CHANNELS[channel].name
         if active and channel not in self.sensor_faults:
             self.sensor_faults.add(channel)
-            self.event(EventCode.SENSOR_FAULT, Severity.FAULT, channel, f"{name}: no signal")
+            self.event(EventCode.SENSOR_FAULT, FirmwareSeverity.FAULT, channel,
+                       f"{name}: no signal")
         elif not active and channel in self.sensor_faults:
             self.sensor_faults.discard(channel)
-            self.event(EventCode.SENSOR_FAULT, Severity.INFO, channel, f"{name}: restored")
+            self.event(EventCode.SENSOR_FAULT, FirmwareSeverity.INFO, channel, f"{name}: restored")
 
     # --- the control step (simulated time) ---------------------------------------------
 
@@ -482,7 +483,7 @@ class Firmware:
         pushing = p.at_end_stop and a.arm_velocity * p.at_end_stop > 1e-4
         if pushing and not self._end_stop_reported:
             self._end_stop_reported = True
-            self.event(EventCode.END_STOP, Severity.WARNING, p.arm_pos,
+            self.event(EventCode.END_STOP, FirmwareSeverity.WARNING, p.arm_pos,
                        "arm at lower end stop" if p.at_end_stop < 0 else "arm at upper end stop")
         elif not p.at_end_stop:
             self._end_stop_reported = False
@@ -520,7 +521,7 @@ class Firmware:
             self._limit_clear_time = 0.0
             if self._limit_time >= 0.1 and not self._limit_reported:
                 self._limit_reported = True
-                self.event(EventCode.CURRENT_LIMIT, Severity.WARNING, limit,
+                self.event(EventCode.CURRENT_LIMIT, FirmwareSeverity.WARNING, limit,
                            f"drum current at its {limit:.1f} A limit")
         else:
             self._limit_time = 0.0
@@ -531,7 +532,7 @@ class Firmware:
             self._stall_time += dt
             if self._stall_time >= 0.2 and not self._stall_reported:
                 self._stall_reported = True
-                self.event(EventCode.STALL, Severity.FAULT, limit,
+                self.event(EventCode.STALL, FirmwareSeverity.FAULT, limit,
                            f"drum stalled at {limit:.1f} A")
         elif abs(omega) > 1.0 or abs(self._w_ref) < 0.1:
             self._stall_time = 0.0
@@ -542,20 +543,22 @@ class Firmware:
         if not self.overtemp and temp >= cfg.temp_limit:
             self.overtemp = True
             self.controlled_stop("motor over temperature", Reason.LIMIT)
-            self.event(EventCode.OVER_TEMPERATURE, Severity.FAULT, temp,
+            self.event(EventCode.OVER_TEMPERATURE, FirmwareSeverity.FAULT, temp,
                        f"motor at {temp:.0f} degC (limit {cfg.temp_limit:.0f})")
         elif self.overtemp and temp < cfg.temp_clear:
             self.overtemp = False
-            self.event(EventCode.OVER_TEMPERATURE, Severity.INFO, temp, "motor temperature normal")
+            self.event(EventCode.OVER_TEMPERATURE, FirmwareSeverity.INFO, temp,
+                       "motor temperature normal")
         if soc < cfg.low_soc and not self._low_batt_warned:
             self._low_batt_warned = True
-            self.event(EventCode.LOW_BATTERY, Severity.WARNING, soc, f"battery at {soc:.1f} %")
+            self.event(EventCode.LOW_BATTERY, FirmwareSeverity.WARNING, soc,
+                       f"battery at {soc:.1f} %")
         elif soc > cfg.low_soc + 5:
             self._low_batt_warned = False
         if soc < cfg.critical_soc and not self._critical_reported:
             self._critical_reported = True
             self.controlled_stop("battery critical", Reason.LIMIT)
-            self.event(EventCode.LOW_BATTERY, Severity.CRITICAL, soc,
+            self.event(EventCode.LOW_BATTERY, FirmwareSeverity.CRITICAL, soc,
                        f"battery critical at {soc:.1f} %: motors stopped")
         elif soc > cfg.critical_soc + 2:
             self._critical_reported = False

@@ -1,11 +1,12 @@
-"""Command authentication, site rules and the extraction ledger (issue 8).
+"""Command authentication, site rules and the extraction ledger: who may command the rig,
+where it may dig, and the signed record of what it took.
 
 The controller's seams (see docs/commands.md):
 
 * ``SignedCommandAuthenticator.verify(topic, payload, now_wall)`` ->
   ``AuthorizedCommand | Rejection`` for every message on the command topic
-  (also usable as a ``control.policy.CommandAuthenticator`` via ``authenticate``);
-* ``SiteRules.check_arm(x, y)`` / ``check_dig(x, y, extracted_by_site, in_bucket_kg)``
+  (``admit`` makes it the controller's ``control.policy.CommandAuthenticator``);
+* ``PlanRules.check_arm(x, y)`` / ``check_dig(x, y, extracted_by_site, in_bucket_kg)``
   -> ``Decision`` (``SiteRulesPolicy`` adapts it to ``control.policy.SiteRules``);
 * ``Ledger.append(DumpRecord)`` -> ``LedgerEntry`` (durable, hash-chained, signed);
 * ``safety_zone_for`` / ``safety_zone_payload`` / ``public_feed_payload`` for the
@@ -63,7 +64,7 @@ from .public_feed import (
 from .replay import MemoryReplayStore, ReplayStore, ReplayWindow, SqliteReplayStore
 from .security_config import SecurityConfig, StationConfig, security_config_from_dict
 from .site_plan import DigSite, KeepOutZone, SitePlan, site_plan_from_dict
-from .site_rules import Decision, SiteRules, SiteRulesPolicy
+from .site_rules import Decision, PlanRules, SiteRulesPolicy
 
 __all__ = [
     "FAIL_SAFE_COMMANDS",
@@ -85,6 +86,7 @@ __all__ = [
     "LedgerError",
     "LedgerReport",
     "MemoryReplayStore",
+    "PlanRules",
     "RejectReason",
     "Rejection",
     "ReplayStore",
@@ -95,7 +97,6 @@ __all__ = [
     "SecurityError",
     "SignedCommandAuthenticator",
     "SitePlan",
-    "SiteRules",
     "SiteRulesPolicy",
     "SqliteReplayStore",
     "StationConfig",

@@ -19,6 +19,7 @@ from firmware_bridge.messages import (
     Event,
     EventCode,
     FirmwareInfo,
+    FirmwareSeverity,
     Flags,
     Heartbeat,
     Hello,
@@ -35,7 +36,6 @@ from firmware_bridge.messages import (
     ResultStatus,
     SampleBatch,
     Setpoints,
-    Severity,
 )
 
 VECTORS = [
@@ -119,7 +119,7 @@ VECTORS = [
     ("ESTOP", EStop(source=1, reason="ground"), 2, 0, 0),
     (
         "EVENT",
-        Event(3_000_000, EventCode.STALL, Severity.FAULT, 41.5, "drum stalled"),
+        Event(3_000_000, EventCode.STALL, FirmwareSeverity.FAULT, 41.5, "drum stalled"),
         3,
         0,
         0,
