@@ -272,7 +272,7 @@ class Downlink:
 
     def publish_public(self, name: str, topic: str, payload: bytes, *,
                        retain: bool = True) -> Stored:
-        """A pre-encoded public payload (issue 8: the safety zone, the redacted feed).
+        """A pre-encoded public payload (the safety zone, the redacted feed: docs/commands.md).
 
         It goes through the outbox like everything else (never evicted), but its
         bytes are published as given: the public topics carry no envelope, so that

@@ -1,4 +1,4 @@
-"""Issue 8's public topics through a real Mosquitto: retained, redacted, no envelope."""
+"""The public topics through a real Mosquitto: retained, redacted, no envelope."""
 
 from __future__ import annotations
 
