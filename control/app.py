@@ -16,19 +16,20 @@ Theory of operation
   ``ControlCore.step`` -> set-points to the bridge, requests to the command
   sender, events to the downlink; then the systemd watchdog is fed.
 * ``firmware-commands``: sends the core's ``FirmwareRequest``s in order and
-  reports each result back as ``RequestFinished`` (motion commands complete on
-  the firmware's DONE, in their own task, so they do not block the queue).
-  E-stops bypass the queue.
+  reports each result back as ``RequestFinished`` (``control.firmware_requests``;
+  motion commands complete on the firmware's DONE, in their own task). E-stops
+  bypass the queue.
 * ``ground-commands`` (with a downlink): raw uplink payloads -> the command
   gate (``CommandAuthenticator.admit``: decoded, authenticated, on time, or a
   ``Rejection``) -> ``ControlCore.apply_command`` -> ack on the ack topic.
-* ``telemetry``: state, statistics and the public topics to the downlink every
-  ``loop.stats_interval_s``.
+* ``telemetry``: state, samples and the public topics to the downlink every
+  ``loop.stats_interval_s`` (``control.telemetry_out``).
 
 The jobs around the loop live in their own modules: ``loop_stats`` (timing in
 constant memory), ``run_record`` (bounded history for the summary and plot),
-``ledger_writer`` (dumps into the signed ledger off the loop), ``public_topics``
-and ``ground_link`` (the ground-link health decision).
+``ledger_writer`` (dumps into the signed ledger off the loop), ``telemetry_out``
+and ``public_topics`` (the periodic downlink), ``ground_link`` (the ground-link
+health decision) and ``command_intake`` (the command gate).
 
 Time: ``loop.time()`` is the only clock read here (plus ``time.time`` for
 command expiry, injected as ``wall_clock``); ``control.timebase`` converts to
@@ -45,16 +46,9 @@ import time
 from collections.abc import Callable
 
 from firmware_bridge.bridge import Bridge, BridgeConfig, Connected, Disconnected
-from firmware_bridge.errors import BridgeError, CommandRejectedError, LinkDownError
+from firmware_bridge.errors import BridgeError, LinkDownError
 from firmware_bridge.link import MessageReceived, PeerReset, SampleGap
-from firmware_bridge.messages import (
-    CommandCode,
-    CommandResult,
-    Event,
-    Heartbeat,
-    ResultStatus,
-    SampleBatch,
-)
+from firmware_bridge.messages import CommandResult, Event, Heartbeat, SampleBatch
 
 from .command_intake import TrustedLink
 from .commands import CommandAck, GroundCommand
@@ -62,6 +56,7 @@ from .config import ControllerConfig
 from .downlink_port import DownlinkPort
 from .errors import RigConnectionError
 from .events import ControlEvent, EventKind, Severity
+from .firmware_requests import FirmwareRequests
 from .ground_link import GroundLinkMonitor
 from .ledger_writer import LedgerBook, LedgerWriter
 from .loop_stats import LoopStats
@@ -78,14 +73,13 @@ from .step import (
     ControlCore,
     EstopRequest,
     FirmwareEventSeen,
-    FirmwareRequest,
     LinkDown,
     LinkUp,
     Notice,
-    RequestFinished,
     StepInputs,
 )
 from .supervisor import Mode, ModeChanged
+from .telemetry_out import TelemetryOut
 from .timebase import TimeBase
 
 log = logging.getLogger(__name__)
@@ -120,12 +114,14 @@ class RigController:
             config.ground.command_timing)
         self.ledger = LedgerWriter(ledger, downlink) if ledger is not None else None
         g = config.ground
-        self.public = PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules)
         self.ground_link = GroundLinkMonitor(
             g, downlink is not None and downlink.config.broker_url is not None)
         self.operator = operator
         self.notifier = notifier or SdNotifier({})
         self.wall_clock = wall_clock
+        self.telemetry = None if downlink is None else TelemetryOut(
+            downlink, self.core, PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules),
+            wall_clock)
         self.record = RunRecord(every=max(1, record_every))
         self.loop_stats = LoopStats()
         self.bridge: Bridge | None = None
@@ -134,7 +130,7 @@ class RigController:
         self._firmware_events: collections.deque[Event] = collections.deque(maxlen=HISTORY)
         self._notices: list[Notice] = []
         self._fw_status: int | None = None
-        self._requests: asyncio.Queue[FirmwareRequest] = asyncio.Queue()
+        self._requests: FirmwareRequests | None = None
         self._done = asyncio.Event()
         self._timebase = TimeBase(config.loop.time_scale)
         self._until_complete = False
@@ -176,11 +172,12 @@ class RigController:
         except BridgeError as err:
             raise RigConnectionError(f"cannot reach the firmware on {self.port}: {err}") from err
         self.bridge = bridge
+        self._requests = FirmwareRequests(bridge, self.config.link, self._notify)
         try:
             async with asyncio.TaskGroup() as tg:
                 tasks = [
                     tg.create_task(self._events_task(bridge), name="firmware-events"),
-                    tg.create_task(self._command_task(bridge, tg), name="firmware-commands"),
+                    tg.create_task(self._requests.run(tg), name="firmware-commands"),
                     tg.create_task(self._telemetry_task(), name="telemetry"),
                     tg.create_task(self._control_loop(bridge, tg), name="control-loop"),
                     tg.create_task(self._deadline(max_wall_s), name="run-deadline"),
@@ -189,7 +186,7 @@ class RigController:
                     tasks.append(tg.create_task(self._ground_task(self.downlink),
                                                 name="ground-commands"))
                 await self._done.wait()
-                await self._shutdown(bridge)
+                await self._requests.stop_rig()
                 for task in tasks:
                     task.cancel()
         finally:
@@ -206,18 +203,11 @@ class RigController:
         log.warning("run time limit of %.0f s reached", max_wall_s)
         self._done.set()
 
-    async def _shutdown(self, bridge: Bridge) -> None:
-        """Leave the rig stopped: STOP (category 1) and disable, best effort."""
-        if not bridge.is_up:
-            return
-        for code, args in ((CommandCode.STOP, ()), (CommandCode.ENABLE, (0.0,))):
-            try:
-                await bridge.command(code, args, ttl=self.config.link.command_ttl_wall_s,
-                                     timeout=self.config.link.command_timeout_wall_s)
-            except BridgeError as err:
-                log.warning("shutdown %s: %s", code.name, err)
-
     # --- firmware -------------------------------------------------------------------------
+    def _notify(self, notice: Notice) -> None:
+        """For the core's next step."""
+        self._notices.append(notice)
+
     async def _events_task(self, bridge: Bridge) -> None:
         loop = asyncio.get_running_loop()
         async for ev in bridge.events():
@@ -250,43 +240,12 @@ class RigController:
             if self.feed is not None:
                 self.feed.reset_streams()
             self._notices.append(LinkDown(ev.reason))
-            while not self._requests.empty():
-                self._requests.get_nowait()
+            if self._requests is not None:
+                self._requests.clear()
         elif isinstance(ev, PeerReset):
             log.warning("firmware reset (boot %d, %s)", ev.notice.boot_id, ev.notice.reason.name)
         elif isinstance(ev, SampleGap):
             log.debug("sample gap on stream %d: %d batches", ev.stream_id, ev.missing)
-
-    async def _command_task(self, bridge: Bridge, tg: asyncio.TaskGroup) -> None:
-        while True:
-            req = await self._requests.get()
-            if req.waits_for_done:
-                task = tg.create_task(self._send(bridge, req, ResultStatus.DONE),
-                                      name=f"motion-{req.code.name}")
-                await asyncio.sleep(0)  # let it send before anything queued after it
-                del task
-                continue
-            await self._send(bridge, req, ResultStatus.ACCEPTED)
-
-    async def _send(self, bridge: Bridge, req: FirmwareRequest, until: ResultStatus) -> None:
-        """One request to the firmware; its result goes back to the core as a notice."""
-        cfg = self.config.link
-        timeout = cfg.motion_timeout_wall_s if until is ResultStatus.DONE \
-            else cfg.command_timeout_wall_s
-        try:
-            await bridge.command(req.code, req.args, ttl=cfg.command_ttl_wall_s, until=until,
-                                 timeout=timeout)
-            self._notices.append(RequestFinished(req.request_id, True))
-        except BridgeError as err:
-            self._notices.append(RequestFinished(req.request_id, False, _reason(err)))
-
-    async def _estop(self, bridge: Bridge, req: EstopRequest) -> None:
-        try:
-            await bridge.estop(req.reason[:200])
-        except BridgeError as err:
-            # the firmware watchdog stops the motors without us; the core re-asserts
-            # the e-stop on the next handshake
-            log.error("e-stop not delivered (%s): %s", req.reason, err)
 
     # --- the control loop -------------------------------------------------------------------
     async def _control_loop(self, bridge: Bridge, tg: asyncio.TaskGroup) -> None:
@@ -344,11 +303,12 @@ class RigController:
                                                 - feed.newest_arrival())
             except (LinkDownError, BridgeError) as err:
                 log.debug("set-points not sent: %s", err)
+        assert self._requests is not None  # run() set it before the loop started
         for req in out.requests:
             if isinstance(req, EstopRequest):
-                tg.create_task(self._estop(bridge, req), name="estop")
+                tg.create_task(self._requests.estop(req), name="estop")
             else:
-                self._requests.put_nowait(req)
+                self._requests.put(req)
         for ev in out.events:
             self._publish_event(ev)
         self._check_time_scale()
@@ -428,36 +388,8 @@ class RigController:
         interval = self.config.loop.stats_interval_s
         while True:
             await asyncio.sleep(interval)
-            if self.downlink is None:
-                continue
-            # each kind on its own: a failure of one never starves the others
-            for what, publish in (("state", self._publish_state),
-                                  ("telemetry", self._publish_samples),
-                                  ("public topics", self._publish_public)):
-                try:
-                    publish(self.downlink)
-                except Exception as err:  # the downlink must never stop the controller
-                    log.error("%s not stored: %s", what, err)
-
-    def _publish_state(self, downlink: DownlinkPort) -> None:
-        downlink.publish_state(self.core.snapshot())
-
-    def _publish_samples(self, downlink: DownlinkPort) -> None:
-        """Filtered (decimated) rows and raw-sample window statistics: what rig-ground
-        watch/plot/report show (docs/telemetry.md)."""
-        if self.feed is None:
-            return
-        blocks, stats = self.feed.take_telemetry()
-        for b in blocks:
-            downlink.publish_batch(b.stream, b.channels, b.units, b.t0_s, b.period_s, b.rows)
-        for w in stats:
-            downlink.publish_stats(w.stream, w.channels, w.units, w.t0_s, w.window_s,
-                                   w.count, w.values)
-
-    def _publish_public(self, downlink: DownlinkPort) -> None:
-        core = self.core
-        self.public.publish(downlink, self.wall_clock(), core.mode.value, core.last.x,
-                            core.last.y)
+            if self.telemetry is not None:
+                self.telemetry.publish_all(self.feed)
 
     # --- results ----------------------------------------------------------------------------
     @property
@@ -477,9 +409,3 @@ class RigController:
 def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():  # the loop task may have been cancelled meanwhile
         fut.set_result(None)
-
-
-def _reason(err: Exception) -> str:
-    if isinstance(err, CommandRejectedError) and err.reason:
-        return f"{err.reason}: {err}"
-    return str(err) or type(err).__name__
