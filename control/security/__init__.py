@@ -61,7 +61,13 @@ from .public_feed import (
     safety_zone_for,
     safety_zone_payload,
 )
-from .replay import MemoryReplayStore, ReplayStore, ReplayWindow, SqliteReplayStore
+from .replay import (
+    MemoryReplayStore,
+    ReplayStore,
+    ReplayVerdict,
+    ReplayWindow,
+    SqliteReplayStore,
+)
 from .security_config import SecurityConfig, StationConfig, security_config_from_dict
 from .site_plan import DigSite, KeepOutZone, SitePlan, site_plan_from_dict
 from .site_rules import Decision, PlanRules, SiteRulesPolicy
@@ -90,6 +96,7 @@ __all__ = [
     "RejectReason",
     "Rejection",
     "ReplayStore",
+    "ReplayVerdict",
     "ReplayWindow",
     "SafetyZone",
     "SecurityConfig",
