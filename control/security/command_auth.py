@@ -93,8 +93,9 @@ class AuthorizedCommand:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A refused command. ``key_id``/``command_id`` are only what the message *claimed*
-    unless ``authenticated`` is true."""
+    """A refused command, signed or plain (``control.command_intake``): a reason code of
+    docs/commands.md and a sentence. ``key_id``/``command_id`` are only what the message
+    *claimed* unless ``authenticated`` is true."""
 
     reason: RejectReason
     detail: str
