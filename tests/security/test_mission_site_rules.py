@@ -1,9 +1,9 @@
 """End to end with the controller and the simulator over a real pty: site rules, ledger, seam.
 
-The controller (control/app.py) takes ``site_rules`` and ``authenticator`` at
-construction. It does not yet append to the ledger itself, so the downlink
-stand-in below does what the app should do on every ``bucket_dumped`` event:
-``Ledger.append`` + ``publish_ledger`` (see the report for the exact wiring).
+The controller (control/app.py) takes ``site_rules``, ``authenticator`` and
+``ledger`` at construction; it books every dump in the ledger itself
+(``control.ledger_writer``) and publishes the entry, which the downlink stand-in
+below records.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ ROVER_KEY = OPS.signing_key  # stands in for the rover's own key
 
 
 class LedgerDownlink:
-    """Enough of telemetry's Downlink for RigController; books every dump in the ledger."""
+    """Enough of telemetry's Downlink for RigController; records what it is given."""
 
     def __init__(self) -> None:
         self.config = SimpleNamespace(broker_url=None)
