@@ -257,7 +257,9 @@ def _merge_moved_timing(data: dict[str, Any]) -> dict[str, Any]:
         return data  # _build names the key that is not a table
     if not any(old in security for old in MOVED_TIMING_KEYS):
         return data
-    security, ground = dict(security), dict(ground)
+    # the [security] table stays as it is (an empty one would turn signed commands off);
+    # control.security_setup gives the authenticator the [ground] value
+    ground = dict(ground)
     bounds = {f.name: f.metadata for f in fields(GroundConfig)}
     for old, new in MOVED_TIMING_KEYS.items():
         if old not in security:
@@ -266,13 +268,12 @@ def _merge_moved_timing(data: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"security.{old}", f"duplicates ground.{new}, the one timing "
                               f"limit of every ground command (docs/commands.md, \"Timing\"); "
                               f"set only ground.{new}")
-        value = security.pop(old)
         meta = bounds[new]
-        ground[new] = finite_in(value, f"security.{old}", meta["lo"], meta["hi"],
+        ground[new] = finite_in(security[old], f"security.{old}", meta["lo"], meta["hi"],
                                 error=ConfigError)
         log.warning("security.%s is read as ground.%s (one timing limit for every ground "
                     "command); rename it", old, new)
-    return {**data, "security": security, "ground": ground}
+    return {**data, "ground": ground}
 
 
 def config_from_dict(data: dict[str, Any]) -> ControllerConfig:
