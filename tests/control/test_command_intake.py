@@ -7,6 +7,7 @@ and a sentence, never an exception, and the controller acks it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 
@@ -127,6 +128,20 @@ async def test_hostile_payloads_through_the_controller_are_acked_never_raised() 
     assert [a.command_id for a in acks][3:6] == ["c-2", "c-3", "?"]
     assert ctl.core.stats.commands_rejected == len(HOSTILE)
     assert ctl.core.mode is Mode.DISCONNECTED  # nothing rejected reached the state machine
+
+
+@FUZZ
+@given(st.binary(max_size=600) | json_trees.map(lambda t: json.dumps(t).encode()))
+def test_the_controllers_ground_path_acks_anything(data: bytes) -> None:
+    async def one() -> None:
+        ctl = RigController(load_config(), "unused", None, wall_clock=lambda: NOW)
+        ack = ctl.handle_ground_payload(data)
+        assert ctl.acks == [ack] and (ack.accepted or ack.reason)
+        st_ = ctl.core.stats
+        assert st_.commands_rejected + st_.commands_accepted == 1
+
+    with asyncio.Runner() as runner:
+        runner.run(one())
 
 
 def test_a_valid_plain_command_is_decoded_once_with_its_fields() -> None:
