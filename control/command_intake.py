@@ -34,7 +34,7 @@ from .command_timing import CommandTiming, timing_verdict
 from .commands import CommandName, GroundCommand
 from .errors import CommandFormatError
 from .security.command_auth import Rejection
-from .security.command_wire import RejectReason, WireRefusal, strict_json_object
+from .security.command_wire import MAX_BODY_BYTES, RejectReason, WireRefusal, strict_json_object
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -44,9 +44,8 @@ __all__ = [
     "timing_rejection",
 ]
 
-MAX_PAYLOAD_BYTES = 4096
+MAX_PAYLOAD_BYTES = MAX_BODY_BYTES  # a plain command: the signed body's size limit
 UNKNOWN_ID = "?"  # the ack's command id when the payload has no readable one
-
 
 _COMMAND_NAMES = frozenset(c.value for c in CommandName)
 

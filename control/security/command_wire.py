@@ -44,7 +44,7 @@ WIRE_VERSION = 1
 ALGORITHM = "ed25519"
 SIGN_DOMAIN = b"regolith-rig/cmd/v1\x00"
 MAX_ENVELOPE_BYTES = 8192
-MAX_BODY_BYTES = 4096  # = control.commands.MAX_PAYLOAD_BYTES
+MAX_BODY_BYTES = 4096  # also the limit of a plain command (control.command_intake)
 MAX_COUNTER = (1 << 63) - 1
 MAX_NESTING = 32  # arrays and objects inside each other; no command needs more than 3
 _ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
