@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from firmware_bridge.backoff import Backoff
+from rig_common.backoff import Backoff
 from telemetry.contract.errors import ContractConfigError
 from telemetry.contract.payloads import (
     AckMessage,

@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from firmware_bridge.backoff import Backoff
+from rig_common.backoff import Backoff
 from telemetry.contract.payloads import set_delivery_flags
 from telemetry.contract.topics import TopicTree
 from telemetry.downlink.errors import OutboxError

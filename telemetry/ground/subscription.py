@@ -13,7 +13,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 
-from firmware_bridge.backoff import Backoff
+from rig_common.backoff import Backoff
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings, connect
 from telemetry.mqtt_errors import BrokerError
 

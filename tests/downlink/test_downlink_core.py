@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from firmware_bridge.backoff import Backoff
+from rig_common.backoff import Backoff
 from telemetry.downlink.event_throttle import EventThrottle, ThrottledEvent
 from telemetry.downlink.rate_limit import TokenBucket
 
