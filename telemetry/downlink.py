@@ -56,7 +56,7 @@ from telemetry.payloads import (
     StatusMessage,
     encode,
 )
-from telemetry.publisher import Publisher, RejectedPublish
+from telemetry.publisher import PUBLIC_STREAM_PREFIX, Publisher, RejectedPublish
 from telemetry.rejections import RefusedRange, RejectionLog
 
 __all__ = ["Clock", "Downlink", "DownlinkConfig", "DownlinkCounters", "SystemClock",
@@ -303,8 +303,8 @@ class Downlink:
         bytes are published as given: the public topics carry no envelope, so that
         nothing beyond the documented redacted fields leaves the rig there."""
         outbox = self._require_outbox()
-        stored = outbox.append(stream=f"public/{name}", priority=Priority.STATE, topic=topic,
-                               t_mono=self._clock.monotonic(),
+        stored = outbox.append(stream=f"{PUBLIC_STREAM_PREFIX}{name}", priority=Priority.STATE,
+                               topic=topic, t_mono=self._clock.monotonic(),
                                encode=lambda _seq, _boot: bytes(payload), retain=retain)
         if self._publisher is not None:
             self._publisher.wake()

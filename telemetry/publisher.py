@@ -14,7 +14,9 @@ Theory of operation:
   pump sleeps when the budget is spent.
 * Flags are set at send time: ``resend`` if the row was fetched before (an
   earlier connection or process may have sent it); ``historical`` if it was
-  stored in an earlier boot or is older than ``historical_after_s``.
+  stored in an earlier boot or is older than ``historical_after_s``. Public
+  rows (stream ``public/...``) have no envelope to carry them: their bytes go
+  out exactly as stored.
 * When the link drops, every pending publish is cancelled (TaskGroup), acks
   received so far are flushed, and the cursors rewind to the oldest
   unacknowledged row, so the next connection resends in order.
@@ -48,13 +50,15 @@ from telemetry.outbox import Outbox, OutboxRow
 from telemetry.payloads import set_delivery_flags
 from telemetry.rate_limit import TokenBucket
 
-__all__ = ["Publisher", "PublisherCounters", "RejectedPublish"]
+__all__ = ["PUBLIC_STREAM_PREFIX", "Publisher", "PublisherCounters", "RejectedPublish"]
 
 log = logging.getLogger(__name__)
 
 _ACK_FLUSH_COUNT = 256
 _ACK_FLUSH_S = 0.05
 _MQTT_OVERHEAD = 8  # fixed header + packet id, charged to the bandwidth budget
+#: Outbox streams of pre-encoded public payloads (no envelope, no delivery flags).
+PUBLIC_STREAM_PREFIX = "public/"
 _RETRY_LIMIT = 3  # refusals of one row with a retryable code before it is dead-lettered
 _RETRY_TRACKED_MAX = 1024  # rows whose retryable refusals are remembered
 
@@ -281,7 +285,8 @@ class Publisher:
     async def _publish_one(self, session: MqttSession, row: OutboxRow) -> None:
         historical = (row.boot != self._outbox.boot
                       or self._monotonic() - row.t_mono > self._historical_after_s)
-        data = set_delivery_flags(row.payload, historical=historical, resend=row.sent)
+        data = row.payload if row.stream.startswith(PUBLIC_STREAM_PREFIX) else \
+            set_delivery_flags(row.payload, historical=historical, resend=row.sent)
         try:
             await session.publish(row.topic, data, qos=1, retain=row.retain)
         except PublishRejectedError as err:
