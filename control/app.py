@@ -195,7 +195,6 @@ class RigController:
         self._tasks: set[asyncio.Task[None]] = set()
         self._done = asyncio.Event()
         self._timebase = TimeBase(config.loop.time_scale)
-        self._ground_seen = -math.inf
         self._scale_checked = False
         self._samples_before = 0
         self._started_wall = 0.0
@@ -426,10 +425,9 @@ class RigController:
         if dl is None or not self.config.ground.link_required \
                 or getattr(dl.config, "broker_url", None) is None:
             return True
-        if dl.connected:
-            self._ground_seen = now
-            return True
-        return now - self._ground_seen < self.config.ground.link_loss_wall_s
+        # the downlink's verdict: the broker answered within its link_loss_s (set from
+        # ground.link_loss_wall_s); a connected flag alone misses a silent broker
+        return dl.link_ok(now)
 
     # --- ground ---------------------------------------------------------------------------
     async def _ground_task(self) -> None:
