@@ -443,6 +443,11 @@ class RigController:
             cmd = parse_command(body)
         except CommandRefused as err:
             ack = CommandAck(err.command_id or _guess_id(payload), False, err.reason)
+            # every security rejection is heard: a warning event besides the ack
+            fields = err.event_fields()
+            self._publish_event(ControlEvent(
+                self._timebase.plant(loop.time()), fields.pop("kind"), "warning",
+                f"command {ack.command_id} refused: {err.reason}", fields))
         except CommandFormatError as err:
             ack = CommandAck(cid or _guess_id(payload), False, str(err))
         else:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import ControlError
 
@@ -31,6 +31,14 @@ class CommandRefused(ControlError):
         self.reason = reason
         self.command_id = command_id
         super().__init__(reason)
+
+    def event_fields(self) -> dict[str, Any]:
+        """JSON-ready fields of the security event the controller publishes (its
+        ``kind`` and the reason; never secret material)."""
+        out: dict[str, Any] = {"kind": "command_rejected", "reason": self.reason}
+        if self.command_id:
+            out["command_id"] = self.command_id
+        return out
 
 
 class CommandAuthenticator(Protocol):
