@@ -240,6 +240,7 @@ class RigController:
                     task.cancel()
         finally:
             self.notifier.stopping()
+            self.notifier.close()
             await bridge.aclose()
             if self._ledger_pool is not None:  # every dump booked before we return
                 await loop.run_in_executor(self._ledger_pool, lambda: None)
