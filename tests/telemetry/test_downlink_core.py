@@ -59,3 +59,13 @@ def test_topics_and_parse_round_trip() -> None:
         tree.batch("a/b")
     with pytest.raises(DownlinkConfigError, match="topic_prefix"):
         TopicTree("bad/#", "rig")
+
+
+def test_liveness_settings_are_validated_naming_the_key() -> None:
+    from telemetry.downlink import DownlinkConfig
+
+    with pytest.raises(DownlinkConfigError, match="link_loss_s: expected > 0"):
+        DownlinkConfig(rig_id="r", outbox_path="o.db", link_loss_s=0)
+    with pytest.raises(DownlinkConfigError, match="probe_interval_s: expected > 0 and < "):
+        DownlinkConfig(rig_id="r", outbox_path="o.db", link_loss_s=2.0, probe_interval_s=2.0)
+    assert DownlinkConfig(rig_id="r", outbox_path="o.db").protocol == "5"
