@@ -138,7 +138,6 @@ class MqttSession:
         self._paho: paho.Client = client._client
         self._pubacks: dict[int, asyncio.Future[ReasonCode]] = {}
         aiomqtt_on_publish = self._paho.on_publish
-        aiomqtt_on_disconnect = self._paho.on_disconnect
 
         def on_publish(client: paho.Client, userdata: object, mid: int,
                        reason_code: ReasonCode, properties: Properties | None) -> None:
@@ -147,20 +146,15 @@ class MqttSession:
                 waiter.set_result(reason_code)
             aiomqtt_on_publish(client, userdata, mid, reason_code, properties)
 
-        def on_disconnect(client: paho.Client, userdata: object, flags: object,
-                          reason_code: ReasonCode, properties: Properties | None) -> None:
-            self._fail_waiters(f"connection lost: {reason_code}")
-            aiomqtt_on_disconnect(client, userdata, flags, reason_code, properties)
-
         self._paho.on_publish = on_publish
-        self._paho.on_disconnect = on_disconnect
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1,
                       retain: bool = False) -> None:
         """Send one message; for QoS 1, return once the broker's PUBACK accepted it.
 
         Raises ``PublishRejectedError`` if the PUBACK carries a failure reason code
-        (MQTT 5), ``LinkLostError`` if the link fails or no PUBACK comes in time."""
+        (MQTT 5), ``LinkLostError`` if the publish cannot be sent or no PUBACK comes in
+        time. A dropped link shows first in ``messages()``: run it alongside."""
         if qos == 0:
             try:
                 await self._client.publish(topic, payload, qos=0, retain=retain,
@@ -187,12 +181,6 @@ class MqttSession:
             value = int(code.value)
             raise PublishRejectedError(topic, value, str(code),
                                        retryable=value in RETRYABLE_PUBACK_CODES)
-
-    def _fail_waiters(self, why: str) -> None:
-        waiters, self._pubacks = self._pubacks, {}
-        for waiter in waiters.values():
-            if not waiter.done():
-                waiter.set_exception(LinkLostError(why))
 
     async def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         try:
