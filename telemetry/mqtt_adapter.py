@@ -164,7 +164,8 @@ class MqttSession:
             return
         info = self._paho.publish(topic, payload, qos, retain)
         if info.rc != paho.MQTT_ERR_SUCCESS:
-            raise LinkLostError(f"publish to {topic} failed: {paho.error_string(info.rc)}")
+            raise LinkLostError(f"publish to {topic} failed: {paho.error_string(info.rc)}"
+                                ) from self._disconnect_cause()
         # No PUBACK can have been handled yet: paho reads the socket only from this
         # loop's reader callback, which cannot run before we await.
         waiter: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
@@ -181,6 +182,14 @@ class MqttSession:
             value = int(code.value)
             raise PublishRejectedError(topic, value, str(code),
                                        retryable=value in RETRYABLE_PUBACK_CODES)
+
+    def _disconnect_cause(self) -> BaseException | None:
+        """Why aiomqtt saw the link drop, if it did. Reading it marks aiomqtt's future
+        retrieved, as its own publish does (else asyncio logs it as never retrieved)."""
+        disconnected = self._client._disconnected
+        if disconnected.done() and not disconnected.cancelled():
+            return disconnected.exception()
+        return None
 
     async def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         try:
