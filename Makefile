@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 
-.PHONY: install run test bench lint broker socat clean
+.PHONY: install run test bench lint broker socat systemd-tools clean
 
 install: $(STAMP)
 
@@ -24,10 +24,13 @@ broker:
 socat:
 	scripts/ensure-socat.sh
 
+systemd-tools:
+	scripts/ensure-systemd-analyze.sh
+
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install broker socat
+test: install broker socat systemd-tools
 	$(VENV)/bin/ruff check .
 	$(PY) -m pip check
 	$(PY) -m pytest

@@ -89,7 +89,8 @@ async def _open_downlink(cfg: ControllerConfig, broker: str | None,
 
         dl = await stack.enter_async_context(Downlink(DownlinkConfig(
             rig_id=cfg.ground.rig_id, topic_prefix=cfg.ground.topic_prefix,
-            outbox_path=outbox, broker_url=broker)))
+            outbox_path=outbox, broker_url=broker,
+            link_loss_s=cfg.ground.link_loss_wall_s)))
         dl.publish_birth({"software": "rig-control", "version": "0.1.0"})
         return dl, stack
     except Exception as err:

@@ -201,6 +201,13 @@ class ControlCore:
         log.info("command_rejected: %s (%s)", command_id, reason)
         return CommandAck(command_id, False, reason)
 
+    def take_events(self) -> tuple[ControlEvent | ModeChanged, ...]:
+        """Events raised between steps (a command refused or applied), for the app to
+        publish at once instead of with the next step's output."""
+        out = tuple(self._events)
+        self._events.clear()
+        return out
+
     def apply_command(self, cmd: GroundCommand, now: float) -> CommandAck:
         """Validate an admitted command against the rig's state and apply it."""
         reason = check_command(cmd, self.view())
