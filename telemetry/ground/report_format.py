@@ -1,7 +1,8 @@
 """How ``rig-ground report`` prints a summary: a table for people, JSON and CSV for tools.
 
-Nothing is ever cut short. On a terminal the table is drawn with rich, and a column
-that does not fit wraps inside its cell instead of ending in "..."; anywhere else
+Nothing is ever cut short. On a terminal the table is drawn with rich: numbers never
+wrap, names wrap inside their cells instead of ending in "...", and a terminal too
+narrow for the columns gets one small field/value table per stream; anywhere else
 (a pipe, a file, ``--width``) it is plain fixed-width text as wide as its longest
 value, one stream per line, easy to ``grep`` and ``awk``. The JSON layout is
 documented in docs/telemetry.md ("report --json"); bump ``REPORT_SCHEMA`` when it
@@ -56,19 +57,39 @@ def render_text(summary: StoreSummary, sources: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_NAME_MIN = 8  # a name column narrower than this reads worse than the per-stream layout
+
+
 def render_rich(summary: StoreSummary, sources: Sequence[str], file: IO[str] | None = None,
                 width: int | None = None) -> None:
-    """A rich table for a terminal; narrow terminals wrap cells, never truncate them."""
+    """A rich table for a terminal; names wrap, nothing is truncated at any width."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=_title(sources, summary))
-    for col in _HEADERS:
-        table.add_column(col, justify="left" if col in ("rig", "stream") else "right",
-                         overflow="fold")
-    for r in summary.streams:
-        table.add_row(*_cells(r))
-    Console(file=file, width=width).print(table)
+    console = Console(file=file, width=width)
+    cells = [_cells(r) for r in summary.streams]
+    widths = [max([len(h), *(len(c[i]) for c in cells)]) for i, h in enumerate(_HEADERS)]
+    name_min = [min(_NAME_MIN, w) for w in widths[:2]]
+    # no box: a column costs its width plus one space of padding on each side
+    if sum(widths[2:]) + sum(name_min) + 2 * len(_HEADERS) <= console.width:
+        table = Table(title=_title(sources, summary), box=None, header_style="bold")
+        for i, col in enumerate(_HEADERS):
+            if i < 2:
+                table.add_column(col, overflow="fold", min_width=name_min[i])
+            else:
+                table.add_column(col, justify="right", no_wrap=True, min_width=widths[i])
+        for row in cells:
+            table.add_row(*row)
+        console.print(table)
+        return
+    console.print(_title(sources, summary), overflow="fold")
+    for row in cells:
+        table = Table(show_header=False)
+        table.add_column("field", no_wrap=True)
+        table.add_column("value", overflow="fold")
+        for header, cell in zip(_HEADERS, row, strict=True):
+            table.add_row(header, cell)
+        console.print(table)
 
 
 def render_json(summary: StoreSummary, sources: Sequence[str]) -> str:
