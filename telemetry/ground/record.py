@@ -221,6 +221,7 @@ def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
     print(" ".join(f"{k}={v}" for k, v in totals.items()))
     if writers:
         w = writers[0]
+        p99 = w.write_percentile_ms(99)
         print(f"stored={w.stored} stored_duplicates={w.duplicates} batches={w.batches} "
-              f"not_stored={w.failed}")
+              f"not_stored={w.failed} write_p99_ms={'-' if p99 is None else f'{p99:.1f}'}")
     return 0

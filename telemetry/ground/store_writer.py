@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+from collections import deque
 from collections.abc import Awaitable
 from typing import Protocol
 
@@ -52,6 +54,7 @@ class StoreWriter:
         self.malformed = 0
         self.batches = 0
         self.failed = 0
+        self.write_seconds: deque[float] = deque(maxlen=100_000)  # the latest writes
         self._backoff = backoff or Backoff(0.1, 5.0)
         self._max_attempts = max_attempts
         self._wake = asyncio.Event()
@@ -89,9 +92,17 @@ class StoreWriter:
                 self._room.set()
         return True
 
+    def write_percentile_ms(self, q: float) -> float | None:
+        """The *q*-th percentile (nearest rank) of recent write durations."""
+        if not self.write_seconds:
+            return None
+        ordered = sorted(self.write_seconds)
+        return 1000.0 * ordered[min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1)]
+
     async def _store(self, items: list[WriteItem], deadline: float | None) -> bool:
         attempts, outage = 0, False
         while True:
+            started = time.monotonic()
             try:
                 outcome: WriteOutcome = await self.store.write(items)
             except StoreError as err:
@@ -113,6 +124,7 @@ class StoreWriter:
                 log.warning("store %s: writing again after %d failed attempts",
                             self.store.location, attempts)
             self._backoff.reset()
+            self.write_seconds.append(time.monotonic() - started)
             self.batches += 1
             self.stored += outcome.messages
             self.duplicates += outcome.duplicates

@@ -58,6 +58,11 @@ class RecorderProcess:
         async for line in self.proc.stdout:
             self.log.append(line.decode(errors="replace").rstrip())
 
+    def kill_if_running(self) -> None:
+        """Test teardown: never leave a recorder behind a failed test."""
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.kill()
+
     async def stop(self, sig: int) -> int:
         assert self.proc and self._reader
         self.proc.send_signal(sig)
@@ -114,6 +119,13 @@ async def test_sigkilled_sqlite_recorder_resumes_its_session(mosquitto_factory,
     broker = mosquitto_factory(extra_config=["log_type debug"])
     db = tmp_path / "rec.db"
     rec = RecorderProcess(broker.url, "rec-crash", str(db), shared=None)
+    try:
+        await _sqlite_crash(broker, rec, db, tmp_path)
+    finally:
+        rec.kill_if_running()
+
+
+async def _sqlite_crash(broker, rec: RecorderProcess, db: Path, tmp_path: Path) -> None:
     await rec.start()
     rig = Rig(broker.url, tmp_path / "outbox.db")
 
@@ -149,6 +161,15 @@ async def test_sigkilled_recorder_sharing_a_postgres_store_loses_nothing(
     broker = mosquitto_factory(extra_config=["log_type debug"])
     recs = [RecorderProcess(broker.url, f"rec-{i}", postgres_url, shared="ground")
             for i in range(2)]
+    try:
+        await _postgres_crash(broker, recs, postgres_url, tmp_path)
+    finally:
+        for r in recs:
+            r.kill_if_running()
+
+
+async def _postgres_crash(broker, recs: list[RecorderProcess], postgres_url: str,
+                          tmp_path: Path) -> None:
     for r in recs:
         await r.start()
     rig = Rig(broker.url, tmp_path / "outbox.db")
