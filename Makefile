@@ -38,5 +38,4 @@ bench: install broker postgres
 clean:
 	rm -rf $(VENV) build *.egg-info
 	find . -name '*.so' -path './*/*' -not -path './.venv/*' -delete
-	find . -name '*.c' -path './firmware_bridge/*' -delete
-	find . -name '*.c' -path './telemetry/*' -delete
+	find firmware_bridge telemetry sim_hw control -name '*.c' -delete

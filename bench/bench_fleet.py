@@ -46,9 +46,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.pgcluster
 
 from telemetry.contract import Severity
-from telemetry.ground.report import build_report
-from telemetry.mqtt_adapter import MqttSettings, connect
-from telemetry.payloads import (
+from telemetry.contract.payloads import (
     BatchMessage,
     Envelope,
     EventMessage,
@@ -56,6 +54,8 @@ from telemetry.payloads import (
     StatsMessage,
     encode,
 )
+from telemetry.ground.report import build_report
+from telemetry.mqtt_adapter import MqttSettings, connect
 from tests.pgcluster import PostgresCluster, PostgresUnavailable
 
 FAST = ([f"fast{i}" for i in range(12)], 506)  # channels, rows per wall second

@@ -1,4 +1,4 @@
-"""Build the issue-8 seams (signed commands, site rules, ledger) from the configuration.
+"""Build the command-security seams (signed commands, site rules, ledger) from the configuration.
 
 ``[security]`` in the controller's TOML turns on signed ground commands and the
 extraction ledger; ``[site_plan]`` turns on keep-out zones and quotas. Both are
@@ -38,10 +38,11 @@ class SecuritySetup:
 
 def build_security(cfg: ControllerConfig) -> SecuritySetup:
     """Raises ``ConfigError`` naming the key for an invalid ``security``/``site_plan``."""
-    from telemetry.contract import TopicTree
+    from telemetry.contract import ContractError, SitePlanError, TopicTree
 
     from .security import (
         Ledger,
+        SecurityConfigError,
         SecurityError,
         SignedCommandAuthenticator,
         SiteRulesPolicy,
@@ -72,7 +73,10 @@ def build_security(cfg: ControllerConfig) -> SecuritySetup:
     except ConfigError:
         setup.close()
         raise
-    except SecurityError as err:  # key file, ledger: name the section
+    except SitePlanError as err:  # the contract's error, reported with the same key
+        setup.close()
+        raise SecurityConfigError(err.key, err.problem) from err
+    except (SecurityError, ContractError) as err:  # key file, ledger: name the section
         setup.close()
         raise ConfigError("security", str(err)) from err
     return setup

@@ -1,4 +1,4 @@
-"""Command authentication, site rules and the extraction ledger (issue 8).
+"""The rover side of command security: authentication, site rules, the extraction ledger.
 
 The controller's seams (see docs/commands.md):
 
@@ -10,16 +10,13 @@ The controller's seams (see docs/commands.md):
 * ``Ledger.append(DumpRecord)`` -> ``LedgerEntry`` (durable, hash-chained, signed);
 * ``safety_zone_for`` / ``safety_zone_payload`` / ``public_feed_payload`` for the
   public topics.
+
+The wire formats these use (command envelope and body, keys, ledger entries,
+site plan) live in ``telemetry.contract`` because the ground tools speak them
+too; this package re-exports the names the controller and its tests use.
 """
 
-from .command_auth import (
-    FAIL_SAFE_COMMANDS,
-    AuthorizedCommand,
-    CommandRejected,
-    Rejection,
-    SignedCommandAuthenticator,
-)
-from .command_wire import (
+from telemetry.contract.command_wire import (
     MAX_BODY_BYTES,
     MAX_ENVELOPE_BYTES,
     CommandBody,
@@ -28,14 +25,8 @@ from .command_wire import (
     sign_envelope,
     signing_bytes,
 )
-from .errors import (
-    KeyFileError,
-    LedgerCorruptError,
-    LedgerError,
-    SecurityConfigError,
-    SecurityError,
-)
-from .keys import (
+from telemetry.contract.errors import KeyFileError
+from telemetry.contract.keys import (
     StationKey,
     fingerprint,
     generate,
@@ -44,8 +35,7 @@ from .keys import (
     parse_public_key_hex,
     write_key_files,
 )
-from .ledger import Ledger
-from .ledger_format import (
+from telemetry.contract.ledger_format import (
     GENESIS,
     BrokenEntry,
     DumpRecord,
@@ -53,6 +43,22 @@ from .ledger_format import (
     LedgerReport,
     verify_ledger,
 )
+from telemetry.contract.site_plan import DigSite, KeepOutZone, SitePlan, site_plan_from_dict
+
+from .command_auth import (
+    FAIL_SAFE_COMMANDS,
+    AuthorizedCommand,
+    CommandRejected,
+    Rejection,
+    SignedCommandAuthenticator,
+)
+from .errors import (
+    LedgerCorruptError,
+    LedgerError,
+    SecurityConfigError,
+    SecurityError,
+)
+from .ledger import Ledger
 from .public_feed import (
     SafetyZone,
     public_feed_payload,
@@ -62,7 +68,6 @@ from .public_feed import (
 )
 from .replay import MemoryReplayStore, ReplayStore, ReplayWindow, SqliteReplayStore
 from .security_config import SecurityConfig, StationConfig, security_config_from_dict
-from .site_plan import DigSite, KeepOutZone, SitePlan, site_plan_from_dict
 from .site_rules import Decision, SiteRules, SiteRulesPolicy
 
 __all__ = [

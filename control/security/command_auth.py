@@ -41,8 +41,7 @@ from nacl.exceptions import BadSignatureError
 
 from control.commands import CommandName
 from control.policy import CommandRefused
-
-from .command_wire import (
+from telemetry.contract.command_wire import (
     CommandBody,
     RejectReason,
     WireRefusal,
@@ -51,7 +50,8 @@ from .command_wire import (
     peek_command_id,
     signing_bytes,
 )
-from .keys import fingerprint
+from telemetry.contract.keys import fingerprint
+
 from .replay import ReplayStore
 from .security_config import ALL_COMMANDS, SecurityConfig
 

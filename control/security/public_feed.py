@@ -30,7 +30,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .site_plan import SitePlan
+from telemetry.contract.site_plan import SitePlan
+
 from .site_rules import SiteRules
 
 ZONE_GRID_M = 1.0

@@ -31,9 +31,9 @@ from typing import Any
 from nacl.signing import VerifyKey
 
 from control.commands import CommandName
+from telemetry.contract.keys import KEY_ID_RE, parse_public_key_hex
 
 from .errors import SecurityConfigError
-from .keys import KEY_ID_RE, parse_public_key_hex
 from .replay import DEFAULT_WINDOW
 
 ALL_COMMANDS: frozenset[str] = frozenset(c.value for c in CommandName)

@@ -27,8 +27,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .geometry import contains, edge_distance
-from .site_plan import DigSite, KeepOutZone, SitePlan
+from telemetry.contract.geometry import contains, edge_distance
+from telemetry.contract.site_plan import DigSite, KeepOutZone, SitePlan
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from control.security.errors import KeyFileError, SecurityConfigError
-from control.security.keys import load_public_key
-from control.security.ledger_format import LedgerReport, verify_ledger
-from control.security.site_plan import site_plan_from_dict
+from telemetry.contract.errors import KeyFileError, SitePlanError
+from telemetry.contract.keys import load_public_key
+from telemetry.contract.ledger_format import LedgerReport, verify_ledger
+from telemetry.contract.site_plan import site_plan_from_dict
 from telemetry.ground.stores import StoreError, redact_url
 
 __all__ = ["load_entries", "register", "verify_file"]
@@ -54,9 +54,9 @@ def load_entries(source: str | Path, rig: str | None = None) -> list[Any]:
 
 
 async def _ledger_records(source: str | Path, rig: str | None) -> dict[str, dict[str, Any]]:
-    from telemetry.downlink_errors import PayloadDecodeError
+    from telemetry.contract.errors import PayloadDecodeError
+    from telemetry.contract.payloads import LedgerMessage, decode
     from telemetry.ground.stores import open_store
-    from telemetry.payloads import LedgerMessage, decode
 
     store = await open_store(source)
     records: dict[str, dict[str, Any]] = {}
@@ -116,7 +116,7 @@ def _main(args: argparse.Namespace, settings: object) -> int:
     try:
         quotas = _quotas(args)
         report = verify_file(args.file, args.rover_key, quotas_kg=quotas, rig=args.rig)
-    except (OSError, KeyFileError, SecurityConfigError, ValueError, StoreError,
+    except (OSError, KeyFileError, SitePlanError, ValueError, StoreError,
             tomllib.TOMLDecodeError) as err:
         print(f"rig-ground ledger verify: {err}", file=sys.stderr)
         return 2

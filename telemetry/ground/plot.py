@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from telemetry.downlink_errors import PayloadDecodeError
+from telemetry.contract.errors import PayloadDecodeError
+from telemetry.contract.payloads import BatchMessage, StateMessage, decode
 from telemetry.ground._sync import run_sync
 from telemetry.ground.stores import RecordingStore, StoreError, open_store
-from telemetry.payloads import BatchMessage, StateMessage, decode
 
 __all__ = ["plot_recording", "register"]
 

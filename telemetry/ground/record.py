@@ -28,6 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from telemetry.contract import DEFAULT_PREFIX
+from telemetry.contract.payloads import EventMessage, StatusMessage
 from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.intake import Malformed, classify
 from telemetry.ground.store_writer import StoreWriter
@@ -43,7 +44,6 @@ from telemetry.ground.stores import (
 )
 from telemetry.ground.subscription import run_subscription, stop_event
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings
-from telemetry.payloads import EventMessage, StatusMessage
 
 __all__ = ["Recorder", "record", "register", "subscription_filter"]
 

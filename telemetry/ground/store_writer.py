@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Awaitable
 from typing import Protocol
 
-from telemetry.backoff import Backoff
+from firmware_bridge.backoff import Backoff
 from telemetry.ground.stores import RecordingStore, StoreError, WriteItem, WriteOutcome
 from telemetry.mqtt_adapter import InboundMessage
 

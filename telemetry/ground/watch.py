@@ -17,12 +17,12 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
+from telemetry.contract.payloads import BatchMessage, EventMessage, StateMessage, StatusMessage
 from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.intake import Malformed, classify
 from telemetry.ground.record import subscription_filter
 from telemetry.ground.subscription import run_subscription, stop_event
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings
-from telemetry.payloads import BatchMessage, EventMessage, StateMessage, StatusMessage
 
 __all__ = ["WatchModel", "register"]
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import random
 
+from telemetry.contract.payloads import Envelope, StateMessage, encode
 from telemetry.ground.stores import EvictedRange, MalformedRow, MessageRow, WriteItem
-from telemetry.payloads import Envelope, StateMessage, encode
 
 
 def message(rig: str, stream: str, seq: int, *, boot: int = 1, received_at: float = 1000.0,

@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from telemetry.contract import Severity, parse_topic
-from telemetry.downlink import Downlink, DownlinkConfig
-from telemetry.mqtt_adapter import MqttSettings, connect
-from telemetry.payloads import (
+from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
     CommandEnvelope,
@@ -22,6 +20,8 @@ from telemetry.payloads import (
     StatusMessage,
     encode_command,
 )
+from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.mqtt_adapter import MqttSettings, connect
 from tests.integration.downlink_helpers import collecting, wait_until
 
 

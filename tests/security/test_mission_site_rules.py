@@ -141,6 +141,14 @@ async def test_signed_commands_through_the_controllers_seam() -> None:
     auth = SignedCommandAuthenticator(cfg, MemoryReplayStore(cfg.replay_window), TOPIC)
     ctl = RigController(controller_config(), "unused", None, authenticator=auth,
                         wall_clock=lambda: NOW + 1)
+    reached_core: list[str] = []
+    handle = ctl.core.handle_command
+
+    def spy(cmd, *args, **kwargs):
+        reached_core.append(cmd.command_id)
+        return handle(cmd, *args, **kwargs)
+
+    ctl.core.handle_command = spy
     ack = ctl.handle_ground_payload(signed(body(1, "status")))
     assert ack.accepted and ack.command_id == "c-1"
     ack = ctl.handle_ground_payload(signed(body(1, "status")))
@@ -149,5 +157,6 @@ async def test_signed_commands_through_the_controllers_seam() -> None:
     assert not ack.accepted and ack.reason.startswith("bad_signature:")
     ack = ctl.handle_ground_payload(b'{"id": "c-9", "command": "estop", "expires_at": 1e12}')
     assert not ack.accepted and ack.command_id == "c-9" and ack.reason.startswith("unsigned:")
-    assert ctl.core.mode is Mode.DISCONNECTED  # nothing rejected reached the core
+    assert reached_core == ["c-1"]  # only the accepted command reached the core
+    assert ctl.core.mode is Mode.DISCONNECTED
     assert isinstance(auth.verify(TOPIC, signed(body(3, "arm")), NOW), AuthorizedCommand)
