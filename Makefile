@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 
-.PHONY: install run test bench lint broker postgres clean
+.PHONY: install run test bench lint broker postgres socat clean
 
 install: $(STAMP)
 
@@ -24,10 +24,13 @@ broker:
 postgres:
 	scripts/ensure-postgresql.sh
 
+socat:
+	scripts/ensure-socat.sh
+
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install broker postgres
+test: install broker postgres socat
 	$(VENV)/bin/ruff check .
 	$(PY) -m pip check
 	$(PY) -m pytest

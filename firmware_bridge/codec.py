@@ -149,6 +149,7 @@ def _enc_hello(m: Hello) -> bytes:
 
 
 INFO_TABLE_OMITTED = 0x01
+INFO_WATCHDOG_TRIPPED = 0x02  # protocol 1.1: section 4.2
 
 
 def encode_channel_table(channels: tuple[ChannelInfo, ...]) -> bytes:
@@ -178,7 +179,8 @@ def _enc_info(m: FirmwareInfo) -> bytes:
         m.sample_rate_hz,
         m.batch_samples,
         0 if m.table_omitted else len(m.channels),
-        INFO_TABLE_OMITTED if m.table_omitted else 0,
+        (INFO_TABLE_OMITTED if m.table_omitted else 0)
+        | (INFO_WATCHDOG_TRIPPED if m.watchdog_tripped else 0),
         m.time_us,
         m.table_crc,
     )
@@ -293,6 +295,7 @@ def _dec_info(b: bytes) -> FirmwareInfo:
         time_us=now_us,
         table_crc=crc,
         table_omitted=bool(info_flags & INFO_TABLE_OMITTED),
+        watchdog_tripped=bool(info_flags & INFO_WATCHDOG_TRIPPED),
     )
 
 

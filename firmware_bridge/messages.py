@@ -105,6 +105,7 @@ class EventCode(IntEnum):
     SENSOR_FAULT = 13
     FAULT_INJECTED = 14
     PARAM_CHANGED = 15
+    STANDSTILL = 16  # a controlled stop reached standstill; value: ms since the stop began
 
 
 class Severity(IntEnum):
@@ -188,6 +189,7 @@ class FirmwareInfo:
     time_us: int = 0  # firmware clock when sent (lets the host estimate the offset)
     table_crc: int = 0  # CRC-32C of the encoded channel table (section 4.2)
     table_omitted: bool = False  # the host's cached table matched: channels not sent
+    watchdog_tripped: bool = False  # a watchdog or link-loss stop awaits a new ENABLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge.codec import FrameDecoder, decode_payload, encode_frame, encode_payload
+from firmware_bridge.codec import (
+    FrameDecoder,
+    decode_payload,
+    encode_frame,
+    encode_payload,
+    message_type,
+)
 from firmware_bridge.errors import DecodeError, EncodeError
 from firmware_bridge.messages import (
     ChannelInfo,
@@ -109,7 +115,7 @@ def test_decoder_never_raises_on_noise(noise) -> None:
                          ids=[v[0] for v in VECTORS])
 def test_truncated_and_extended_payloads_are_rejected(name, message, seq, ack, flags) -> None:
     payload = encode_payload(message)
-    t = MsgType[name.removesuffix("_CACHED")]
+    t = message_type(message)
     assert decode_payload(t, payload) == message
     if payload:
         with pytest.raises(DecodeError) as err:
