@@ -13,12 +13,17 @@ file each. For N = 10, 50, 100 it prints, per store:
 * offered and sustained stored messages/s (stored rows over the span of their
   commit times) and their ratio, stored channel-samples/s;
 * CPU of the recorders, the database and the broker (percent of one core);
-* end-to-end latency p50/p99: the rig's scheduled send time to the recorder's write
-  of the row (``stored_at``, taken as its write transaction starts), plus the p99 of
-  the recorders' write durations, added to p99 for the goal (a conservative bound);
+* end-to-end latency p50/p99: the rig's send time (``t_rig``, stamped when it sends)
+  to the recorder's write of the row (``stored_at``, taken as its write transaction
+  starts), plus the p99 of the recorders' write durations, added to p99 for the goal
+  (a conservative bound); ``rcv p99`` stops at the recorder's receipt;
+* ``pub late``: the simulated rigs' worst lateness against their schedule. They share
+  the machine with everything else, so a starved publisher sends late (and then the
+  offered rate is not sustained: see ``ratio``); a real rig has its own CPU;
 * lost: published and acknowledged by the broker, but not in the store.
 
-Goal: >= 50 rigs at the demo's rate, p99 < 1 s, nothing lost -> "met" / "NOT met".
+Goal: >= 50 rigs at the demo's rate (stored/offered >= 0.95), p99 < 1 s, nothing lost
+-> "met" / "NOT met" per run, and per store.
 
     .venv/bin/python bench/bench_fleet.py [--rigs 10,50,100] [--duration 20]
         [--recorders 2] [--stores postgresql,sqlite]
@@ -113,8 +118,9 @@ async def _run_rig(url: str, rig: SimulatedRig, t0: float, duration: float,
         while t0 + k * TICK_S < t0 + duration:
             due = t0 + k * TICK_S
             await asyncio.sleep(max(0.0, due - time.time()))
-            acked["late_max_ms"] = max(acked["late_max_ms"], (time.time() - due) * 1000)
-            for topic, payload in rig.tick(k, due):  # t_rig = when it was due
+            now = time.time()  # t_rig: when the rig sends, as a real rig stamps it
+            acked["late_max_ms"] = max(acked["late_max_ms"], (now - due) * 1000)
+            for topic, payload in rig.tick(k, now):
                 await session.publish(topic, payload, qos=1)
                 acked["messages"] += 1
                 if "/batch/" in topic:
@@ -269,7 +275,8 @@ class Result:
 
     @property
     def met(self) -> bool:
-        return self.lost == 0 and self.p99_ms + self.write_p99_ms < GOAL_P99_MS
+        return (self.lost == 0 and self.p99_ms + self.write_p99_ms < GOAL_P99_MS
+                and self.stored_rate >= 0.95 * self.offered)
 
 
 async def _stored_rows(kind: str, stores: list[str]) -> int:
@@ -390,9 +397,9 @@ def print_table(results: list[Result], recorders: int, duration: float, load: st
           f"{MSGS_PER_RIG_S:g} msgs/s and {SAMPLES_PER_RIG_S} channel-samples/s (the demo's "
           f"rate); {duration:g} s per run; CPU in % of one core, {os.cpu_count()} cores, "
           f"load average {load}")
-    print("ratio = stored/offered; p99 = rig send time -> row written; +write = recorders' "
-          "write p99; rcv p99 = rig send time -> recorder received; pub late = publishers' "
-          "worst lateness (the bench's own starvation)")
+    print("ratio = stored/offered (goal >= 0.95); p99 = rig send time -> row written; "
+          "+write = recorders' write p99; rcv p99 = rig send time -> recorder received; "
+          "pub late = simulated rigs' worst lateness against their schedule")
     head = (f"{'store':<10} {'rigs':>4} {'offered/s':>9} {'stored/s':>9} {'ratio':>5} "
             f"{'ch-samples/s':>12} {'rec CPU':>7} {'us/msg':>6} {'db CPU':>6} "
             f"{'mqtt CPU':>8} {'pub CPU':>7} {'p50 ms':>8} {'p99 ms':>8} {'+write':>6} "
@@ -411,7 +418,7 @@ def print_table(results: list[Result], recorders: int, duration: float, load: st
         rows = [r for r in results if r.store == store]
         passing = [r.rigs for r in rows if r.met]
         ok = any(r.met and r.rigs >= GOAL_RIGS for r in rows)
-        print(f"goal ({store}): >= {GOAL_RIGS} rigs at the demo's rate, p99 (+ write) < "
+        print(f"goal ({store}): >= {GOAL_RIGS} rigs at the demo's rate, p99 + write < "
               f"{GOAL_P99_MS:.0f} ms, nothing lost: {'met' if ok else 'NOT met'} "
               f"(largest N met: {max(passing) if passing else 'none'})")
 
