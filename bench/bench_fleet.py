@@ -110,12 +110,12 @@ class SimulatedRig:
         return out
 
 
-async def _run_rig(url: str, rig: SimulatedRig, t0: float, duration: float,
+async def _run_rig(url: str, rig: SimulatedRig, t0: float, end: float,
                    acked: dict[str, float]) -> None:
     settings = MqttSettings.from_url(url, protocol="5", client_id=f"bench-{rig.rig}")
     async with connect(settings) as session:
         k = 0
-        while t0 + k * TICK_S < t0 + duration:
+        while t0 + k * TICK_S < end:
             due = t0 + k * TICK_S
             await asyncio.sleep(max(0.0, due - time.time()))
             now = time.time()  # t_rig: when the rig sends, as a real rig stamps it
@@ -136,8 +136,9 @@ async def publisher_main(url: str, rigs: list[str], duration: float) -> None:
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     t0 = float(line.split()[1])
     acked = {"messages": 0, "samples": 0, "late_max_ms": 0.0}
-    offsets = np.linspace(0, TICK_S, len(sims), endpoint=False)  # rigs are not in lock-step
-    await asyncio.gather(*(_run_rig(url, s, t0 + o, duration, acked)
+    # rigs are independent: spread their phases over the 1 s period of their batches
+    offsets = np.linspace(0, 5 * TICK_S, len(sims), endpoint=False)
+    await asyncio.gather(*(_run_rig(url, s, t0 + o, t0 + duration, acked)
                            for s, o in zip(sims, offsets, strict=True)))
     print(json.dumps(acked), flush=True)
 
@@ -255,6 +256,7 @@ class Result:
     store: str
     rigs: int
     published: int
+    offered: float  # published / the publishing window
     stored_rate: float
     samples_rate: float
     recorder_cpu: float
@@ -268,10 +270,6 @@ class Result:
     receive_p99_ms: float
     publisher_late_ms: float
     recorder_us_per_msg: float
-
-    @property
-    def offered(self) -> float:
-        return self.rigs * MSGS_PER_RIG_S
 
     @property
     def met(self) -> bool:
@@ -375,7 +373,8 @@ async def run_once(kind: str, n: int, duration: float, recorders: int,
         span = float(stored_at.max() - stored_at.min()) if stored_at.size > 1 else wall
         samples = batches.get("batch/stream0", 0) * len(FAST[0]) * FAST[1] + \
             batches.get("batch/stream1", 0) * len(NAV[0]) * NAV[1]
-        return Result(kind, n, int(acked["messages"]), unique / span, samples / span, cpu[0],
+        return Result(kind, n, int(acked["messages"]), acked["messages"] / duration,
+                      unique / span, samples / span, cpu[0],
                       cpu[1] if db_pids else None, cpu[2],
                       float(np.percentile(latency, 50)) * 1000,
                       float(np.percentile(latency, 99)) * 1000, write_p99,
