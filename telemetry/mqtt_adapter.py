@@ -4,6 +4,11 @@ It offers three things: :class:`MqttSettings` (from a ``mqtt://`` or ``mqtts://`
 URL plus credentials and TLS files), ``connect(settings, will=...)`` an async
 context manager yielding an :class:`MqttSession`, and the session's
 ``publish`` (returns after PUBACK for QoS 1), ``subscribe`` and ``messages()``.
+With ``MqttSettings.manual_ack`` the session does not acknowledge a received
+QoS 1 message until the caller calls ``message.ack()`` (e.g. once it is
+committed to disk); acknowledgements must follow the order of arrival (MQTT 5
+§4.6), and an ack through a session that has since closed is a no-op (the
+broker redelivers the message to the next session).
 aiomqtt/paho errors are translated at this boundary: a failed connect raises
 ``BrokerUnavailableError``; a dropped link raises ``LinkLostError`` from
 ``messages()`` and from pending ``publish`` calls. No reconnecting here: the
@@ -24,9 +29,10 @@ import asyncio
 import logging
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
@@ -72,6 +78,9 @@ class MqttSettings:
     keepalive: int = 30
     client_id: str | None = None
     persistent_session: bool = False  # broker keeps our subscriptions and QoS 1 queue
+    session_expiry_s: int = _SESSION_EXPIRY_S  # MQTT 5: how long the broker keeps it offline
+    manual_ack: bool = False  # received QoS 1 messages are acked by ``message.ack()``
+    receive_maximum: int | None = None  # MQTT 5: unacked messages the broker may send us
     max_in_flight: int = 64
     connect_timeout: float = 10.0
 
@@ -116,18 +125,25 @@ class LastWill:
     retain: bool = True
 
 
+def _acked_automatically() -> None:
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class InboundMessage:
     topic: str
     payload: bytes
     qos: int
     retain: bool
+    #: sends the PUBACK (``manual_ack`` sessions); a no-op otherwise
+    ack: Callable[[], None] = field(default=_acked_automatically, compare=False, repr=False)
 
 
 class MqttSession:
     """One live connection. Create with :func:`connect`."""
 
-    def __init__(self, client: aiomqtt.Client, publish_timeout: float) -> None:
+    def __init__(self, client: aiomqtt.Client, publish_timeout: float,
+                 manual_ack: bool = False) -> None:
         # aiomqtt warns above 10 pending calls; our window is the real bound.
         client.pending_calls_threshold = 1 << 30
         self._client = client
@@ -147,6 +163,8 @@ class MqttSession:
             aiomqtt_on_publish(client, userdata, mid, reason_code, properties)
 
         self._paho.on_publish = on_publish
+        self._manual_ack = manual_ack
+        self.open = True
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1,
                       retain: bool = False) -> None:
@@ -203,10 +221,21 @@ class MqttSession:
             async for m in self._client.messages:
                 payload = m.payload if isinstance(m.payload, bytes) else \
                     str(m.payload or "").encode()
-                yield InboundMessage(m.topic.value, payload, m.qos, bool(m.retain))
+                if self._manual_ack and m.qos > 0:
+                    yield InboundMessage(m.topic.value, payload, m.qos, bool(m.retain),
+                                         partial(self._ack, m.mid, m.qos))
+                else:
+                    yield InboundMessage(m.topic.value, payload, m.qos, bool(m.retain))
         except aiomqtt.MqttError as err:
             raise LinkLostError(f"connection lost: {err}") from err
         raise LinkLostError("connection closed")
+
+    def _ack(self, mid: int, qos: int) -> None:
+        if not self.open:  # a new connection reuses message ids: never ack across sessions
+            log.debug("ack of message %d dropped: its session closed", mid)
+            return
+        # aiomqtt 2 has no manual-ack API; paho's, on the client it wraps, is the way in.
+        self._client._client.ack(mid, qos)
 
 
 @asynccontextmanager
@@ -218,9 +247,12 @@ async def connect(settings: MqttSettings, *,
     if v5:
         kwargs["protocol"] = aiomqtt.ProtocolVersion.V5
         kwargs["clean_start"] = not settings.persistent_session
+        props = Properties(PacketTypes.CONNECT)
         if settings.persistent_session:
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = _SESSION_EXPIRY_S
+            props.SessionExpiryInterval = settings.session_expiry_s
+        if settings.receive_maximum is not None:
+            props.ReceiveMaximum = settings.receive_maximum
+        if settings.persistent_session or settings.receive_maximum is not None:
             kwargs["properties"] = props
     else:
         kwargs["protocol"] = aiomqtt.ProtocolVersion.V311
@@ -238,14 +270,20 @@ async def connect(settings: MqttSettings, *,
         logger=log,
         **kwargs,  # type: ignore[arg-type]
     )
+    if settings.manual_ack:
+        # before connecting: a resumed session's queue arrives right after CONNACK
+        client._client.manual_ack_set(True)
     try:
         await client.__aenter__()
     except aiomqtt.MqttError as err:
         raise BrokerUnavailableError(
             f"cannot connect to {settings.host}:{settings.port}: {err}") from err
+    session = MqttSession(client, publish_timeout=max(30.0, 3.0 * settings.keepalive),
+                          manual_ack=settings.manual_ack)
     try:
-        yield MqttSession(client, publish_timeout=max(30.0, 3.0 * settings.keepalive))
+        yield session
     finally:
+        session.open = False
         try:
             await client.__aexit__(None, None, None)
         except aiomqtt.MqttError as err:
