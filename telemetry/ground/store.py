@@ -115,6 +115,12 @@ class RecordingStore:
             yield RecordedRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), bool(r[8]),
                               bool(r[9]), r[10])
 
+    def span(self) -> tuple[float | None, float | None, int]:
+        """(first, last receive time, message count): what a replay needs to show progress."""
+        first, last, count = self._db.execute(
+            "SELECT MIN(received_at), MAX(received_at), COUNT(*) FROM messages").fetchone()
+        return first, last, count
+
     def malformed_count(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM malformed").fetchone()[0]
 
