@@ -132,8 +132,9 @@ class Proc:
 
 class RigBench:
     def __init__(self, workdir: Path, broker_url: str, *, faults: Sequence[str] = (),
-                 target_kg: float = 20.0) -> None:
+                 target_kg: float = 20.0, time_scale: float = TIME_SCALE) -> None:
         self.dir = workdir
+        self.time_scale = time_scale
         self.dir.mkdir(parents=True, exist_ok=True)
         self.broker_url = broker_url
         self.faults = list(faults)
@@ -156,7 +157,7 @@ class RigBench:
         d = self.dir
         self.config.write_text(f"""
 [loop]
-time_scale = {TIME_SCALE}
+time_scale = {self.time_scale}
 rate_hz = 100.0
 stats_interval_s = 0.1
 
@@ -177,7 +178,7 @@ role = "operator"
     def start_rig(self) -> None:
         link = self.dir / "rig.pty"
         sim_args = [sys.executable, "-m", "sim_hw", "--pty", "--link", str(link),
-                    "--time-scale", str(TIME_SCALE), "--seed", "5"]
+                    "--time-scale", str(self.time_scale), "--seed", "5"]
         for fault in self.faults:
             sim_args += ["--fault", fault]
         sim = self._start("rig-sim", sim_args)

@@ -32,7 +32,7 @@ from telemetry.ground.errors import GroundUsageError
 from telemetry.ground.limits import load_limits
 from telemetry.mqtt_adapter import MqttSettings
 
-__all__ = ["is_loopback", "register"]
+__all__ = ["build_config", "is_loopback", "plaintext_warning", "register", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,13 @@ PLAINTEXT_WARNING = """
 * Use --tls-cert/--tls-key, or bind 127.0.0.1 and use an SSH tunnel.
 ************************************************************************
 """
+
+
+def plaintext_warning(host: str, *, tls: bool) -> str | None:
+    """The banner to print when the console is reachable from elsewhere in clear text."""
+    if tls or is_loopback(host):
+        return None
+    return PLAINTEXT_WARNING.format(host=host)
 
 
 def is_loopback(host: str) -> bool:
@@ -133,8 +140,9 @@ async def serve(args: argparse.Namespace, settings: MqttSettings) -> None:
         log_level="warning", access_log=False, server_header=False,
         ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
         ssl_keyfile=str(args.tls_key) if args.tls_key else None))
-    if not config.tls and not is_loopback(args.host):
-        print(PLAINTEXT_WARNING.format(host=args.host), file=sys.stderr, flush=True)
+    warning = plaintext_warning(args.host, tls=config.tls)
+    if warning is not None:
+        print(warning, file=sys.stderr, flush=True)
         log.warning("console bound to %s without TLS", args.host)
 
     async def announce() -> None:
