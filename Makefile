@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 
-.PHONY: install run test bench lint broker clean
+.PHONY: install run test bench lint broker browser clean
 
 install: $(STAMP)
 
@@ -21,10 +21,13 @@ run: install
 broker:
 	scripts/ensure-mosquitto.sh
 
+browser:
+	scripts/ensure-chromium.sh
+
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install broker
+test: install broker browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pip check
 	$(PY) -m pytest
