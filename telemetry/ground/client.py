@@ -21,7 +21,8 @@ are bounded queues: a slow consumer loses the oldest items, counted in
 ``overflow``, and never blocks the intake.
 
 Exceptions: ``send`` raises ``CommandRejectedError`` (with ``check=True``),
-``CommandTimeoutError`` or ``NotConnectedError``; ``wait_for`` raises
+``CommandTimeoutError`` (published, no ack in time), ``NotConnectedError`` (not
+published) or ``BrokerError`` (the link dropped while publishing); ``wait_for`` raises
 ``WaitTimeoutError``; a rig-less client asked about "its" rig raises
 ``GroundUsageError``. Broker errors never escape the connection task.
 """
@@ -289,20 +290,29 @@ class GroundClient:
         self._sent[(rig, cid)] = (command, now)
         self.model.commands.note_sent(rig, cid, command, cmd.body.args, key_id=self._key.key_id,
                                       user=user, now=now)
+        deadline = loop.time() + timeout
         try:
-            async with asyncio.timeout(timeout):
-                await self._connected.wait()
-                session = self._session
-                if session is None:
-                    raise BrokerError("connection dropped before publishing")
-                await session.publish(cmd.topic, cmd.envelope, qos=1)
-                ack = await fut
-        except TimeoutError:
-            self.model.commands.note_timeout(rig, cid)
-            raise CommandTimeoutError(cid, f"no ack for {command} ({cid}) from {rig} within "
-                                           f"{timeout} s") from None
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await self._connected.wait()
+            except TimeoutError:
+                self.model.commands.note_timeout(rig, cid)
+                raise NotConnectedError(f"{command} ({cid}) not sent: no broker connection "
+                                        f"within {timeout} s") from None
+            session = self._session
+            if session is None:
+                raise NotConnectedError(f"{command} ({cid}) not sent: the connection dropped")
+            await session.publish(cmd.topic, cmd.envelope, qos=1)
+            try:
+                async with asyncio.timeout_at(deadline):
+                    ack = await fut
+            except TimeoutError:
+                self.model.commands.note_timeout(rig, cid)
+                raise CommandTimeoutError(cid, f"no ack for {command} ({cid}) from {rig} "
+                                               f"within {timeout} s") from None
         finally:
             self._acks.pop((rig, cid), None)
+            self._sent.pop((rig, cid), None)
         if check and not ack.accepted:
             raise CommandRejectedError(cid, command, ack.reason)
         return ack

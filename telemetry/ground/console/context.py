@@ -79,7 +79,8 @@ class AuditLog:
             log.error("audit log %s not written: %s", self.path, err)
 
     def _append(self, line: str) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # type: ignore[arg-type]
+        assert self.path is not None
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         with os.fdopen(fd, "a") as fh:
             fh.write(line)
             fh.flush()
