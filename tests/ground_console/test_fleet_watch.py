@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from control.security.command_wire import CommandBody, encode_body, sign_envelope
@@ -199,3 +201,26 @@ def test_watch_shows_stale_alarms_and_limit_colours() -> None:
     assert all(a.state is AlarmState.CLEARED for a in w.fleet.alarms.all())
     w.tick(40.0)
     assert w.fleet.alarms.all() == []
+
+
+TOPICS = [f"{P}/rig-1/state", f"{P}/rig-1/event/alarm", f"{P}/rig-1/batch/stream0",
+          f"{P}/rig-1/ack", f"{P}/rig-1/ledger", f"{P}/rig-1/status", f"{P}/rig-1/cmd",
+          f"{P}/rig-1/stats/stream0", f"public/{P}/rig-1/safety_zone", f"public/{P}/rig-1/feed",
+          f"public/{P}/x", f"{P}/rig-1/nonsense", "elsewhere/topic"]
+
+
+@given(st.lists(st.tuples(st.sampled_from(TOPICS),
+                          st.one_of(st.binary(max_size=300),
+                                    st.builds(lambda d: json.dumps(d).encode(),
+                                              st.dictionaries(st.text(max_size=8),
+                                                              st.integers() | st.text(max_size=8),
+                                                              max_size=6)))),
+                max_size=20))
+@settings(max_examples=150, deadline=None)
+def test_garbage_never_escapes_the_fleet_model(items) -> None:
+    """Wire garbage on any topic is counted or ignored: never an exception, never an alarm."""
+    m = FleetModel(P)
+    for topic, payload in items:
+        m.handle(InboundMessage(topic, payload, 1, False), 1.0)
+    m.tick(100.0)
+    assert m.alarms.all() == [] and m.commands.for_rig("rig-1") == []
