@@ -46,6 +46,7 @@ from control.security.keys import StationKey, load_public_key, load_secret_key
 from telemetry.backoff import Backoff
 from telemetry.contract import DEFAULT_PREFIX, TopicTree
 from telemetry.downlink_errors import BrokerError
+from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.alarms import AlarmTable
 from telemetry.ground.errors import (
     CommandRejectedError,
@@ -108,7 +109,7 @@ class Rows:
     stream: str
     seq: int
     boot: int
-    t: np.ndarray  # rig wall-clock time of each row, Unix seconds
+    t: np.ndarray  # rig time of each row: t0_rig + i * period_s
     channels: tuple[str, ...]
     units: tuple[str, ...]
     values: np.ndarray  # (rows, channels)
@@ -172,6 +173,7 @@ class GroundClient:
                                 silent_after_s=silent_after_s)
         self._key, self._counter_file = _load_key(key, counter_file)
         self._memory_counter = 0
+        self._counter_lock = asyncio.Lock()
         self._backoff = backoff or Backoff(0.2, 5.0)
         self._session: MqttSession | None = None
         self._connected = asyncio.Event()
@@ -185,7 +187,11 @@ class GroundClient:
 
     # ------------------------------------------------------------------ lifecycle
     async def __aenter__(self) -> GroundClient:
-        await self.start(wait=True)
+        try:
+            await self.start(wait=True)
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -227,7 +233,8 @@ class GroundClient:
 
     # ------------------------------------------------------------------ queries
     @property
-    def accounting(self) -> Any:
+    def accounting(self) -> SequenceAccounting:
+        """Per-stream received/unique/duplicates/gaps, exactly as ``rig-ground record``."""
         return self.model.accounting
 
     def state(self, rig: str | None = None) -> RigState | None:
@@ -279,7 +286,8 @@ class GroundClient:
             raise GroundUsageError("no station key: GroundClient(..., key=PATH) to send commands")
         loop = asyncio.get_running_loop()
         now = self.clock()
-        counter = await loop.run_in_executor(None, self._next_counter, now)
+        async with self._counter_lock:  # two sends at once never share a counter
+            counter = await loop.run_in_executor(None, self._next_counter, now)
         cmd = build_command(self._key, TopicTree(self.prefix, rig).command, command,
                             dict(args or {}), now_wall=now, counter=counter,
                             ttl_s=self.ttl_s if ttl_s is None else ttl_s,

@@ -22,6 +22,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
+from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.alarms import AlarmState, AlarmTable
 from telemetry.ground.fleet import FleetModel, RigView, public_filter
 from telemetry.ground.limits import LimitLevel, LimitSet, load_limits
@@ -53,7 +54,7 @@ class WatchModel:
                                                   cleared_hold_s=cleared_hold_s))
 
     @property
-    def accounting(self) -> Any:
+    def accounting(self) -> SequenceAccounting:
         return self.fleet.accounting
 
     @property
