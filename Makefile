@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 
-.PHONY: install run test bench lint broker browser clean
+.PHONY: install run test bench lint broker socat browser clean
 
 install: $(STAMP)
 
@@ -21,13 +21,16 @@ run: install
 broker:
 	scripts/ensure-mosquitto.sh
 
+socat:
+	scripts/ensure-socat.sh
+
 browser:
 	scripts/ensure-chromium.sh
 
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install broker browser
+test: install broker socat browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pip check
 	$(PY) -m pytest
@@ -38,5 +41,4 @@ bench: install broker
 clean:
 	rm -rf $(VENV) build *.egg-info
 	find . -name '*.so' -path './*/*' -not -path './.venv/*' -delete
-	find . -name '*.c' -path './firmware_bridge/*' -delete
-	find . -name '*.c' -path './telemetry/*' -delete
+	find firmware_bridge telemetry sim_hw control -name '*.c' -delete

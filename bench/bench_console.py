@@ -19,11 +19,11 @@ import time
 
 import numpy as np
 
+from telemetry.contract.payloads import BatchMessage, Envelope, StateMessage, encode
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.hub import Hub
 from telemetry.ground.console.views import LedgerVerifier
 from telemetry.mqtt_adapter import InboundMessage
-from telemetry.payloads import BatchMessage, Envelope, StateMessage, encode
 
 GOAL_BATCHES_PER_S = 10.0  # one rig, one stream0 batch every 0.1 s
 CHANNELS = ("drum_current", "drum_speed", "cut_depth", "arm_current", "bucket_load", "pitch",

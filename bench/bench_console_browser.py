@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
+from telemetry.contract.payloads import BatchMessage, Envelope, StateMessage, encode
 from telemetry.ground.console.users import UserStore
 from telemetry.mqtt_adapter import MqttSettings, connect
-from telemetry.payloads import BatchMessage, Envelope, StateMessage, encode
 
 GOAL_REDRAWS = 10.0
 GOAL_ROWS = 100.0

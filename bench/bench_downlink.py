@@ -24,9 +24,9 @@ from pathlib import Path
 import aiomqtt  # the raw baseline talks to aiomqtt directly, on purpose
 import numpy as np
 
+from telemetry.contract.payloads import BatchMessage, Envelope, decode, encode
 from telemetry.downlink import Downlink, DownlinkConfig
 from telemetry.mqtt_adapter import MqttSettings, connect
-from telemetry.payloads import BatchMessage, Envelope, decode, encode
 
 CHANNELS = [f"ch{i}" for i in range(16)]
 UNITS = ["V"] * 16

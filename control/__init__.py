@@ -1,6 +1,8 @@
 """The rig controller: supervisor, excavation strategy, interlocks, and the asyncio app."""
 
-from .commands import CommandAck, CommandName, GroundCommand, check_command, parse_command
+from .command_intake import TrustedLink, decode_command, parse_command
+from .command_timing import CommandTiming
+from .commands import CommandAck, CommandName, GroundCommand, check_command
 from .config import ControllerConfig, load_config
 from .errors import (
     CommandFormatError,
@@ -9,11 +11,12 @@ from .errors import (
     InvalidTransitionError,
     RigConnectionError,
 )
+from .events import ControlEvent, EventKind
 from .interlocks import Interlocks, Reaction, Trip
 from .mass_estimator import MassEstimate, MassEstimator
 from .measurements import Measurements
 from .mission import MissionPlan, MissionProgress, load_mission
-from .policy import CommandAuthenticator, CommandRefused, NoSiteRules, SiteRules, TrustedLink
+from .policy import CommandAuthenticator, CommandRefused, NoSiteRules, SiteRules
 from .step import ControlCore, StepInputs, StepOutput
 from .strategy import ExcavationStrategy
 from .supervisor import Mode, ModeChanged, Supervisor, Trigger
@@ -24,10 +27,13 @@ __all__ = [
     "CommandFormatError",
     "CommandName",
     "CommandRefused",
+    "CommandTiming",
     "ConfigError",
     "ControlCore",
     "ControlError",
+    "ControlEvent",
     "ControllerConfig",
+    "EventKind",
     "ExcavationStrategy",
     "GroundCommand",
     "Interlocks",
@@ -50,6 +56,7 @@ __all__ = [
     "Trip",
     "TrustedLink",
     "check_command",
+    "decode_command",
     "load_config",
     "load_mission",
     "parse_command",

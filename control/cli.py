@@ -26,6 +26,7 @@ from typing import Any
 
 from .app import RigController, RunSummary
 from .config import ControllerConfig, load_config
+from .downlink_port import DownlinkPort
 from .errors import ConfigError, RigConnectionError
 from .mission import DEFAULT_MISSION, MissionPlan, load_mission
 from .operator import AutoOperator
@@ -75,7 +76,7 @@ def _load(args: argparse.Namespace, **loop: Any) -> tuple[ControllerConfig, Miss
 
 
 async def _open_downlink(cfg: ControllerConfig, broker: str | None,
-                         outbox: str) -> tuple[Any, contextlib.AsyncExitStack]:
+                         outbox: str) -> tuple[DownlinkPort | None, contextlib.AsyncExitStack]:
     stack = contextlib.AsyncExitStack()
     try:
         from telemetry.downlink import Downlink, DownlinkConfig
@@ -178,11 +179,11 @@ async def _live(ctl: RigController) -> None:
         seen = 0
         while True:
             await asyncio.sleep(0.25)
-            for when, severity, text in ctl.record.events[seen:]:
+            new, seen = ctl.record.events.since(seen)
+            for when, severity, text in new:
                 style = {"warning": "yellow", "alarm": "red", "critical": "bold red"}.get(
                     severity, "dim")
                 live.console.print(f"[{style}]t={when:8.1f}s  {text}[/{style}]")
-            seen = len(ctl.record.events)
             live.update(render())
 
 

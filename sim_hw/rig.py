@@ -18,6 +18,12 @@ Two clocks, on purpose:
   heartbeat clock, command and setpoint deadlines, the firmware watchdog,
   because the controller's link runs on wall time.
 
+The watchdog has its own timer at its exact deadline and is checked again
+before any received byte is processed; on a declared link loss the firmware
+stops, then the link sends one last heartbeat with the new status
+(docs/protocol.md section 6). Events that could not be delivered are held
+and sent first in the next session.
+
 If the process falls more than ``max_lag`` simulated seconds behind (the
 machine is too slow for the rate asked), simulated time slips (counted in
 ``stats.slips``) instead of bursting.
@@ -31,7 +37,7 @@ import logging
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO
 
 import numpy as np
@@ -138,24 +144,25 @@ class _RigProtocol(LinkProtocol):
     """LinkProtocol with line faults on both directions and the firmware's ear."""
 
     def __init__(self, rig: Rig) -> None:
-        super().__init__(rig.link, rig._on_link_event)
+        super().__init__(rig.link, rig.on_link_event)
         self.rig = rig
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.rig._attach(self)
+        self.rig.attach_port(self)
         self.pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        self.rig._detach(self, exc)
+        self.rig.detach_port(self, exc)
 
     def data_received(self, data: bytes) -> None:
         rig = self.rig
         if rig.line.active:
             data = rig.line.mangle(data, "rx")
         link = self.link
-        now = self._loop.time()
+        now = self.loop.time()
+        rig.check_watchdog(now)  # a frame arriving after the deadline cannot undo a due trip
         before = link.stats.frames_rx
         link.receive_data(data, now)
         if link.is_up and link.stats.frames_rx != before:
@@ -166,9 +173,9 @@ class _RigProtocol(LinkProtocol):
         link = self.link
         while (event := link.next_event()) is not None:
             self.on_event(event)
-        self.rig._flush_outbox()
+        self.rig.flush_outbox()
         self.write(link.data_to_send())
-        self._arm()
+        self.arm_timer()
 
     def write(self, out: bytes) -> None:
         if out and self.transport is not None and not self.transport.is_closing():
@@ -206,6 +213,7 @@ class Rig:
         self._held: deque[Message] = deque(maxlen=64)
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._watchdog_timer: asyncio.TimerHandle | None = None
         self._replug_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dtp = 1.0 / cfg.plant_rate_hz
@@ -270,6 +278,9 @@ class Rig:
         if self._replug_timer is not None:
             self._replug_timer.cancel()
             self._replug_timer = None
+        if self._watchdog_timer is not None:
+            self._watchdog_timer.cancel()
+            self._watchdog_timer = None
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -360,19 +371,22 @@ class Rig:
 
     # --- protocol callbacks -----------------------------------------------------------
 
-    def _attach(self, proto: _RigProtocol) -> None:
+    def attach_port(self, proto: _RigProtocol) -> None:
+        """A connection opened: it drives the firmware's link (one cable, one client)."""
         old = self._proto
         self._proto = proto
         proto.link = self.link
         if old is not None and old is not proto:
             old.close()  # one cable: a new client replaces the old one
 
-    def _detach(self, proto: _RigProtocol, exc: Exception | None) -> None:
+    def detach_port(self, proto: _RigProtocol, exc: Exception | None) -> None:
+        """A connection closed."""
         if self._proto is proto:
             self._proto = None
             log.info("port closed%s", f": {exc}" if exc else "")
 
-    def _on_link_event(self, event: LinkEvent) -> None:
+    def on_link_event(self, event: LinkEvent) -> None:
+        """What the firmware does with each event of its link."""
         assert self._loop is not None
         now = self._loop.time()
         link = self.link
@@ -390,6 +404,11 @@ class Rig:
                 self._send(msg)
         elif isinstance(event, LinkLost):
             log.info("link lost: %s", event.reason)
+            # stop first, then show the host that still listens the new status (section 6)
+            waited = link.config.loss_timeout if event.direction == "tx" else None
+            fw.link_lost(f"{event.direction}: {event.reason}", now, waited)
+            link.status = fw.status
+            link.send_heartbeat(now)
         elif isinstance(event, DeliveryFailed) and isinstance(event.message, Event):
             # an event sent into a session that died (the watchdog's own report, say) is
             # delivered in the next session, like the ones raised while the link was down
@@ -406,7 +425,8 @@ class Rig:
             return False
         return True
 
-    def _flush_outbox(self) -> None:
+    def flush_outbox(self) -> None:
+        """Hand the firmware's outbox to the link (events wait for the next session)."""
         fw = self.firmware
         link = self.link
         while fw.outbox:
@@ -417,7 +437,45 @@ class Rig:
                 self._held.append(msg)
             else:
                 self.stats.messages_dropped += 1
+        self._sync_link()
+
+    def check_watchdog(self, now: float) -> None:
+        """Trip the firmware watchdog if its deadline has passed (before any new input)."""
+        self.firmware.check_watchdog(now)
+        self.link.status = self.firmware.status
+
+    def _sync_link(self) -> None:
+        """Status bits for heartbeats; the link-loss timeout follows the watchdog (section 6)."""
+        fw = self.firmware
+        link = self.link
         link.status = fw.status
+        loss = max(fw.watchdog_s, 2 * link.config.heartbeat_interval)
+        if link.config.loss_timeout != loss:
+            link.config = replace(link.config, loss_timeout=loss)
+        self._arm_watchdog()
+
+    def _arm_watchdog(self) -> None:
+        """One timer no later than the watchdog deadline; it re-arms itself if heard since."""
+        deadline = self.firmware.watchdog_deadline
+        loop = self._loop
+        if deadline is None or loop is None:
+            return
+        timer = self._watchdog_timer
+        if timer is not None and timer.when() <= deadline:
+            return
+        if timer is not None:
+            timer.cancel()
+        self._watchdog_timer = loop.call_at(deadline, self._watchdog_fired)
+
+    def _watchdog_fired(self) -> None:
+        assert self._loop is not None
+        self._watchdog_timer = None
+        self.check_watchdog(self._loop.time())
+        proto = self._proto
+        if proto is not None:
+            proto.pump()
+        else:
+            self.flush_outbox()
 
     # --- the tick -----------------------------------------------------------------------
 
@@ -455,7 +513,7 @@ class Rig:
         if proto is not None:
             proto.pump()
         else:
-            self._flush_outbox()
+            self.flush_outbox()
 
     def _step_plant(self, n: int, now: float) -> None:
         plant = self.plant

@@ -25,11 +25,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from telemetry.downlink_errors import (
-    BrokerUnavailableError,
-    DownlinkConfigError,
-    LinkLostError,
-)
+from telemetry.mqtt_errors import BrokerUnavailableError, LinkLostError, MqttConfigError
 
 __all__ = ["InboundMessage", "LastWill", "MqttSession", "MqttSettings", "connect"]
 
@@ -61,13 +57,13 @@ class MqttSettings:
         """``mqtt://[user[:password]@]host[:port]`` or ``mqtts://...`` (TLS, port 8883)."""
         parts = urlsplit(url)
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise DownlinkConfigError(
+            raise MqttConfigError(
                 "broker_url", f"expected mqtt://host[:port] or mqtts://host[:port], got {url!r}")
         tls = parts.scheme == "mqtts"
         try:
             port = parts.port or (8883 if tls else 1883)
         except ValueError as err:
-            raise DownlinkConfigError("broker_url", f"bad port in {url!r}") from err
+            raise MqttConfigError("broker_url", f"bad port in {url!r}") from err
         settings = cls(
             host=parts.hostname, port=port, tls=tls,
             username=unquote(parts.username) if parts.username else None,
@@ -83,7 +79,7 @@ class MqttSettings:
             if self.tls_cert_file:
                 ctx.load_cert_chain(self.tls_cert_file, self.tls_key_file)
         except (OSError, ssl.SSLError) as err:
-            raise DownlinkConfigError("tls", f"cannot load TLS files: {err}") from err
+            raise MqttConfigError("tls", f"cannot load TLS files: {err}") from err
         if self.tls_insecure:
             ctx.check_hostname = False
         return ctx

@@ -24,8 +24,15 @@ from pathlib import Path
 
 from nacl.signing import SigningKey
 
+from telemetry.contract.ledger_format import (
+    GENESIS,
+    DumpRecord,
+    LedgerEntry,
+    make_entry,
+    verify_ledger,
+)
+
 from .errors import LedgerCorruptError, LedgerError
-from .ledger_format import GENESIS, DumpRecord, LedgerEntry, make_entry, verify_ledger
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,10 @@ import sys
 from collections.abc import Sequence
 
 from telemetry.contract import DEFAULT_PREFIX
-from telemetry.downlink_errors import DownlinkError
+from telemetry.contract.errors import ContractError
 from telemetry.ground.errors import GroundError
 from telemetry.mqtt_adapter import MqttSettings
+from telemetry.mqtt_errors import MqttError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tls_ca_file=args.tls_ca, tls_cert_file=args.tls_cert, tls_key_file=args.tls_key,
                 protocol=args.mqtt_protocol, client_id=args.client_id)
         return int(args.func(args, settings))
-    except (DownlinkError, GroundError) as err:
+    except (MqttError, ContractError, GroundError) as err:
         print(f"rig-ground: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -42,10 +42,16 @@ from typing import Any
 import numpy as np
 from nacl.signing import VerifyKey
 
-from control.security.keys import StationKey, load_public_key, load_secret_key
-from telemetry.backoff import Backoff
+from rig_common.backoff import Backoff
 from telemetry.contract import DEFAULT_PREFIX, TopicTree
-from telemetry.downlink_errors import BrokerError
+from telemetry.contract.keys import StationKey, load_public_key, load_secret_key
+from telemetry.contract.payloads import (
+    AckMessage,
+    BatchMessage,
+    EventMessage,
+    StateMessage,
+    StatusMessage,
+)
 from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.alarms import AlarmTable
 from telemetry.ground.errors import (
@@ -62,7 +68,7 @@ from telemetry.ground.limits import LimitSet
 from telemetry.ground.record import subscription_filter
 from telemetry.ground.send import build_command, next_counter
 from telemetry.mqtt_adapter import InboundMessage, MqttSession, MqttSettings, connect
-from telemetry.payloads import AckMessage, BatchMessage, EventMessage, StateMessage, StatusMessage
+from telemetry.mqtt_errors import BrokerError
 
 __all__ = ["Ack", "GroundClient", "RigState", "Rows"]
 

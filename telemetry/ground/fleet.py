@@ -30,15 +30,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from control.security.command_wire import WireRefusal, decode_body, decode_envelope
 from telemetry.contract import Severity, parse_topic
-from telemetry.ground.accounting import SequenceAccounting
-from telemetry.ground.alarms import AlarmState, AlarmTable
-from telemetry.ground.command_log import CommandLog
-from telemetry.ground.intake import Malformed, Sighting, classify
-from telemetry.ground.limits import LimitLevel, LimitSet
-from telemetry.mqtt_adapter import InboundMessage
-from telemetry.payloads import (
+from telemetry.contract.command_wire import WireRefusal, decode_body, decode_envelope
+from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
     EventMessage,
@@ -46,6 +40,12 @@ from telemetry.payloads import (
     StateMessage,
     StatusMessage,
 )
+from telemetry.ground.accounting import SequenceAccounting
+from telemetry.ground.alarms import AlarmState, AlarmTable
+from telemetry.ground.command_log import CommandLog
+from telemetry.ground.intake import Malformed, Sighting, classify
+from telemetry.ground.limits import LimitLevel, LimitSet
+from telemetry.mqtt_adapter import InboundMessage
 
 __all__ = ["ChannelValue", "EventRecord", "FleetModel", "RigView", "public_filter"]
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from nacl.signing import VerifyKey
 
-from control.security.ledger_format import GENESIS, check_entry
+from telemetry.contract.ledger_format import GENESIS, check_entry
 
 __all__ = ["ReceivedLedger", "check_received"]
 

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from control.security.errors import KeyFileError, SecurityConfigError
-from control.security.keys import load_public_key
-from control.security.ledger_format import LedgerReport, verify_ledger
-from control.security.site_plan import site_plan_from_dict
+from telemetry.contract.errors import KeyFileError, SitePlanError
+from telemetry.contract.keys import load_public_key
+from telemetry.contract.ledger_format import LedgerReport, verify_ledger
+from telemetry.contract.site_plan import site_plan_from_dict
 
 __all__ = ["load_entries", "register", "verify_file"]
 
@@ -38,9 +38,9 @@ def load_entries(path: Path) -> list[Any]:
         data = path.read_bytes()
         lines = data.split(b"\n")
         return lines[:-1] if lines and lines[-1] == b"" else lines
-    from telemetry.downlink_errors import PayloadDecodeError
+    from telemetry.contract.errors import PayloadDecodeError
+    from telemetry.contract.payloads import LedgerMessage, decode
     from telemetry.ground.store import RecordingStore
-    from telemetry.payloads import LedgerMessage, decode
 
     store = RecordingStore(path)
     try:
@@ -100,7 +100,7 @@ def _main(args: argparse.Namespace, settings: object) -> int:
     try:
         quotas = _quotas(args)
         report = verify_file(args.file, args.rover_key, quotas_kg=quotas, rig=args.rig)
-    except (OSError, KeyFileError, SecurityConfigError, ValueError,
+    except (OSError, KeyFileError, SitePlanError, ValueError,
             tomllib.TOMLDecodeError) as err:
         print(f"rig-ground ledger verify: {err}", file=sys.stderr)
         return 2

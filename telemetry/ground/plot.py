@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from telemetry.downlink_errors import PayloadDecodeError
+from telemetry.contract.errors import PayloadDecodeError
+from telemetry.contract.payloads import BatchMessage, StateMessage, decode
 from telemetry.ground.store import RecordingStore
-from telemetry.payloads import BatchMessage, StateMessage, decode
 
 __all__ = ["plot_recording", "register"]
 

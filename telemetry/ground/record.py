@@ -17,12 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from telemetry.contract import DEFAULT_PREFIX
+from telemetry.contract.payloads import EventMessage, StatusMessage
 from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.intake import Malformed, classify
 from telemetry.ground.store import RecordingStore
 from telemetry.ground.subscription import run_subscription, stop_event
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings
-from telemetry.payloads import EventMessage, StatusMessage
 
 __all__ = ["Recorder", "register", "subscription_filter"]
 

@@ -13,9 +13,9 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 
-from telemetry.backoff import Backoff
-from telemetry.downlink_errors import BrokerError
+from rig_common.backoff import Backoff
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings, connect
+from telemetry.mqtt_errors import BrokerError
 
 __all__ = ["run_subscription", "stop_event"]
 

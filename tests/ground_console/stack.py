@@ -21,7 +21,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from control.security.keys import generate, write_key_files
+from telemetry.contract.keys import generate, write_key_files
 
 # Simulated seconds per wall second. Kept low on purpose: the suite shares two cores with
 # other work, and a starved simulator or controller misses the 250 ms link watchdog,
@@ -154,7 +154,7 @@ class RigBench:
         self._write_config()
 
     def _write_config(self) -> None:
-        from control.security.keys import load_secret_key
+        from telemetry.contract.keys import load_secret_key
 
         station = load_secret_key(self.station_key)
         d = self.dir

@@ -22,8 +22,9 @@ import pytest
 
 from control.policy import CommandRefused
 from control.security import MemoryReplayStore, SignedCommandAuthenticator
-from control.security.keys import generate, write_key_files
 from control.security.security_config import security_config_from_dict
+from telemetry.contract.keys import generate, write_key_files
+from telemetry.contract.payloads import BatchMessage, Envelope, encode
 from telemetry.downlink import Downlink, DownlinkConfig
 from telemetry.ground.client import GroundClient
 from telemetry.ground.errors import (
@@ -33,7 +34,6 @@ from telemetry.ground.errors import (
     WaitTimeoutError,
 )
 from telemetry.mqtt_adapter import MqttSettings, connect
-from telemetry.payloads import BatchMessage, Envelope, encode
 
 pytestmark = pytest.mark.broker
 

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import pytest
 import uvicorn
 
-from control.security.keys import generate, write_key_files
+from telemetry.contract.keys import generate, write_key_files
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.app import build_app, build_console
 from telemetry.ground.console.context import ConsoleConfig

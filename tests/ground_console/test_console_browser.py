@@ -260,8 +260,11 @@ def test_console_in_a_real_browser(mosquitto, tmp_path, browser, screenshot) -> 
         logout(browser)
         observer(browser, base, screenshot)
         audit = [json.loads(line) for line in (bench.dir / "audit.jsonl").read_text().splitlines()]
-    assert [a["command"] for a in audit if a["event"] == "command"] == ["arm", "start", "stop"]
-    assert all(a["user"] == "alice" and a["status"] == "accepted" for a in audit
-               if a["event"] == "command")
+        exit_codes = bench.stop()
+    assert exit_codes["console"] == 0, "the console did not stop cleanly on SIGTERM"
+    commands = [a for a in audit if a["event"] == "command"]
+    assert [a["command"] for a in commands if a["status"] == "accepted"] == ["arm", "start",
+                                                                             "stop"]
+    assert all(a["user"] == "alice" for a in commands)  # and nothing from the observer
     assert {a["cause"] for a in audit if a["event"] == "alarm_ack"} == {
         "limit:battery_voltage", "interlock:implausible:vibration"}

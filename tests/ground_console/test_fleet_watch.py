@@ -10,15 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from control.security.command_wire import CommandBody, encode_body, sign_envelope
-from control.security.keys import generate
 from telemetry.contract import Severity
-from telemetry.ground.alarms import AlarmState
-from telemetry.ground.command_log import CommandStatus
-from telemetry.ground.fleet import FleetModel
-from telemetry.ground.watch import WatchModel
-from telemetry.mqtt_adapter import InboundMessage
-from telemetry.payloads import (
+from telemetry.contract.command_wire import CommandBody, encode_body, sign_envelope
+from telemetry.contract.keys import generate
+from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
     Envelope,
@@ -28,6 +23,11 @@ from telemetry.payloads import (
     StatusMessage,
     encode,
 )
+from telemetry.ground.alarms import AlarmState
+from telemetry.ground.command_log import CommandStatus
+from telemetry.ground.fleet import FleetModel
+from telemetry.ground.watch import WatchModel
+from telemetry.mqtt_adapter import InboundMessage
 
 P = "regolith"
 

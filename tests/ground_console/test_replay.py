@@ -8,11 +8,11 @@ import time
 
 import pytest
 
+from telemetry.contract.payloads import BatchMessage
 from telemetry.ground.alarms import AlarmState
 from telemetry.ground.console.replay import ReplayCursor, ReplaySession, list_recordings
 from telemetry.ground.record import Recorder
 from telemetry.ground.store import RecordingStore
-from telemetry.payloads import BatchMessage
 
 from .test_fleet_watch import Rig
 

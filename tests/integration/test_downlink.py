@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from telemetry.contract import Severity, parse_topic
-from telemetry.downlink import Downlink, DownlinkConfig
-from telemetry.mqtt_adapter import MqttSettings, connect
-from telemetry.payloads import (
+from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
-    CommandEnvelope,
     EventMessage,
     LedgerMessage,
     StateMessage,
     StatsMessage,
     StatusMessage,
-    encode_command,
 )
+from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.mqtt_adapter import MqttSettings, connect
 from tests.integration.downlink_helpers import collecting, wait_until
 
 
@@ -50,7 +49,8 @@ async def test_round_trip_every_topic_and_command_uplink(mosquitto, tmp_path: Pa
                              {"mean": samples.mean(axis=0, dtype=np.float64)})
             dl.publish_ack("cmd-1", False, "expired")
             dl.publish_ledger({"entry": 1})
-            cmd = encode_command(CommandEnvelope("cmd-2", "stop", {}, time.time() + 5))
+            cmd = json.dumps({"id": "cmd-2", "command": "stop",
+                              "expires_at": time.time() + 5}).encode()
             async with connect(MqttSettings.from_url(mosquitto.url)) as ground:
                 await ground.publish("regolith/rig-1/cmd", cmd, qos=1)
             commands = dl.commands()

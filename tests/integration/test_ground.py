@@ -11,6 +11,7 @@ import cbor2
 import numpy as np
 import pytest
 
+from telemetry.contract.payloads import Envelope, StateMessage, encode
 from telemetry.downlink import Downlink, DownlinkConfig
 from telemetry.ground.cli import main as ground_main
 from telemetry.ground.record import Recorder, record
@@ -18,7 +19,6 @@ from telemetry.ground.report import build_report
 from telemetry.ground.store import RecordingStore
 from telemetry.ground.watch import WatchModel
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings, connect
-from telemetry.payloads import Envelope, StateMessage, encode
 from tests.integration.downlink_helpers import wait_until
 
 GARBAGE = [

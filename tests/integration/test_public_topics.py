@@ -1,4 +1,4 @@
-"""Issue 8's public topics through a real Mosquitto: retained, redacted, no envelope."""
+"""The public topics through a real Mosquitto: retained, redacted, no envelope."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from control.security import (
-    SiteRules,
+    PlanRules,
     public_feed_payload,
     public_topics,
     safety_zone_for,
@@ -26,7 +26,7 @@ PLAN = site_plan_from_dict({"name": "permit", "safety_radius_m": 2.0, "site": [
 async def test_safety_zone_and_feed_are_retained_for_late_subscribers(mosquitto,
                                                                        tmp_path: Path) -> None:
     topics = public_topics("regolith", "rig-1")
-    zone = safety_zone_for(SiteRules(PLAN), "rig-1", 1.4, 0.1)
+    zone = safety_zone_for(PlanRules(PLAN), "rig-1", 1.4, 0.1)
     assert zone is not None and zone.site == "A"
     feed = public_feed_payload("rig-1", 1000.0, "digging", 1.43, 0.12, "A", {"A": 12.345})
     cfg = DownlinkConfig(rig_id="rig-1", outbox_path=tmp_path / "o.db",

@@ -26,10 +26,10 @@ from control.security import (
     write_key_files,
 )
 from telemetry.contract import TopicTree
-from telemetry.downlink_errors import BrokerUnavailableError
+from telemetry.contract.payloads import AckMessage, Envelope, encode
 from telemetry.ground import cli
 from telemetry.mqtt_adapter import InboundMessage, MqttSession, MqttSettings, connect
-from telemetry.payloads import AckMessage, Envelope, encode
+from telemetry.mqtt_errors import BrokerUnavailableError
 
 from .helpers import OBS, OPS
 

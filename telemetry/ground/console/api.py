@@ -32,13 +32,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from telemetry.contract import check_name
-from telemetry.downlink_errors import BrokerError, DownlinkConfigError
+from telemetry.contract.errors import ContractConfigError
 from telemetry.ground.alarms import AlarmNotFoundError
 from telemetry.ground.console.context import Console, Viewer
 from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordings
 from telemetry.ground.console.sessions import tokens_match
 from telemetry.ground.console.views import fleet_json, plan_json, rig_json
 from telemetry.ground.errors import CommandTimeoutError, GroundUsageError, NotConnectedError
+from telemetry.mqtt_errors import BrokerError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -68,7 +69,7 @@ async def _json_body(request: Request) -> dict[str, Any] | None:
 def _rig_param(request: Request) -> str | None:
     try:
         return check_name("rig", request.path_params["rig"])
-    except DownlinkConfigError:
+    except ContractConfigError:
         return None
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from nacl.signing import VerifyKey
 from starlette.requests import HTTPConnection
 
-from control.security.site_plan import SitePlan
+from telemetry.contract.site_plan import SitePlan
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.hub import Hub
 from telemetry.ground.console.sessions import SESSION_COOKIE, Session, SessionCodec

@@ -28,11 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from telemetry.contract.payloads import BatchMessage
 from telemetry.ground.console.replay import ReplaySession
 from telemetry.ground.console.views import LedgerVerifier, fleet_json, rig_json, rows_json
 from telemetry.ground.fleet import FleetModel
 from telemetry.ground.intake import Sighting
-from telemetry.payloads import BatchMessage
 
 __all__ = ["Hub", "PageFeed"]
 

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from telemetry.contract import check_name
-from telemetry.downlink_errors import DownlinkConfigError
+from telemetry.contract.errors import ContractConfigError
 from telemetry.ground.console.context import Console, Viewer
 from telemetry.ground.console.sessions import LOGIN_COOKIE, SESSION_COOKIE, tokens_match
 
@@ -158,7 +158,7 @@ def page(console: Console, kind: str) -> Endpoint:
         if rig:
             try:
                 check_name("rig", rig)
-            except DownlinkConfigError:
+            except ContractConfigError:
                 return HTMLResponse("no such rig", status_code=404)
         return HTMLResponse(render_page(kind, viewer, rig))
     return endpoint

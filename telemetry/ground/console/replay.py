@@ -23,13 +23,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from telemetry.downlink_errors import PayloadDecodeError
+from telemetry.contract.errors import PayloadDecodeError
+from telemetry.contract.payloads import decode
 from telemetry.ground.alarms import AlarmTable
 from telemetry.ground.fleet import FleetModel
 from telemetry.ground.intake import Sighting
 from telemetry.ground.limits import LimitSet
 from telemetry.ground.store import RecordedRow, RecordingStore
-from telemetry.payloads import decode
 
 __all__ = ["SPEEDS", "ReplayCursor", "ReplaySession", "list_recordings"]
 

@@ -21,9 +21,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from control.security.errors import KeyFileError, SecurityConfigError
-from control.security.keys import load_public_key
-from control.security.site_plan import SitePlan, site_plan_from_dict
+from telemetry.contract.errors import KeyFileError, SitePlanError
+from telemetry.contract.keys import load_public_key
+from telemetry.contract.site_plan import SitePlan, site_plan_from_dict
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.context import ConsoleConfig
 from telemetry.ground.console.sessions import load_secret
@@ -97,7 +97,7 @@ def _site_plan(path: Path | None) -> SitePlan | None:
         raise GroundUsageError(f"--site-plan {path}: {err}") from err
     try:
         return site_plan_from_dict(data.get("site_plan", data))
-    except SecurityConfigError as err:
+    except SitePlanError as err:
         raise GroundUsageError(f"--site-plan {path}: {err}") from err
 
 

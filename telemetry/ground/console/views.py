@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 from nacl.signing import VerifyKey
 
-from control.security.site_plan import SitePlan
+from telemetry.contract.payloads import BatchMessage
+from telemetry.contract.site_plan import SitePlan
 from telemetry.ground.alarms import Alarm
 from telemetry.ground.fleet import FleetModel, RigView
 from telemetry.ground.ledger_check import check_received
 from telemetry.ground.limits import LimitSet
-from telemetry.payloads import BatchMessage
 
 __all__ = [
     "LedgerVerifier",

@@ -1,0 +1,115 @@
+"""Books every dump in the extraction ledger without blocking the control loop.
+
+Theory of operation
+-------------------
+``Ledger.append`` signs an entry and ``fsync``s it: milliseconds of disk I/O that
+must stay off the event loop. ``LedgerWriter.book`` turns a ``bucket_dumped``
+event into a ``DumpRecord`` (the energy spent since the previous dump, the wall
+time of the dump) and hands it to a single worker thread, so entries are
+written one at a time in dump order. When one is on disk the entry is published
+on the ledger topic (from the event loop, in a done-callback); a record the
+ledger refuses, or a failed write, becomes a ``ledger_error`` alarm event.
+``close()`` waits for every booked dump before it returns. ``entries`` keeps the
+latest ``max_entries`` written entries (the ledger file keeps them all).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import contextlib
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from .events import ControlEvent, EventKind, Severity
+from .security import DumpRecord
+
+log = logging.getLogger(__name__)
+
+__all__ = ["BookedEntry", "LedgerBook", "LedgerSink", "LedgerWriter"]
+
+
+class BookedEntry(Protocol):
+    def record(self) -> Mapping[str, Any]:
+        """The payload of the ledger topic for this entry."""
+        ...
+
+
+class LedgerBook(Protocol):
+    """``control.security.Ledger``: durable, signed, one entry per dump."""
+
+    def append(self, record: DumpRecord) -> BookedEntry:
+        """Write and fsync; ``ValueError``/``LedgerError`` when it cannot."""
+        ...
+
+
+class LedgerSink(Protocol):
+    """Where written entries and ledger alarms go (the downlink)."""
+
+    def publish_ledger(self, record: Mapping[str, Any]) -> object: ...
+
+    def publish_event(self, kind: str, severity: Severity, text: str,
+                      **fields: Any) -> object: ...
+
+
+def _number(value: object) -> float:
+    """A number from event data (``None``, for an unknown position, reads as NaN, which
+    the ledger refuses with a clear error)."""
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+class LedgerWriter:
+    def __init__(self, ledger: LedgerBook, sink: LedgerSink | None = None, *,
+                 max_entries: int = 256) -> None:
+        self.ledger = ledger
+        self.sink = sink
+        self.entries: collections.deque[BookedEntry] = collections.deque(maxlen=max_entries)
+        self.failures = 0
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._energy_at_dump = 0.0
+
+    def book(self, event: ControlEvent, energy_j: float, now_wall: float) -> None:
+        """Queue the ledger entry of one ``bucket_dumped`` event (``energy_j``: the
+        energy spent since the start of the run)."""
+        data = event.data
+        record = DumpRecord(time=now_wall, x=_number(data.get("x")), y=_number(data.get("y")),
+                            mass_kg=_number(data.get("mass_kg", 0.0)),
+                            energy_j=max(0.0, energy_j - self._energy_at_dump),
+                            cycle_id=int(data.get("cycle", 0)), site=str(data.get("site", "")))
+        self._energy_at_dump = energy_j
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                               thread_name_prefix="ledger")
+        fut = asyncio.get_running_loop().run_in_executor(self._pool, self.ledger.append,
+                                                         record)
+        fut.add_done_callback(self._written)
+
+    def _written(self, fut: asyncio.Future[BookedEntry]) -> None:
+        try:
+            entry = fut.result()
+        except Exception as err:  # the ledger refusing a record is an alarm, not a crash
+            self.failures += 1
+            log.error("ledger entry not written: %s", err)
+            if self.sink is not None:
+                with contextlib.suppress(Exception):
+                    self.sink.publish_event(EventKind.LEDGER_ERROR.value, Severity.ALARM,
+                                            str(err))
+            return
+        self.entries.append(entry)
+        if self.sink is not None:
+            try:
+                self.sink.publish_ledger(entry.record())
+            except Exception as err:  # the downlink must never stop the controller
+                log.error("ledger entry not stored in the outbox: %s", err)
+
+    async def close(self) -> None:
+        """Wait until every booked dump is written and published, then stop the worker."""
+        if self._pool is None:
+            return
+        await asyncio.get_running_loop().run_in_executor(self._pool, lambda: None)
+        await asyncio.sleep(0)  # let the done-callbacks publish the entries
+        self._pool.shutdown(wait=True)
+        self._pool = None

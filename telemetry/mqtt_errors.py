@@ -1,0 +1,48 @@
+"""The MQTT adapter's exception tree, shared by the downlink and the ground tools.
+
+``telemetry.mqtt_adapter`` translates aiomqtt/paho errors into these at its
+boundary, so neither the downlink nor the ground tools see a library exception:
+
+* ``MqttError`` is the root.
+* ``MqttConfigError`` (also a ``ValueError``) names the setting that is wrong
+  (``broker_url``, ``tls``): "you called it wrongly".
+* ``BrokerError`` (also a ``ConnectionError``) and its children mean "the broker
+  or the link misbehaved"; the reconnect loops catch them, the control loop never
+  sees them. ``BrokerUnavailableError``: connecting failed (refused, unreachable,
+  bad credentials). ``LinkLostError``: an established connection dropped.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BrokerError",
+    "BrokerUnavailableError",
+    "LinkLostError",
+    "MqttConfigError",
+    "MqttError",
+]
+
+
+class MqttError(Exception):
+    """Root of every error raised by ``telemetry.mqtt_adapter``."""
+
+
+class MqttConfigError(MqttError, ValueError):
+    """A connection setting is invalid; ``key`` names it."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}")
+
+
+class BrokerError(MqttError, ConnectionError):
+    """The broker refused us or the link to it failed."""
+
+
+class BrokerUnavailableError(BrokerError):
+    """Connecting to the broker failed (refused, unreachable, bad credentials)."""
+
+
+class LinkLostError(BrokerError):
+    """An established connection to the broker dropped."""
