@@ -432,6 +432,7 @@ class GroundClient:
         return [subscription_filter(self.prefix, self.rig), public_filter(self.prefix, self.rig)]
 
     async def _link(self) -> None:
+        failures = 0  # attempts since the last good connection: only the first is a warning
         while True:
             connected = False
             try:
@@ -439,13 +440,17 @@ class GroundClient:
                     for topic_filter in self._filters():
                         await session.subscribe(topic_filter, qos=1)
                     self._session, connected = session, True
+                    if failures:
+                        log.warning("ground client link back after %d attempts", failures)
+                    failures = 0
                     self._set_link(True)
                     self._backoff.reset()
                     async for message in session.messages():
                         self.handle(message, self.clock())
             except BrokerError as err:
-                log.warning("ground client link %s: %s", "lost" if connected else "unavailable",
-                            err)
+                failures += not connected
+                log.log(logging.WARNING if connected or failures == 1 else logging.DEBUG,
+                        "ground client link %s: %s", "lost" if connected else "unavailable", err)
             finally:
                 self._session = None
                 if connected:

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import ipaddress
 import logging
+import signal
 import sys
 import tomllib
 from pathlib import Path
@@ -154,10 +155,14 @@ async def serve(args: argparse.Namespace, settings: MqttSettings) -> None:
         print(f"READY {scheme}://{host}:{port}/", flush=True)
 
     announcer = asyncio.create_task(announce(), name="console-announce")
+    # uvicorn stops gracefully on SIGTERM, then re-raises the signal to whatever handler
+    # was there before it: make that a no-op so a requested stop exits with status 0
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
     try:
         await server.serve()
     finally:
         announcer.cancel()
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
