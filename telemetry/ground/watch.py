@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 
 from telemetry.ground.accounting import SequenceAccounting
-from telemetry.ground.alarms import AlarmState, AlarmTable
+from telemetry.ground.alarms import Alarm, AlarmState, AlarmTable
 from telemetry.ground.fleet import FleetModel, RigView, public_filter
 from telemetry.ground.limits import LimitLevel, LimitSet, load_limits
 from telemetry.ground.record import subscription_filter
@@ -40,7 +41,7 @@ _SKIP_STATE = {"mission", "interlocks", "since"}
 
 def _value(value: Any, level: LimitLevel | None, unit: str = "") -> str:
     text = f"{value:.4g}" if isinstance(value, float) else str(value)
-    text = f"{text} {unit}".rstrip()
+    text = escape(f"{text} {unit}".rstrip())
     style = _STYLE.get(level) if level is not None else None
     return f"[{style}]{text}[/]" if style else text
 
@@ -93,30 +94,31 @@ class WatchModel:
         for column in ("state", "channel", "value", "alarms"):
             table.add_column(column, justify="right" if column == "value" else "left")
         limits = self.fleet.limits
-        state = [f"{k}: " + _value(v, limits.level(k, float(v)) if limits.get(k) and
+        state = [f"{escape(k)}: " + _value(v, limits.level(k, float(v)) if limits.get(k) and
                                    isinstance(v, int | float) and not isinstance(v, bool)
                                    else None)
                  for k, v in view.state.items() if k not in _SKIP_STATE][:_MAX_ROWS]
         chans = sorted(view.channels.values(), key=lambda c: (c.stream, c.name))[:_MAX_ROWS]
         alarms = [self._alarm_line(a) for a in self.fleet.alarms.for_rig(rig_id)]
-        alarms += [f"[dim](hist) {e.severity.value} {e.text}[/]" for e in view.events
+        alarms += [f"[dim](hist) {e.severity.value} {escape(e.text)}[/]" for e in view.events
                    if e.historical and e.severity.is_alarm][:3]
         for i in range(max(len(state), len(chans), len(alarms), 1)):
             chan = chans[i] if i < len(chans) else None
             table.add_row(state[i] if i < len(state) else "",
-                          f"{chan.stream}.{chan.name}" if chan else "",
+                          escape(f"{chan.stream}.{chan.name}") if chan else "",
                           _value(chan.value, chan.level, chan.unit) if chan else "",
                           alarms[i] if i < len(alarms) else "")
         return table
 
     @staticmethod
-    def _alarm_line(alarm: Any) -> str:
+    def _alarm_line(alarm: Alarm) -> str:
         count = f" x{alarm.count}" if alarm.count > 1 else ""
+        text = escape(alarm.text)
         if alarm.state is AlarmState.ACTIVE:
-            return f"[bold red]{alarm.severity.value} {alarm.text}{count}[/]"
+            return f"[bold red]{alarm.severity.value} {text}{count}[/]"
         if alarm.state is AlarmState.STALE:
-            return f"[magenta]stale (rig offline): {alarm.text}{count}[/]"
-        return f"[dim]cleared: {alarm.text}{count}[/]"
+            return f"[magenta]stale (rig offline): {text}{count}[/]"
+        return f"[dim]cleared: {text}{count}[/]"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -201,6 +201,11 @@ def test_watch_shows_stale_alarms_and_limit_colours() -> None:
     assert all(a.state is AlarmState.CLEARED for a in w.fleet.alarms.all())
     w.tick(40.0)
     assert w.fleet.alarms.all() == []
+    # the rover's texts are shown as they are, never read as rich markup
+    w.handle(r.event(41.0, "obstacle_reported", "alarm", "[bold]rock[/bold] in [-5, 5]"), 41.0)
+    console = Console(record=True, width=200)
+    console.print(w.render(41.0))
+    assert "cleared: [bold]rock[/bold] in [-5, 5]" in console.export_text()
 
 
 TOPICS = [f"{P}/rig-1/state", f"{P}/rig-1/event/alarm", f"{P}/rig-1/batch/stream0",
