@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 
-.PHONY: install run test bench lint broker socat browser clean
+.PHONY: install run test bench lint broker socat systemd-tools browser clean
 
 install: $(STAMP)
 
@@ -24,13 +24,16 @@ broker:
 socat:
 	scripts/ensure-socat.sh
 
+systemd-tools:
+	scripts/ensure-systemd-analyze.sh
+
 browser:
 	scripts/ensure-chromium.sh
 
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install broker socat browser
+test: install broker socat systemd-tools browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pip check
 	$(PY) -m pytest

@@ -191,6 +191,7 @@ class RigController:
                     task.cancel()
         finally:
             self.notifier.stopping()
+            self.notifier.close()
             await bridge.aclose()
             if self.ledger is not None:  # every dump booked before we return
                 await self.ledger.close()
@@ -290,7 +291,7 @@ class RigController:
         m = feed.measurements(woke) if feed is not None else Measurements()
         notices, self._notices = tuple(self._notices), []
         ground_ok = self.ground_link.update(
-            woke, self.downlink is not None and self.downlink.connected)
+            woke, self.downlink is not None and self.downlink.link_ok(woke))
         out = core.step(now, dt, StepInputs(m, self._fw_status, ground_ok, notices))
         self._fw_status = None
         if out.setpoints is not None and bridge.is_up:
@@ -355,6 +356,8 @@ class RigController:
             ack = self.core.command_refused(verdict.command_id or "?", verdict.ack_reason,
                                             now, fields)
         self._ack(ack)
+        for ev in self.core.take_events():  # the rejection event goes out with its ack
+            self._publish_event(ev)
         return ack
 
     def _ack(self, ack: CommandAck) -> None:

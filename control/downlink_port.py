@@ -41,6 +41,10 @@ class DownlinkPort(Protocol):
         """The broker connection is up (as far as the client knows)."""
         ...
 
+    def link_ok(self, now: float | None = None) -> bool:
+        """The broker acknowledged something within the downlink's ``link_loss_s``."""
+        ...
+
     def publish_state(self, state: Mapping[str, Any]) -> object: ...
 
     def publish_event(self, kind: str, severity: Severity, text: str,

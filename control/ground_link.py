@@ -3,16 +3,17 @@
 Theory of operation
 -------------------
 With a broker configured and ``ground.link_required``, the rig must not keep
-digging unattended: the link counts as lost once the downlink has reported
-itself disconnected for ``ground.link_loss_wall_s`` without a break. Without a
-broker (outbox only), or with ``link_required = false``, the link is always
-healthy. ``GroundLinkMonitor.update(now, connected)`` is pure: the app passes
-the loop time and the downlink's ``connected`` flag each tick.
+digging unattended. The evidence is the downlink's ``link_ok(now)``: the broker
+acknowledged something (a publish or the downlink's liveness probe) within
+``ground.link_loss_wall_s``, which the downlink is given as its ``link_loss_s``.
+A connected flag alone would miss a broker that went silent without closing the
+connection (it changes only when MQTT keepalive notices, 30-60 s later). The
+window is applied once, in the downlink; this monitor only adds the policy:
+without a broker (outbox only), or with ``link_required = false``, the link is
+always healthy. ``GroundLinkMonitor.update(now, link_ok)`` is pure.
 """
 
 from __future__ import annotations
-
-import math
 
 from .config import GroundConfig
 
@@ -23,13 +24,13 @@ class GroundLinkMonitor:
     def __init__(self, config: GroundConfig, broker_configured: bool) -> None:
         self.watching = config.link_required and broker_configured
         self.loss_after_s = config.link_loss_wall_s
-        self._seen = -math.inf  # when the link was last known up (loop time)
+        self.lost_since: float | None = None  # loop time the link was first seen lost
 
-    def update(self, now: float, connected: bool) -> bool:
-        """``True`` while the link is up or lost for less than ``loss_after_s``."""
-        if not self.watching:
+    def update(self, now: float, link_ok: bool) -> bool:
+        """``True`` while the downlink reports the broker answering in time."""
+        if not self.watching or link_ok:
+            self.lost_since = None
             return True
-        if connected:
-            self._seen = now
-            return True
-        return now - self._seen < self.loss_after_s
+        if self.lost_since is None:
+            self.lost_since = now
+        return False

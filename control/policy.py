@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ControlError
 
@@ -51,6 +51,14 @@ class CommandRefused(ControlError):
         self.reason = reason
         self.command_id = command_id
         super().__init__(reason)
+
+    def event_fields(self) -> dict[str, Any]:
+        """JSON-ready fields of the security event the controller publishes (its
+        ``kind`` and the reason; never secret material)."""
+        out: dict[str, Any] = {"kind": "command_rejected", "reason": self.reason}
+        if self.command_id:
+            out["command_id"] = self.command_id
+        return out
 
 
 class CommandAuthenticator(Protocol):

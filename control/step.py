@@ -69,7 +69,7 @@ from .step_messages import (
     StepInputs,
     StepOutput,
 )
-from .strategy import DigPhase, ExcavationStrategy
+from .strategy import DigPhase, make_strategy
 from .supervisor import POWERED, Mode, ModeChanged, Supervisor, Trigger
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class ControlCore:
                  site_rules: SiteRules | None = None) -> None:
         self.config = config
         self.supervisor = Supervisor()
-        self.strategy = ExcavationStrategy(config.strategy)
+        self.strategy = make_strategy(config.strategy)
         self.interlocks = Interlocks(config.interlocks)
         self.mass = MassEstimator(config.mass)
         self.mission = MissionProgress(mission) if mission is not None else None
@@ -200,6 +200,13 @@ class ControlCore:
             {**(data or {}), "command_id": command_id}))
         log.info("command_rejected: %s (%s)", command_id, reason)
         return CommandAck(command_id, False, reason)
+
+    def take_events(self) -> tuple[ControlEvent | ModeChanged, ...]:
+        """Events raised between steps (a command refused or applied), for the app to
+        publish at once instead of with the next step's output."""
+        out = tuple(self._events)
+        self._events.clear()
+        return out
 
     def apply_command(self, cmd: GroundCommand, now: float) -> CommandAck:
         """Validate an admitted command against the rig's state and apply it."""

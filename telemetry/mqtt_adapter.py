@@ -8,10 +8,19 @@ aiomqtt/paho errors are translated at this boundary: a failed connect raises
 ``BrokerUnavailableError``; a dropped link raises ``LinkLostError`` from
 ``messages()`` and from pending ``publish`` calls. No reconnecting here: the
 callers own their reconnect loops.
+
+PUBACK reason codes: with MQTT 5 the broker says in the PUBACK whether it took a
+QoS 1 message (Mosquitto answers 0x87 "Not authorized" when its ACL denies the
+topic, and still acknowledges). ``publish`` checks every code and raises
+``PublishRejectedError`` for a failure (>= 0x80), with ``retryable`` set for the
+codes that may succeed later. aiomqtt 2 drops the code, so the session hooks
+paho's ``on_publish`` and waits for the PUBACK itself. MQTT 3.1.1 has no reason
+codes: a denied publish is acknowledged like any other and cannot be detected.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
@@ -22,16 +31,30 @@ from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
+import paho.mqtt.client as paho
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
-from telemetry.mqtt_errors import BrokerUnavailableError, LinkLostError, MqttConfigError
+from telemetry.mqtt_errors import (
+    BrokerUnavailableError,
+    LinkLostError,
+    MqttConfigError,
+    PublishRejectedError,
+)
 
-__all__ = ["InboundMessage", "LastWill", "MqttSession", "MqttSettings", "connect"]
+__all__ = ["RETRYABLE_PUBACK_CODES", "InboundMessage", "LastWill", "MqttSession", "MqttSettings",
+           "connect"]
 
 log = logging.getLogger(__name__)
 
 _SESSION_EXPIRY_S = 24 * 3600
+
+#: PUBACK failure codes after which the same message may be accepted later (MQTT 5
+#: section 3.4.2.1): unspecified error, implementation specific error, packet
+#: identifier in use, quota exceeded. Every other failure code (not authorized, topic
+#: name invalid, packet too large, payload format invalid, ...) is permanent.
+RETRYABLE_PUBACK_CODES = frozenset({0x80, 0x83, 0x91, 0x97})
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +132,64 @@ class MqttSession:
         client.pending_calls_threshold = 1 << 30
         self._client = client
         self._publish_timeout = publish_timeout
+        # aiomqtt 2 waits for the PUBACK but drops its reason code, so QoS 1 publishes
+        # go to paho directly and these futures (by packet id) receive the code. paho
+        # runs its callbacks on this event loop's thread (aiomqtt drives its sockets).
+        self._paho: paho.Client = client._client
+        self._pubacks: dict[int, asyncio.Future[ReasonCode]] = {}
+        aiomqtt_on_publish = self._paho.on_publish
+
+        def on_publish(client: paho.Client, userdata: object, mid: int,
+                       reason_code: ReasonCode, properties: Properties | None) -> None:
+            waiter = self._pubacks.pop(mid, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(reason_code)
+            aiomqtt_on_publish(client, userdata, mid, reason_code, properties)
+
+        self._paho.on_publish = on_publish
 
     async def publish(self, topic: str, payload: bytes, *, qos: int = 1,
                       retain: bool = False) -> None:
-        """Send one message; for QoS 1, return once the broker's PUBACK arrived."""
+        """Send one message; for QoS 1, return once the broker's PUBACK accepted it.
+
+        Raises ``PublishRejectedError`` if the PUBACK carries a failure reason code
+        (MQTT 5), ``LinkLostError`` if the publish cannot be sent or no PUBACK comes in
+        time. A dropped link shows first in ``messages()``: run it alongside."""
+        if qos == 0:
+            try:
+                await self._client.publish(topic, payload, qos=0, retain=retain,
+                                           timeout=self._publish_timeout)
+            except aiomqtt.MqttError as err:
+                raise LinkLostError(f"publish to {topic} failed: {err}") from err
+            return
+        info = self._paho.publish(topic, payload, qos, retain)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise LinkLostError(f"publish to {topic} failed: {paho.error_string(info.rc)}"
+                                ) from self._disconnect_cause()
+        # No PUBACK can have been handled yet: paho reads the socket only from this
+        # loop's reader callback, which cannot run before we await.
+        waiter: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
+        self._pubacks[info.mid] = waiter
         try:
-            await self._client.publish(topic, payload, qos=qos, retain=retain,
-                                       timeout=self._publish_timeout)
-        except aiomqtt.MqttError as err:
-            raise LinkLostError(f"publish to {topic} failed: {err}") from err
+            async with asyncio.timeout(self._publish_timeout):
+                code = await waiter
+        except TimeoutError as err:
+            raise LinkLostError(f"no PUBACK for {topic} within "
+                                f"{self._publish_timeout:g} s") from err
+        finally:
+            self._pubacks.pop(info.mid, None)
+        if code.is_failure:
+            value = int(code.value)
+            raise PublishRejectedError(topic, value, str(code),
+                                       retryable=value in RETRYABLE_PUBACK_CODES)
+
+    def _disconnect_cause(self) -> BaseException | None:
+        """Why aiomqtt saw the link drop, if it did. Reading it marks aiomqtt's future
+        retrieved, as its own publish does (else asyncio logs it as never retrieved)."""
+        disconnected = self._client._disconnected
+        if disconnected.done() and not disconnected.cancelled():
+            return disconnected.exception()
+        return None
 
     async def subscribe(self, topic_filter: str, qos: int = 1) -> None:
         try:

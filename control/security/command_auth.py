@@ -130,6 +130,9 @@ class CommandRejected(CommandRefused):
         super().__init__(rejection.ack_reason, rejection.command_id)
         self.rejection = rejection
 
+    def event_fields(self) -> dict[str, Any]:
+        return self.rejection.event_fields()
+
 
 class SignedCommandAuthenticator:
     """Verifies signed ground commands for one rig's command topic."""

@@ -84,7 +84,7 @@ class WireRefusal(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SignedEnvelope:
-    """The signed command envelope, decoded (``telemetry.payloads.Envelope`` is the
+    """The signed command envelope, decoded (``telemetry.contract.payloads.Envelope`` is the
     unrelated header of every downlink message)."""
 
     key_id: str

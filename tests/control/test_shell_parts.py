@@ -82,13 +82,14 @@ def test_signed_commands_get_the_controllers_timing(tmp_path) -> None:
 # --- ground link --------------------------------------------------------------------------
 
 
-def test_ground_link_counts_as_lost_only_after_the_loss_time() -> None:
+def test_ground_link_follows_the_downlinks_liveness_verdict() -> None:
+    # the loss window (link_loss_wall_s) is applied once, by the downlink's link_ok()
     g = load_config(None, ground={"link_loss_wall_s": 5.0}).ground
     mon = GroundLinkMonitor(g, broker_configured=True)
-    assert mon.update(100.0, True)
-    assert mon.update(104.9, False)
-    assert not mon.update(105.0, False)
-    assert mon.update(105.1, True)
+    assert mon.update(100.0, True) and mon.lost_since is None
+    assert not mon.update(104.9, False) and mon.lost_since == 104.9
+    assert not mon.update(105.0, False) and mon.lost_since == 104.9
+    assert mon.update(105.1, True) and mon.lost_since is None
     assert GroundLinkMonitor(g, broker_configured=False).update(0.0, False)
     relaxed = load_config(None, ground={"link_required": False}).ground
     assert GroundLinkMonitor(relaxed, broker_configured=True).update(0.0, False)

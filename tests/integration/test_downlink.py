@@ -121,6 +121,14 @@ async def test_disk_budget_eviction_follows_priorities_and_is_reported(mosquitto
         async with Downlink(config(tmp_path, mosquitto.url, disk_budget_bytes=200_000)) as dl:
             await wait_until(lambda: dl.counters.outbox_depth == 0, 10, "drain")
         await wait_until(lambda: len(got.by_stream(stream_of).get("ack", [])) == 40, 10, "acks")
+
+        def batches_accounted() -> bool:  # batches drain last: wait for them too
+            by = got.by_stream(stream_of)
+            reported = sum(r["count"] for m in by.get("event", []) if m.kind == "outbox_evicted"
+                           for r in m.fields["evicted"])
+            return len(by.get("batch/raw", [])) + reported >= 40
+
+        await wait_until(batches_accounted, 10, "every batch received or reported evicted")
     by = got.by_stream(stream_of)
     ticks = [m for m in by["event"] if m.kind == "tick"]
     assert [m.envelope.seq for m in by["ack"]] == list(range(40))

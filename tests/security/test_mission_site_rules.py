@@ -141,13 +141,13 @@ async def test_signed_commands_through_the_controllers_seam() -> None:
     ctl = RigController(controller_config(), "unused", None, authenticator=auth,
                         wall_clock=lambda: NOW + 1)
     reached_core: list[str] = []
-    handle = ctl.core.handle_command
+    handle = ctl.core.apply_command
 
     def spy(cmd, *args, **kwargs):
         reached_core.append(cmd.command_id)
         return handle(cmd, *args, **kwargs)
 
-    ctl.core.handle_command = spy
+    ctl.core.apply_command = spy
     ack = ctl.handle_ground_payload(signed(body(1, "status")))
     assert ack.accepted and ack.command_id == "c-1"
     ack = ctl.handle_ground_payload(signed(body(1, "status")))
