@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 
-.PHONY: install run test bench lint broker postgres socat systemd-tools clean
+.PHONY: install run test bench lint broker postgres socat systemd-tools browser clean
 
 install: $(STAMP)
 
@@ -30,10 +30,13 @@ socat:
 systemd-tools:
 	scripts/ensure-systemd-analyze.sh
 
+browser:
+	scripts/ensure-chromium.sh
+
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install broker postgres socat systemd-tools
+test: install broker postgres socat systemd-tools browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pip check
 	$(PY) -m pytest

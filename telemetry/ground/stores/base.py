@@ -125,6 +125,10 @@ class RecordingStore(Protocol):
     async def rigs(self) -> list[str]:
         ...
 
+    async def span(self) -> tuple[float | None, float | None, int]:
+        """(first, last receive time, message count): what a replay needs for progress."""
+        ...
+
     async def malformed_count(self) -> int:
         ...
 

@@ -239,6 +239,11 @@ class PostgresStore:
     async def rigs(self) -> list[str]:
         return sorted(r[0] for r in await self._fetch("SELECT DISTINCT rig FROM messages"))
 
+    async def span(self) -> tuple[float | None, float | None, int]:
+        first, last, count = (await self._fetch(
+            "SELECT min(received_at), max(received_at), count(*) FROM messages"))[0]
+        return first, last, count
+
     async def malformed_count(self) -> int:
         return (await self._fetch("SELECT count(*) FROM malformed"))[0][0]
 

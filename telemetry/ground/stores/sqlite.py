@@ -156,6 +156,12 @@ class SqliteStore:
         rows = await self._run(self._fetchall, "SELECT DISTINCT rig FROM messages ORDER BY rig")
         return [r[0] for r in rows]
 
+    async def span(self) -> tuple[float | None, float | None, int]:
+        first, last, count = (await self._run(
+            self._fetchall,
+            "SELECT MIN(received_at), MAX(received_at), COUNT(*) FROM messages"))[0]
+        return first, last, count
+
     async def malformed_count(self) -> int:
         return (await self._run(self._fetchall, "SELECT COUNT(*) FROM malformed"))[0][0]
 
