@@ -79,6 +79,7 @@ from .step import (
     StepInputs,
 )
 from .supervisor import Mode, ModeChanged
+from .task_supervisor import supervise
 from .telemetry_out import TelemetryOut
 from .timebase import TimeBase
 
@@ -139,6 +140,7 @@ class RigController:
         self._started_wall = 0.0
         self._cpu0 = 0.0
         self.mode_listeners: list[Callable[[ModeChanged], None]] = []
+        self.task_failures: dict[str, int] = {}  # supervised task name -> failures
 
     @property
     def acks(self) -> list[CommandAck]:
@@ -178,13 +180,16 @@ class RigController:
                 tasks = [
                     tg.create_task(self._events_task(bridge), name="firmware-events"),
                     tg.create_task(self._requests.run(tg), name="firmware-commands"),
-                    tg.create_task(self._telemetry_task(), name="telemetry"),
+                    tg.create_task(supervise("telemetry", self._telemetry_task,
+                                             self._task_failed), name="telemetry"),
                     tg.create_task(self._control_loop(bridge, tg), name="control-loop"),
                     tg.create_task(self._deadline(max_wall_s), name="run-deadline"),
                 ]
                 if self.downlink is not None:
-                    tasks.append(tg.create_task(self._ground_task(self.downlink),
-                                                name="ground-commands"))
+                    downlink = self.downlink
+                    tasks.append(tg.create_task(
+                        supervise("ground-commands", lambda: self._ground_task(downlink),
+                                  self._task_failed), name="ground-commands"))
                 await self._done.wait()
                 await self._requests.stop_rig()
                 for task in tasks:
@@ -383,6 +388,15 @@ class RigController:
                 self.downlink.publish_event(ev.kind.value, ev.severity, ev.text, **ev.data)
             except Exception as err:
                 log.error("event not stored: %s", err)
+
+    def _task_failed(self, name: str, err: BaseException, delay: float) -> None:
+        """A supervised task failed: an alarm event (it is restarted after *delay*)."""
+        self.task_failures[name] = self.task_failures.get(name, 0) + 1
+        now = self._timebase.plant(asyncio.get_running_loop().time())
+        self._publish_event(ControlEvent(
+            now, EventKind.TASK_RESTARTED, Severity.ALARM,
+            f"task {name} failed ({type(err).__name__}: {err}); restarting in {delay:.1f} s",
+            {"task": name, "error": type(err).__name__, "restart_in_s": round(delay, 3)}))
 
     async def _telemetry_task(self) -> None:
         interval = self.config.loop.stats_interval_s

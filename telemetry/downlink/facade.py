@@ -33,6 +33,7 @@ import numpy as np
 
 from rig_common.backoff import Backoff
 from telemetry.contract.errors import ContractConfigError
+from telemetry.contract.command_wire import RejectReason, peek_payload_command_id
 from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
@@ -152,7 +153,7 @@ class DownlinkCounters:
     link_drops: int
     connect_failures: int
     commands_received: int
-    commands_dropped: int
+    commands_dropped: int  # refused as "busy" (acked) because the queue was full
 
 
 _CLOSED = object()
@@ -381,9 +382,15 @@ class Downlink:
 
     def _on_command(self, message: InboundMessage) -> None:
         if self._commands.qsize() >= self.config.command_queue_size:
-            self._commands.get_nowait()
+            # Refuse the newcomer, never silently: the queued commands keep their
+            # order and this one still gets its one ack (docs/commands.md, "busy").
             self._commands_dropped += 1
-            log.warning("command queue full: dropped the oldest command")
+            cid = peek_payload_command_id(message.payload) or "?"
+            log.warning("command queue full (%d): refused command %s as busy",
+                        self.config.command_queue_size, cid)
+            self.publish_ack(cid, False, f"{RejectReason.BUSY.value}: the rover's inbound "
+                             f"command queue is full ({self.config.command_queue_size})")
+            return
         self._commands.put_nowait(UplinkCommand(message.topic, message.payload))
 
     async def _throttle_timer(self) -> None:
