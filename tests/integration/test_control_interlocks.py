@@ -42,6 +42,8 @@ async def test_interlock_reaction(fault, mode, name, deadline):
             took = loop.time() - injected
             if name:
                 assert name in [t.name for t in ctl.core.interlocks.active]
+                assert ctl.summary().interlock_trips_by_cause.get(name, 0) >= 1
+                assert ctl.core.snapshot()["interlock_trips"].get(name, 0) >= 1
             await wait_for(lambda: not rig.firmware.motors_enabled, 3.0, "motors off")
             assert took <= allow + 0.05
             if mode is Mode.ESTOP:  # the firmware latches it too (a reliable ESTOP message)
