@@ -32,8 +32,8 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from rig_common.backoff import Backoff
-from telemetry.contract.errors import ContractConfigError
 from telemetry.contract.command_wire import RejectReason, peek_payload_command_id
+from telemetry.contract.errors import ContractConfigError
 from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
@@ -297,6 +297,11 @@ class Downlink:
     def publish_ledger(self, record: Mapping[str, Any]) -> Stored:
         return self._store("ledger", Priority.CRITICAL, self.topics.ledger,
                            lambda env: LedgerMessage(env, dict(record)))
+
+    def ledger_entries_stored(self) -> int:
+        """How many ledger messages this outbox ever stored (committed with each row):
+        the controller republishes ledger entries beyond this count at start."""
+        return self._require_outbox().next_seq("ledger")
 
     async def commands(self) -> AsyncIterator[UplinkCommand]:
         """Raw messages from the command topic, until the downlink closes."""
