@@ -9,7 +9,6 @@ import pytest
 from control.app import RigController
 from control.operator import AutoOperator
 from control.supervisor import Mode
-
 from sim_hw.scenario import parse_fault
 
 from .control_helpers import SMALL_MISSION, controller_config, simulator, wait_for

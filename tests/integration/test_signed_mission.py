@@ -26,7 +26,7 @@ async def test_signed_commands_drive_a_mission_through_its_downlink(mosquitto, t
     cfg = make_config()
     store = SqliteReplayStore(tmp_path / "replay.db", cfg.replay_window)
     gate = SignedCommandAuthenticator(cfg, store, TOPIC)
-    async with simulator() as (rig, url):
+    async with simulator() as (_rig, url):
         dl_cfg = DownlinkConfig(rig_id="rig-1", outbox_path=tmp_path / "outbox.db",
                                 broker_url=mosquitto.url)
         async with Downlink(dl_cfg) as downlink:
