@@ -21,9 +21,17 @@ Theory of operation
   bypass the queue.
 * ``ground-commands`` (with a downlink): raw uplink payloads -> the command
   gate (``CommandAuthenticator.admit``: decoded, authenticated, on time, or a
-  ``Rejection``) -> ``ControlCore.apply_command`` -> ack on the ack topic.
+  ``Rejection``; run on one worker thread, so signature checks and the replay
+  store's disk sync never block the loop) -> ``ControlCore.apply_command`` ->
+  ack on the ack topic.
 * ``telemetry``: state, samples and the public topics to the downlink every
   ``loop.stats_interval_s`` (``control.telemetry_out``).
+
+``ground-commands`` and ``telemetry`` are not safety tasks: they run under
+``control.task_supervisor.supervise`` (a failure is logged, becomes a
+``task_restarted`` alarm event and the task restarts with backoff). A failure
+of any other task ends the run: the firmware's watchdog then stops the motors
+and systemd restarts the service.
 
 The jobs around the loop live in their own modules: ``loop_stats`` (timing in
 constant memory), ``run_record`` (bounded history for the summary and plot),
@@ -40,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import logging
 import math
 import time
@@ -68,6 +77,7 @@ from .public_topics import PublicTopics
 from .run_record import RunRecord
 from .run_summary import RunSummary, link_summary, summarize
 from .sd_notify import SdNotifier
+from .security.command_auth import Rejection
 from .sensor_feed import SensorFeed
 from .step import (
     ControlCore,
@@ -79,6 +89,7 @@ from .step import (
     StepInputs,
 )
 from .supervisor import Mode, ModeChanged
+from .task_supervisor import supervise
 from .telemetry_out import TelemetryOut
 from .timebase import TimeBase
 
@@ -139,6 +150,8 @@ class RigController:
         self._started_wall = 0.0
         self._cpu0 = 0.0
         self.mode_listeners: list[Callable[[ModeChanged], None]] = []
+        self.task_failures: dict[str, int] = {}  # supervised task name -> failures
+        self._gate_pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     @property
     def acks(self) -> list[CommandAck]:
@@ -165,6 +178,8 @@ class RigController:
         self._started_wall = loop.time()
         self._cpu0 = time.process_time()
         self._until_complete = until_complete
+        if self.ledger is not None:  # entries a crash kept from the outbox, first
+            await self.ledger.reconcile()
         bridge = Bridge(self.port, BridgeConfig(
             connect_timeout=self.config.link.connect_timeout_wall_s))
         try:
@@ -178,24 +193,40 @@ class RigController:
                 tasks = [
                     tg.create_task(self._events_task(bridge), name="firmware-events"),
                     tg.create_task(self._requests.run(tg), name="firmware-commands"),
-                    tg.create_task(self._telemetry_task(), name="telemetry"),
+                    tg.create_task(supervise("telemetry", self._telemetry_task,
+                                             self._task_failed), name="telemetry"),
                     tg.create_task(self._control_loop(bridge, tg), name="control-loop"),
                     tg.create_task(self._deadline(max_wall_s), name="run-deadline"),
                 ]
                 if self.downlink is not None:
-                    tasks.append(tg.create_task(self._ground_task(self.downlink),
-                                                name="ground-commands"))
+                    downlink = self.downlink
+                    tasks.append(tg.create_task(
+                        supervise("ground-commands", lambda: self._ground_task(downlink),
+                                  self._task_failed), name="ground-commands"))
                 await self._done.wait()
-                await self._requests.stop_rig()
-                for task in tasks:
-                    task.cancel()
+                await self._shut_down(tasks)
         finally:
             self.notifier.stopping()
             self.notifier.close()
             await bridge.aclose()
+            if self._gate_pool is not None:  # at most one admit in flight: short
+                self._gate_pool.shutdown(wait=True)
+                self._gate_pool = None
             if self.ledger is not None:  # every dump booked before we return
                 await self.ledger.close()
         return self.summary()
+
+    async def _shut_down(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Stop everything that could send to the firmware, then STOP and ENABLE 0 as
+        the last two commands; the task group then awaits every cancelled task."""
+        assert self._requests is not None
+        events = tasks[0]  # firmware-events: results of the final commands arrive there
+        for task in tasks[1:]:
+            task.cancel()
+        self._requests.cancel_in_flight()
+        await asyncio.gather(*tasks[1:], return_exceptions=True)
+        await self._requests.stop_rig()
+        events.cancel()
 
     async def _deadline(self, max_wall_s: float | None) -> None:
         if max_wall_s is None:
@@ -307,7 +338,7 @@ class RigController:
         assert self._requests is not None  # run() set it before the loop started
         for req in out.requests:
             if isinstance(req, EstopRequest):
-                tg.create_task(self._requests.estop(req), name="estop")
+                self._requests.start_estop(tg, req)
             else:
                 self._requests.put(req)
         for ev in out.events:
@@ -342,13 +373,25 @@ class RigController:
 
     # --- ground ---------------------------------------------------------------------------
     async def _ground_task(self, downlink: DownlinkPort) -> None:
+        # The gate runs on one worker thread: verifying a signature and syncing the
+        # replay counter to disk must not hold up the control loop. One thread keeps
+        # the commands in order; each is applied on the loop once admitted.
+        loop = asyncio.get_running_loop()
+        if self._gate_pool is None:
+            self._gate_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="command-gate")
         async for raw in downlink.commands():
-            self.handle_ground_payload(raw.payload)
+            verdict = await loop.run_in_executor(self._gate_pool, self.gate.admit,
+                                                 raw.payload, self.wall_clock())
+            self._apply_verdict(verdict)
 
     def handle_ground_payload(self, payload: bytes) -> CommandAck:
-        """One message from the command topic: through the gate, to the core, acked."""
+        """One message from the command topic: through the gate, to the core, acked
+        (on the calling thread; the ground task runs the gate on a worker thread)."""
+        return self._apply_verdict(self.gate.admit(payload, self.wall_clock()))
+
+    def _apply_verdict(self, verdict: GroundCommand | Rejection) -> CommandAck:
         now = self._timebase.plant(asyncio.get_running_loop().time())
-        verdict = self.gate.admit(payload, self.wall_clock())
         if isinstance(verdict, GroundCommand):
             ack = self.core.apply_command(verdict, now)
         else:
@@ -386,6 +429,15 @@ class RigController:
                 self.downlink.publish_event(ev.kind.value, ev.severity, ev.text, **ev.data)
             except Exception as err:
                 log.error("event not stored: %s", err)
+
+    def _task_failed(self, name: str, err: BaseException, delay: float) -> None:
+        """A supervised task failed: an alarm event (it is restarted after *delay*)."""
+        self.task_failures[name] = self.task_failures.get(name, 0) + 1
+        now = self._timebase.plant(asyncio.get_running_loop().time())
+        self._publish_event(ControlEvent(
+            now, EventKind.TASK_RESTARTED, Severity.ALARM,
+            f"task {name} failed ({type(err).__name__}: {err}); restarting in {delay:.1f} s",
+            {"task": name, "error": type(err).__name__, "restart_in_s": round(delay, 3)}))
 
     async def _telemetry_task(self) -> None:
         interval = self.config.loop.stats_interval_s

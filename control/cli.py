@@ -200,6 +200,13 @@ async def _live(ctl: RigController) -> None:
             live.update(render())
 
 
+def _causes(counts: dict[str, int]) -> str:
+    """``" (over_current 1, tilt 2)"``, or nothing when there were none."""
+    if not counts:
+        return ""
+    return " (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")"
+
+
 def print_summary(s: RunSummary, extra: Sequence[tuple[str, str]] = ()) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -213,9 +220,11 @@ def print_summary(s: RunSummary, extra: Sequence[tuple[str, str]] = ()) -> None:
         ("final mode", s.final_mode),
         ("mass excavated (dumped)", f"{s.mass_dumped_kg:.1f} kg"),
         ("dig/dump cycles", str(s.cycles)),
-        ("faults handled", f"{s.faults_handled} (stalls {s.stalls}, obstacles {s.obstacles}, "
-                           f"interlock trips {s.interlock_trips}, link losses {s.link_losses}, "
-                           f"e-stops {s.estops})"),
+        ("faults handled", f"{s.faults_handled} (stalls {s.stalls}"
+                           f"{_causes(s.stalls_by_cause)}, obstacles {s.obstacles}, "
+                           f"interlock trips {s.interlock_trips}"
+                           f"{_causes(s.interlock_trips_by_cause)}, link losses "
+                           f"{s.link_losses}, e-stops {s.estops})"),
         ("energy used (battery)", f"{s.energy_j / 1000:.1f} kJ"),
         ("samples filtered", f"{s.samples_filtered:,} channel-samples"),
         ("duration", f"{s.wall_s:.1f} s wall, {s.plant_s:.0f} s simulated"),

@@ -41,6 +41,7 @@ class EventKind(enum.StrEnum):
     # from the app
     MODE_CHANGED = "mode_changed"  # a supervisor ModeChanged
     LEDGER_ERROR = "ledger_error"  # a dump could not be booked in the ledger
+    TASK_RESTARTED = "task_restarted"  # a non-safety task failed and is restarted
 
 
 @dataclass(frozen=True, slots=True)

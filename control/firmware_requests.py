@@ -5,8 +5,9 @@
 firmware's ACCEPTED; motion commands (drive, stow, dump) complete on the
 firmware's DONE, in their own task, so they never block the queue. Each result
 comes back to the core as ``RequestFinished`` through ``notify``. E-stops skip
-the queue (``estop``). ``stop_rig`` leaves the rig stopped at shutdown: STOP
-(category 1), then ENABLE 0, best effort.
+the queue (``start_estop``). At shutdown the app cancels ``run`` (nothing queued
+is sent any more) and ``cancel_in_flight``, then ``stop_rig`` leaves the rig
+stopped: STOP (category 1), then ENABLE 0, best effort, the last two commands.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class FirmwareRequests:
         self.config = config
         self.notify = notify
         self._queue: asyncio.Queue[FirmwareRequest] = asyncio.Queue()
+        self._in_flight: set[asyncio.Task[None]] = set()  # motion commands and e-stops
 
     def put(self, req: FirmwareRequest) -> None:
         self._queue.put_nowait(req)
@@ -47,10 +49,9 @@ class FirmwareRequests:
         while True:
             req = await self._queue.get()
             if req.waits_for_done:
-                task = tg.create_task(self._send(req, ResultStatus.DONE),
-                                      name=f"motion-{req.code.name}")
+                self._keep(tg.create_task(self._send(req, ResultStatus.DONE),
+                                          name=f"motion-{req.code.name}"))
                 await asyncio.sleep(0)  # let it send before anything queued after it
-                del task
                 continue
             await self._send(req, ResultStatus.ACCEPTED)
 
@@ -64,6 +65,20 @@ class FirmwareRequests:
             self.notify(RequestFinished(req.request_id, True))
         except BridgeError as err:
             self.notify(RequestFinished(req.request_id, False, _reason(err)))
+
+    def start_estop(self, tg: asyncio.TaskGroup, req: EstopRequest) -> None:
+        """Send an e-stop now, in its own task (it skips the queue)."""
+        self._keep(tg.create_task(self.estop(req), name="estop"))
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    def cancel_in_flight(self) -> None:
+        """Shutdown: stop waiting for motion DONEs and e-stop answers (``stop_rig``
+        then stops the rig itself); the task group awaits the cancelled tasks."""
+        for task in self._in_flight:
+            task.cancel()
 
     async def estop(self, req: EstopRequest) -> None:
         try:

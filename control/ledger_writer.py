@@ -9,7 +9,13 @@ time of the dump) and hands it to a single worker thread, so entries are
 written one at a time in dump order. When one is on disk the entry is published
 on the ledger topic (from the event loop, in a done-callback); a record the
 ledger refuses, or a failed write, becomes a ``ledger_error`` alarm event.
-``close()`` waits for every booked dump before it returns. ``entries`` keeps the
+``close()`` waits for every booked dump before it returns.
+
+A kill between an entry's fsync and its outbox append would leave a hole on the
+ground, so ``reconcile()`` runs at start: the outbox counts the ledger messages
+it ever stored (its ``ledger`` stream's next sequence number, committed with
+each row), and every entry on disk beyond that count is published again. The
+ground keeps identical entries once (``rig-ground ledger verify``). ``entries`` keeps the
 latest ``max_entries`` written entries (the ledger file keeps them all).
 """
 
@@ -45,6 +51,10 @@ class LedgerBook(Protocol):
         """Write and fsync; ``ValueError``/``LedgerError`` when it cannot."""
         ...
 
+    def records_from(self, start: int) -> list[dict[str, Any]]:
+        """Entries ``start``... as ledger-topic records (file I/O)."""
+        ...
+
 
 class LedgerSink(Protocol):
     """Where written entries and ledger alarms go (the downlink)."""
@@ -71,6 +81,38 @@ class LedgerWriter:
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._energy_at_dump = 0.0
 
+    def _worker(self) -> concurrent.futures.ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1,
+                                                               thread_name_prefix="ledger")
+        return self._pool
+
+    async def reconcile(self) -> int:
+        """At start: hand the outbox every entry on disk it never stored (a crash
+        between the fsync and the outbox append); returns how many. A sink that
+        cannot say how many ledger entries it stored is not reconciled."""
+        stored_count = getattr(self.sink, "ledger_entries_stored", None)
+        if stored_count is None or not hasattr(self.ledger, "records_from"):
+            return 0
+        stored = int(stored_count())
+        loop = asyncio.get_running_loop()
+        try:
+            missing = await loop.run_in_executor(self._worker(), self.ledger.records_from,
+                                                 stored)
+        except Exception as err:  # an alarm, not a reason to keep the rig down
+            log.error("ledger not reconciled with the outbox: %s", err)
+            return 0
+        for record in missing:
+            try:
+                self.sink.publish_ledger(record)  # type: ignore[union-attr]
+            except Exception as err:  # the downlink must never stop the controller
+                log.error("ledger entry %s not republished: %s", record.get("index"), err)
+                return 0
+        if missing:
+            log.warning("ledger: republished %d entries that never reached the outbox "
+                        "(from index %d)", len(missing), stored)
+        return len(missing)
+
     def book(self, event: ControlEvent, energy_j: float, now_wall: float) -> None:
         """Queue the ledger entry of one ``bucket_dumped`` event (``energy_j``: the
         energy spent since the start of the run)."""
@@ -80,10 +122,7 @@ class LedgerWriter:
                             energy_j=max(0.0, energy_j - self._energy_at_dump),
                             cycle_id=int(data.get("cycle", 0)), site=str(data.get("site", "")))
         self._energy_at_dump = energy_j
-        if self._pool is None:
-            self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1,
-                                                               thread_name_prefix="ledger")
-        fut = asyncio.get_running_loop().run_in_executor(self._pool, self.ledger.append,
+        fut = asyncio.get_running_loop().run_in_executor(self._worker(), self.ledger.append,
                                                          record)
         fut.add_done_callback(self._written)
 

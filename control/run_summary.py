@@ -23,6 +23,8 @@ class RunSummary:
     stalls: int
     obstacles: int
     interlock_trips: int
+    interlock_trips_by_cause: dict[str, int]  # interlock name -> trips, e.g. {"over_current": 1}
+    stalls_by_cause: dict[str, int]  # "firmware" (its STALL event) or "speed_drop" (detected)
     link_losses: int
     estops: int
     faults_handled: int
@@ -53,6 +55,8 @@ def summarize(core: ControlCore, loop: LoopStats, link: dict[str, int], *,
         mission_complete=bool(core.mission and core.mission.complete),
         final_mode=core.mode.value, mass_dumped_kg=st.dumped_kg, cycles=st.cycles,
         stalls=st.stalls, obstacles=st.obstacles, interlock_trips=st.interlock_trips,
+        interlock_trips_by_cause=dict(st.trips_by_cause),
+        stalls_by_cause=dict(st.stalls_by_cause),
         link_losses=st.link_losses, estops=st.estops, faults_handled=st.faults_handled,
         commands_accepted=st.commands_accepted, commands_rejected=st.commands_rejected,
         energy_j=core.mass.energy_j, samples_filtered=samples_filtered,

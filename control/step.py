@@ -34,7 +34,7 @@ import itertools
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from firmware_bridge.messages import CommandCode, EventCode, Status
@@ -108,6 +108,8 @@ class RunStats:
     commands_accepted: int = 0
     commands_rejected: int = 0
     faults_handled: int = 0
+    trips_by_cause: dict[str, int] = field(default_factory=dict)  # interlock name -> trips
+    stalls_by_cause: dict[str, int] = field(default_factory=dict)  # "firmware"/"speed_drop"
 
 
 class ControlCore:
@@ -174,6 +176,8 @@ class ControlCore:
             "model_kg": _r(est.model_kg), "load_cell_ok": est.load_cell_ok,
             "energy_j": _r(est.energy_j, 0),
             "interlocks": [t.name for t in self.interlocks.active],
+            "interlock_trips": dict(self.stats.trips_by_cause),
+            "stalls": dict(self.stats.stalls_by_cause),
         }
         if self.mission is not None:
             out["mission"] = self.mission.as_dict()
@@ -293,6 +297,7 @@ class ControlCore:
         for trip in report.asserted:
             if self.mode in POWERED:
                 self.stats.interlock_trips += 1
+                _count(self.stats.trips_by_cause, trip.name)
             self._event(now, EventKind.INTERLOCK_TRIPPED, Severity.CRITICAL if trip.reaction is
                         Reaction.IMMEDIATE_STOP else Severity.ALARM, trip.reason, name=trip.name,
                         reaction=trip.reaction.value, value=_r(trip.value),
@@ -402,6 +407,7 @@ class ControlCore:
         out = self.strategy.update(now, dt, m, load, self._firmware_stall)
         if out.stalled:
             self.stats.stalls += 1
+            _count(self.stats.stalls_by_cause, "firmware" if self._firmware_stall else "speed_drop")
             self.stats.faults_handled += 1
             self._event(now, EventKind.STALL_DETECTED, Severity.WARNING, out.note or "drum stall",
                         stalls=self.strategy.stalls)
@@ -595,3 +601,7 @@ class ControlCore:
 
 def _r(x: float, nd: int = 2) -> float | None:
     return None if x is None or math.isnan(x) or math.isinf(x) else round(x, nd)
+
+
+def _count(counts: dict[str, int], cause: str) -> None:
+    counts[cause] = counts.get(cause, 0) + 1

@@ -84,6 +84,13 @@ FAULT_KINDS: dict[str, tuple[str, dict[str, ParamSpec]]] = {
         "temp": ParamSpec("float", 130.0, -100.0, 300.0, help="degC")}),
     "lowbatt": ("battery state of charge drops to a value", {
         "soc": ParamSpec("float", 15.0, 0.0, 100.0, help="%")}),
+    "overcurrent": ("drum driver fault: the firmware's current clamp is lifted to `limit` "
+                    "while a load of `torque` brakes the drum, so the drum draws more than "
+                    "its rated 20 A (exercises the controller's over-current interlocks)", {
+        "limit": ParamSpec("float", 40.0, 1.0, 500.0, help="A, the lifted clamp"),
+        "torque": ParamSpec("float", 100.0, 0.0, 1e5, help="N m of extra drum load"),
+        "duration": ParamSpec("float", 4.0, 0.0, _INF, help="s"),
+    }),
     "estop": ("operator panel e-stop pressed (held for duration, then released)", {
         "duration": ParamSpec("float", 0.0, 0.0, _INF, help="s held")}),
 }

@@ -71,6 +71,7 @@ class RejectReason(enum.StrEnum):
     REPLAYED = "replayed"  # counter already accepted
     COUNTER_TOO_OLD = "counter_too_old"  # below the replay window (reordered too far)
     STORE_UNAVAILABLE = "store_unavailable"  # replay store failed: fail closed
+    BUSY = "busy"  # the rover's inbound command queue was full: not executed
 
 
 class WireRefusal(Exception):
@@ -311,6 +312,19 @@ def peek_command_id(body: bytes) -> str:
     return cid if isinstance(cid, str) and _ID_RE.match(cid) else ""
 
 
+def peek_payload_command_id(payload: bytes) -> str:
+    """Best-effort id of any command-topic payload, signed or plain ("" if none).
+
+    For acking a payload the rover will not decode (a full inbound queue); never
+    raises. The id is unauthenticated: it only names the ack."""
+    if len(payload) > MAX_ENVELOPE_BYTES:
+        return ""
+    try:
+        return peek_command_id(decode_envelope(payload).body)
+    except WireRefusal:
+        return peek_command_id(payload)
+
+
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -331,6 +345,7 @@ __all__ = [
     "decode_envelope",
     "encode_body",
     "peek_command_id",
+    "peek_payload_command_id",
     "sign_envelope",
     "signing_bytes",
     "strict_json_object",

@@ -40,6 +40,7 @@ from typing import Any, Literal, Protocol
 import numpy as np
 
 from rig_common.backoff import Backoff
+from telemetry.contract.command_wire import RejectReason, peek_payload_command_id
 from telemetry.contract.errors import ContractConfigError
 from telemetry.contract.payloads import (
     AckMessage,
@@ -171,7 +172,7 @@ class DownlinkCounters:
     link_drops: int
     connect_failures: int
     commands_received: int
-    commands_dropped: int
+    commands_dropped: int  # refused as "busy" (acked) because the queue was full
     rejected: int  # PUBACKs with a failure code, this process (MQTT 5 only)
     dead_letters: int  # messages in the outbox's dead-letter table (all boots)
 
@@ -322,6 +323,11 @@ class Downlink:
         return self._store("ledger", Priority.CRITICAL, self.topics.ledger,
                            lambda env: LedgerMessage(env, dict(record)))
 
+    def ledger_entries_stored(self) -> int:
+        """How many ledger messages this outbox ever stored (committed with each row):
+        the controller republishes ledger entries beyond this count at start."""
+        return self._require_outbox().next_seq("ledger")
+
     async def commands(self) -> AsyncIterator[UplinkCommand]:
         """Raw messages from the command topic, until the downlink closes."""
         while True:
@@ -446,9 +452,15 @@ class Downlink:
 
     def _on_command(self, message: InboundMessage) -> None:
         if self._commands.qsize() >= self.config.command_queue_size:
-            self._commands.get_nowait()
+            # Refuse the newcomer, never silently: the queued commands keep their
+            # order and this one still gets its one ack (docs/commands.md, "busy").
             self._commands_dropped += 1
-            log.warning("command queue full: dropped the oldest command")
+            cid = peek_payload_command_id(message.payload) or "?"
+            log.warning("command queue full (%d): refused command %s as busy",
+                        self.config.command_queue_size, cid)
+            self.publish_ack(cid, False, f"{RejectReason.BUSY.value}: the rover's inbound "
+                             f"command queue is full ({self.config.command_queue_size})")
+            return
         self._commands.put_nowait(UplinkCommand(message.topic, message.payload))
 
     async def _throttle_timer(self) -> None:
