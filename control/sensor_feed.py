@@ -19,6 +19,7 @@ so the app can warn when it disagrees with the configuration.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -87,7 +88,8 @@ class _Stream:
     units: tuple[str, ...] = ()
     fs: float = 1.0
     stats: WindowStats | None = None
-    rows: list[np.ndarray] | None = None  # filtered rows waiting for the downlink
+    rows: deque[np.ndarray] | None = None  # filtered rows waiting for the downlink
+    rows_kept: int = 0  # rows in ``rows`` (kept so the bound check is O(1) per batch)
     rows_t0_s: float | None = None
     out_index: int = 0  # filtered rows produced since the stream (re)started
     raw_index: int = 0  # raw samples since the stream (re)started
@@ -118,7 +120,7 @@ class SensorFeed:
                 sid, tuple(c.name for c in chans),
                 np.array([c.scale for c in chans]), np.array([c.offset for c in chans]),
                 chain, np.full(len(chans), np.nan), units=tuple(c.unit for c in chans),
-                fs=rate, stats=WindowStats(max(1, round(rate)), len(chans)), rows=[],
+                fs=rate, stats=WindowStats(max(1, round(rate)), len(chans)), rows=deque(),
                 stats_out=[])
 
     def add_batch(self, batch: SampleBatch, arrival: float) -> None:
@@ -171,11 +173,11 @@ class SensorFeed:
                 if st.rows_t0_s is None:
                     st.rows_t0_s = t_start + (st.out_index + first) / st.chain.fs_out
                 st.rows.append(kept_rows.copy())
+                st.rows_kept += kept_rows.shape[0]
             st.out_index += out.shape[0]
-            kept = sum(r.shape[0] for r in st.rows)
-            while kept * period_out > TELEMETRY_BUFFER_S and len(st.rows) > 1:
-                dropped = st.rows.pop(0)  # the downlink is not draining: oldest first
-                kept -= dropped.shape[0]
+            while st.rows_kept * period_out > TELEMETRY_BUFFER_S and len(st.rows) > 1:
+                dropped = st.rows.popleft()  # the downlink is not draining: oldest first
+                st.rows_kept -= dropped.shape[0]
                 st.rows_t0_s += dropped.shape[0] * period_out
         windows = st.stats.process(phys)
         for w in range(windows.shape[0]):
@@ -203,6 +205,7 @@ class SensorFeed:
                     np.concatenate(st.rows)))
                 st.rows_t0_s += blocks[-1].rows.shape[0] * period
                 st.rows.clear()
+                st.rows_kept = 0
             if st.stats_out:
                 stats.extend(st.stats_out)
                 st.stats_out.clear()
@@ -213,6 +216,7 @@ class SensorFeed:
         for st in self.streams.values():
             if st.rows is not None:
                 st.rows.clear()
+            st.rows_kept = 0
             st.rows_t0_s = None
             st.out_index = st.raw_index = 0
             st.t_start_us = None
