@@ -65,6 +65,7 @@ from .mission import MissionPlan
 from .operator import AutoOperator
 from .policy import CommandAuthenticator, SiteRules
 from .public_topics import PublicTopics
+from .realtime import enter_realtime
 from .run_record import RunRecord
 from .run_summary import RunSummary, link_summary, summarize
 from .sd_notify import SdNotifier
@@ -173,6 +174,7 @@ class RigController:
             raise RigConnectionError(f"cannot reach the firmware on {self.port}: {err}") from err
         self.bridge = bridge
         self._requests = FirmwareRequests(bridge, self.config.link, self._notify)
+        normal_scheduling = enter_realtime(self.config.loop.realtime_priority)
         try:
             async with asyncio.TaskGroup() as tg:
                 tasks = [
@@ -190,6 +192,7 @@ class RigController:
                 for task in tasks:
                     task.cancel()
         finally:
+            normal_scheduling()
             self.notifier.stopping()
             await bridge.aclose()
             if self.ledger is not None:  # every dump booked before we return
