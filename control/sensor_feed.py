@@ -169,9 +169,10 @@ class SensorFeed:
 
     def _filter_pending(self, st: _Stream) -> None:
         batches, ends = st.pending, st.pending_ends
-        counts = batches[0] if len(batches) == 1 else np.concatenate(batches)
-        starts = _batch_starts(batches)
-        t_ends = np.array(ends, dtype=np.int64)
+        single = len(batches) == 1  # the usual case at low rates: no per-batch splitting
+        counts = batches[0] if single else np.concatenate(batches)
+        starts = None if single else _batch_starts(batches)
+        t_ends = ends[0] if single else np.array(ends, dtype=np.int64)
         batches.clear()
         ends.clear()
         st.pending_rows = 0
@@ -188,9 +189,9 @@ class SensorFeed:
         _mark_changes(st, counts, starts, t_ends)
         st.last_counts = counts[-1].copy()
         railed = np.abs(counts) >= RAIL
-        sat = np.logical_and.reduceat(railed, starts, axis=0).any(axis=0)
+        sat = _per_batch_all(railed, starts)
         if any_dropout:
-            sat |= np.logical_and.reduceat(dropout, starts, axis=0).any(axis=0)
+            sat |= _per_batch_all(dropout, starts)
         st.saturated = sat if st.saturated is None else (st.saturated | sat)
 
     def _keep_for_downlink(self, st: _Stream, out: np.ndarray, phys: np.ndarray) -> None:
@@ -304,21 +305,33 @@ def _batch_starts(batches: list[np.ndarray]) -> np.ndarray:
     return starts
 
 
-def _mark_changes(st: _Stream, counts: np.ndarray, starts: np.ndarray,
-                  t_ends: np.ndarray) -> None:
+def _per_batch_all(flags: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+    """Per channel: true in every row of at least one batch (*starts* None: one batch)."""
+    if starts is None:
+        return flags.all(axis=0)
+    return np.logical_and.reduceat(flags, starts, axis=0).any(axis=0)
+
+
+def _mark_changes(st: _Stream, counts: np.ndarray, starts: np.ndarray | None,
+                  t_ends: np.ndarray | int) -> None:
     """``changed_t_us[c]``: the end time of the last batch in which channel c's counts
-    moved (within the batch or against the previous batch's last row)."""
+    moved (within the batch or against the previous batch's last row); *starts* None
+    and an int *t_ends*: one batch."""
+    first_end = t_ends if starts is None else t_ends[0]
     if st.last_counts is None or st.changed_t_us is None:
         # a new session: every channel counts as changed at the end of the first batch
-        st.changed_t_us = np.full(counts.shape[1], t_ends[0], dtype=np.int64)
+        st.changed_t_us = np.full(counts.shape[1], first_end, dtype=np.int64)
         prev = counts[0]
     else:
         prev = st.last_counts
+    if starts is None and counts.shape[0] == 1:
+        st.changed_t_us[counts[0] != prev] = first_end
+        return
     moved = np.empty(counts.shape, dtype=bool)
     np.not_equal(counts[0], prev, out=moved[0])
     np.not_equal(counts[1:], counts[:-1], out=moved[1:])
-    if len(starts) == 1:
-        st.changed_t_us[moved.any(axis=0)] = t_ends[0]
+    if starts is None:
+        st.changed_t_us[moved.any(axis=0)] = first_end
         return
     per_batch = np.logical_or.reduceat(moved, starts, axis=0)  # (batches, channels)
     hit = per_batch.any(axis=0)
