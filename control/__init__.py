@@ -13,12 +13,14 @@ from .errors import (
 )
 from .events import ControlEvent, EventKind
 from .interlocks import Interlocks, Reaction, Trip
-from .mass_estimator import MassEstimate, MassEstimator
+from .lockstep import LockstepRunner
+from .mass_estimator import DumpEstimate, MassEstimate, MassEstimator
 from .measurements import Measurements
 from .mission import MissionPlan, MissionProgress, load_mission
 from .policy import CommandAuthenticator, CommandRefused, NoSiteRules, SiteRules
+from .power_strategy import PowerLimitedStrategy
 from .step import ControlCore, StepInputs, StepOutput
-from .strategy import ExcavationStrategy
+from .strategy import ExcavationStrategy, make_strategy
 from .supervisor import Mode, ModeChanged, Supervisor, Trigger
 
 __all__ = [
@@ -33,11 +35,13 @@ __all__ = [
     "ControlError",
     "ControlEvent",
     "ControllerConfig",
+    "DumpEstimate",
     "EventKind",
     "ExcavationStrategy",
     "GroundCommand",
     "Interlocks",
     "InvalidTransitionError",
+    "LockstepRunner",
     "MassEstimate",
     "MassEstimator",
     "Measurements",
@@ -46,6 +50,7 @@ __all__ = [
     "Mode",
     "ModeChanged",
     "NoSiteRules",
+    "PowerLimitedStrategy",
     "Reaction",
     "RigConnectionError",
     "SiteRules",
@@ -59,5 +64,6 @@ __all__ = [
     "decode_command",
     "load_config",
     "load_mission",
+    "make_strategy",
     "parse_command",
 ]

@@ -21,6 +21,7 @@ import logging
 import signal
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from .downlink_port import DownlinkPort
 from .errors import ConfigError, RigConnectionError
 from .mission import DEFAULT_MISSION, MissionPlan, load_mission
 from .operator import AutoOperator
+from .productivity import assess, read_truth_log, summary_rows
 from .sd_notify import SdNotifier
 from .security_setup import build_security
 from .sim_process import SimulatorError, SimulatorProcess
@@ -38,6 +40,7 @@ log = logging.getLogger("control.cli")
 
 DEMO_TIME_SCALE = 5.0
 DEMO_RATE_HZ = 250.0
+DEMO_SOIL = "compacted"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -53,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--fault", action="append", default=[],
                       help="simulator fault spec (repeatable), e.g. rock@40:torque=300")
     demo.add_argument("--no-ui", action="store_true", help="no live display (logs only)")
+    demo.add_argument("--soil", default=DEMO_SOIL,
+                      help=f"simulator soil: loose, compacted, rocky or KEY=VALUE,... "
+                           f"(rig-sim --soil; default {DEMO_SOIL})")
     demo.add_argument("--max-wall", type=float, default=110.0, help="give up after (s)")
     for sp in (run, demo):
         sp.add_argument("--broker", help="mqtt://host:port (telemetry and ground commands)")
@@ -113,7 +119,8 @@ async def _run(args: argparse.Namespace) -> int:
                             notifier=SdNotifier(), record_every=10)
         _install_signals(ctl)
         summary = await ctl.run()
-    print_summary(summary)
+    print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
+                                               summary.plant_s, ctl.core.mass.dumps)))
     return 0
 
 
@@ -121,8 +128,10 @@ async def _demo(args: argparse.Namespace) -> int:
     cfg, mission = _load(args, time_scale=args.time_scale, rate_hz=DEMO_RATE_HZ
                          if args.rate is None else None)
     with tempfile.TemporaryDirectory(prefix="rig-demo-") as tmp:
+        truth_log = Path(tmp) / "truth.jsonl"
         sim_args = ["--pty", "--link", str(Path(tmp) / "rig.pty"), "--seed", str(args.seed),
-                    "--time-scale", str(args.time_scale)]
+                    "--time-scale", str(args.time_scale), "--soil", args.soil,
+                    "--truth-log", str(truth_log)]
         for spec in args.fault:
             sim_args += ["--fault", spec]
         async with SimulatorProcess(sim_args) as sim:
@@ -143,7 +152,10 @@ async def _demo(args: argparse.Namespace) -> int:
                         ui.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await ui
-    print_summary(summary)
+        # the simulator has stopped: its truth log is complete (never seen by the core)
+        truth = read_truth_log(truth_log)
+    print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
+                                               summary.plant_s, ctl.core.mass.dumps, truth)))
     from .plot import write_plot
 
     path = write_plot(ctl.record, args.plot, f"rig-control demo: mission {mission.name}, "
@@ -187,7 +199,7 @@ async def _live(ctl: RigController) -> None:
             live.update(render())
 
 
-def print_summary(s: RunSummary) -> None:
+def print_summary(s: RunSummary, extra: Sequence[tuple[str, str]] = ()) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -215,7 +227,7 @@ def print_summary(s: RunSummary) -> None:
         ("ground commands", f"{s.commands_accepted} accepted, {s.commands_rejected} rejected"),
         ("link", ", ".join(f"{k} {v}" for k, v in s.link.items())),
     ]
-    for k, v in rows:
+    for k, v in (*rows, *extra):
         t.add_row(k, v)
     if s.mission:
         for site in s.mission["sites"]:

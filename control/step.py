@@ -69,7 +69,7 @@ from .step_messages import (
     StepInputs,
     StepOutput,
 )
-from .strategy import DigPhase, ExcavationStrategy
+from .strategy import DigPhase, make_strategy
 from .supervisor import POWERED, Mode, ModeChanged, Supervisor, Trigger
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class ControlCore:
                  site_rules: SiteRules | None = None) -> None:
         self.config = config
         self.supervisor = Supervisor()
-        self.strategy = ExcavationStrategy(config.strategy)
+        self.strategy = make_strategy(config.strategy)
         self.interlocks = Interlocks(config.interlocks)
         self.mass = MassEstimator(config.mass)
         self.mission = MissionProgress(mission) if mission is not None else None

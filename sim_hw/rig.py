@@ -75,6 +75,7 @@ from .plant_config import PlantConfig, SoilConfig
 from .ports import Exposure, PortSpec, PtySpec, make_exposure
 from .scenario import Fault
 from .sensors import SensorSynth
+from .truth import TruthRecorder
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +95,7 @@ class RigConfig:
     plant_rate_hz: int = 1000
     faults: tuple[Fault, ...] = ()
     fault_log: str | None = None  # JSON-lines file
+    truth_log: str | None = None  # JSON-lines file of true dumps and totals (sim_hw.truth)
     soil: SoilConfig = field(default_factory=SoilConfig)
     plant: PlantConfig = field(default_factory=PlantConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
@@ -208,6 +210,8 @@ class Rig:
         self.stats = RigStats()
         self._log_file: IO[str] | None = None
         self.injector = FaultInjector(self, cfg.faults, wall_clock=time.time)
+        self.truth = TruthRecorder()  # for benchmarks and summaries, never sent on the link
+        self._truth_file: IO[str] | None = None
         self._exposure: Exposure | None = None
         self._proto: _RigProtocol | None = None
         self._held: deque[Message] = deque(maxlen=64)
@@ -259,6 +263,9 @@ class Rig:
         if self.config.fault_log:
             self._log_file = open(self.config.fault_log, "a", encoding="utf-8")
             self.injector.log_file = self._log_file
+        if self.config.truth_log:
+            self._truth_file = open(self.config.truth_log, "a", encoding="utf-8")
+            self.truth.log_file = self._truth_file
         now = loop.time()
         self._wall0 = now
         self.link.set_clock_origin(now)
@@ -292,6 +299,10 @@ class Rig:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+        if self._truth_file is not None:
+            self.truth.close(self.sim_time, self.plant)
+            self._truth_file.close()
+            self._truth_file = None
 
     # --- public helpers ---------------------------------------------------------------
 
@@ -523,6 +534,7 @@ class Rig:
         inj = self.injector
         fw = self.firmware
         control = fw.control
+        booked = self.truth.update
         dtp = self._dtp
         j = self._j
         for _ in range(n):
@@ -534,6 +546,7 @@ class Rig:
             step(dtp, control(dtp, now))
             j += 1
             rows.append(record())
+            booked(j * dtp, plant, fw)
         self._j = j
         self.stats.plant_steps += n
 
