@@ -5,8 +5,8 @@ Theory of operation
 ``RigController.run()`` opens the firmware ``Bridge`` and runs, in one
 ``asyncio.TaskGroup``, these named tasks:
 
-* ``firmware-events``: every bridge event. Sample batches go through the
-  ``SensorFeed`` filter chains as they arrive (compiled, GIL-free kernels);
+* ``firmware-events``: every bridge event. Sample batches are queued in the
+  ``SensorFeed`` and filtered once per control step (compiled, GIL-free kernels);
   heartbeats update the firmware status; firmware events, command results and
   link changes become ``Notice``s for the next control step.
 * ``control-loop``: a fixed-rate loop (``loop.rate_hz`` on the wall clock)

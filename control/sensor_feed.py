@@ -2,13 +2,17 @@
 
 ``SensorFeed`` owns one ``telemetry.filters.FilterChain`` per sample stream,
 built from the firmware's channel table (``FirmwareInfo.channels``) and sample
-rate. ``add_batch(batch, arrival)`` scales the int16 counts to physical units
-(``offset + scale * count``; the dropout marker -32768 becomes NaN, which the
-filters hold over), filters them in place of the previous state and keeps the
-newest filtered row per channel. ``measurements(now)`` assembles the
-``Measurements`` for the control step: values, plant-time ages, for how
-long (sample time) each channel's raw counts have been bit-identical, and the
-channels pinned at a rail or dropped out since the previous call.
+rate. ``add_batch(batch, arrival)`` only queues the batch (the callback that
+receives batches stays a few microseconds long at any sample rate);
+``flush()``, which every reader calls first, takes each stream's queued batches
+as one block: scales the int16 counts to physical units (``offset + scale *
+count``; the dropout marker -32768 becomes NaN, which the filters hold over),
+filters them in place of the previous state (one chain call gives exactly the
+rows of one call per batch) and keeps the newest filtered row per channel.
+``measurements(now)`` assembles the ``Measurements`` for the control step:
+values, plant-time ages, for how long (sample time) each channel's raw counts
+have been bit-identical, and the channels pinned at a rail or dropped out since
+the previous call (both judged per batch, as before the queue).
 
 Time: *arrival* and *now* are wall seconds (``loop.time()``); ages are
 converted to plant seconds with the time scale. The feed also measures the
