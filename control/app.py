@@ -5,8 +5,8 @@ Theory of operation
 ``RigController.run()`` opens the firmware ``Bridge`` and runs, in one
 ``asyncio.TaskGroup``, these named tasks:
 
-* ``firmware-events``: every bridge event. Sample batches go through the
-  ``SensorFeed`` filter chains as they arrive (compiled, GIL-free kernels);
+* ``firmware-events``: every bridge event. Sample batches are queued in the
+  ``SensorFeed`` and filtered once per control step (compiled, GIL-free kernels);
   heartbeats update the firmware status; firmware events, command results and
   link changes become ``Notice``s for the next control step.
 * ``control-loop``: a fixed-rate loop (``loop.rate_hz`` on the wall clock)
@@ -74,6 +74,7 @@ from .mission import MissionPlan
 from .operator import AutoOperator
 from .policy import CommandAuthenticator, SiteRules
 from .public_topics import PublicTopics
+from .realtime import enter_realtime
 from .run_record import RunRecord
 from .run_summary import RunSummary, link_summary, summarize
 from .sd_notify import SdNotifier
@@ -188,6 +189,7 @@ class RigController:
             raise RigConnectionError(f"cannot reach the firmware on {self.port}: {err}") from err
         self.bridge = bridge
         self._requests = FirmwareRequests(bridge, self.config.link, self._notify)
+        normal_scheduling = enter_realtime(self.config.loop.realtime_priority)
         try:
             async with asyncio.TaskGroup() as tg:
                 tasks = [
@@ -206,6 +208,7 @@ class RigController:
                 await self._done.wait()
                 await self._shut_down(tasks)
         finally:
+            normal_scheduling()
             self.notifier.stopping()
             self.notifier.close()
             await bridge.aclose()

@@ -40,6 +40,9 @@ class LoopConfig:
                            "plant seconds per wall second (1 on the rover; the simulator's "
                            "--time-scale in the demo)")
     stats_interval_s: float = _f(1.0, 0.05, 60.0, "telemetry state/stats period (wall s)")
+    realtime_priority: int = _f(0, 0, 99,
+                                "SCHED_FIFO priority of the control loop's thread (0: normal "
+                                "scheduling); refused by the OS -> normal, with a warning")
 
 
 @dataclass(frozen=True, slots=True)
