@@ -65,6 +65,7 @@ from firmware_bridge.messages import (
 )
 from firmware_bridge.transport import LinkProtocol
 
+from .batch_sizer import BatchSizer, BatchSizingConfig
 from .channels import CHANNELS, FAST_STREAM, N_FAST, SLOW_RATE_HZ, SLOW_STREAM
 from .errors import SimUsageError
 from .firmware import Firmware, FirmwareConfig
@@ -100,6 +101,8 @@ class RigConfig:
     plant: PlantConfig = field(default_factory=PlantConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
     max_lag: float = 0.5  # simulated s of backlog before time slips
+    # shorter batches on a noisy line (docs/protocol.md 4.6.1); None: always batch_ms
+    batch_sizing: BatchSizingConfig | None = field(default_factory=BatchSizingConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.sample_rate_hz <= 10_000_000:
@@ -207,6 +210,8 @@ class Rig:
             watchdog_ms=cfg.watchdog_ms or 250, watchdog_fixed=cfg.watchdog_ms is not None)
         self.firmware = Firmware(self._fw_config, self.plant)
         self.link = self._new_link()
+        self.batch_sizer = BatchSizer(cfg.batch_samples, N_FAST * 2,
+                                      cfg.batch_sizing or BatchSizingConfig())
         self.stats = RigStats()
         self._log_file: IO[str] | None = None
         self.injector = FaultInjector(self, cfg.faults, wall_clock=time.time)
@@ -518,6 +523,8 @@ class Rig:
         n_steps = min(int(target / dtp + 1e-9) - self._j, self._max_steps)
         if n_steps > 0:
             self._step_plant(n_steps, now)
+        if cfg.batch_sizing is not None:  # measure the line on what the host sends us
+            self.batch_sizer.observe_link(now, self.link.counters())
         self._emit_fast()
         self._emit_slow()
         proto = self._proto
@@ -553,11 +560,11 @@ class Rig:
     def _emit_fast(self) -> None:
         cfg = self.config
         rate = cfg.sample_rate_hz
-        b = cfg.batch_samples
+        b = self.batch_sizer.batch_samples() if cfg.batch_sizing else cfg.batch_samples
         t_plant = self._j * self._dtp
         k_avail = int(t_plant * rate + 1e-6) + 1  # samples with time <= t_plant
-        k_end = (k_avail // b) * b
         k0 = self._k
+        k_end = k0 + ((k_avail - k0) // b) * b if k_avail > k0 else k0
         if k_end <= k0:
             return
         if self.link.is_up:
