@@ -37,6 +37,9 @@ class BatchSizingConfig:
     target_delivery: float = 0.85  # a batch frame should arrive intact this often
     overhead_bytes: int = 39  # header 12 + batch header 20 + CRC 4 + COBS ~2 + delimiter
     smoothing: float = 0.5  # weight of the newest window in the running estimate
+    # the host's budget of sample batches per wall second: short batches multiply the
+    # frame rate, and a host that cannot keep up loses more than the noise does
+    max_batches_per_s: float = 1000.0
 
     def __post_init__(self) -> None:
         if not self.window_s > 0:
@@ -46,6 +49,9 @@ class BatchSizingConfig:
                            f"got {self.target_delivery}")
         if not 0.0 < self.smoothing <= 1.0:
             raise SimError(f"BatchSizingConfig.smoothing must be in (0, 1], got {self.smoothing}")
+        if not self.max_batches_per_s > 0:
+            raise SimError("BatchSizingConfig.max_batches_per_s must be > 0, "
+                           f"got {self.max_batches_per_s}")
         if self.min_frames < 1 or self.overhead_bytes < 0:
             raise SimError("BatchSizingConfig.min_frames >= 1 and overhead_bytes >= 0")
 
@@ -71,9 +77,12 @@ class BatchSizer:
     """Running estimate of the line's byte error rate and the batch length it calls for."""
 
     def __init__(self, nominal: int, bytes_per_sample: int,
-                 config: BatchSizingConfig | None = None) -> None:
+                 config: BatchSizingConfig | None = None, *, samples_per_s: float = 0.0) -> None:
         self.config = config or BatchSizingConfig()
         batch_for_error_rate(0.0, nominal, bytes_per_sample, self.config)  # validates
+        # never below what keeps the wall batch rate within the host's budget
+        self.min_samples = min(nominal, max(1, math.ceil(
+            samples_per_s / self.config.max_batches_per_s - 1e-9)))
         self.nominal = nominal
         self.bytes_per_sample = bytes_per_sample
         self.byte_error_rate = 0.0
@@ -81,7 +90,7 @@ class BatchSizer:
         self._base: tuple[float, int, int, int] | None = None  # now, good, bad, bytes
 
     def batch_samples(self) -> int:
-        return self._n
+        return max(self._n, self.min_samples)
 
     def set_nominal(self, nominal: int) -> None:
         """The ceiling changed (PARAM_SET BATCH_SAMPLES)."""

@@ -211,7 +211,8 @@ class Rig:
         self.firmware = Firmware(self._fw_config, self.plant)
         self.link = self._new_link()
         self.batch_sizer = BatchSizer(cfg.batch_samples, N_FAST * 2,
-                                      cfg.batch_sizing or BatchSizingConfig())
+                                      cfg.batch_sizing or BatchSizingConfig(),
+                                      samples_per_s=cfg.sample_rate_hz * cfg.time_scale)
         self.stats = RigStats()
         self._log_file: IO[str] | None = None
         self.injector = FaultInjector(self, cfg.faults, wall_clock=time.time)

@@ -105,3 +105,12 @@ def test_sizer_never_leaves_its_bounds(windows):
         sizer.observe(i * CFG.window_s, g, b, n)
         assert 1 <= sizer.batch_samples() <= 8
         assert 0.0 <= sizer.byte_error_rate <= 1.0
+
+
+def test_wall_batch_rate_budget_sets_the_shortest_batch():
+    # 1 kHz at time scale 4 is 4000 samples per wall second: at most 1000 batches of 4
+    sizer = BatchSizer(5, BPS, samples_per_s=4000.0)
+    _feed(sizer, windows=8, good=60, bad=40, frame_len=40)
+    assert sizer.byte_error_rate > 0.005
+    assert sizer.batch_samples() == 4
+    assert BatchSizer(5, BPS, samples_per_s=50_000.0).batch_samples() == 5
