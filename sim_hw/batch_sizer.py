@@ -13,8 +13,8 @@ whose frames still arrive intact with probability ``target_delivery``. On a
 clean line that is the nominal length; it never goes below one sample.
 
 Rules: pure and time-injected (``observe(now, ...)`` takes the link's
-cumulative counters and a monotonic time in seconds); a window with fewer
-than ``min_frames`` frames keeps the previous estimate; a counter that went
+cumulative counters and a monotonic time in seconds); a window grows until
+it holds ``min_frames`` frames (a quiet host sends few); a counter that went
 backwards (a new link after a firmware reset) starts a new baseline.
 """
 
@@ -112,10 +112,10 @@ class BatchSizer:
         if now - base[0] < self.config.window_s:
             return
         good, bad, nbytes = frames_good - base[1], frames_bad - base[2], bytes_rx - base[3]
-        self._base = (now, frames_good, frames_bad, bytes_rx)
         frames = good + bad
         if frames < self.config.min_frames or nbytes <= 0:
-            return
+            return  # a quiet host: the window grows until it holds enough frames
+        self._base = (now, frames_good, frames_bad, bytes_rx)
         mean_len = max(1.0, nbytes / frames)
         lost = bad / frames
         p = 1.0 - (1.0 - lost) ** (1.0 / mean_len) if lost < 1.0 else 1.0

@@ -120,10 +120,10 @@ class RigConfig:
                 f"batch_ms {self.batch_ms} at {self.sample_rate_hz} Hz gives {exact:g} samples "
                 "per batch; it must be a whole number >= 1")
         if n * N_FAST * 2 > _MAX_BATCH_BYTES:
-            raise SimUsageError(
-                f"batch_ms {self.batch_ms} at {self.sample_rate_hz} Hz gives {n} samples x "
-                f"{N_FAST} channels = {n * N_FAST * 2} bytes, more than one frame carries "
-                f"({_MAX_BATCH_BYTES}); use a smaller batch_ms")
+            raise SimUsageError(f"batch_ms {self.batch_ms} at {self.sample_rate_hz} Hz gives {n}"
+                                f" samples x {N_FAST} channels = {n * N_FAST * 2} bytes, more "
+                                f"than one frame carries ({_MAX_BATCH_BYTES}); use a smaller "
+                                "batch_ms")
 
     @property
     def batch_samples(self) -> int:
@@ -210,8 +210,7 @@ class Rig:
             watchdog_ms=cfg.watchdog_ms or 250, watchdog_fixed=cfg.watchdog_ms is not None)
         self.firmware = Firmware(self._fw_config, self.plant)
         self.link = self._new_link()
-        self.batch_sizer = BatchSizer(cfg.batch_samples, N_FAST * 2,
-                                      cfg.batch_sizing or BatchSizingConfig(),
+        self.batch_sizer = BatchSizer(cfg.batch_samples, N_FAST * 2, cfg.batch_sizing,
                                       samples_per_s=cfg.sample_rate_hz * cfg.time_scale)
         self.stats = RigStats()
         self._log_file: IO[str] | None = None
@@ -285,15 +284,11 @@ class Rig:
         return self.url
 
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._replug_timer is not None:
-            self._replug_timer.cancel()
-            self._replug_timer = None
-        if self._watchdog_timer is not None:
-            self._watchdog_timer.cancel()
-            self._watchdog_timer = None
+        for name in ("_timer", "_replug_timer", "_watchdog_timer"):
+            handle = getattr(self, name)
+            if handle is not None:
+                handle.cancel()
+                setattr(self, name, None)
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -114,3 +114,11 @@ def test_wall_batch_rate_budget_sets_the_shortest_batch():
     assert sizer.byte_error_rate > 0.005
     assert sizer.batch_samples() == 4
     assert BatchSizer(5, BPS, samples_per_s=50_000.0).batch_samples() == 5
+
+
+def test_a_quiet_host_still_gets_measured_over_a_longer_window():
+    # 4 frames per window (a host that only sends heartbeats): windows add up to 10 frames
+    sizer = BatchSizer(20, BPS)
+    _feed(sizer, windows=20, good=3, bad=1, frame_len=34)
+    assert sizer.byte_error_rate > 0.003
+    assert sizer.batch_samples() == 1
