@@ -77,8 +77,10 @@ class BatchSizer:
     """Running estimate of the line's byte error rate and the batch length it calls for."""
 
     def __init__(self, nominal: int, bytes_per_sample: int,
-                 config: BatchSizingConfig | None = None, *, samples_per_s: float = 0.0) -> None:
+                 config: BatchSizingConfig | None = None, *, samples_per_s: float = 0.0,
+                 adaptive: bool = True) -> None:
         self.config = config or BatchSizingConfig()
+        self.adaptive = adaptive  # False: always the nominal length, nothing measured
         batch_for_error_rate(0.0, nominal, bytes_per_sample, self.config)  # validates
         # never below what keeps the wall batch rate within the host's budget
         self.min_samples = min(nominal, max(1, math.ceil(
@@ -90,7 +92,7 @@ class BatchSizer:
         self._base: tuple[float, int, int, int] | None = None  # now, good, bad, bytes
 
     def batch_samples(self) -> int:
-        return max(self._n, self.min_samples)
+        return max(self._n, self.min_samples) if self.adaptive else self.nominal
 
     def set_nominal(self, nominal: int) -> None:
         """The ceiling changed (PARAM_SET BATCH_SAMPLES)."""
@@ -100,6 +102,8 @@ class BatchSizer:
 
     def observe_link(self, now: float, stats: LinkStats) -> None:
         """Feed a ``Link.counters()`` snapshot: frames that decoded and frames dropped."""
+        if not self.adaptive:
+            return
         bad = stats.crc_errors + stats.framing_errors + stats.decode_errors
         self.observe(now, stats.frames_rx, bad, stats.bytes_rx)
 

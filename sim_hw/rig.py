@@ -211,7 +211,8 @@ class Rig:
         self.firmware = Firmware(self._fw_config, self.plant)
         self.link = self._new_link()
         self.batch_sizer = BatchSizer(cfg.batch_samples, N_FAST * 2, cfg.batch_sizing,
-                                      samples_per_s=cfg.sample_rate_hz * cfg.time_scale)
+                                      samples_per_s=cfg.sample_rate_hz * cfg.time_scale,
+                                      adaptive=cfg.batch_sizing is not None)
         self.stats = RigStats()
         self._log_file: IO[str] | None = None
         self.injector = FaultInjector(self, cfg.faults, wall_clock=time.time)
@@ -519,8 +520,7 @@ class Rig:
         n_steps = min(int(target / dtp + 1e-9) - self._j, self._max_steps)
         if n_steps > 0:
             self._step_plant(n_steps, now)
-        if cfg.batch_sizing is not None:  # measure the line on what the host sends us
-            self.batch_sizer.observe_link(now, self.link.counters())
+        self.batch_sizer.observe_link(now, self.link.counters())  # what the host sends us
         self._emit_fast()
         self._emit_slow()
         proto = self._proto
@@ -554,25 +554,21 @@ class Rig:
         self.stats.plant_steps += n
 
     def _emit_fast(self) -> None:
-        cfg = self.config
-        rate = cfg.sample_rate_hz
-        b = self.batch_sizer.batch_samples() if cfg.batch_sizing else cfg.batch_samples
-        t_plant = self._j * self._dtp
-        k_avail = int(t_plant * rate + 1e-6) + 1  # samples with time <= t_plant
+        rate = self.config.sample_rate_hz
+        b = self.batch_sizer.batch_samples()
+        k_avail = int(self._j * self._dtp * rate + 1e-6) + 1  # samples up to the plant's time
         k0 = self._k
         k_end = k0 + ((k_avail - k0) // b) * b if k_avail > k0 else k0
         if k_end <= k0:
             return
         if self.link.is_up:
-            ts = np.arange(k0, k_end, dtype=np.float64) / rate
-            rec = np.array(self._rows)
-            counts = self.sensors.fast(rec, self._rows_j0 * self._dtp, self._dtp, ts)
+            dtp, ts = self._dtp, np.arange(k0, k_end, dtype=np.float64) / rate
+            counts = self.sensors.fast(np.array(self._rows), self._rows_j0 * dtp, dtp, ts)
             period_ns = round(1e9 / rate)
             for i in range(0, k_end - k0, b):
                 t0_us = round(((k0 + i) / rate - self._boot_sim) * 1e6)
                 seq = self._stream_seq[FAST_STREAM]
-                if self._send(SampleBatch(FAST_STREAM, seq, t0_us, period_ns,
-                                          counts[i:i + b])):
+                if self._send(SampleBatch(FAST_STREAM, seq, t0_us, period_ns, counts[i:i + b])):
                     self._stream_seq[FAST_STREAM] = (seq + 1) & 0xFFFFFFFF
                     self.stats.batches_sent += 1
                     self.stats.samples_sent += b

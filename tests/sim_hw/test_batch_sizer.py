@@ -122,3 +122,10 @@ def test_a_quiet_host_still_gets_measured_over_a_longer_window():
     _feed(sizer, windows=20, good=3, bad=1, frame_len=34)
     assert sizer.byte_error_rate > 0.003
     assert sizer.batch_samples() == 1
+
+
+def test_a_fixed_sizer_ignores_the_line():
+    sizer = BatchSizer(5, BPS, adaptive=False)
+    sizer.observe_link(0.0, LinkStats())
+    sizer.observe_link(1.0, LinkStats(frames_rx=50, crc_errors=50, bytes_rx=4000))
+    assert sizer.batch_samples() == 5
