@@ -102,8 +102,8 @@ class BatchSizer:
 
     def observe_link(self, now: float, stats: LinkStats) -> None:
         """Feed a ``Link.counters()`` snapshot: frames that decoded and frames dropped."""
-        if not self.adaptive:
-            return
+        if not self.adaptive or self.min_samples >= self.nominal:
+            return  # nothing to adapt: not even the counters are read
         bad = stats.crc_errors + stats.framing_errors + stats.decode_errors
         self.observe(now, stats.frames_rx, bad, stats.bytes_rx)
 
