@@ -7,17 +7,19 @@ Theory of operation:
   ``offline`` last will armed, subscribes to the command topic, then pumps.
 * The pump fetches rows from the outbox in drain order and publishes each in its
   own task, at most ``max_in_flight`` unacknowledged at once (real backpressure:
-  rows wait on disk, never in memory). A row is deleted from the outbox only
-  after its PUBACK; deletes are grouped (every 256 acks or 50 ms) because a
-  lost delete only costs a resend, which the ``resend`` flag makes visible.
+  rows wait in the outbox, not in the publisher). The outbox only hands out rows
+  that are on disk and wakes the pump when more are ready. A row is deleted from
+  the outbox after its PUBACK (the outbox groups the deletes of a loop turn into
+  one transaction; a lost delete only costs a resend, which the ``resend`` flag
+  makes visible).
 * Before sending, the bandwidth token bucket is charged for the message; the
   pump sleeps when the budget is spent.
 * Flags are set at send time: ``resend`` if the row was fetched before (an
   earlier connection or process may have sent it); ``historical`` if it was
   stored in an earlier boot or is older than ``historical_after_s``.
-* When the link drops, every pending publish is cancelled (TaskGroup), acks
-  received so far are flushed, and the cursors rewind to the oldest
-  unacknowledged row, so the next connection resends in order.
+* When the link drops, every pending publish is cancelled (TaskGroup) and the
+  cursors rewind to the oldest unacknowledged row, so the next connection resends
+  in order.
 """
 
 from __future__ import annotations
@@ -39,8 +41,6 @@ __all__ = ["Publisher", "PublisherCounters"]
 
 log = logging.getLogger(__name__)
 
-_ACK_FLUSH_COUNT = 256
-_ACK_FLUSH_S = 0.05
 _MQTT_OVERHEAD = 8  # fixed header + packet id, charged to the bandwidth budget
 
 
@@ -85,10 +85,9 @@ class Publisher:
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._connected = asyncio.Event()
-        self._acked: list[OutboxRow] = []
-        self._last_flush = 0.0
         self._status_dirty = False
         self.counters = PublisherCounters()
+        outbox.set_wakeup(self.wake)
 
     @property
     def connected(self) -> bool:
@@ -130,7 +129,6 @@ class Publisher:
                              self._settings.port, err)
             finally:
                 self._connected.clear()
-                self._flush_acks()
                 self._outbox.rewind()
                 self._in_flight = 0
             if self._stopping.is_set():
@@ -159,7 +157,6 @@ class Publisher:
                     self._slot_freed.clear()
                     await self._slot_freed.wait()
                 receiver.cancel()
-            self._flush_acks()
             await session.publish(self._topics.status, self._status_payload(False), retain=True)
 
     async def _receive(self, session: MqttSession) -> None:
@@ -173,27 +170,25 @@ class Publisher:
         bucket = (TokenBucket(self._bandwidth, max(self._bandwidth, 4096.0), loop.time())
                   if self._bandwidth else None)
         refill = max(1, self._max_in_flight // 4)
-        while not self._stopping.is_set():
+        while True:
+            # Stopping: one last fetch (what the outbox committed for the closing
+            # downlink), then return; the caller lets the window drain.
+            stopping = self._stopping.is_set()
             free = self._max_in_flight - self._in_flight
-            if free < refill:
+            if free < refill and not stopping:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
             self._wake.clear()
-            if self._status_dirty:
+            if self._status_dirty and not stopping:
                 self._status_dirty = False
                 self._in_flight += 1
                 tg.create_task(self._publish_status(session), name="downlink-status")
-            rows = self._outbox.fetch(free)
+            rows = self._outbox.fetch(free) if free > 0 else []
             if not rows:
-                if self._in_flight or self._acked:  # idle soon: flush the last acks then
-                    try:
-                        async with asyncio.timeout(_ACK_FLUSH_S):
-                            await self._wake.wait()
-                    except TimeoutError:
-                        self._flush_acks()
-                else:
-                    await self._wake.wait()
+                if stopping:
+                    return
+                await self._wake.wait()
                 continue
             for row in rows:
                 if bucket is not None:
@@ -203,6 +198,8 @@ class Publisher:
                         await asyncio.sleep(delay)
                 self._in_flight += 1
                 tg.create_task(self._publish_one(session, row), name=f"downlink-pub-{row.id}")
+            if stopping:
+                return
 
     async def _publish_status(self, session: MqttSession) -> None:
         try:
@@ -225,13 +222,4 @@ class Publisher:
         c.published_bytes += len(data)
         c.resent += row.sent
         c.historical += historical
-        self._acked.append(row)
-        now = self._monotonic()
-        if len(self._acked) >= _ACK_FLUSH_COUNT or now - self._last_flush > _ACK_FLUSH_S:
-            self._flush_acks(now)
-
-    def _flush_acks(self, now: float | None = None) -> None:
-        if self._acked:
-            acked, self._acked = self._acked, []
-            self._outbox.ack(acked)
-        self._last_flush = self._monotonic() if now is None else now
+        self._outbox.ack((row,))
