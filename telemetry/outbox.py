@@ -345,33 +345,38 @@ class Outbox:
 
     def _load(self, priority: Priority, ids: list[int]) -> None:
         if self._thread is None:
-            self._loaded(*self._store.read(ids))
+            self._loaded(priority, ids, *self._store.read(ids))
             return
         if priority in self._reading:
             return
         self._reading.add(priority)
         store = self._store
         future = self._thread.call(lambda: store.read(ids))
-        future.add_done_callback(lambda f: self._read_done(priority, f))
+        future.add_done_callback(lambda f: self._read_done(priority, ids, f))
 
-    def _read_done(self, priority: Priority, future: asyncio.Future[Any]) -> None:
+    def _read_done(self, priority: Priority, ids: list[int],
+                   future: asyncio.Future[Any]) -> None:
         self._reading.discard(priority)
-        if future.cancelled():
+        if future.cancelled() or self._closed:
             return
         if future.exception() is not None:
             self._fail(future.exception())
         else:
-            self._loaded(*future.result())
+            self._loaded(priority, ids, *future.result())
         self._wakeup()
 
-    def _loaded(self, rows: list[OutboxRow], lost: list[tuple[int, Priority]]) -> None:
+    def _loaded(self, priority: Priority, ids: list[int], rows: list[OutboxRow],
+                lost: list[tuple[int, Priority]]) -> None:
         for r in rows:
             e = self._index[r.priority].get(r.id)
             if e is not None and e.row is None:
                 e.row = r
                 self._cache_bytes += e.size
                 self._cache_rows += 1
-        for row_id, priority in lost:
+        found = {r.id for r in rows}
+        # A row the disk no longer has (deleted behind our back) counts as lost too.
+        gone = [(i, priority) for i in ids if i not in found and (i, priority) not in lost]
+        for row_id, priority in [*lost, *gone]:
             e = self._index[priority].get(row_id)
             if e is not None:
                 self._forget(e)
