@@ -18,11 +18,13 @@ call over the whole stream. Two layers:
 Pass ``out=`` to reuse an output buffer: the steady state then allocates no
 sample buffers. ``out`` must not share memory with ``x``.
 
-Implementations: the compiled kernels in ``telemetry._filters`` (Cython,
-GIL released) and their pure-NumPy twin ``telemetry._filters_ref`` (same API,
-same results). ``IMPLEMENTATION`` says which one is loaded: ``"compiled"``
-normally; ``"pure"`` if the environment variable ``RIG_FILTERS_PURE=1`` forces
-the twin, or, logged at ERROR level, if the compiled module fails to import.
+Implementations: the compiled kernels in ``telemetry._filters`` (Cython; the
+GIL is released around any call longer than about a microsecond; the biquad
+cascade uses portable 16-byte SIMD vectors) and their pure-NumPy twin
+``telemetry._filters_ref`` (same API, same results). ``IMPLEMENTATION`` says
+which one is loaded: ``"compiled"`` normally; ``"pure"`` if the environment
+variable ``RIG_FILTERS_PURE=1`` forces the twin, or, logged at ERROR level, if
+the compiled module fails to import.
 The rover must never run the slow path unnoticed.
 
 The NaN rule
