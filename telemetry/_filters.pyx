@@ -33,6 +33,7 @@ Rules
   contract to FMA.
 """
 
+cimport cython
 cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport sqrt, INFINITY
@@ -60,11 +61,14 @@ cdef enum:
 cdef inline bint _all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
     """True if no sample is NaN or infinite: x - x is 0 for finite x, NaN otherwise.
 
-    Eight independent lanes so the compiler can vectorise the sum.
+    Eight independent lanes so the compiler can vectorise the sum; the lanes are
+    then tested one by one (independent compares), not summed: a serial sum of
+    eight lanes would cost more than the whole scan of a one-sample call.
     """
     cdef floating lane[8]
-    cdef floating total = 0
+    cdef floating tail = 0
     cdef Py_ssize_t i = 0, k
+    cdef bint finite
     for k in range(8):
         lane[k] = 0
     while i + 8 <= n:
@@ -72,11 +76,12 @@ cdef inline bint _all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
             lane[k] = lane[k] + (x[i + k] - x[i + k])
         i += 8
     while i < n:
-        total = total + (x[i] - x[i])
+        tail = tail + (x[i] - x[i])
         i += 1
+    finite = tail == 0
     for k in range(8):
-        total = total + lane[k]
-    return total == 0
+        finite = finite & (lane[k] == 0)
+    return finite
 
 
 cdef inline floating _guarded(floating v, floating* hold, int64_t* nan_count) noexcept nogil:
@@ -393,9 +398,14 @@ cdef inline bint _is_block(object a, int typenum, Py_ssize_t c):
 
 
 cdef inline bint _overlap(cnp.ndarray a, cnp.ndarray b):
+    """Whether two checked (n, c) C-contiguous blocks share memory (sizes inline: the
+    C API's NBYTES is a call through NumPy's function table)."""
     cdef char* pa = <char*>cnp.PyArray_DATA(a)
     cdef char* pb = <char*>cnp.PyArray_DATA(b)
-    cdef Py_ssize_t na = cnp.PyArray_NBYTES(a), nb = cnp.PyArray_NBYTES(b)
+    cdef Py_ssize_t na = (cnp.PyArray_DIM(a, 0) * cnp.PyArray_DIM(a, 1)
+                          * cnp.PyArray_ITEMSIZE(a))
+    cdef Py_ssize_t nb = (cnp.PyArray_DIM(b, 0) * cnp.PyArray_DIM(b, 1)
+                          * cnp.PyArray_ITEMSIZE(b))
     return na > 0 and nb > 0 and pa < pb + nb and pb < pa + na
 
 
@@ -434,12 +444,14 @@ cdef class _Kernel:
         self.hold_p = cnp.PyArray_DATA(self.hold)
         self.nan_p = <int64_t*>cnp.PyArray_DATA(self.nan_count)
 
+    @cython.final
     cdef cnp.ndarray _input(self, object x):
         if not _is_block(x, self.typenum, self.n_channels):
             _ref.check_block(x, self.n_channels, self.dtype, "x")
             raise ValueError("x: unsupported array layout")  # pragma: no cover
         return <cnp.ndarray>x
 
+    @cython.final
     cdef cnp.ndarray _output(self, object out, cnp.ndarray x, Py_ssize_t rows, bint exact):
         cdef cnp.npy_intp dims[2]
         if out is None:
@@ -474,6 +486,7 @@ cdef class SosKernel(_Kernel):
         self.sos_p = cnp.PyArray_DATA(self.sos)
         self.zi_p = cnp.PyArray_DATA(self.zi)
 
+    @cython.final
     cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
         if self.f32:
             _sos_run(<const float*>self.sos_p, self.n_sections, <const float*>xp,
@@ -511,6 +524,7 @@ cdef class EmaKernel(_Kernel):
         self.alpha = alpha
         self.zi_p = cnp.PyArray_DATA(self.zi)
 
+    @cython.final
     cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
         if self.f32:
             _ema_run(<float>self.alpha, <const float*>xp, <float*>yp, <float*>self.zi_p,
@@ -565,6 +579,7 @@ cdef class MedianKernel(_Kernel):
         self.srt_p = cnp.PyArray_DATA(self.srt)
         self.pos_p = <int64_t*>cnp.PyArray_DATA(self.pos)
 
+    @cython.final
     cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
         if self.f32:
             _median_run(<const float*>xp, <float*>yp, <float*>self.ring_p,
@@ -622,6 +637,7 @@ cdef class DecimateKernel(_Kernel):
         self.scratch_p = cnp.PyArray_DATA(self.scratch)
         self.phase_p = <int64_t*>cnp.PyArray_DATA(self.phase)
 
+    @cython.final
     cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
         """Filter ``n`` samples block by block; copy out the kept ones; advance the phase."""
         cdef const char* xb = <const char*>xp
@@ -693,6 +709,7 @@ cdef class StatsKernel(_Kernel):
         self.acc_p = <double*>cnp.PyArray_DATA(self.acc)
         self.count_p = <int64_t*>cnp.PyArray_DATA(self.count)
 
+    @cython.final
     cdef Py_ssize_t _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
         if self.f32:
             return _stats_run(<const float*>xp, <float*>yp, self.acc_p, self.count_p,

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -144,7 +145,11 @@ class Outbox:
         self.boot: int = found.boot
         self._next_seq: dict[str, int] = dict(found.next_seq)
         self._next_id = found.next_id
-        self._index: dict[Priority, dict[int, _Entry]] = {p: {} for p in Priority}
+        # Ordered by id. An OrderedDict, not a dict: rows leave from the front (acks) and
+        # a dict would keep their dead slots, so every scan from the oldest live row would
+        # first walk every row acknowledged since the dict last grew.
+        self._index: dict[Priority, OrderedDict[int, _Entry]] = {
+            p: OrderedDict() for p in Priority}
         for e in found.rows:
             self._index[e.priority][e.id] = _Entry(e.id, e.priority, e.stream, e.seq, e.size,
                                                    None)
