@@ -127,7 +127,8 @@ async def test_chaos(mosquitto_factory, tmp_path: Path) -> None:
                            "firmware stopped the motors after the controller died")
             events_before = len(ground.received)
             await ctl.start()
-            await wait_for(lambda: _completed(ground) or not ctl.alive, 240,
+            # generous: on a loaded machine the simulator falls far behind its time scale
+            await wait_for(lambda: _completed(ground) or not ctl.alive, 420,
                            f"mission completed after the restart\n{ctl.tail()}")
             assert ctl.alive, ctl.tail()
             assert await ctl.signal(signal.SIGTERM) == 0, ctl.tail()
