@@ -110,10 +110,13 @@ class StrategyConfig:
                                "the drum is lifted at the arm's full rate")
     rock_speed_fraction: float = _f(0.85, 0.0, 1.0,
                                     "power_limited: ...or while the drum turns slower than "
-                                    "this fraction of the dig speed")
+                                    "this fraction of the dig speed under more than "
+                                    "load_current_a")
     spin_up_fraction: float = _f(0.8, 0.0, 1.0,
                                  "power_limited: the drum enters the soil only above this "
                                  "fraction of the dig speed")
+    spin_up_s: float = _f(2.0, 0.0, 60.0,
+                          "power_limited: ...or once it has been turning this long")
     lift_out_margin_s: float = _f(0.3, 0.0, 10.0,
                                   "power_limited: the lift-out starts this much earlier than "
                                   "the predicted fill needs")

@@ -21,12 +21,17 @@ it approaches it (no overshoot, no integrator to wind up), and holds where the
 soil's load equals the budget, whatever the soil (loose or compacted only
 changes where that is). A rock strike raises the current: the same law lifts
 the drum at once, in proportion to the excess (a rock's resistance falls with
-the square of the remaining depth), and re-deepens once it has broken out.
+the square of the remaining depth), and re-deepens once it has broken out;
+above ``rock_current_a``, or with the drum slowed below
+``rock_speed_fraction`` of its speed under more than the budget, the lift is
+at the arm's full rate.
 There is no separate recovery sequence to time out.
 
 A dig starts APPROACHING: the drum spins up while the arm comes down at full
 rate (the law asks for depth while the current is low); the drum enters the
-soil only once it turns at ``spin_up_fraction`` of the dig speed. Contact
+soil only once it turns at ``spin_up_fraction`` of the dig speed (or has
+been turning for ``spin_up_s``: a site quota may have the core slow it on
+purpose). Contact
 (measured depth within ``contact_margin_m`` of the surface) starts CUTTING.
 
 Lift-out: the bucket fills at a rate proportional to depth, so lifting the
@@ -78,6 +83,7 @@ class PowerLimitedStrategy:
         self._in_stall = False
         self._stall_since: float | None = None
         self._fill: deque[tuple[float, float]] = deque()
+        self._turning_since: float | None = None
 
     def reset(self, now: float, depth: float | None = None) -> None:
         """Start a new dig at *now* (the depth is measured, not assumed)."""
@@ -90,6 +96,7 @@ class PowerLimitedStrategy:
         self._in_stall = False
         self._stall_since = None
         self._fill.clear()
+        self._turning_since = None
 
     def ceiling(self, tilt: float) -> float:
         return tilt_ceiling(self.config, tilt)
@@ -99,11 +106,11 @@ class PowerLimitedStrategy:
         c = self.config
         speed = c.dig_speed_rad_s
         if self.phase is DigPhase.GAVE_UP:
-            return StrategyOutput(0.0, self._command(-_CLEAR_M, m), self.phase)
+            return StrategyOutput(0.0, self._command(-_CLEAR_M), self.phase)
         stalled, note = self._stall(now, m, speed, firmware_stall)
         if stalled and len(self._recent_stalls) > c.max_stall_retries:
             self.phase = DigPhase.GAVE_UP
-            return StrategyOutput(0.0, self._command(-_CLEAR_M, m), self.phase, stalled=True,
+            return StrategyOutput(0.0, self._command(-_CLEAR_M), self.phase, stalled=True,
                                   obstacle=True,
                                   note=f"obstacle: {len(self._recent_stalls)} stalls within "
                                        f"{c.obstacle_window_s:g} s at depth {m.cut_depth:.3f} m")
@@ -112,30 +119,42 @@ class PowerLimitedStrategy:
             self.phase = DigPhase.CUTTING
         full = self._lift_out(now, m, load_kg)
         if self.lifting_out:
-            depth = self._command(-_CLEAR_M, m)
+            depth = self._command(-_CLEAR_M)
         else:
-            depth = self._command(self._depth_target(m, speed), m)
+            depth = self._command(self._depth_target(now, m, speed))
         return StrategyOutput(speed, depth, self.phase, bucket_full=full, stalled=stalled,
                               note=note)
 
     # -- the depth law ------------------------------------------------------------------
-    def _depth_target(self, m: Measurements, speed: float) -> float:
+    def _depth_target(self, now: float, m: Measurements, speed: float) -> float:
         c = self.config
         d, i = m.cut_depth, m.drum_current
         if math.isnan(d) or math.isnan(i):
             return self.depth_cmd  # no information: hold
         target = d + c.depth_gain_m_per_a * (c.load_current_a - i)
+        # slowed *and* loaded: a site quota may slow the drum on purpose (the core scales
+        # the speed this returns), but then the current does not rise
         slowed = not math.isnan(m.drum_speed) and m.drum_speed < c.rock_speed_fraction * speed
-        if i >= c.rock_current_a or (slowed and self.phase is DigPhase.CUTTING):
+        if i >= c.rock_current_a or (slowed and i > c.load_current_a
+                                     and self.phase is DigPhase.CUTTING):
             target = min(target, d - _CLEAR_M)  # a rock: lift at the arm's full rate
-        if self.phase is DigPhase.APPROACHING:
-            spun_up = not math.isnan(m.drum_speed) \
-                and m.drum_speed >= c.spin_up_fraction * speed
-            if not spun_up:  # never enter the soil with a slow drum
-                return min(target, -c.contact_margin_m)
+        if self.phase is DigPhase.APPROACHING and not self._spun_up(now, m, speed):
+            return min(target, -c.contact_margin_m)  # never into the soil with a slow drum
         return min(max(target, c.min_depth_m), self.ceiling(m.tilt))
 
-    def _command(self, target: float, m: Measurements) -> float:
+    def _spun_up(self, now: float, m: Measurements, speed: float) -> bool:
+        """The drum turns at ``spin_up_fraction`` of the dig speed, or has been turning
+        for ``spin_up_s`` (long enough to reach a speed the core lowered for a quota)."""
+        c = self.config
+        w = m.drum_speed
+        if math.isnan(w) or w < 0.5:
+            self._turning_since = None
+            return False
+        if self._turning_since is None:
+            self._turning_since = now
+        return w >= c.spin_up_fraction * speed or now - self._turning_since >= c.spin_up_s
+
+    def _command(self, target: float) -> float:
         self.depth_cmd = target
         return target
 

@@ -72,7 +72,7 @@ def test_depth_is_capped_by_max_depth_and_by_tilt() -> None:
     assert tilted.cut_depth == pytest.approx(0.5 * S.max_depth_m)
 
 
-@pytest.mark.parametrize("kw", [{"drum_current": 18.0}, {"drum_current": 12.0, "drum_speed": 4.0}])
+@pytest.mark.parametrize("kw", [{"drum_current": 18.0}, {"drum_current": 16.5, "drum_speed": 4.0}])
 def test_rock_strike_lifts_at_the_arms_full_rate(kw: dict) -> None:
     st, t = cutting(0.06)
     out = st.update(t + DT, DT, meas(**{"cut_depth": 0.06, "drum_speed": SPEED, **kw}), 0.0)
@@ -147,3 +147,21 @@ def test_no_information_holds_the_depth() -> None:
     b = st.update(t + 2 * DT, DT, meas(cut_depth=float("nan"), drum_speed=SPEED,
                                        drum_current=12.0), 0.0)
     assert b.cut_depth == a.cut_depth
+
+
+def test_a_drum_slowed_for_a_quota_is_no_rock_and_still_enters_the_soil() -> None:
+    # the core scales the strategy's speed down near a site quota: slow, normal load
+    st, t = cutting(0.05)
+    out = st.update(t + DT, DT, meas(cut_depth=0.05, drum_speed=3.0, drum_current=12.0), 0.0)
+    assert out.cut_depth == pytest.approx(0.05 + S.depth_gain_m_per_a * (S.load_current_a - 12))
+    # a dig that starts slowed: the drum enters the soil once it has turned spin_up_s
+    st = PowerLimitedStrategy(S)
+    st.reset(0.0, -0.02)
+    t, out = 0.0, None
+    slowed = meas(cut_depth=-0.02, drum_speed=3.0, drum_current=1.2)
+    while t < S.spin_up_s - DT / 2:
+        t += DT
+        out = st.update(t, DT, slowed, 0.0)
+        assert out.cut_depth <= -S.contact_margin_m
+    out = st.update(t + 2 * DT, DT, slowed, 0.0)
+    assert out.cut_depth > 0.0
