@@ -34,7 +34,7 @@ import itertools
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from firmware_bridge.messages import CommandCode, EventCode, Status
@@ -55,6 +55,7 @@ from .mass_estimator import MassEstimator
 from .measurements import Measurements
 from .mission import MissionPlan, MissionProgress
 from .policy import NoSiteRules, SiteRules
+from .run_stats import RunStats, count_cause
 from .step_messages import (
     EstopRequest,
     FirmwareEventSeen,
@@ -94,22 +95,6 @@ __all__ = [
     "StepInputs",
     "StepOutput",
 ]
-
-
-@dataclass(slots=True)
-class RunStats:
-    cycles: int = 0
-    dumped_kg: float = 0.0
-    stalls: int = 0
-    obstacles: int = 0
-    interlock_trips: int = 0
-    link_losses: int = 0
-    estops: int = 0
-    commands_accepted: int = 0
-    commands_rejected: int = 0
-    faults_handled: int = 0
-    trips_by_cause: dict[str, int] = field(default_factory=dict)  # interlock name -> trips
-    stalls_by_cause: dict[str, int] = field(default_factory=dict)  # "firmware"/"speed_drop"
 
 
 class ControlCore:
@@ -297,7 +282,7 @@ class ControlCore:
         for trip in report.asserted:
             if self.mode in POWERED:
                 self.stats.interlock_trips += 1
-                _count(self.stats.trips_by_cause, trip.name)
+                count_cause(self.stats.trips_by_cause, trip.name)
             self._event(now, EventKind.INTERLOCK_TRIPPED, Severity.CRITICAL if trip.reaction is
                         Reaction.IMMEDIATE_STOP else Severity.ALARM, trip.reason, name=trip.name,
                         reaction=trip.reaction.value, value=_r(trip.value),
@@ -407,7 +392,8 @@ class ControlCore:
         out = self.strategy.update(now, dt, m, load, self._firmware_stall)
         if out.stalled:
             self.stats.stalls += 1
-            _count(self.stats.stalls_by_cause, "firmware" if self._firmware_stall else "speed_drop")
+            count_cause(self.stats.stalls_by_cause,
+                        "firmware" if self._firmware_stall else "speed_drop")
             self.stats.faults_handled += 1
             self._event(now, EventKind.STALL_DETECTED, Severity.WARNING, out.note or "drum stall",
                         stalls=self.strategy.stalls)
@@ -602,6 +588,3 @@ class ControlCore:
 def _r(x: float, nd: int = 2) -> float | None:
     return None if x is None or math.isnan(x) or math.isinf(x) else round(x, nd)
 
-
-def _count(counts: dict[str, int], cause: str) -> None:
-    counts[cause] = counts.get(cause, 0) + 1
