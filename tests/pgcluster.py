@@ -106,6 +106,7 @@ class PostgresCluster:
              "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync"],
             capture_output=True, cwd=self.dir, env=env, **self._popen_user())  # type: ignore[call-overload]
         if init.returncode != 0:
+            shutil.rmtree(self.dir, ignore_errors=True)
             raise PostgresUnavailable(f"initdb failed ({init.returncode}):\n"
                                       f"{init.stdout.decode()[-2000:]}{init.stderr.decode()[-2000:]}")
         options = {"listen_addresses": self.host, "port": str(self.port),
@@ -126,8 +127,9 @@ class PostgresCluster:
         pid_file = self.data / "postmaster.pid"
         while True:  # postmaster.pid's 8th line says "ready" once it takes connections
             if self._proc.poll() is not None:
-                raise PostgresUnavailable(f"postgres exited with {self._proc.returncode} on "
-                                          f"start:\n{self.log_text()[-3000:]}")
+                code, log_text = self._proc.returncode, self.log_text()[-3000:]
+                self.stop()  # removes the directory
+                raise PostgresUnavailable(f"postgres exited with {code} on start:\n{log_text}")
             try:
                 lines = pid_file.read_text().splitlines()
             except OSError:
@@ -135,9 +137,9 @@ class PostgresCluster:
             if len(lines) >= 8 and lines[7].strip() == "ready":
                 return
             if time.monotonic() > deadline:
+                log_text = self.log_text()[-3000:]
                 self.stop()
-                raise PostgresUnavailable(f"postgres not ready within {timeout} s:\n"
-                                          f"{self.log_text()[-3000:]}")
+                raise PostgresUnavailable(f"postgres not ready within {timeout} s:\n{log_text}")
             time.sleep(0.05)  # polling a file under an explicit deadline
 
     def create_database(self, name: str | None = None) -> str:
