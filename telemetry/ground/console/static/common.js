@@ -234,6 +234,12 @@ const RC = (() => {
       msg.channels.forEach((name, i) => {
         let s = this.series[name];
         if (!s) { s = this.series[name] = { t: [], v: [], unit: msg.units[i] }; this.addPick(name); }
+        const last = s.t.length ? s.t[s.t.length - 1] : null;
+        if (last !== null && msg.t[0] <= last) {
+          s.t = []; s.v = [];  // the rig's clock restarted (new session or boot): a new series
+        } else if (last !== null && msg.t[0] - last > 1.0) {
+          s.t.push(last + 1e-3); s.v.push(null);  // an outage: a gap, not a line across it
+        }
         for (let k = 0; k < n; k++) { s.t.push(msg.t[k]); s.v.push(msg.cols[i][k]); }
         if (s.t.length > CAP * 1.5) { s.t.splice(0, s.t.length - CAP); s.v.splice(0, s.v.length - CAP); }
         const card = this.cards[name];
