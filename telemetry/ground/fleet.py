@@ -12,8 +12,9 @@ alarm table, the command history and the same sequence accounting as
   ``interlock:<name>``, its ``interlock_cleared`` event or a newer state that no
   longer lists it clears it (a state older than the latest event about an
   interlock never overrides that event: events overtake states in the rover's
-  outbox); a live value beyond a red limit raises ``limit:<channel>``, back
-  within it clears it; any other alarm event is a one-off ``event:<kind>``.
+  outbox); a live value beyond a red limit for the limit's ``hold_s`` (rig
+  time) raises ``limit:<channel>``, back within it clears it; any other alarm
+  event is a one-off ``event:<kind>``.
 * A rig whose retained status says offline, or that sent nothing for
   ``silent_after_s``, has its active alarms marked stale (:meth:`tick`).
 * Uplink commands seen on ``{prefix}/{rig}/cmd`` and acks feed the command
@@ -106,6 +107,7 @@ class RigView:
     public_feed: dict[str, Any] | None = None
     trail: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=_MAX_TRAIL))
     interlock_event_t: dict[str, float] = field(default_factory=dict)
+    red_since: dict[str, float] = field(default_factory=dict)  # channel -> rig time
 
     @property
     def reachable(self) -> bool:
@@ -249,9 +251,13 @@ class FleetModel:
                 continue
             cause = f"limit:{name}"
             if level is LimitLevel.RED:
-                self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
-                                        f"{name} {limit.describe(value)} {msg.units[i]}", now)
+                since = view.red_since.setdefault(name, t)
+                if t - since >= limit.hold_s:  # red long enough (rig time), like the interlock
+                    self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
+                                            f"{name} {limit.describe(value)} {msg.units[i]}",
+                                            now)
             elif level is not LimitLevel.UNKNOWN:
+                view.red_since.pop(name, None)
                 self.alarms.clear(view.rig, cause, now)
 
     def _event(self, view: RigView, msg: EventMessage, now: float) -> None:

@@ -9,7 +9,8 @@ The defaults (:data:`DEFAULT_LIMITS`) are the controller's interlock thresholds
 (docs/control.md, "Interlocks"): red is where the rover stops itself, so a red
 value on the ground means an interlock has tripped or is about to; yellow is a
 ground-side pre-warning band (the stall current, the tilt at which the strategy
-starts to back off, 10 degC below the temperature stop...). A limits file
+starts to back off, 10 degC below the temperature stop...), and the interlock's
+hold time where it has one (drum current: red for 1.5 s). A limits file
 overrides them per channel and per threshold (TOML)::
 
     [drum_current]          # a channel name of a batch stream, or "tilt"
@@ -19,6 +20,7 @@ overrides them per channel and per threshold (TOML)::
     [battery_voltage]
     red_low = 40.0
     yellow_low = 42.0
+    hold_s = 0.2            # an alarm only once red this long (rig seconds); colour at once
 
 State fields carry their unit in their name (``drum_current_a``); they are
 coloured with their channel's limits through :data:`STATE_CHANNELS`.
@@ -69,6 +71,7 @@ class Limit:
     yellow_low: float | None = None
     yellow_high: float | None = None
     red_high: float | None = None
+    hold_s: float = 0.0  # a red value raises an alarm once it has stayed red this long
 
     def level(self, value: float) -> LimitLevel:
         if not math.isfinite(value):
@@ -104,16 +107,17 @@ class Limit:
 
 #: The interlock thresholds of docs/control.md (red) with pre-warning bands (yellow).
 DEFAULT_LIMITS: Mapping[str, Limit] = {
-    # controlled stop above 19 A sustained; the strategy treats > 15 A at low speed as a stall
-    "drum_current": Limit(yellow_high=15.0, red_high=19.0),
+    # controlled stop above 19 A sustained for 1.5 s (peaks above it are normal digging);
+    # the strategy treats > 15 A at low speed as a stall
+    "drum_current": Limit(yellow_high=15.0, red_high=19.0, hold_s=1.5),
     # controlled stop above 85 degC
     "motor_temp": Limit(yellow_high=75.0, red_high=85.0),
     # controlled stop above 15 deg of pitch or roll; the strategy backs off above 8 deg
     "pitch": Limit(red_low=-15.0, yellow_low=-8.0, yellow_high=8.0, red_high=15.0),
     "roll": Limit(red_low=-15.0, yellow_low=-8.0, yellow_high=8.0, red_high=15.0),
     "tilt": Limit(yellow_high=8.0, red_high=15.0),
-    # controlled stop below 40 V or 15 % state of charge
-    "battery_voltage": Limit(red_low=40.0, yellow_low=42.0),
+    # controlled stop below 40 V for 0.2 s, or 15 % state of charge
+    "battery_voltage": Limit(red_low=40.0, yellow_low=42.0, hold_s=0.2),
     "battery_soc": Limit(red_low=15.0, yellow_low=25.0),
 }
 
@@ -155,13 +159,14 @@ class LimitSet:
                                                   f"{table!r}")
             values: dict[str, float] = {}
             for key, value in table.items():
-                if key not in _THRESHOLDS:
+                if key not in (*_THRESHOLDS, "hold_s"):
                     raise LimitsError(where, f"{channel}.{key}", "unknown key (expected "
-                                      f"{', '.join(_THRESHOLDS)})")
+                                      f"{', '.join(_THRESHOLDS)} or hold_s)")
                 if isinstance(value, bool) or not isinstance(value, int | float) \
-                        or not math.isfinite(value):
+                        or not math.isfinite(value) or (key == "hold_s" and value < 0):
                     raise LimitsError(where, f"{channel}.{key}",
-                                      f"expected a finite number, got {value!r}")
+                                      f"expected a finite number{' >= 0' * (key == 'hold_s')}"
+                                      f", got {value!r}")
                 values[key] = float(value)
             limit = replace(limits.get(channel, Limit()), **values)
             limit.check(where, channel)

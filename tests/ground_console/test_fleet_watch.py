@@ -129,6 +129,18 @@ def test_limit_alarms_follow_live_values_and_historical_data_raises_nothing() ->
     assert causes(m)["event:obstacle_reported"] is AlarmState.CLEARED  # a one-off
 
 
+def test_a_limit_with_a_hold_time_alarms_only_when_red_that_long() -> None:
+    m, r = FleetModel(P), Rig()  # drum current: red above 19 A for 1.5 s, as the interlock
+    m.handle(r.batch(10.0, drum_current=22.0), 10.0)
+    assert m.rigs["rig-1"].channels["drum_current"].level.name == "RED"  # coloured at once
+    m.handle(r.batch(10.5, drum_current=12.0), 10.5)  # a peak: no alarm
+    m.handle(r.batch(11.0, drum_current=22.0), 11.0)
+    m.handle(r.batch(12.0, drum_current=22.0), 12.0)
+    assert causes(m) == {}
+    m.handle(r.batch(12.6, drum_current=21.0), 12.6)  # red since 11.02 (last row): 1.5 s
+    assert causes(m) == {"limit:drum_current": AlarmState.ACTIVE}
+
+
 def test_duplicates_and_malformed_messages_change_nothing() -> None:
     m, r = FleetModel(P), Rig()
     msg = r.event(1.0, "interlock_tripped", "alarm", "tilt", name="tilt")

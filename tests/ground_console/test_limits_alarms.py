@@ -26,6 +26,7 @@ def test_default_red_limits_are_the_interlock_thresholds() -> None:
         == cfg.tilt_stop_deg
     assert DEFAULT_LIMITS["battery_voltage"].red_low == cfg.battery_voltage_min_v
     assert DEFAULT_LIMITS["battery_soc"].red_low == cfg.battery_soc_min_pct
+    assert DEFAULT_LIMITS["drum_current"].hold_s == cfg.drum_current_stop_hold_s
 
 
 def test_levels_and_state_aliases() -> None:
@@ -46,7 +47,7 @@ def test_a_limits_file_overrides_per_threshold(tmp_path) -> None:
     path = tmp_path / "limits.toml"
     path.write_text("[drum_current]\nred_high = 25.0\n\n[vibration]\nyellow_high = 3\n")
     limits = load_limits(path)
-    assert limits.get("drum_current") == Limit(yellow_high=15.0, red_high=25.0)
+    assert limits.get("drum_current") == Limit(yellow_high=15.0, red_high=25.0, hold_s=1.5)
     assert limits.level("drum_current", 20.0) is LimitLevel.YELLOW
     assert limits.level("vibration", 4.0) is LimitLevel.YELLOW
     assert limits.level("motor_temp", 90.0) is LimitLevel.RED  # untouched default
@@ -54,6 +55,7 @@ def test_a_limits_file_overrides_per_threshold(tmp_path) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     ("[drum_current]\nred_hi = 3\n", "drum_current.red_hi: unknown key"),
+    ("[drum_current]\nhold_s = -1\n", "drum_current.hold_s: expected a finite number >= 0"),
     ("[drum_current]\nred_high = 'x'\n", "drum_current.red_high: expected a finite number"),
     ("[drum_current]\nred_high = 10.0\n", "expected yellow_high (15) below red_high (10)"),
     ("drum_current = 3\n", "drum_current: expected a table"),

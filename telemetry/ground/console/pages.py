@@ -48,6 +48,7 @@ _LOGIN = _template("login.html")
 _BODIES = {
     "fleet": """
 <section class="panel wide"><h2>Fleet</h2>
+  <p class="muted" id="fleet-summary"></p>
   <table class="grid" id="fleet-table"><thead><tr><th>rig</th><th>status</th><th>mode</th>
   <th>alarms</th><th>last seen</th><th>boot</th><th>messages</th><th>gaps</th></tr></thead>
   <tbody></tbody></table>

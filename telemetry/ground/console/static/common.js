@@ -161,28 +161,40 @@ const RC = (() => {
     return true;
   }
 
+  // Alarm cards are keyed by alarm id and kept while their content is unchanged, so a
+  // card (and its Acknowledge button) survives repaints caused by other alarms.
+  const alarmCards = new WeakMap();
   function renderAlarms(node, alarms, opts) {
     const { showRig = false, canAck = me.canAck } = opts || {};
     if (!changed(node, [alarms, showRig, canAck])) return;
-    node.replaceChildren();
-    if (!alarms.length) { node.append(el("div", { class: "none", text: "No alarms." })); return; }
+    const old = alarmCards.get(node) || new Map();
+    const cards = new Map();
     for (const a of alarms) {
-      const ack = a.acked_by
-        ? el("div", { class: "acked", text: `✓ acknowledged by ${a.acked_by} at ${fmtTime(a.acked_at)}` })
-        : canAck ? el("button", { class: "btn ack", "data-alarm": a.id, onclick: async (ev) => {
-            ev.target.disabled = true;
-            const r = await post(`/api/alarms/${a.id}/ack`);
-            if (!r.ok) { ev.target.disabled = false; ev.target.textContent = r.body.error; }
-          } }, "Acknowledge") : null;
-      node.append(el("div", { class: `alarm sev-${a.severity} st-${a.state}`, "data-alarm-id": a.id,
-                              "data-cause": a.cause },
-        el("div", { class: "head" }, el("span", { class: "text", text: a.text }),
-          el("span", { class: `state ${a.state}`, text: a.state })),
-        el("div", { class: "meta", text: `${showRig ? a.rig + " · " : ""}${a.cause} · ` +
-          `${a.severity} · raised ${fmtTime(a.raised_at)}` + (a.count > 1 ? ` · ×${a.count}` : "") +
-          (a.cleared_at ? ` · cleared ${fmtTime(a.cleared_at)}` : "") }),
-        ack));
+      const key = JSON.stringify([a, showRig, canAck]);
+      const kept = old.get(a.id);
+      cards.set(a.id, kept && kept.key === key ? kept : { key, card: alarmCard(a, showRig, canAck) });
     }
+    alarmCards.set(node, cards);
+    if (!alarms.length) { node.replaceChildren(el("div", { class: "none", text: "No alarms." })); return; }
+    node.replaceChildren(...[...cards.values()].map((c) => c.card));
+  }
+
+  function alarmCard(a, showRig, canAck) {
+    const ack = a.acked_by
+      ? el("div", { class: "acked", text: `✓ acknowledged by ${a.acked_by} at ${fmtTime(a.acked_at)}` })
+      : canAck ? el("button", { class: "btn ack", "data-alarm": a.id, onclick: async (ev) => {
+          ev.target.disabled = true;
+          const r = await post(`/api/alarms/${a.id}/ack`);
+          if (!r.ok) { ev.target.disabled = false; ev.target.textContent = r.body.error; }
+        } }, "Acknowledge") : null;
+    return el("div", { class: `alarm sev-${a.severity} st-${a.state}`, "data-alarm-id": a.id,
+                       "data-cause": a.cause },
+      el("div", { class: "head" }, el("span", { class: "text", text: a.text }),
+        el("span", { class: `state ${a.state}`, text: a.state })),
+      el("div", { class: "meta", text: `${showRig ? a.rig + " · " : ""}${a.cause} · ` +
+        `${a.severity} · raised ${fmtTime(a.raised_at)}` + (a.count > 1 ? ` · ×${a.count}` : "") +
+        (a.cleared_at ? ` · cleared ${fmtTime(a.cleared_at)}` : "") }),
+      ack);
   }
 
   function renderEvents(node, events) {
@@ -222,6 +234,12 @@ const RC = (() => {
       msg.channels.forEach((name, i) => {
         let s = this.series[name];
         if (!s) { s = this.series[name] = { t: [], v: [], unit: msg.units[i] }; this.addPick(name); }
+        const last = s.t.length ? s.t[s.t.length - 1] : null;
+        if (last !== null && msg.t[0] <= last) {
+          s.t = []; s.v = [];  // the rig's clock restarted (new session or boot): a new series
+        } else if (last !== null && msg.t[0] - last > 1.0) {
+          s.t.push(last + 1e-3); s.v.push(null);  // an outage: a gap, not a line across it
+        }
         for (let k = 0; k < n; k++) { s.t.push(msg.t[k]); s.v.push(msg.cols[i][k]); }
         if (s.t.length > CAP * 1.5) { s.t.splice(0, s.t.length - CAP); s.v.splice(0, s.v.length - CAP); }
         const card = this.cards[name];

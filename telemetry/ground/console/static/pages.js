@@ -14,6 +14,12 @@
     on("fleet", (msg) => {
       if (msg.source !== "live") return;
       empty.style.display = msg.rigs.length ? "none" : "";
+      const online = msg.rigs.filter((r) => r.reachable).length;
+      document.getElementById("fleet-summary").textContent =
+        `${msg.rigs.length} rig${msg.rigs.length === 1 ? "" : "s"} seen, ${online} online · ` +
+        `${msg.alarms_active} active alarm${msg.alarms_active === 1 ? "" : "s"}, ` +
+        `${msg.alarms_unacked} unacknowledged · ${msg.link.gaps} sequence gaps, ` +
+        `${msg.link.duplicates} duplicates, ${msg.link.malformed} malformed messages`;
       tbody.replaceChildren(...msg.rigs.map((r) => el("tr", { "data-rig": r.rig },
         el("td", {}, el("a", { href: `/rigs/${encodeURIComponent(r.rig)}`, text: r.rig })),
         el("td", {}, RC.onlineBadge(r)),
