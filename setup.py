@@ -2,7 +2,8 @@
 
 Every ``.pyx`` under the runtime packages is compiled. Flags are portable on
 purpose: rover boards are ARM, so nothing here may assume the build host's CPU
-(no ``-march=native``).
+(no ``-march=native``). ``bench/bench_filters.py`` imports this file (without
+running ``setup()``) to build its reference kernel with the very same flags.
 """
 
 from pathlib import Path
@@ -14,30 +15,35 @@ from setuptools import Extension, setup
 HERE = Path(__file__).parent
 PACKAGES = ("firmware_bridge", "telemetry", "sim_hw", "control")
 
-extensions = []
-for package in PACKAGES:
-    for pyx in sorted((HERE / package).rglob("*.pyx")):
-        rel = pyx.relative_to(HERE)
-        module = ".".join(rel.with_suffix("").parts)
-        extensions.append(
-            Extension(
-                module,
-                [str(rel)],
-                include_dirs=[numpy.get_include()],
-                define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-                extra_compile_args=["-O3"],
-            )
-        )
+EXTRA_COMPILE_ARGS = ["-O3"]
+CYTHON_DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": False,
+    "wraparound": False,
+    "cdivision": True,
+    "initializedcheck": False,
+}
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        compiler_directives={
-            "language_level": 3,
-            "boundscheck": False,
-            "wraparound": False,
-            "cdivision": True,
-            "initializedcheck": False,
-        },
-    ),
-)
+
+def extension(module: str, source: str) -> Extension:
+    """One extension module with the project's portable flags."""
+    return Extension(
+        module,
+        [source],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        extra_compile_args=list(EXTRA_COMPILE_ARGS),
+    )
+
+
+def extensions() -> list[Extension]:
+    found = []
+    for package in PACKAGES:
+        for pyx in sorted((HERE / package).rglob("*.pyx")):
+            rel = pyx.relative_to(HERE)
+            found.append(extension(".".join(rel.with_suffix("").parts), str(rel)))
+    return found
+
+
+if __name__ == "__main__":  # setuptools runs this file as __main__
+    setup(ext_modules=cythonize(extensions(), compiler_directives=CYTHON_DIRECTIVES))

@@ -2,7 +2,9 @@
 
 The simulator (12 channels at 1 kHz and 10 kHz) sits behind ``NoiseProxy``; a
 host ``Bridge`` reads its sample stream for a few wall seconds per cell. The
-reference is the clean line (rate 0) with the same batch size: each cell
+reference is the clean line (rate 0) with the same nominal batch size (the
+firmware shortens batches on a noisy line; ``--fixed-batches`` turns that off
+for the "before" table): each cell
 prints the fraction of sample batches and of samples delivered, relative to
 what the firmware sent. Not part of CI.
 
@@ -18,14 +20,17 @@ import contextlib
 from firmware_bridge.bridge import Bridge, BridgeConfig
 from firmware_bridge.link import MessageReceived
 from firmware_bridge.messages import SampleBatch
+from sim_hw.batch_sizer import BatchSizingConfig
 from sim_hw.line_noise import NoiseConfig
 from sim_hw.noise_proxy import NoiseProxy
 from sim_hw.rig import Rig, RigConfig
 
 
-async def cell(rate: float, batch_ms: float, sample_hz: int, seconds: float
+async def cell(rate: float, batch_ms: float, sample_hz: int, seconds: float, adapt: bool
                ) -> tuple[float, float, int]:
-    rig = Rig(RigConfig(seed=1, sample_rate_hz=sample_hz, batch_ms=batch_ms))
+    sizing = BatchSizingConfig() if adapt else None
+    rig = Rig(RigConfig(seed=1, sample_rate_hz=sample_hz, batch_ms=batch_ms,
+                        batch_sizing=sizing))
     upstream = await rig.start()
     got_batches = got_samples = 0
     links_lost = 0
@@ -59,16 +64,20 @@ async def main() -> None:
     ap.add_argument("--rates", default="0,0.001,0.005")
     ap.add_argument("--batch-ms", default="1,5,20")
     ap.add_argument("--sample-hz", type=int, default=1000)
+    ap.add_argument("--fixed-batches", action="store_true",
+                    help="turn the firmware's adaptive batch length off (the 'before' table)")
     args = ap.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     batches = [float(b) for b in args.batch_ms.split(",")]
-    print(f"sample stream {args.sample_hz} Hz x 12 channels; {args.seconds:g} s per cell")
+    mode = "fixed batches" if args.fixed_batches else "adaptive batches"
+    print(f"sample stream {args.sample_hz} Hz x 12 channels; {args.seconds:g} s per cell; {mode}")
     print(f"{'byte err':>9} {'batch ms':>9} {'frames delivered':>17} {'samples delivered':>18}"
           f" {'links lost':>10} {'vs clean':>9}")
     clean: dict[float, float] = {}
     for batch_ms in batches:
         for rate in rates:
-            frames, samples, lost = await cell(rate, batch_ms, args.sample_hz, args.seconds)
+            frames, samples, lost = await cell(rate, batch_ms, args.sample_hz, args.seconds,
+                                             not args.fixed_batches)
             if rate == 0.0:
                 clean[batch_ms] = samples
             ref = clean.get(batch_ms)

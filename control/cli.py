@@ -27,6 +27,7 @@ from typing import Any
 
 from .app import RigController, RunSummary
 from .config import ControllerConfig, load_config
+from .downlink_port import DownlinkPort
 from .errors import ConfigError, RigConnectionError
 from .mission import DEFAULT_MISSION, MissionPlan, load_mission
 from .operator import AutoOperator
@@ -81,14 +82,15 @@ def _load(args: argparse.Namespace, **loop: Any) -> tuple[ControllerConfig, Miss
 
 
 async def _open_downlink(cfg: ControllerConfig, broker: str | None,
-                         outbox: str) -> tuple[Any, contextlib.AsyncExitStack]:
+                         outbox: str) -> tuple[DownlinkPort | None, contextlib.AsyncExitStack]:
     stack = contextlib.AsyncExitStack()
     try:
         from telemetry.downlink import Downlink, DownlinkConfig
 
         dl = await stack.enter_async_context(Downlink(DownlinkConfig(
             rig_id=cfg.ground.rig_id, topic_prefix=cfg.ground.topic_prefix,
-            outbox_path=outbox, broker_url=broker)))
+            outbox_path=outbox, broker_url=broker,
+            link_loss_s=cfg.ground.link_loss_wall_s)))
         dl.publish_birth({"software": "rig-control", "version": "0.1.0"})
         return dl, stack
     except Exception as err:
@@ -190,12 +192,19 @@ async def _live(ctl: RigController) -> None:
         seen = 0
         while True:
             await asyncio.sleep(0.25)
-            for when, severity, text in ctl.record.events[seen:]:
+            new, seen = ctl.record.events.since(seen)
+            for when, severity, text in new:
                 style = {"warning": "yellow", "alarm": "red", "critical": "bold red"}.get(
                     severity, "dim")
                 live.console.print(f"[{style}]t={when:8.1f}s  {text}[/{style}]")
-            seen = len(ctl.record.events)
             live.update(render())
+
+
+def _causes(counts: dict[str, int]) -> str:
+    """``" (over_current 1, tilt 2)"``, or nothing when there were none."""
+    if not counts:
+        return ""
+    return " (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")"
 
 
 def print_summary(s: RunSummary, extra: Sequence[tuple[str, str]] = ()) -> None:
@@ -211,9 +220,11 @@ def print_summary(s: RunSummary, extra: Sequence[tuple[str, str]] = ()) -> None:
         ("final mode", s.final_mode),
         ("mass excavated (dumped)", f"{s.mass_dumped_kg:.1f} kg"),
         ("dig/dump cycles", str(s.cycles)),
-        ("faults handled", f"{s.faults_handled} (stalls {s.stalls}, obstacles {s.obstacles}, "
-                           f"interlock trips {s.interlock_trips}, link losses {s.link_losses}, "
-                           f"e-stops {s.estops})"),
+        ("faults handled", f"{s.faults_handled} (stalls {s.stalls}"
+                           f"{_causes(s.stalls_by_cause)}, obstacles {s.obstacles}, "
+                           f"interlock trips {s.interlock_trips}"
+                           f"{_causes(s.interlock_trips_by_cause)}, link losses "
+                           f"{s.link_losses}, e-stops {s.estops})"),
         ("energy used (battery)", f"{s.energy_j / 1000:.1f} kJ"),
         ("samples filtered", f"{s.samples_filtered:,} channel-samples"),
         ("duration", f"{s.wall_s:.1f} s wall, {s.plant_s:.0f} s simulated"),

@@ -14,13 +14,19 @@ name says ``wall``.
 
 from __future__ import annotations
 
-import tomllib
+import logging
+import math
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from rig_common import finite_in, int_in, load_toml
+
+from .command_timing import CommandTiming
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def _f(default: Any, lo: float | None = None, hi: float | None = None, doc: str = "") -> Any:
@@ -34,10 +40,16 @@ class LoopConfig:
                            "plant seconds per wall second (1 on the rover; the simulator's "
                            "--time-scale in the demo)")
     stats_interval_s: float = _f(1.0, 0.05, 60.0, "telemetry state/stats period (wall s)")
+    realtime_priority: int = _f(0, 0, 99,
+                                "SCHED_FIFO priority of the control loop's thread (0: normal "
+                                "scheduling); refused by the OS -> normal, with a warning")
 
 
 @dataclass(frozen=True, slots=True)
-class LinkConfig:
+class LinkTimingConfig:
+    """``[link]``: how the controller uses the firmware link (TTLs and timeouts, wall s).
+    The link's own heartbeat and retransmit timing is ``firmware_bridge.link.LinkConfig``."""
+
     setpoint_ttl_wall_s: float = _f(0.1, 0.01, 1.0,
                                     "firmware drops setpoints older than this (wall s)")
     command_ttl_wall_s: float = _f(0.5, 0.05, 5.0, "firmware refuses commands older than this")
@@ -186,7 +198,17 @@ class GroundConfig:
     link_loss_wall_s: float = _f(5.0, 0.1, 600.0, "ground link counts as lost after this")
     max_clock_skew_wall_s: float = _f(5.0, 0.0, 3600.0,
                                       "commands issued further in the future are rejected")
-    max_ttl_wall_s: float = _f(60.0, 0.1, 86400.0, "longest expiry a command may carry")
+    max_ttl_wall_s: float = _f(60.0, 0.1, 86400.0,
+                               "the one command lifetime limit: expires_at may be at most "
+                               "this far ahead when a command arrives (signed or not)")
+    max_age_wall_s: float = _f(120.0, 1.0, 86400.0,
+                               "commands issued longer ago than this are rejected (stale)")
+
+    @property
+    def command_timing(self) -> CommandTiming:
+        """The timing rules every ground command is checked against, once."""
+        return CommandTiming(self.max_ttl_wall_s, self.max_clock_skew_wall_s,
+                             self.max_age_wall_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,14 +225,14 @@ class FiltersConfig:
 @dataclass(frozen=True, slots=True)
 class ControllerConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
-    link: LinkConfig = field(default_factory=LinkConfig)
+    link: LinkTimingConfig = field(default_factory=LinkTimingConfig)
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     interlocks: InterlockConfig = field(default_factory=InterlockConfig)
     mass: MassConfig = field(default_factory=MassConfig)
     ground: GroundConfig = field(default_factory=GroundConfig)
     filters: FiltersConfig = field(default_factory=FiltersConfig)
-    # issue 8 sections, validated by control.security when the controller starts
-    # (see docs/commands.md); empty means: no signed commands, no site rules
+    # signed commands, the ledger and the site plan: validated by control.security_setup
+    # when the controller starts (docs/commands.md); empty means the feature is off
     security: dict[str, Any] = field(default_factory=dict)
     site_plan: dict[str, Any] = field(default_factory=dict)
 
@@ -247,36 +269,27 @@ def _coerce(key: str, kind: Any, value: Any, meta: Any) -> Any:
         if value not in names:
             raise ConfigError(key, f"expected one of {', '.join(names)}, got {value!r}")
         return kind(value)
+    lo = -math.inf if meta.get("lo") is None else meta["lo"]
+    hi = math.inf if meta.get("hi") is None else meta["hi"]
     if kind is bool:
         if not isinstance(value, bool):
             raise ConfigError(key, f"expected true or false, got {value!r}")
         return value
     if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(key, f"expected an integer, got {value!r}")
-    elif kind is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(key, f"expected a number, got {value!r}")
-        value = float(value)
-        if value != value:
-            raise ConfigError(key, "expected a number, got nan")
-    elif kind is str:
+        return int_in(value, key, lo, hi, error=ConfigError)
+    if kind is float:
+        return finite_in(value, key, lo, hi, error=ConfigError)
+    if kind is str:
         if not isinstance(value, str) or not value:
             raise ConfigError(key, f"expected a non-empty string, got {value!r}")
         return value
-    elif getattr(kind, "__origin__", None) is tuple:
+    if getattr(kind, "__origin__", None) is tuple:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ConfigError(key, f"expected a list of strings, got {value!r}")
         return tuple(value)
-    else:  # dict-valued (filter chains): validated by the consumer, named here
-        if not isinstance(value, dict):
-            raise ConfigError(key, f"expected a table, got {value!r}")
-        return value
-    lo, hi = meta.get("lo"), meta.get("hi")
-    if lo is not None and value < lo:
-        raise ConfigError(key, f"expected >= {lo}, got {value}")
-    if hi is not None and value > hi:
-        raise ConfigError(key, f"expected <= {hi}, got {value}")
+    # dict-valued (filter chains): validated by the consumer, named here
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"expected a table, got {value!r}")
     return value
 
 
@@ -301,9 +314,42 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     return cls(**kwargs)
 
 
+#: ``[security]`` keys that once set the signed path's own timing, and the ``[ground]``
+#: key that is now the one limit for every ground command (docs/commands.md, "Timing").
+MOVED_TIMING_KEYS = {"max_ttl_s": "max_ttl_wall_s", "max_future_s": "max_clock_skew_wall_s",
+                     "max_age_s": "max_age_wall_s"}
+
+
+def _merge_moved_timing(data: dict[str, Any]) -> dict[str, Any]:
+    """Read ``security.max_ttl_s`` & co. as their ``[ground]`` keys: a configuration
+    written for the old two limits keeps working, and setting both is an error."""
+    security, ground = data.get("security"), data.get("ground", {})
+    if not isinstance(security, dict) or not isinstance(ground, dict):
+        return data  # _build names the key that is not a table
+    if not any(old in security for old in MOVED_TIMING_KEYS):
+        return data
+    # the [security] table stays as it is (an empty one would turn signed commands off);
+    # control.security_setup gives the authenticator the [ground] value
+    ground = dict(ground)
+    bounds = {f.name: f.metadata for f in fields(GroundConfig)}
+    for old, new in MOVED_TIMING_KEYS.items():
+        if old not in security:
+            continue
+        if new in ground:
+            raise ConfigError(f"security.{old}", f"duplicates ground.{new}, the one timing "
+                              f"limit of every ground command (docs/commands.md, \"Timing\"); "
+                              f"set only ground.{new}")
+        meta = bounds[new]
+        ground[new] = finite_in(security[old], f"security.{old}", meta["lo"], meta["hi"],
+                                error=ConfigError)
+        log.warning("security.%s is read as ground.%s (one timing limit for every ground "
+                    "command); rename it", old, new)
+    return {**data, "ground": ground}
+
+
 def config_from_dict(data: dict[str, Any]) -> ControllerConfig:
     """Build and validate a configuration; raises ``ConfigError`` naming the key."""
-    cfg = _build(ControllerConfig, data, "")
+    cfg = _build(ControllerConfig, _merge_moved_timing(data), "")
     # the defaults of the sections were not range-checked by _coerce: do it once here
     for section in fields(ControllerConfig):
         sub = getattr(cfg, section.name)
@@ -323,13 +369,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> ControllerC
     that cannot be read or parsed (key ``<file>``)."""
     data: dict[str, Any] = {}
     if path is not None:
-        try:
-            with open(path, "rb") as fh:
-                data = tomllib.load(fh)
-        except OSError as err:
-            raise ConfigError("<file>", f"cannot read {path}: {err.strerror}") from err
-        except tomllib.TOMLDecodeError as err:
-            raise ConfigError("<file>", f"{path} is not valid TOML: {err}") from err
+        data = load_toml(path, key="<file>", error=ConfigError)
     for section, values in overrides.items():
         data.setdefault(section, {}).update(values)
     return config_from_dict(data)

@@ -26,7 +26,8 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from .backoff import Backoff
+from rig_common.backoff import Backoff
+
 from .errors import (
     CommandRejectedError,
     CommandTimeoutError,

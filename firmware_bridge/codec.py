@@ -30,6 +30,7 @@ from .messages import (
     EStop,
     Event,
     FirmwareInfo,
+    FirmwareSeverity,
     Flags,
     Heartbeat,
     Hello,
@@ -47,7 +48,6 @@ from .messages import (
     ResultStatus,
     SampleBatch,
     Setpoints,
-    Severity,
 )
 
 HEADER = struct.Struct("<BBBBII")
@@ -353,7 +353,7 @@ def _dec_event(b: bytes) -> Event:
     time_us, code, sev, _r, value = _fixed(b, _EVENT, t, exact=False)
     text, off = _unpack_str(b, _EVENT.size, t, "text")
     _end(b, off, t)
-    return Event(time_us, code, _enum(Severity, sev, t, "severity"), value, text)
+    return Event(time_us, code, _enum(FirmwareSeverity, sev, t, "severity"), value, text)
 
 
 def _dec_reset(b: bytes) -> ResetNotice:

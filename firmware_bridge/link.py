@@ -41,6 +41,7 @@ from .link_events import (
     HandshakeFailed,
     LinkEvent,
     LinkLost,
+    LossDirection,
     MessageDelivered,
     MessageReceived,
     PeerReset,
@@ -173,7 +174,7 @@ class Link:
         """The transport went away: fail everything in flight, state LOST."""
         self._decoder.reset()
         if self.state in (LinkState.UP, LinkState.HANDSHAKING):
-            self._lose("rx", reason)
+            self._lose(LossDirection.RX, reason)
 
     def send(self, msg: Message, now: float) -> int:
         """Queue *msg*; returns its sequence number.
@@ -245,15 +246,16 @@ class Link:
         if self.state is not LinkState.UP:
             return
         if now - s.last_rx >= cfg.loss_timeout:
-            self._lose("rx", f"nothing received for {now - s.last_rx:.3f} s")
+            self._lose(LossDirection.RX, f"nothing received for {now - s.last_rx:.3f} s")
             return
         if now - s.peer_heard_us_at >= cfg.loss_timeout:
-            self._lose("tx", f"peer has not heard us for {now - s.peer_heard_us_at:.3f} s")
+            self._lose(LossDirection.TX,
+                       f"peer has not heard us for {now - s.peer_heard_us_at:.3f} s")
             return
         if s.outstanding and now >= s.outstanding[0].sent_at + cfg.retransmit_timeout:
             head = s.outstanding[0]
             if head.tries > cfg.max_retries:
-                self._lose("tx", f"reliable seq {head.seq} unacknowledged after "
+                self._lose(LossDirection.TX, f"reliable seq {head.seq} unacknowledged after "
                                  f"{cfg.max_retries} retransmissions")
                 return
             for p in s.outstanding:  # go-back-N
@@ -298,7 +300,7 @@ class Link:
             self._events.append(DeliveryFailed(p.seq, p.msg_type, "session reset", p.msg))
         self._s = _Session(last_rx=now, peer_heard_us_at=now)
 
-    def _lose(self, direction: str, reason: str) -> None:
+    def _lose(self, direction: LossDirection, reason: str) -> None:
         log.warning("link lost (%s): %s", direction, reason)
         s = self._s
         for p in (*s.outstanding, *s.queued):
@@ -391,7 +393,7 @@ class Link:
         if t is MsgType.RESET_NOTICE:
             self._events.append(PeerReset(msg))  # type: ignore[arg-type]
             if self.role is Role.HOST and self.state is LinkState.UP:
-                self._lose("peer", f"firmware reset (boot {msg.boot_id})")  # type: ignore[union-attr]
+                self._lose(LossDirection.PEER, f"firmware reset (boot {msg.boot_id})")  # type: ignore[union-attr]
             return
         if self.state is not LinkState.UP:
             self.stats.ignored += 1
@@ -471,7 +473,7 @@ class Link:
     def _on_nack(self, nack: Nack, now: float) -> None:
         self.stats.nacks_rx += 1
         if nack.reason is Reason.NOT_HANDSHAKEN and self.role is Role.HOST:
-            self._lose("peer", "firmware does not know this session")
+            self._lose(LossDirection.PEER, "firmware does not know this session")
             return
         for p in self._s.outstanding:
             if p.seq == nack.rejected_seq and p.msg_type == nack.rejected_type:
@@ -554,6 +556,7 @@ __all__ = [
     "LinkLost",
     "LinkState",
     "LinkStats",
+    "LossDirection",
     "MessageDelivered",
     "MessageReceived",
     "PeerReset",

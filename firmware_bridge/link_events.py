@@ -6,6 +6,7 @@ Past participles, one frozen dataclass each; ``LinkEvent`` is their union.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from .messages import FirmwareInfo, Hello, Message, MsgType, ResetNotice
 
@@ -43,9 +44,17 @@ class DeliveryFailed:
     message: Message | None = None  # what was not delivered (to re-send in a new session)
 
 
+class LossDirection(StrEnum):
+    """Which way the link died (the value is what logs and ``Disconnected`` reasons show)."""
+
+    RX = "rx"  # nothing valid heard for loss_timeout
+    TX = "tx"  # the peer stopped hearing us, or a reliable message was never acked
+    PEER = "peer"  # the peer restarted or forgot the session
+
+
 @dataclass(frozen=True, slots=True)
 class LinkLost:
-    direction: str  # "rx", "tx" or "peer"
+    direction: LossDirection
     reason: str
 
 
@@ -80,6 +89,7 @@ __all__ = [
     "HandshakeFailed",
     "LinkEvent",
     "LinkLost",
+    "LossDirection",
     "MessageDelivered",
     "MessageReceived",
     "PeerReset",

@@ -58,6 +58,7 @@ from .messages import (
     Event,
     EventCode,
     FirmwareInfo,
+    FirmwareSeverity,
     Hello,
     Message,
     Param,
@@ -71,7 +72,6 @@ from .messages import (
     ResultStatus,
     SampleBatch,
     Setpoints,
-    Severity,
     Status,
 )
 from .params import STANDARD_PARAMS, in_range_f32
@@ -215,7 +215,7 @@ class LoopbackFirmware:
             return
         self.watchdog_tripped = True
         self._begin_stop("watchdog")
-        self._event(EventCode.WATCHDOG_STOP, Severity.FAULT, silent_s * 1000, text)
+        self._event(EventCode.WATCHDOG_STOP, FirmwareSeverity.FAULT, silent_s * 1000, text)
 
     # --- link events ----------------------------------------------------------------
     def check_watchdog(self, now: float) -> None:
@@ -263,7 +263,7 @@ class LoopbackFirmware:
         for msg in held:
             self.link.send(msg, now)
 
-    def _event(self, code: EventCode, severity: Severity, value: float, text: str) -> None:
+    def _event(self, code: EventCode, severity: FirmwareSeverity, value: float, text: str) -> None:
         now = asyncio.get_running_loop().time()
         ev = Event(self.link.local_time_us(now), code, severity, float(value), text)
         if self.link.is_up:
@@ -286,7 +286,7 @@ class LoopbackFirmware:
             self._stop_command = None
             if not self.estop_latched:
                 self.estop_latched = True
-                self._event(EventCode.ESTOP_LATCHED, Severity.CRITICAL, 0.0, msg.reason)
+                self._event(EventCode.ESTOP_LATCHED, FirmwareSeverity.CRITICAL, 0.0, msg.reason)
         elif isinstance(msg, ParamGet | ParamSet):
             link.send(self._param(msg, seq), now)
 
@@ -305,7 +305,7 @@ class LoopbackFirmware:
         result(ResultStatus.ACCEPTED)
         if msg.code is CommandCode.RESET_ESTOP and self.estop_latched:
             self.estop_latched = False
-            self._event(EventCode.ESTOP_RESET, Severity.INFO, 0.0, "e-stop reset")
+            self._event(EventCode.ESTOP_RESET, FirmwareSeverity.INFO, 0.0, "e-stop reset")
         elif msg.code is CommandCode.ENABLE and msg.args[0] >= 0.5:
             self.motors = Motors.ON
             self.watchdog_tripped = False
@@ -359,7 +359,7 @@ class LoopbackFirmware:
         self.drum_speed = 0.0
         self.motors = Motors.OFF
         took = (now - self._stop_started) * 1000
-        self._event(EventCode.STANDSTILL, Severity.INFO, took,
+        self._event(EventCode.STANDSTILL, FirmwareSeverity.INFO, took,
                     f"standstill {took:.0f} ms after the stop ({self._stop_cause})")
         if self._stop_command is not None:
             seq, session = self._stop_command

@@ -108,7 +108,10 @@ class EventCode(IntEnum):
     STANDSTILL = 16  # a controlled stop reached standstill; value: ms since the stop began
 
 
-class Severity(IntEnum):
+class FirmwareSeverity(IntEnum):
+    """Severity of a firmware ``Event`` on the serial wire (section 4.11); the ground's
+    event severities are ``telemetry.contract.Severity``."""
+
     INFO = 0
     WARNING = 1
     FAULT = 2
@@ -268,7 +271,7 @@ class EStop:
 class Event:
     time_us: int
     code: int
-    severity: Severity
+    severity: FirmwareSeverity
     value: float = 0.0
     text: str = ""
 

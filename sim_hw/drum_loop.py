@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from firmware_bridge.messages import EventCode, Severity
+from firmware_bridge.messages import EventCode, FirmwareSeverity
 
 __all__ = ["DrumAlarm", "DrumSpeedLoop"]
 
@@ -22,7 +22,7 @@ __all__ = ["DrumAlarm", "DrumSpeedLoop"]
 @dataclass(frozen=True, slots=True)
 class DrumAlarm:
     code: EventCode
-    severity: Severity
+    severity: FirmwareSeverity
     value: float
     text: str
 
@@ -83,7 +83,7 @@ class DrumSpeedLoop:
             self._limit_clear_time = 0.0
             if self._limit_time >= 0.1 and not self._limit_reported:
                 self._limit_reported = True
-                alarms.append(DrumAlarm(EventCode.CURRENT_LIMIT, Severity.WARNING, limit,
+                alarms.append(DrumAlarm(EventCode.CURRENT_LIMIT, FirmwareSeverity.WARNING, limit,
                                         f"drum current at its {limit:.1f} A limit"))
         else:
             self._limit_time = 0.0
@@ -94,7 +94,7 @@ class DrumSpeedLoop:
             self._stall_time += dt
             if self._stall_time >= 0.2 and not self._stall_reported:
                 self._stall_reported = True
-                alarms.append(DrumAlarm(EventCode.STALL, Severity.FAULT, limit,
+                alarms.append(DrumAlarm(EventCode.STALL, FirmwareSeverity.FAULT, limit,
                                         f"drum stalled at {limit:.1f} A"))
         elif abs(omega) > 1.0 or abs(self.w_ref) < 0.1:
             self._stall_time = 0.0

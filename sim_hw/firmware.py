@@ -38,6 +38,7 @@ from firmware_bridge.messages import (
     EStop,
     Event,
     EventCode,
+    FirmwareSeverity,
     Hello,
     Message,
     Param,
@@ -48,7 +49,6 @@ from firmware_bridge.messages import (
     Reason,
     ResultStatus,
     Setpoints,
-    Severity,
     Status,
 )
 from firmware_bridge.params import STANDARD_PARAMS, in_range_f32
@@ -224,7 +224,7 @@ class Firmware(CommandHandlers):
 
     # --- safety ---------------------------------------------------------------------
 
-    def event(self, code: EventCode, severity: Severity, value: float = 0.0,
+    def event(self, code: EventCode, severity: FirmwareSeverity, value: float = 0.0,
               text: str = "") -> None:
         log.info("event %s (%s) %s %s", code.name, severity.name, value, text)
         self.outbox.append((Event(self.time_us(), code, severity, float(value), text), None))
@@ -235,7 +235,7 @@ class Firmware(CommandHandlers):
         self.drum.reset(0.0)
         if not self.estop_latched:
             self.estop_latched = True
-            self.event(EventCode.ESTOP_LATCHED, Severity.CRITICAL, 0.0, text)
+            self.event(EventCode.ESTOP_LATCHED, FirmwareSeverity.CRITICAL, 0.0, text)
 
     def panel_estop(self, pressed: bool) -> None:
         """The operator panel's mushroom button (fault injection)."""
@@ -286,16 +286,17 @@ class Firmware(CommandHandlers):
     def _trip(self, silent: float, text: str) -> None:
         self.watchdog_tripped = True
         self.controlled_stop("watchdog")
-        self.event(EventCode.WATCHDOG_STOP, Severity.FAULT, silent * 1000, text)
+        self.event(EventCode.WATCHDOG_STOP, FirmwareSeverity.FAULT, silent * 1000, text)
 
     def sensor_fault(self, channel: int, active: bool) -> None:
         name = CHANNELS[channel].name
         if active and channel not in self.sensor_faults:
             self.sensor_faults.add(channel)
-            self.event(EventCode.SENSOR_FAULT, Severity.FAULT, channel, f"{name}: no signal")
+            self.event(EventCode.SENSOR_FAULT, FirmwareSeverity.FAULT, channel,
+                       f"{name}: no signal")
         elif not active and channel in self.sensor_faults:
             self.sensor_faults.discard(channel)
-            self.event(EventCode.SENSOR_FAULT, Severity.INFO, channel, f"{name}: restored")
+            self.event(EventCode.SENSOR_FAULT, FirmwareSeverity.INFO, channel, f"{name}: restored")
 
     # --- the control step (simulated time) ---------------------------------------------
 
@@ -352,7 +353,7 @@ class Firmware(CommandHandlers):
             return False
         self.power = Power.OFF
         took = (self.time - self._stop_started) * 1000
-        self.event(EventCode.STANDSTILL, Severity.INFO, took,
+        self.event(EventCode.STANDSTILL, FirmwareSeverity.INFO, took,
                    f"standstill {took:.0f} ms after the stop ({self._stop_cause})")
         a = self._act
         a.drum_on = False
@@ -385,7 +386,7 @@ class Firmware(CommandHandlers):
         pushing = p.at_end_stop and self._act.arm_velocity * p.at_end_stop > 1e-4
         if pushing and not self._end_stop_reported:
             self._end_stop_reported = True
-            self.event(EventCode.END_STOP, Severity.WARNING, p.arm_pos,
+            self.event(EventCode.END_STOP, FirmwareSeverity.WARNING, p.arm_pos,
                        "arm at lower end stop" if p.at_end_stop < 0 else "arm at upper end stop")
         elif not p.at_end_stop:
             self._end_stop_reported = False
@@ -433,20 +434,22 @@ class Firmware(CommandHandlers):
         if not self.overtemp and temp >= cfg.temp_limit:
             self.overtemp = True
             self.controlled_stop("motor over temperature", Reason.LIMIT)
-            self.event(EventCode.OVER_TEMPERATURE, Severity.FAULT, temp,
+            self.event(EventCode.OVER_TEMPERATURE, FirmwareSeverity.FAULT, temp,
                        f"motor at {temp:.0f} degC (limit {cfg.temp_limit:.0f})")
         elif self.overtemp and temp < cfg.temp_clear:
             self.overtemp = False
-            self.event(EventCode.OVER_TEMPERATURE, Severity.INFO, temp, "motor temperature normal")
+            self.event(EventCode.OVER_TEMPERATURE, FirmwareSeverity.INFO, temp,
+                       "motor temperature normal")
         if soc < cfg.low_soc and not self._low_batt_warned:
             self._low_batt_warned = True
-            self.event(EventCode.LOW_BATTERY, Severity.WARNING, soc, f"battery at {soc:.1f} %")
+            self.event(EventCode.LOW_BATTERY, FirmwareSeverity.WARNING, soc,
+                       f"battery at {soc:.1f} %")
         elif soc > cfg.low_soc + 5:
             self._low_batt_warned = False
         if soc < cfg.critical_soc and not self._critical_reported:
             self._critical_reported = True
             self.controlled_stop("battery critical", Reason.LIMIT)
-            self.event(EventCode.LOW_BATTERY, Severity.CRITICAL, soc,
+            self.event(EventCode.LOW_BATTERY, FirmwareSeverity.CRITICAL, soc,
                        f"battery critical at {soc:.1f} %: motors stopped")
         elif soc > cfg.critical_soc + 2:
             self._critical_reported = False

@@ -22,10 +22,10 @@ from firmware_bridge.messages import (
     CommandCode,
     CommandResult,
     EventCode,
+    FirmwareSeverity,
     Message,
     Reason,
     ResultStatus,
-    Severity,
 )
 from firmware_bridge.params import f32
 
@@ -132,7 +132,7 @@ class CommandHandlers:
             return
         if self.estop_latched:
             self.estop_latched = False
-            self.event(EventCode.ESTOP_RESET, Severity.INFO, 0.0, "e-stop reset")
+            self.event(EventCode.ESTOP_RESET, FirmwareSeverity.INFO, 0.0, "e-stop reset")
         self._accept_done(seq, session, cmd.code)
 
     def _cmd_enable(self, cmd: Command, seq: int, session: int) -> None:
@@ -227,7 +227,7 @@ class CommandHandlers:
         self.action = None
         self._result(a.seq, a.session, a.code, ResultStatus.DONE, detail=text)
         if event is not None:
-            self.event(event, Severity.INFO, value, text)
+            self.event(event, FirmwareSeverity.INFO, value, text)
 
     def _abort(self, status: ResultStatus, reason: Reason, detail: str) -> None:
         a = self.action

@@ -29,9 +29,9 @@ import numpy as np
 import serial
 import serial_asyncio_fast
 
-from firmware_bridge.backoff import Backoff
 from firmware_bridge.fdtransport import FdTransport
 from firmware_bridge.pty import PtyPort
+from rig_common.backoff import Backoff
 
 from .errors import SimError
 from .line_noise import LineNoise, NoiseConfig, parse_noise

@@ -9,10 +9,15 @@ and ``rig-sim --soil NAME``.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
 
+from rig_common import finite_in
+
 from .errors import SimUsageError
+
+
+def _usage_error(key: str, problem: str) -> SimUsageError:
+    return SimUsageError(f"{key}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +36,7 @@ class SoilConfig:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            v = getattr(self, f.name)
-            if not math.isfinite(v) or v < 0:
-                raise SimUsageError(f"soil {f.name} must be a finite number >= 0, got {v}")
+            finite_in(getattr(self, f.name), f"soil {f.name}", 0, error=_usage_error)
         if self.density <= 0 or self.gravity <= 0:
             raise SimUsageError("soil density and gravity must be > 0")
 

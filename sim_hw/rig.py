@@ -65,6 +65,7 @@ from firmware_bridge.messages import (
 )
 from firmware_bridge.transport import LinkProtocol
 
+from .batch_sizer import BatchSizer, BatchSizingConfig
 from .channels import CHANNELS, FAST_STREAM, N_FAST, SLOW_RATE_HZ, SLOW_STREAM
 from .errors import SimUsageError
 from .firmware import Firmware, FirmwareConfig
@@ -100,6 +101,8 @@ class RigConfig:
     plant: PlantConfig = field(default_factory=PlantConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
     max_lag: float = 0.5  # simulated s of backlog before time slips
+    # shorter batches on a noisy line (docs/protocol.md 4.6.1); None: always batch_ms
+    batch_sizing: BatchSizingConfig | None = field(default_factory=BatchSizingConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.sample_rate_hz <= 10_000_000:
@@ -117,10 +120,10 @@ class RigConfig:
                 f"batch_ms {self.batch_ms} at {self.sample_rate_hz} Hz gives {exact:g} samples "
                 "per batch; it must be a whole number >= 1")
         if n * N_FAST * 2 > _MAX_BATCH_BYTES:
-            raise SimUsageError(
-                f"batch_ms {self.batch_ms} at {self.sample_rate_hz} Hz gives {n} samples x "
-                f"{N_FAST} channels = {n * N_FAST * 2} bytes, more than one frame carries "
-                f"({_MAX_BATCH_BYTES}); use a smaller batch_ms")
+            raise SimUsageError(f"batch_ms {self.batch_ms} at {self.sample_rate_hz} Hz gives {n}"
+                                f" samples x {N_FAST} channels = {n * N_FAST * 2} bytes, more "
+                                f"than one frame carries ({_MAX_BATCH_BYTES}); use a smaller "
+                                "batch_ms")
 
     @property
     def batch_samples(self) -> int:
@@ -207,6 +210,9 @@ class Rig:
             watchdog_ms=cfg.watchdog_ms or 250, watchdog_fixed=cfg.watchdog_ms is not None)
         self.firmware = Firmware(self._fw_config, self.plant)
         self.link = self._new_link()
+        self.batch_sizer = BatchSizer(cfg.batch_samples, N_FAST * 2, cfg.batch_sizing,
+                                      samples_per_s=cfg.sample_rate_hz * cfg.time_scale,
+                                      adaptive=cfg.batch_sizing is not None)
         self.stats = RigStats()
         self._log_file: IO[str] | None = None
         self.injector = FaultInjector(self, cfg.faults, wall_clock=time.time)
@@ -279,15 +285,11 @@ class Rig:
         return self.url
 
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._replug_timer is not None:
-            self._replug_timer.cancel()
-            self._replug_timer = None
-        if self._watchdog_timer is not None:
-            self._watchdog_timer.cancel()
-            self._watchdog_timer = None
+        for name in ("_timer", "_replug_timer", "_watchdog_timer"):
+            handle = getattr(self, name)
+            if handle is not None:
+                handle.cancel()
+                setattr(self, name, None)
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -518,6 +520,7 @@ class Rig:
         n_steps = min(int(target / dtp + 1e-9) - self._j, self._max_steps)
         if n_steps > 0:
             self._step_plant(n_steps, now)
+        self.batch_sizer.observe_link(now, self.link.counters())  # what the host sends us
         self._emit_fast()
         self._emit_slow()
         proto = self._proto
@@ -551,25 +554,21 @@ class Rig:
         self.stats.plant_steps += n
 
     def _emit_fast(self) -> None:
-        cfg = self.config
-        rate = cfg.sample_rate_hz
-        b = cfg.batch_samples
-        t_plant = self._j * self._dtp
-        k_avail = int(t_plant * rate + 1e-6) + 1  # samples with time <= t_plant
-        k_end = (k_avail // b) * b
+        rate = self.config.sample_rate_hz
+        b = self.batch_sizer.batch_samples()
+        k_avail = int(self._j * self._dtp * rate + 1e-6) + 1  # samples up to the plant's time
         k0 = self._k
+        k_end = k0 + ((k_avail - k0) // b) * b if k_avail > k0 else k0
         if k_end <= k0:
             return
         if self.link.is_up:
-            ts = np.arange(k0, k_end, dtype=np.float64) / rate
-            rec = np.array(self._rows)
-            counts = self.sensors.fast(rec, self._rows_j0 * self._dtp, self._dtp, ts)
+            dtp, ts = self._dtp, np.arange(k0, k_end, dtype=np.float64) / rate
+            counts = self.sensors.fast(np.array(self._rows), self._rows_j0 * dtp, dtp, ts)
             period_ns = round(1e9 / rate)
             for i in range(0, k_end - k0, b):
                 t0_us = round(((k0 + i) / rate - self._boot_sim) * 1e6)
                 seq = self._stream_seq[FAST_STREAM]
-                if self._send(SampleBatch(FAST_STREAM, seq, t0_us, period_ns,
-                                          counts[i:i + b])):
+                if self._send(SampleBatch(FAST_STREAM, seq, t0_us, period_ns, counts[i:i + b])):
                     self._stream_seq[FAST_STREAM] = (seq + 1) & 0xFFFFFFFF
                     self.stats.batches_sent += 1
                     self.stats.samples_sent += b

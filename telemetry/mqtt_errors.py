@@ -20,6 +20,7 @@ __all__ = [
     "LinkLostError",
     "MqttConfigError",
     "MqttError",
+    "PublishRejectedError",
 ]
 
 
@@ -46,3 +47,20 @@ class BrokerUnavailableError(BrokerError):
 
 class LinkLostError(BrokerError):
     """An established connection to the broker dropped."""
+
+
+class PublishRejectedError(BrokerError):
+    """The broker answered a QoS 1 publish with a failure reason code (MQTT 5 only).
+
+    ``reason_code`` is the PUBACK reason code (e.g. 0x87 "Not authorized": the ACL
+    denies the topic); ``retryable`` says whether sending the same message again later
+    may succeed (quota exceeded, server busy) or never will (not authorized, topic
+    invalid, packet too large)."""
+
+    def __init__(self, topic: str, reason_code: int, reason: str, *, retryable: bool) -> None:
+        super().__init__(f"broker rejected the publish to {topic}: {reason} "
+                         f"(reason code 0x{reason_code:02x})")
+        self.topic = topic
+        self.reason_code = reason_code
+        self.reason = reason
+        self.retryable = retryable

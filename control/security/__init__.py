@@ -4,8 +4,8 @@ The controller's seams (see docs/commands.md):
 
 * ``SignedCommandAuthenticator.verify(topic, payload, now_wall)`` ->
   ``AuthorizedCommand | Rejection`` for every message on the command topic
-  (also usable as a ``control.policy.CommandAuthenticator`` via ``authenticate``);
-* ``SiteRules.check_arm(x, y)`` / ``check_dig(x, y, extracted_by_site, in_bucket_kg)``
+  (``admit`` makes it the controller's ``control.policy.CommandAuthenticator``);
+* ``PlanRules.check_arm(x, y)`` / ``check_dig(x, y, extracted_by_site, in_bucket_kg)``
   -> ``Decision`` (``SiteRulesPolicy`` adapts it to ``control.policy.SiteRules``);
 * ``Ledger.append(DumpRecord)`` -> ``LedgerEntry`` (durable, hash-chained, signed);
 * ``safety_zone_for`` / ``safety_zone_payload`` / ``public_feed_payload`` for the
@@ -66,9 +66,15 @@ from .public_feed import (
     safety_zone_for,
     safety_zone_payload,
 )
-from .replay import MemoryReplayStore, ReplayStore, ReplayWindow, SqliteReplayStore
+from .replay import (
+    MemoryReplayStore,
+    ReplayStore,
+    ReplayVerdict,
+    ReplayWindow,
+    SqliteReplayStore,
+)
 from .security_config import SecurityConfig, StationConfig, security_config_from_dict
-from .site_rules import Decision, SiteRules, SiteRulesPolicy
+from .site_rules import Decision, PlanRules, SiteRulesPolicy
 
 __all__ = [
     "FAIL_SAFE_COMMANDS",
@@ -90,9 +96,11 @@ __all__ = [
     "LedgerError",
     "LedgerReport",
     "MemoryReplayStore",
+    "PlanRules",
     "RejectReason",
     "Rejection",
     "ReplayStore",
+    "ReplayVerdict",
     "ReplayWindow",
     "SafetyZone",
     "SecurityConfig",
@@ -100,7 +108,6 @@ __all__ = [
     "SecurityError",
     "SignedCommandAuthenticator",
     "SitePlan",
-    "SiteRules",
     "SiteRulesPolicy",
     "SqliteReplayStore",
     "StationConfig",

@@ -32,19 +32,21 @@ import base64
 import binascii
 import enum
 import json
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from nacl.signing import SigningKey
 
+from rig_common import finite_in
+
 WIRE_VERSION = 1
 ALGORITHM = "ed25519"
 SIGN_DOMAIN = b"regolith-rig/cmd/v1\x00"
 MAX_ENVELOPE_BYTES = 8192
-MAX_BODY_BYTES = 4096  # = control.commands.MAX_PAYLOAD_BYTES
+MAX_BODY_BYTES = 4096  # also the limit of a plain command (control.command_intake)
 MAX_COUNTER = (1 << 63) - 1
+MAX_NESTING = 32  # arrays and objects inside each other; no command needs more than 3
 _ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
 ENVELOPE_FIELDS = frozenset({"v", "alg", "key", "payload", "sig"})
 BODY_FIELDS = frozenset({"v", "counter", "id", "command", "args", "issued_at", "expires_at"})
@@ -69,6 +71,7 @@ class RejectReason(enum.StrEnum):
     REPLAYED = "replayed"  # counter already accepted
     COUNTER_TOO_OLD = "counter_too_old"  # below the replay window (reordered too far)
     STORE_UNAVAILABLE = "store_unavailable"  # replay store failed: fail closed
+    BUSY = "busy"  # the rover's inbound command queue was full: not executed
 
 
 class WireRefusal(Exception):
@@ -81,7 +84,10 @@ class WireRefusal(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Envelope:
+class SignedEnvelope:
+    """The signed command envelope, decoded (``telemetry.contract.payloads.Envelope`` is the
+    unrelated header of every downlink message)."""
+
     key_id: str
     body: bytes
     signature: bytes
@@ -150,6 +156,33 @@ def _no_constants(name: str) -> Any:
     raise WireRefusal(RejectReason.NOT_JSON, f"{name} is not allowed in JSON")
 
 
+def _nesting(data: bytes) -> int:
+    """How deeply arrays and objects nest in ``data`` (brackets inside strings ignored).
+
+    Bounding this before ``json.loads`` keeps the decoder total: deep nesting would
+    otherwise raise ``RecursionError``, at a depth that depends on the caller's stack."""
+    if data.count(b"[") + data.count(b"{") <= MAX_NESTING:
+        return 0  # cannot nest deeper than it has brackets: skip the scan
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest
+
+
 def strict_json_object(data: bytes, what: str) -> dict[str, Any]:
     """Parse UTF-8 JSON that must be an object; raises only ``WireRefusal``."""
     try:
@@ -157,11 +190,14 @@ def strict_json_object(data: bytes, what: str) -> dict[str, Any]:
     except UnicodeDecodeError as err:
         raise WireRefusal(RejectReason.NOT_JSON,
                           f"{what} is not UTF-8 (byte {err.start})") from None
+    if _nesting(data) > MAX_NESTING:
+        raise WireRefusal(RejectReason.NOT_JSON,
+                          f"{what} nests deeper than {MAX_NESTING} levels")
     try:
         obj = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except WireRefusal:
         raise
-    except RecursionError:
+    except RecursionError:  # pragma: no cover - _nesting refuses deep input first
         raise WireRefusal(RejectReason.NOT_JSON, f"{what} nests too deeply") from None
     except ValueError as err:  # JSONDecodeError, int too long
         raise WireRefusal(RejectReason.NOT_JSON, f"{what} is not JSON: {err}") from None
@@ -188,7 +224,7 @@ def b64decode_strict(value: object, name: str, *, expect_len: int | None = None)
     return raw
 
 
-def decode_envelope(data: bytes) -> Envelope:
+def decode_envelope(data: bytes) -> SignedEnvelope:
     """Structure of the envelope (no crypto yet); raises only ``WireRefusal``."""
     if len(data) > MAX_ENVELOPE_BYTES:
         raise WireRefusal(RejectReason.TOO_LARGE,
@@ -220,18 +256,15 @@ def decode_envelope(data: bytes) -> Envelope:
     if len(body) > MAX_BODY_BYTES:
         raise WireRefusal(RejectReason.TOO_LARGE,
                           f"signed body is {len(body)} bytes, at most {MAX_BODY_BYTES}")
-    return Envelope(key_id, body, sig)
+    return SignedEnvelope(key_id, body, sig)
 
 
 def _number(obj: dict[str, Any], name: str) -> float:
-    value = obj[name]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise WireRefusal(RejectReason.MALFORMED,
-                          f"{name!r}: expected a number, got {type(value).__name__}")
-    value = float(value) if isinstance(value, int) and abs(value) < 1e300 else value
-    if not isinstance(value, float) or not math.isfinite(value):
-        raise WireRefusal(RejectReason.MALFORMED, f"{name!r}: expected a finite number")
-    return value
+    return finite_in(obj[name], name, error=_malformed)
+
+
+def _malformed(key: str, problem: str) -> WireRefusal:
+    return WireRefusal(RejectReason.MALFORMED, f"{key!r}: {problem}")
 
 
 def decode_body(body: bytes) -> CommandBody:
@@ -279,6 +312,19 @@ def peek_command_id(body: bytes) -> str:
     return cid if isinstance(cid, str) and _ID_RE.match(cid) else ""
 
 
+def peek_payload_command_id(payload: bytes) -> str:
+    """Best-effort id of any command-topic payload, signed or plain ("" if none).
+
+    For acking a payload the rover will not decode (a full inbound queue); never
+    raises. The id is unauthenticated: it only names the ack."""
+    if len(payload) > MAX_ENVELOPE_BYTES:
+        return ""
+    try:
+        return peek_command_id(decode_envelope(payload).body)
+    except WireRefusal:
+        return peek_command_id(payload)
+
+
 def _short(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -291,14 +337,15 @@ __all__ = [
     "SIGN_DOMAIN",
     "WIRE_VERSION",
     "CommandBody",
-    "Envelope",
     "RejectReason",
+    "SignedEnvelope",
     "WireRefusal",
     "b64decode_strict",
     "decode_body",
     "decode_envelope",
     "encode_body",
     "peek_command_id",
+    "peek_payload_command_id",
     "sign_envelope",
     "signing_bytes",
     "strict_json_object",

@@ -30,7 +30,6 @@ import base64
 import binascii
 import hashlib
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from typing import Any
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
+from rig_common import finite_in, int_in
 from telemetry.contract.keys import fingerprint
 
 LEDGER_VERSION = 1
@@ -50,6 +50,10 @@ _INT_FIELDS = ("cycle", "energy_j", "index", "mass_g", "t_ms", "v", "x_mm", "y_m
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{0,64}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
+
+
+def _value_error(key: str, problem: str) -> ValueError:
+    return ValueError(f"{key}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,17 +71,11 @@ class DumpRecord:
     def check(self) -> None:
         """Raise ``ValueError`` naming the field for a record that cannot be ledgered."""
         for name in ("time", "x", "y", "mass_kg", "energy_j"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float) \
-                    or not math.isfinite(value):
-                raise ValueError(f"DumpRecord.{name}: expected a finite number, got {value!r}")
+            finite_in(getattr(self, name), f"DumpRecord.{name}", error=_value_error)
         if self.mass_kg < 0 or self.energy_j < 0:
             raise ValueError(f"DumpRecord: mass and energy must be >= 0, got "
                              f"{self.mass_kg} kg, {self.energy_j} J")
-        if isinstance(self.cycle_id, bool) or not isinstance(self.cycle_id, int) \
-                or self.cycle_id < 0:
-            raise ValueError(f"DumpRecord.cycle_id: expected an integer >= 0, "
-                             f"got {self.cycle_id!r}")
+        int_in(self.cycle_id, "DumpRecord.cycle_id", 0, error=_value_error)
         if not isinstance(self.site, str) or not _NAME_RE.match(self.site):
             raise ValueError(f"DumpRecord.site: expected 0-64 characters of [A-Za-z0-9_.-], "
                              f"got {self.site!r}")

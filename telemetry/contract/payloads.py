@@ -18,7 +18,6 @@ Theory of operation:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import cbor2
 import numpy as np
 
+from rig_common import finite_in
 from telemetry.contract.cbor_arrays import array_from_cbor, array_to_cbor
 from telemetry.contract.errors import PayloadDecodeError, PayloadEncodeError
 from telemetry.contract.topics import Severity
@@ -34,7 +34,6 @@ __all__ = [
     "SCHEMA_VERSION",
     "AckMessage",
     "BatchMessage",
-    "CommandEnvelope",
     "DownlinkMessage",
     "Envelope",
     "EventMessage",
@@ -43,9 +42,7 @@ __all__ = [
     "StatsMessage",
     "StatusMessage",
     "decode",
-    "decode_command",
     "encode",
-    "encode_command",
     "set_delivery_flags",
 ]
 
@@ -252,10 +249,11 @@ def _get(body: Mapping[str, Any], key: str, types: type | tuple[type, ...]) -> A
 
 
 def _number(body: Mapping[str, Any], key: str) -> float:
-    value = float(_get(body, key, (int, float)))
-    if not math.isfinite(value):
-        raise PayloadDecodeError(f"field {key!r}: expected a finite number, got {value}")
-    return value
+    return finite_in(_get(body, key, (int, float)), key, error=_field_error)
+
+
+def _field_error(key: str, problem: str) -> PayloadDecodeError:
+    return PayloadDecodeError(f"field {key!r}: {problem}")
 
 
 def _names(body: Mapping[str, Any], key: str) -> tuple[str, ...]:
@@ -358,34 +356,3 @@ def _decode_arrays(kind: str, env: Envelope, body: Mapping[str, Any]) -> Downlin
         values[str(name)] = arr
     return StatsMessage(env, stream, channels, units, t0, _number(body, "window_s"),
                         _get(body, "count", int), values)
-
-
-# ---------------------------------------------------------------- command uplink
-
-
-@dataclass(frozen=True, slots=True)
-class CommandEnvelope:
-    """The uplink command envelope (docs/telemetry.md, "Command uplink")."""
-
-    id: str
-    name: str
-    args: Mapping[str, Any]
-    expires_at: float  # Unix seconds, rig wall clock
-
-
-def encode_command(cmd: CommandEnvelope) -> bytes:
-    body = {"v": SCHEMA_VERSION, "id": cmd.id, "name": cmd.name, "args": dict(cmd.args),
-            "expires_at": cmd.expires_at}
-    try:
-        return json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError) as err:
-        raise PayloadEncodeError(f"command is not JSON-encodable: {err}") from err
-
-
-def decode_command(data: bytes) -> CommandEnvelope:
-    """Parse an uplink command envelope. Raises only ``PayloadDecodeError``."""
-    body = _load(data)
-    if body.get("v") != SCHEMA_VERSION:
-        raise PayloadDecodeError(f"expected schema v{SCHEMA_VERSION}, got {body.get('v')!r}")
-    return CommandEnvelope(_get(body, "id", str), _get(body, "name", str),
-                           _get(body, "args", dict), _number(body, "expires_at"))

@@ -35,6 +35,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rig_common import bounded_problem, finite_in
 from telemetry.contract.errors import SitePlanError
 from telemetry.contract.geometry import Point, contains, edge_distance, validate_polygon
 
@@ -81,12 +82,7 @@ def _num(d: Mapping[str, Any], key: str, where: str, default: float | None = Non
     value = d.get(key, default)
     if value is None:
         raise SitePlanError(f"{where}{key}", "missing")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SitePlanError(f"{where}{key}", f"expected a number, got {value!r}")
-    if not lo <= value <= hi:
-        raise SitePlanError(f"{where}{key}", f"expected a value in [{lo}, {hi}], "
-                                                   f"got {value}")
-    return float(value)
+    return finite_in(value, f"{where}{key}", lo, hi, error=SitePlanError)
 
 
 def _name(d: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
@@ -110,8 +106,7 @@ def _polygon(value: Any, key: str) -> tuple[Point, ...]:
     pts: list[Point] = []
     for i, v in enumerate(value):
         if (not isinstance(v, list | tuple) or len(v) != 2
-                or not all(isinstance(c, int | float) and not isinstance(c, bool)
-                           and math.isfinite(c) for c in v)):
+                or any(bounded_problem(c) is not None for c in v)):
             raise SitePlanError(f"{key}[{i}]", f"expected [x, y] (two finite numbers), "
                                                      f"got {v!r}")
         pts.append((float(v[0]), float(v[1])))

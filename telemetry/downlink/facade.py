@@ -17,6 +17,14 @@ Errors: ``publish_*`` raise ``DownlinkUsageError`` (outside ``async with``), the
 contract's ``ContractConfigError`` (bad stream names) and ``PayloadEncodeError``
 (unencodable payloads), both ``ValueError``, and ``OutboxError`` (disk failure).
 Broker trouble never reaches the caller; it shows in ``counters``.
+
+The broker's verdicts (docs/telemetry.md, "Broker refusals and link liveness"):
+MQTT 5 by default, so every PUBACK reason code is checked; a message the broker
+refuses for good goes to the outbox's dead-letter table, is counted, reported in
+an ``alarm`` event (``publish_rejected``, gathered per ``event_throttle_s``) and
+in the retained status (``info["downlink"]``). ``link_ok(now)`` says whether the
+broker answered within ``link_loss_s``; a status probe keeps that true on an idle
+link, so a broker that goes silent without closing the connection is noticed.
 """
 
 from __future__ import annotations
@@ -31,7 +39,8 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from firmware_bridge.backoff import Backoff
+from rig_common.backoff import Backoff
+from telemetry.contract.command_wire import RejectReason, peek_payload_command_id
 from telemetry.contract.errors import ContractConfigError
 from telemetry.contract.payloads import (
     AckMessage,
@@ -48,8 +57,9 @@ from telemetry.contract.payloads import (
 from telemetry.contract.topics import DEFAULT_PREFIX, Priority, Severity, TopicTree
 from telemetry.downlink.errors import DownlinkConfigError, DownlinkUsageError
 from telemetry.downlink.event_throttle import EventThrottle, ThrottledEvent
-from telemetry.downlink.outbox import EvictionReport, Outbox, Stored
-from telemetry.downlink.publisher import Publisher
+from telemetry.downlink.outbox import DeadLetter, EvictionReport, Outbox, Stored
+from telemetry.downlink.publisher import PUBLIC_STREAM_PREFIX, Publisher, RejectedPublish
+from telemetry.downlink.rejections import RefusedRange, RejectionLog
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings
 from telemetry.mqtt_errors import MqttConfigError
 
@@ -90,7 +100,8 @@ class DownlinkConfig:
     tls_key_file: str | None = None
     tls_insecure: bool = False
     keepalive_s: int = 30
-    protocol: Literal["3.1.1", "5"] = "3.1.1"
+    # MQTT 5: PUBACK reason codes tell a refused publish (3.1.1 cannot, see the docs)
+    protocol: Literal["3.1.1", "5"] = "5"
     client_id: str | None = None  # default "<rig_id>-downlink"
     event_throttle_s: float = 1.0
     historical_after_s: float = 5.0
@@ -99,6 +110,8 @@ class DownlinkConfig:
     power_safe: bool = False  # fsync every append (survive power loss, slower)
     command_queue_size: int = 256
     close_timeout_s: float = 5.0
+    link_loss_s: float = 5.0  # link_ok() is false when the broker was silent this long
+    probe_interval_s: float | None = None  # status probe on an idle link; None: loss / 4
 
     def __post_init__(self) -> None:
         try:  # the topic tree checks the rig id and prefix: report them as our keys
@@ -113,6 +126,13 @@ class DownlinkConfig:
         if self.bandwidth_bytes_per_s is not None and self.bandwidth_bytes_per_s <= 0:
             raise DownlinkConfigError(
                 "bandwidth_bytes_per_s", f"expected > 0 or None, got {self.bandwidth_bytes_per_s}")
+        if not self.link_loss_s > 0:
+            raise DownlinkConfigError("link_loss_s", f"expected > 0, got {self.link_loss_s}")
+        probe = self.probe_interval_s
+        if probe is not None and not 0 < probe < self.link_loss_s:
+            raise DownlinkConfigError(
+                "probe_interval_s", f"expected > 0 and < link_loss_s ({self.link_loss_s}), "
+                                    f"got {probe}")
 
     def mqtt_settings(self) -> MqttSettings:
         if self.broker_url is None:
@@ -152,7 +172,9 @@ class DownlinkCounters:
     link_drops: int
     connect_failures: int
     commands_received: int
-    commands_dropped: int
+    commands_dropped: int  # refused as "busy" (acked) because the queue was full
+    rejected: int  # PUBACKs with a failure code, this process (MQTT 5 only)
+    dead_letters: int  # messages in the outbox's dead-letter table (all boots)
 
 
 _CLOSED = object()
@@ -167,6 +189,7 @@ class Downlink:
         self._outbox: Outbox | None = None
         self._publisher: Publisher | None = None
         self._throttle = EventThrottle(config.event_throttle_s)
+        self._rejections = RejectionLog(config.event_throttle_s)
         self._throttle_wake = asyncio.Event()
         self._commands: asyncio.Queue[object] = asyncio.Queue()
         self._commands_dropped = 0
@@ -187,7 +210,9 @@ class Downlink:
                 monotonic=self._clock.monotonic,
                 bandwidth_bytes_per_s=self.config.bandwidth_bytes_per_s,
                 historical_after_s=self.config.historical_after_s,
-                backoff=Backoff(self.config.reconnect_initial_s, self.config.reconnect_cap_s))
+                backoff=Backoff(self.config.reconnect_initial_s, self.config.reconnect_cap_s),
+                on_rejected=self._on_rejected, link_loss_s=self.config.link_loss_s,
+                probe_interval_s=self.config.probe_interval_s)
         else:
             log.info("downlink %s: no broker configured, keeping everything in %s",
                      self.config.rig_id, self.config.outbox_path)
@@ -215,6 +240,7 @@ class Downlink:
             return
         for event in self._throttle.handle_timer(float("inf")):
             self._store_event(event)
+        self._report_rejections(self._rejections.flush())
         if self._publisher is not None:
             self._publisher.stop()
         runner, self._runner = self._runner, None
@@ -286,8 +312,8 @@ class Downlink:
         bytes are published as given: the public topics carry no envelope, so that
         nothing beyond the documented redacted fields leaves the rig there."""
         outbox = self._require_outbox()
-        stored = outbox.append(stream=f"public/{name}", priority=Priority.STATE, topic=topic,
-                               t_mono=self._clock.monotonic(),
+        stored = outbox.append(stream=f"{PUBLIC_STREAM_PREFIX}{name}", priority=Priority.STATE,
+                               topic=topic, t_mono=self._clock.monotonic(),
                                encode=lambda _seq, _boot: bytes(payload), retain=retain)
         if self._publisher is not None:
             self._publisher.wake()
@@ -296,6 +322,11 @@ class Downlink:
     def publish_ledger(self, record: Mapping[str, Any]) -> Stored:
         return self._store("ledger", Priority.CRITICAL, self.topics.ledger,
                            lambda env: LedgerMessage(env, dict(record)))
+
+    def ledger_entries_stored(self) -> int:
+        """How many ledger messages this outbox ever stored (committed with each row):
+        the controller republishes ledger entries beyond this count at start."""
+        return self._require_outbox().next_seq("ledger")
 
     async def commands(self) -> AsyncIterator[UplinkCommand]:
         """Raw messages from the command topic, until the downlink closes."""
@@ -317,6 +348,18 @@ class Downlink:
     def connected(self) -> bool:
         return self._publisher is not None and self._publisher.connected
 
+    def link_ok(self, now: float | None = None) -> bool:
+        """True while the broker answered (any PUBACK) within ``link_loss_s`` before
+        ``now`` (the clock's monotonic time, default: read it; asyncio's ``loop.time()``
+        is the same clock). False without a broker."""
+        if self._publisher is None:
+            return False
+        return self._publisher.link_ok(self._clock.monotonic() if now is None else now)
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` messages the broker refused for good."""
+        return self._require_outbox().dead_letters(limit)
+
     async def wait_connected(self) -> None:
         if self._publisher is None:
             raise DownlinkUsageError("no broker configured (broker_url is None)")
@@ -334,7 +377,8 @@ class Downlink:
             historical=p.historical if p else 0, link_drops=p.link_drops if p else 0,
             connect_failures=p.connect_failures if p else 0,
             commands_received=p.commands_received if p else 0,
-            commands_dropped=self._commands_dropped)
+            commands_dropped=self._commands_dropped, rejected=p.rejected if p else 0,
+            dead_letters=outbox.dead_letter_count)
 
     # ------------------------------------------------------------ internals
 
@@ -374,21 +418,56 @@ class Downlink:
              "bytes_freed": report.bytes_freed, "dropped_new": report.dropped_new}))
 
     def _status_payload(self, online: bool) -> bytes:
-        env = Envelope(self.config.rig_id, self._require_outbox().boot, self._status_seq,
+        outbox = self._require_outbox()
+        env = Envelope(self.config.rig_id, outbox.boot, self._status_seq,
                        self._clock.wall(), self._clock.monotonic())
         self._status_seq += 1
-        return encode(StatusMessage(env, online, self._birth))
+        p = self._publisher.counters if self._publisher else None
+        info = {**self._birth, "downlink": {"rejected": p.rejected if p else 0,
+                                            "dead_letters": outbox.dead_letter_count}}
+        return encode(StatusMessage(env, online, info))
+
+    def _on_rejected(self, refused: RejectedPublish) -> None:
+        if self._publisher is not None:
+            self._publisher.refresh_status()  # the status reports the dead letters
+        if refused.topic == self.topics.event(Severity.ALARM):
+            # the alarm about it would be refused too, and so on: the status says it
+            log.error("an alarm was refused by the broker; not raising another about it")
+            return
+        self._report_rejections(self._rejections.add(
+            refused.stream, refused.seq, refused.topic, refused.reason_code, refused.reason,
+            self._clock.monotonic()))
+        self._throttle_wake.set()
+
+    def _report_rejections(self, ranges: tuple[RefusedRange, ...]) -> None:
+        if not ranges or self._outbox is None:
+            return
+        count = sum(r.count for r in ranges)
+        what = ", ".join(f"{r.stream} {r.first_seq}-{r.last_seq} ({r.reason})" for r in ranges)
+        self._store_event(ThrottledEvent(
+            "publish_rejected", Severity.ALARM.value,
+            f"broker refused {count} message(s), moved to the dead-letter table: {what}",
+            {"rejected": [r.as_dict() for r in ranges],
+             "dead_letters": self._outbox.dead_letter_count}))
 
     def _on_command(self, message: InboundMessage) -> None:
         if self._commands.qsize() >= self.config.command_queue_size:
-            self._commands.get_nowait()
+            # Refuse the newcomer, never silently: the queued commands keep their
+            # order and this one still gets its one ack (docs/commands.md, "busy").
             self._commands_dropped += 1
-            log.warning("command queue full: dropped the oldest command")
+            cid = peek_payload_command_id(message.payload) or "?"
+            log.warning("command queue full (%d): refused command %s as busy",
+                        self.config.command_queue_size, cid)
+            self.publish_ack(cid, False, f"{RejectReason.BUSY.value}: the rover's inbound "
+                             f"command queue is full ({self.config.command_queue_size})")
+            return
         self._commands.put_nowait(UplinkCommand(message.topic, message.payload))
 
     async def _throttle_timer(self) -> None:
         while True:
-            deadline = self._throttle.get_timer()
+            timers = [t for t in (self._throttle.get_timer(), self._rejections.get_timer())
+                      if t is not None]
+            deadline = min(timers, default=None)
             self._throttle_wake.clear()
             if deadline is None:
                 await self._throttle_wake.wait()
@@ -401,5 +480,7 @@ class Downlink:
                 except TimeoutError:
                     pass
                 continue
-            for event in self._throttle.handle_timer(self._clock.monotonic()):
+            now = self._clock.monotonic()
+            for event in self._throttle.handle_timer(now):
                 self._store_event(event)
+            self._report_rejections(self._rejections.handle_timer(now))

@@ -20,6 +20,11 @@ Theory of operation (docs/telemetry.md, "Store and forward"):
 * Hot path: while the publisher keeps up, appended rows also go to a bounded
   in-memory tail per priority and ``fetch`` serves them without reading SQLite.
 * The boot counter in ``meta`` is incremented on every open.
+* Dead letters: a row the broker refused for good (an MQTT 5 PUBACK failure code,
+  e.g. the ACL denies its topic) is moved by ``dead_letter`` to the ``dead_letter``
+  table in one transaction, with the reason; it is never resent and its sequence
+  number is never reused. That table keeps the newest ``dead_letter_max_rows`` rows
+  (older ones are dropped and counted) and is not charged to the disk budget.
 * Disk budget: payload bytes plus a fixed per-row overhead. Appending past the
   budget evicts not-yet-handed-out ``BATCH`` rows oldest-first, then ``STATS`` rows, down to
   90 % of the budget, and returns an :class:`EvictionReport` that the caller
@@ -42,7 +47,7 @@ from pathlib import Path
 from telemetry.contract.topics import Priority
 from telemetry.downlink.errors import OutboxClosedError, OutboxError
 
-__all__ = ["EvictedRange", "EvictionReport", "Outbox", "OutboxRow", "Stored"]
+__all__ = ["DeadLetter", "EvictedRange", "EvictionReport", "Outbox", "OutboxRow", "Stored"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +72,23 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_priority ON outbox (priority);
 CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+_DEAD_LETTER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS dead_letter (
+    id INTEGER PRIMARY KEY,
+    priority INTEGER NOT NULL,
+    stream TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    topic TEXT NOT NULL,
+    retain INTEGER NOT NULL,
+    boot INTEGER NOT NULL,
+    t_mono REAL NOT NULL,
+    payload BLOB NOT NULL,
+    reason_code INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    rejected_boot INTEGER NOT NULL
+);
 """
 
 
@@ -113,29 +135,52 @@ class Stored:
     eviction: EvictionReport | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message the broker refused for good (``Outbox.dead_letters``)."""
+
+    id: int  # its former outbox row id
+    priority: Priority
+    stream: str
+    seq: int
+    topic: str
+    boot: int  # boot that stored it
+    reason_code: int  # the broker's PUBACK reason code
+    reason: str
+    rejected_boot: int  # boot in which the broker refused it
+    payload: bytes
+
+
 @dataclass(slots=True)
 class _Counters:
     appended: int = 0
     acked: int = 0
     evicted: int = 0
     over_budget_appends: int = 0
+    dead_lettered: int = 0
+    dead_letters_dropped: int = 0  # oldest dead letters dropped to bound their table
 
 
 class Outbox:
     """See the module docstring. Raises ``OutboxError`` on database failures."""
 
     def __init__(self, path: str | Path, *, budget_bytes: int = 256 << 20,
-                 power_safe: bool = False) -> None:
+                 power_safe: bool = False, dead_letter_max_rows: int = 10_000) -> None:
         if budget_bytes <= 0:
             raise ValueError(f"budget_bytes: expected > 0, got {budget_bytes}")
+        if dead_letter_max_rows < 1:
+            raise ValueError(f"dead_letter_max_rows: expected >= 1, got {dead_letter_max_rows}")
         self.path = Path(path)
         self.budget_bytes = budget_bytes
+        self.dead_letter_max_rows = dead_letter_max_rows
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={'FULL' if power_safe else 'NORMAL'}")
             self._db.execute("PRAGMA journal_size_limit=8388608")
             self._db.executescript(_SCHEMA)
+            self._db.executescript(_DEAD_LETTER_SCHEMA)
+            self._dead: int = self._db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
             with self._tx():
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('boot', 0)")
                 self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'boot'")
@@ -349,6 +394,58 @@ class Outbox:
         self._bytes -= freed
         self._depth -= count
         self.counters.acked += count
+
+    # ------------------------------------------------------------ dead letters
+
+    def dead_letter(self, rows: Iterable[OutboxRow], reason_code: int, reason: str) -> int:
+        """Move rows the broker refused for good to the dead-letter table; returns how
+        many were still in the outbox (a row already acked or evicted is skipped)."""
+        self._check_open()
+        ids = [r.id for r in rows]
+        if not ids:
+            return 0
+        marks = ",".join("?" * len(ids))
+        top: dict[str, int] = {}
+        freed = moved = 0
+        try:
+            with self._tx():
+                self._db.execute(
+                    "INSERT OR REPLACE INTO dead_letter (id, priority, stream, seq, topic,"
+                    " retain, boot, t_mono, payload, reason_code, reason, rejected_boot)"
+                    " SELECT id, priority, stream, seq, topic, retain, boot, t_mono, payload,"
+                    f" ?, ?, ? FROM outbox WHERE id IN ({marks})",
+                    (reason_code, reason, self.boot, *ids))
+                for stream, seq, length in self._db.execute(
+                        f"DELETE FROM outbox WHERE id IN ({marks})"
+                        " RETURNING stream, seq, LENGTH(payload)", ids):
+                    top[stream] = max(top.get(stream, 0), seq + 1)
+                    freed += length + ROW_OVERHEAD
+                    moved += 1
+                self._persist_next_seq(top)
+                dropped = self._db.execute(
+                    "DELETE FROM dead_letter WHERE id NOT IN (SELECT id FROM dead_letter"
+                    " ORDER BY id DESC LIMIT ?)", (self.dead_letter_max_rows,)).rowcount
+        except sqlite3.Error as err:
+            raise OutboxError(f"cannot move rows to the dead-letter table: {err}") from err
+        self._bytes -= freed
+        self._depth -= moved
+        self._dead += moved - dropped
+        self.counters.dead_lettered += moved
+        self.counters.dead_letters_dropped += dropped
+        return moved
+
+    @property
+    def dead_letter_count(self) -> int:
+        """Rows in the dead-letter table (all boots, at most ``dead_letter_max_rows``)."""
+        return self._dead
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """The oldest ``limit`` dead letters, oldest first; for tools and tests."""
+        self._check_open()
+        return [DeadLetter(r[0], Priority(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
+                for r in self._db.execute(
+                    "SELECT id, priority, stream, seq, topic, boot, reason_code, reason,"
+                    " rejected_boot, payload FROM dead_letter ORDER BY id LIMIT ?", (limit,))]
 
     # ------------------------------------------------------------ state
 

@@ -21,7 +21,10 @@ checker is called to raise the same, precise error as the pure implementation.
 Rules
 -----
 * No allocation in the loops; with ``out=`` given, none per call at all.
-* The GIL is released around every loop.
+* The GIL is released around every loop that does more than about a
+  microsecond of work (``GIL_KEPT_BELOW`` element-operations); below that,
+  releasing and re-taking it would cost more than the loop (about 50 ns, a
+  third of a one-sample call), so short calls keep it, as NumPy's ufuncs do.
 * NaN rule (documented in ``telemetry.filters``): a non-finite input sample is
   replaced by the channel's last finite one (``hold``) and counted in
   ``nan_count``, before it reaches any state.
@@ -30,6 +33,7 @@ Rules
   contract to FMA.
 """
 
+cimport cython
 cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport sqrt, INFINITY
@@ -48,6 +52,8 @@ __all__ = ["DecimateKernel", "EmaKernel", "MedianKernel", "SosKernel", "StatsKer
 cdef enum:
     BLOCK = 256
     N_STATS = 5
+    # Work (samples x channels x sections, or x window) below which a call keeps the GIL.
+    GIL_KEPT_BELOW = 1024
 
 
 # --------------------------------------------------------------------------- NaN rule
@@ -55,11 +61,14 @@ cdef enum:
 cdef inline bint _all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
     """True if no sample is NaN or infinite: x - x is 0 for finite x, NaN otherwise.
 
-    Eight independent lanes so the compiler can vectorise the sum.
+    Eight independent lanes so the compiler can vectorise the sum; the lanes are
+    then tested one by one (independent compares), not summed: a serial sum of
+    eight lanes would cost more than the whole scan of a one-sample call.
     """
     cdef floating lane[8]
-    cdef floating total = 0
+    cdef floating tail = 0
     cdef Py_ssize_t i = 0, k
+    cdef bint finite
     for k in range(8):
         lane[k] = 0
     while i + 8 <= n:
@@ -67,11 +76,12 @@ cdef inline bint _all_finite(const floating* x, Py_ssize_t n) noexcept nogil:
             lane[k] = lane[k] + (x[i + k] - x[i + k])
         i += 8
     while i < n:
-        total = total + (x[i] - x[i])
+        tail = tail + (x[i] - x[i])
         i += 1
+    finite = tail == 0
     for k in range(8):
-        total = total + lane[k]
-    return total == 0
+        finite = finite & (lane[k] == 0)
+    return finite
 
 
 cdef inline floating _guarded(floating v, floating* hold, int64_t* nan_count) noexcept nogil:
@@ -93,42 +103,135 @@ cdef void _guard_copy(const floating* x, floating* y, floating* hold, int64_t* n
 
 # --------------------------------------------------------------------------- biquads
 
-cdef inline void _sos_channels(const floating* sos, Py_ssize_t n_sections,
-                               const floating* x, floating* y, floating* zi,
-                               Py_ssize_t n, Py_ssize_t c, Py_ssize_t c0,
-                               const Py_ssize_t W) noexcept nogil:
-    """Channels c0 .. c0+W-1 over n samples, every section in turn (section-outer).
-
-    Called with a literal W (8, 4 or 1): after inlining, the lane loop is fully
-    unrolled and the state lives in registers, so W independent recurrences
-    are in flight at once; that is what hides the latency of one channel's
-    recurrence (add -> mul -> sub -> add per sample), which bounds scipy.
+# The biquad cascade is written in C (verbatim below) because it uses GCC/clang
+# vector extensions, which Cython cannot express. Vectors are 16 bytes: the SIMD
+# width every x86-64 (SSE2) and every aarch64 (NEON) CPU has, so they need no
+# -m flag and the build stays portable; other compilers get one-lane "vectors"
+# (plain scalars). Lanes are channels: the arithmetic per channel is the twin's,
+# in the twin's order, whatever the lane, so results do not depend on the chunking.
+#
+# Why it is fast: a biquad is a recurrence whose latency per sample (add -> mul ->
+# sub -> add) is several times its arithmetic cost, so one channel alone runs at
+# a fraction of the machine's throughput. A pass keeps eight channels (two or
+# four vectors) of two consecutive sections in registers and runs both sections
+# sample by sample: 8 to 16 independent recurrences are in flight, enough to keep
+# the floating-point units busy, and float32 gets twice the lanes of float64.
+cdef extern from *:
     """
-    cdef floating z0[8]
-    cdef floating z1[8]
-    cdef floating b0, b1, b2, a1, a2, xi, yi
-    cdef const floating* src = x
-    cdef Py_ssize_t s, i, k
-    for s in range(n_sections):
-        b0 = sos[6 * s]
-        b1 = sos[6 * s + 1]
-        b2 = sos[6 * s + 2]
-        a1 = sos[6 * s + 4]
-        a2 = sos[6 * s + 5]
-        for k in range(W):
-            z0[k] = zi[(2 * s) * c + c0 + k]
-            z1[k] = zi[(2 * s + 1) * c + c0 + k]
-        for i in range(n):
-            for k in range(W):
-                xi = src[i * c + c0 + k]
-                yi = b0 * xi + z0[k]
-                z0[k] = b1 * xi - a1 * yi + z1[k]
-                z1[k] = b2 * xi - a2 * yi
-                y[i * c + c0 + k] = yi
-        for k in range(W):
-            zi[(2 * s) * c + c0 + k] = z0[k]
-            zi[(2 * s + 1) * c + c0 + k] = z1[k]
-        src = y
+    #include <string.h>
+    #if defined(__GNUC__) || defined(__clang__)
+    typedef double rig_vf64 __attribute__((vector_size(16)));
+    typedef float rig_vf32 __attribute__((vector_size(16)));
+    #define RIG_INLINE static inline __attribute__((always_inline))
+    #else
+    typedef double rig_vf64;
+    typedef float rig_vf32;
+    #define RIG_INLINE static inline
+    #endif
+    #define RIG_BLOCK 256  /* samples per pass: a block of 8 float64 channels is 16 KiB */
+
+    /* One pass over n samples of channels c0 .. c0 + K*lanes(V) - 1 through the
+       section at sos/zi (two == 0) or it and the next (two == 1). zi points at the
+       section's (2, c) state block, scipy's layout. K and two are literals at every
+       call: after inlining, the lane loops unroll and the state lives in registers. */
+    #define RIG_SOS_PASS(NAME, T, V)                                                   \\
+    RIG_INLINE V NAME##_load(const T *p) { V v; memcpy(&v, p, sizeof v); return v; }   \\
+    RIG_INLINE void NAME##_store(T *p, V v) { memcpy(p, &v, sizeof v); }               \\
+    RIG_INLINE void NAME(const T *sos, const T *x, T *y, T *zi, Py_ssize_t n,          \\
+                         Py_ssize_t c, Py_ssize_t c0, const int K, const int two)      \\
+    {                                                                                  \\
+        enum { L = sizeof(V) / sizeof(T) };                                           \\
+        const T b0 = sos[0], b1 = sos[1], b2 = sos[2], a1 = sos[4], a2 = sos[5];       \\
+        const T d0 = two ? sos[6] : 0, d1 = two ? sos[7] : 0, d2 = two ? sos[8] : 0;   \\
+        const T e1 = two ? sos[10] : 0, e2 = two ? sos[11] : 0;                        \\
+        V p0[8], p1[8], q0[8], q1[8];                                                  \\
+        int k;                                                                         \\
+        for (k = 0; k < K; k++) {                                                      \\
+            p0[k] = NAME##_load(zi + c0 + k * L);                                      \\
+            p1[k] = NAME##_load(zi + c + c0 + k * L);                                  \\
+            if (two) {                                                                 \\
+                q0[k] = NAME##_load(zi + 2 * c + c0 + k * L);                          \\
+                q1[k] = NAME##_load(zi + 3 * c + c0 + k * L);                          \\
+            }                                                                          \\
+        }                                                                              \\
+        for (Py_ssize_t i = 0; i < n; i++) {                                           \\
+            for (k = 0; k < K; k++) {                                                  \\
+                V xi = NAME##_load(x + i * c + c0 + k * L);                            \\
+                V yi = b0 * xi + p0[k];                                                \\
+                p0[k] = b1 * xi - a1 * yi + p1[k];                                     \\
+                p1[k] = b2 * xi - a2 * yi;                                             \\
+                if (two) {                                                             \\
+                    V yj = d0 * yi + q0[k];                                            \\
+                    q0[k] = d1 * yi - e1 * yj + q1[k];                                 \\
+                    q1[k] = d2 * yi - e2 * yj;                                         \\
+                    yi = yj;                                                           \\
+                }                                                                      \\
+                NAME##_store(y + i * c + c0 + k * L, yi);                              \\
+            }                                                                          \\
+        }                                                                              \\
+        for (k = 0; k < K; k++) {                                                      \\
+            NAME##_store(zi + c0 + k * L, p0[k]);                                      \\
+            NAME##_store(zi + c + c0 + k * L, p1[k]);                                  \\
+            if (two) {                                                                 \\
+                NAME##_store(zi + 2 * c + c0 + k * L, q0[k]);                          \\
+                NAME##_store(zi + 3 * c + c0 + k * L, q1[k]);                          \\
+            }                                                                          \\
+        }                                                                              \\
+    }
+
+    /* Sections in pairs (then the odd one alone), blocks of RIG_BLOCK samples so that
+       a later pair reads the earlier pair's output from L1; channels in groups of 8,
+       then 4 (vectors), then one vector of 2 (float64) and the last few as scalars. */
+    #define RIG_SOS_CASCADE(SFX, T)                                                    \\
+    RIG_SOS_PASS(rig_vpass_##SFX, T, rig_v##SFX)                                       \\
+    RIG_SOS_PASS(rig_spass_##SFX, T, T)                                                \\
+    RIG_INLINE void rig_group_##SFX(const T *sos, const T *x, T *y, T *zi,             \\
+                                    Py_ssize_t n, Py_ssize_t c, const int two)         \\
+    {                                                                                  \\
+        enum { L = sizeof(rig_v##SFX) / sizeof(T) };                                   \\
+        Py_ssize_t c0 = 0;                                                             \\
+        for (; c0 + 8 <= c; c0 += 8)                                                   \\
+            rig_vpass_##SFX(sos, x, y, zi, n, c, c0, 8 / L, two);                      \\
+        if (L <= 4 && c - c0 >= 4) {                                                   \\
+            rig_vpass_##SFX(sos, x, y, zi, n, c, c0, 4 / L, two);                      \\
+            c0 += 4;                                                                   \\
+        }                                                                              \\
+        if (L == 2 && c - c0 >= 2) {                                                   \\
+            rig_vpass_##SFX(sos, x, y, zi, n, c, c0, 1, two);                          \\
+            c0 += 2;                                                                   \\
+        }                                                                              \\
+        switch (c - c0) {                                                              \\
+        case 3: rig_spass_##SFX(sos, x, y, zi, n, c, c0, 3, two); break;               \\
+        case 2: rig_spass_##SFX(sos, x, y, zi, n, c, c0, 2, two); break;               \\
+        case 1: rig_spass_##SFX(sos, x, y, zi, n, c, c0, 1, two); break;               \\
+        }                                                                              \\
+    }                                                                                  \\
+    static void rig_sos_cascade_##SFX(const T *sos, Py_ssize_t n_sections,            \\
+                                      const T *x, T *y, T *zi, Py_ssize_t n,           \\
+                                      Py_ssize_t c)                                    \\
+    {                                                                                  \\
+        for (Py_ssize_t i0 = 0; i0 < n; i0 += RIG_BLOCK) {                             \\
+            Py_ssize_t nb = n - i0 < RIG_BLOCK ? n - i0 : RIG_BLOCK;                   \\
+            const T *src = x + i0 * c;                                                 \\
+            for (Py_ssize_t s = 0; s < n_sections; s += 2) {                           \\
+                if (s + 1 < n_sections)                                                \\
+                    rig_group_##SFX(sos + 6 * s, src, y + i0 * c, zi + 2 * s * c,      \\
+                                    nb, c, 1);                                         \\
+                else                                                                   \\
+                    rig_group_##SFX(sos + 6 * s, src, y + i0 * c, zi + 2 * s * c,      \\
+                                    nb, c, 0);                                         \\
+                src = y + i0 * c;                                                      \\
+            }                                                                          \\
+        }                                                                              \\
+    }
+
+    RIG_SOS_CASCADE(f64, double)
+    RIG_SOS_CASCADE(f32, float)
+    """
+    void rig_sos_cascade_f64(const double* sos, Py_ssize_t n_sections, const double* x,
+                             double* y, double* zi, Py_ssize_t n, Py_ssize_t c) noexcept nogil
+    void rig_sos_cascade_f32(const float* sos, Py_ssize_t n_sections, const float* x,
+                             float* y, float* zi, Py_ssize_t n, Py_ssize_t c) noexcept nogil
 
 
 cdef void _sos_run(const floating* sos, Py_ssize_t n_sections, const floating* x, floating* y,
@@ -141,7 +244,7 @@ cdef void _sos_run(const floating* sos, Py_ssize_t n_sections, const floating* x
     copying into ``y`` and the sections run in place on ``y``.
     """
     cdef const floating* src = x
-    cdef Py_ssize_t i0, nb, c0, k
+    cdef Py_ssize_t k
     if n == 0:
         return
     if _all_finite(x, n * c):
@@ -150,22 +253,10 @@ cdef void _sos_run(const floating* sos, Py_ssize_t n_sections, const floating* x
     else:
         _guard_copy(x, y, hold, nan_count, n, c)
         src = y
-    i0 = 0
-    while i0 < n:
-        nb = n - i0
-        if nb > BLOCK:
-            nb = BLOCK
-        c0 = 0
-        while c0 + 8 <= c:
-            _sos_channels(sos, n_sections, src + i0 * c, y + i0 * c, zi, nb, c, c0, 8)
-            c0 += 8
-        while c0 + 4 <= c:
-            _sos_channels(sos, n_sections, src + i0 * c, y + i0 * c, zi, nb, c, c0, 4)
-            c0 += 4
-        while c0 < c:
-            _sos_channels(sos, n_sections, src + i0 * c, y + i0 * c, zi, nb, c, c0, 1)
-            c0 += 1
-        i0 += nb
+    if floating is double:
+        rig_sos_cascade_f64(sos, n_sections, src, y, zi, n, c)
+    else:
+        rig_sos_cascade_f32(sos, n_sections, src, y, zi, n, c)
 
 
 # --------------------------------------------------------------------------- one-pole
@@ -307,9 +398,14 @@ cdef inline bint _is_block(object a, int typenum, Py_ssize_t c):
 
 
 cdef inline bint _overlap(cnp.ndarray a, cnp.ndarray b):
+    """Whether two checked (n, c) C-contiguous blocks share memory (sizes inline: the
+    C API's NBYTES is a call through NumPy's function table)."""
     cdef char* pa = <char*>cnp.PyArray_DATA(a)
     cdef char* pb = <char*>cnp.PyArray_DATA(b)
-    cdef Py_ssize_t na = cnp.PyArray_NBYTES(a), nb = cnp.PyArray_NBYTES(b)
+    cdef Py_ssize_t na = (cnp.PyArray_DIM(a, 0) * cnp.PyArray_DIM(a, 1)
+                          * cnp.PyArray_ITEMSIZE(a))
+    cdef Py_ssize_t nb = (cnp.PyArray_DIM(b, 0) * cnp.PyArray_DIM(b, 1)
+                          * cnp.PyArray_ITEMSIZE(b))
     return na > 0 and nb > 0 and pa < pb + nb and pb < pa + na
 
 
@@ -348,12 +444,14 @@ cdef class _Kernel:
         self.hold_p = cnp.PyArray_DATA(self.hold)
         self.nan_p = <int64_t*>cnp.PyArray_DATA(self.nan_count)
 
+    @cython.final
     cdef cnp.ndarray _input(self, object x):
         if not _is_block(x, self.typenum, self.n_channels):
             _ref.check_block(x, self.n_channels, self.dtype, "x")
             raise ValueError("x: unsupported array layout")  # pragma: no cover
         return <cnp.ndarray>x
 
+    @cython.final
     cdef cnp.ndarray _output(self, object out, cnp.ndarray x, Py_ssize_t rows, bint exact):
         cdef cnp.npy_intp dims[2]
         if out is None:
@@ -388,21 +486,28 @@ cdef class SosKernel(_Kernel):
         self.sos_p = cnp.PyArray_DATA(self.sos)
         self.zi_p = cnp.PyArray_DATA(self.zi)
 
+    @cython.final
+    cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
+        if self.f32:
+            _sos_run(<const float*>self.sos_p, self.n_sections, <const float*>xp,
+                     <float*>yp, <float*>self.zi_p, <float*>self.hold_p, self.nan_p,
+                     n, self.n_channels)
+        else:
+            _sos_run(<const double*>self.sos_p, self.n_sections, <const double*>xp,
+                     <double*>yp, <double*>self.zi_p, <double*>self.hold_p, self.nan_p,
+                     n, self.n_channels)
+
     def run(self, x, out=None):
         cdef cnp.ndarray xa = self._input(x)
         cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
         cdef cnp.ndarray ya = self._output(out, xa, n, True)
         cdef void* xp = cnp.PyArray_DATA(xa)
         cdef void* yp = cnp.PyArray_DATA(ya)
-        with nogil:
-            if self.f32:
-                _sos_run(<const float*>self.sos_p, self.n_sections, <const float*>xp,
-                         <float*>yp, <float*>self.zi_p, <float*>self.hold_p, self.nan_p,
-                         n, self.n_channels)
-            else:
-                _sos_run(<const double*>self.sos_p, self.n_sections, <const double*>xp,
-                         <double*>yp, <double*>self.zi_p, <double*>self.hold_p, self.nan_p,
-                         n, self.n_channels)
+        if n * self.n_channels * self.n_sections < GIL_KEPT_BELOW:
+            self._filter(xp, yp, n)
+        else:
+            with nogil:
+                self._filter(xp, yp, n)
         return ya
 
 
@@ -419,19 +524,26 @@ cdef class EmaKernel(_Kernel):
         self.alpha = alpha
         self.zi_p = cnp.PyArray_DATA(self.zi)
 
+    @cython.final
+    cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
+        if self.f32:
+            _ema_run(<float>self.alpha, <const float*>xp, <float*>yp, <float*>self.zi_p,
+                     <float*>self.hold_p, self.nan_p, n, self.n_channels)
+        else:
+            _ema_run(self.alpha, <const double*>xp, <double*>yp, <double*>self.zi_p,
+                     <double*>self.hold_p, self.nan_p, n, self.n_channels)
+
     def run(self, x, out=None):
         cdef cnp.ndarray xa = self._input(x)
         cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
         cdef cnp.ndarray ya = self._output(out, xa, n, True)
         cdef void* xp = cnp.PyArray_DATA(xa)
         cdef void* yp = cnp.PyArray_DATA(ya)
-        with nogil:
-            if self.f32:
-                _ema_run(<float>self.alpha, <const float*>xp, <float*>yp, <float*>self.zi_p,
-                         <float*>self.hold_p, self.nan_p, n, self.n_channels)
-            else:
-                _ema_run(self.alpha, <const double*>xp, <double*>yp, <double*>self.zi_p,
-                         <double*>self.hold_p, self.nan_p, n, self.n_channels)
+        if n * self.n_channels < GIL_KEPT_BELOW:
+            self._filter(xp, yp, n)
+        else:
+            with nogil:
+                self._filter(xp, yp, n)
         return ya
 
 
@@ -467,21 +579,28 @@ cdef class MedianKernel(_Kernel):
         self.srt_p = cnp.PyArray_DATA(self.srt)
         self.pos_p = <int64_t*>cnp.PyArray_DATA(self.pos)
 
+    @cython.final
+    cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
+        if self.f32:
+            _median_run(<const float*>xp, <float*>yp, <float*>self.ring_p,
+                        <float*>self.srt_p, self.pos_p, self.hampel, <float>self.scale_v,
+                        <float*>self.hold_p, self.nan_p, n, self.n_channels, self.window)
+        else:
+            _median_run(<const double*>xp, <double*>yp, <double*>self.ring_p,
+                        <double*>self.srt_p, self.pos_p, self.hampel, self.scale_v,
+                        <double*>self.hold_p, self.nan_p, n, self.n_channels, self.window)
+
     def run(self, x, out=None):
         cdef cnp.ndarray xa = self._input(x)
         cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
         cdef cnp.ndarray ya = self._output(out, xa, n, True)
         cdef void* xp = cnp.PyArray_DATA(xa)
         cdef void* yp = cnp.PyArray_DATA(ya)
-        with nogil:
-            if self.f32:
-                _median_run(<const float*>xp, <float*>yp, <float*>self.ring_p,
-                            <float*>self.srt_p, self.pos_p, self.hampel, <float>self.scale_v,
-                            <float*>self.hold_p, self.nan_p, n, self.n_channels, self.window)
-            else:
-                _median_run(<const double*>xp, <double*>yp, <double*>self.ring_p,
-                            <double*>self.srt_p, self.pos_p, self.hampel, self.scale_v,
-                            <double*>self.hold_p, self.nan_p, n, self.n_channels, self.window)
+        if n * self.n_channels * self.window < GIL_KEPT_BELOW:
+            self._filter(xp, yp, n)
+        else:
+            with nogil:
+                self._filter(xp, yp, n)
         return ya
 
 
@@ -518,43 +637,52 @@ cdef class DecimateKernel(_Kernel):
         self.scratch_p = cnp.PyArray_DATA(self.scratch)
         self.phase_p = <int64_t*>cnp.PyArray_DATA(self.phase)
 
+    @cython.final
+    cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
+        """Filter ``n`` samples block by block; copy out the kept ones; advance the phase."""
+        cdef const char* xb = <const char*>xp
+        cdef Py_ssize_t c = self.n_channels
+        cdef Py_ssize_t isz = 4 if self.f32 else 8
+        cdef Py_ssize_t i0 = 0, nb, q = self.phase_p[0], r = 0, k
+        while i0 < n:
+            nb = n - i0
+            if nb > BLOCK:
+                nb = BLOCK
+            if self.f32:
+                _sos_run(<const float*>self.sos_p, self.n_sections,
+                         <const float*>(xb + i0 * c * isz), <float*>self.scratch_p,
+                         <float*>self.zi_p, <float*>self.hold_p, self.nan_p, nb, c)
+                while q < nb:
+                    for k in range(c):
+                        (<float*>yp)[r * c + k] = (<float*>self.scratch_p)[q * c + k]
+                    r += 1
+                    q += self.factor
+            else:
+                _sos_run(<const double*>self.sos_p, self.n_sections,
+                         <const double*>(xb + i0 * c * isz), <double*>self.scratch_p,
+                         <double*>self.zi_p, <double*>self.hold_p, self.nan_p, nb, c)
+                while q < nb:
+                    for k in range(c):
+                        (<double*>yp)[r * c + k] = (<double*>self.scratch_p)[q * c + k]
+                    r += 1
+                    q += self.factor
+            q -= nb
+            i0 += nb
+        self.phase_p[0] = q
+
     def run(self, x, out=None):
         cdef cnp.ndarray xa = self._input(x)
         cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
         cdef Py_ssize_t p = self.phase_p[0]
         cdef Py_ssize_t rows = 0 if n <= p else (n - p - 1) // self.factor + 1
         cdef cnp.ndarray ya = self._output(out, xa, rows, False)
-        cdef char* xp = <char*>cnp.PyArray_DATA(xa)
-        cdef char* yp = <char*>cnp.PyArray_DATA(ya)
-        cdef Py_ssize_t c = self.n_channels
-        cdef Py_ssize_t isz = 4 if self.f32 else 8
-        cdef Py_ssize_t i0 = 0, nb, q = p, r = 0, k
-        with nogil:
-            while i0 < n:
-                nb = n - i0
-                if nb > BLOCK:
-                    nb = BLOCK
-                if self.f32:
-                    _sos_run(<const float*>self.sos_p, self.n_sections,
-                             <const float*>(xp + i0 * c * isz), <float*>self.scratch_p,
-                             <float*>self.zi_p, <float*>self.hold_p, self.nan_p, nb, c)
-                    while q < nb:
-                        for k in range(c):
-                            (<float*>yp)[r * c + k] = (<float*>self.scratch_p)[q * c + k]
-                        r += 1
-                        q += self.factor
-                else:
-                    _sos_run(<const double*>self.sos_p, self.n_sections,
-                             <const double*>(xp + i0 * c * isz), <double*>self.scratch_p,
-                             <double*>self.zi_p, <double*>self.hold_p, self.nan_p, nb, c)
-                    while q < nb:
-                        for k in range(c):
-                            (<double*>yp)[r * c + k] = (<double*>self.scratch_p)[q * c + k]
-                        r += 1
-                        q += self.factor
-                q -= nb
-                i0 += nb
-            self.phase_p[0] = q
+        cdef void* xp = cnp.PyArray_DATA(xa)
+        cdef void* yp = cnp.PyArray_DATA(ya)
+        if n * self.n_channels * self.n_sections < GIL_KEPT_BELOW:
+            self._filter(xp, yp, n)
+        else:
+            with nogil:
+                self._filter(xp, yp, n)
         if out is None or cnp.PyArray_DIM(ya, 0) == rows:
             return ya
         return ya[:rows]
@@ -581,6 +709,15 @@ cdef class StatsKernel(_Kernel):
         self.acc_p = <double*>cnp.PyArray_DATA(self.acc)
         self.count_p = <int64_t*>cnp.PyArray_DATA(self.count)
 
+    @cython.final
+    cdef Py_ssize_t _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
+        if self.f32:
+            return _stats_run(<const float*>xp, <float*>yp, self.acc_p, self.count_p,
+                              self.window, <float*>self.hold_p, self.nan_p, n,
+                              self.n_channels)
+        return _stats_run(<const double*>xp, <double*>yp, self.acc_p, self.count_p,
+                          self.window, <double*>self.hold_p, self.nan_p, n, self.n_channels)
+
     def run(self, x, out=None):
         cdef cnp.ndarray xa = self._input(x)
         cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
@@ -598,15 +735,11 @@ cdef class StatsKernel(_Kernel):
             ya = <cnp.ndarray>out
         cdef void* xp = cnp.PyArray_DATA(xa)
         cdef void* yp = cnp.PyArray_DATA(ya)
-        with nogil:
-            if self.f32:
-                got = _stats_run(<const float*>xp, <float*>yp, self.acc_p, self.count_p,
-                                 self.window, <float*>self.hold_p, self.nan_p, n,
-                                 self.n_channels)
-            else:
-                got = _stats_run(<const double*>xp, <double*>yp, self.acc_p, self.count_p,
-                                 self.window, <double*>self.hold_p, self.nan_p, n,
-                                 self.n_channels)
+        if n * self.n_channels < GIL_KEPT_BELOW:
+            got = self._filter(xp, yp, n)
+        else:
+            with nogil:
+                got = self._filter(xp, yp, n)
         if cnp.PyArray_DIM(ya, 0) == got:
             return ya
         return ya[:got]

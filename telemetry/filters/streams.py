@@ -40,8 +40,21 @@ class _Stream:
         self.nan_count = np.zeros(self.n_channels, np.int64)
 
     def process(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Filter the next chunk ``x`` (samples, channels); returns ``out`` (or a new array)."""
+        """Filter the next chunk ``x`` (samples, channels); returns ``out`` (or a new array).
+
+        Each instance shadows this method with its kernel's bound ``run`` (see
+        ``_bind``); this body only runs if a subclass never bound a kernel.
+        """
         return self._kernel.run(x, out)
+
+    def _bind(self, kernel: Any) -> None:
+        """Bind the kernel; ``process`` becomes its ``run`` directly.
+
+        At one sample per call a Python-level forwarding frame costs about as
+        much as the filtering, so the instance calls the kernel without one.
+        """
+        self._kernel = kernel
+        self.process = kernel.run  # type: ignore[method-assign]
 
     def output_length(self, n: int) -> int:
         """Rows the next ``process`` call returns for a chunk of ``n`` samples."""
@@ -63,7 +76,7 @@ class SosFilter(_Stream):
         super().__init__(n_channels, dtype, hold)
         self.sos = valid_sos(sos, self.dtype)
         self.zi = np.zeros((self.sos.shape[0], 2, self.n_channels), self.dtype)
-        self._kernel = backend.kernels.SosKernel(self.sos, self.zi, self.hold, self.nan_count)
+        self._bind(backend.kernels.SosKernel(self.sos, self.zi, self.hold, self.nan_count))
 
     def reset(self) -> None:
         self.zi[:] = 0
@@ -90,7 +103,7 @@ class Ema(_Stream):
         self.alpha = ema_alpha(tau_s, fs)
         self.zi = np.full(self.n_channels, initial, self.dtype)
         self._initial = initial
-        self._kernel = backend.kernels.EmaKernel(self.alpha, self.zi, self.hold, self.nan_count)
+        self._bind(backend.kernels.EmaKernel(self.alpha, self.zi, self.hold, self.nan_count))
 
     def reset(self, value: float | np.ndarray | None = None) -> None:
         self.zi[:] = self._initial if value is None else value
@@ -109,9 +122,9 @@ class RunningMedian(_Stream):
         self.ring = np.zeros((self.n_channels, self.window), self.dtype)
         self.srt = np.zeros_like(self.ring)
         self.pos = np.zeros(1, np.int64)
-        self._kernel = backend.kernels.MedianKernel(
+        self._bind(backend.kernels.MedianKernel(
             self.ring, self.srt, self.pos, self.hold, self.nan_count, self._scale
-        )
+        ))
 
     def reset(self) -> None:
         self.ring[:] = 0
@@ -169,9 +182,9 @@ class Decimator(_Stream):
         self.sos = valid_sos(sos, self.dtype)
         self.zi = np.zeros((self.sos.shape[0], 2, self.n_channels), self.dtype)
         self.phase = np.zeros(1, np.int64)
-        self._kernel = backend.kernels.DecimateKernel(
+        self._bind(backend.kernels.DecimateKernel(
             self.sos, self.zi, self.phase, self.factor, self.hold, self.nan_count
-        )
+        ))
 
     def output_length(self, n: int) -> int:
         return _filters_ref.decimated_length(n, int(self.phase[0]), self.factor)
@@ -194,9 +207,9 @@ class WindowStats(_Stream):
         self.window = valid_int("window", window, 1)
         st = stats_state(self.n_channels, self.dtype)
         self.acc, self.count = st.acc, st.count
-        self._kernel = backend.kernels.StatsKernel(
+        self._bind(backend.kernels.StatsKernel(
             self.window, self.acc, self.count, self.hold, self.nan_count
-        )
+        ))
 
     def output_length(self, n: int) -> int:
         return (int(self.count[0]) + n) // self.window

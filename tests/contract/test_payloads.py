@@ -16,7 +16,6 @@ from telemetry.contract.errors import PayloadDecodeError, PayloadEncodeError
 from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
-    CommandEnvelope,
     Envelope,
     EventMessage,
     LedgerMessage,
@@ -24,9 +23,7 @@ from telemetry.contract.payloads import (
     StatsMessage,
     StatusMessage,
     decode,
-    decode_command,
     encode,
-    encode_command,
     set_delivery_flags,
 )
 
@@ -162,14 +159,3 @@ def test_corrupted_payloads_raise_only_payload_decode_error(msg: object, data: s
             assert str(err), "a rejection names its problem"
         else:  # a corruption that still parses yields a whole, typed message
             assert isinstance(got, DECODED_TYPES), type(got)
-
-
-@given(st.text(max_size=20), names, json_obj, finite)
-def test_command_envelope_round_trip(cid: str, name: str, args: dict, expires: float) -> None:
-    cmd = CommandEnvelope(cid, name, args, expires)
-    assert decode_command(encode_command(cmd)) == cmd
-
-
-def test_command_envelope_rejects_missing_fields() -> None:
-    with pytest.raises(PayloadDecodeError, match="missing field 'expires_at'"):
-        decode_command(b'{"v":1,"id":"a","name":"stop","args":{}}')

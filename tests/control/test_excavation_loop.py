@@ -13,7 +13,7 @@ import pytest
 
 from control.config import load_config
 from control.lockstep import LockstepRunner
-from control.mission import DigSite, MissionPlan
+from control.mission import MissionPlan, MissionSite
 from control.step import ControlEvent
 from control.strategy import BASELINE_STRATEGY, DigPhase
 from control.supervisor import Mode
@@ -21,7 +21,7 @@ from sim_hw.lockstep import LockstepRig
 from sim_hw.plant_config import SOIL_PRESETS
 
 #: one bucket from a site near the dump
-SHORT = MissionPlan("short", (DigSite("A", 1.0, 0.0, 25.0, 3),), dump_x=0.0, dump_y=0.0)
+SHORT = MissionPlan("short", (MissionSite("A", 1.0, 0.0, 25.0, 3),), dump_x=0.0, dump_y=0.0)
 
 
 @dataclass

@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from firmware_bridge.backoff import Backoff
+from rig_common.backoff import Backoff
+from telemetry.downlink.errors import DownlinkConfigError
 from telemetry.downlink.event_throttle import EventThrottle, ThrottledEvent
 from telemetry.downlink.rate_limit import TokenBucket
 
@@ -44,3 +45,13 @@ def test_throttle_collapses_repeats_into_one_counted_summary() -> None:
     assert (summary.count, summary.first_t_rig) == (2, 100.2)
     assert t.handle_timer(1.7) == []  # `other` had no repeats
     assert t.offer(e, now=2.0, t_rig=102.0) == [e]  # a new window
+
+
+def test_liveness_settings_are_validated_naming_the_key() -> None:
+    from telemetry.downlink import DownlinkConfig
+
+    with pytest.raises(DownlinkConfigError, match="link_loss_s: expected > 0"):
+        DownlinkConfig(rig_id="r", outbox_path="o.db", link_loss_s=0)
+    with pytest.raises(DownlinkConfigError, match="probe_interval_s: expected > 0 and < "):
+        DownlinkConfig(rig_id="r", outbox_path="o.db", link_loss_s=2.0, probe_interval_s=2.0)
+    assert DownlinkConfig(rig_id="r", outbox_path="o.db").protocol == "5"

@@ -25,6 +25,7 @@ from firmware_bridge.messages import (
     EStop,
     Event,
     FirmwareInfo,
+    FirmwareSeverity,
     Heartbeat,
     Hello,
     MsgType,
@@ -39,7 +40,6 @@ from firmware_bridge.messages import (
     ResultStatus,
     SampleBatch,
     Setpoints,
-    Severity,
 )
 
 from .vectors import VECTORS
@@ -75,7 +75,7 @@ messages = st.one_of(
     st.builds(CommandResult, command_seq=u32, code=u16, status=st.sampled_from(ResultStatus),
               reason=st.sampled_from(Reason), detail=text),
     st.builds(EStop, source=u8, reason=text),
-    st.builds(Event, time_us=u64, code=u16, severity=st.sampled_from(Severity), value=f32,
+    st.builds(Event, time_us=u64, code=u16, severity=st.sampled_from(FirmwareSeverity), value=f32,
               text=text),
     st.builds(ResetNotice, boot_id=u32, reason=st.sampled_from(ResetReason)),
     st.builds(ParamGet, param_id=u16),

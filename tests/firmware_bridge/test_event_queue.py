@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from firmware_bridge.bridge import Connected, Disconnected, must_deliver
 from firmware_bridge.event_queue import EventQueue
 from firmware_bridge.link import MessageReceived
-from firmware_bridge.messages import Event, FirmwareInfo, SampleBatch, Severity
+from firmware_bridge.messages import Event, FirmwareInfo, FirmwareSeverity, SampleBatch
 
 
 def batch(i: int) -> MessageReceived:
@@ -37,7 +37,7 @@ def test_a_disconnect_survives_an_overflow_of_batches() -> None:
 
 def test_firmware_events_are_never_dropped() -> None:
     q: EventQueue = EventQueue(2, keep=must_deliver)
-    ev = MessageReceived(Event(1, 3, Severity.CRITICAL, 0.0, "watchdog"), 1)
+    ev = MessageReceived(Event(1, 3, FirmwareSeverity.CRITICAL, 0.0, "watchdog"), 1)
     q.put(ev)
     for i in range(10):
         q.put(batch(i))

@@ -19,6 +19,7 @@ from firmware_bridge.messages import (
     Event,
     EventCode,
     FirmwareInfo,
+    FirmwareSeverity,
     Flags,
     Heartbeat,
     Hello,
@@ -35,7 +36,6 @@ from firmware_bridge.messages import (
     ResultStatus,
     SampleBatch,
     Setpoints,
-    Severity,
 )
 
 # a batch longer than one COBS block: 288 data bytes without a zero byte
@@ -123,7 +123,7 @@ VECTORS = [
     ("ESTOP", EStop(source=1, reason="ground"), 2, 0, 0),
     (
         "EVENT",
-        Event(3_000_000, EventCode.STALL, Severity.FAULT, 41.5, "drum stalled"),
+        Event(3_000_000, EventCode.STALL, FirmwareSeverity.FAULT, 41.5, "drum stalled"),
         3,
         0,
         0,
@@ -166,9 +166,10 @@ VECTORS = [
         0,
     ),
     ("EVENT_WATCHDOG_STOP",
-     Event(3_750_000, EventCode.WATCHDOG_STOP, Severity.FAULT, 250.0, "link lost: rx"), 1, 0,
+     Event(3_750_000, EventCode.WATCHDOG_STOP, FirmwareSeverity.FAULT, 250.0,
+           "link lost: rx"), 1, 0,
      Flags.ACK_VALID),
     ("EVENT_STANDSTILL",
-     Event(3_862_000, EventCode.STANDSTILL, Severity.INFO, 112.0, "standstill"), 2, 0,
+     Event(3_862_000, EventCode.STANDSTILL, FirmwareSeverity.INFO, 112.0, "standstill"), 2, 0,
      Flags.ACK_VALID),
 ]

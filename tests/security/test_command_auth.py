@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from control.commands import parse_command
+from control.command_intake import parse_command
 from control.policy import CommandRefused
 from control.security import (
     AuthorizedCommand,

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from control.security import (
-    SiteRules,
+    PlanRules,
     SiteRulesPolicy,
     public_feed_payload,
     public_topics,
@@ -40,7 +40,7 @@ def plan_dict(**over: Any) -> dict[str, Any]:
     return data
 
 
-RULES = SiteRules(site_plan_from_dict(plan_dict()))
+RULES = PlanRules(site_plan_from_dict(plan_dict()))
 
 
 # --- geometry ---------------------------------------------------------------------------

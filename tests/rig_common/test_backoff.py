@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from firmware_bridge.backoff import Backoff
+from rig_common.backoff import Backoff
 
 
 def test_delays_grow_then_stay_within_half_cap_and_cap() -> None:
