@@ -481,6 +481,17 @@ class Outbox:
     def bytes_used(self) -> int:
         return self._bytes
 
+    @property
+    def unsent_on_disk(self) -> bool:
+        """Some row on disk was not handed out yet (``fetch`` may be waiting to read it)."""
+        for priority in Priority:
+            for e in self._index[priority].values():
+                if e.id > self._cursor[priority]:
+                    if e.id <= self._committed_id:
+                        return True
+                    break
+        return False
+
     def pending(self, stream: str | None = None) -> list[tuple[str, int]]:
         """(stream, seq) of stored rows in drain order; for tests and tools."""
         self._check_open()

@@ -106,7 +106,7 @@ class Publisher:
         self._wake.set()
 
     def stop(self) -> None:
-        """Ask ``run()`` to finish in-flight publishes, announce offline and return."""
+        """Ask ``run()`` to send what the outbox has on disk, announce offline and return."""
         self._stopping.set()
         self._wake.set()
         self._slot_freed.set()
@@ -171,11 +171,13 @@ class Publisher:
                   if self._bandwidth else None)
         refill = max(1, self._max_in_flight // 4)
         while True:
-            # Stopping: one last fetch (what the outbox committed for the closing
-            # downlink), then return; the caller lets the window drain.
+            # Stopping: keep sending what the outbox has on disk (the closing downlink
+            # flushed this session's last messages to it) until nothing is left; the
+            # caller bounds the time that may take (``close_timeout_s``) and lets the
+            # window drain.
             stopping = self._stopping.is_set()
             free = self._max_in_flight - self._in_flight
-            if free < refill and not stopping:
+            if free < refill:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
@@ -184,9 +186,9 @@ class Publisher:
                 self._status_dirty = False
                 self._in_flight += 1
                 tg.create_task(self._publish_status(session), name="downlink-status")
-            rows = self._outbox.fetch(free) if free > 0 else []
+            rows = self._outbox.fetch(free)
             if not rows:
-                if stopping:
+                if stopping and not self._outbox.unsent_on_disk:
                     return
                 await self._wake.wait()
                 continue
@@ -198,8 +200,6 @@ class Publisher:
                         await asyncio.sleep(delay)
                 self._in_flight += 1
                 tg.create_task(self._publish_one(session, row), name=f"downlink-pub-{row.id}")
-            if stopping:
-                return
 
     async def _publish_status(self, session: MqttSession) -> None:
         try:
