@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 
-.PHONY: install run test bench lint broker clean
+.PHONY: install run test bench lint broker postgres socat systemd-tools browser clean
 
 install: $(STAMP)
 
@@ -21,19 +21,30 @@ run: install
 broker:
 	scripts/ensure-mosquitto.sh
 
+postgres:
+	scripts/ensure-postgresql.sh
+
+socat:
+	scripts/ensure-socat.sh
+
+systemd-tools:
+	scripts/ensure-systemd-analyze.sh
+
+browser:
+	scripts/ensure-chromium.sh
+
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install broker
+test: install broker postgres socat systemd-tools browser
 	$(VENV)/bin/ruff check .
 	$(PY) -m pip check
 	$(PY) -m pytest
 
-bench: install broker
+bench: install broker postgres
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) build *.egg-info
 	find . -name '*.so' -path './*/*' -not -path './.venv/*' -delete
-	find . -name '*.c' -path './firmware_bridge/*' -delete
-	find . -name '*.c' -path './telemetry/*' -delete
+	find firmware_bridge telemetry sim_hw control -name '*.c' -delete

@@ -1,6 +1,8 @@
 """The rig controller: supervisor, excavation strategy, interlocks, and the asyncio app."""
 
-from .commands import CommandAck, CommandName, GroundCommand, check_command, parse_command
+from .command_intake import TrustedLink, decode_command, parse_command
+from .command_timing import CommandTiming
+from .commands import CommandAck, CommandName, GroundCommand, check_command
 from .config import ControllerConfig, load_config
 from .errors import (
     CommandFormatError,
@@ -9,13 +11,16 @@ from .errors import (
     InvalidTransitionError,
     RigConnectionError,
 )
+from .events import ControlEvent, EventKind
 from .interlocks import Interlocks, Reaction, Trip
-from .mass_estimator import MassEstimate, MassEstimator
+from .lockstep import LockstepRunner
+from .mass_estimator import DumpEstimate, MassEstimate, MassEstimator
 from .measurements import Measurements
 from .mission import MissionPlan, MissionProgress, load_mission
-from .policy import CommandAuthenticator, CommandRefused, NoSiteRules, SiteRules, TrustedLink
+from .policy import CommandAuthenticator, CommandRefused, NoSiteRules, SiteRules
+from .power_strategy import PowerLimitedStrategy
 from .step import ControlCore, StepInputs, StepOutput
-from .strategy import ExcavationStrategy
+from .strategy import ExcavationStrategy, make_strategy
 from .supervisor import Mode, ModeChanged, Supervisor, Trigger
 
 __all__ = [
@@ -24,14 +29,19 @@ __all__ = [
     "CommandFormatError",
     "CommandName",
     "CommandRefused",
+    "CommandTiming",
     "ConfigError",
     "ControlCore",
     "ControlError",
+    "ControlEvent",
     "ControllerConfig",
+    "DumpEstimate",
+    "EventKind",
     "ExcavationStrategy",
     "GroundCommand",
     "Interlocks",
     "InvalidTransitionError",
+    "LockstepRunner",
     "MassEstimate",
     "MassEstimator",
     "Measurements",
@@ -40,6 +50,7 @@ __all__ = [
     "Mode",
     "ModeChanged",
     "NoSiteRules",
+    "PowerLimitedStrategy",
     "Reaction",
     "RigConnectionError",
     "SiteRules",
@@ -50,7 +61,9 @@ __all__ = [
     "Trip",
     "TrustedLink",
     "check_command",
+    "decode_command",
     "load_config",
     "load_mission",
+    "make_strategy",
     "parse_command",
 ]

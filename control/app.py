@@ -5,8 +5,8 @@ Theory of operation
 ``RigController.run()`` opens the firmware ``Bridge`` and runs, in one
 ``asyncio.TaskGroup``, these named tasks:
 
-* ``firmware-events``: every bridge event. Sample batches go through the
-  ``SensorFeed`` filter chains as they arrive (compiled, GIL-free kernels);
+* ``firmware-events``: every bridge event. Sample batches are queued in the
+  ``SensorFeed`` and filtered once per control step (compiled, GIL-free kernels);
   heartbeats update the firmware status; firmware events, command results and
   link changes become ``Notice``s for the next control step.
 * ``control-loop``: a fixed-rate loop (``loop.rate_hz`` on the wall clock)
@@ -16,14 +16,28 @@ Theory of operation
   ``ControlCore.step`` -> set-points to the bridge, requests to the command
   sender, events to the downlink; then the systemd watchdog is fed.
 * ``firmware-commands``: sends the core's ``FirmwareRequest``s in order and
-  reports each result back as ``RequestFinished`` (motion commands complete on
-  the firmware's DONE, in their own task, so they do not block the queue).
-  E-stops bypass the queue.
-* ``ground-commands`` (with a downlink): raw uplink payloads ->
-  ``CommandAuthenticator`` -> ``parse_command`` -> ``ControlCore.handle_command``
-  -> ack on the ack topic.
-* ``telemetry``: state and statistics to the downlink every
-  ``loop.stats_interval_s``.
+  reports each result back as ``RequestFinished`` (``control.firmware_requests``;
+  motion commands complete on the firmware's DONE, in their own task). E-stops
+  bypass the queue.
+* ``ground-commands`` (with a downlink): raw uplink payloads -> the command
+  gate (``CommandAuthenticator.admit``: decoded, authenticated, on time, or a
+  ``Rejection``; run on one worker thread, so signature checks and the replay
+  store's disk sync never block the loop) -> ``ControlCore.apply_command`` ->
+  ack on the ack topic.
+* ``telemetry``: state, samples and the public topics to the downlink every
+  ``loop.stats_interval_s`` (``control.telemetry_out``).
+
+``ground-commands`` and ``telemetry`` are not safety tasks: they run under
+``control.task_supervisor.supervise`` (a failure is logged, becomes a
+``task_restarted`` alarm event and the task restarts with backoff). A failure
+of any other task ends the run: the firmware's watchdog then stops the motors
+and systemd restarts the service.
+
+The jobs around the loop live in their own modules: ``loop_stats`` (timing in
+constant memory), ``run_record`` (bounded history for the summary and plot),
+``ledger_writer`` (dumps into the signed ledger off the loop), ``telemetry_out``
+and ``public_topics`` (the periodic downlink), ``ground_link`` (the ground-link
+health decision) and ``command_intake`` (the command gate).
 
 Time: ``loop.time()`` is the only clock read here (plus ``time.time`` for
 command expiry, injected as ``wall_clock``); ``control.timebase`` converts to
@@ -33,125 +47,59 @@ plant time. The app makes no decisions: the core does.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
-import contextlib
 import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
 
 from firmware_bridge.bridge import Bridge, BridgeConfig, Connected, Disconnected
-from firmware_bridge.errors import BridgeError, CommandRejectedError, LinkDownError
+from firmware_bridge.errors import BridgeError, LinkDownError
 from firmware_bridge.link import MessageReceived, PeerReset, SampleGap
-from firmware_bridge.messages import (
-    CommandCode,
-    CommandResult,
-    Event,
-    Heartbeat,
-    ResultStatus,
-    SampleBatch,
-)
+from firmware_bridge.messages import CommandResult, Event, Heartbeat, SampleBatch
 
-from .commands import CommandAck, parse_command
+from .command_intake import TrustedLink
+from .commands import CommandAck, GroundCommand
 from .config import ControllerConfig
-from .errors import CommandFormatError, RigConnectionError
+from .downlink_port import DownlinkPort
+from .errors import RigConnectionError
+from .events import ControlEvent, EventKind, Severity
+from .firmware_requests import FirmwareRequests
+from .ground_link import GroundLinkMonitor
+from .ledger_writer import LedgerBook, LedgerWriter
+from .loop_stats import LoopStats
+from .measurements import Measurements
 from .mission import MissionPlan
 from .operator import AutoOperator
-from .policy import CommandAuthenticator, CommandRefused, SiteRules, TrustedLink
+from .policy import CommandAuthenticator, SiteRules
+from .public_topics import PublicTopics
+from .realtime import enter_realtime
+from .run_record import RunRecord
+from .run_summary import RunSummary, link_summary, summarize
 from .sd_notify import SdNotifier
+from .security.command_auth import Rejection
 from .sensor_feed import SensorFeed
 from .step import (
     ControlCore,
-    ControlEvent,
     EstopRequest,
     FirmwareEventSeen,
-    FirmwareRequest,
     LinkDown,
     LinkUp,
     Notice,
-    RequestFinished,
     StepInputs,
 )
 from .supervisor import Mode, ModeChanged
+from .task_supervisor import supervise
+from .telemetry_out import TelemetryOut
 from .timebase import TimeBase
 
 log = logging.getLogger(__name__)
 
+__all__ = ["RigController", "RunSummary"]
+
 MODE_INDEX = {m: i for i, m in enumerate(Mode)}
-
-
-@dataclass(slots=True)
-class RunRecord:
-    """What the run looked like, for the summary and the plot (one row per tick)."""
-
-    columns: tuple[str, ...] = ("t", "mode", "drum_current", "drum_speed", "cut_depth",
-                                "bucket_kg", "load_cell_kg", "model_kg", "tilt", "motor_temp",
-                                "battery_soc", "x", "y", "depth_cmd", "speed_cmd")
-    rows: list[tuple[float, ...]] = field(default_factory=list)
-    events: list[tuple[float, str, str]] = field(default_factory=list)  # (t, severity, text)
-    every: int = 1
-    _n: int = 0
-
-    def add(self, row: tuple[float, ...]) -> None:
-        self._n += 1
-        if self._n % self.every == 0:
-            self.rows.append(row)
-
-    def array(self) -> np.ndarray:
-        return np.array(self.rows, dtype=float).reshape(-1, len(self.columns))
-
-
-@dataclass(slots=True)
-class LoopStats:
-    lateness: list[float] = field(default_factory=list)  # s, per tick
-    compute: list[float] = field(default_factory=list)  # s, per tick
-    latency: list[float] = field(default_factory=list)  # sensor arrival -> set-points sent
-    ticks: int = 0
-    missed: int = 0
-
-    @staticmethod
-    def pct(values: list[float], q: float) -> float:
-        return float(np.percentile(values, q)) if values else math.nan
-
-    def summary(self) -> dict[str, float]:
-        ms = 1e3
-        return {
-            "ticks": self.ticks, "missed": self.missed,
-            "lateness_p50_ms": self.pct(self.lateness, 50) * ms,
-            "lateness_p99_ms": self.pct(self.lateness, 99) * ms,
-            "lateness_max_ms": (max(self.lateness) if self.lateness else math.nan) * ms,
-            "compute_p99_ms": self.pct(self.compute, 99) * ms,
-            "latency_p50_ms": self.pct(self.latency, 50) * ms,
-            "latency_p99_ms": self.pct(self.latency, 99) * ms,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    mission: dict[str, Any] | None
-    mission_complete: bool
-    final_mode: str
-    mass_dumped_kg: float
-    cycles: int
-    stalls: int
-    obstacles: int
-    interlock_trips: int
-    link_losses: int
-    estops: int
-    faults_handled: int
-    commands_accepted: int
-    commands_rejected: int
-    energy_j: float
-    samples_filtered: int
-    wall_s: float
-    plant_s: float
-    cpu_s: float
-    loop: dict[str, float]
-    link: dict[str, int]
+HISTORY = 256  # acks and firmware events kept for inspection (the downlink has them all)
 
 
 class RigController:
@@ -161,10 +109,10 @@ class RigController:
         port: str,
         mission: MissionPlan | None = None,
         *,
-        downlink: Any = None,
+        downlink: DownlinkPort | None = None,
         authenticator: CommandAuthenticator | None = None,
         site_rules: SiteRules | None = None,
-        ledger: Any = None,
+        ledger: LedgerBook | None = None,
         operator: AutoOperator | None = None,
         notifier: SdNotifier | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -174,33 +122,47 @@ class RigController:
         self.port = port
         self.core = ControlCore(config, mission, site_rules)
         self.downlink = downlink
-        self.authenticator: CommandAuthenticator = authenticator or TrustedLink()
-        self.ledger = ledger  # control.security.Ledger: one signed entry per dump
-        self.ledger_entries: list[Any] = []
-        self._ledger_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self._energy_at_dump = 0.0
-        self._last_zone: Any = None  # the safety zone last published
+        self.gate: CommandAuthenticator = authenticator or TrustedLink(
+            config.ground.command_timing)
+        self.ledger = LedgerWriter(ledger, downlink) if ledger is not None else None
+        g = config.ground
+        self.ground_link = GroundLinkMonitor(
+            g, downlink is not None and downlink.config.broker_url is not None)
         self.operator = operator
         self.notifier = notifier or SdNotifier({})
         self.wall_clock = wall_clock
+        self.telemetry = None if downlink is None else TelemetryOut(
+            downlink, self.core, PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules),
+            wall_clock)
         self.record = RunRecord(every=max(1, record_every))
         self.loop_stats = LoopStats()
         self.bridge: Bridge | None = None
         self.feed: SensorFeed | None = None
-        self.acks: list[CommandAck] = []
-        self.firmware_events: list[Event] = []
+        self._acks: collections.deque[CommandAck] = collections.deque(maxlen=HISTORY)
+        self._firmware_events: collections.deque[Event] = collections.deque(maxlen=HISTORY)
         self._notices: list[Notice] = []
         self._fw_status: int | None = None
-        self._requests: asyncio.Queue[FirmwareRequest] = asyncio.Queue()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._requests: FirmwareRequests | None = None
         self._done = asyncio.Event()
         self._timebase = TimeBase(config.loop.time_scale)
-        self._ground_seen = -math.inf
+        self._until_complete = False
         self._scale_checked = False
         self._samples_before = 0
         self._started_wall = 0.0
         self._cpu0 = 0.0
         self.mode_listeners: list[Callable[[ModeChanged], None]] = []
+        self.task_failures: dict[str, int] = {}  # supervised task name -> failures
+        self._gate_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    @property
+    def acks(self) -> list[CommandAck]:
+        """The latest acks (at most ``HISTORY``)."""
+        return list(self._acks)
+
+    @property
+    def firmware_events(self) -> list[Event]:
+        """The latest firmware events (at most ``HISTORY``)."""
+        return list(self._firmware_events)
 
     # --- lifecycle --------------------------------------------------------------------
     def stop(self) -> None:
@@ -217,6 +179,8 @@ class RigController:
         self._started_wall = loop.time()
         self._cpu0 = time.process_time()
         self._until_complete = until_complete
+        if self.ledger is not None:  # entries a crash kept from the outbox, first
+            await self.ledger.reconcile()
         bridge = Bridge(self.port, BridgeConfig(
             connect_timeout=self.config.link.connect_timeout_wall_s))
         try:
@@ -224,30 +188,48 @@ class RigController:
         except BridgeError as err:
             raise RigConnectionError(f"cannot reach the firmware on {self.port}: {err}") from err
         self.bridge = bridge
+        self._requests = FirmwareRequests(bridge, self.config.link, self._notify)
+        normal_scheduling = enter_realtime(self.config.loop.realtime_priority)
         try:
             async with asyncio.TaskGroup() as tg:
                 tasks = [
                     tg.create_task(self._events_task(bridge), name="firmware-events"),
-                    tg.create_task(self._command_task(bridge, tg), name="firmware-commands"),
-                    tg.create_task(self._telemetry_task(), name="telemetry"),
+                    tg.create_task(self._requests.run(tg), name="firmware-commands"),
+                    tg.create_task(supervise("telemetry", self._telemetry_task,
+                                             self._task_failed), name="telemetry"),
                     tg.create_task(self._control_loop(bridge, tg), name="control-loop"),
                     tg.create_task(self._deadline(max_wall_s), name="run-deadline"),
                 ]
                 if self.downlink is not None:
-                    tasks.append(tg.create_task(self._ground_task(), name="ground-commands"))
+                    downlink = self.downlink
+                    tasks.append(tg.create_task(
+                        supervise("ground-commands", lambda: self._ground_task(downlink),
+                                  self._task_failed), name="ground-commands"))
                 await self._done.wait()
-                await self._shutdown(bridge)
-                for task in tasks:
-                    task.cancel()
+                await self._shut_down(tasks)
         finally:
+            normal_scheduling()
             self.notifier.stopping()
+            self.notifier.close()
             await bridge.aclose()
-            if self._ledger_pool is not None:  # every dump booked before we return
-                await loop.run_in_executor(self._ledger_pool, lambda: None)
-                await asyncio.sleep(0)  # let the done-callbacks publish the entries
-                self._ledger_pool.shutdown(wait=True)
-                self._ledger_pool = None
+            if self._gate_pool is not None:  # at most one admit in flight: short
+                self._gate_pool.shutdown(wait=True)
+                self._gate_pool = None
+            if self.ledger is not None:  # every dump booked before we return
+                await self.ledger.close()
         return self.summary()
+
+    async def _shut_down(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Stop everything that could send to the firmware, then STOP and ENABLE 0 as
+        the last two commands; the task group then awaits every cancelled task."""
+        assert self._requests is not None
+        events = tasks[0]  # firmware-events: results of the final commands arrive there
+        for task in tasks[1:]:
+            task.cancel()
+        self._requests.cancel_in_flight()
+        await asyncio.gather(*tasks[1:], return_exceptions=True)
+        await self._requests.stop_rig()
+        events.cancel()
 
     async def _deadline(self, max_wall_s: float | None) -> None:
         if max_wall_s is None:
@@ -256,18 +238,11 @@ class RigController:
         log.warning("run time limit of %.0f s reached", max_wall_s)
         self._done.set()
 
-    async def _shutdown(self, bridge: Bridge) -> None:
-        """Leave the rig stopped: STOP (category 1) and disable, best effort."""
-        if not bridge.is_up:
-            return
-        for code, args in ((CommandCode.STOP, ()), (CommandCode.ENABLE, (0.0,))):
-            try:
-                await bridge.command(code, args, ttl=self.config.link.command_ttl_wall_s,
-                                     timeout=self.config.link.command_timeout_wall_s)
-            except BridgeError as err:
-                log.warning("shutdown %s: %s", code.name, err)
+    # --- firmware -------------------------------------------------------------------------
+    def _notify(self, notice: Notice) -> None:
+        """For the core's next step."""
+        self._notices.append(notice)
 
-    # --- tasks ----------------------------------------------------------------------------
     async def _events_task(self, bridge: Bridge) -> None:
         loop = asyncio.get_running_loop()
         async for ev in bridge.events():
@@ -284,7 +259,7 @@ class RigController:
             elif isinstance(msg, Heartbeat):
                 self._fw_status = msg.status
             elif isinstance(msg, Event):
-                self.firmware_events.append(msg)
+                self._firmware_events.append(msg)
                 self._notices.append(FirmwareEventSeen(msg.code, msg.value, msg.text))
             elif isinstance(msg, CommandResult):
                 pass  # results reach their waiter in the bridge
@@ -300,47 +275,14 @@ class RigController:
             if self.feed is not None:
                 self.feed.reset_streams()
             self._notices.append(LinkDown(ev.reason))
-            while not self._requests.empty():
-                self._requests.get_nowait()
+            if self._requests is not None:
+                self._requests.clear()
         elif isinstance(ev, PeerReset):
             log.warning("firmware reset (boot %d, %s)", ev.notice.boot_id, ev.notice.reason.name)
         elif isinstance(ev, SampleGap):
             log.debug("sample gap on stream %d: %d batches", ev.stream_id, ev.missing)
 
-    async def _command_task(self, bridge: Bridge, tg: asyncio.TaskGroup) -> None:
-        cfg = self.config.link
-        while True:
-            req = await self._requests.get()
-            if req.waits_for_done:
-                task = tg.create_task(self._motion(bridge, req), name=f"motion-{req.code.name}")
-                await asyncio.sleep(0)  # let it send before anything queued after it
-                del task
-                continue
-            try:
-                await bridge.command(req.code, req.args, ttl=cfg.command_ttl_wall_s,
-                                     until=ResultStatus.ACCEPTED,
-                                     timeout=cfg.command_timeout_wall_s)
-                self._notices.append(RequestFinished(req.request_id, True))
-            except BridgeError as err:
-                self._notices.append(RequestFinished(req.request_id, False, _reason(err)))
-
-    async def _motion(self, bridge: Bridge, req: FirmwareRequest) -> None:
-        cfg = self.config.link
-        try:
-            await bridge.command(req.code, req.args, ttl=cfg.command_ttl_wall_s,
-                                 until=ResultStatus.DONE, timeout=cfg.motion_timeout_wall_s)
-            self._notices.append(RequestFinished(req.request_id, True))
-        except BridgeError as err:
-            self._notices.append(RequestFinished(req.request_id, False, _reason(err)))
-
-    async def _estop(self, bridge: Bridge, req: EstopRequest) -> None:
-        try:
-            await bridge.estop(req.reason[:200])
-        except BridgeError as err:
-            # the firmware watchdog stops the motors without us; the core re-asserts
-            # the e-stop on the next handshake
-            log.error("e-stop not delivered (%s): %s", req.reason, err)
-
+    # --- the control loop -------------------------------------------------------------------
     async def _control_loop(self, bridge: Bridge, tg: asyncio.TaskGroup) -> None:
         loop = asyncio.get_running_loop()
         period = 1.0 / self.config.loop.rate_hz
@@ -364,12 +306,10 @@ class RigController:
             finally:
                 handle.cancel()
             woke = loop.time()
-            stats.lateness.append(woke - deadline)
             dt_plant = self._timebase.plant_interval(min(woke - prev, 5 * period))
             prev = woke
             self._tick(bridge, tg, woke, dt_plant)
-            stats.compute.append(loop.time() - woke)
-            stats.ticks += 1
+            stats.tick(woke - deadline, loop.time() - woke)
             if wd_interval is not None and woke >= wd_next:
                 self.notifier.watchdog()
                 wd_next = woke + wd_interval
@@ -382,9 +322,11 @@ class RigController:
             if cmd is not None:
                 self._ack(core.handle_command(cmd, now, self.wall_clock()))
         feed = self.feed
-        m = feed.measurements(woke) if feed is not None else core.last.__class__()
+        m = feed.measurements(woke) if feed is not None else Measurements()
         notices, self._notices = tuple(self._notices), []
-        out = core.step(now, dt, StepInputs(m, self._fw_status, self._ground_ok(woke), notices))
+        ground_ok = self.ground_link.update(
+            woke, self.downlink is not None and self.downlink.link_ok(woke))
+        out = core.step(now, dt, StepInputs(m, self._fw_status, ground_ok, notices))
         self._fw_status = None
         if out.setpoints is not None and bridge.is_up:
             sp = out.setpoints
@@ -392,68 +334,80 @@ class RigController:
                 bridge.send_setpoints(sp.drum_speed, sp.cut_depth, enable=sp.enable,
                                       ttl=self.config.link.setpoint_ttl_wall_s)
                 if feed is not None:
-                    self.loop_stats.latency.append(asyncio.get_running_loop().time()
-                                                   - feed.newest_arrival())
+                    self.loop_stats.latency.add(asyncio.get_running_loop().time()
+                                                - feed.newest_arrival())
             except (LinkDownError, BridgeError) as err:
                 log.debug("set-points not sent: %s", err)
+        assert self._requests is not None  # run() set it before the loop started
         for req in out.requests:
             if isinstance(req, EstopRequest):
-                tg.create_task(self._estop(bridge, req), name="estop")
+                self._requests.start_estop(tg, req)
             else:
-                self._requests.put_nowait(req)
+                self._requests.put(req)
         for ev in out.events:
             self._publish_event(ev)
-        if feed is not None and not self._scale_checked:
-            k = feed.measured_time_scale()
-            if k is not None:
-                self._scale_checked = True
-                want = self.config.loop.time_scale
-                if abs(k - want) > 0.2 * want:
-                    log.warning("firmware sample clock runs %.2fx wall time but loop.time_scale"
-                                " is %.2f: plant-time control is wrong", k, want)
-        sp = core.last_setpoints
-        est = core.mass.last
-        self.record.add((now, MODE_INDEX[core.mode], m.drum_current, m.drum_speed, m.cut_depth,
-                         est.estimate_kg, est.load_cell_kg, est.model_kg, m.tilt, m.motor_temp,
-                         m.battery_soc, m.x, m.y,
-                         sp.cut_depth if sp else math.nan, sp.drum_speed if sp else math.nan))
+        self._check_time_scale()
+        self._record(now, m)
         if self._until_complete and core.mission is not None and core.mission.complete \
                 and core.mode is Mode.IDLE and not core.busy:
             self._done.set()
 
-    def _ground_ok(self, now: float) -> bool:
-        dl = self.downlink
-        if dl is None or not self.config.ground.link_required \
-                or getattr(dl.config, "broker_url", None) is None:
-            return True
-        if dl.connected:
-            self._ground_seen = now
-            return True
-        return now - self._ground_seen < self.config.ground.link_loss_wall_s
+    def _check_time_scale(self) -> None:
+        """Once per connection: warn if the firmware's sample clock disagrees with
+        ``loop.time_scale`` (plant-time control would be wrong)."""
+        if self.feed is None or self._scale_checked:
+            return
+        k = self.feed.measured_time_scale()
+        if k is None:
+            return
+        self._scale_checked = True
+        want = self.config.loop.time_scale
+        if abs(k - want) > 0.2 * want:
+            log.warning("firmware sample clock runs %.2fx wall time but loop.time_scale"
+                        " is %.2f: plant-time control is wrong", k, want)
+
+    def _record(self, now: float, m: Measurements) -> None:
+        core = self.core
+        sp, est = core.last_setpoints, core.mass.last
+        self.record.add((now, MODE_INDEX[core.mode], m.drum_current, m.drum_speed, m.cut_depth,
+                         est.estimate_kg, est.load_cell_kg, est.model_kg, m.tilt, m.motor_temp,
+                         m.battery_soc, m.x, m.y,
+                         sp.cut_depth if sp else math.nan, sp.drum_speed if sp else math.nan))
 
     # --- ground ---------------------------------------------------------------------------
-    async def _ground_task(self) -> None:
-        async for raw in self.downlink.commands():
-            self.handle_ground_payload(raw.payload)
+    async def _ground_task(self, downlink: DownlinkPort) -> None:
+        # The gate runs on one worker thread: verifying a signature and syncing the
+        # replay counter to disk must not hold up the control loop. One thread keeps
+        # the commands in order; each is applied on the loop once admitted.
+        loop = asyncio.get_running_loop()
+        if self._gate_pool is None:
+            self._gate_pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="command-gate")
+        async for raw in downlink.commands():
+            verdict = await loop.run_in_executor(self._gate_pool, self.gate.admit,
+                                                 raw.payload, self.wall_clock())
+            self._apply_verdict(verdict)
 
     def handle_ground_payload(self, payload: bytes) -> CommandAck:
-        loop = asyncio.get_running_loop()
-        now_wall = self.wall_clock()
-        cid = ""
-        try:
-            body = self.authenticator.authenticate(payload, now_wall)
-            cmd = parse_command(body)
-        except CommandRefused as err:
-            ack = CommandAck(err.command_id or _guess_id(payload), False, err.reason)
-        except CommandFormatError as err:
-            ack = CommandAck(cid or _guess_id(payload), False, str(err))
+        """One message from the command topic: through the gate, to the core, acked
+        (on the calling thread; the ground task runs the gate on a worker thread)."""
+        return self._apply_verdict(self.gate.admit(payload, self.wall_clock()))
+
+    def _apply_verdict(self, verdict: GroundCommand | Rejection) -> CommandAck:
+        now = self._timebase.plant(asyncio.get_running_loop().time())
+        if isinstance(verdict, GroundCommand):
+            ack = self.core.apply_command(verdict, now)
         else:
-            ack = self.core.handle_command(cmd, self._timebase.plant(loop.time()), now_wall)
+            fields = {k: v for k, v in verdict.event_fields().items() if k != "kind"}
+            ack = self.core.command_refused(verdict.command_id or "?", verdict.ack_reason,
+                                            now, fields)
         self._ack(ack)
+        for ev in self.core.take_events():  # the rejection event goes out with its ack
+            self._publish_event(ev)
         return ack
 
     def _ack(self, ack: CommandAck) -> None:
-        self.acks.append(ack)
+        self._acks.append(ack)
         log.info("command %s %s%s", ack.command_id, "accepted" if ack.accepted else "rejected",
                  f": {ack.reason}" if ack.reason else "")
         if self.downlink is not None:
@@ -464,114 +418,36 @@ class RigController:
 
     def _publish_event(self, ev: ControlEvent | ModeChanged) -> None:
         if isinstance(ev, ModeChanged):
-            text = f"{ev.previous.value} -> {ev.mode.value}: {ev.reason}"
-            self.record.events.append((ev.time, "info", text))
             for listener in self.mode_listeners:
                 listener(ev)
-            kind, severity, data = "mode_changed", "info", {
-                "from": ev.previous.value, "to": ev.mode.value, "trigger": ev.trigger.value}
-        else:
-            text, kind, severity, data = ev.text, ev.kind, ev.severity, ev.data
-            self.record.events.append((ev.time, severity, text))
-            if kind == "bucket_dumped" and self.ledger is not None:
-                self._book_dump(data)
+            ev = ControlEvent(ev.time, EventKind.MODE_CHANGED, Severity.INFO,
+                              f"{ev.previous.value} -> {ev.mode.value}: {ev.reason}",
+                              {"from": ev.previous.value, "to": ev.mode.value,
+                               "trigger": ev.trigger.value})
+        self.record.events.append((ev.time, ev.severity.value, ev.text))
+        if ev.kind is EventKind.BUCKET_DUMPED and self.ledger is not None:
+            self.ledger.book(ev, self.core.mass.energy_j, self.wall_clock())
         if self.downlink is not None:
             try:
-                self.downlink.publish_event(kind, severity, text, **data)
+                self.downlink.publish_event(ev.kind.value, ev.severity, ev.text, **ev.data)
             except Exception as err:
                 log.error("event not stored: %s", err)
 
-    def _book_dump(self, data: dict[str, Any]) -> None:
-        """Append a signed ledger entry for a dump; the fsync runs off the loop, in order."""
-        from .security import DumpRecord
-
-        energy = self.core.mass.energy_j
-        record = DumpRecord(time=self.wall_clock(), x=float(data.get("x", self.core.last.x)),
-                            y=float(data.get("y", self.core.last.y)),
-                            mass_kg=float(data.get("mass_kg", 0.0)),
-                            energy_j=max(0.0, energy - self._energy_at_dump),
-                            cycle_id=int(data.get("cycle", 0)), site=str(data.get("site", "")))
-        self._energy_at_dump = energy
-        if self._ledger_pool is None:
-            self._ledger_pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=1, thread_name_prefix="ledger")
-        fut = asyncio.get_running_loop().run_in_executor(self._ledger_pool,
-                                                         self.ledger.append, record)
-        fut.add_done_callback(self._ledger_written)
-
-    def _ledger_written(self, fut: asyncio.Future[Any]) -> None:
-        try:
-            entry = fut.result()
-        except Exception as err:  # the ledger refusing a record is an alarm, not a crash
-            log.error("ledger entry not written: %s", err)
-            if self.downlink is not None:
-                with contextlib.suppress(Exception):
-                    self.downlink.publish_event("ledger_error", "alarm", str(err))
-            return
-        self.ledger_entries.append(entry)
-        if self.downlink is not None:
-            try:
-                self.downlink.publish_ledger(entry.record())
-            except Exception as err:
-                log.error("ledger entry not stored in the outbox: %s", err)
+    def _task_failed(self, name: str, err: BaseException, delay: float) -> None:
+        """A supervised task failed: an alarm event (it is restarted after *delay*)."""
+        self.task_failures[name] = self.task_failures.get(name, 0) + 1
+        now = self._timebase.plant(asyncio.get_running_loop().time())
+        self._publish_event(ControlEvent(
+            now, EventKind.TASK_RESTARTED, Severity.ALARM,
+            f"task {name} failed ({type(err).__name__}: {err}); restarting in {delay:.1f} s",
+            {"task": name, "error": type(err).__name__, "restart_in_s": round(delay, 3)}))
 
     async def _telemetry_task(self) -> None:
         interval = self.config.loop.stats_interval_s
         while True:
             await asyncio.sleep(interval)
-            if self.downlink is None:
-                continue
-            # each kind on its own: a failure of one never starves the others
-            for what, publish in (("state", self._publish_state),
-                                  ("telemetry", self._publish_samples),
-                                  ("public topics", self._publish_public)):
-                try:
-                    publish()
-                except Exception as err:  # the downlink must never stop the controller
-                    log.error("%s not stored: %s", what, err)
-
-    def _publish_state(self) -> None:
-        self.downlink.publish_state(self.core.snapshot())
-
-    def _publish_samples(self) -> None:
-        """Filtered (decimated) rows and raw-sample window statistics: what rig-ground
-        watch/plot/report show (docs/telemetry.md)."""
-        if self.feed is None:
-            return
-        blocks, stats = self.feed.take_telemetry()
-        for b in blocks:
-            self.downlink.publish_batch(b.stream, b.channels, b.units, b.t0_s, b.period_s,
-                                        b.rows)
-        for w in stats:
-            self.downlink.publish_stats(w.stream, w.channels, w.units, w.t0_s, w.window_s,
-                                        w.count, w.values)
-
-    def _publish_public(self) -> None:
-        """Issue 8's public topics, when a site plan is configured: the rig's safety zone
-        (retained, only when it changes) and the redacted feed (retained, every period)."""
-        rules = getattr(self.core.site_rules, "rules", None)
-        totals = getattr(self.core.site_rules, "totals", None)
-        if rules is None:
-            return
-        from .security import (
-            public_feed_payload,
-            public_topics,
-            safety_zone_for,
-            safety_zone_payload,
-        )
-
-        g = self.config.ground
-        topics = public_topics(g.topic_prefix, g.rig_id)
-        x, y, now = self.core.last.x, self.core.last.y, self.wall_clock()
-        zone = safety_zone_for(rules, g.rig_id, x, y)
-        if zone is not None and zone != self._last_zone:
-            self._last_zone = zone
-            self.downlink.publish_public("safety_zone", topics["safety_zone"],
-                                         safety_zone_payload(zone, now))
-        site = rules.site_at(x, y) if math.isfinite(x) and math.isfinite(y) else None
-        extracted = dict(totals()) if callable(totals) else {}
-        self.downlink.publish_public("feed", topics["feed"], public_feed_payload(
-            g.rig_id, now, self.core.mode.value, x, y, site.name if site else None, extracted))
+            if self.telemetry is not None:
+                self.telemetry.publish_all(self.feed)
 
     # --- results ----------------------------------------------------------------------------
     @property
@@ -580,48 +456,14 @@ class RigController:
         return self._samples_before + (self.feed.samples_filtered if self.feed else 0)
 
     def summary(self) -> RunSummary:
-        core, st = self.core, self.core.stats
-        loop = asyncio.get_running_loop()
-        link: dict[str, int] = {}
-        if self.bridge is not None:
-            c = self.bridge.link.counters()
-            link = {"crc_errors": c.crc_errors, "framing_errors": c.framing_errors,
-                    "retransmits": c.retransmits, "samples_lost": c.samples_lost,
-                    "links_lost": c.links_lost, "frames_rx": c.frames_rx}
-        wall = loop.time() - self._started_wall
-        return RunSummary(
-            mission=core.mission.as_dict() if core.mission else None,
-            mission_complete=bool(core.mission and core.mission.complete),
-            final_mode=core.mode.value, mass_dumped_kg=st.dumped_kg, cycles=st.cycles,
-            stalls=st.stalls, obstacles=st.obstacles, interlock_trips=st.interlock_trips,
-            link_losses=st.link_losses, estops=st.estops, faults_handled=st.faults_handled,
-            commands_accepted=st.commands_accepted, commands_rejected=st.commands_rejected,
-            energy_j=core.mass.energy_j,
-            samples_filtered=self.samples_filtered,
-            wall_s=wall, plant_s=wall * self.config.loop.time_scale,
-            cpu_s=time.process_time() - self._cpu0, loop=self.loop_stats.summary(), link=link)
+        link = link_summary(self.bridge.link.counters()) if self.bridge is not None else {}
+        wall = asyncio.get_running_loop().time() - self._started_wall
+        return summarize(self.core, self.loop_stats, link,
+                         samples_filtered=self.samples_filtered, wall_s=wall,
+                         time_scale=self.config.loop.time_scale,
+                         cpu_s=time.process_time() - self._cpu0)
 
 
 def _wake(fut: asyncio.Future[None]) -> None:
     if not fut.done():  # the loop task may have been cancelled meanwhile
         fut.set_result(None)
-
-
-def _reason(err: Exception) -> str:
-    if isinstance(err, CommandRejectedError) and err.reason:
-        return f"{err.reason}: {err}"
-    return str(err) or type(err).__name__
-
-
-def _guess_id(payload: bytes) -> str:
-    """Best-effort command id of a payload that failed to parse (for the rejection ack)."""
-    import json
-
-    with contextlib.suppress(Exception):
-        obj = json.loads(payload)
-        if isinstance(obj, dict) and isinstance(obj.get("id"), str):
-            return obj["id"][:128]
-    return "?"
-
-
-__all__ = ["LoopStats", "RigController", "RunRecord", "RunSummary"]

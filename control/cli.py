@@ -21,14 +21,17 @@ import logging
 import signal
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .app import RigController, RunSummary
 from .config import ControllerConfig, load_config
+from .downlink_port import DownlinkPort
 from .errors import ConfigError, RigConnectionError
 from .mission import DEFAULT_MISSION, MissionPlan, load_mission
 from .operator import AutoOperator
+from .productivity import assess, read_truth_log, summary_rows
 from .sd_notify import SdNotifier
 from .security_setup import build_security
 from .sim_process import SimulatorError, SimulatorProcess
@@ -37,6 +40,7 @@ log = logging.getLogger("control.cli")
 
 DEMO_TIME_SCALE = 5.0
 DEMO_RATE_HZ = 250.0
+DEMO_SOIL = "compacted"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--fault", action="append", default=[],
                       help="simulator fault spec (repeatable), e.g. rock@40:torque=300")
     demo.add_argument("--no-ui", action="store_true", help="no live display (logs only)")
+    demo.add_argument("--soil", default=DEMO_SOIL,
+                      help=f"simulator soil: loose, compacted, rocky or KEY=VALUE,... "
+                           f"(rig-sim --soil; default {DEMO_SOIL})")
     demo.add_argument("--max-wall", type=float, default=110.0, help="give up after (s)")
     for sp in (run, demo):
         sp.add_argument("--broker", help="mqtt://host:port (telemetry and ground commands)")
@@ -75,14 +82,15 @@ def _load(args: argparse.Namespace, **loop: Any) -> tuple[ControllerConfig, Miss
 
 
 async def _open_downlink(cfg: ControllerConfig, broker: str | None,
-                         outbox: str) -> tuple[Any, contextlib.AsyncExitStack]:
+                         outbox: str) -> tuple[DownlinkPort | None, contextlib.AsyncExitStack]:
     stack = contextlib.AsyncExitStack()
     try:
         from telemetry.downlink import Downlink, DownlinkConfig
 
         dl = await stack.enter_async_context(Downlink(DownlinkConfig(
             rig_id=cfg.ground.rig_id, topic_prefix=cfg.ground.topic_prefix,
-            outbox_path=outbox, broker_url=broker)))
+            outbox_path=outbox, broker_url=broker,
+            link_loss_s=cfg.ground.link_loss_wall_s)))
         dl.publish_birth({"software": "rig-control", "version": "0.1.0"})
         return dl, stack
     except Exception as err:
@@ -112,7 +120,8 @@ async def _run(args: argparse.Namespace) -> int:
                             notifier=SdNotifier(), record_every=10)
         _install_signals(ctl)
         summary = await ctl.run()
-    print_summary(summary)
+    print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
+                                               summary.plant_s, ctl.core.mass.dumps)))
     return 0
 
 
@@ -120,8 +129,10 @@ async def _demo(args: argparse.Namespace) -> int:
     cfg, mission = _load(args, time_scale=args.time_scale, rate_hz=DEMO_RATE_HZ
                          if args.rate is None else None)
     with tempfile.TemporaryDirectory(prefix="rig-demo-") as tmp:
+        truth_log = Path(tmp) / "truth.jsonl"
         sim_args = ["--pty", "--link", str(Path(tmp) / "rig.pty"), "--seed", str(args.seed),
-                    "--time-scale", str(args.time_scale)]
+                    "--time-scale", str(args.time_scale), "--soil", args.soil,
+                    "--truth-log", str(truth_log)]
         for spec in args.fault:
             sim_args += ["--fault", spec]
         async with SimulatorProcess(sim_args) as sim:
@@ -142,7 +153,10 @@ async def _demo(args: argparse.Namespace) -> int:
                         ui.cancel()
                         with contextlib.suppress(asyncio.CancelledError):
                             await ui
-    print_summary(summary)
+        # the simulator has stopped: its truth log is complete (never seen by the core)
+        truth = read_truth_log(truth_log)
+    print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
+                                               summary.plant_s, ctl.core.mass.dumps, truth)))
     from .plot import write_plot
 
     path = write_plot(ctl.record, args.plot, f"rig-control demo: mission {mission.name}, "
@@ -178,15 +192,22 @@ async def _live(ctl: RigController) -> None:
         seen = 0
         while True:
             await asyncio.sleep(0.25)
-            for when, severity, text in ctl.record.events[seen:]:
+            new, seen = ctl.record.events.since(seen)
+            for when, severity, text in new:
                 style = {"warning": "yellow", "alarm": "red", "critical": "bold red"}.get(
                     severity, "dim")
                 live.console.print(f"[{style}]t={when:8.1f}s  {text}[/{style}]")
-            seen = len(ctl.record.events)
             live.update(render())
 
 
-def print_summary(s: RunSummary) -> None:
+def _causes(counts: dict[str, int]) -> str:
+    """``" (over_current 1, tilt 2)"``, or nothing when there were none."""
+    if not counts:
+        return ""
+    return " (" + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ")"
+
+
+def print_summary(s: RunSummary, extra: Sequence[tuple[str, str]] = ()) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -199,9 +220,11 @@ def print_summary(s: RunSummary) -> None:
         ("final mode", s.final_mode),
         ("mass excavated (dumped)", f"{s.mass_dumped_kg:.1f} kg"),
         ("dig/dump cycles", str(s.cycles)),
-        ("faults handled", f"{s.faults_handled} (stalls {s.stalls}, obstacles {s.obstacles}, "
-                           f"interlock trips {s.interlock_trips}, link losses {s.link_losses}, "
-                           f"e-stops {s.estops})"),
+        ("faults handled", f"{s.faults_handled} (stalls {s.stalls}"
+                           f"{_causes(s.stalls_by_cause)}, obstacles {s.obstacles}, "
+                           f"interlock trips {s.interlock_trips}"
+                           f"{_causes(s.interlock_trips_by_cause)}, link losses "
+                           f"{s.link_losses}, e-stops {s.estops})"),
         ("energy used (battery)", f"{s.energy_j / 1000:.1f} kJ"),
         ("samples filtered", f"{s.samples_filtered:,} channel-samples"),
         ("duration", f"{s.wall_s:.1f} s wall, {s.plant_s:.0f} s simulated"),
@@ -214,7 +237,7 @@ def print_summary(s: RunSummary) -> None:
         ("ground commands", f"{s.commands_accepted} accepted, {s.commands_rejected} rejected"),
         ("link", ", ".join(f"{k} {v}" for k, v in s.link.items())),
     ]
-    for k, v in rows:
+    for k, v in (*rows, *extra):
         t.add_row(k, v)
     if s.mission:
         for site in s.mission["sites"]:

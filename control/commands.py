@@ -1,4 +1,4 @@
-"""Ground commands: parsing, expiry, and validation against the rig's state.
+"""Ground commands: names, settable parameters, and validation against the rig's state.
 
 Wire format (JSON object on the command topic, UTF-8)::
 
@@ -7,29 +7,26 @@ Wire format (JSON object on the command topic, UTF-8)::
 
 ``expires_at`` (or ``ttl_s`` relative to ``issued_at``) is mandatory: a
 command without an expiry, or received after it, is rejected, never executed.
-Times are the ground's wall clock (UTC epoch seconds); the rover compares them
-with its own wall clock, allowing ``ground.max_clock_skew_wall_s`` for a
-command issued "in the future".
+Times are the ground's wall clock (UTC epoch seconds); ``control.command_timing``
+holds the rules the rover applies to them.
 
-``parse_command`` turns bytes into a ``GroundCommand`` or raises
-``CommandFormatError`` (the reason goes into the rejection ack);
-``check_command`` is the pure state check: given a ``RigView`` snapshot it
-returns ``None`` (accept) or the reason for rejecting. Authentication (issue
-8) happens before parsing, in a ``control.policy.CommandAuthenticator``.
+Bytes become a ``GroundCommand`` in ``control.command_intake`` (plain JSON) or
+``control.security`` (signed); this module is what the core needs after that:
+``check_command`` is the pure state check (given a ``RigView`` snapshot it returns
+``None`` to accept or the reason for rejecting) and ``check_param`` the bounds of
+the parameters the ground may set.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from .errors import CommandFormatError
-from .supervisor import Mode
+from rig_common import bounded_problem
 
-MAX_PAYLOAD_BYTES = 4096
+from .supervisor import Mode
 
 
 class CommandName(Enum):
@@ -46,7 +43,9 @@ class CommandName(Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class ParamSpec:
+class SettableParam:
+    """A controller parameter the ground may change with ``set_param``, and its bounds."""
+
     section: str
     key: str
     lo: float
@@ -55,13 +54,13 @@ class ParamSpec:
 
 
 #: Parameters the ground may set, with the bounds it may set them within.
-PARAMS: dict[str, ParamSpec] = {
-    "current_target_a": ParamSpec("strategy", "current_target_a", 5.0, 30.0,
+PARAMS: dict[str, SettableParam] = {
+    "current_target_a": SettableParam("strategy", "current_target_a", 5.0, 30.0,
                                   "PI set-point for drum current"),
-    "dig_speed_rad_s": ParamSpec("strategy", "dig_speed_rad_s", 1.0, 12.0, "drum speed"),
-    "max_depth_m": ParamSpec("strategy", "max_depth_m", 0.01, 0.15, "deepest cut"),
-    "full_fraction": ParamSpec("strategy", "full_fraction", 0.3, 1.0, "bucket-full mark"),
-    "max_stall_retries": ParamSpec("strategy", "max_stall_retries", 0, 10,
+    "dig_speed_rad_s": SettableParam("strategy", "dig_speed_rad_s", 1.0, 12.0, "drum speed"),
+    "max_depth_m": SettableParam("strategy", "max_depth_m", 0.01, 0.15, "deepest cut"),
+    "full_fraction": SettableParam("strategy", "full_fraction", 0.3, 1.0, "bucket-full mark"),
+    "max_stall_retries": SettableParam("strategy", "max_stall_retries", 0, 10,
                                    "stalls before an obstacle is reported"),
 }
 
@@ -96,74 +95,20 @@ class RigView:
     mission_running: bool = False
 
 
-def _number(obj: dict[str, Any], key: str, cid: str) -> float | None:
-    value = obj.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise CommandFormatError(f"command {cid}: {key!r} must be a finite number, "
-                                 f"got {value!r}")
-    return float(value)
-
-
-def parse_command(payload: bytes | str, *, source: str = "ground") -> GroundCommand:
-    """Decode one command; raises ``CommandFormatError`` saying what is wrong."""
-    if isinstance(payload, bytes | bytearray) and len(payload) > MAX_PAYLOAD_BYTES:
-        raise CommandFormatError(f"payload is {len(payload)} bytes, at most "
-                                 f"{MAX_PAYLOAD_BYTES} accepted")
-    try:
-        obj = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as err:
-        raise CommandFormatError(f"payload is not JSON: {err}") from err
-    if not isinstance(obj, dict):
-        raise CommandFormatError(f"expected a JSON object, got {type(obj).__name__}")
-    cid = obj.get("id")
-    if not isinstance(cid, str) or not cid or len(cid) > 128:
-        raise CommandFormatError(f"'id' must be a string of 1-128 characters, got {cid!r}")
-    name = obj.get("command")
-    try:
-        cname = CommandName(name)
-    except ValueError:
-        known = ", ".join(c.value for c in CommandName)
-        raise CommandFormatError(f"command {cid}: unknown command {name!r} "
-                                 f"(expected one of {known})") from None
-    args = obj.get("args", {})
-    if not isinstance(args, dict):
-        raise CommandFormatError(f"command {cid}: 'args' must be an object, got {args!r}")
-    issued = _number(obj, "issued_at", cid)
-    expires = _number(obj, "expires_at", cid)
-    ttl = _number(obj, "ttl_s", cid)
-    if expires is None and ttl is not None and issued is not None:
-        expires = issued + ttl
-    if expires is None:
-        raise CommandFormatError(f"command {cid}: no expiry ('expires_at', or 'issued_at' "
-                                 f"with 'ttl_s'); commands without one are never executed")
-    return GroundCommand(cid, cname, expires, issued, dict(args), source)
-
-
-def check_timing(cmd: GroundCommand, now_wall: float, max_skew: float, max_ttl: float
-                 ) -> str | None:
-    """Expiry rules; ``None`` when the command is on time."""
-    if now_wall > cmd.expires_at:
-        return f"expired {now_wall - cmd.expires_at:.3f} s ago"
-    if cmd.issued_at is not None and cmd.issued_at > now_wall + max_skew:
-        return (f"issued {cmd.issued_at - now_wall:.1f} s in the future "
-                f"(clock skew limit {max_skew} s)")
-    if cmd.expires_at - now_wall > max_ttl:
-        return f"expiry {cmd.expires_at - now_wall:.0f} s away exceeds the {max_ttl} s limit"
-    return None
-
-
-def check_param(args: dict[str, Any]) -> tuple[ParamSpec, float] | str:
+def check_param(args: dict[str, Any]) -> tuple[SettableParam, float] | str:
+    """The parameter and its new value, or why the ``set_param`` arguments are refused."""
     name, value = args.get("name"), args.get("value")
     spec = PARAMS.get(name) if isinstance(name, str) else None
     if spec is None:
-        return f"unknown parameter {name!r} (settable: {', '.join(sorted(PARAMS))})"
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        return f"{name}: expected a finite number, got {value!r}"
-    if not spec.lo <= value <= spec.hi:
+        shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
+        return f"unknown parameter {shown} (settable: {', '.join(sorted(PARAMS))})"
+    problem = bounded_problem(value)
+    if problem is not None:
+        return f"{name}: {problem}"
+    number = float(value)  # type: ignore[arg-type]
+    if not spec.lo <= number <= spec.hi:
         return f"{name}: {value} outside [{spec.lo}, {spec.hi}]"
-    return spec, float(value)
+    return spec, number
 
 
 def check_command(cmd: GroundCommand, view: RigView) -> str | None:
@@ -221,10 +166,8 @@ __all__ = [
     "CommandAck",
     "CommandName",
     "GroundCommand",
-    "ParamSpec",
     "RigView",
+    "SettableParam",
     "check_command",
     "check_param",
-    "check_timing",
-    "parse_command",
 ]

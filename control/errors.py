@@ -37,7 +37,13 @@ class InvalidTransitionError(ControlError):
 
 
 class CommandFormatError(ControlError, ValueError):
-    """A ground command payload is malformed (not JSON, missing or mistyped field)."""
+    """A ground command payload is malformed (not JSON, missing or mistyped field);
+    ``rejection`` is the typed verdict (``control.security.Rejection``) when known."""
+
+    def __init__(self, detail: str, rejection: object = None) -> None:
+        self.detail = detail
+        self.rejection = rejection
+        super().__init__(detail)
 
 
 class RigConnectionError(ControlError, ConnectionError):

@@ -23,6 +23,7 @@ motors (category 0) and the supervisor goes DISCONNECTED.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -55,6 +56,11 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "heading": (-10.0, 10.0),
     "battery_soc": (-1.0, 101.0),
 }
+
+
+_FAST_PLAUSIBLE = tuple(name for name in FAST_CHANNELS if name in PLAUSIBLE)
+_IMPLAUSIBLE = {name: f"implausible:{name}" for name in PLAUSIBLE}
+_STUCK = {name: f"stuck:{name}" for name in FAST_CHANNELS + NAV_CHANNELS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +99,15 @@ class Interlocks:
     def __init__(self, config: InterlockConfig) -> None:
         self.config = config
         self._checks: dict[str, _Check] = {}
+        self._latched = 0  # checks with a trip (so a quiet update skips the scan)
+        self._asserted: list[Trip] = []
+        self._cleared: list[str] = []
 
     # -- queries -------------------------------------------------------------------
     @property
     def active(self) -> tuple[Trip, ...]:
+        if not self._latched:
+            return ()
         trips = [c.trip for c in self._checks.values() if c.trip is not None]
         trips.sort(key=lambda t: t.reaction is not Reaction.IMMEDIATE_STOP)
         return tuple(trips)
@@ -108,90 +119,102 @@ class Interlocks:
     def update(self, now: float, dt: float, m: Measurements,
                ground_link_ok: bool = True) -> InterlockReport:
         cfg = self.config
-        conditions: list[tuple[str, Reaction, bool, float, float, float, str]] = []
-
-        def add(name: str, reaction: Reaction, bad: bool, value: float, threshold: float,
-                hold: float, text: str) -> None:
-            conditions.append((name, reaction, bad, value, threshold, hold, text))
-
+        self._asserted, self._cleared = [], []
+        judge = self._judge
+        # Each reason is a callable, formatted only when its trip latches: the checks
+        # run every control period and are nearly always clear.
         fresh = m.age <= cfg.sensor_stale_s
-        add("stale_sensors", Reaction.CONTROLLED_STOP, not fresh, m.age, cfg.sensor_stale_s, 0.0,
-            f"fast sensor stream {_fmt(m.age)} s old > {cfg.sensor_stale_s} s")
-        add("stale_navigation", Reaction.CONTROLLED_STOP, m.nav_age > cfg.nav_stale_s,
-            m.nav_age, cfg.nav_stale_s, 0.0,
-            f"navigation stream {_fmt(m.nav_age)} s old > {cfg.nav_stale_s} s")
-        add("ground_link", Reaction.CONTROLLED_STOP, not ground_link_ok, 0.0, 0.0, 0.0,
-            "ground link lost")
+        judge(now, "stale_sensors", Reaction.CONTROLLED_STOP, not fresh, m.age,
+              cfg.sensor_stale_s, 0.0,
+              lambda: f"fast sensor stream {_fmt(m.age)} s old > {cfg.sensor_stale_s} s")
+        judge(now, "stale_navigation", Reaction.CONTROLLED_STOP, m.nav_age > cfg.nav_stale_s,
+              m.nav_age, cfg.nav_stale_s, 0.0,
+              lambda: f"navigation stream {_fmt(m.nav_age)} s old > {cfg.nav_stale_s} s")
+        judge(now, "ground_link", Reaction.CONTROLLED_STOP, not ground_link_ok, 0.0, 0.0, 0.0,
+              lambda: "ground link lost")
 
         # Value checks only on data we trust to be current (stale is its own trip).
         if fresh:
             i = m.drum_current
-            add("over_current_immediate", Reaction.IMMEDIATE_STOP, i > cfg.drum_current_estop_a,
-                i, cfg.drum_current_estop_a, cfg.drum_current_estop_hold_s,
-                f"drum current {i:.1f} A > {cfg.drum_current_estop_a} A")
-            add("over_current", Reaction.CONTROLLED_STOP, i > cfg.drum_current_stop_a,
-                i, cfg.drum_current_stop_a, cfg.drum_current_stop_hold_s,
-                f"drum current {i:.1f} A > {cfg.drum_current_stop_a} A "
-                f"for {cfg.drum_current_stop_hold_s} s")
-            add("over_temperature", Reaction.CONTROLLED_STOP, m.motor_temp > cfg.motor_temp_stop_c,
-                m.motor_temp, cfg.motor_temp_stop_c, 0.0,
-                f"motor temperature {m.motor_temp:.1f} degC > {cfg.motor_temp_stop_c} degC")
+            judge(now, "over_current_immediate", Reaction.IMMEDIATE_STOP,
+                  i > cfg.drum_current_estop_a, i, cfg.drum_current_estop_a,
+                  cfg.drum_current_estop_hold_s,
+                  lambda: f"drum current {i:.1f} A > {cfg.drum_current_estop_a} A")
+            judge(now, "over_current", Reaction.CONTROLLED_STOP, i > cfg.drum_current_stop_a,
+                  i, cfg.drum_current_stop_a, cfg.drum_current_stop_hold_s,
+                  lambda: f"drum current {i:.1f} A > {cfg.drum_current_stop_a} A "
+                          f"for {cfg.drum_current_stop_hold_s} s")
+            judge(now, "over_temperature", Reaction.CONTROLLED_STOP,
+                  m.motor_temp > cfg.motor_temp_stop_c, m.motor_temp, cfg.motor_temp_stop_c, 0.0,
+                  lambda: f"motor temperature {m.motor_temp:.1f} degC > "
+                          f"{cfg.motor_temp_stop_c} degC")
             tilt = m.tilt
-            add("tilt_immediate", Reaction.IMMEDIATE_STOP, tilt > cfg.tilt_estop_deg,
-                tilt, cfg.tilt_estop_deg, 0.0, f"tilt {tilt:.1f} deg > {cfg.tilt_estop_deg} deg")
-            add("tilt", Reaction.CONTROLLED_STOP, tilt > cfg.tilt_stop_deg, tilt,
-                cfg.tilt_stop_deg, 0.0, f"tilt {tilt:.1f} deg > {cfg.tilt_stop_deg} deg")
+            judge(now, "tilt_immediate", Reaction.IMMEDIATE_STOP, tilt > cfg.tilt_estop_deg,
+                  tilt, cfg.tilt_estop_deg, 0.0,
+                  lambda: f"tilt {tilt:.1f} deg > {cfg.tilt_estop_deg} deg")
+            judge(now, "tilt", Reaction.CONTROLLED_STOP, tilt > cfg.tilt_stop_deg, tilt,
+                  cfg.tilt_stop_deg, 0.0, lambda: f"tilt {tilt:.1f} deg > {cfg.tilt_stop_deg} deg")
             v = m.battery_voltage
-            add("low_battery_voltage", Reaction.CONTROLLED_STOP, v < cfg.battery_voltage_min_v,
-                v, cfg.battery_voltage_min_v, 0.2,
-                f"battery {v:.1f} V < {cfg.battery_voltage_min_v} V")
-            for name in FAST_CHANNELS:
-                if name in PLAUSIBLE:
-                    self._range(add, name, m)
+            judge(now, "low_battery_voltage", Reaction.CONTROLLED_STOP,
+                  v < cfg.battery_voltage_min_v, v, cfg.battery_voltage_min_v, 0.2,
+                  lambda: f"battery {v:.1f} V < {cfg.battery_voltage_min_v} V")
+            self._ranges(now, _FAST_PLAUSIBLE, m)
             for name in cfg.stuck_channels:
                 flat = m.unchanged_for.get(name, 0.0)
-                add(f"stuck:{name}", Reaction.CONTROLLED_STOP, flat >= cfg.stuck_s, flat,
-                    cfg.stuck_s, 0.0, f"{name} sensor stuck for {flat:.2f} s")
+                judge(now, _STUCK.get(name) or f"stuck:{name}", Reaction.CONTROLLED_STOP,
+                      flat >= cfg.stuck_s, flat, cfg.stuck_s, 0.0,
+                      lambda: f"{name} sensor stuck for {flat:.2f} s")  # noqa: B023
         if m.nav_age <= cfg.nav_stale_s:
             soc = m.battery_soc
-            add("low_battery_soc", Reaction.CONTROLLED_STOP, soc < cfg.battery_soc_min_pct, soc,
-                cfg.battery_soc_min_pct, 0.0,
-                f"battery charge {soc:.1f} % < {cfg.battery_soc_min_pct} %")
-            for name in NAV_CHANNELS:
-                self._range(add, name, m)
-
-        asserted: list[Trip] = []
-        cleared: list[str] = []
-        seen = set()
-        for name, reaction, bad, value, threshold, hold, text in conditions:
-            seen.add(name)
-            c = self._checks.setdefault(name, _Check())
-            if bad:
-                c.clear_since = None
-                if c.since is None:
-                    c.since = now
-                if c.trip is None and now - c.since >= hold - 1e-9:
-                    c.trip = Trip(name, reaction, text, value, threshold)
-                    asserted.append(c.trip)
-            else:
-                c.since = None
-                if c.trip is not None:
-                    if c.clear_since is None:
-                        c.clear_since = now
-                    if now - c.clear_since >= self.config.clear_hold_s - 1e-9:
-                        c.trip = None
-                        c.clear_since = None
-                        cleared.append(name)
+            judge(now, "low_battery_soc", Reaction.CONTROLLED_STOP,
+                  soc < cfg.battery_soc_min_pct, soc, cfg.battery_soc_min_pct, 0.0,
+                  lambda: f"battery charge {soc:.1f} % < {cfg.battery_soc_min_pct} %")
+            self._ranges(now, NAV_CHANNELS, m)
         # checks not evaluated this time (data stale) keep their latch: no news is no clearance
-        return InterlockReport(self.active, tuple(asserted), tuple(cleared))
+        return InterlockReport(self.active, tuple(self._asserted), tuple(self._cleared))
 
-    def _range(self, add, name: str, m: Measurements) -> None:  # type: ignore[no-untyped-def]
-        lo, hi = PLAUSIBLE[name]
-        value = m.get(name)
-        bad = not (lo <= value <= hi) or name in m.saturated
-        add(f"implausible:{name}", Reaction.CONTROLLED_STOP, bad, value, hi,
-            0.05, f"{name} reads {_fmt(value)}, outside [{lo}, {hi}]"
-            + (" (saturated)" if name in m.saturated else ""))
+    def _judge(self, now: float, name: str, reaction: Reaction, bad: bool, value: float,
+               threshold: float, hold: float, text: Callable[[], str]) -> None:
+        """Advance one check's latch (condition held for ``hold``; clear for
+        ``clear_hold_s``); a check is registered the first time it is evaluated."""
+        c = self._checks.get(name)
+        if c is None:
+            c = self._checks[name] = _Check()
+        if bad:
+            c.clear_since = None
+            if c.since is None:
+                c.since = now
+            if c.trip is None and now - c.since >= hold - 1e-9:
+                c.trip = Trip(name, reaction, text(), value, threshold)
+                self._latched += 1
+                self._asserted.append(c.trip)
+        else:
+            c.since = None
+            if c.trip is not None:
+                if c.clear_since is None:
+                    c.clear_since = now
+                if now - c.clear_since >= self.config.clear_hold_s - 1e-9:
+                    c.trip = None
+                    c.clear_since = None
+                    self._latched -= 1
+                    self._cleared.append(name)
+
+    def _ranges(self, now: float, names: tuple[str, ...], m: Measurements) -> None:
+        """The plausibility checks of *names*; a clear channel with a quiet check costs a
+        lookup and two comparisons."""
+        checks, saturated = self._checks, m.saturated
+        for name in names:
+            lo, hi = PLAUSIBLE[name]
+            value = float(getattr(m, name))
+            sat = name in saturated
+            bad = not (lo <= value <= hi) or sat
+            key = _IMPLAUSIBLE[name]
+            c = checks.get(key)
+            if not bad and c is not None and c.since is None and c.trip is None:
+                continue
+            self._judge(now, key, Reaction.CONTROLLED_STOP, bad, value, hi, 0.05,
+                        lambda: f"{name} reads {_fmt(value)}, outside [{lo}, {hi}]"  # noqa: B023
+                        + (" (saturated)" if sat else ""))  # noqa: B023
 
 
 def _fmt(x: float) -> str:

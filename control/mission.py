@@ -25,16 +25,17 @@ site (credited at each dump), cycles, and whether a site was abandoned
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from rig_common import finite_in, int_in, load_toml
 
 from .errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
-class DigSite:
+class MissionSite:
     name: str
     x: float
     y: float
@@ -45,7 +46,7 @@ class DigSite:
 @dataclass(frozen=True, slots=True)
 class MissionPlan:
     name: str
-    sites: tuple[DigSite, ...]
+    sites: tuple[MissionSite, ...]
     dump_x: float = 0.0
     dump_y: float = 0.0
     drive_speed_m_s: float = 0.25
@@ -59,7 +60,7 @@ class MissionPlan:
 #: The demo mission: two sites near the dump, a few bucket loads each.
 DEFAULT_MISSION = MissionPlan(
     name="demo",
-    sites=(DigSite("A", 2.5, 0.0, 45.0, 4), DigSite("B", 0.0, 2.5, 45.0, 4)),
+    sites=(MissionSite("A", 2.5, 0.0, 45.0, 4), MissionSite("B", 0.0, 2.5, 45.0, 4)),
     dump_x=0.0, dump_y=0.0, drive_speed_m_s=0.25,
 )
 
@@ -69,11 +70,7 @@ def _num(d: dict[str, Any], key: str, where: str, default: float | None = None,
     value = d.get(key, default)
     if value is None:
         raise ConfigError(f"{where}{key}", "missing")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(f"{where}{key}", f"expected a number, got {value!r}")
-    if not lo <= value <= hi:
-        raise ConfigError(f"{where}{key}", f"expected a value in [{lo}, {hi}], got {value}")
-    return float(value)
+    return finite_in(value, f"{where}{key}", lo, hi, error=ConfigError)
 
 
 def mission_from_dict(data: dict[str, Any]) -> MissionPlan:
@@ -102,10 +99,8 @@ def mission_from_dict(data: dict[str, Any]) -> MissionPlan:
         sname = s.get("name", f"site-{i + 1}")
         if not isinstance(sname, str):
             raise ConfigError(f"{where}name", f"expected a string, got {sname!r}")
-        cycles = s.get("max_cycles", 10)
-        if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
-            raise ConfigError(f"{where}max_cycles", f"expected an integer >= 1, got {cycles!r}")
-        sites.append(DigSite(sname, _num(s, "x", where), _num(s, "y", where),
+        cycles = int_in(s.get("max_cycles", 10), f"{where}max_cycles", 1, error=ConfigError)
+        sites.append(MissionSite(sname, _num(s, "x", where), _num(s, "y", where),
                              _num(s, "target_kg", where, lo=0.1, hi=1e6), cycles))
     return MissionPlan(
         name=name, sites=tuple(sites),
@@ -116,19 +111,13 @@ def mission_from_dict(data: dict[str, Any]) -> MissionPlan:
 
 
 def load_mission(path: str | Path) -> MissionPlan:
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as err:
-        raise ConfigError("<mission file>", f"cannot read {path}: {err.strerror}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError("<mission file>", f"{path} is not valid TOML: {err}") from err
-    return mission_from_dict(data)
+    """Read and validate a mission TOML file; raises ``ConfigError`` naming the key."""
+    return mission_from_dict(load_toml(path, key="<mission file>", error=ConfigError))
 
 
 @dataclass(slots=True)
 class SiteProgress:
-    site: DigSite
+    site: MissionSite
     delivered_kg: float = 0.0
     cycles: int = 0
     abandoned: str = ""  # reason, when given up

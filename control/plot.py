@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .app import RunRecord
+from .run_record import RunRecord
 from .supervisor import Mode
 
 

@@ -1,16 +1,19 @@
-"""Plug-in points for command authentication and site rules (issue 8).
+"""Plug-in points for command authentication and site rules.
 
 The controller asks two objects before acting on the ground:
 
-* a ``CommandAuthenticator`` turns the raw bytes received on the command topic
-  into the command payload it vouches for, or raises ``CommandRefused`` with a
-  reason (bad signature, replay, unauthorised key...). It runs *before*
-  parsing, so nothing unauthenticated is even decoded. The default,
-  ``TrustedLink``, accepts everything: it is only for a broker that is itself
-  access-controlled, and for the demo.
+* a ``CommandAuthenticator`` (the command *gate*) turns the raw bytes received
+  on the command topic into the decoded, on-time ``GroundCommand`` it vouches
+  for, or a typed ``Rejection`` (bad signature, replay, unauthorised key,
+  malformed, expired...). Nothing it rejects is ever handed on, and it never
+  raises. ``control.command_intake.TrustedLink`` accepts every well-formed,
+  on-time command without authentication: it is only for a broker that is itself
+  access-controlled, and for the demo; ``control.security``'s signed
+  authenticator is the real one.
 * a ``SiteRules`` says whether the rig may arm or dig where it stands and how
-  much it may still extract (keep-out zones, quotas). The default,
-  ``NoSiteRules``, allows everything.
+  much it may still extract (keep-out zones, quotas), and what the public topics
+  may show of the site plan. The default, ``NoSiteRules``, allows everything and
+  publishes nothing.
 
 Both are synchronous and must not block: they run on the control loop.
 """
@@ -18,10 +21,27 @@ Both are synchronous and must not block: they run on the control loop.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import ControlError
+
+if TYPE_CHECKING:
+    from .commands import GroundCommand
+    from .security.command_auth import Rejection
+
+__all__ = [
+    "UNRESTRICTED",
+    "CommandAuthenticator",
+    "CommandRefused",
+    "DigDecision",
+    "NoSiteRules",
+    "PlannedSite",
+    "SitePlanView",
+    "SiteRules",
+    "Unrestricted",
+]
 
 
 class CommandRefused(ControlError):
@@ -32,10 +52,18 @@ class CommandRefused(ControlError):
         self.command_id = command_id
         super().__init__(reason)
 
+    def event_fields(self) -> dict[str, Any]:
+        """JSON-ready fields of the security event the controller publishes (its
+        ``kind`` and the reason; never secret material)."""
+        out: dict[str, Any] = {"kind": "command_rejected", "reason": self.reason}
+        if self.command_id:
+            out["command_id"] = self.command_id
+        return out
+
 
 class CommandAuthenticator(Protocol):
-    def authenticate(self, raw: bytes, now_wall: float) -> bytes:
-        """Return the payload to parse, or raise ``CommandRefused``."""
+    def admit(self, raw: bytes, now_wall: float) -> GroundCommand | Rejection:
+        """The command to apply, or why not; never raises, whatever ``raw`` holds."""
         ...
 
 
@@ -57,6 +85,32 @@ class Unrestricted:
     remaining_kg: float = math.inf
 
 
+class PlannedSite(Protocol):
+    """A declared dig area of the site plan, as the public topics show it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def x(self) -> float: ...
+
+    @property
+    def y(self) -> float: ...
+
+    @property
+    def radius_m(self) -> float: ...
+
+
+class SitePlanView(Protocol):
+    """What the public topics need of a site plan: the safety margin and the site at a
+    position (``control.security.PlanRules`` is one)."""
+
+    @property
+    def safety_radius_m(self) -> float: ...
+
+    def site_at(self, x: float, y: float) -> PlannedSite | None: ...
+
+
 class SiteRules(Protocol):
     def refuse_arm(self, x: float, y: float) -> str | None:
         """A reason not to arm or start at (x, y) (a keep-out zone, say), or None."""
@@ -74,15 +128,17 @@ class SiteRules(Protocol):
         """During a dig, with this much already in the bucket: go on, slow down, or stop."""
         ...
 
+    def plan_view(self) -> SitePlanView | None:
+        """The site plan behind the rules, for the public topics (None: no plan, and
+        the public topics are not published)."""
+        ...
+
+    def extracted_kg(self) -> Mapping[str, float]:
+        """Mass extracted per site so far (what the quotas count)."""
+        ...
+
 
 UNRESTRICTED = Unrestricted()
-
-
-class TrustedLink:
-    """Accepts every payload as is (no authentication)."""
-
-    def authenticate(self, raw: bytes, now_wall: float) -> bytes:
-        return raw
 
 
 class NoSiteRules:
@@ -99,3 +155,9 @@ class NoSiteRules:
 
     def remaining_kg(self, x: float, y: float, extracted_kg: float) -> float:
         return float("inf")
+
+    def plan_view(self) -> SitePlanView | None:
+        return None
+
+    def extracted_kg(self) -> Mapping[str, float]:
+        return {}

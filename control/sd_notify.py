@@ -4,8 +4,11 @@ With ``Type=notify`` and ``WatchdogSec=`` in the unit, systemd passes
 ``$NOTIFY_SOCKET`` and ``$WATCHDOG_USEC``. The controller sends ``READY=1``
 once the firmware link is up, ``WATCHDOG=1`` from the control loop (so a hung
 loop, not just a hung process, gets the service restarted) and ``STOPPING=1``
-on the way out. Without ``$NOTIFY_SOCKET`` every call is a no-op. Sending never
-blocks and never raises: a lost notification is logged once.
+on the way out, then closes the socket (``close``; afterwards every call is a
+no-op). Without ``$NOTIFY_SOCKET`` every call is a no-op. Sending never blocks
+and never raises: a lost notification is logged once. ``$WATCHDOG_USEC`` that is
+not a positive integer, or a ``$WATCHDOG_PID`` naming another process, means no
+watchdog (as ``sd_watchdog_enabled`` reads them).
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+
+__all__ = ["SdNotifier"]
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +33,8 @@ class SdNotifier:
         pid = env.get("WATCHDOG_PID", "")
         ok_pid = not pid or pid == str(os.getpid())
         #: seconds between watchdog pings (half of WatchdogSec), None without a watchdog
-        self.watchdog_interval = int(usec) / 2e6 if usec.isdigit() and ok_pid else None
+        self.watchdog_interval = (int(usec) / 2e6 if usec.isdigit() and int(usec) > 0
+                                  and ok_pid else None)
         self._sock: socket.socket | None = None
         self._warned = False
         if self._addr is not None:

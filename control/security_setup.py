@@ -1,63 +1,66 @@
-"""Build the issue-8 seams (signed commands, site rules, ledger) from the configuration.
+"""Build the command-security seams (signed commands, site rules, ledger) from the configuration.
 
 ``[security]`` in the controller's TOML turns on signed ground commands and the
 extraction ledger; ``[site_plan]`` turns on keep-out zones and quotas. Both are
 validated here, at start-up, and a bad key fails with a message that names it.
 With neither section the controller runs with ``TrustedLink`` and
-``NoSiteRules`` (the demo and a bench on an access-controlled broker).
+``NoSiteRules`` (the demo and a bench on an access-controlled broker). Signed
+commands are held to the same timing rules as every other ground command:
+``[ground]``'s (``control.command_timing``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from .config import ControllerConfig
 from .errors import ConfigError
 from .policy import CommandAuthenticator, SiteRules
+from .security import Ledger, SqliteReplayStore
 
 log = logging.getLogger(__name__)
+
+__all__ = ["SecuritySetup", "build_security"]
 
 
 @dataclass
 class SecuritySetup:
     authenticator: CommandAuthenticator | None = None
     site_rules: SiteRules | None = None
-    ledger: Any = None  # control.security.Ledger
-    replay_store: Any = None
+    ledger: Ledger | None = None
+    replay_store: SqliteReplayStore | None = None
 
     def close(self) -> None:
         for thing in (self.ledger, self.replay_store):
-            close = getattr(thing, "close", None)
-            if close is not None:
+            if thing is not None:
                 with contextlib.suppress(Exception):
-                    close()
+                    thing.close()
 
 
 def build_security(cfg: ControllerConfig) -> SecuritySetup:
     """Raises ``ConfigError`` naming the key for an invalid ``security``/``site_plan``."""
-    from telemetry.contract import TopicTree
+    from telemetry.contract import ContractError, SitePlanError, TopicTree
 
     from .security import (
         Ledger,
+        PlanRules,
+        SecurityConfigError,
         SecurityError,
         SignedCommandAuthenticator,
         SiteRulesPolicy,
-        SqliteReplayStore,
         load_secret_key,
         security_config_from_dict,
         site_plan_from_dict,
-    )
-    from .security import (
-        SiteRules as PlanRules,
     )
 
     setup = SecuritySetup()
     try:
         if cfg.security:
-            sec = security_config_from_dict(cfg.security)
+            sec = dataclasses.replace(security_config_from_dict(cfg.security),
+                                      timing=cfg.ground.command_timing)
             key = load_secret_key(sec.rover_key_file)
             setup.ledger = Ledger.open(sec.ledger_path, key.signing_key, cfg.ground.rig_id)
             setup.replay_store = SqliteReplayStore(sec.replay_db, sec.replay_window)
@@ -72,7 +75,10 @@ def build_security(cfg: ControllerConfig) -> SecuritySetup:
     except ConfigError:
         setup.close()
         raise
-    except SecurityError as err:  # key file, ledger: name the section
+    except SitePlanError as err:  # the contract's error, reported with the same key
+        setup.close()
+        raise SecurityConfigError(err.key, err.problem) from err
+    except (SecurityError, ContractError) as err:  # key file, ledger: name the section
         setup.close()
         raise ConfigError("security", str(err)) from err
     return setup

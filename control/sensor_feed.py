@@ -2,13 +2,17 @@
 
 ``SensorFeed`` owns one ``telemetry.filters.FilterChain`` per sample stream,
 built from the firmware's channel table (``FirmwareInfo.channels``) and sample
-rate. ``add_batch(batch, arrival)`` scales the int16 counts to physical units
-(``offset + scale * count``; the dropout marker -32768 becomes NaN, which the
-filters hold over), filters them in place of the previous state and keeps the
-newest filtered row per channel. ``measurements(now)`` assembles the
-``Measurements`` for the control step: values, plant-time ages, for how
-long (sample time) each channel's raw counts have been bit-identical, and the
-channels pinned at a rail or dropped out since the previous call.
+rate. ``add_batch(batch, arrival)`` only queues the batch (the callback that
+receives batches stays a few microseconds long at any sample rate);
+``flush()``, which every reader calls first, takes each stream's queued batches
+as one block: scales the int16 counts to physical units (``offset + scale *
+count``; the dropout marker -32768 becomes NaN, which the filters hold over),
+filters them in place of the previous state (one chain call gives exactly the
+rows of one call per batch) and keeps the newest filtered row per channel.
+``measurements(now)`` assembles the ``Measurements`` for the control step:
+values, plant-time ages, for how long (sample time) each channel's raw counts
+have been bit-identical, and the channels pinned at a rail or dropped out since
+the previous call (both judged per batch, as before the queue).
 
 Time: *arrival* and *now* are wall seconds (``loop.time()``); ages are
 converted to plant seconds with the time scale. The feed also measures the
@@ -19,8 +23,9 @@ so the app can warn when it disagrees with the configuration.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +39,9 @@ from .measurements import CHANNEL_FIELDS, Measurements
 NO_READING = -32768
 RAIL = 32767
 NAV_RATE_HZ = 20.0
+#: a stream filters its queued batches at the latest when this many are waiting (the
+#: control step normally flushes them every period, a few at a time)
+MAX_PENDING_BATCHES = 64
 
 
 #: at most this many seconds of filtered rows wait for the downlink (then oldest dropped)
@@ -87,12 +95,17 @@ class _Stream:
     units: tuple[str, ...] = ()
     fs: float = 1.0
     stats: WindowStats | None = None
-    rows: list[np.ndarray] | None = None  # filtered rows waiting for the downlink
+    rows: deque[np.ndarray] | None = None  # filtered rows waiting for the downlink
+    rows_kept: int = 0  # rows in ``rows`` (kept so the bound check is O(1) per batch)
     rows_t0_s: float | None = None
     out_index: int = 0  # filtered rows produced since the stream (re)started
     raw_index: int = 0  # raw samples since the stream (re)started
     t_start_us: int | None = None
     stats_out: list[StatsBlock] | None = None
+    fields: tuple[tuple[int, str], ...] = ()  # (column, name) of the Measurements fields
+    pending: list[np.ndarray] = field(default_factory=list)  # raw counts not yet filtered
+    pending_ends: list[int] = field(default_factory=list)  # end time of each, us
+    pending_rows: int = 0
 
 
 class SensorFeed:
@@ -118,45 +131,72 @@ class SensorFeed:
                 sid, tuple(c.name for c in chans),
                 np.array([c.scale for c in chans]), np.array([c.offset for c in chans]),
                 chain, np.full(len(chans), np.nan), units=tuple(c.unit for c in chans),
-                fs=rate, stats=WindowStats(max(1, round(rate)), len(chans)), rows=[],
-                stats_out=[])
+                fs=rate, stats=WindowStats(max(1, round(rate)), len(chans)), rows=deque(),
+                stats_out=[], fields=tuple((i, c.name) for i, c in enumerate(chans)
+                                           if c.name in CHANNEL_FIELDS))
 
     def add_batch(self, batch: SampleBatch, arrival: float) -> None:
+        """Queue a batch for filtering (see ``flush``); cheap, so the event callback that
+        receives batches stays short whatever the sample rate."""
         st = self.streams.get(batch.stream_id)
         counts = batch.counts
         if st is None or counts.ndim != 2 or counts.shape[1] != len(st.names) \
                 or counts.shape[0] == 0:
             return
-        phys = counts.astype(np.float64)
-        phys *= st.scale
-        phys += st.offset
-        dropout = counts == NO_READING
-        if dropout.any():
-            phys[dropout] = np.nan
-        phys = np.ascontiguousarray(phys)
-        out = st.chain.process(phys)
         n = counts.shape[0]
-        if st.t_start_us is None:
-            st.t_start_us = batch.t0_us
-        self._keep_for_downlink(st, out, phys)
-        if out.shape[0]:
-            st.latest = out[-1].copy()
         self.samples_filtered += counts.size
         st.samples += n
+        if st.t_start_us is None:
+            st.t_start_us = batch.t0_us
         t_end = batch.t0_us + (n * batch.period_ns) // 1000
-        changed = counts.max(axis=0) != counts.min(axis=0)
-        if st.last_counts is not None and st.changed_t_us is not None:
-            changed |= counts[0] != st.last_counts
-            st.changed_t_us[changed] = t_end
-        else:
-            st.changed_t_us = np.full(len(st.names), t_end, dtype=np.int64)
-        st.last_counts = counts[-1].copy()
-        sat = (np.abs(counts) >= RAIL).all(axis=0) | dropout.all(axis=0)
-        st.saturated = sat if st.saturated is None else (st.saturated | sat)
+        st.pending.append(counts)
+        st.pending_ends.append(t_end)
+        st.pending_rows += n
         st.arrival = arrival
         if st.first_t_us is None:
             st.first_t_us, st.first_arrival = t_end, arrival
         st.last_t_us = t_end
+        if len(st.pending) >= MAX_PENDING_BATCHES:
+            self._filter_pending(st)
+
+    def flush(self) -> None:
+        """Filter every queued batch (in arrival order, as one block per stream).
+
+        The chains carry their state across calls, so one call over the queued batches
+        gives exactly the rows of one call per batch; the per-batch bookkeeping (when
+        each channel's counts last changed, rails and dropouts per batch) is kept per
+        batch. Every reader (``measurements``, ``take_telemetry``, ``reset_streams``)
+        flushes first."""
+        for st in self.streams.values():
+            if st.pending:
+                self._filter_pending(st)
+
+    def _filter_pending(self, st: _Stream) -> None:
+        batches, ends = st.pending, st.pending_ends
+        single = len(batches) == 1  # the usual case at low rates: no per-batch splitting
+        counts = batches[0] if single else np.concatenate(batches)
+        starts = None if single else _batch_starts(batches)
+        t_ends = ends[0] if single else np.array(ends, dtype=np.int64)
+        batches.clear()
+        ends.clear()
+        st.pending_rows = 0
+        phys = counts * st.scale  # float64, C-contiguous
+        phys += st.offset
+        dropout = counts == NO_READING
+        any_dropout = dropout.any()
+        if any_dropout:
+            phys[dropout] = np.nan
+        out = st.chain.process(phys)
+        self._keep_for_downlink(st, out, phys)
+        if out.shape[0]:
+            st.latest = out[-1].copy()
+        _mark_changes(st, counts, starts, t_ends)
+        st.last_counts = counts[-1].copy()
+        railed = np.abs(counts) >= RAIL
+        sat = _per_batch_all(railed, starts)
+        if any_dropout:
+            sat |= _per_batch_all(dropout, starts)
+        st.saturated = sat if st.saturated is None else (st.saturated | sat)
 
     def _keep_for_downlink(self, st: _Stream, out: np.ndarray, phys: np.ndarray) -> None:
         assert st.rows is not None and st.stats is not None and st.stats_out is not None
@@ -171,11 +211,11 @@ class SensorFeed:
                 if st.rows_t0_s is None:
                     st.rows_t0_s = t_start + (st.out_index + first) / st.chain.fs_out
                 st.rows.append(kept_rows.copy())
+                st.rows_kept += kept_rows.shape[0]
             st.out_index += out.shape[0]
-            kept = sum(r.shape[0] for r in st.rows)
-            while kept * period_out > TELEMETRY_BUFFER_S and len(st.rows) > 1:
-                dropped = st.rows.pop(0)  # the downlink is not draining: oldest first
-                kept -= dropped.shape[0]
+            while st.rows_kept * period_out > TELEMETRY_BUFFER_S and len(st.rows) > 1:
+                dropped = st.rows.popleft()  # the downlink is not draining: oldest first
+                st.rows_kept -= dropped.shape[0]
                 st.rows_t0_s += dropped.shape[0] * period_out
         windows = st.stats.process(phys)
         for w in range(windows.shape[0]):
@@ -193,6 +233,7 @@ class SensorFeed:
 
     def take_telemetry(self) -> tuple[list[FilteredBlock], list[StatsBlock]]:
         """Filtered rows and completed statistics windows since the last call."""
+        self.flush()
         blocks: list[FilteredBlock] = []
         stats: list[StatsBlock] = []
         for st in self.streams.values():
@@ -203,6 +244,7 @@ class SensorFeed:
                     np.concatenate(st.rows)))
                 st.rows_t0_s += blocks[-1].rows.shape[0] * period
                 st.rows.clear()
+                st.rows_kept = 0
             if st.stats_out:
                 stats.extend(st.stats_out)
                 st.stats_out.clear()
@@ -210,9 +252,11 @@ class SensorFeed:
 
     def reset_streams(self) -> None:
         """After a link loss: forget arrival times (so data reads stale until new batches)."""
+        self.flush()
         for st in self.streams.values():
             if st.rows is not None:
                 st.rows.clear()
+            st.rows_kept = 0
             st.rows_t0_s = None
             st.out_index = st.raw_index = 0
             st.t_start_us = None
@@ -235,20 +279,66 @@ class SensorFeed:
         return st.arrival if st is not None else -math.inf
 
     def measurements(self, now: float) -> Measurements:
+        self.flush()
         values: dict[str, Any] = {}
         unchanged: dict[str, float] = {}
         saturated: set[str] = set()
         ages = {}
         for sid, st in self.streams.items():
-            for i, name in enumerate(st.names):
-                if name in CHANNEL_FIELDS:
-                    values[name] = float(st.latest[i])
-                    if st.changed_t_us is not None:
-                        unchanged[name] = (st.last_t_us - int(st.changed_t_us[i])) / 1e6
-                    if st.saturated is not None and st.saturated[i]:
-                        saturated.add(name)
+            latest = st.latest.tolist()
+            changed = st.changed_t_us.tolist() if st.changed_t_us is not None else None
+            for i, name in st.fields:
+                values[name] = latest[i]
+                if changed is not None:
+                    unchanged[name] = (st.last_t_us - changed[i]) / 1e6
+            if st.saturated is not None and st.saturated.any():
+                saturated.update(name for i, name in st.fields if st.saturated[i])
             ages[sid] = (now - st.arrival) * self.time_scale
             st.saturated = None
         return Measurements(
             **values, age=ages.get(0, math.inf), nav_age=ages.get(1, math.inf),
             unchanged_for=unchanged, saturated=frozenset(saturated))
+
+def _batch_starts(batches: list[np.ndarray]) -> np.ndarray:
+    """Row index where each queued batch starts in their concatenation."""
+    starts = np.empty(len(batches), dtype=np.intp)
+    row = 0
+    for i, b in enumerate(batches):
+        starts[i] = row
+        row += b.shape[0]
+    return starts
+
+
+def _per_batch_all(flags: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+    """Per channel: true in every row of at least one batch (*starts* None: one batch)."""
+    if starts is None:
+        return flags.all(axis=0)
+    return np.logical_and.reduceat(flags, starts, axis=0).any(axis=0)
+
+
+def _mark_changes(st: _Stream, counts: np.ndarray, starts: np.ndarray | None,
+                  t_ends: np.ndarray | int) -> None:
+    """``changed_t_us[c]``: the end time of the last batch in which channel c's counts
+    moved (within the batch or against the previous batch's last row); *starts* None
+    and an int *t_ends*: one batch."""
+    first_end = t_ends if starts is None else t_ends[0]
+    if st.last_counts is None or st.changed_t_us is None:
+        # a new session: every channel counts as changed at the end of the first batch
+        st.changed_t_us = np.full(counts.shape[1], first_end, dtype=np.int64)
+        prev = counts[0]
+    else:
+        prev = st.last_counts
+    if starts is None and counts.shape[0] == 1:
+        st.changed_t_us[counts[0] != prev] = first_end
+        return
+    moved = np.empty(counts.shape, dtype=bool)
+    np.not_equal(counts[0], prev, out=moved[0])
+    np.not_equal(counts[1:], counts[:-1], out=moved[1:])
+    if starts is None:
+        st.changed_t_us[moved.any(axis=0)] = first_end
+        return
+    per_batch = np.logical_or.reduceat(moved, starts, axis=0)  # (batches, channels)
+    hit = per_batch.any(axis=0)
+    if hit.any():
+        last = per_batch.shape[0] - 1 - np.argmax(per_batch[::-1], axis=0)
+        st.changed_t_us[hit] = t_ends[last[hit]]

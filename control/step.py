@@ -9,8 +9,11 @@ interlocks, mass estimator, mission progress) and is advanced only by
   ``Measurements``, the firmware status bits, whether the ground link is
   healthy, and the ``Notice``s that arrived since the previous step (link up
   or down, firmware events, results of requests it made);
-* ``handle_command(cmd, now, now_wall)`` for a ground command, which returns
-  the ``CommandAck`` at once.
+* ``apply_command(cmd, now)`` for a ground command the command gate admitted
+  (``control.command_intake``: decoded, authenticated, on time), which returns
+  the ``CommandAck`` at once; ``handle_command(cmd, now, now_wall)`` checks the
+  timing first (the local operator's commands); ``command_refused(...)`` counts
+  and reports a command the gate rejected.
 
 It never does I/O and never reads a clock. What it wants done comes out of
 ``step`` as a ``StepOutput``: the set-points to send now (or ``None``: send
@@ -30,11 +33,13 @@ from __future__ import annotations
 import itertools
 import logging
 import math
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from firmware_bridge.messages import CommandCode, EventCode, Status
 
+from .command_timing import timing_verdict
 from .commands import (
     CommandAck,
     CommandName,
@@ -42,122 +47,54 @@ from .commands import (
     RigView,
     check_command,
     check_param,
-    check_timing,
 )
 from .config import ControllerConfig
+from .events import ControlEvent, EventKind, Severity
 from .interlocks import Interlocks, Reaction
 from .mass_estimator import MassEstimator
 from .measurements import Measurements
 from .mission import MissionPlan, MissionProgress
 from .policy import NoSiteRules, SiteRules
-from .strategy import DigPhase, ExcavationStrategy
+from .run_stats import RunStats, count_cause
+from .step_messages import (
+    EstopRequest,
+    FirmwareEventSeen,
+    FirmwareRequest,
+    LinkDown,
+    LinkOpened,
+    LinkUp,
+    Notice,
+    RequestFinished,
+    RequestPurpose,
+    SetpointCommand,
+    StepInputs,
+    StepOutput,
+)
+from .strategy import DigPhase, make_strategy
 from .supervisor import POWERED, Mode, ModeChanged, Supervisor, Trigger
 
 log = logging.getLogger(__name__)
 
-#: Requests whose completion is the firmware's DONE, not its ACCEPTED.
-MOTION_CODES = frozenset({CommandCode.DRIVE_TO, CommandCode.STOW, CommandCode.DUMP})
+#: Requests that move the rig: a failure is a fault while powered.
+_MOTION_PURPOSES = frozenset({RequestPurpose.DRIVE, RequestPurpose.STOW, RequestPurpose.DUMP})
 
-
-# --- inputs -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LinkOpened:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class LinkUp:
-    firmware_id: str = ""
-    reconnect: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class LinkDown:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class RequestFinished:
-    request_id: int
-    ok: bool
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class FirmwareEventSeen:
-    code: int
-    value: float = 0.0
-    text: str = ""
-
-
-Notice = LinkOpened | LinkUp | LinkDown | RequestFinished | FirmwareEventSeen
-
-
-@dataclass(frozen=True, slots=True)
-class StepInputs:
-    measurements: Measurements
-    firmware_status: int | None = None  # last heartbeat status bits
-    ground_link_ok: bool = True
-    notices: tuple[Notice, ...] = ()
-
-
-# --- outputs ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SetpointCommand:
-    drum_speed: float
-    cut_depth: float
-    enable: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class FirmwareRequest:
-    request_id: int
-    code: CommandCode
-    args: tuple[float, ...] = ()
-    reason: str = ""
-
-    @property
-    def waits_for_done(self) -> bool:
-        return self.code in MOTION_CODES
-
-
-@dataclass(frozen=True, slots=True)
-class EstopRequest:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class ControlEvent:
-    time: float
-    kind: str  # "interlock_tripped", "stall_detected", "bucket_dumped", ...
-    severity: str  # "info", "warning", "alarm", "critical" (telemetry.contract.Severity)
-    text: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class StepOutput:
-    setpoints: SetpointCommand | None
-    requests: tuple[FirmwareRequest | EstopRequest, ...] = ()
-    events: tuple[ControlEvent | ModeChanged, ...] = ()
-
-
-@dataclass(slots=True)
-class RunStats:
-    cycles: int = 0
-    dumped_kg: float = 0.0
-    stalls: int = 0
-    obstacles: int = 0
-    interlock_trips: int = 0
-    link_losses: int = 0
-    estops: int = 0
-    commands_accepted: int = 0
-    commands_rejected: int = 0
-    faults_handled: int = 0
+__all__ = [
+    "ControlCore",
+    "ControlEvent",
+    "EstopRequest",
+    "FirmwareEventSeen",
+    "FirmwareRequest",
+    "LinkDown",
+    "LinkOpened",
+    "LinkUp",
+    "Notice",
+    "RequestFinished",
+    "RequestPurpose",
+    "RunStats",
+    "SetpointCommand",
+    "StepInputs",
+    "StepOutput",
+]
 
 
 class ControlCore:
@@ -165,7 +102,7 @@ class ControlCore:
                  site_rules: SiteRules | None = None) -> None:
         self.config = config
         self.supervisor = Supervisor()
-        self.strategy = ExcavationStrategy(config.strategy)
+        self.strategy = make_strategy(config.strategy)
         self.interlocks = Interlocks(config.interlocks)
         self.mass = MassEstimator(config.mass)
         self.mission = MissionProgress(mission) if mission is not None else None
@@ -180,7 +117,7 @@ class ControlCore:
         self.last_setpoints: SetpointCommand | None = None
         self.firmware_status = 0
         self._ids = itertools.count(1)
-        self._pending: dict[int, str] = {}  # request id -> purpose
+        self._pending: dict[int, RequestPurpose] = {}  # request id -> why it was sent
         self._queued: list[FirmwareRequest | EstopRequest] = []
         self._events: list[ControlEvent | ModeChanged] = []
         self._firmware_stall = False
@@ -224,6 +161,8 @@ class ControlCore:
             "model_kg": _r(est.model_kg), "load_cell_ok": est.load_cell_ok,
             "energy_j": _r(est.energy_j, 0),
             "interlocks": [t.name for t in self.interlocks.active],
+            "interlock_trips": dict(self.stats.trips_by_cause),
+            "stalls": dict(self.stats.stalls_by_cause),
         }
         if self.mission is not None:
             out["mission"] = self.mission.as_dict()
@@ -231,19 +170,40 @@ class ControlCore:
 
     # --- ground commands -------------------------------------------------------------------
     def handle_command(self, cmd: GroundCommand, now: float, now_wall: float) -> CommandAck:
-        """Validate and apply one ground command; the ack says accepted or why not."""
-        g = self.config.ground
-        reason = check_timing(cmd, now_wall, g.max_clock_skew_wall_s, g.max_ttl_wall_s)
-        if reason is None:
-            reason = check_command(cmd, self.view())
+        """Check the timing of a command that no gate checked (the local operator's), then
+        ``apply_command``; the ack says accepted or why not."""
+        verdict = timing_verdict(cmd.issued_at, cmd.expires_at, now_wall,
+                                 self.config.ground.command_timing)
+        if verdict is not None:
+            return self._reject(cmd, now, verdict[1])
+        return self.apply_command(cmd, now)
+
+    def command_refused(self, command_id: str, reason: str, now: float,
+                        data: Mapping[str, Any] | None = None) -> CommandAck:
+        """Count and report a ground command the gate refused; ``data`` (the rejection's
+        fields) goes with the ``command_rejected`` event, ``reason`` into the ack."""
+        self.stats.commands_rejected += 1
+        self._events.append(ControlEvent(
+            now, EventKind.COMMAND_REJECTED, Severity.WARNING,
+            f"command {command_id} rejected: {reason}",
+            {**(data or {}), "command_id": command_id}))
+        log.info("command_rejected: %s (%s)", command_id, reason)
+        return CommandAck(command_id, False, reason)
+
+    def take_events(self) -> tuple[ControlEvent | ModeChanged, ...]:
+        """Events raised between steps (a command refused or applied), for the app to
+        publish at once instead of with the next step's output."""
+        out = tuple(self._events)
+        self._events.clear()
+        return out
+
+    def apply_command(self, cmd: GroundCommand, now: float) -> CommandAck:
+        """Validate an admitted command against the rig's state and apply it."""
+        reason = check_command(cmd, self.view())
         if reason is None and cmd.name in (CommandName.ARM, CommandName.START):
             reason = self.site_rules.refuse_arm(self.last.x, self.last.y)
         if reason is not None:
-            self.stats.commands_rejected += 1
-            self._event(now, "command_rejected", "warning",
-                        f"{cmd.name.value} ({cmd.command_id}) rejected: {reason}",
-                        command_id=cmd.command_id)
-            return CommandAck(cmd.command_id, False, reason)
+            return self._reject(cmd, now, reason)
         self.stats.commands_accepted += 1
         why = f"{cmd.source} command {cmd.command_id}"
         n = cmd.name
@@ -251,11 +211,12 @@ class ControlCore:
             self._arm(now, why)
         elif n is CommandName.DISARM:
             self._fire(Trigger.DISARM, now, why)
-            self._request(CommandCode.ENABLE, (0.0,), "disable")
+            self._request(CommandCode.ENABLE, (0.0,), RequestPurpose.DISABLE)
             self.motors_enabled = False
         elif n is CommandName.START:
             self.mission_running = True
-            self._event(now, "mission_started", "info", f"mission started by {why}")
+            self._event(now, EventKind.MISSION_STARTED, Severity.INFO,
+                        f"mission started by {why}")
         elif n is CommandName.STOP:
             self.mission_running = False
             self.manual_dump = False
@@ -267,21 +228,32 @@ class ControlCore:
         elif n is CommandName.ESTOP:
             self._estop(now, f"e-stop by {why}")
         elif n is CommandName.RESET_ESTOP:
-            self._request(CommandCode.RESET_ESTOP, (), "reset_estop")
+            self._request(CommandCode.RESET_ESTOP, (), RequestPurpose.RESET_ESTOP)
         elif n is CommandName.CLEAR_FAULT:
             self._fire(Trigger.CLEAR_FAULT, now, why)
         elif n is CommandName.SET_PARAM:
-            checked = check_param(cmd.args)
-            assert not isinstance(checked, str)
-            spec, value = checked
-            section = getattr(self.config, spec.section)
-            value_t: float | int = int(value) if isinstance(getattr(section, spec.key), int) \
-                else value
-            self.config = replace(self.config, **{spec.section: replace(section,
-                                                                        **{spec.key: value_t})})
-            self.strategy.config = self.config.strategy
-            self._event(now, "param_changed", "info", f"{spec.key} = {value_t} ({why})")
+            self._set_param(cmd, now, why)
         return CommandAck(cmd.command_id, True, "")
+
+    def _reject(self, cmd: GroundCommand, now: float, reason: str) -> CommandAck:
+        self.stats.commands_rejected += 1
+        self._event(now, EventKind.COMMAND_REJECTED, Severity.WARNING,
+                    f"{cmd.name.value} ({cmd.command_id}) rejected: {reason}",
+                    command_id=cmd.command_id)
+        return CommandAck(cmd.command_id, False, reason)
+
+    def _set_param(self, cmd: GroundCommand, now: float, why: str) -> None:
+        checked = check_param(cmd.args)
+        assert not isinstance(checked, str)  # check_command refused it otherwise
+        spec, value = checked
+        section = getattr(self.config, spec.section)
+        value_t: float | int = int(value) if isinstance(getattr(section, spec.key), int) \
+            else value
+        self.config = replace(self.config, **{spec.section: replace(section,
+                                                                    **{spec.key: value_t})})
+        self.strategy.config = self.config.strategy
+        self._event(now, EventKind.PARAM_CHANGED, Severity.INFO,
+                    f"{spec.key} = {value_t} ({why})")
 
     # --- the step ---------------------------------------------------------------------------
     def step(self, now: float, dt: float, inputs: StepInputs) -> StepOutput:
@@ -303,19 +275,21 @@ class ControlCore:
         if not est.load_cell_ok and not self._cell_told:
             self._cell_told = True
             self.stats.faults_handled += 1
-            self._event(now, "load_cell_distrusted", "warning",
+            self._event(now, EventKind.LOAD_CELL_DISTRUSTED, Severity.WARNING,
                         f"{self.mass.fault_reason}; using the energy model")
 
         report = self.interlocks.update(now, dt, m, inputs.ground_link_ok)
         for trip in report.asserted:
             if self.mode in POWERED:
                 self.stats.interlock_trips += 1
-            self._event(now, "interlock_tripped", "critical" if trip.reaction is
-                        Reaction.IMMEDIATE_STOP else "alarm", trip.reason, name=trip.name,
+                count_cause(self.stats.trips_by_cause, trip.name)
+            self._event(now, EventKind.INTERLOCK_TRIPPED, Severity.CRITICAL if trip.reaction is
+                        Reaction.IMMEDIATE_STOP else Severity.ALARM, trip.reason, name=trip.name,
                         reaction=trip.reaction.value, value=_r(trip.value),
                         threshold=trip.threshold)
         for name in report.cleared:
-            self._event(now, "interlock_cleared", "info", f"{name}: cause gone", name=name)
+            self._event(now, EventKind.INTERLOCK_CLEARED, Severity.INFO, f"{name}: cause gone",
+                        name=name)
         escalate = (self.mode is not Mode.ESTOP and self.supervisor.can(Trigger.ESTOP)
                     and any(t.reaction is Reaction.IMMEDIATE_STOP for t in report.asserted))
         if escalate and self.mode not in POWERED:
@@ -352,7 +326,7 @@ class ControlCore:
             return self._dig(now, dt, m)
         if mode is Mode.FULL:
             self._fire(Trigger.STOW, now, "stow the arm to carry the load")
-            self._request(CommandCode.STOW, (), "stow")
+            self._request(CommandCode.STOW, (), RequestPurpose.STOW)
             return hold
         if mode is Mode.ARMED and self.motors_enabled and not self.busy:
             self._next_action(now, m)
@@ -369,13 +343,13 @@ class ControlCore:
         if self.carrying:
             if not self.stowed:
                 self._fire(Trigger.STOW, now, "stow the arm before dumping")
-                self._request(CommandCode.STOW, (), "stow")
+                self._request(CommandCode.STOW, (), RequestPurpose.STOW)
                 return
             if self.manual_dump or plan is None or self._at(m, plan.dump_x, plan.dump_y,
                                                             plan.arrive_tolerance_m):
                 self._fire(Trigger.DUMP, now, "empty the bucket" + (
                     " (ground request)" if self.manual_dump else " at the dump site"))
-                self._request(CommandCode.DUMP, (), "dump")
+                self._request(CommandCode.DUMP, (), RequestPurpose.DUMP)
                 self.mass.dump_started()
                 return
             if self.mission_running:
@@ -386,14 +360,14 @@ class ControlCore:
         site = self.mission.current
         if site is None:
             self.mission_running = False
-            self._event(now, "mission_completed", "info",
+            self._event(now, EventKind.MISSION_COMPLETED, Severity.INFO,
                         f"mission {plan.name} complete: {self.mission.delivered_kg:.1f} kg "
                         f"in {self.mission.cycles} cycles", **self.mission.as_dict())
             self._stop(Trigger.STOP, now, "mission complete")
             return
         if site.cycles >= site.site.max_cycles:
             site.abandoned = f"cycle budget of {site.site.max_cycles} digs exhausted"
-            self._event(now, "site_abandoned", "warning", f"site {site.site.name}: "
+            self._event(now, EventKind.SITE_ABANDONED, Severity.WARNING, f"site {site.site.name}: "
                         f"{site.abandoned}", site=site.site.name)
             return
         if not self._at(m, site.site.x, site.site.y, plan.arrive_tolerance_m):
@@ -403,8 +377,8 @@ class ControlCore:
         refusal = self.site_rules.refuse_dig(m.x, m.y, self.stats.dumped_kg)
         if refusal is not None:
             site.abandoned = refusal
-            self._event(now, "site_abandoned", "warning", f"site {site.site.name}: {refusal}",
-                        site=site.site.name)
+            self._event(now, EventKind.SITE_ABANDONED, Severity.WARNING,
+                        f"site {site.site.name}: {refusal}", site=site.site.name)
             return
         site.cycles += 1
         self._dig_site = self.mission.sites.index(site)
@@ -418,8 +392,10 @@ class ControlCore:
         out = self.strategy.update(now, dt, m, load, self._firmware_stall)
         if out.stalled:
             self.stats.stalls += 1
+            count_cause(self.stats.stalls_by_cause,
+                        "firmware" if self._firmware_stall else "speed_drop")
             self.stats.faults_handled += 1
-            self._event(now, "stall_detected", "warning", out.note or "drum stall",
+            self._event(now, EventKind.STALL_DETECTED, Severity.WARNING, out.note or "drum stall",
                         stalls=self.strategy.stalls)
         site = self.mission.sites[self._dig_site] if (self.mission is not None and
                                                       self._dig_site is not None) else None
@@ -429,7 +405,7 @@ class ControlCore:
             finished = out.note
             if site is not None:
                 site.abandoned = out.note
-            self._event(now, "obstacle_reported", "alarm", out.note,
+            self._event(now, EventKind.OBSTACLE_REPORTED, Severity.ALARM, out.note,
                         site=site.site.name if site else "", x=_r(m.x), y=_r(m.y))
         elif out.bucket_full:
             finished = f"bucket full ({load:.1f} kg)"
@@ -438,15 +414,15 @@ class ControlCore:
         speed = out.drum_speed
         if not finished:
             # the permit quota counts what is already in the bucket: slow down near the
-            # limit and stop the dig cleanly at it (issue 8)
+            # limit and stop the dig cleanly at it, so the ledger never shows a violation
             decision = self.site_rules.dig_decision(m.x, m.y, max(load, 0.0))
             if not decision.allowed:
                 finished = f"quota: {decision.reason}"
                 if site is not None:  # dug to the permit: do not come back
                     site.abandoned = decision.reason
-                    self._event(now, "site_abandoned", "warning",
+                    self._event(now, EventKind.SITE_ABANDONED, Severity.WARNING,
                                 f"site {site.site.name}: {decision.reason}", site=site.site.name)
-                self._event(now, "quota_reached", "warning", finished,
+                self._event(now, EventKind.QUOTA_REACHED, Severity.WARNING, finished,
                             site=decision.site or "", x=_r(m.x), y=_r(m.y))
             else:
                 speed *= decision.speed_factor
@@ -461,7 +437,7 @@ class ControlCore:
 
     def _drive(self, now: float, x: float, y: float, speed: float, what: str) -> None:
         self._fire(Trigger.DRIVE, now, f"drive to {what} ({x:.1f}, {y:.1f})")
-        self._request(CommandCode.DRIVE_TO, (x, y, speed), "drive")
+        self._request(CommandCode.DRIVE_TO, (x, y, speed), RequestPurpose.DRIVE)
 
     # --- notices -----------------------------------------------------------------------------
     def _on_notice(self, now: float, n: Notice) -> None:
@@ -494,25 +470,26 @@ class ControlCore:
         if purpose is None:
             return  # superseded (link loss, stop): nothing to do
         if not r.ok:
-            self._event(now, "request_failed", "warning", f"{purpose} failed: {r.reason}")
-            if purpose == "enable" and self.mode is Mode.ARMED:
+            self._event(now, EventKind.REQUEST_FAILED, Severity.WARNING,
+                        f"{purpose} failed: {r.reason}")
+            if purpose is RequestPurpose.ENABLE and self.mode is Mode.ARMED:
                 self._fire(Trigger.DISARM, now, f"firmware refused to enable: {r.reason}")
-            elif purpose in ("drive", "stow", "dump") and self.mode in POWERED:
-                if purpose == "dump":
+            elif purpose in _MOTION_PURPOSES and self.mode in POWERED:
+                if purpose is RequestPurpose.DUMP:
                     self.stowed = False  # stow again before the next attempt
                 self.stats.faults_handled += 1
                 self._stop(Trigger.FAULT, now, f"{purpose} failed: {r.reason}")
             return
-        if purpose == "enable":
+        if purpose is RequestPurpose.ENABLE:
             self.motors_enabled = True
-        elif purpose == "drive" and self.mode is Mode.DRIVING:
+        elif purpose is RequestPurpose.DRIVE and self.mode is Mode.DRIVING:
             self._fire(Trigger.ARRIVED, now, "arrived")
-        elif purpose == "stow" and self.mode is Mode.STOWING:
+        elif purpose is RequestPurpose.STOW and self.mode is Mode.STOWING:
             self.stowed = True
             self._fire(Trigger.STOWED, now, "arm stowed")
-        elif purpose == "dump" and self.mode is Mode.DUMPING:
+        elif purpose is RequestPurpose.DUMP and self.mode is Mode.DUMPING:
             self._dumped(now)
-        elif purpose == "reset_estop" and self.mode is Mode.ESTOP:
+        elif purpose is RequestPurpose.RESET_ESTOP and self.mode is Mode.ESTOP:
             self._estop_reset_at = now
             self._fire(Trigger.RESET_ESTOP, now, "e-stop reset (motion needs an explicit arm)")
 
@@ -530,10 +507,10 @@ class ControlCore:
             site_name = site.site.name
             dug_at = (site.site.x, site.site.y)
             if site.done and not site.abandoned:
-                self._event(now, "site_completed", "info",
+                self._event(now, EventKind.SITE_COMPLETED, Severity.INFO,
                             f"site {site_name}: {site.delivered_kg:.1f} kg in {site.cycles} "
                             f"cycles", site=site_name)
-        self._event(now, "bucket_dumped", "info", f"dumped {mass:.1f} kg"
+        self._event(now, EventKind.BUCKET_DUMPED, Severity.INFO, f"dumped {mass:.1f} kg"
                     + (f" from site {site_name}" if site_name else ""),
                     mass_kg=round(mass, 3), site=site_name, cycle=self.stats.cycles,
                     x=_r(dug_at[0], 3), y=_r(dug_at[1], 3))
@@ -558,21 +535,21 @@ class ControlCore:
             self._stop(Trigger.FAULT, now, "firmware watchdog stopped the motors")
         elif code in (EventCode.OVER_TEMPERATURE, EventCode.CURRENT_LIMIT, EventCode.LOW_BATTERY,
                       EventCode.SENSOR_FAULT) and self.mode in POWERED:
-            self._event(now, "firmware_warning", "warning",
+            self._event(now, EventKind.FIRMWARE_WARNING, Severity.WARNING,
                         f"firmware {code.name.lower()}: {e.text or e.value}")
 
     # --- actions -------------------------------------------------------------------------------
     def _arm(self, now: float, why: str) -> None:
         self._fire(Trigger.ARM, now, why)
-        self._request(CommandCode.ENABLE, (1.0,), "enable")
+        self._request(CommandCode.ENABLE, (1.0,), RequestPurpose.ENABLE)
 
     def _stop(self, trigger: Trigger, now: float, reason: str) -> None:
         """Category 1: controlled stop (firmware STOP ramps down), then disable."""
         self.mission_running = False
         self._pending.clear()
         self._fire(trigger, now, reason)
-        self._request(CommandCode.STOP, (), "stop")
-        self._request(CommandCode.ENABLE, (0.0,), "disable")
+        self._request(CommandCode.STOP, (), RequestPurpose.STOP)
+        self._request(CommandCode.ENABLE, (0.0,), RequestPurpose.DISABLE)
         self.motors_enabled = False
 
     def _estop(self, now: float, reason: str, tell_firmware: bool = True) -> None:
@@ -585,7 +562,8 @@ class ControlCore:
             self._queued.insert(0, EstopRequest(reason))
         self._fire(Trigger.ESTOP, now, reason)
 
-    def _request(self, code: CommandCode, args: tuple[float, ...], purpose: str) -> None:
+    def _request(self, code: CommandCode, args: tuple[float, ...],
+                 purpose: RequestPurpose) -> None:
         rid = next(self._ids)
         self._pending[rid] = purpose
         self._queued.append(FirmwareRequest(rid, code, args, purpose))
@@ -601,10 +579,12 @@ class ControlCore:
             # STOW/DUMP and holds it while driving)
             self._hold_depth = self.last.cut_depth
 
-    def _event(self, now: float, kind: str, severity: str, text: str, **data: Any) -> None:
+    def _event(self, now: float, kind: EventKind, severity: Severity, text: str,
+               **data: Any) -> None:
         log.info("%s: %s", kind, text)
         self._events.append(ControlEvent(now, kind, severity, text, data))
 
 
 def _r(x: float, nd: int = 2) -> float | None:
     return None if x is None or math.isnan(x) or math.isinf(x) else round(x, nd)
+

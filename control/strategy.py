@@ -27,35 +27,39 @@ Full bucket: the trusted mass estimate (see ``mass_estimator``) above
 ``full_fraction`` x ``bucket_capacity_kg`` for ``full_hold_s``.
 
 ``update(now, dt, m, load_kg)`` never reads the clock or the hardware.
+
+This is the original strategy (``strategy.kind = "pi_current"``), kept as the
+baseline the benchmark compares against; the default is
+``control.power_strategy.PowerLimitedStrategy``. ``make_strategy(config)``
+builds the one the configuration names; both have the ``DigStrategy`` shape
+(``control.dig``, re-exported here).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from enum import Enum
+from typing import Any
 
-from .config import StrategyConfig
+from .config import StrategyConfig, StrategyKind
+from .dig import DigPhase, DigStrategy, StrategyOutput, tilt_ceiling
 from .measurements import Measurements
+from .power_strategy import PowerLimitedStrategy
+
+__all__ = ["BASELINE_STRATEGY", "DigPhase", "DigStrategy", "ExcavationStrategy", "StrategyKind",
+           "StrategyOutput", "make_strategy", "tilt_ceiling"]
+
+#: ``[strategy]`` keys that select the original strategy exactly as it was tuned before
+#: power_limited became the default (whose deeper ``max_depth_m`` it never had): the
+#: baseline ``bench/bench_mission.py`` prints beside the default.
+BASELINE_STRATEGY: dict[str, Any] = {"kind": "pi_current", "max_depth_m": 0.08}
 
 
-class DigPhase(Enum):
-    APPROACHING = "approaching"  # lowering the spinning drum to the surface
-    CUTTING = "cutting"
-    BACKING_OFF = "backing_off"
-    REVERSING = "reversing"
-    GAVE_UP = "gave_up"
+def make_strategy(config: StrategyConfig) -> DigStrategy:
+    """The strategy ``config.kind`` names."""
+    if config.kind is StrategyKind.PI_CURRENT:
+        return ExcavationStrategy(config)
+    return PowerLimitedStrategy(config)
 
-
-@dataclass(frozen=True, slots=True)
-class StrategyOutput:
-    drum_speed: float  # rad/s
-    cut_depth: float  # m
-    phase: DigPhase
-    bucket_full: bool = False
-    stalled: bool = False  # a stall was detected at this update
-    obstacle: bool = False  # the strategy gave up at this update
-    note: str = ""
 
 
 class ExcavationStrategy:
@@ -84,11 +88,7 @@ class ExcavationStrategy:
         self._grace_until = now + max(1.0, 2 * c.stall_time_s)
 
     def ceiling(self, tilt: float) -> float:
-        c = self.config
-        if math.isnan(tilt) or tilt <= c.tilt_soft_deg or c.tilt_soft_deg <= 0:
-            return c.max_depth_m
-        scale = max(0.0, 1.0 - (tilt - c.tilt_soft_deg) / c.tilt_soft_deg)
-        return max(c.min_depth_m, c.max_depth_m * scale)
+        return tilt_ceiling(self.config, tilt)
 
     def update(self, now: float, dt: float, m: Measurements, load_kg: float,
                firmware_stall: bool = False) -> StrategyOutput:

@@ -9,7 +9,8 @@ Sans-I/O core (``codec``, ``link``) plus a thin asyncio layer (``transport``,
             ...
 """
 
-from .backoff import Backoff
+from rig_common.backoff import Backoff
+
 from .bridge import Bridge, BridgeConfig, BridgeEvent, Connected, Disconnected
 from .codec import Frame, FrameDecoder, decode_body, decode_payload, encode_frame, encode_payload
 from .errors import (
@@ -36,6 +37,7 @@ from .link import (
     LinkLost,
     LinkState,
     LinkStats,
+    LossDirection,
     MessageDelivered,
     MessageReceived,
     PeerReset,
@@ -52,6 +54,7 @@ from .messages import (
     Event,
     EventCode,
     FirmwareInfo,
+    FirmwareSeverity,
     Heartbeat,
     MsgType,
     Param,
@@ -61,7 +64,6 @@ from .messages import (
     ResultStatus,
     SampleBatch,
     Setpoints,
-    Severity,
     Status,
 )
 
@@ -90,6 +92,7 @@ __all__ = [
     "Event",
     "EventCode",
     "FirmwareInfo",
+    "FirmwareSeverity",
     "Frame",
     "FrameDecoder",
     "HandshakeCompleted",
@@ -104,6 +107,7 @@ __all__ = [
     "LinkLost",
     "LinkState",
     "LinkStats",
+    "LossDirection",
     "MessageDelivered",
     "MessageReceived",
     "MsgType",
@@ -118,7 +122,6 @@ __all__ = [
     "SampleBatch",
     "SampleGap",
     "Setpoints",
-    "Severity",
     "Status",
     "decode_body",
     "decode_payload",

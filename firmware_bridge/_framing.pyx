@@ -20,7 +20,7 @@ HEADER_SIZE = 12
 CRC_SIZE = 4
 MAX_PAYLOAD = 4096
 MAX_BODY = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE
-MAX_ENCODED = MAX_BODY + MAX_BODY // 254 + 2
+MAX_ENCODED = MAX_BODY + MAX_BODY // 254 + 1  # 4129: one code byte per 254 data bytes, plus one
 
 cdef uint32_t _TABLE[8][256]
 

@@ -11,8 +11,8 @@ HEADER_SIZE = 12
 CRC_SIZE = 4
 MAX_PAYLOAD = 4096
 MAX_BODY = HEADER_SIZE + MAX_PAYLOAD + CRC_SIZE
-# COBS adds one byte per 254 plus one; the delimiter is not counted.
-MAX_ENCODED = MAX_BODY + MAX_BODY // 254 + 2
+# COBS adds one code byte per 254 data bytes plus one; the delimiter is not counted.
+MAX_ENCODED = MAX_BODY + MAX_BODY // 254 + 1  # 4129: one code byte per 254 data bytes, plus one
 
 _POLY_REFLECTED = 0x82F63B78  # CRC-32C (Castagnoli), reflected form
 

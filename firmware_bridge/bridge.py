@@ -10,8 +10,12 @@ and handshakes again. Every command gets a result or a typed exception:
 Events (``async for event in bridge.events()``) are the link events
 (``MessageReceived`` with sample batches, firmware events, ...) plus
 ``Connected`` / ``Disconnected`` from this module. A single consumer is
-supported; if it falls behind by ``event_queue_size`` events, the oldest are
-dropped and counted in ``bridge.events_dropped``.
+supported; if it falls behind by ``event_queue_size`` sample batches or
+heartbeats, the oldest of those are dropped and counted in
+``bridge.events_dropped``. Link transitions (``Connected``, ``Disconnected``),
+firmware events, command results and every other event are never dropped: a
+consumer that misses a ``Disconnected`` would believe a new ``Connected``
+continues the old session (see ``event_queue.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from .backoff import Backoff
+from rig_common.backoff import Backoff
+
 from .errors import (
     CommandRejectedError,
     CommandTimeoutError,
@@ -31,6 +36,7 @@ from .errors import (
     LinkDownError,
     PortError,
 )
+from .event_queue import EventQueue
 from .link import (
     DeliveryFailed,
     HandshakeCompleted,
@@ -50,11 +56,13 @@ from .messages import (
     CommandResult,
     EStop,
     FirmwareInfo,
+    Heartbeat,
     ParamGet,
     ParamSet,
     ParamStatus,
     ParamValue,
     ResultStatus,
+    SampleBatch,
     Setpoints,
 )
 from .transport import LinkProtocol, open_link
@@ -76,6 +84,13 @@ class Disconnected:
 BridgeEvent = LinkEvent | Connected | Disconnected
 
 
+def must_deliver(event: BridgeEvent) -> bool:
+    """True for events the queue may never drop: all but sample batches and heartbeats."""
+    if isinstance(event, MessageReceived):
+        return not isinstance(event.message, SampleBatch | Heartbeat)
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class BridgeConfig:
     baudrate: int = 3_000_000
@@ -94,9 +109,9 @@ class Bridge:
         self.config = config or BridgeConfig()
         self.link = Link(Role.HOST, self.config.link)
         self.info: FirmwareInfo | None = None
-        self.events_dropped = 0
         self.connections = 0
-        self._events: asyncio.Queue[BridgeEvent] = asyncio.Queue()
+        self._events: EventQueue[BridgeEvent] = EventQueue(self.config.event_queue_size,
+                                                           keep=must_deliver)
         self._protocol: LinkProtocol | None = None
         self._up = asyncio.Event()
         self._first: asyncio.Future[FirmwareInfo] | None = None
@@ -152,15 +167,17 @@ class Bridge:
         assert self.info is not None
         return self.info
 
+    @property
+    def events_dropped(self) -> int:
+        """Sample batches and heartbeats dropped because the consumer fell behind."""
+        return self._events.dropped
+
     async def events(self) -> AsyncIterator[BridgeEvent]:
         while True:
             yield await self._events.get()
 
     def get_event_nowait(self) -> BridgeEvent | None:
-        try:
-            return self._events.get_nowait()
-        except asyncio.QueueEmpty:
-            return None
+        return self._events.get_nowait()
 
     # --- sending -------------------------------------------------------------------
 
@@ -315,10 +332,7 @@ class Bridge:
                     fut.set_exception(err)
 
     def _put(self, event: BridgeEvent) -> None:
-        if self._events.qsize() >= self.config.event_queue_size:
-            self._events.get_nowait()
-            self.events_dropped += 1
-        self._events.put_nowait(event)
+        self._events.put(event)
 
     def _on_event(self, event: LinkEvent) -> None:
         if isinstance(event, MessageReceived):

@@ -7,6 +7,10 @@
 * ``rig-bridge probe URL``: connects to a rig (device path, pty or
   ``socket://host:port``), prints its handshake (firmware, channels, rates)
   and the link counters after ``--seconds`` of listening.
+* ``rig-bridge conformance URL``: the protocol conformance harness (checks of
+  docs/protocol.md, a table of results with measured timing against each
+  bound, ``--json FILE``); exit status 1 on any failure. Checks that move the
+  rig run only with ``--allow-motion``.
 """
 
 from __future__ import annotations
@@ -20,6 +24,15 @@ import time
 from pathlib import Path
 
 from .bridge import Bridge, BridgeConfig, Connected, Disconnected
+from .conformance import (
+    CHECKS,
+    MOTION_WARNING,
+    RunConfig,
+    exit_code,
+    format_table,
+    run_conformance,
+    to_json,
+)
 from .errors import BridgeError, CommandRejectedError
 from .link import MessageReceived
 from .loopback import LoopbackFirmware
@@ -123,6 +136,24 @@ async def probe(url: str, seconds: float, baud: int) -> int:
     return 0
 
 
+async def conformance(config: RunConfig, json_path: str | None) -> int:
+    if config.allow_motion:
+        print(MOTION_WARNING, file=sys.stderr, flush=True)
+    print(f"conformance of {config.url} against docs/protocol.md 1.1", flush=True)
+    try:
+        results = await run_conformance(config)
+    except KeyError as err:
+        print(f"error: {err.args[0]}", file=sys.stderr)
+        return 2
+    except BridgeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(format_table(results))
+    if json_path:
+        Path(json_path).write_text(to_json(results, config) + "\n", encoding="utf-8")
+    return exit_code(results)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rig-bridge", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -133,11 +164,35 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("url", help="/dev/ttyUSB0, a pty path or socket://host:port")
     p.add_argument("--seconds", type=float, default=2.0, help="how long to listen (default 2)")
     p.add_argument("--baud", type=int, default=3_000_000, help="baud rate (default 3000000)")
+    c = sub.add_parser("conformance", help="protocol conformance harness (acting as the host)")
+    c.add_argument("url", help="/dev/ttyUSB0, a pty path or socket://host:port")
+    c.add_argument("--baud", type=int, default=3_000_000, help="baud rate (default 3000000)")
+    c.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    c.add_argument("--allow-motion", action="store_true",
+                   help="also run the checks that ENABLE the motors and spin the drum")
+    c.add_argument("--only", action="append", default=[], metavar="CHECK",
+                   help="run only this check (repeatable): " + ", ".join(
+                       spec.id for spec in CHECKS))
+    c.add_argument("--watchdog-ms", type=int, default=250,
+                   help="watchdog the HELLO asks for (default 250)")
+    c.add_argument("--tolerance-ms", type=float, default=20.0,
+                   help="host-side measurement tolerance on timing bounds (default 20)")
+    c.add_argument("--dig-speed", type=float, default=3.0,
+                   help="drum speed for the standstill check, rad/s (default 3)")
+    c.add_argument("--cut-depth", type=float, default=-0.30,
+                   help="cut depth setpoint while spinning, m; negative keeps the arm "
+                        "raised (default -0.30)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.ERROR,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.cmd == "selftest":
         return asyncio.run(selftest())
+    if args.cmd == "conformance":
+        return asyncio.run(conformance(RunConfig(
+            url=args.url, baudrate=args.baud, allow_motion=args.allow_motion,
+            only=tuple(args.only), watchdog_ms=args.watchdog_ms,
+            tolerance_ms=args.tolerance_ms, dig_speed=args.dig_speed,
+            cut_depth=args.cut_depth), args.json))
     return asyncio.run(probe(args.url, args.seconds, args.baud))
 
 

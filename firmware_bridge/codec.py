@@ -30,6 +30,7 @@ from .messages import (
     EStop,
     Event,
     FirmwareInfo,
+    FirmwareSeverity,
     Flags,
     Heartbeat,
     Hello,
@@ -47,7 +48,6 @@ from .messages import (
     ResultStatus,
     SampleBatch,
     Setpoints,
-    Severity,
 )
 
 HEADER = struct.Struct("<BBBBII")
@@ -149,6 +149,7 @@ def _enc_hello(m: Hello) -> bytes:
 
 
 INFO_TABLE_OMITTED = 0x01
+INFO_WATCHDOG_TRIPPED = 0x02  # protocol 1.1: section 4.2
 
 
 def encode_channel_table(channels: tuple[ChannelInfo, ...]) -> bytes:
@@ -178,7 +179,8 @@ def _enc_info(m: FirmwareInfo) -> bytes:
         m.sample_rate_hz,
         m.batch_samples,
         0 if m.table_omitted else len(m.channels),
-        INFO_TABLE_OMITTED if m.table_omitted else 0,
+        (INFO_TABLE_OMITTED if m.table_omitted else 0)
+        | (INFO_WATCHDOG_TRIPPED if m.watchdog_tripped else 0),
         m.time_us,
         m.table_crc,
     )
@@ -293,6 +295,7 @@ def _dec_info(b: bytes) -> FirmwareInfo:
         time_us=now_us,
         table_crc=crc,
         table_omitted=bool(info_flags & INFO_TABLE_OMITTED),
+        watchdog_tripped=bool(info_flags & INFO_WATCHDOG_TRIPPED),
     )
 
 
@@ -350,7 +353,7 @@ def _dec_event(b: bytes) -> Event:
     time_us, code, sev, _r, value = _fixed(b, _EVENT, t, exact=False)
     text, off = _unpack_str(b, _EVENT.size, t, "text")
     _end(b, off, t)
-    return Event(time_us, code, _enum(Severity, sev, t, "severity"), value, text)
+    return Event(time_us, code, _enum(FirmwareSeverity, sev, t, "severity"), value, text)
 
 
 def _dec_reset(b: bytes) -> ResetNotice:

@@ -34,6 +34,19 @@ from enum import Enum
 
 from .codec import Frame, FrameDecoder, channel_table_crc, encode_frame, encode_payload
 from .errors import BridgeUsageError, LinkDownError
+from .link_config import LinkConfig, LinkStats
+from .link_events import (
+    DeliveryFailed,
+    HandshakeCompleted,
+    HandshakeFailed,
+    LinkEvent,
+    LinkLost,
+    LossDirection,
+    MessageDelivered,
+    MessageReceived,
+    PeerReset,
+    SampleGap,
+)
 from .messages import MESSAGE_TYPES as _TYPE_OF
 from .messages import (
     PROTOCOL_VERSION,
@@ -49,8 +62,8 @@ from .messages import (
     MsgType,
     Nack,
     Reason,
-    ResetNotice,
     SampleBatch,
+    Status,
 )
 
 log = logging.getLogger(__name__)
@@ -75,119 +88,6 @@ class LinkState(Enum):
     UP = "up"
     LOST = "lost"
     FAILED = "failed"  # incompatible peer: do not retry blindly
-
-
-@dataclass(frozen=True, slots=True)
-class LinkConfig:
-    heartbeat_interval: float = 0.025
-    loss_timeout: float = 0.25
-    retransmit_timeout: float = 0.05
-    max_retries: int = 10
-    window: int = 8
-    max_queued: int = 256
-    handshake_interval: float = 0.1
-
-    def __post_init__(self) -> None:
-        for name in ("heartbeat_interval", "loss_timeout", "retransmit_timeout",
-                     "handshake_interval"):
-            if not getattr(self, name) > 0:
-                raise BridgeUsageError(f"LinkConfig.{name} must be > 0, got {getattr(self, name)}")
-        if self.loss_timeout <= self.heartbeat_interval:
-            raise BridgeUsageError(
-                f"LinkConfig.loss_timeout ({self.loss_timeout}) must exceed "
-                f"heartbeat_interval ({self.heartbeat_interval})"
-            )
-        if self.window < 1 or self.max_retries < 0 or self.max_queued < 0:
-            raise BridgeUsageError("LinkConfig.window >= 1, max_retries >= 0, max_queued >= 0")
-
-
-# --- events -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class HandshakeCompleted:
-    """Host: the firmware answered. Firmware: a host started a session."""
-
-    info: FirmwareInfo | None = None
-    hello: Hello | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HandshakeFailed:
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class MessageReceived:
-    message: Message
-    seq: int
-
-
-@dataclass(frozen=True, slots=True)
-class MessageDelivered:
-    seq: int
-    msg_type: MsgType
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryFailed:
-    seq: int
-    msg_type: MsgType
-    reason: str
-    message: Message | None = None  # what was not delivered (to re-send in a new session)
-
-
-@dataclass(frozen=True, slots=True)
-class LinkLost:
-    direction: str  # "rx", "tx" or "peer"
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class PeerReset:
-    notice: ResetNotice
-
-
-@dataclass(frozen=True, slots=True)
-class SampleGap:
-    stream_id: int
-    expected_seq: int
-    got_seq: int
-    missing: int
-
-
-LinkEvent = (
-    HandshakeCompleted
-    | HandshakeFailed
-    | MessageReceived
-    | MessageDelivered
-    | DeliveryFailed
-    | LinkLost
-    | PeerReset
-    | SampleGap
-)
-
-
-@dataclass(slots=True)
-class LinkStats:
-    frames_rx: int = 0
-    frames_tx: int = 0
-    bytes_rx: int = 0
-    bytes_tx: int = 0
-    crc_errors: int = 0
-    framing_errors: int = 0
-    decode_errors: int = 0
-    frames_lost: int = 0  # gaps in the best-effort sequence
-    duplicates: int = 0
-    out_of_order: int = 0
-    retransmits: int = 0
-    delivery_failures: int = 0
-    nacks_rx: int = 0
-    nacks_tx: int = 0
-    sample_gaps: int = 0
-    samples_lost: int = 0
-    ignored: int = 0  # valid frames that make no sense in the current state
-    links_lost: int = 0
 
 
 @dataclass(slots=True)
@@ -274,7 +174,7 @@ class Link:
         """The transport went away: fail everything in flight, state LOST."""
         self._decoder.reset()
         if self.state in (LinkState.UP, LinkState.HANDSHAKING):
-            self._lose("rx", reason)
+            self._lose(LossDirection.RX, reason)
 
     def send(self, msg: Message, now: float) -> int:
         """Queue *msg*; returns its sequence number.
@@ -346,15 +246,16 @@ class Link:
         if self.state is not LinkState.UP:
             return
         if now - s.last_rx >= cfg.loss_timeout:
-            self._lose("rx", f"nothing received for {now - s.last_rx:.3f} s")
+            self._lose(LossDirection.RX, f"nothing received for {now - s.last_rx:.3f} s")
             return
         if now - s.peer_heard_us_at >= cfg.loss_timeout:
-            self._lose("tx", f"peer has not heard us for {now - s.peer_heard_us_at:.3f} s")
+            self._lose(LossDirection.TX,
+                       f"peer has not heard us for {now - s.peer_heard_us_at:.3f} s")
             return
         if s.outstanding and now >= s.outstanding[0].sent_at + cfg.retransmit_timeout:
             head = s.outstanding[0]
             if head.tries > cfg.max_retries:
-                self._lose("tx", f"reliable seq {head.seq} unacknowledged after "
+                self._lose(LossDirection.TX, f"reliable seq {head.seq} unacknowledged after "
                                  f"{cfg.max_retries} retransmissions")
                 return
             for p in s.outstanding:  # go-back-N
@@ -362,6 +263,14 @@ class Link:
                 self._transmit_pending(p, now, retransmit=True)
         if now >= s.last_tx_hb + cfg.heartbeat_interval:
             self._send_heartbeat(now)
+
+    def send_heartbeat(self, now: float) -> None:
+        """Send a HEARTBEAT now, in any state.
+
+        The firmware calls it once right after it declares the link lost and has
+        stopped the motors, so a host that still listens sees the new status
+        (docs/protocol.md section 6)."""
+        self._send_heartbeat(now)
 
     def peer_time_us(self, now: float) -> int | None:
         """Estimate of the peer's clock (µs) at local time *now*; None before any sample."""
@@ -391,7 +300,7 @@ class Link:
             self._events.append(DeliveryFailed(p.seq, p.msg_type, "session reset", p.msg))
         self._s = _Session(last_rx=now, peer_heard_us_at=now)
 
-    def _lose(self, direction: str, reason: str) -> None:
+    def _lose(self, direction: LossDirection, reason: str) -> None:
         log.warning("link lost (%s): %s", direction, reason)
         s = self._s
         for p in (*s.outstanding, *s.queued):
@@ -447,7 +356,7 @@ class Link:
 
     def _nack(self, seq: int, msg_type: int, reason: Reason, now: float,
               rate_limited: bool = False) -> None:
-        if rate_limited and now - self._last_nack_at < self.config.heartbeat_interval:
+        if rate_limited and now - self._last_nack_at < self.config.nack_interval:
             return
         self._last_nack_at = now
         self.stats.nacks_tx += 1
@@ -484,7 +393,7 @@ class Link:
         if t is MsgType.RESET_NOTICE:
             self._events.append(PeerReset(msg))  # type: ignore[arg-type]
             if self.role is Role.HOST and self.state is LinkState.UP:
-                self._lose("peer", f"firmware reset (boot {msg.boot_id})")  # type: ignore[union-attr]
+                self._lose(LossDirection.PEER, f"firmware reset (boot {msg.boot_id})")  # type: ignore[union-attr]
             return
         if self.state is not LinkState.UP:
             self.stats.ignored += 1
@@ -564,7 +473,7 @@ class Link:
     def _on_nack(self, nack: Nack, now: float) -> None:
         self.stats.nacks_rx += 1
         if nack.reason is Reason.NOT_HANDSHAKEN and self.role is Role.HOST:
-            self._lose("peer", "firmware does not know this session")
+            self._lose(LossDirection.PEER, "firmware does not know this session")
             return
         for p in self._s.outstanding:
             if p.seq == nack.rejected_seq and p.msg_type == nack.rejected_type:
@@ -602,7 +511,8 @@ class Link:
         cached = self.peer_hello is not None and self.peer_hello.table_crc == self._table_crc
         info = replace(self.firmware_info, session_id=self.session_id,
                        time_us=self.local_time_us(now), table_crc=self._table_crc,
-                       table_omitted=cached and bool(self.firmware_info.channels))
+                       table_omitted=cached and bool(self.firmware_info.channels),
+                       watchdog_tripped=bool(self.status & Status.WATCHDOG_TRIPPED))
         self._write(encode_frame(info, seq=0))
 
     def _on_info(self, info: FirmwareInfo, now: float) -> None:
@@ -646,6 +556,7 @@ __all__ = [
     "LinkLost",
     "LinkState",
     "LinkStats",
+    "LossDirection",
     "MessageDelivered",
     "MessageReceived",
     "PeerReset",

@@ -105,9 +105,13 @@ class EventCode(IntEnum):
     SENSOR_FAULT = 13
     FAULT_INJECTED = 14
     PARAM_CHANGED = 15
+    STANDSTILL = 16  # a controlled stop reached standstill; value: ms since the stop began
 
 
-class Severity(IntEnum):
+class FirmwareSeverity(IntEnum):
+    """Severity of a firmware ``Event`` on the serial wire (section 4.11); the ground's
+    event severities are ``telemetry.contract.Severity``."""
+
     INFO = 0
     WARNING = 1
     FAULT = 2
@@ -188,6 +192,7 @@ class FirmwareInfo:
     time_us: int = 0  # firmware clock when sent (lets the host estimate the offset)
     table_crc: int = 0  # CRC-32C of the encoded channel table (section 4.2)
     table_omitted: bool = False  # the host's cached table matched: channels not sent
+    watchdog_tripped: bool = False  # a watchdog or link-loss stop awaits a new ENABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +271,7 @@ class EStop:
 class Event:
     time_us: int
     code: int
-    severity: Severity
+    severity: FirmwareSeverity
     value: float = 0.0
     text: str = ""
 

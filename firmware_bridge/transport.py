@@ -29,7 +29,7 @@ class LinkProtocol(asyncio.Protocol):
         self.on_event = on_event
         self.transport: asyncio.Transport | None = None
         self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._loop = asyncio.get_running_loop()
+        self.loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
 
     # asyncio callbacks ---------------------------------------------------------
@@ -38,7 +38,7 @@ class LinkProtocol(asyncio.Protocol):
         self.pump()
 
     def data_received(self, data: bytes) -> None:
-        self.link.receive_data(data, self._loop.time())
+        self.link.receive_data(data, self.loop.time())
         self.pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -58,9 +58,10 @@ class LinkProtocol(asyncio.Protocol):
                 self.transport.write(out)
         while (event := self.link.next_event()) is not None:
             self.on_event(event)
-        self._arm()
+        self.arm_timer()
 
-    def _arm(self) -> None:
+    def arm_timer(self) -> None:
+        """(Re-)schedule ``handle_timer`` for when the link next needs it."""
         when = self.link.get_timer()
         if self._timer is not None:
             if when is not None and self._timer.when() == when:
@@ -68,11 +69,11 @@ class LinkProtocol(asyncio.Protocol):
             self._timer.cancel()
             self._timer = None
         if when is not None and self.transport is not None:
-            self._timer = self._loop.call_at(when, self._fire)
+            self._timer = self.loop.call_at(when, self._fire)
 
     def _fire(self) -> None:
         self._timer = None
-        self.link.handle_timer(self._loop.time())
+        self.link.handle_timer(self.loop.time())
         self.pump()
 
     def close(self) -> None:

@@ -30,7 +30,7 @@ def render() -> str:
         body = cobs_decode(wire[:-1])
         names = [f.name for f in Flags if body[2] & f] or ["none"]
         text = repr(m)
-        if name == "SAMPLE_BATCH":
+        if name.startswith("SAMPLE_BATCH"):
             text = text[:-1] + f", counts={m.counts.tolist()})"
         out.append(f"### {name}\n\n`{text}`, seq={seq}, ack={ack}, flags={'|'.join(names)}\n")
         out.append(f"```text body={name}\n{_hex(body)}\n```\n")

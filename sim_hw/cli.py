@@ -48,7 +48,8 @@ faults: KIND[@TIME][:KEY=VALUE,...], TIME in simulated seconds since start
 
 soil: --soil density=1500,cohesion=500,gravity=1.62,rocks_per_m3=30,rock_torque=30,
   rock_sigma=0.8,rock_angle=1.5,rock_shift_time=4,cohesion_factor=10,weight_factor=20,
-  speed_factor=0.2
+  speed_factor=0.2 (the defaults), or a preset, optionally changed:
+  --soil loose | compacted | rocky[,KEY=VALUE...]
 """
 
 
@@ -112,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     flt.add_argument("--fault-log", metavar="FILE",
                      help="append one JSON line per injected fault (kind, params, simulated "
                           "and wall time)")
+    flt.add_argument("--truth-log", metavar="FILE",
+                     help="append the simulator's truth as JSON lines: one per dump (true "
+                          "mass into the hopper), totals when it stops; for summaries and "
+                          "benchmarks, never sent to the controller")
     p.add_argument("-v", "--verbose", action="count", default=0,
                    help="more logging on stderr (-v info, -vv debug)")
     return p
@@ -132,7 +137,7 @@ def config_from_args(args: argparse.Namespace) -> RigConfig:
         port=spec, seed=args.seed, sample_rate_hz=args.rate, batch_ms=args.batch_ms,
         time_scale=args.time_scale, watchdog_ms=args.watchdog_ms,
         plant_rate_hz=args.plant_rate, faults=faults, fault_log=args.fault_log,
-        soil=SoilConfig.parse(args.soil))
+        truth_log=args.truth_log, soil=SoilConfig.parse(args.soil))
 
 
 async def _run(config: RigConfig, duration: float | None) -> int:

@@ -4,7 +4,8 @@
 every fault whose duration is over, acting on a ``FaultTargets`` (the rig):
 rocks and temperature/charge jumps go to the plant, stuck/dropout/spike
 overlays to the sensor synthesiser, corruption and loss to the line, panel
-e-stop, reset and disconnect to the rig. Each start is logged (in memory and
+e-stop, reset and disconnect to the rig, a lifted current clamp (``overcurrent``)
+to the firmware. Each start is logged (in memory and
 optionally as JSON lines) with its simulated and wall time. ``next_due`` is
 the simulated time of the next thing to do, so the caller can check cheaply
 at every plant step.
@@ -53,6 +54,7 @@ class FaultInjector:
         self._pending: list[tuple[float, int, Fault]] = []
         self._ending: list[tuple[float, int, Fault]] = []
         self._n = 0
+        self._rated_limit: dict[int, float] = {}  # overcurrent fault -> clamp to restore
         for f in faults:
             self.add(f, 0.0)
 
@@ -121,6 +123,12 @@ class FaultInjector:
             tg.plant.set_motor_temp(float(f["temp"]))
         elif k == "lowbatt":
             tg.plant.set_soc(float(f["soc"]))
+        elif k == "overcurrent":
+            # the rated clamp is kept to restore it when the fault ends
+            self._rated_limit.setdefault(id(f), tg.firmware.params["current_limit"])
+            tg.firmware.params["current_limit"] = float(f["limit"])
+            tg.plant.add_rock(float(f["torque"]), angle=math.inf,
+                              duration=f.duration or math.inf)
         elif k == "estop":
             tg.firmware.panel_estop(True)
             if f.duration == 0:
@@ -136,3 +144,5 @@ class FaultInjector:
             tg.line.set(k, str(f["direction"]), 0.0)
         elif k == "estop":
             tg.firmware.panel_estop(False)
+        elif k == "overcurrent" and id(f) in self._rated_limit:
+            tg.firmware.params["current_limit"] = self._rated_limit.pop(id(f))

@@ -136,6 +136,9 @@ class RigPlant:
             motor_temp=c.start_temp_c, soc=c.start_soc, arm_current=c.arm_idle_current)
         s.bus_voltage = self.ocv()
         s.pitch, s.roll = self.site.tilt_deg(s.x, s.y, s.heading)
+        # the ground's tilt under the chassis, recomputed by the drive step when it moves
+        self._tilt_pose = (s.x, s.y, s.heading)
+        self._terrain_tilt = (s.pitch, s.roll)
 
     # --- derived quantities ---------------------------------------------------------
 
@@ -186,12 +189,27 @@ class RigPlant:
     # --- the step ---------------------------------------------------------------------
 
     def step(self, dt: float, act: Actuation) -> None:
-        c, so, s, e = self.config, self.soil, self.state, self.energy
-        depth = max(0.0, -s.arm_pos)
-        w0 = s.omega
+        """Advance the true state by *dt* s under the actuation *act* (order matters:
+        each named step reads what the previous ones left in the state)."""
+        depth = max(0.0, -self.state.arm_pos)
+        t_cut = self._resisting_torque(depth)
+        i = self._drum_current(act)
+        w_avg, p_drum = self._drum_mechanics(dt, i, t_cut)
+        self._wear_rocks(dt, abs(w_avg) * dt)
+        self._regolith_flow(dt, depth, w_avg)
+        p_arm = self._arm(dt, act, t_cut)
+        p_drive = self._drive(dt, act)
+        self._tilt(dt, t_cut)
+        self._thermal(dt, i)
+        self._battery(dt, p_drum + p_arm + p_drive + self.config.avionics_w, p_arm, p_drive)
+        s = self.state
+        s.vibration = 0.05 + 0.04 * t_cut + 0.05 * abs(s.omega) + 3.0 * abs(s.speed)
+        s.time += dt
 
-        # -- resisting torque: friction + soil + rocks ----------------------------------
-        t_soil = self.cutting_torque(depth, w0)
+    def _resisting_torque(self, depth: float) -> float:
+        """Soil + rock torque (N m) on the drum at *depth*; forgets rocks lifted off."""
+        s = self.state
+        t_soil = self.cutting_torque(depth, s.omega)
         t_rock = 0.0
         if s.rocks:
             keep = []
@@ -205,55 +223,61 @@ class RigPlant:
                     t_rock += r.torque
                 keep.append(r)
             s.rocks = keep
-        t_cut = t_soil + t_rock
-        t_static = c.coulomb_friction + t_cut
+        return t_soil + t_rock
 
-        # -- electrical: ideal current loop inside the available voltage ---------------
+    def _drum_current(self, act: Actuation) -> float:
+        """The current loop: ideal inside the voltage the bus can give."""
+        if not act.drum_on:
+            return 0.0
+        c, s = self.config, self.state
         k, R = c.motor_k, c.motor_resistance
-        vbus = s.bus_voltage
-        if act.drum_on:
-            i = act.drum_current
-            i_hi = (vbus - k * w0) / R
-            i_lo = (-vbus - k * w0) / R
-            i = min(max(i, i_lo), i_hi)
-        else:
-            i = 0.0
-        t_m = k * i
+        i_hi = (s.bus_voltage - k * s.omega) / R
+        i_lo = (-s.bus_voltage - k * s.omega) / R
+        return min(max(act.drum_current, i_lo), i_hi)
 
-        # -- mechanics with stiction ---------------------------------------------------
-        J = c.drum_inertia
+    def _drum_mechanics(self, dt: float, i: float, t_cut: float) -> tuple[float, float]:
+        """Drum speed with stiction; books friction, soil and copper energy. Returns the
+        mean speed over the step (rad/s) and the drum's electrical power (W)."""
+        c, s, e = self.config, self.state, self.energy
+        k, R, J = c.motor_k, c.motor_resistance, c.drum_inertia
+        w0 = s.omega
+        t_static = c.coulomb_friction + t_cut
+        t_m = k * i
         if w0 == 0.0:
             if abs(t_m) <= t_static:
                 w1 = 0.0
             else:
                 w1 = dt * (t_m - math.copysign(t_static, t_m)) / J
-            sgn = 1.0 if w1 >= 0 else -1.0
         else:
             sgn = 1.0 if w0 > 0 else -1.0
             w1 = w0 + dt * (t_m - sgn * t_static - c.viscous_friction * w0) / J
             if w1 * sgn < 0.0:
                 w1 = 0.0
         w_avg = 0.5 * (w0 + w1)
-        turned = abs(w_avg) * dt
         s.stalled = w1 == 0.0 and abs(t_m) > 0.0
         s.omega = w1
         s.theta = (s.theta + w_avg * dt) % (2 * math.pi * 64)
         s.drum_current = i
         s.motor_voltage = R * i + k * w_avg
         s.cut_torque = t_cut
-        p_drum = R * i * i + k * i * w_avg
         e.copper += R * i * i * dt
         e.friction += (c.coulomb_friction * abs(w_avg) + c.viscous_friction * w0 * w_avg) * dt
         e.soil += t_cut * abs(w_avg) * dt
+        return w_avg, R * i * i + k * i * w_avg
 
-        # rocks wear out with rotation (and injected ones with time)
+    def _wear_rocks(self, dt: float, turned: float) -> None:
+        """Rocks wear out with rotation (and injected ones with time)."""
+        s = self.state
         if s.rocks:
             for r in s.rocks:
                 r.angle_left -= turned
                 r.time_left -= dt
             s.rocks = [r for r in s.rocks if r.angle_left > 0.0 and r.time_left > 0.0]
 
-        # -- regolith flow ------------------------------------------------------------
+    def _regolith_flow(self, dt: float, depth: float, w_avg: float) -> None:
+        """Cutting fills the bucket (spilling over capacity) and meets buried rocks;
+        reverse rotation empties it."""
+        c, so, s = self.config, self.soil, self.state
         if w_avg > 0.0 and depth > 0.0:
             swept = so.density * c.drum_width * depth * c.drum_radius * w_avg * dt
             dm = swept * c.fill_efficiency
@@ -272,14 +296,17 @@ class RigPlant:
                                     so.rock_shift_time * self.rng.uniform(0.5, 1.5)))
                 s.rocks_met += 1
         elif w_avg < 0.0 and s.bucket_mass > 0.0:
-            out = min(s.bucket_mass, c.dump_per_rad * turned)
+            out = min(s.bucket_mass, c.dump_per_rad * abs(w_avg) * dt)
             s.bucket_mass -= out
             if s.arm_pos >= c.arm_stow - 0.02:
                 s.dumped += out
             else:
                 s.spilled += out
 
-        # -- arm ------------------------------------------------------------------------
+    def _arm(self, dt: float, act: Actuation, t_cut: float) -> float:
+        """Arm position between its end stops and the actuator's current; returns its
+        power (W)."""
+        c, so, s = self.config, self.soil, self.state
         s.arm_vel += (act.arm_velocity - s.arm_vel) * min(1.0, dt / c.arm_tau)
         z = s.arm_pos + s.arm_vel * dt
         s.at_end_stop = 0
@@ -292,34 +319,46 @@ class RigPlant:
                  + 0.5 * t_cut / c.drum_radius)
         s.arm_current = c.arm_idle_current + (f_arm / c.arm_newton_per_amp) * (
             0.3 + 0.7 * min(1.0, abs(s.arm_vel) / 0.05))
-        p_arm = c.arm_supply_v * s.arm_current
+        return c.arm_supply_v * s.arm_current
 
-        # -- drive --------------------------------------------------------------------
+    def _drive(self, dt: float, act: Actuation) -> float:
+        """Acceleration-limited speed and yaw on the site map; returns the drive power (W)."""
+        c, so, s = self.config, self.soil, self.state
         dv = act.drive_speed - s.speed
         max_dv = c.drive_accel * dt
         s.speed += min(max(dv, -max_dv), max_dv)
         s.yaw_rate = act.yaw_rate
         s.heading = (s.heading + s.yaw_rate * dt + math.pi) % (2 * math.pi) - math.pi
-        s.x += s.speed * math.cos(s.heading) * dt
-        s.y += s.speed * math.sin(s.heading) * dt
-        terrain_pitch, terrain_roll = self.site.tilt_deg(s.x, s.y, s.heading)
+        if s.speed:
+            s.x += s.speed * math.cos(s.heading) * dt
+            s.y += s.speed * math.sin(s.heading) * dt
+        pose = (s.x, s.y, s.heading)
+        if pose != self._tilt_pose:  # standing still (most of the time): same ground
+            self._tilt_pose = pose
+            self._terrain_tilt = self.site.tilt_deg(*pose)
         m = self.total_mass
         f_drive = m * so.gravity * (c.rolling_resistance * (1 if s.speed else 0)
-                                    + math.sin(math.radians(terrain_pitch)))
-        p_drive = max(0.0, f_drive * s.speed) / c.drive_efficiency + 15.0 * abs(s.yaw_rate)
+                                    + math.sin(math.radians(self._terrain_tilt[0])))
+        return max(0.0, f_drive * s.speed) / c.drive_efficiency + 15.0 * abs(s.yaw_rate)
 
-        # -- tilt ------------------------------------------------------------------------
+    def _tilt(self, dt: float, t_cut: float) -> None:
+        """Pitch and roll follow the terrain under the chassis plus the dig reaction."""
+        c, s = self.config, self.state
+        terrain_pitch, terrain_roll = self._terrain_tilt
         a = min(1.0, dt / c.tilt_tau)
         s.pitch += (terrain_pitch + c.pitch_per_nm * t_cut - s.pitch) * a
         s.roll += (terrain_roll + c.roll_per_nm * t_cut - s.roll) * a
 
-        # -- thermal --------------------------------------------------------------------
+    def _thermal(self, dt: float, i: float) -> None:
+        """Copper losses in, radiation out (vacuum: no convection)."""
+        c, s = self.config, self.state
         tk = s.motor_temp + _K0
         p_rad = _SIGMA_SB * c.emissive_area * (tk**4 - (c.sink_temp_c + _K0) ** 4)
-        s.motor_temp += (R * i * i - p_rad) * dt / c.thermal_capacity
+        s.motor_temp += (c.motor_resistance * i * i - p_rad) * dt / c.thermal_capacity
 
-        # -- battery --------------------------------------------------------------------
-        p_total = p_drum + p_arm + p_drive + c.avionics_w
+    def _battery(self, dt: float, p_total: float, p_arm: float, p_drive: float) -> None:
+        """The bus current that delivers *p_total* W exactly; books the energy ledger."""
+        c, s, e = self.config, self.state, self.energy
         ocv = self.ocv()
         rb = c.battery_resistance
         disc = ocv * ocv - 4.0 * rb * p_total
@@ -332,10 +371,6 @@ class RigPlant:
         e.arm += p_arm * dt
         e.drive += p_drive * dt
         e.avionics += c.avionics_w * dt
-
-        # -- vibration envelope -----------------------------------------------------------
-        s.vibration = 0.05 + 0.04 * t_cut + 0.05 * abs(w1) + 3.0 * abs(s.speed)
-        s.time += dt
 
     def record(self) -> tuple[float, ...]:
         """The true values of the fast channels (plus synthesis extras), one record row."""

@@ -3,14 +3,21 @@
 All SI units (angles in rad unless the name says deg, temperatures in degC).
 The defaults describe a ~70 kg RASSOR-style rig on lunar regolith: a full dig
 cycle (lower the arm, dig ~30 kg at 4 cm, stow, dump) takes about 45 s.
+``SOIL_PRESETS`` names three soils (loose, compacted, rocky) for benchmarks
+and ``rig-sim --soil NAME``.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields, replace
 
+from rig_common import finite_in
+
 from .errors import SimUsageError
+
+
+def _usage_error(key: str, problem: str) -> SimUsageError:
+    return SimUsageError(f"{key}: {problem}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,19 +36,26 @@ class SoilConfig:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            v = getattr(self, f.name)
-            if not math.isfinite(v) or v < 0:
-                raise SimUsageError(f"soil {f.name} must be a finite number >= 0, got {v}")
+            finite_in(getattr(self, f.name), f"soil {f.name}", 0, error=_usage_error)
         if self.density <= 0 or self.gravity <= 0:
             raise SimUsageError("soil density and gravity must be > 0")
 
     @classmethod
     def parse(cls, spec: str, base: SoilConfig | None = None) -> SoilConfig:
-        """``"density=1600,cohesion=800"`` -> SoilConfig; names the bad key on error."""
+        """``"density=1600,cohesion=800"`` -> SoilConfig; names the bad key on error. The
+        first item may name a preset (``"rocky"``, ``"compacted,rocks_per_m3=0"``)."""
+        items = [p.strip() for p in spec.split(",") if p.strip()]
+        if items and "=" not in items[0]:
+            preset = SOIL_PRESETS.get(items[0])
+            if preset is None:
+                raise SimUsageError(f"soil: unknown preset {items[0]!r}; expected one of "
+                                    f"{', '.join(SOIL_PRESETS)} or KEY=VALUE")
+            base = preset
+            items = items[1:]
         base = base or cls()
         names = {f.name for f in fields(cls)}
         changes: dict[str, float] = {}
-        for item in filter(None, (p.strip() for p in spec.split(","))):
+        for item in items:
             key, sep, value = item.partition("=")
             key = key.strip()
             if not sep:
@@ -54,6 +68,21 @@ class SoilConfig:
             except ValueError:
                 raise SimUsageError(f"soil {key}: expected a number, got {value!r}") from None
         return replace(base, **changes)
+
+
+#: Named soils (``--soil NAME``, the mission benchmark). The default ``SoilConfig()`` is
+#: a mixed lunar regolith with buried rocks up to several times the drum's torque.
+SOIL_PRESETS: dict[str, SoilConfig] = {
+    # fine, loose surface regolith with a few pebbles
+    "loose": SoilConfig(density=1300.0, cohesion=170.0, rocks_per_m3=5.0, rock_torque=8.0,
+                        rock_sigma=0.5),
+    # dense, cohesive regolith from below the surface layer, a few pebbles
+    "compacted": SoilConfig(density=1800.0, cohesion=2000.0, rocks_per_m3=5.0,
+                            rock_torque=10.0, rock_sigma=0.5),
+    # a rock field: many buried rocks, the larger ones beyond what the drum can push
+    "rocky": SoilConfig(density=1600.0, cohesion=800.0, rocks_per_m3=60.0, rock_torque=35.0,
+                        rock_sigma=0.8),
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,12 @@ Two clocks, on purpose:
   heartbeat clock, command and setpoint deadlines, the firmware watchdog,
   because the controller's link runs on wall time.
 
+The watchdog has its own timer at its exact deadline and is checked again
+before any received byte is processed; on a declared link loss the firmware
+stops, then the link sends one last heartbeat with the new status
+(docs/protocol.md section 6). Events that could not be delivered are held
+and sent first in the next session.
+
 If the process falls more than ``max_lag`` simulated seconds behind (the
 machine is too slow for the rate asked), simulated time slips (counted in
 ``stats.slips``) instead of bursting.
@@ -31,7 +37,7 @@ import logging
 import math
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import IO
 
 import numpy as np
@@ -59,6 +65,7 @@ from firmware_bridge.messages import (
 )
 from firmware_bridge.transport import LinkProtocol
 
+from .batch_sizer import BatchSizer, BatchSizingConfig
 from .channels import CHANNELS, FAST_STREAM, N_FAST, SLOW_RATE_HZ, SLOW_STREAM
 from .errors import SimUsageError
 from .firmware import Firmware, FirmwareConfig
@@ -69,6 +76,7 @@ from .plant_config import PlantConfig, SoilConfig
 from .ports import Exposure, PortSpec, PtySpec, make_exposure
 from .scenario import Fault
 from .sensors import SensorSynth
+from .truth import TruthRecorder
 
 log = logging.getLogger(__name__)
 
@@ -88,10 +96,13 @@ class RigConfig:
     plant_rate_hz: int = 1000
     faults: tuple[Fault, ...] = ()
     fault_log: str | None = None  # JSON-lines file
+    truth_log: str | None = None  # JSON-lines file of true dumps and totals (sim_hw.truth)
     soil: SoilConfig = field(default_factory=SoilConfig)
     plant: PlantConfig = field(default_factory=PlantConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
     max_lag: float = 0.5  # simulated s of backlog before time slips
+    # shorter batches on a noisy line (docs/protocol.md 4.6.1); None: always batch_ms
+    batch_sizing: BatchSizingConfig | None = field(default_factory=BatchSizingConfig)
 
     def __post_init__(self) -> None:
         if not 1 <= self.sample_rate_hz <= 10_000_000:
@@ -109,10 +120,10 @@ class RigConfig:
                 f"batch_ms {self.batch_ms} at {self.sample_rate_hz} Hz gives {exact:g} samples "
                 "per batch; it must be a whole number >= 1")
         if n * N_FAST * 2 > _MAX_BATCH_BYTES:
-            raise SimUsageError(
-                f"batch_ms {self.batch_ms} at {self.sample_rate_hz} Hz gives {n} samples x "
-                f"{N_FAST} channels = {n * N_FAST * 2} bytes, more than one frame carries "
-                f"({_MAX_BATCH_BYTES}); use a smaller batch_ms")
+            raise SimUsageError(f"batch_ms {self.batch_ms} at {self.sample_rate_hz} Hz gives {n}"
+                                f" samples x {N_FAST} channels = {n * N_FAST * 2} bytes, more "
+                                f"than one frame carries ({_MAX_BATCH_BYTES}); use a smaller "
+                                "batch_ms")
 
     @property
     def batch_samples(self) -> int:
@@ -138,24 +149,25 @@ class _RigProtocol(LinkProtocol):
     """LinkProtocol with line faults on both directions and the firmware's ear."""
 
     def __init__(self, rig: Rig) -> None:
-        super().__init__(rig.link, rig._on_link_event)
+        super().__init__(rig.link, rig.on_link_event)
         self.rig = rig
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.rig._attach(self)
+        self.rig.attach_port(self)
         self.pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        self.rig._detach(self, exc)
+        self.rig.detach_port(self, exc)
 
     def data_received(self, data: bytes) -> None:
         rig = self.rig
         if rig.line.active:
             data = rig.line.mangle(data, "rx")
         link = self.link
-        now = self._loop.time()
+        now = self.loop.time()
+        rig.check_watchdog(now)  # a frame arriving after the deadline cannot undo a due trip
         before = link.stats.frames_rx
         link.receive_data(data, now)
         if link.is_up and link.stats.frames_rx != before:
@@ -166,9 +178,9 @@ class _RigProtocol(LinkProtocol):
         link = self.link
         while (event := link.next_event()) is not None:
             self.on_event(event)
-        self.rig._flush_outbox()
+        self.rig.flush_outbox()
         self.write(link.data_to_send())
-        self._arm()
+        self.arm_timer()
 
     def write(self, out: bytes) -> None:
         if out and self.transport is not None and not self.transport.is_closing():
@@ -198,14 +210,20 @@ class Rig:
             watchdog_ms=cfg.watchdog_ms or 250, watchdog_fixed=cfg.watchdog_ms is not None)
         self.firmware = Firmware(self._fw_config, self.plant)
         self.link = self._new_link()
+        self.batch_sizer = BatchSizer(cfg.batch_samples, N_FAST * 2, cfg.batch_sizing,
+                                      samples_per_s=cfg.sample_rate_hz * cfg.time_scale,
+                                      adaptive=cfg.batch_sizing is not None)
         self.stats = RigStats()
         self._log_file: IO[str] | None = None
         self.injector = FaultInjector(self, cfg.faults, wall_clock=time.time)
+        self.truth = TruthRecorder()  # for benchmarks and summaries, never sent on the link
+        self._truth_file: IO[str] | None = None
         self._exposure: Exposure | None = None
         self._proto: _RigProtocol | None = None
         self._held: deque[Message] = deque(maxlen=64)
         self._tasks: set[asyncio.Task[None]] = set()
         self._timer: asyncio.TimerHandle | None = None
+        self._watchdog_timer: asyncio.TimerHandle | None = None
         self._replug_timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._dtp = 1.0 / cfg.plant_rate_hz
@@ -251,6 +269,9 @@ class Rig:
         if self.config.fault_log:
             self._log_file = open(self.config.fault_log, "a", encoding="utf-8")
             self.injector.log_file = self._log_file
+        if self.config.truth_log:
+            self._truth_file = open(self.config.truth_log, "a", encoding="utf-8")
+            self.truth.log_file = self._truth_file
         now = loop.time()
         self._wall0 = now
         self.link.set_clock_origin(now)
@@ -264,12 +285,11 @@ class Rig:
         return self.url
 
     async def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._replug_timer is not None:
-            self._replug_timer.cancel()
-            self._replug_timer = None
+        for name in ("_timer", "_replug_timer", "_watchdog_timer"):
+            handle = getattr(self, name)
+            if handle is not None:
+                handle.cancel()
+                setattr(self, name, None)
         for task in list(self._tasks):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -281,6 +301,10 @@ class Rig:
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
+        if self._truth_file is not None:
+            self.truth.close(self.sim_time, self.plant)
+            self._truth_file.close()
+            self._truth_file = None
 
     # --- public helpers ---------------------------------------------------------------
 
@@ -360,19 +384,22 @@ class Rig:
 
     # --- protocol callbacks -----------------------------------------------------------
 
-    def _attach(self, proto: _RigProtocol) -> None:
+    def attach_port(self, proto: _RigProtocol) -> None:
+        """A connection opened: it drives the firmware's link (one cable, one client)."""
         old = self._proto
         self._proto = proto
         proto.link = self.link
         if old is not None and old is not proto:
             old.close()  # one cable: a new client replaces the old one
 
-    def _detach(self, proto: _RigProtocol, exc: Exception | None) -> None:
+    def detach_port(self, proto: _RigProtocol, exc: Exception | None) -> None:
+        """A connection closed."""
         if self._proto is proto:
             self._proto = None
             log.info("port closed%s", f": {exc}" if exc else "")
 
-    def _on_link_event(self, event: LinkEvent) -> None:
+    def on_link_event(self, event: LinkEvent) -> None:
+        """What the firmware does with each event of its link."""
         assert self._loop is not None
         now = self._loop.time()
         link = self.link
@@ -390,6 +417,11 @@ class Rig:
                 self._send(msg)
         elif isinstance(event, LinkLost):
             log.info("link lost: %s", event.reason)
+            # stop first, then show the host that still listens the new status (section 6)
+            waited = link.config.loss_timeout if event.direction == "tx" else None
+            fw.link_lost(f"{event.direction}: {event.reason}", now, waited)
+            link.status = fw.status
+            link.send_heartbeat(now)
         elif isinstance(event, DeliveryFailed) and isinstance(event.message, Event):
             # an event sent into a session that died (the watchdog's own report, say) is
             # delivered in the next session, like the ones raised while the link was down
@@ -406,7 +438,8 @@ class Rig:
             return False
         return True
 
-    def _flush_outbox(self) -> None:
+    def flush_outbox(self) -> None:
+        """Hand the firmware's outbox to the link (events wait for the next session)."""
         fw = self.firmware
         link = self.link
         while fw.outbox:
@@ -417,7 +450,45 @@ class Rig:
                 self._held.append(msg)
             else:
                 self.stats.messages_dropped += 1
+        self._sync_link()
+
+    def check_watchdog(self, now: float) -> None:
+        """Trip the firmware watchdog if its deadline has passed (before any new input)."""
+        self.firmware.check_watchdog(now)
+        self.link.status = self.firmware.status
+
+    def _sync_link(self) -> None:
+        """Status bits for heartbeats; the link-loss timeout follows the watchdog (section 6)."""
+        fw = self.firmware
+        link = self.link
         link.status = fw.status
+        loss = max(fw.watchdog_s, 2 * link.config.heartbeat_interval)
+        if link.config.loss_timeout != loss:
+            link.config = replace(link.config, loss_timeout=loss)
+        self._arm_watchdog()
+
+    def _arm_watchdog(self) -> None:
+        """One timer no later than the watchdog deadline; it re-arms itself if heard since."""
+        deadline = self.firmware.watchdog_deadline
+        loop = self._loop
+        if deadline is None or loop is None:
+            return
+        timer = self._watchdog_timer
+        if timer is not None and timer.when() <= deadline:
+            return
+        if timer is not None:
+            timer.cancel()
+        self._watchdog_timer = loop.call_at(deadline, self._watchdog_fired)
+
+    def _watchdog_fired(self) -> None:
+        assert self._loop is not None
+        self._watchdog_timer = None
+        self.check_watchdog(self._loop.time())
+        proto = self._proto
+        if proto is not None:
+            proto.pump()
+        else:
+            self.flush_outbox()
 
     # --- the tick -----------------------------------------------------------------------
 
@@ -449,13 +520,14 @@ class Rig:
         n_steps = min(int(target / dtp + 1e-9) - self._j, self._max_steps)
         if n_steps > 0:
             self._step_plant(n_steps, now)
+        self.batch_sizer.observe_link(now, self.link.counters())  # what the host sends us
         self._emit_fast()
         self._emit_slow()
         proto = self._proto
         if proto is not None:
             proto.pump()
         else:
-            self._flush_outbox()
+            self.flush_outbox()
 
     def _step_plant(self, n: int, now: float) -> None:
         plant = self.plant
@@ -465,6 +537,7 @@ class Rig:
         inj = self.injector
         fw = self.firmware
         control = fw.control
+        booked = self.truth.update
         dtp = self._dtp
         j = self._j
         for _ in range(n):
@@ -476,29 +549,26 @@ class Rig:
             step(dtp, control(dtp, now))
             j += 1
             rows.append(record())
+            booked(j * dtp, plant, fw)
         self._j = j
         self.stats.plant_steps += n
 
     def _emit_fast(self) -> None:
-        cfg = self.config
-        rate = cfg.sample_rate_hz
-        b = cfg.batch_samples
-        t_plant = self._j * self._dtp
-        k_avail = int(t_plant * rate + 1e-6) + 1  # samples with time <= t_plant
-        k_end = (k_avail // b) * b
+        rate = self.config.sample_rate_hz
+        b = self.batch_sizer.batch_samples()
+        k_avail = int(self._j * self._dtp * rate + 1e-6) + 1  # samples up to the plant's time
         k0 = self._k
+        k_end = k0 + ((k_avail - k0) // b) * b if k_avail > k0 else k0
         if k_end <= k0:
             return
         if self.link.is_up:
-            ts = np.arange(k0, k_end, dtype=np.float64) / rate
-            rec = np.array(self._rows)
-            counts = self.sensors.fast(rec, self._rows_j0 * self._dtp, self._dtp, ts)
+            dtp, ts = self._dtp, np.arange(k0, k_end, dtype=np.float64) / rate
+            counts = self.sensors.fast(np.array(self._rows), self._rows_j0 * dtp, dtp, ts)
             period_ns = round(1e9 / rate)
             for i in range(0, k_end - k0, b):
                 t0_us = round(((k0 + i) / rate - self._boot_sim) * 1e6)
                 seq = self._stream_seq[FAST_STREAM]
-                if self._send(SampleBatch(FAST_STREAM, seq, t0_us, period_ns,
-                                          counts[i:i + b])):
+                if self._send(SampleBatch(FAST_STREAM, seq, t0_us, period_ns, counts[i:i + b])):
                     self._stream_seq[FAST_STREAM] = (seq + 1) & 0xFFFFFFFF
                     self.stats.batches_sent += 1
                     self.stats.samples_sent += b

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from rig_common import finite_in
+
 from .channels import CHANNEL_IDS
 from .errors import ScenarioError
 
@@ -82,6 +84,13 @@ FAULT_KINDS: dict[str, tuple[str, dict[str, ParamSpec]]] = {
         "temp": ParamSpec("float", 130.0, -100.0, 300.0, help="degC")}),
     "lowbatt": ("battery state of charge drops to a value", {
         "soc": ParamSpec("float", 15.0, 0.0, 100.0, help="%")}),
+    "overcurrent": ("drum driver fault: the firmware's current clamp is lifted to `limit` "
+                    "while a load of `torque` brakes the drum, so the drum draws more than "
+                    "its rated 20 A (exercises the controller's over-current interlocks)", {
+        "limit": ParamSpec("float", 40.0, 1.0, 500.0, help="A, the lifted clamp"),
+        "torque": ParamSpec("float", 100.0, 0.0, 1e5, help="N m of extra drum load"),
+        "duration": ParamSpec("float", 4.0, 0.0, _INF, help="s"),
+    }),
     "estop": ("operator panel e-stop pressed (held for duration, then released)", {
         "duration": ParamSpec("float", 0.0, 0.0, _INF, help="s held")}),
 }
@@ -124,9 +133,8 @@ def make_fault(kind: str, at: float | None, params: Mapping[str, object], where:
         raise ScenarioError(
             f"{where}: unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
     if at is not None:
-        at = _number(at, f"{where} ({kind}): key 'at'")
-        if not (math.isfinite(at) and at >= 0):
-            raise ScenarioError(f"{where} ({kind}): key 'at' must be a time >= 0 s, got {at}")
+        what = f"{where} ({kind}): key 'at'"
+        at = finite_in(_number(at, what), what, 0, error=_scenario_error)
     specs = FAULT_KINDS[kind][1]
     out: list[tuple[str, float | str]] = []
     for key in params:
@@ -158,6 +166,10 @@ def make_fault(kind: str, at: float | None, params: Mapping[str, object], where:
                     f"{what}: expected one of {', '.join(spec.choices)}, got {raw!r}")
             out.append((key, str(raw)))
     return Fault(kind, at, tuple(out), where)
+
+
+def _scenario_error(what: str, problem: str) -> ScenarioError:
+    return ScenarioError(f"{what}: {problem} (a time in simulated s)")
 
 
 def _number(raw: object, what: str) -> float:

@@ -7,6 +7,8 @@ custom ones (password file, ACL, second listener...): ``files`` are written next
 ``mosquitto_factory(extra_config=["password_file {dir}/passwd"], files={"passwd": ...},
 allow_anonymous=False)``. Brokers are torn down at test end; their stderr log is
 in ``broker.log_path`` (under the test's tmp_path) and printed on start failure.
+``broker.pause()`` SIGSTOPs the process: its connections stay open but nothing is
+answered (a broker gone silent); ``broker.resume()`` SIGCONTs it.
 
 A missing ``mosquitto`` binary FAILS the test: run ``scripts/ensure-mosquitto.sh``.
 """
@@ -85,6 +87,7 @@ class MosquittoBroker:
         ]
         self.config_path.write_text("\n".join(lines) + "\n")
         self._proc: subprocess.Popen[bytes] | None = None
+        self._paused = False
         self._log_file = None
 
     @property
@@ -131,7 +134,20 @@ class MosquittoBroker:
         self.stop()
         self.start()
 
+    def pause(self) -> None:
+        """SIGSTOP: the broker goes silent without closing any connection."""
+        assert self._proc is not None and self._proc.poll() is None, "broker not running"
+        self._proc.send_signal(signal.SIGSTOP)
+        self._paused = True
+
+    def resume(self) -> None:
+        """SIGCONT after ``pause``."""
+        if self._proc is not None and self._paused:
+            self._proc.send_signal(signal.SIGCONT)
+        self._paused = False
+
     def _signal(self, sig: int, timeout: float) -> None:
+        self.resume()  # a stopped process would not act on SIGTERM
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.send_signal(sig)

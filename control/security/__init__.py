@@ -1,25 +1,22 @@
-"""Command authentication, site rules and the extraction ledger (issue 8).
+"""The rover side of command security: authentication, site rules, the extraction ledger.
 
 The controller's seams (see docs/commands.md):
 
 * ``SignedCommandAuthenticator.verify(topic, payload, now_wall)`` ->
   ``AuthorizedCommand | Rejection`` for every message on the command topic
-  (also usable as a ``control.policy.CommandAuthenticator`` via ``authenticate``);
-* ``SiteRules.check_arm(x, y)`` / ``check_dig(x, y, extracted_by_site, in_bucket_kg)``
+  (``admit`` makes it the controller's ``control.policy.CommandAuthenticator``);
+* ``PlanRules.check_arm(x, y)`` / ``check_dig(x, y, extracted_by_site, in_bucket_kg)``
   -> ``Decision`` (``SiteRulesPolicy`` adapts it to ``control.policy.SiteRules``);
 * ``Ledger.append(DumpRecord)`` -> ``LedgerEntry`` (durable, hash-chained, signed);
 * ``safety_zone_for`` / ``safety_zone_payload`` / ``public_feed_payload`` for the
   public topics.
+
+The wire formats these use (command envelope and body, keys, ledger entries,
+site plan) live in ``telemetry.contract`` because the ground tools speak them
+too; this package re-exports the names the controller and its tests use.
 """
 
-from .command_auth import (
-    FAIL_SAFE_COMMANDS,
-    AuthorizedCommand,
-    CommandRejected,
-    Rejection,
-    SignedCommandAuthenticator,
-)
-from .command_wire import (
+from telemetry.contract.command_wire import (
     MAX_BODY_BYTES,
     MAX_ENVELOPE_BYTES,
     CommandBody,
@@ -28,14 +25,8 @@ from .command_wire import (
     sign_envelope,
     signing_bytes,
 )
-from .errors import (
-    KeyFileError,
-    LedgerCorruptError,
-    LedgerError,
-    SecurityConfigError,
-    SecurityError,
-)
-from .keys import (
+from telemetry.contract.errors import KeyFileError
+from telemetry.contract.keys import (
     StationKey,
     fingerprint,
     generate,
@@ -44,8 +35,7 @@ from .keys import (
     parse_public_key_hex,
     write_key_files,
 )
-from .ledger import Ledger
-from .ledger_format import (
+from telemetry.contract.ledger_format import (
     GENESIS,
     BrokenEntry,
     DumpRecord,
@@ -53,6 +43,22 @@ from .ledger_format import (
     LedgerReport,
     verify_ledger,
 )
+from telemetry.contract.site_plan import DigSite, KeepOutZone, SitePlan, site_plan_from_dict
+
+from .command_auth import (
+    FAIL_SAFE_COMMANDS,
+    AuthorizedCommand,
+    CommandRejected,
+    Rejection,
+    SignedCommandAuthenticator,
+)
+from .errors import (
+    LedgerCorruptError,
+    LedgerError,
+    SecurityConfigError,
+    SecurityError,
+)
+from .ledger import Ledger
 from .public_feed import (
     SafetyZone,
     public_feed_payload,
@@ -60,10 +66,15 @@ from .public_feed import (
     safety_zone_for,
     safety_zone_payload,
 )
-from .replay import MemoryReplayStore, ReplayStore, ReplayWindow, SqliteReplayStore
+from .replay import (
+    MemoryReplayStore,
+    ReplayStore,
+    ReplayVerdict,
+    ReplayWindow,
+    SqliteReplayStore,
+)
 from .security_config import SecurityConfig, StationConfig, security_config_from_dict
-from .site_plan import DigSite, KeepOutZone, SitePlan, site_plan_from_dict
-from .site_rules import Decision, SiteRules, SiteRulesPolicy
+from .site_rules import Decision, PlanRules, SiteRulesPolicy
 
 __all__ = [
     "FAIL_SAFE_COMMANDS",
@@ -85,9 +96,11 @@ __all__ = [
     "LedgerError",
     "LedgerReport",
     "MemoryReplayStore",
+    "PlanRules",
     "RejectReason",
     "Rejection",
     "ReplayStore",
+    "ReplayVerdict",
     "ReplayWindow",
     "SafetyZone",
     "SecurityConfig",
@@ -95,7 +108,6 @@ __all__ = [
     "SecurityError",
     "SignedCommandAuthenticator",
     "SitePlan",
-    "SiteRules",
     "SiteRulesPolicy",
     "SqliteReplayStore",
     "StationConfig",

@@ -12,22 +12,24 @@ before the signature verified:
 2. the key id is configured (``unknown_key``);
 3. the Ed25519 signature over ``signing_bytes(topic, body)`` (``bad_signature``);
 4. body fields (``malformed``), command name (``unknown_command``), the key's
-   rights (``unauthorised``), the timestamp window (``expired``, ``stale``,
-   ``future``, ``ttl_too_long``) and the replay window (``replayed``,
-   ``counter_too_old``);
+   rights (``unauthorised``), the timing rules of ``control.command_timing``
+   (``expired``, ``future``, ``stale``, ``ttl_too_long``) and the replay window
+   (``replayed``, ``counter_too_old``);
 5. only then the key's counter is persisted (``store_unavailable`` if that
    fails: fail closed, except that a ``stop``/``estop`` still goes through,
    because refusing a stop is the unsafe direction).
 
-The controller acks a ``Rejection`` as rejected with ``rejection.ack_reason``,
-publishes ``rejection.event_fields()`` as a security event, and does nothing
-else with it: nothing about a rejected command reaches the firmware. For an
-``AuthorizedCommand`` it parses ``payload`` with ``control.commands`` and
-applies its usual state checks.
+The controller's command gate is ``admit(raw, now_wall)``: the same verdict, with
+an accepted command already turned into the ``control.commands.GroundCommand``
+the core applies (decoded once, here; timing checked once, here, against
+``SecurityConfig.timing``, which the controller fills from ``[ground]``). The
+controller acks a ``Rejection`` as rejected with ``rejection.ack_reason``,
+raises a ``command_rejected`` event with ``rejection.event_fields()``, and does
+nothing else with it: nothing about a rejected command reaches the firmware.
 
-``authenticate(raw, now_wall)`` adapts this to ``control.policy``'s
-``CommandAuthenticator`` protocol (returns the body or raises
-``CommandRejected``, a ``CommandRefused``).
+``authenticate(raw, now_wall)`` gives the verified body bytes or raises
+``CommandRejected`` (a ``control.policy.CommandRefused``), for tools that keep
+the exact signed bytes.
 """
 
 from __future__ import annotations
@@ -39,10 +41,10 @@ from typing import Any
 
 from nacl.exceptions import BadSignatureError
 
-from control.commands import CommandName
+from control.command_timing import timing_verdict
+from control.commands import CommandName, GroundCommand
 from control.policy import CommandRefused
-
-from .command_wire import (
+from telemetry.contract.command_wire import (
     CommandBody,
     RejectReason,
     WireRefusal,
@@ -51,8 +53,9 @@ from .command_wire import (
     peek_command_id,
     signing_bytes,
 )
-from .keys import fingerprint
-from .replay import ReplayStore
+from telemetry.contract.keys import fingerprint
+
+from .replay import ReplayStore, ReplayVerdict
 from .security_config import ALL_COMMANDS, SecurityConfig
 
 log = logging.getLogger(__name__)
@@ -73,7 +76,7 @@ class AuthorizedCommand:
     issued_at: float
     expires_at: float
     args: dict[str, Any]
-    payload: bytes  # the signed body: feed it to control.commands.parse_command
+    payload: bytes  # the exact signed body bytes
     topic: str
 
     @property
@@ -81,11 +84,18 @@ class AuthorizedCommand:
         """For ``GroundCommand.source``: who sent it."""
         return f"key:{self.key_id}"
 
+    def to_command(self) -> GroundCommand:
+        """The command the core applies (built from the fields decoded above: no
+        second parse; ``command`` was checked to be a ``CommandName``)."""
+        return GroundCommand(self.command_id, CommandName(self.command), self.expires_at,
+                             self.issued_at, dict(self.args), self.source)
+
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A refused command. ``key_id``/``command_id`` are only what the message *claimed*
-    unless ``authenticated`` is true."""
+    """A refused command, signed or plain (``control.command_intake``): a reason code of
+    docs/commands.md and a sentence. ``key_id``/``command_id`` are only what the message
+    *claimed* unless ``authenticated`` is true."""
 
     reason: RejectReason
     detail: str
@@ -120,6 +130,9 @@ class CommandRejected(CommandRefused):
         super().__init__(rejection.ack_reason, rejection.command_id)
         self.rejection = rejection
 
+    def event_fields(self) -> dict[str, Any]:
+        return self.rejection.event_fields()
+
 
 class SignedCommandAuthenticator:
     """Verifies signed ground commands for one rig's command topic."""
@@ -151,8 +164,13 @@ class SignedCommandAuthenticator:
                      result.command, result.key_id, result.counter)
         return result
 
+    def admit(self, raw: bytes, now_wall: float) -> GroundCommand | Rejection:
+        """``control.policy.CommandAuthenticator``: the command to apply, or why not."""
+        result = self.verify(self.topic, raw, now_wall)
+        return result if isinstance(result, Rejection) else result.to_command()
+
     def authenticate(self, raw: bytes, now_wall: float) -> bytes:
-        """``control.policy.CommandAuthenticator``: the body, or raise ``CommandRejected``."""
+        """The verified body bytes, or raise ``CommandRejected``."""
         result = self.verify(self.topic, raw, now_wall)
         if isinstance(result, Rejection):
             raise CommandRejected(result)
@@ -192,11 +210,11 @@ class SignedCommandAuthenticator:
                              body.counter)
         window = self.store.load(env.key_id)
         verdict = window.check(body.counter)
-        if verdict == "replayed":
+        if verdict is ReplayVerdict.REPLAYED:
             return Rejection(RejectReason.REPLAYED, f"counter {body.counter} of key "
                              f"{env.key_id} was already accepted", topic, body.command_id,
                              env.key_id, True, body.counter)
-        if verdict == "too_old":
+        if verdict is ReplayVerdict.TOO_OLD:
             return Rejection(RejectReason.COUNTER_TOO_OLD, f"counter {body.counter} of key "
                              f"{env.key_id} is below the replay window (highest accepted "
                              f"{window.highest}, window {window.size})", topic,
@@ -225,17 +243,9 @@ class SignedCommandAuthenticator:
         if body.expires_at <= body.issued_at:
             return (RejectReason.MALFORMED, f"expires_at {body.expires_at} is not after "
                     f"issued_at {body.issued_at}")
-        if now >= body.expires_at:
-            return RejectReason.EXPIRED, f"expired {now - body.expires_at:.3f} s ago"
-        if body.issued_at > now + cfg.max_future_s:
-            return (RejectReason.FUTURE, f"issued {body.issued_at - now:.1f} s in the future "
-                    f"(clock-skew allowance {cfg.max_future_s} s)")
-        if now - body.issued_at > cfg.max_age_s:
-            return (RejectReason.STALE, f"issued {now - body.issued_at:.1f} s ago (at most "
-                    f"{cfg.max_age_s} s)")
-        if body.expires_at - body.issued_at > cfg.max_ttl_s:
-            return (RejectReason.TTL_TOO_LONG, f"lifetime {body.expires_at - body.issued_at:.0f}"
-                    f" s exceeds {cfg.max_ttl_s} s")
+        timing = timing_verdict(body.issued_at, body.expires_at, now, cfg.timing)
+        if timing is not None:
+            return RejectReason(timing[0].value), timing[1]
         return None
 
 

@@ -8,7 +8,10 @@ and the programmer's mistakes, and for a damaged on-board ledger:
 * ``SecurityConfigError`` (also a ``ConfigError``/``ValueError``) names the
   configuration key that is wrong (``security.keys.ops-1.public_key``), so the
   controller's start-up error handling reports it like any other config error.
-* ``KeyFileError`` means a key file is missing, unreadable or not a key.
+* Key files and the site plan belong to ``telemetry.contract`` (the ground
+  reads them too): its ``KeyFileError`` and ``SitePlanError`` are not
+  ``SecurityError``s; ``control.security_setup`` turns them into ``ConfigError``s
+  naming the key, and ``control.security`` re-exports ``KeyFileError``.
 * ``LedgerError`` covers the on-board ledger; ``LedgerCorruptError`` says which
   entry of the file is broken and why (found when re-opening it).
 """
@@ -24,15 +27,6 @@ class SecurityError(ControlError):
 
 class SecurityConfigError(SecurityError, ConfigError):
     """A security or site-plan configuration value is invalid; ``key`` names it."""
-
-
-class KeyFileError(SecurityError, ValueError):
-    """A key file cannot be read or does not hold a key of the expected kind."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        self.path = path
-        self.problem = problem
-        super().__init__(f"{path}: {problem}")
 
 
 class LedgerError(SecurityError):
@@ -52,7 +46,6 @@ class LedgerCorruptError(LedgerError):
 
 
 __all__ = [
-    "KeyFileError",
     "LedgerCorruptError",
     "LedgerError",
     "SecurityConfigError",

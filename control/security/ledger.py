@@ -14,6 +14,8 @@ payload for the rig's ``ledger`` topic (priority CRITICAL: never evicted).
 
 ``append`` does file I/O (one write and one fsync per dump, a few ms): call it
 from the app layer (or an executor), not from the pure control step.
+``records_from(n)`` re-reads entries ``n``... for the start-up reconciliation
+of ``control.ledger_writer`` (entries on disk that never reached the outbox).
 """
 
 from __future__ import annotations
@@ -21,11 +23,20 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from nacl.signing import SigningKey
 
+from telemetry.contract.ledger_format import (
+    GENESIS,
+    DumpRecord,
+    LedgerEntry,
+    make_entry,
+    parse_line,
+    verify_ledger,
+)
+
 from .errors import LedgerCorruptError, LedgerError
-from .ledger_format import GENESIS, DumpRecord, LedgerEntry, make_entry, verify_ledger
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +127,19 @@ class Ledger:
         self._head = entry.hash
         self._grams[entry.site] = self._grams.get(entry.site, 0) + int(entry.body["mass_g"])
         return entry
+
+    def records_from(self, start: int) -> list[dict[str, Any]]:
+        """The signed entries ``start``, ``start + 1``, ... as ledger-topic records
+        (re-read from the file: for reconciling the downlink at start, off the loop)."""
+        if self._fd < 0:
+            raise LedgerError(f"ledger {self.path} is closed")
+        if start >= self._count:
+            return []
+        try:
+            lines = _read_all(self._fd).split(b"\n")[:self._count]
+        except OSError as err:
+            raise LedgerError(f"cannot read ledger {self.path}: {err.strerror}") from err
+        return [dict(parse_line(line.decode("ascii"))) for line in lines[max(0, start):]]
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -30,8 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .site_plan import SitePlan
-from .site_rules import SiteRules
+from control.policy import SitePlanView
 
 ZONE_GRID_M = 1.0
 FEED_POSITION_M = 0.1
@@ -52,18 +51,18 @@ class SafetyZone:
     site: str | None = None  # None: around the rig itself (driving, between sites)
 
 
-def safety_zone_for(rules: SiteRules, rig_id: str, x: float, y: float) -> SafetyZone | None:
+def safety_zone_for(rules: SitePlanView, rig_id: str, x: float, y: float
+                    ) -> SafetyZone | None:
     """The zone to publish for a rig at (x, y); ``None`` when the position is unknown."""
     if not (math.isfinite(x) and math.isfinite(y)):
         return None
-    plan: SitePlan = rules.plan
     site = rules.site_at(x, y)
     if site is not None:
-        return SafetyZone(rig_id, site.x, site.y, site.radius_m + plan.safety_radius_m,
+        return SafetyZone(rig_id, site.x, site.y, site.radius_m + rules.safety_radius_m,
                           site.name)
     gx, gy = (round(v / ZONE_GRID_M) * ZONE_GRID_M for v in (x, y))
     # snapping moves the centre by up to half a grid diagonal: grow the radius to cover it
-    return SafetyZone(rig_id, gx, gy, plan.safety_radius_m + ZONE_GRID_M * math.sqrt(0.5))
+    return SafetyZone(rig_id, gx, gy, rules.safety_radius_m + ZONE_GRID_M * math.sqrt(0.5))
 
 
 def safety_zone_payload(zone: SafetyZone, now_wall: float, frame: str = "site") -> bytes:

@@ -23,6 +23,7 @@ touches the store, so it can never lock a key out.
 
 from __future__ import annotations
 
+import enum
 import logging
 import sqlite3
 import threading
@@ -35,20 +36,27 @@ log = logging.getLogger(__name__)
 DEFAULT_WINDOW = 64
 
 
+class ReplayVerdict(enum.StrEnum):
+    """Why ``ReplayWindow.check`` refuses a counter."""
+
+    REPLAYED = "replayed"  # inside the window and already accepted
+    TOO_OLD = "too_old"  # below the window
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayWindow:
     highest: int = 0  # 0: nothing accepted yet (counters start at 1)
     bitmap: int = 0  # bit i set: counter ``highest - i`` was accepted (bit 0 = highest)
     size: int = DEFAULT_WINDOW
 
-    def check(self, counter: int) -> str | None:
-        """``None`` if ``counter`` may be accepted, else ``"replayed"``/``"too_old"``."""
+    def check(self, counter: int) -> ReplayVerdict | None:
+        """``None`` if ``counter`` may be accepted, else why not."""
         if counter > self.highest:
             return None
         offset = self.highest - counter
         if offset >= self.size:
-            return "too_old"
-        return "replayed" if self.bitmap >> offset & 1 else None
+            return ReplayVerdict.TOO_OLD
+        return ReplayVerdict.REPLAYED if self.bitmap >> offset & 1 else None
 
     def accept(self, counter: int) -> ReplayWindow:
         """The window after accepting ``counter`` (which ``check`` allowed)."""
@@ -133,6 +141,7 @@ __all__ = [
     "DEFAULT_WINDOW",
     "MemoryReplayStore",
     "ReplayStore",
+    "ReplayVerdict",
     "ReplayWindow",
     "SqliteReplayStore",
 ]

@@ -6,9 +6,6 @@ TOML shape (docs/commands.md, "Rover configuration")::
     replay_db = "rig-replay.db"     # per-key counters, persisted across restarts
     rover_key_file = "rover.key"    # the rover's own key (signs the ledger)
     ledger_path = "ledger.jsonl"
-    max_age_s = 120.0               # a command issued longer ago is stale
-    max_future_s = 5.0              # ...or issued this far in the future
-    max_ttl_s = 300.0               # expires_at - issued_at at most this
     replay_window = 64              # how far a command may be overtaken in transit
     always_allowed = ["estop"]      # commands every key may send
 
@@ -19,23 +16,31 @@ TOML shape (docs/commands.md, "Rover configuration")::
 
 ``security_config_from_dict`` validates everything and raises
 ``SecurityConfigError`` naming the key (``security.keys.ops-1.role``).
+
+Timing (expiry, clock skew, age, lifetime) is one set of rules for every ground
+command, signed or not: ``SecurityConfig.timing``, which the controller fills from
+its ``[ground]`` table (``control.command_timing``). The older spellings
+``max_age_s``, ``max_future_s`` and ``max_ttl_s`` are still read here, into
+``timing``; the controller's configuration loader moves them to ``[ground]``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from nacl.signing import VerifyKey
 
+from control.command_timing import CommandTiming
 from control.commands import CommandName
+from rig_common import finite_in, int_in
+from telemetry.contract.keys import KEY_ID_RE, parse_public_key_hex
 
 from .errors import SecurityConfigError
-from .keys import KEY_ID_RE, parse_public_key_hex
 from .replay import DEFAULT_WINDOW
 
+DEFAULT_TIMING = CommandTiming()
 ALL_COMMANDS: frozenset[str] = frozenset(c.value for c in CommandName)
 ROLES: dict[str, frozenset[str]] = {
     "observer": frozenset({CommandName.STATUS.value}),
@@ -57,9 +62,7 @@ class SecurityConfig:
     replay_db: str = "rig-replay.db"
     rover_key_file: str = "rover.key"
     ledger_path: str = "ledger.jsonl"
-    max_age_s: float = 120.0
-    max_future_s: float = 5.0
-    max_ttl_s: float = 300.0
+    timing: CommandTiming = field(default_factory=CommandTiming)
     replay_window: int = DEFAULT_WINDOW
     always_allowed: frozenset[str] = frozenset({CommandName.ESTOP.value})
 
@@ -70,13 +73,8 @@ _SCALARS = {"replay_db", "rover_key_file", "ledger_path", "max_age_s", "max_futu
 
 def _seconds(data: Mapping[str, Any], name: str, where: str, default: float, lo: float,
              hi: float) -> float:
-    value = data.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise SecurityConfigError(f"{where}{name}", f"expected a number, got {value!r}")
-    if not lo <= value <= hi:
-        raise SecurityConfigError(f"{where}{name}", f"expected a value in [{lo}, {hi}], "
-                                                    f"got {value}")
-    return float(value)
+    return finite_in(data.get(name, default), f"{where}{name}", lo, hi,
+                     error=SecurityConfigError)
 
 
 def _commands(value: Any, key: str) -> frozenset[str]:
@@ -106,10 +104,8 @@ def security_config_from_dict(data: Mapping[str, Any], prefix: str = "security."
         if name not in _SCALARS:
             raise SecurityConfigError(f"{where}{name}", "unknown key (expected one of: "
                                                         f"{', '.join(sorted(_SCALARS))})")
-    window = data.get("replay_window", DEFAULT_WINDOW)
-    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 4096:
-        raise SecurityConfigError(f"{where}replay_window",
-                                  f"expected an integer in [1, 4096], got {window!r}")
+    window = int_in(data.get("replay_window", DEFAULT_WINDOW), f"{where}replay_window", 1,
+                    4096, error=SecurityConfigError)
     always = _commands(data.get("always_allowed", [CommandName.ESTOP.value]),
                        f"{where}always_allowed")
     keys = data.get("keys", {})
@@ -155,9 +151,13 @@ def security_config_from_dict(data: Mapping[str, Any], prefix: str = "security."
         replay_db=_text(data, "replay_db", where, "rig-replay.db"),
         rover_key_file=_text(data, "rover_key_file", where, "rover.key"),
         ledger_path=_text(data, "ledger_path", where, "ledger.jsonl"),
-        max_age_s=_seconds(data, "max_age_s", where, 120.0, 1.0, 86400.0),
-        max_future_s=_seconds(data, "max_future_s", where, 5.0, 0.0, 3600.0),
-        max_ttl_s=_seconds(data, "max_ttl_s", where, 300.0, 1.0, 86400.0),
+        timing=CommandTiming(
+            max_ttl_s=_seconds(data, "max_ttl_s", where, DEFAULT_TIMING.max_ttl_s, 0.1,
+                               86400.0),
+            max_future_s=_seconds(data, "max_future_s", where, DEFAULT_TIMING.max_future_s,
+                                  0.0, 3600.0),
+            max_age_s=_seconds(data, "max_age_s", where, DEFAULT_TIMING.max_age_s, 1.0,
+                               86400.0)),
         replay_window=window,
         always_allowed=always,
     )

@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-``SiteRules`` is a pure function of the ``SitePlan`` and its arguments; it
+``PlanRules`` is a pure function of the ``SitePlan`` and its arguments; it
 reads no clock, no sensor, no file. The caller passes the rig position and the
 extraction totals per site (from the durable ledger, so quotas survive
 restarts) plus the mass in the bucket now.
@@ -27,8 +27,8 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from .geometry import contains, edge_distance
-from .site_plan import DigSite, KeepOutZone, SitePlan
+from telemetry.contract.geometry import contains, edge_distance
+from telemetry.contract.site_plan import DigSite, KeepOutZone, SitePlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +41,16 @@ class Decision:
     remaining_kg: float = math.inf  # quota left at the site after what is in the bucket
 
 
-class SiteRules:
+class PlanRules:
+    """The rules of one ``SitePlan`` (also a ``control.policy.SitePlanView``)."""
+
     def __init__(self, plan: SitePlan) -> None:
         self.plan = plan
+
+    @property
+    def safety_radius_m(self) -> float:
+        """How far beyond a dig area (or the rig) the published safety zone reaches."""
+        return self.plan.safety_radius_m
 
     def site_at(self, x: float, y: float) -> DigSite | None:
         """The declared dig site whose area contains (x, y), if any."""
@@ -111,7 +118,7 @@ class SiteRules:
 
 
 class SiteRulesPolicy:
-    """``control.policy.SiteRules`` over ``SiteRules`` and a source of per-site totals.
+    """``control.policy.SiteRules`` over ``PlanRules`` and a source of per-site totals.
 
     ``totals`` is typically ``Ledger.totals_kg`` (durable, survives restarts),
     so the protocol's ``extracted_kg`` argument (the controller's own count of
@@ -119,7 +126,7 @@ class SiteRulesPolicy:
     While digging, call ``dig_decision``/``speed_factor`` with the bucket's
     current mass estimate: it counts against the quota on top of the ledger."""
 
-    def __init__(self, rules: SiteRules, totals: Callable[[], Mapping[str, float]], *,
+    def __init__(self, rules: PlanRules, totals: Callable[[], Mapping[str, float]], *,
                  declared_sites_only: bool = False) -> None:
         self.rules = rules
         self.totals = totals
@@ -153,5 +160,11 @@ class SiteRulesPolicy:
     def speed_factor(self, x: float, y: float, in_bucket_kg: float) -> float:
         return self.dig_decision(x, y, in_bucket_kg).speed_factor
 
+    def plan_view(self) -> PlanRules:
+        return self.rules
 
-__all__ = ["Decision", "SiteRules", "SiteRulesPolicy"]
+    def extracted_kg(self) -> Mapping[str, float]:
+        return self.totals()
+
+
+__all__ = ["Decision", "PlanRules", "SiteRulesPolicy"]

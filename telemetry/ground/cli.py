@@ -1,5 +1,8 @@
 """``rig-ground``: ground-station tools. One module per subcommand.
 
+``rig-ground serve`` is the web console; ``watch``, ``record``, ``report``,
+``plot``, ``send``, ``keygen``, ``ledger`` and ``user`` are the command-line tools.
+
 Each module in ``SUBCOMMANDS`` exposes ``register(subparsers)`` which adds its
 parser and sets ``func(args, settings) -> int`` (and ``needs_broker=False`` if it
 works offline). To add a tool (``keygen``, ``send``, ``ledger``...), write the
@@ -16,8 +19,10 @@ import sys
 from collections.abc import Sequence
 
 from telemetry.contract import DEFAULT_PREFIX
-from telemetry.downlink_errors import DownlinkError
+from telemetry.contract.errors import ContractError
+from telemetry.ground.errors import GroundError
 from telemetry.mqtt_adapter import MqttSettings
+from telemetry.mqtt_errors import MqttError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 
@@ -29,6 +34,8 @@ SUBCOMMANDS: list[str] = [
     "telemetry.ground.keys",
     "telemetry.ground.send",
     "telemetry.ground.ledger_verify",
+    "telemetry.ground.console.serve",
+    "telemetry.ground.console.user_cli",
 ]
 
 
@@ -65,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tls_ca_file=args.tls_ca, tls_cert_file=args.tls_cert, tls_key_file=args.tls_key,
                 protocol=args.mqtt_protocol, client_id=args.client_id)
         return int(args.func(args, settings))
-    except DownlinkError as err:
+    except (MqttError, ContractError, GroundError) as err:
         print(f"rig-ground: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from telemetry.contract import parse_topic
-from telemetry.downlink_errors import PayloadDecodeError
-from telemetry.payloads import BatchMessage, DownlinkMessage, StatsMessage, decode
+from telemetry.contract.errors import PayloadDecodeError
+from telemetry.contract.payloads import BatchMessage, DownlinkMessage, StatsMessage, decode
 
 __all__ = ["Malformed", "Sighting", "classify"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from control.security.keys import generate, write_key_files
+from telemetry.contract.keys import generate, write_key_files
 
 __all__ = ["register", "rover_config_snippet"]
 

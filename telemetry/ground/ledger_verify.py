@@ -1,7 +1,8 @@
 """``rig-ground ledger verify FILE``: check an extraction ledger end to end.
 
 ``FILE`` is the rover's ledger (JSONL, one signed entry per line) or a
-recording written by ``rig-ground record`` (its ``ledger`` messages are taken
+recording written by ``rig-ground record``, a SQLite file or a
+``postgresql://`` store (its ``ledger`` messages, of ``--rig`` if given, are taken
 in index order, exact duplicates dropped). Checks the hash chain, every
 signature against the rover's public key (``--rover-key``, a ``.pub``/``.key``
 file or 64 hex characters, obtained out of band: never from the ledger
@@ -20,32 +21,47 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from control.security.errors import KeyFileError, SecurityConfigError
-from control.security.keys import load_public_key
-from control.security.ledger_format import LedgerReport, verify_ledger
-from control.security.site_plan import site_plan_from_dict
+from telemetry.contract.errors import KeyFileError, SitePlanError
+from telemetry.contract.keys import load_public_key
+from telemetry.contract.ledger_format import LedgerReport, verify_ledger
+from telemetry.contract.site_plan import site_plan_from_dict
+from telemetry.ground.stores import StoreError, redact_url
 
 __all__ = ["load_entries", "register", "verify_file"]
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def load_entries(path: Path) -> list[Any]:
-    """Lines of a JSONL ledger, or the ledger records of a recording (as dicts)."""
-    with open(path, "rb") as fh:
-        head = fh.read(len(_SQLITE_MAGIC))
-    if head != _SQLITE_MAGIC:
-        data = path.read_bytes()
-        lines = data.split(b"\n")
-        return lines[:-1] if lines and lines[-1] == b"" else lines
-    from telemetry.downlink_errors import PayloadDecodeError
-    from telemetry.ground.store import RecordingStore
-    from telemetry.payloads import LedgerMessage, decode
+def load_entries(source: str | Path, rig: str | None = None) -> list[Any]:
+    """Lines of a JSONL ledger, or the ledger records of a recording (as dicts).
 
-    store = RecordingStore(path)
+    Raises ``OSError`` (file) or ``telemetry.ground.stores.StoreError`` (store)."""
+    from telemetry.ground.stores import StoreKind, parse_target
+
+    if parse_target(source, "file").kind is StoreKind.SQLITE:
+        path = Path(parse_target(source).location)
+        with open(path, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+        if head != _SQLITE_MAGIC:
+            data = path.read_bytes()
+            lines = data.split(b"\n")
+            return lines[:-1] if lines and lines[-1] == b"" else lines
+    from telemetry.ground._sync import run_sync
+
+    records = run_sync(_ledger_records(source, rig))
+    return sorted(records.values(),
+                  key=lambda r: r.get("index") if type(r.get("index")) is int else -1)
+
+
+async def _ledger_records(source: str | Path, rig: str | None) -> dict[str, dict[str, Any]]:
+    from telemetry.contract.errors import PayloadDecodeError
+    from telemetry.contract.payloads import LedgerMessage, decode
+    from telemetry.ground.stores import open_store
+
+    store = await open_store(source)
+    records: dict[str, dict[str, Any]] = {}
     try:
-        records: dict[str, dict[str, Any]] = {}
-        for row in store.rows(type_="ledger"):
+        async for row in store.rows(type_="ledger", rig=rig):
             try:
                 msg = decode(row.payload)
             except PayloadDecodeError:
@@ -54,9 +70,8 @@ def load_entries(path: Path) -> list[Any]:
                 rec = dict(msg.record)
                 records.setdefault(json.dumps(rec, sort_keys=True), rec)
     finally:
-        store.close()
-    return sorted(records.values(),
-                  key=lambda r: r.get("index") if type(r.get("index")) is int else -1)
+        await store.close()
+    return records
 
 
 def _quotas(args: argparse.Namespace) -> dict[str, float] | None:
@@ -76,17 +91,18 @@ def _quotas(args: argparse.Namespace) -> dict[str, float] | None:
     return quotas
 
 
-def verify_file(path: Path, rover_key: str, *, quotas_kg: Mapping[str, float] | None = None,
+def verify_file(path: str | Path, rover_key: str, *,
+                quotas_kg: Mapping[str, float] | None = None,
                 rig: str | None = None) -> LedgerReport:
     _, key = load_public_key(rover_key)
-    return verify_ledger(load_entries(path), key, quotas_kg=quotas_kg, rig=rig)
+    return verify_ledger(load_entries(path, rig), key, quotas_kg=quotas_kg, rig=rig)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("ledger", help="extraction ledger tools")
     sub = p.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
     v = sub.add_parser("verify", help="check chain, signatures and quotas of a ledger")
-    v.add_argument("file", type=Path, help="ledger JSONL or a `record` file")
+    v.add_argument("file", help="ledger JSONL, a `record` file or a postgresql://... store")
     v.add_argument("--rover-key", required=True,
                    help="rover public key: .pub file or 64 hex characters")
     v.add_argument("--site-plan", type=Path,
@@ -100,7 +116,7 @@ def _main(args: argparse.Namespace, settings: object) -> int:
     try:
         quotas = _quotas(args)
         report = verify_file(args.file, args.rover_key, quotas_kg=quotas, rig=args.rig)
-    except (OSError, KeyFileError, SecurityConfigError, ValueError,
+    except (OSError, KeyFileError, SitePlanError, ValueError, StoreError,
             tomllib.TOMLDecodeError) as err:
         print(f"rig-ground ledger verify: {err}", file=sys.stderr)
         return 2
@@ -113,7 +129,7 @@ def _main(args: argparse.Namespace, settings: object) -> int:
                 "reason": report.broken.reason},
             "quota_violations": list(report.quota_violations)}, indent=2))
     else:
-        print(f"{args.file}: {report.entries} intact entries, rig {report.rig or '-'}, "
+        print(f"{redact_url(args.file)}: {report.entries} intact entries, rig {report.rig or '-'}, "
               f"head {report.head[:16]}")
         for site, kg in report.totals_kg.items():
             quota = report.quotas_kg.get(site)

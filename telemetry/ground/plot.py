@@ -5,39 +5,58 @@ holds the unfiltered samples of ``<name>``, drawn under the filtered trace; the
 state timeline is ``state["mode"]``; mass excavated is the channel
 ``mass_excavated`` of any batch stream, else ``state["mass_excavated_kg"]``.
 Writes ``<stream>.png`` per filtered stream, ``state.png`` and ``mass.png``.
+The recording is a SQLite file or a PostgreSQL store; a store holding several rigs
+needs ``--rig`` (plots are of one rig).
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 
-from telemetry.downlink_errors import PayloadDecodeError
-from telemetry.ground.store import RecordingStore
-from telemetry.payloads import BatchMessage, StateMessage, decode
+from telemetry.contract.errors import PayloadDecodeError
+from telemetry.contract.payloads import BatchMessage, StateMessage, decode
+from telemetry.ground._sync import run_sync
+from telemetry.ground.stores import RecordingStore, StoreError, open_store
 
 __all__ = ["plot_recording", "register"]
 
 _MAX_CHANNELS = 8
 
 
-def _load(store: RecordingStore) -> tuple[dict[str, tuple[list[str], list[str], np.ndarray,
-                                                          np.ndarray]], list[tuple[float, dict]]]:
+_Streams = dict[str, tuple[list[str], list[str], np.ndarray, np.ndarray]]
+
+
+async def _pick_rig(store: RecordingStore, rig: str | None) -> str | None:
+    if rig is not None:
+        return rig
+    rigs = await store.rigs()
+    if len(rigs) > 1:
+        raise ValueError(f"{store.location} holds {len(rigs)} rigs ({', '.join(rigs[:10])}"
+                         f"{', ...' if len(rigs) > 10 else ''}): choose one with --rig")
+    return rigs[0] if rigs else None
+
+
+async def _load(store: RecordingStore, rig: str | None
+                ) -> tuple[_Streams, list[tuple[float, dict]]]:
     parts: dict[str, list[BatchMessage]] = {}
     states: list[tuple[float, dict]] = []
-    for row in store.rows():
-        if row.duplicate or row.type not in ("batch", "state"):
-            continue
-        try:
-            msg = decode(row.payload)
-        except PayloadDecodeError:
-            continue
-        if isinstance(msg, BatchMessage):
-            parts.setdefault(msg.stream, []).append(msg)
-        elif isinstance(msg, StateMessage):
-            states.append((msg.envelope.t_rig, dict(msg.state)))
+    rig = await _pick_rig(store, rig)
+    for type_ in ("batch", "state"):
+        async for row in store.rows(rig=rig, type_=type_):
+            if row.duplicate:
+                continue
+            try:
+                msg = decode(row.payload)
+            except PayloadDecodeError:
+                continue
+            if isinstance(msg, BatchMessage):
+                parts.setdefault(msg.stream, []).append(msg)
+            elif isinstance(msg, StateMessage):
+                states.append((msg.envelope.t_rig, dict(msg.state)))
     streams = {}
     for name, batches in parts.items():
         batches.sort(key=lambda b: b.envelope.seq)
@@ -49,25 +68,33 @@ def _load(store: RecordingStore) -> tuple[dict[str, tuple[list[str], list[str], 
     return streams, states
 
 
-def plot_recording(recording: Path, out_dir: Path) -> list[Path]:
+async def load_recording(recording: str | Path, rig: str | None = None
+                         ) -> tuple[_Streams, list[tuple[float, dict]]]:
+    """Batch streams and state timeline of one rig; ``ValueError`` if *rig* is needed."""
+    store = await open_store(recording)
+    try:
+        return await _load(store, rig)
+    finally:
+        await store.close()
+
+
+def plot_recording(recording: str | Path, out_dir: Path, rig: str | None = None) -> list[Path]:
+    """Write the PNGs; raises ``StoreError`` (unreadable) or ``ValueError`` (need --rig)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    store = RecordingStore(recording)
-    try:
-        streams, states = _load(store)
-    finally:
-        store.close()
+    streams, states = run_sync(load_recording(recording, rig))
+    name = Path(recording).name if "://" not in str(recording) else (rig or "fleet")
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     t_start = min([s[2][0] for s in streams.values() if len(s[2])] + [s[0] for s in states[:1]],
                   default=0.0)
-    for name, (channels, units, times, values) in sorted(streams.items()):
-        if name.endswith("_raw"):
+    for stream, (channels, units, times, values) in sorted(streams.items()):
+        if stream.endswith("_raw"):
             continue
-        raw = streams.get(f"{name}_raw")
+        raw = streams.get(f"{stream}_raw")
         shown = channels[:_MAX_CHANNELS]
         fig, axes = plt.subplots(len(shown), 1, sharex=True, squeeze=False,
                                  figsize=(10, 2.2 * len(shown)))
@@ -81,9 +108,9 @@ def plot_recording(recording: Path, out_dir: Path) -> list[Path]:
             if raw is not None:
                 ax.legend(loc="upper right", fontsize="small")
         axes[-1][0].set_xlabel("rig time since start [s]")
-        fig.suptitle(f"{recording.name}: {name}")
+        fig.suptitle(f"{name}: {stream}")
         fig.tight_layout()
-        written.append(out_dir / f"{name}.png")
+        written.append(out_dir / f"{stream}.png")
         fig.savefig(written[-1], dpi=90)
         plt.close(fig)
     modes = [(t, s["mode"]) for t, s in states if isinstance(s.get("mode"), str)]
@@ -122,12 +149,18 @@ def plot_recording(recording: Path, out_dir: Path) -> list[Path]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("plot", help="PNG plots of a recording")
-    p.add_argument("recording", type=Path)
+    p.add_argument("recording", metavar="SOURCE",
+                   help="a file written by `record` or a postgresql://... URL (with --rig)")
     p.add_argument("--out", type=Path, default=Path("plots"), help="output directory")
     p.set_defaults(func=_main, needs_broker=False)
 
 
 def _main(args: argparse.Namespace, settings: object) -> int:
-    for path in plot_recording(args.recording, args.out):
+    try:
+        written = plot_recording(args.recording, args.out, args.rig)
+    except (StoreError, ValueError) as err:
+        print(f"rig-ground plot: {err}", file=sys.stderr)
+        return 2
+    for path in written:
         print(path)
     return 0

@@ -25,13 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from control.security.command_wire import CommandBody, encode_body, sign_envelope
-from control.security.errors import KeyFileError
-from control.security.keys import StationKey, load_secret_key
 from telemetry.contract import TopicTree
-from telemetry.downlink_errors import DownlinkError, PayloadDecodeError
+from telemetry.contract.command_wire import CommandBody, encode_body, sign_envelope
+from telemetry.contract.errors import ContractError, KeyFileError, PayloadDecodeError
+from telemetry.contract.keys import StationKey, load_secret_key
+from telemetry.contract.payloads import AckMessage, decode
 from telemetry.mqtt_adapter import MqttSettings, connect
-from telemetry.payloads import AckMessage, decode
 
 __all__ = ["SignedCommand", "build_command", "next_counter", "parse_args", "register",
            "send_command"]
@@ -144,7 +143,7 @@ def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
         cmd = build_command(key, topics.command, args.cmd, cmd_args, now_wall=now,
                             counter=counter, ttl_s=args.ttl,
                             command_id=args.command_id or f"{key.key_id}-{secrets.token_hex(4)}")
-    except (KeyFileError, ValueError, DownlinkError) as err:
+    except (ContractError, ValueError) as err:
         print(f"rig-ground send: {err}", file=sys.stderr)
         return 2
     ack = asyncio.run(send_command(settings, cmd, topics.ack,

@@ -3,19 +3,23 @@
 ``run_subscription`` connects, subscribes to the filters, hands every message to
 ``on_message`` and, when the link drops, reconnects with capped jittered
 backoff and subscribes again, reporting each drop and recovery to ``on_link``.
-Returns when ``stop`` is set.
+``on_message`` may return an awaitable: the next message is read only once it is
+done (backpressure: with manual acks the broker then holds what we cannot take).
+Returns when ``stop`` is set, after awaiting ``drain`` while still connected
+(so a recorder can commit and acknowledge what it holds before it disconnects).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-from telemetry.backoff import Backoff
-from telemetry.downlink_errors import BrokerError
+from rig_common.backoff import Backoff
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings, connect
+from telemetry.mqtt_errors import BrokerError
 
 __all__ = ["run_subscription", "stop_event"]
 
@@ -25,11 +29,12 @@ log = logging.getLogger(__name__)
 async def run_subscription(
     settings: MqttSettings,
     filters: Sequence[str],
-    on_message: Callable[[InboundMessage], None],
+    on_message: Callable[[InboundMessage], Awaitable[None] | None],
     *,
     stop: asyncio.Event,
     on_link: Callable[[bool], None] | None = None,
     backoff: Backoff | None = None,
+    drain: Callable[[], Awaitable[None]] | None = None,
 ) -> None:
     backoff = backoff or Backoff(0.2, 5.0)
     while not stop.is_set():
@@ -47,11 +52,15 @@ async def run_subscription(
 
                 async def pump() -> None:
                     async for message in session.messages():
-                        on_message(message)
+                        pending = on_message(message)
+                        if inspect.isawaitable(pending):
+                            await pending
 
                 pumping = tg.create_task(pump(), name="ground-subscription")
                 await stop.wait()
                 pumping.cancel()
+                if drain is not None:
+                    await drain()
         except* BrokerError as group:
             log.warning("ground link %s: %s", "lost" if connected else "unavailable",
                         group.exceptions[0])

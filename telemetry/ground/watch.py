@@ -1,8 +1,14 @@
 """``rig-ground watch``: live terminal view of one rig or a fleet (rich).
 
-:class:`WatchModel` is the sans-I/O core (messages in, a renderable out); the
-command wires it to a reconnecting subscription and a ``rich.live.Live``.
-Alarms drained from a backlog (``historical``) are listed but never shown as live.
+:class:`WatchModel` is the sans-I/O core (messages in, a renderable out), built
+on the :class:`~telemetry.ground.fleet.FleetModel` that the web console uses:
+the same alarm rules (an alarm clears when its cause clears; when the rig goes
+offline or silent its alarms are shown as *stale*, never as live), and the same
+red/yellow limits (``--limits FILE``, defaults from the interlock table) colour
+state fields and channel values. Watch has no operator input, so a cleared
+alarm stays on screen, dimmed, for ``cleared_hold_s`` and then goes. Alarms
+drained from a backlog (``historical``) are listed as recent events but never
+raise a live alarm.
 """
 
 from __future__ import annotations
@@ -10,131 +16,141 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from rich.console import Group
+from rich.markup import escape
 from rich.table import Table
 
 from telemetry.ground.accounting import SequenceAccounting
-from telemetry.ground.intake import Malformed, classify
+from telemetry.ground.alarms import Alarm, AlarmState, AlarmTable
+from telemetry.ground.fleet import FleetModel, RigView, public_filter
+from telemetry.ground.limits import LimitLevel, LimitSet, load_limits
 from telemetry.ground.record import subscription_filter
 from telemetry.ground.subscription import run_subscription, stop_event
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings
-from telemetry.payloads import BatchMessage, EventMessage, StateMessage, StatusMessage
 
 __all__ = ["WatchModel", "register"]
 
-_MAX_CHANNELS = 12
+_MAX_ROWS = 12
+_STYLE = {LimitLevel.RED: "bold red", LimitLevel.YELLOW: "bold yellow",
+          LimitLevel.OK: "green", LimitLevel.UNKNOWN: "dim"}
+_SKIP_STATE = {"mission", "interlocks", "since"}
 
 
-@dataclass(slots=True)
-class _Rig:
-    online: bool | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    state: dict[str, Any] = field(default_factory=dict)
-    channels: dict[str, tuple[float, str]] = field(default_factory=dict)
-    alarms: deque[tuple[float, str, str, bool, int]] = field(
-        default_factory=lambda: deque(maxlen=6))
-    last_seen: float = 0.0
-    boot: int | None = None
+def _value(value: Any, level: LimitLevel | None, unit: str = "") -> str:
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    text = escape(f"{text} {unit}".rstrip())
+    style = _STYLE.get(level) if level is not None else None
+    return f"[{style}]{text}[/]" if style else text
 
 
 class WatchModel:
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, *, limits: LimitSet | None = None,
+                 silent_after_s: float = 10.0, cleared_hold_s: float = 30.0) -> None:
         self.prefix = prefix
-        self.rigs: dict[str, _Rig] = {}
-        self.accounting = SequenceAccounting()
-        self.link_up = False
-        self.link_drops = 0
-        self.messages = 0
+        self.fleet = FleetModel(prefix, limits=limits, silent_after_s=silent_after_s,
+                                alarms=AlarmTable(require_ack=False,
+                                                  cleared_hold_s=cleared_hold_s))
+
+    @property
+    def accounting(self) -> SequenceAccounting:
+        return self.fleet.accounting
+
+    @property
+    def rigs(self) -> dict[str, RigView]:
+        return self.fleet.rigs
 
     def set_link(self, up: bool) -> None:
-        if self.link_up and not up:
-            self.link_drops += 1
-        self.link_up = up
+        self.fleet.set_link(up)
 
     def handle(self, message: InboundMessage, now: float) -> None:
-        seen = classify(self.prefix, message.topic, message.payload)
-        if seen is None:
-            return
-        if isinstance(seen, Malformed):
-            self.accounting.malformed += 1
-            return
-        self.messages += 1
-        rig = self.rigs.setdefault(seen.rig, _Rig())
-        rig.last_seen = now
-        msg, env = seen.message, seen.message.envelope
-        rig.boot = max(rig.boot or 0, env.boot)
-        if isinstance(msg, StatusMessage):
-            rig.online, rig.info = msg.online, dict(msg.info)
-            return
-        if self.accounting.observe(seen.rig, seen.stream, env.boot, env.seq,
-                                   env.resend) == "duplicate":
-            return
-        if isinstance(msg, StateMessage) and not env.historical:
-            rig.state = dict(msg.state)
-        elif isinstance(msg, BatchMessage) and not env.historical and len(msg.samples):
-            for i, name in enumerate(msg.channels):
-                rig.channels[f"{msg.stream}.{name}"] = (float(msg.samples[-1, i]), msg.units[i])
-        elif isinstance(msg, EventMessage) and msg.severity.is_alarm:
-            rig.alarms.appendleft((env.t_rig, msg.severity.value, msg.text, env.historical,
-                                   msg.count))
+        self.fleet.handle(message, now)
 
-    def render(self) -> Group:
-        totals = self.accounting.totals()
+    def tick(self, now: float) -> None:
+        """Mark silent rigs (their alarms go stale) and drop old cleared alarms."""
+        self.fleet.tick(now)
+
+    def render(self, now: float | None = None) -> Group:
+        fleet = self.fleet
+        totals = fleet.accounting.totals()
         link = Table.grid(padding=(0, 2))
         link.add_row(
-            f"link: {'[green]up' if self.link_up else '[red]down'}[/]",
-            f"drops {self.link_drops}", f"messages {self.messages}",
+            f"link: {'[green]up' if fleet.link_up else '[red]down'}[/]",
+            f"drops {fleet.link_drops}", f"messages {fleet.messages}",
             f"gaps {totals['gaps']}", f"duplicates {totals['duplicates']}",
             f"malformed {totals['malformed']}")
         parts: list[Any] = [link]
-        for rig_id, rig in sorted(self.rigs.items()):
-            table = Table(title=f"{rig_id}  "
-                          f"{'[green]online' if rig.online else '[red]offline'}[/]"
-                          f"  boot {rig.boot}", expand=True)
-            table.add_column("state")
-            table.add_column("channel")
-            table.add_column("value", justify="right")
-            table.add_column("alarms")
-            state_lines = [f"{k}: {v}" for k, v in list(rig.state.items())[:_MAX_CHANNELS]]
-            chans = list(rig.channels.items())[:_MAX_CHANNELS]
-            alarms = [f"{'[dim](hist) ' if h else '[bold red]'}{sev} {text}"
-                      f"{f' x{n}' if n > 1 else ''}[/]" for _, sev, text, h, n in rig.alarms]
-            for i in range(max(len(state_lines), len(chans), len(alarms), 1)):
-                name, (value, unit) = chans[i] if i < len(chans) else ("", (None, ""))
-                table.add_row(state_lines[i] if i < len(state_lines) else "", name,
-                              "" if value is None else f"{value:.4g} {unit}",
-                              alarms[i] if i < len(alarms) else "")
-            parts.append(table)
+        for rig_id, view in sorted(fleet.rigs.items()):
+            parts.append(self._rig_table(rig_id, view, now))
         return Group(*parts)
+
+    def _rig_table(self, rig_id: str, view: RigView, now: float | None) -> Table:
+        status = "[green]online" if view.reachable else \
+            "[yellow]silent" if view.online and view.silent else "[red]offline"
+        seen = f"  last seen {now - view.last_seen:.0f} s ago" if now and view.last_seen else ""
+        table = Table(title=f"{rig_id}  {status}[/]  boot {view.boot}{seen}", expand=True)
+        for column in ("state", "channel", "value", "alarms"):
+            table.add_column(column, justify="right" if column == "value" else "left")
+        limits = self.fleet.limits
+        state = [f"{escape(k)}: " + _value(v, limits.level(k, float(v)) if limits.get(k) and
+                                   isinstance(v, int | float) and not isinstance(v, bool)
+                                   else None)
+                 for k, v in view.state.items() if k not in _SKIP_STATE][:_MAX_ROWS]
+        chans = sorted(view.channels.values(), key=lambda c: (c.stream, c.name))[:_MAX_ROWS]
+        alarms = [self._alarm_line(a) for a in self.fleet.alarms.for_rig(rig_id)]
+        alarms += [f"[dim](hist) {e.severity.value} {escape(e.text)}[/]" for e in view.events
+                   if e.historical and e.severity.is_alarm][:3]
+        for i in range(max(len(state), len(chans), len(alarms), 1)):
+            chan = chans[i] if i < len(chans) else None
+            table.add_row(state[i] if i < len(state) else "",
+                          escape(f"{chan.stream}.{chan.name}") if chan else "",
+                          _value(chan.value, chan.level, chan.unit) if chan else "",
+                          alarms[i] if i < len(alarms) else "")
+        return table
+
+    @staticmethod
+    def _alarm_line(alarm: Alarm) -> str:
+        count = f" x{alarm.count}" if alarm.count > 1 else ""
+        text = escape(alarm.text)
+        if alarm.state is AlarmState.ACTIVE:
+            return f"[bold red]{alarm.severity.value} {text}{count}[/]"
+        if alarm.state is AlarmState.STALE:
+            return f"[magenta]stale (rig offline): {text}{count}[/]"
+        return f"[dim]cleared: {text}{count}[/]"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("watch", help="live view of a rig (or every rig)")
     p.add_argument("--duration", type=float, help="exit after this many seconds")
     p.add_argument("--refresh", type=float, default=4.0, help="screen refreshes per second")
+    p.add_argument("--limits", type=Path, help="red/yellow limits (TOML) over the defaults")
+    p.add_argument("--silent-after", type=float, default=10.0,
+                   help="seconds without a message before a rig's alarms go stale")
     p.set_defaults(func=_main)
 
 
 def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
     from rich.live import Live
 
-    model = WatchModel(args.prefix)
+    model = WatchModel(args.prefix, limits=load_limits(args.limits),
+                       silent_after_s=args.silent_after)
 
     async def go() -> None:
         stop = stop_event(args.duration)
         with Live(model.render(), refresh_per_second=args.refresh) as live:
             async def repaint() -> None:
                 while True:
-                    live.update(model.render())
+                    now = time.time()
+                    model.tick(now)
+                    live.update(model.render(now))
                     await asyncio.sleep(1.0 / args.refresh)
 
             async with asyncio.TaskGroup() as tg:
                 painter = tg.create_task(repaint(), name="watch-repaint")
-                await run_subscription(settings, [subscription_filter(args.prefix, args.rig)],
+                await run_subscription(settings, [subscription_filter(args.prefix, args.rig),
+                                                  public_filter(args.prefix, args.rig)],
                                        lambda m: model.handle(m, time.time()), stop=stop,
                                        on_link=model.set_link)
                 painter.cancel()

@@ -2,7 +2,9 @@ import json
 
 import pytest
 
-from control.commands import CommandName, RigView, check_command, check_timing, parse_command
+from control.command_intake import parse_command
+from control.command_timing import check_timing
+from control.commands import CommandName, RigView, check_command
 from control.config import describe_keys, load_config
 from control.errors import CommandFormatError, ConfigError
 from control.mission import load_mission, mission_from_dict

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from control.sensor_feed import SensorFeed
+from control.sensor_feed import MAX_PENDING_BATCHES, SensorFeed
 from firmware_bridge.messages import ChannelInfo, FirmwareInfo, SampleBatch
 
 CHANNELS = (ChannelInfo(0, "drum_current", "A", 0.01), ChannelInfo(1, "drum_speed", "rad/s", 0.001))
@@ -55,3 +57,67 @@ def test_window_statistics_match_numpy_on_the_scaled_samples() -> None:
         assert np.allclose(w.values["max"], seg.max(axis=0))
         assert np.allclose(w.values["rms"], np.sqrt((seg ** 2).mean(axis=0)))
         assert np.allclose(w.values["p2p"], np.ptp(seg, axis=0))
+
+
+# --- batches are queued on arrival and filtered when read --------------------------------
+
+FAST_CHAIN = {"stages": [{"type": "hampel", "window": 5},
+                         {"type": "lowpass", "order": 2, "cutoff_hz": 50.0},
+                         {"type": "decimate", "factor": 2}]}
+_SPECIAL = st.sampled_from([32767, -32767, -32768, 0, 5])
+
+
+@st.composite
+def _batches(draw: st.DrawFn) -> list[np.ndarray]:
+    out = []
+    for _ in range(draw(st.integers(1, 12))):
+        n = draw(st.integers(1, 9))
+        flat = draw(st.booleans())  # a batch that repeats the previous row exactly
+        if flat and out:
+            out.append(np.repeat(out[-1][-1:], n, axis=0))
+            continue
+        cells = draw(st.lists(st.one_of(st.integers(-2000, 2000), _SPECIAL),
+                              min_size=2 * n, max_size=2 * n))
+        out.append(np.array(cells, dtype=np.int16).reshape(n, 2))
+    return out
+
+
+def _add(feed: SensorFeed, batches: list[np.ndarray]) -> None:
+    t = 0
+    for i, b in enumerate(batches):
+        feed.add_batch(SampleBatch(0, i, 1_000_000 + t * 1000, 1_000_000, b), arrival=0.5 + i)
+        t += b.shape[0]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_batches())
+def test_filtering_queued_batches_at_once_equals_filtering_each_on_arrival(batches) -> None:
+    each, once = SensorFeed(INFO, {0: FAST_CHAIN}), SensorFeed(INFO, {0: FAST_CHAIN})
+    saturated: set[str] = set()
+    t = 0
+    for i, b in enumerate(batches):  # read after every batch: nothing is ever queued
+        each.add_batch(SampleBatch(0, i, 1_000_000 + t * 1000, 1_000_000, b), arrival=0.5 + i)
+        t += b.shape[0]
+        saturated |= each.measurements(100.0).saturated
+    _add(once, batches)  # all queued, filtered by the one read
+    a, b = each.measurements(100.0), once.measurements(100.0)
+    assert saturated == set(b.saturated)
+    assert a.unchanged_for == b.unchanged_for
+    assert np.allclose([a.drum_current, a.drum_speed], [b.drum_current, b.drum_speed],
+                       rtol=0, atol=1e-12, equal_nan=True)
+    assert a.age == b.age and each.samples_filtered == once.samples_filtered
+    (rows_a, stats_a), (rows_b, stats_b) = each.take_telemetry(), once.take_telemetry()
+    assert len(rows_a) == len(rows_b) and len(stats_a) == len(stats_b)
+    for x, y in zip(rows_a, rows_b, strict=True):
+        assert x.t0_s == y.t0_s
+        assert np.allclose(x.rows, y.rows, rtol=0, atol=1e-12, equal_nan=True)
+
+
+def test_a_stream_filters_its_queue_when_it_is_full() -> None:
+    feed = SensorFeed(INFO, {0: CHAIN})
+    one = np.zeros((1, 2), dtype=np.int16)
+    for i in range(MAX_PENDING_BATCHES - 1):
+        feed.add_batch(SampleBatch(0, i, 1_000_000 + i * 1000, 1_000_000, one), arrival=1.0)
+    assert feed.streams[0].pending_rows == MAX_PENDING_BATCHES - 1
+    feed.add_batch(SampleBatch(0, 99, 2_000_000, 1_000_000, one), arrival=1.0)
+    assert feed.streams[0].pending_rows == 0 and not feed.streams[0].pending

@@ -3,7 +3,7 @@
 from dataclasses import replace
 
 from control.commands import CommandName, GroundCommand
-from control.mission import DigSite, MissionPlan
+from control.mission import MissionPlan, MissionSite
 from control.step import (
     ControlCore,
     EstopRequest,
@@ -17,7 +17,7 @@ from firmware_bridge.messages import CommandCode, EventCode, Status
 
 from .helpers import NOMINAL, Driver, config, meas
 
-PLAN = MissionPlan("t", (DigSite("A", 2.0, 0.0, 20.0, 3),), dump_x=0.0, dump_y=0.0)
+PLAN = MissionPlan("t", (MissionSite("A", 2.0, 0.0, 20.0, 3),), dump_x=0.0, dump_y=0.0)
 WALL = 1_000_000.0
 
 
@@ -194,7 +194,7 @@ def test_set_param_within_bounds_only():
 
 
 def test_mission_completes_and_stops():
-    plan = MissionPlan("t", (DigSite("A", 0.0, 0.0, 1.0, 3),))
+    plan = MissionPlan("t", (MissionSite("A", 0.0, 0.0, 1.0, 3),))
     d = armed_driver(plan)
     d.core.mission.sites[0].delivered_kg = 1.0
     d.core.mission_running = True

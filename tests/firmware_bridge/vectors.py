@@ -19,6 +19,7 @@ from firmware_bridge.messages import (
     Event,
     EventCode,
     FirmwareInfo,
+    FirmwareSeverity,
     Flags,
     Heartbeat,
     Hello,
@@ -35,8 +36,11 @@ from firmware_bridge.messages import (
     ResultStatus,
     SampleBatch,
     Setpoints,
-    Severity,
 )
+
+# a batch longer than one COBS block: 288 data bytes without a zero byte
+# (so the encoder emits a full 0xFF block)
+_LONG_COUNTS = (np.arange(12 * 12, dtype=np.int16).reshape(12, 12) + 0x1111).astype(np.int16)
 
 VECTORS = [
     ("HELLO", Hello(session_id=0x12345678, heartbeat_ms=50, watchdog_ms=250), 0, 0, 0),
@@ -119,7 +123,7 @@ VECTORS = [
     ("ESTOP", EStop(source=1, reason="ground"), 2, 0, 0),
     (
         "EVENT",
-        Event(3_000_000, EventCode.STALL, Severity.FAULT, 41.5, "drum stalled"),
+        Event(3_000_000, EventCode.STALL, FirmwareSeverity.FAULT, 41.5, "drum stalled"),
         3,
         0,
         0,
@@ -128,5 +132,44 @@ VECTORS = [
     ("PARAM_GET", ParamGet(Param.WATCHDOG_MS), 3, 0, 0),
     ("PARAM_SET", ParamSet(Param.DRUM_CURRENT_LIMIT_A, 25.0), 4, 0, 0),
     ("PARAM_VALUE", ParamValue(4, Param.DRUM_CURRENT_LIMIT_A, ParamStatus.OK, 25.0), 5, 4,
+     Flags.ACK_VALID),
+    ("SAMPLE_BATCH_LONG",
+     SampleBatch(stream_id=0, stream_seq=101, t0_us=2_005_000, period_ns=1_000_000,
+                 counts=_LONG_COUNTS), 47, 0, 0),
+    # the COMMAND vector sent again: same seq and payload, RETRANSMIT set, the current ack
+    ("COMMAND_RETRANSMIT",
+     Command(CommandCode.DRIVE_TO, deadline_us=2_500_000, args=(10.0, -2.5, 0.25, 0.0)),
+     1, 7, Flags.RETRANSMIT | Flags.ACK_VALID),
+    # the firmware without a session: best-effort, no ACK_VALID
+    ("NACK_NOT_HANDSHAKEN",
+     Nack(rejected_seq=1, rejected_type=MsgType.COMMAND, reason=Reason.NOT_HANDSHAKEN), 3, 0, 0),
+    # a cached handshake answered after a watchdog stop (info_flags 0x03)
+    (
+        "FIRMWARE_INFO_WATCHDOG",
+        FirmwareInfo(
+            protocol_version=1,
+            firmware_id="rig-fw",
+            version=(2, 1, 0),
+            session_id=0x1234567A,
+            boot_id=7,
+            capabilities=0x3,
+            sample_rate_hz=1000,
+            batch_samples=5,
+            channels=(),
+            time_us=4_000_000,
+            table_crc=0x982D1A48,
+            table_omitted=True,
+            watchdog_tripped=True,
+        ),
+        0,
+        0,
+        0,
+    ),
+    ("EVENT_WATCHDOG_STOP",
+     Event(3_750_000, EventCode.WATCHDOG_STOP, FirmwareSeverity.FAULT, 250.0,
+           "link lost: rx"), 1, 0,
+     Flags.ACK_VALID),
+    ("EVENT_STANDSTILL",
+     Event(3_862_000, EventCode.STANDSTILL, FirmwareSeverity.INFO, 112.0, "standstill"), 2, 0,
      Flags.ACK_VALID),
 ]

@@ -8,13 +8,13 @@ from typing import Any
 
 from control.app import RigController
 from control.config import load_config
-from control.mission import DigSite, MissionPlan
+from control.mission import MissionPlan, MissionSite
 from control.operator import AutoOperator
 from sim_hw.rig import Rig, RigConfig
 from sim_hw.scenario import parse_fault
 
 TIME_SCALE = 8.0
-SMALL_MISSION = MissionPlan("it", (DigSite("A", 1.5, 0.0, 25.0, 4),), dump_x=0.0, dump_y=0.0)
+SMALL_MISSION = MissionPlan("it", (MissionSite("A", 1.5, 0.0, 25.0, 4),), dump_x=0.0, dump_y=0.0)
 
 
 def controller_config(**loop: Any):

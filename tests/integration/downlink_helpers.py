@@ -8,10 +8,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from telemetry.downlink_errors import PayloadDecodeError
+from telemetry.contract.errors import PayloadDecodeError
+from telemetry.contract.payloads import DownlinkMessage, decode
 from telemetry.ground.subscription import run_subscription
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings
-from telemetry.payloads import DownlinkMessage, decode
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

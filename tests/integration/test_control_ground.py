@@ -11,8 +11,8 @@ import pytest
 
 from control.app import RigController
 from control.supervisor import Mode
+from telemetry.contract.payloads import AckMessage, decode
 from telemetry.downlink import Downlink, DownlinkConfig
-from telemetry.payloads import AckMessage, decode
 
 from .control_helpers import SMALL_MISSION, controller_config, simulator, wait_for
 

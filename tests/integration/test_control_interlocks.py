@@ -9,6 +9,7 @@ import pytest
 from control.app import RigController
 from control.operator import AutoOperator
 from control.supervisor import Mode
+from sim_hw.scenario import parse_fault
 
 from .control_helpers import SMALL_MISSION, controller_config, simulator, wait_for
 
@@ -50,6 +51,34 @@ async def test_interlock_reaction(fault, mode, name, deadline):
             for _ in range(30):
                 await asyncio.sleep(0.01)
                 assert ctl.core.last_setpoints is None
+        finally:
+            ctl.stop()
+            await task
+
+
+# The firmware clamps the drum at 20 A, below both over-current thresholds: the
+# simulator's overcurrent fault lifts the clamp while a load brakes the drum.
+OVER_CURRENT_CASES = [
+    ("overcurrent:limit=26,torque=150,duration=30", Mode.FAULT, "over_current"),
+    ("overcurrent:limit=80,torque=250,duration=30", Mode.ESTOP, "over_current_immediate"),
+]
+
+
+@pytest.mark.parametrize(("fault", "mode", "name"), OVER_CURRENT_CASES,
+                         ids=[c[2] for c in OVER_CURRENT_CASES])
+async def test_over_current_interlocks_against_the_simulator(fault, mode, name):
+    async with simulator() as (rig, url):
+        ctl = RigController(controller_config(), url, SMALL_MISSION,
+                            operator=AutoOperator(clear_faults=False))
+        task = asyncio.create_task(ctl.run(max_wall_s=90.0))
+        try:
+            await wait_for(lambda: ctl.core.mode is Mode.DIGGING, 40, "digging")
+            rig.inject(parse_fault(fault))
+            await wait_for(lambda: ctl.core.mode is mode, 20,
+                           f"mode {mode} (now {ctl.core.mode}, {ctl.core.interlocks.active})")
+            assert ctl.summary().interlock_trips_by_cause.get(name, 0) >= 1, \
+                ctl.summary().interlock_trips_by_cause
+            await wait_for(lambda: not rig.firmware.motors_enabled, 5.0, "motors off")
         finally:
             ctl.stop()
             await task

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from pathlib import Path
 
 import numpy as np
 
 from telemetry.contract import Severity, parse_topic
-from telemetry.downlink import Downlink, DownlinkConfig
-from telemetry.mqtt_adapter import MqttSettings, connect
-from telemetry.payloads import (
+from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
-    CommandEnvelope,
     EventMessage,
     LedgerMessage,
     StateMessage,
     StatsMessage,
     StatusMessage,
-    encode_command,
 )
+from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.mqtt_adapter import MqttSettings, connect
 from tests.integration.downlink_helpers import collecting, wait_until
 
 
@@ -50,7 +49,8 @@ async def test_round_trip_every_topic_and_command_uplink(mosquitto, tmp_path: Pa
                              {"mean": samples.mean(axis=0, dtype=np.float64)})
             dl.publish_ack("cmd-1", False, "expired")
             dl.publish_ledger({"entry": 1})
-            cmd = encode_command(CommandEnvelope("cmd-2", "stop", {}, time.time() + 5))
+            cmd = json.dumps({"id": "cmd-2", "command": "stop",
+                              "expires_at": time.time() + 5}).encode()
             async with connect(MqttSettings.from_url(mosquitto.url)) as ground:
                 await ground.publish("regolith/rig-1/cmd", cmd, qos=1)
             commands = dl.commands()
@@ -121,6 +121,14 @@ async def test_disk_budget_eviction_follows_priorities_and_is_reported(mosquitto
         async with Downlink(config(tmp_path, mosquitto.url, disk_budget_bytes=200_000)) as dl:
             await wait_until(lambda: dl.counters.outbox_depth == 0, 10, "drain")
         await wait_until(lambda: len(got.by_stream(stream_of).get("ack", [])) == 40, 10, "acks")
+
+        def batches_accounted() -> bool:  # batches drain last: wait for them too
+            by = got.by_stream(stream_of)
+            reported = sum(r["count"] for m in by.get("event", []) if m.kind == "outbox_evicted"
+                           for r in m.fields["evicted"])
+            return len(by.get("batch/raw", [])) + reported >= 40
+
+        await wait_until(batches_accounted, 10, "every batch received or reported evicted")
     by = got.by_stream(stream_of)
     ticks = [m for m in by["event"] if m.kind == "tick"]
     assert [m.envelope.seq for m in by["ack"]] == list(range(40))

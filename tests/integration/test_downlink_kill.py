@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from telemetry.contract import parse_topic
-from telemetry.payloads import StatusMessage
+from telemetry.contract.payloads import StatusMessage
 from tests.integration.downlink_helpers import collecting, wait_until
 
 ROVER = Path(__file__).with_name("rover_publisher.py")

@@ -11,14 +11,14 @@ import cbor2
 import numpy as np
 import pytest
 
+from telemetry.contract.payloads import Envelope, StateMessage, encode
 from telemetry.downlink import Downlink, DownlinkConfig
 from telemetry.ground.cli import main as ground_main
 from telemetry.ground.record import Recorder, record
 from telemetry.ground.report import build_report
-from telemetry.ground.store import RecordingStore
+from telemetry.ground.stores import open_store
 from telemetry.ground.watch import WatchModel
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings, connect
-from telemetry.payloads import Envelope, StateMessage, encode
 from tests.integration.downlink_helpers import wait_until
 
 GARBAGE = [
@@ -88,9 +88,9 @@ async def test_malformed_payloads_are_counted_and_ignored(mosquitto, tmp_path: P
     assert recorder.accounting.malformed == len(GARBAGE)
     totals = recorder.accounting.totals()
     assert (totals["unique"], totals["gaps"], totals["duplicates"]) == (20, 0, 0)
-    store = RecordingStore(path)
-    assert store.malformed_count() == len(GARBAGE)
-    store.close()
+    store = await open_store(path)
+    assert await store.malformed_count() == len(GARBAGE)
+    await store.close()
     # The live view takes the same garbage without raising.
     model = WatchModel("regolith")
     for topic, payload in GARBAGE:
@@ -114,7 +114,7 @@ async def test_two_shared_recorders_split_the_load_without_double_counting(
     got_a, got_b = rec_a.accounting.totals()["unique"], rec_b.accounting.totals()["unique"]
     assert got_a > 0 and got_b > 0, "the broker must hand each recorder a share"
     assert got_a + got_b == 4 * n  # disjoint shares
-    reports, malformed = build_report([a, b])
+    reports, malformed = await build_report([a, b])
     by = {r.stream: r for r in reports}
     assert malformed == 0
     assert set(by) == {"batch/load", "batch/load_raw", "state", "event"}
@@ -122,8 +122,8 @@ async def test_two_shared_recorders_split_the_load_without_double_counting(
         assert (r.unique, r.duplicates, r.gaps, r.first_seq, r.last_seq) == (n, 0, 0, 0, n - 1)
         assert r.latency_p99_ms is not None and r.latency_p99_ms < 5000
     # Counting the same file twice must not double count either.
-    alone, _ = build_report([a])
-    twice, _ = build_report([a, a])
+    alone, _ = await build_report([a])
+    twice, _ = await build_report([a, a])
     assert [r.unique for r in twice] == [r.unique for r in alone]
     assert sum(r.duplicates for r in twice) == got_a
     # The CLI prints the same figures as JSON.

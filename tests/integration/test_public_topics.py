@@ -1,4 +1,4 @@
-"""Issue 8's public topics through a real Mosquitto: retained, redacted, no envelope."""
+"""The public topics through a real Mosquitto: retained, redacted, no envelope."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from control.security import (
-    SiteRules,
+    PlanRules,
     public_feed_payload,
     public_topics,
     safety_zone_for,
@@ -26,7 +26,7 @@ PLAN = site_plan_from_dict({"name": "permit", "safety_radius_m": 2.0, "site": [
 async def test_safety_zone_and_feed_are_retained_for_late_subscribers(mosquitto,
                                                                        tmp_path: Path) -> None:
     topics = public_topics("regolith", "rig-1")
-    zone = safety_zone_for(SiteRules(PLAN), "rig-1", 1.4, 0.1)
+    zone = safety_zone_for(PlanRules(PLAN), "rig-1", 1.4, 0.1)
     assert zone is not None and zone.site == "A"
     feed = public_feed_payload("rig-1", 1000.0, "digging", 1.43, 0.12, "A", {"A": 12.345})
     cfg = DownlinkConfig(rig_id="rig-1", outbox_path=tmp_path / "o.db",
@@ -56,3 +56,29 @@ async def test_safety_zone_and_feed_are_retained_for_late_subscribers(mosquitto,
     assert set(feed_body) == {"v", "type", "rig", "t_rig", "mode", "position", "site",
                               "extracted_kg", "total_kg"}
     assert feed_body["extracted_kg"] == {"A": 12.3}
+
+
+async def test_a_public_payload_stored_during_an_outage_goes_out_unchanged(
+        mosquitto_factory, tmp_path: Path) -> None:
+    """Drained after the outage, the stored public row is historical; it has no envelope
+    to carry that flag, so its bytes go out as given and the downlink keeps running."""
+    broker = mosquitto_factory(start=False)
+    topics = public_topics("regolith", "rig-1")
+    feed = public_feed_payload("rig-1", 1000.0, "idle", 0.0, 0.0, None, {})
+    cfg = DownlinkConfig(rig_id="rig-1", outbox_path=tmp_path / "o.db", broker_url=broker.url,
+                         reconnect_initial_s=0.05, reconnect_cap_s=0.2, historical_after_s=0.01)
+    got: list[InboundMessage] = []
+    async with Downlink(cfg) as dl:
+        dl.publish_public("feed", topics["feed"], feed)
+        dl.publish_state({"after": "the feed"})
+        broker.start()
+        await wait_until(lambda: dl.counters.outbox_depth == 0, 10, "outbox drained")
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_subscription(
+            MqttSettings.from_url(broker.url), ["public/#"], got.append, stop=stop))
+        try:
+            await wait_until(lambda: bool(got), 10, "the retained feed")
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, 10)
+    assert [(m.topic, m.payload) for m in got] == [(topics["feed"], feed)]

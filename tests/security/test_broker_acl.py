@@ -26,10 +26,10 @@ from control.security import (
     write_key_files,
 )
 from telemetry.contract import TopicTree
-from telemetry.downlink_errors import BrokerUnavailableError
+from telemetry.contract.payloads import AckMessage, Envelope, encode
 from telemetry.ground import cli
 from telemetry.mqtt_adapter import InboundMessage, MqttSession, MqttSettings, connect
-from telemetry.payloads import AckMessage, Envelope, encode
+from telemetry.mqtt_errors import BrokerUnavailableError
 
 from .helpers import OBS, OPS
 
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.broker
 
 REPO = Path(__file__).resolve().parents[2]
 ACL = REPO / "deploy" / "mosquitto" / "acl"
-PASSWORDS = {"rig-1": "rover-pw", "ops-1": "ops-pw", "obs-1": "obs-pw"}
+PASSWORDS = {"rig-1": "rover-pw", "rig-2": "rover2-pw", "ops-1": "ops-pw", "obs-1": "obs-pw"}
 DEADLINE_S = 5.0
 TOPICS = TopicTree("regolith", "rig-1")
 
@@ -135,6 +135,51 @@ async def test_rover_reads_only_its_own_commands_and_bad_passwords_fail(secured_
     with pytest.raises(BrokerUnavailableError):
         async with connect(settings_for(secured_broker, "ops-1", "wrong")):
             pass  # pragma: no cover
+
+
+def test_the_acl_is_a_template_no_rig_or_prefix_is_written_in() -> None:
+    rules = [line.split("#")[0].strip() for line in ACL.read_text().splitlines()]
+    rules = [r for r in rules if r]
+    assert not [r for r in rules if "rig-1" in r or "regolith" in r]
+    assert any(r.startswith("pattern write") and "%u" in r for r in rules)
+
+
+async def test_any_rig_under_any_prefix_gets_only_its_own_topics(secured_broker) -> None:
+    """rig-2 and the prefix "fleet" appear nowhere in the ACL: the %u patterns serve them."""
+    fleet = TopicTree("fleet", "rig-2")
+    async with session(secured_broker, "obs-1") as watcher:
+        await watcher.subscribe("#")
+        async with session(secured_broker, "rig-2") as rover:
+            await rover.publish(fleet.state, b"rig-2 state")  # allowed
+            await rover.publish(fleet.event("alarm"), b"rig-2 alarm")  # allowed
+            await rover.publish(TOPICS.state, b"impersonating rig-1")  # denied
+            await rover.publish("fleet/rig-1/ledger", b"impersonating rig-1")  # denied
+            await rover.publish(fleet.command, b"self-issued command")  # denied
+            await rover.publish("public/rig-2/state", b"private data made public")  # denied
+            await rover.publish("public/fleet/rig-2/feed", b"feed")  # allowed
+            await rover.publish(fleet.ledger, b"rig-2 marker")  # allowed
+        got = await collect_until(watcher, fleet.ledger, b"rig-2 marker")
+        assert [m.payload for m in got] == [b"rig-2 state", b"rig-2 alarm", b"feed",
+                                            b"rig-2 marker"]
+        async with session(secured_broker, "rig-2") as rover:
+            await rover.subscribe("#")  # narrowed by the ACL to its own command topic
+            async with session(secured_broker, "ops-1") as ground:
+                await ground.publish("fleet/rig-1/cmd", b"for rig-1")
+                await ground.publish(fleet.command, b"for rig-2")
+            got = await collect_until(rover, fleet.command, b"for rig-2")
+            assert [m.payload for m in got] == [b"for rig-2"]
+
+
+async def test_a_ground_station_cannot_pose_as_a_rig_named_after_itself(secured_broker) -> None:
+    async with session(secured_broker, "obs-1") as watcher:
+        await watcher.subscribe("#")
+        async with session(secured_broker, "ops-1") as ground:
+            for topic in ("regolith/ops-1/state", "regolith/ops-1/ledger",
+                          "public/regolith/ops-1/feed"):
+                await ground.publish(topic, b"forged rig ops-1")  # denied
+            await ground.publish(TOPICS.command, b"station marker")  # allowed
+        got = await collect_until(watcher, TOPICS.command, b"station marker")
+        assert [m.payload for m in got] == [b"station marker"]
 
 
 class RoverStandIn:

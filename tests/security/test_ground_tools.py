@@ -27,7 +27,7 @@ MY_TOOLS = ["telemetry.ground.keys", "telemetry.ground.send", "telemetry.ground.
 
 @pytest.fixture
 def rig_ground(monkeypatch: pytest.MonkeyPatch):
-    """``cli.main``, checking this issue's subcommands are registered."""
+    """``cli.main``, checking the key, send and ledger subcommands are registered."""
     assert all(m in cli.SUBCOMMANDS for m in MY_TOOLS)
     return cli.main
 

@@ -119,7 +119,7 @@ def test_mass_changed(tmp_path: Path) -> None:
 
 
 def test_mass_changed_and_hash_recomputed(tmp_path: Path) -> None:
-    from control.security.ledger_format import BODY_FIELDS, entry_hash
+    from telemetry.contract.ledger_format import BODY_FIELDS, entry_hash
     lines = write_ledger(tmp_path / "l.jsonl")
     obj = json.loads(lines[2])
     obj["mass_g"] = 1

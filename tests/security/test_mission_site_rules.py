@@ -1,9 +1,9 @@
 """End to end with the controller and the simulator over a real pty: site rules, ledger, seam.
 
-The controller (control/app.py) takes ``site_rules`` and ``authenticator`` at
-construction. It does not yet append to the ledger itself, so the downlink
-stand-in below does what the app should do on every ``bucket_dumped`` event:
-``Ledger.append`` + ``publish_ledger`` (see the report for the exact wiring).
+The controller (control/app.py) takes ``site_rules``, ``authenticator`` and
+``ledger`` at construction; it books every dump in the ledger itself
+(``control.ledger_writer``) and publishes the entry, which the downlink stand-in
+below records.
 """
 
 from __future__ import annotations
@@ -15,15 +15,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from control.app import RigController
-from control.mission import DigSite as MissionSite
-from control.mission import MissionPlan
+from control.mission import MissionPlan, MissionSite
 from control.operator import AutoOperator
 from control.security import (
     AuthorizedCommand,
     Ledger,
     MemoryReplayStore,
+    PlanRules,
     SignedCommandAuthenticator,
-    SiteRules,
     SiteRulesPolicy,
     site_plan_from_dict,
     verify_ledger,
@@ -37,7 +36,7 @@ ROVER_KEY = OPS.signing_key  # stands in for the rover's own key
 
 
 class LedgerDownlink:
-    """Enough of telemetry's Downlink for RigController; books every dump in the ledger."""
+    """Enough of telemetry's Downlink for RigController; records what it is given."""
 
     def __init__(self) -> None:
         self.config = SimpleNamespace(broker_url=None)
@@ -82,7 +81,7 @@ def _plan(**over: Any):
     return site_plan_from_dict(data)
 
 
-async def _run(url: str, mission: MissionPlan, rules: SiteRules, tmp_path, max_wall_s=60.0):
+async def _run(url: str, mission: MissionPlan, rules: PlanRules, tmp_path, max_wall_s=60.0):
     ledger = Ledger.open(tmp_path / "ledger.jsonl", ROVER_KEY, "rig-1")
     downlink = LedgerDownlink()
     # the controller books every dump in the ledger itself and publishes the entry
@@ -95,7 +94,7 @@ async def _run(url: str, mission: MissionPlan, rules: SiteRules, tmp_path, max_w
 
 
 async def test_keep_out_zone_refuses_the_dig_in_a_simulated_mission(tmp_path) -> None:
-    rules = SiteRules(_plan(keep_out=[{"name": "heritage-1", "kind": "heritage",
+    rules = PlanRules(_plan(keep_out=[{"name": "heritage-1", "kind": "heritage",
                                        "margin_m": 0.3,
                                        "polygon": [[2.5, -1], [4, -1], [4, 1], [2.5, 1]]}]))
     mission = MissionPlan("keep-out", (MissionSite("K", 3.0, 0.0, 25.0, 3),))
@@ -109,7 +108,7 @@ async def test_keep_out_zone_refuses_the_dig_in_a_simulated_mission(tmp_path) ->
 
 
 async def test_quota_stops_further_digs_and_the_ledger_proves_it(tmp_path) -> None:
-    rules = SiteRules(_plan(site=[{"name": "A", "x": 1.5, "y": 0.0, "radius_m": 0.5,
+    rules = PlanRules(_plan(site=[{"name": "A", "x": 1.5, "y": 0.0, "radius_m": 0.5,
                                    "quota_kg": 20.0}]))
     mission = MissionPlan("quota", (MissionSite("A", 1.5, 0.0, 90.0, 6),))
     async with simulator() as (_rig, url):
@@ -141,6 +140,14 @@ async def test_signed_commands_through_the_controllers_seam() -> None:
     auth = SignedCommandAuthenticator(cfg, MemoryReplayStore(cfg.replay_window), TOPIC)
     ctl = RigController(controller_config(), "unused", None, authenticator=auth,
                         wall_clock=lambda: NOW + 1)
+    reached_core: list[str] = []
+    handle = ctl.core.apply_command
+
+    def spy(cmd, *args, **kwargs):
+        reached_core.append(cmd.command_id)
+        return handle(cmd, *args, **kwargs)
+
+    ctl.core.apply_command = spy
     ack = ctl.handle_ground_payload(signed(body(1, "status")))
     assert ack.accepted and ack.command_id == "c-1"
     ack = ctl.handle_ground_payload(signed(body(1, "status")))
@@ -149,5 +156,6 @@ async def test_signed_commands_through_the_controllers_seam() -> None:
     assert not ack.accepted and ack.reason.startswith("bad_signature:")
     ack = ctl.handle_ground_payload(b'{"id": "c-9", "command": "estop", "expires_at": 1e12}')
     assert not ack.accepted and ack.command_id == "c-9" and ack.reason.startswith("unsigned:")
-    assert ctl.core.mode is Mode.DISCONNECTED  # nothing rejected reached the core
+    assert reached_core == ["c-1"]  # only the accepted command reached the core
+    assert ctl.core.mode is Mode.DISCONNECTED
     assert isinstance(auth.verify(TOPIC, signed(body(3, "arm")), NOW), AuthorizedCommand)

@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from control.security import (
-    SecurityConfigError,
-    SiteRules,
+    PlanRules,
     SiteRulesPolicy,
     public_feed_payload,
     public_topics,
@@ -21,7 +20,8 @@ from control.security import (
     safety_zone_payload,
     site_plan_from_dict,
 )
-from control.security.geometry import contains, edge_distance, signed_distance, validate_polygon
+from telemetry.contract.errors import SitePlanError
+from telemetry.contract.geometry import contains, edge_distance, signed_distance, validate_polygon
 
 SQUARE = [(10.0, 10.0), (14.0, 10.0), (14.0, 13.0), (10.0, 13.0)]
 L_SHAPE = [(0, 0), (4, 0), (4, 1), (1, 1), (1, 4), (0, 4)]
@@ -40,7 +40,7 @@ def plan_dict(**over: Any) -> dict[str, Any]:
     return data
 
 
-RULES = SiteRules(site_plan_from_dict(plan_dict()))
+RULES = PlanRules(site_plan_from_dict(plan_dict()))
 
 
 # --- geometry ---------------------------------------------------------------------------
@@ -110,7 +110,7 @@ def test_bad_polygons(poly, problem: str) -> None:
     ({"min_speed_factor": 0}, "site_plan.min_speed_factor"),
 ])
 def test_invalid_site_plan_names_the_key(over: dict, key: str) -> None:
-    with pytest.raises(SecurityConfigError) as info:
+    with pytest.raises(SitePlanError) as info:
         site_plan_from_dict(plan_dict(**over))
     assert info.value.key == key, str(info.value)
 

@@ -1,0 +1,75 @@
+"""When a ground command may run: the one set of timing rules, for every path.
+
+Theory of operation
+-------------------
+A ground command carries its ground wall-clock times: ``expires_at`` (always) and
+``issued_at`` (signed commands always, unsigned ones optionally). At receipt the
+rover compares them with its own wall clock ``now`` and refuses, in this order:
+
+* ``expired``: ``now >= expires_at``;
+* ``future``: ``issued_at > now + max_future_s`` (clock-skew allowance);
+* ``stale``: ``now - issued_at > max_age_s`` (a captured command kept back);
+* ``ttl_too_long``: ``expires_at - now > max_ttl_s``: THE lifetime limit. However
+  a command was built, it is never valid for longer than this after it reaches
+  the rover.
+
+The limits come from the controller's ``[ground]`` table (``max_ttl_wall_s``,
+``max_clock_skew_wall_s``, ``max_age_wall_s``; docs/commands.md, "Timing") and
+are applied once per command: by the command gate for ground commands (before a
+signed command's replay counter is persisted), by ``ControlCore.handle_command``
+for the local operator's. ``TimingVerdict`` values are the matching rejection
+codes of docs/commands.md.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from .commands import GroundCommand
+
+__all__ = ["CommandTiming", "TimingVerdict", "check_timing", "timing_verdict"]
+
+
+class TimingVerdict(enum.StrEnum):
+    """Which timing rule refused a command (the rejection code in its ack)."""
+
+    EXPIRED = "expired"
+    FUTURE = "future"
+    STALE = "stale"
+    TTL_TOO_LONG = "ttl_too_long"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandTiming:
+    """The timing limits, in wall seconds (defaults = the ``[ground]`` defaults)."""
+
+    max_ttl_s: float = 60.0
+    max_future_s: float = 5.0
+    max_age_s: float = 120.0
+
+
+def timing_verdict(issued_at: float | None, expires_at: float, now_wall: float,
+                   timing: CommandTiming) -> tuple[TimingVerdict, str] | None:
+    """``None`` when a command with these times may run at ``now_wall``, else the rule
+    it breaks and a sentence saying by how much."""
+    if now_wall >= expires_at:
+        return TimingVerdict.EXPIRED, f"expired {now_wall - expires_at:.3f} s ago"
+    if issued_at is not None and issued_at > now_wall + timing.max_future_s:
+        return (TimingVerdict.FUTURE, f"issued {issued_at - now_wall:.1f} s in the future "
+                f"(clock-skew allowance {timing.max_future_s} s)")
+    if issued_at is not None and now_wall - issued_at > timing.max_age_s:
+        return (TimingVerdict.STALE, f"issued {now_wall - issued_at:.1f} s ago (at most "
+                f"{timing.max_age_s} s)")
+    if expires_at - now_wall > timing.max_ttl_s:
+        return (TimingVerdict.TTL_TOO_LONG, f"expiry {expires_at - now_wall:.0f} s away "
+                f"exceeds the {timing.max_ttl_s} s limit")
+    return None
+
+
+def check_timing(cmd: GroundCommand, now_wall: float, max_future_s: float, max_ttl_s: float,
+                 max_age_s: float = float("inf")) -> str | None:
+    """``timing_verdict`` for a decoded command: ``None`` when on time, else why not."""
+    verdict = timing_verdict(cmd.issued_at, cmd.expires_at, now_wall,
+                             CommandTiming(max_ttl_s, max_future_s, max_age_s))
+    return None if verdict is None else verdict[1]

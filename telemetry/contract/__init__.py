@@ -1,0 +1,51 @@
+"""What the rover and the ground both speak: the one place a wire format is defined.
+
+Modules (import them by name; this package hands on only the topic tree and the
+errors, the names almost every user needs):
+
+* ``topics``: the topic tree under ``{prefix}/{rig_id}/`` (docs/telemetry.md).
+* ``payloads`` and ``cbor_arrays``: telemetry envelope, typed messages, their
+  JSON/CBOR encodings (docs/telemetry.md, "Payloads").
+* ``command_wire``: the signed ground-command envelope and body (docs/commands.md).
+* ``keys``: Ed25519 station and rover key files and fingerprints.
+* ``ledger_format``: the extraction-ledger entry, its hash chain and verification.
+* ``site_plan`` and ``geometry``: declared dig sites, keep-out zones, polygons.
+* ``errors``: this package's exception tree.
+
+Rule: the contract imports nothing of ours but itself (no ``control``, no
+``telemetry.downlink``, no ``telemetry.ground``); rover and ground import it.
+"""
+
+from telemetry.contract.errors import (
+    ContractConfigError,
+    ContractError,
+    KeyFileError,
+    PayloadDecodeError,
+    PayloadEncodeError,
+    SitePlanError,
+)
+from telemetry.contract.topics import (
+    DEFAULT_PREFIX,
+    ParsedTopic,
+    Priority,
+    Severity,
+    TopicTree,
+    check_name,
+    parse_topic,
+)
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "ContractConfigError",
+    "ContractError",
+    "KeyFileError",
+    "ParsedTopic",
+    "PayloadDecodeError",
+    "PayloadEncodeError",
+    "Priority",
+    "Severity",
+    "SitePlanError",
+    "TopicTree",
+    "check_name",
+    "parse_topic",
+]

@@ -1,0 +1,278 @@
+"""The console's JSON API and its WebSocket.
+
+Every endpoint needs a session (401 otherwise); every POST needs the
+session's CSRF token in ``X-CSRF-Token`` (403 otherwise) and the right role
+(403: observers send no commands and acknowledge no alarms). The WebSocket
+needs a session too and refuses a foreign ``Origin`` (a page on another site
+could otherwise ride the user's cookie).
+
+    GET  /api/fleet                      fleet overview
+    GET  /api/rigs/{rig}                 rig snapshot (the WebSocket's "rig" message)
+    GET  /api/rigs/{rig}/ledger          received ledger, totals vs quota, verification
+    GET  /api/rigs/{rig}/map             site plan + position + safety zone
+    POST /api/rigs/{rig}/commands        {"command", "args"} -> the ack (waits for it)
+    POST /api/alarms/{id}/ack            acknowledge an alarm
+    GET  /api/recordings                 recordings available for replay
+    POST /api/replays                    {"file", "speed"} -> a replay session
+    POST /api/replays/{id}               {"action": "pause"|"resume"|"speed", "speed"}
+    WS   /ws                             {"source", "rig", "ledger"} subscriptions
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from telemetry.contract import check_name
+from telemetry.contract.errors import ContractConfigError
+from telemetry.ground.alarms import AlarmNotFoundError
+from telemetry.ground.console.context import Console, Viewer
+from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordings
+from telemetry.ground.console.sessions import tokens_match
+from telemetry.ground.console.views import fleet_json, plan_json, rig_json
+from telemetry.ground.errors import CommandTimeoutError, GroundUsageError, NotConnectedError
+from telemetry.mqtt_errors import BrokerError
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+__all__ = ["routes_api", "websocket_endpoint"]
+
+log = logging.getLogger(__name__)
+
+_MAX_BODY = 8192
+_MAX_REPLAYS = 4
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _json_body(request: Request) -> dict[str, Any] | None:
+    body = await request.body()
+    if len(body) > _MAX_BODY:
+        return None
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _rig_param(request: Request) -> str | None:
+    try:
+        return check_name("rig", request.path_params["rig"])
+    except ContractConfigError:
+        return None
+
+
+def _guard(console: Console, request: Request, *, post: bool) -> Viewer | JSONResponse:
+    viewer = console.viewer(request)
+    if viewer is None:
+        return _error(401, "log in first")
+    if post and not tokens_match(viewer.session.csrf, request.headers.get("x-csrf-token")):
+        return _error(403, "missing or wrong CSRF token")
+    return viewer
+
+
+async def fleet(console: Console, request: Request, viewer: Viewer) -> Response:
+    return JSONResponse(fleet_json(console.client.model, console.clock()))
+
+
+async def rig(console: Console, request: Request, viewer: Viewer) -> Response:
+    name = _rig_param(request)
+    snap = rig_json(console.client.model, name, console.clock()) if name else None
+    return JSONResponse(snap) if snap is not None else _error(404, "rig not seen")
+
+
+async def ledger(console: Console, request: Request, viewer: Viewer) -> Response:
+    name = _rig_param(request)
+    if name is None:
+        return _error(404, "bad rig id")
+    return JSONResponse(console.hub.ledger.report(console.client.model, name))
+
+
+async def site_map(console: Console, request: Request, viewer: Viewer) -> Response:
+    name = _rig_param(request)
+    view = console.client.model.rigs.get(name or "")
+    return JSONResponse({"plan": plan_json(console.config.site_plan),
+                         "position": [view.state.get("x_m"), view.state.get("y_m")]
+                         if view else None,
+                         "safety_zone": view.safety_zone if view else None})
+
+
+async def send_command(console: Console, request: Request, viewer: Viewer) -> Response:
+    name = _rig_param(request)
+    body = await _json_body(request)
+    if name is None or body is None:
+        return _error(400, "expected a rig id and a JSON object")
+    command, args = body.get("command"), body.get("args") or {}
+    if not isinstance(command, str) or not isinstance(args, dict):
+        return _error(400, "expected {\"command\": NAME, \"args\": {...}}")
+    if command not in viewer.commands:
+        log.warning("console: %s (%s) may not send %r", viewer.user, viewer.role, command)
+        return _error(403, f"{viewer.role} {viewer.user!r} may not send {command!r}")
+    try:
+        ack = await console.client.send(command, args, rig=name, check=False, user=viewer.user,
+                                        timeout=console.config.command_timeout_s)
+    except CommandTimeoutError as err:
+        await console.audit.write({"event": "command", "user": viewer.user, "rig": name,
+                                   "command": command, "args": args, "status": "timeout",
+                                   "command_id": err.command_id})
+        return JSONResponse({"command_id": err.command_id, "status": "timeout",
+                             "reason": str(err)}, status_code=504)
+    except (NotConnectedError, BrokerError) as err:
+        return _error(503, f"not sent: {err}")
+    except (GroundUsageError, ValueError) as err:
+        return _error(400, str(err))
+    status = "accepted" if ack.accepted else "rejected"
+    await console.audit.write({"event": "command", "user": viewer.user, "rig": name,
+                               "command": command, "args": args, "status": status,
+                               "reason": ack.reason, "command_id": ack.command_id,
+                               "sent_at": ack.sent_at, "acked_at": ack.acked_at})
+    return JSONResponse({"command_id": ack.command_id, "command": command, "status": status,
+                         "reason": ack.reason, "latency_s": round(ack.acked_at - ack.sent_at, 3)})
+
+
+async def ack_alarm(console: Console, request: Request, viewer: Viewer) -> Response:
+    if not viewer.can_acknowledge:
+        return _error(403, f"{viewer.role} {viewer.user!r} may not acknowledge alarms")
+    try:
+        alarm_id = int(request.path_params["alarm_id"])
+        alarm = console.client.model.alarms.acknowledge(alarm_id, viewer.user, console.clock())
+    except (ValueError, AlarmNotFoundError):
+        return _error(404, "no such alarm (it may have cleared and been acknowledged)")
+    await console.audit.write({"event": "alarm_ack", "user": viewer.user, **alarm.as_dict()})
+    return JSONResponse(alarm.as_dict())
+
+
+async def recordings(console: Console, request: Request, viewer: Viewer) -> Response:
+    return JSONResponse({"files": list_recordings(console.config.recordings),
+                         "speeds": list(SPEEDS),
+                         "configured": console.config.recordings is not None})
+
+
+async def start_replay(console: Console, request: Request, viewer: Viewer) -> Response:
+    body = await _json_body(request) or {}
+    name, speed = body.get("file"), body.get("speed", 1.0)
+    if name not in list_recordings(console.config.recordings):
+        return _error(404, "no such recording")
+    if speed not in SPEEDS:
+        return _error(400, f"speed: expected one of {list(SPEEDS)}")
+    hub = console.hub
+    for rid, old in list(hub.replays.items()):  # one replay per user
+        if old.owner == viewer.user:
+            _stop_replay(console, rid)
+    if len(hub.replays) >= _MAX_REPLAYS:
+        return _error(429, "too many replays running")
+    assert console.config.recordings is not None
+    replay = ReplaySession(console.config.recordings / name, prefix=console.client.prefix,
+                           speed=float(speed), owner=viewer.user,
+                           limits=console.client.model.limits, on_message=hub.on_replay)
+    hub.replays[replay.id] = replay
+    task = asyncio.create_task(replay.run(console.clock), name=f"replay-{replay.id}")
+    console.tasks.append(task)
+    task.add_done_callback(lambda t: console.tasks.remove(t) if t in console.tasks else None)
+    return JSONResponse(replay.status(console.clock()))
+
+
+def _stop_replay(console: Console, rid: str) -> None:
+    console.hub.drop_replay(rid)
+    for task in console.tasks:
+        if task.get_name() == f"replay-{rid}":
+            task.cancel()
+
+
+async def control_replay(console: Console, request: Request, viewer: Viewer) -> Response:
+    replay = console.hub.replays.get(request.path_params["replay_id"])
+    if replay is None:
+        return _error(404, "no such replay")
+    body = await _json_body(request) or {}
+    action, now = body.get("action"), console.clock()
+    if action == "pause":
+        replay.pause(now)
+    elif action == "resume":
+        replay.resume(now)
+    elif action == "speed" and body.get("speed") in SPEEDS:
+        replay.set_speed(float(body["speed"]), now)
+    elif action == "stop":
+        _stop_replay(console, replay.id)
+    else:
+        return _error(400, "action: expected pause, resume, stop or speed (with a listed speed)")
+    return JSONResponse(replay.status(now))
+
+
+def routes_api(console: Console) -> list[tuple[str, Any, list[str]]]:
+    """(path, endpoint, methods) for the app; each endpoint is guarded."""
+    def guarded(handler: Any, post: bool) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            viewer = _guard(console, request, post=post)
+            if isinstance(viewer, JSONResponse):
+                return viewer
+            return await handler(console, request, viewer)
+        return endpoint
+
+    return [
+        ("/api/fleet", guarded(fleet, False), ["GET"]),
+        ("/api/rigs/{rig}", guarded(rig, False), ["GET"]),
+        ("/api/rigs/{rig}/ledger", guarded(ledger, False), ["GET"]),
+        ("/api/rigs/{rig}/map", guarded(site_map, False), ["GET"]),
+        ("/api/rigs/{rig}/commands", guarded(send_command, True), ["POST"]),
+        ("/api/alarms/{alarm_id}/ack", guarded(ack_alarm, True), ["POST"]),
+        ("/api/recordings", guarded(recordings, False), ["GET"]),
+        ("/api/replays", guarded(start_replay, True), ["POST"]),
+        ("/api/replays/{replay_id}", guarded(control_replay, True), ["POST"]),
+    ]
+
+
+def _same_origin(ws: WebSocket) -> bool:
+    origin = ws.headers.get("origin")
+    if origin is None:
+        return True  # not a browser (browsers always send Origin on WebSockets)
+    host = ws.headers.get("host", "")
+    return urlsplit(origin).netloc == host
+
+
+def websocket_endpoint(console: Console) -> Callable[[WebSocket], Awaitable[None]]:
+    async def endpoint(ws: WebSocket) -> None:
+        viewer = console.viewer(ws)
+        if viewer is None or not _same_origin(ws):
+            await ws.close(code=4403)
+            return
+        await ws.accept()
+        page = console.hub.open(viewer.user, viewer.role)
+
+        async def reader() -> None:
+            while True:
+                text = await ws.receive_text()
+                if len(text) > 1024:
+                    continue
+                try:
+                    console.hub.subscribe(page, json.loads(text))
+                except ValueError:
+                    continue
+
+        async def writer() -> None:
+            await ws.send_text(json.dumps({"type": "hello", "user": viewer.user,
+                                           "role": viewer.role, "key_id": console.client.key_id,
+                                           "plan": plan_json(console.config.site_plan),
+                                           "limits": console.client.model.limits.as_dict()}))
+            while True:
+                await ws.send_text(await page.queue.get())
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(reader(), name="ws-reader")
+                tg.create_task(writer(), name="ws-writer")
+        except* (WebSocketDisconnect, RuntimeError, OSError):
+            pass
+        finally:
+            console.hub.close(page)
+    return endpoint

@@ -1,0 +1,195 @@
+"""WebSocket fan-out: what each open console page is sent, and when.
+
+Each page opens one WebSocket and subscribes to a *source* (``live``, or a
+replay id) and optionally a rig. The hub then sends it:
+
+* ``fleet``: the live fleet overview, every ``fleet_period_s`` (all pages);
+* ``rig``: the rig snapshot (state, values with limit levels, alarms, events,
+  commands, position), every ``rig_period_s`` (5 Hz), plus the verified
+  ledger when the page asked for it;
+* ``rows``: every batch of filtered rows of that rig as it arrives (the plots:
+  stream0 carries 12 channels at ~100 Hz, in 10 Hz batches when the rover's
+  ``loop.stats_interval_s`` is 0.1);
+* ``replay``: the replay's progress, with its snapshots.
+
+Each connection has a bounded queue; when a slow browser lets it fill up the
+oldest message is dropped and counted (``dropped`` in every snapshot), so one
+stuck page never holds up the intake or the other pages. JSON is built once
+per message and shared by every page that gets it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from telemetry.contract.payloads import BatchMessage
+from telemetry.ground.console.replay import ReplaySession
+from telemetry.ground.console.views import LedgerVerifier, fleet_json, rig_json, rows_json
+from telemetry.ground.fleet import FleetModel
+from telemetry.ground.intake import Sighting
+
+__all__ = ["Hub", "PageFeed"]
+
+log = logging.getLogger(__name__)
+
+LIVE = "live"
+HISTORY_S = 30.0  # rig seconds of rows replayed to a page that opens
+_HISTORY_MAX = 1000  # batches kept per (source, rig), whatever their time stamps say
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=str)
+
+
+@dataclass(eq=False, slots=True)
+class PageFeed:
+    """One open page: what it watches and its outgoing queue."""
+
+    user: str
+    role: str
+    source: str = LIVE
+    rig: str | None = None
+    want_ledger: bool = False
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(400))
+    dropped: int = 0
+    reported_dropped: int = 0
+
+    def offer(self, text: str) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(text)
+
+
+class Hub:
+    def __init__(self, live: FleetModel, ledger: LedgerVerifier, *,
+                 clock: Callable[[], float], rig_period_s: float = 0.2,
+                 fleet_period_s: float = 1.0) -> None:
+        self.live = live
+        self.ledger = ledger
+        self.clock = clock
+        self.rig_period_s = rig_period_s
+        self.fleet_period_s = fleet_period_s
+        self.pages: set[PageFeed] = set()
+        self.replays: dict[str, ReplaySession] = {}
+        self._history: dict[tuple[str, str], deque[str]] = {}
+        self._history_t: dict[tuple[str, str], deque[float]] = {}
+
+    # ------------------------------------------------------------------ pages
+    def open(self, user: str, role: str) -> PageFeed:
+        page = PageFeed(user, role)
+        self.pages.add(page)
+        return page
+
+    def close(self, page: PageFeed) -> None:
+        self.pages.discard(page)
+
+    def subscribe(self, page: PageFeed, request: Any) -> None:
+        """``{"source": "live"|<replay id>, "rig": str|null, "ledger": bool}`` from the page."""
+        if not isinstance(request, dict):
+            return
+        source = request.get("source", LIVE)
+        rig = request.get("rig")
+        page.source = source if source == LIVE or source in self.replays else LIVE
+        page.rig = rig if isinstance(rig, str) and len(rig) <= 64 else None
+        page.want_ledger = bool(request.get("ledger"))
+        self._push_fleet(page, {})
+        self._push_page(page, {})
+        # the last HISTORY_S of rows, so a page opened now starts with full plots
+        for text in self._history.get((page.source, page.rig), ()):
+            page.offer(text)
+
+    def drop_replay(self, rid: str) -> None:
+        self.replays.pop(rid, None)
+        for key in [k for k in self._history if k[0] == rid]:
+            del self._history[key]
+            del self._history_t[key]
+
+    # ------------------------------------------------------------------ intake
+    def on_live(self, seen: Sighting, received_at: float) -> None:
+        """GroundClient listener: forward fresh rows to the pages watching that rig."""
+        self._rows(LIVE, seen)
+
+    def on_replay(self, replay: ReplaySession, seen: Sighting) -> None:
+        self._rows(replay.id, seen)
+
+    def _rows(self, source: str, seen: Sighting) -> None:
+        msg = seen.message
+        if not isinstance(msg, BatchMessage) or msg.envelope.historical or not len(msg.samples):
+            return
+        text = dumps({**rows_json(seen.rig, msg), "source": source})
+        history = self._history.setdefault((source, seen.rig), deque())
+        history.append(text)
+        self._history_t.setdefault((source, seen.rig), deque()).append(msg.t0_rig)
+        times = self._history_t[(source, seen.rig)]
+        while len(history) > _HISTORY_MAX or (times and times[-1] - times[0] > HISTORY_S):
+            history.popleft()
+            times.popleft()
+        for page in self.pages:
+            if page.source == source and page.rig == seen.rig:
+                page.offer(text)
+
+    # ------------------------------------------------------------------ periodic pushes
+    async def run(self) -> None:
+        """Push snapshots until cancelled."""
+        ticks_per_fleet = max(1, round(self.fleet_period_s / self.rig_period_s))
+        n = 0
+        while True:
+            await asyncio.sleep(self.rig_period_s)
+            try:
+                self.push(fleet=n % ticks_per_fleet == 0)
+            except Exception:  # a view bug must not end the pushes for everyone
+                log.exception("console push failed")
+            n += 1
+            for rid, replay in list(self.replays.items()):
+                if replay.done and not any(p.source == rid for p in self.pages):
+                    self.drop_replay(rid)
+
+    def push(self, *, fleet: bool) -> None:
+        cache: dict[Any, str] = {}
+        for page in list(self.pages):
+            if fleet:
+                self._push_fleet(page, cache)
+            self._push_page(page, cache)
+
+    def _model(self, source: str) -> tuple[FleetModel, float, ReplaySession | None]:
+        replay = self.replays.get(source)
+        if replay is not None:
+            return replay.model, replay.now(self.clock()), replay
+        return self.live, self.clock(), None
+
+    def _push_fleet(self, page: PageFeed, cache: dict[Any, str]) -> None:
+        """The live fleet, to every page (its top bar shows the broker link and alarms)."""
+        if "fleet" not in cache:
+            now = self.clock()
+            cache["fleet"] = dumps({"type": "fleet", "source": LIVE, "now": now,
+                                    **fleet_json(self.live, now)})
+        page.offer(cache["fleet"])
+
+    def _push_page(self, page: PageFeed, cache: dict[Any, str]) -> None:
+        model, now, replay = self._model(page.source)
+        if replay is not None:
+            key = ("replay", replay.id)
+            if key not in cache:
+                cache[key] = dumps({"type": "replay", **replay.status(self.clock())})
+            page.offer(cache[key])
+        if page.rig is None:
+            return
+        key = ("rig", page.source, page.rig, page.want_ledger)
+        if key not in cache:
+            snap = rig_json(model, page.rig, now)
+            body: dict[str, Any] = {"type": "rig", "source": page.source, "now": now,
+                                    "rig": page.rig, "known": snap is not None, **(snap or {})}
+            if page.want_ledger and replay is None:
+                body["ledger"] = self.ledger.report(model, page.rig)
+            cache[key] = dumps(body)
+        page.offer(cache[key])
+        if page.dropped != page.reported_dropped:
+            page.reported_dropped = page.dropped
+            page.offer(dumps({"type": "dropped", "count": page.dropped}))

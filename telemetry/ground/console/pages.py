@@ -1,0 +1,236 @@
+"""The console's HTML pages, login and logout.
+
+Pages are small server-rendered shells (``templates/page.html``: top bar,
+rig tabs, the page's empty panels); ``static/pages.js`` fills them from the
+WebSocket. Every value put into HTML is escaped; no inline script (the
+Content-Security-Policy allows scripts from ``/static`` only), so per-page
+settings travel in ``data-`` attributes. Unauthenticated page requests are
+redirected to ``/login``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import string
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from telemetry.contract import check_name
+from telemetry.contract.errors import ContractConfigError
+from telemetry.ground.console.context import Console, Viewer
+from telemetry.ground.console.sessions import LOGIN_COOKIE, SESSION_COOKIE, tokens_match
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+__all__ = ["login_form", "login_submit", "logout", "page"]
+
+log = logging.getLogger(__name__)
+
+_MAX_FORM = 4096
+_FAIL_DELAY_S = 1.0
+
+
+def _template(name: str) -> string.Template:
+    text = resources.files("telemetry.ground.console").joinpath("templates", name).read_text()
+    return string.Template(text)
+
+
+_PAGE = _template("page.html")
+_LOGIN = _template("login.html")
+
+_BODIES = {
+    "fleet": """
+<section class="panel wide"><h2>Fleet</h2>
+  <p class="muted" id="fleet-summary"></p>
+  <table class="grid" id="fleet-table"><thead><tr><th>rig</th><th>status</th><th>mode</th>
+  <th>alarms</th><th>last seen</th><th>boot</th><th>messages</th><th>gaps</th></tr></thead>
+  <tbody></tbody></table>
+  <p class="empty" id="fleet-empty">No rig seen yet: waiting for telemetry.</p>
+</section>""",
+    "alarms": """
+<section class="panel wide"><h2>Alarms, every rig</h2>
+  <div id="alarm-list" class="alarms"></div>
+</section>""",
+    "rig": """
+<div class="rigview">
+  <aside class="side">
+    <section class="panel"><h2>Alarms</h2><div id="alarm-list" class="alarms"></div></section>
+    <section class="panel"><h2>State</h2><table class="kv" id="state-table"></table>
+      <div id="mission"></div></section>
+  </aside>
+  <section class="plots panel">
+    <div class="plotbar"><h2>Live channels</h2><div id="channel-picker" class="picker"></div>
+      <span id="rows-rate" class="muted"></span></div>
+    <div id="plot-grid" class="plotgrid"></div>
+  </section>
+  <section class="panel events"><h2>Events</h2><div id="event-list" class="eventlist"></div>
+  </section>
+</div>""",
+    "commands": """
+<div class="cmdview">
+  <section class="panel" id="command-panel"><h2>Send a command</h2>
+    <p class="muted">Signed with the station key <b id="station-key"></b>; each ack below.</p>
+    <div class="cmdbuttons" id="cmd-buttons"></div>
+    <form id="param-form" class="paramform">
+      <label>set_param <select id="param-name">
+        <option>current_target_a</option><option>dig_speed_rad_s</option>
+        <option>max_depth_m</option><option>full_fraction</option>
+        <option>max_stall_retries</option></select></label>
+      <label>value <input id="param-value" type="number" step="any" required></label>
+      <button type="submit" class="btn">Send set_param</button>
+    </form>
+    <div id="cmd-result" class="cmdresult"></div>
+  </section>
+  <section class="panel wide"><h2>Command history</h2>
+    <table class="grid" id="history-table"><thead><tr><th>sent</th><th>by</th><th>key</th>
+      <th>command</th><th>args</th><th>ack</th><th>reason</th><th>latency</th></tr></thead>
+    <tbody></tbody></table></section>
+</div>""",
+    "ledger": """
+<section class="panel wide"><h2>Extraction ledger</h2>
+  <div id="ledger-status" class="banner"></div>
+  <div id="ledger-totals" class="totals"></div>
+  <table class="grid" id="ledger-table"><thead><tr><th>#</th><th>time</th><th>site</th>
+    <th>mass kg</th><th>energy kJ</th><th>cycle</th><th>x, y m</th><th>hash</th>
+    <th>verified</th></tr></thead><tbody></tbody></table>
+</section>""",
+    "map": """
+<div class="mapview">
+  <section class="panel mappanel"><h2>Site map</h2><div id="site-map" class="sitemap"></div>
+  </section>
+  <aside class="panel legend"><h2>Legend</h2><ul id="map-legend" class="legendlist"></ul>
+    <div id="map-info"></div></aside>
+</div>""",
+    "replay": """
+<section class="panel wide replaybar">
+  <label>Recording <select id="replay-file"></select></label>
+  <label>Speed <select id="replay-speed"></select></label>
+  <button class="btn" id="replay-play">Play</button>
+  <button class="btn" id="replay-pause">Pause</button>
+  <label>Rig <select id="replay-rig"></select></label>
+  <div class="progress"><div id="replay-progress"></div></div>
+  <span id="replay-status" class="muted">Choose a recording.</span>
+</section>""",
+}
+_BODIES["replay"] += _BODIES["rig"]
+
+_TITLES = {"fleet": "Fleet", "alarms": "Alarms", "rig": "Live", "commands": "Commands",
+           "ledger": "Ledger", "map": "Site map", "replay": "Replay"}
+_RIG_TABS = (("rig", "", "Live"), ("commands", "/commands", "Commands"),
+             ("ledger", "/ledger", "Ledger"), ("map", "/map", "Map"))
+
+
+def _esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _rig_nav(rig: str, current: str) -> str:
+    tabs = "".join(f'<a href="/rigs/{_esc(rig)}{suffix}" class="{"on" if kind == current else ""}"'
+                   f'>{label}</a>' for kind, suffix, label in _RIG_TABS)
+    return (f'<div class="rignav"><span class="rigname" id="rig-title">{_esc(rig)}</span>'
+            f'<span id="rig-badges" class="badges"></span><nav class="tabs">{tabs}</nav></div>')
+
+
+def render_page(kind: str, viewer: Viewer, rig: str = "") -> str:
+    return _PAGE.substitute(
+        title=_esc(f"{rig} {_TITLES[kind]}".strip()), page=kind, rig=_esc(rig),
+        user=_esc(viewer.user), role=_esc(viewer.role), csrf=_esc(viewer.session.csrf),
+        commands=_esc(" ".join(sorted(viewer.commands))),
+        can_ack="1" if viewer.can_acknowledge else "",
+        nav_fleet="on" if kind == "fleet" else "", nav_alarms="on" if kind == "alarms" else "",
+        nav_replay="on" if kind == "replay" else "",
+        rignav=_rig_nav(rig, kind) if rig and kind != "replay" else "",
+        body=_BODIES[kind])
+
+
+def page(console: Console, kind: str) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        viewer = console.viewer(request)
+        if viewer is None:
+            return RedirectResponse("/login", status_code=303)
+        rig = request.path_params.get("rig", "")
+        if rig:
+            try:
+                check_name("rig", rig)
+            except ContractConfigError:
+                return HTMLResponse("no such rig", status_code=404)
+        return HTMLResponse(render_page(kind, viewer, rig))
+    return endpoint
+
+
+def _login_response(console: Console, *, error: str = "", username: str = "",
+                    status: int = 200) -> Response:
+    token, cookie = console.codec.new_login_token()
+    note = "" if console.config.tls else \
+        "This console is served without TLS: use it on this machine or through an SSH tunnel."
+    body = _LOGIN.substitute(error=_esc(error), username=_esc(username), csrf=_esc(token),
+                             note=_esc(note))
+    response = HTMLResponse(body, status_code=status)
+    response.set_cookie(LOGIN_COOKIE, cookie, max_age=3600, **console.codec.cookie_args())
+    return response
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    body = await request.body()
+    if len(body) > _MAX_FORM:
+        return None
+    try:
+        fields = parse_qs(body.decode("utf-8"), max_num_fields=8, strict_parsing=False)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return {k: v[0] for k, v in fields.items() if v}
+
+
+def login_form(console: Console) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        if console.viewer(request) is not None:
+            return RedirectResponse("/", status_code=303)
+        return _login_response(console)
+    return endpoint
+
+
+def login_submit(console: Console) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        form = await _form(request)
+        if form is None or not console.codec.login_token_ok(request.cookies.get(LOGIN_COOKIE),
+                                                            form.get("csrf")):
+            return _login_response(console, error="The form expired: please try again.",
+                                   status=400)
+        name, password = form.get("username", "")[:64], form.get("password", "")[:1024]
+        started = time.monotonic()
+        user = await asyncio.get_running_loop().run_in_executor(
+            None, console.users.authenticate, name, password)
+        if user is None:
+            # a uniform, slow failure: no hint which of name and password was wrong
+            await asyncio.sleep(max(0.0, _FAIL_DELAY_S - (time.monotonic() - started)))
+            log.warning("console: failed login for %r from %s", name,
+                        request.client.host if request.client else "?")
+            return _login_response(console, error="Unknown user or wrong password.",
+                                   username=name, status=401)
+        _, cookie = console.codec.new_session(user.name)
+        log.info("console: %s (%s) logged in", user.name, user.role)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, cookie, max_age=int(console.codec.max_age_s),
+                            **console.codec.cookie_args())
+        response.delete_cookie(LOGIN_COOKIE, path="/")
+        return response
+    return endpoint
+
+
+def logout(console: Console) -> Endpoint:
+    async def endpoint(request: Request) -> Response:
+        viewer = console.viewer(request)
+        form = await _form(request) or {}
+        if viewer is not None and not tokens_match(viewer.session.csrf, form.get("csrf")):
+            return HTMLResponse("bad CSRF token", status_code=403)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+    return endpoint

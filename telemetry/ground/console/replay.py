@@ -1,0 +1,179 @@
+"""Replay of a recording (``rig-ground record``) into a fleet model of its own, at a chosen speed.
+
+:class:`ReplayCursor` is the sans-I/O time base: recording time advances at
+``speed`` times the wall clock from where it was, and stands still while
+paused; ``wait_s(t_rec, now)`` says how long until a message recorded at
+``t_rec`` is due. :class:`ReplaySession` reads the recording in chunks on a
+thread of its own (SQLite objects stay on the thread that made them; the
+event loop never blocks on disk) and feeds each message, when due, to its
+``FleetModel`` with the *recording's* receive time as ``now`` and to the
+``on_message`` callback (the console pushes rows from there). Duplicates that
+the recorder flagged are skipped, exactly as the live intake drops them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from telemetry.contract.errors import PayloadDecodeError
+from telemetry.contract.payloads import decode
+from telemetry.ground.alarms import AlarmTable
+from telemetry.ground.fleet import FleetModel
+from telemetry.ground.intake import Sighting
+from telemetry.ground.limits import LimitSet
+from telemetry.ground.stores import RecordedRow, RecordingStore, StoreError, open_store
+
+__all__ = ["SPEEDS", "ReplayCursor", "ReplaySession", "list_recordings"]
+
+log = logging.getLogger(__name__)
+
+SPEEDS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0)
+
+
+def list_recordings(directory: Path | None) -> list[str]:
+    """Recording files (``*.db``) in ``directory``, newest first; names only."""
+    if directory is None or not directory.is_dir():
+        return []
+    files = [p for p in directory.iterdir() if p.suffix == ".db" and p.is_file()]
+    return [p.name for p in sorted(files, key=lambda p: p.stat().st_mtime, reverse=True)]
+
+
+class ReplayCursor:
+    def __init__(self, t_first: float, speed: float, now: float) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed: expected > 0, got {speed}")
+        self.speed = speed
+        self.paused = False
+        self._anchor_rec = t_first
+        self._anchor_wall = now
+
+    def position(self, now: float) -> float:
+        """Recording time at wall time ``now``."""
+        if self.paused:
+            return self._anchor_rec
+        return self._anchor_rec + (now - self._anchor_wall) * self.speed
+
+    def wait_s(self, t_rec: float, now: float) -> float:
+        """Wall seconds until ``t_rec`` is due (0 if due, inf while paused)."""
+        if self.paused:
+            return math.inf
+        return max(0.0, (t_rec - self.position(now)) / self.speed)
+
+    def set_speed(self, speed: float, now: float) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed: expected > 0, got {speed}")
+        self._anchor_rec, self._anchor_wall = self.position(now), now
+        self.speed = speed
+
+    def pause(self, now: float) -> None:
+        if not self.paused:
+            self._anchor_rec, self._anchor_wall = self.position(now), now
+            self.paused = True
+
+    def resume(self, now: float) -> None:
+        if self.paused:
+            self._anchor_wall = now
+            self.paused = False
+
+
+class ReplaySession:
+    def __init__(self, path: Path, *, prefix: str, speed: float, owner: str,
+                 limits: LimitSet | None = None,
+                 on_message: Callable[[ReplaySession, Sighting], None] | None = None) -> None:
+        self.id = secrets.token_hex(6)
+        self.path = path
+        self.owner = owner
+        self.model = FleetModel(prefix, limits=limits, alarms=AlarmTable(require_ack=False),
+                                silent_after_s=math.inf)
+        self.cursor: ReplayCursor | None = None
+        self.speed = speed
+        self.first: float | None = None
+        self.last: float | None = None
+        self.total = 0
+        self.played = 0
+        self.done = False
+        self.error = ""
+        self.on_message = on_message
+        self._wake = asyncio.Event()
+        self._store: RecordingStore | None = None
+
+    # ------------------------------------------------------------------ control
+    def now(self, wall: float) -> float:
+        """Recording time to show views against."""
+        if self.cursor is None:
+            return self.first or 0.0
+        return min(self.cursor.position(wall), self.last or math.inf)
+
+    def set_speed(self, speed: float, wall: float) -> None:
+        self.speed = speed
+        if self.cursor is not None:
+            self.cursor.set_speed(speed, wall)
+        self._wake.set()
+
+    def pause(self, wall: float) -> None:
+        if self.cursor is not None:
+            self.cursor.pause(wall)
+        self._wake.set()
+
+    def resume(self, wall: float) -> None:
+        if self.cursor is not None:
+            self.cursor.resume(wall)
+        self._wake.set()
+
+    def status(self, wall: float) -> dict[str, Any]:
+        return {"id": self.id, "file": self.path.name, "speed": self.speed,
+                "paused": bool(self.cursor and self.cursor.paused), "done": self.done,
+                "error": self.error, "first": self.first, "last": self.last,
+                "position": self.now(wall), "played": self.played, "total": self.total,
+                "rigs": sorted(self.model.rigs)}
+
+    # ------------------------------------------------------------------ running
+    async def run(self, clock: Callable[[], float]) -> None:
+        """Play the recording to its end (cancel to stop). Never raises on bad data."""
+        try:
+            self._store = await open_store(self.path)
+            self.first, self.last, self.total = await self._store.span()
+            if self.first is None:
+                self.error = "the recording holds no messages"
+                return
+            self.cursor = ReplayCursor(self.first, self.speed, clock())
+            async for row in self._store.rows():
+                await self._play(row, clock)
+            self.done = True
+        except (OSError, ValueError, StoreError) as err:
+            self.error = f"{self.path.name}: not a readable recording ({err})"
+            log.warning("replay of %s failed: %s", self.path, err)
+        finally:
+            if self._store is not None:
+                await self._store.close()
+                self._store = None
+
+    async def _play(self, row: RecordedRow, clock: Callable[[], float]) -> None:
+        assert self.cursor is not None
+        while (delay := self.cursor.wait_s(row.received_at, clock())) > 0:
+            self._wake.clear()
+            try:
+                async with asyncio.timeout(None if math.isinf(delay) else delay):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+        self.played += 1
+        self.model.tick(row.received_at)  # cleared alarms leave as they did live
+        if row.duplicate:
+            return
+        try:
+            message = decode(row.payload)
+        except PayloadDecodeError:
+            self.model.accounting.malformed += 1
+            return
+        seen = self.model.take(Sighting("", row.rig, row.stream, message, row.payload),
+                               row.received_at)
+        if seen is not None and self.on_message is not None:
+            self.on_message(self, seen)
+

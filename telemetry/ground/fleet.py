@@ -1,0 +1,313 @@
+"""What the ground knows about every rig, built from the messages it receives (sans-I/O).
+
+:class:`FleetModel` is the core shared by ``rig-ground watch``, the
+:class:`~telemetry.ground.client.GroundClient` and the web console: messages in
+(with the ground's receive time), a per-rig :class:`RigView` out, plus the
+alarm table, the command history and the same sequence accounting as
+``record``. Rules:
+
+* Historical messages (drained from a backlog) never update the live state,
+  values or alarms; their events are logged, flagged historical.
+* Alarms (``telemetry.ground.alarms``): an ``interlock_tripped`` event raises
+  ``interlock:<name>``, its ``interlock_cleared`` event or a newer state that no
+  longer lists it clears it (a state older than the latest event about an
+  interlock never overrides that event: events overtake states in the rover's
+  outbox); a live value beyond a red limit for the limit's ``hold_s`` (rig
+  time) raises ``limit:<channel>``, back within it clears it; any other alarm
+  event is a one-off ``event:<kind>``.
+* A rig whose retained status says offline, or that sent nothing for
+  ``silent_after_s``, has its active alarms marked stale (:meth:`tick`).
+* Uplink commands seen on ``{prefix}/{rig}/cmd`` and acks feed the command
+  history; ledger records are kept by index; the public safety zone and feed
+  (``public/{prefix}/{rig}/...``) are kept as received.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from telemetry.contract import Severity, parse_topic
+from telemetry.contract.command_wire import WireRefusal, decode_body, decode_envelope
+from telemetry.contract.payloads import (
+    AckMessage,
+    BatchMessage,
+    EventMessage,
+    LedgerMessage,
+    StateMessage,
+    StatusMessage,
+)
+from telemetry.ground.accounting import SequenceAccounting
+from telemetry.ground.alarms import AlarmState, AlarmTable
+from telemetry.ground.command_log import CommandLog
+from telemetry.ground.intake import Malformed, Sighting, classify
+from telemetry.ground.limits import LimitLevel, LimitSet
+from telemetry.mqtt_adapter import InboundMessage
+
+__all__ = ["ChannelValue", "EventRecord", "FleetModel", "RigView", "public_filter"]
+
+_MAX_EVENTS = 200
+_MAX_LEDGER = 100_000
+_MAX_TRAIL = 600
+
+
+def public_filter(prefix: str, rig: str | None = None) -> str:
+    """Subscription filter of the public topics (docs/commands.md, "Public topics")."""
+    return f"public/{prefix}/{rig or '+'}/#"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelValue:
+    stream: str
+    name: str
+    unit: str
+    value: float
+    level: LimitLevel
+    t_rig: float
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    t_rig: float
+    seq: int
+    kind: str
+    severity: Severity
+    text: str
+    fields: Mapping[str, Any]
+    count: int
+    historical: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"t_rig": self.t_rig, "seq": self.seq, "kind": self.kind,
+                "severity": self.severity.value, "text": self.text,
+                "fields": dict(self.fields), "count": self.count,
+                "historical": self.historical}
+
+
+@dataclass(slots=True)
+class RigView:
+    rig: str
+    online: bool | None = None  # from the retained status; None: never told
+    silent: bool = False  # nothing received for silent_after_s
+    info: dict[str, Any] = field(default_factory=dict)
+    boot: int | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+    state_t_rig: float | None = None
+    channels: dict[str, ChannelValue] = field(default_factory=dict)
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    messages: int = 0
+    events: deque[EventRecord] = field(default_factory=lambda: deque(maxlen=_MAX_EVENTS))
+    ledger: dict[int, dict[str, Any]] = field(default_factory=dict)
+    safety_zone: dict[str, Any] | None = None
+    public_feed: dict[str, Any] | None = None
+    trail: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=_MAX_TRAIL))
+    interlock_event_t: dict[str, float] = field(default_factory=dict)
+    red_since: dict[str, float] = field(default_factory=dict)  # channel -> rig time
+
+    @property
+    def reachable(self) -> bool:
+        """Online by its retained status and not silent."""
+        return bool(self.online) and not self.silent
+
+    @property
+    def mode(self) -> str:
+        mode = self.state.get("mode")
+        return mode if isinstance(mode, str) else "unknown"
+
+
+class FleetModel:
+    def __init__(self, prefix: str, *, limits: LimitSet | None = None,
+                 alarms: AlarmTable | None = None, silent_after_s: float = 10.0) -> None:
+        self.prefix = prefix
+        self.limits = limits or LimitSet()
+        self.alarms = alarms or AlarmTable()
+        self.commands = CommandLog()
+        self.accounting = SequenceAccounting()
+        self.silent_after_s = silent_after_s
+        self.rigs: dict[str, RigView] = {}
+        self.messages = 0
+        self.link_up = False
+        self.link_drops = 0
+
+    def set_link(self, up: bool) -> None:
+        if self.link_up and not up:
+            self.link_drops += 1
+        self.link_up = up
+
+    def rig(self, rig_id: str, now: float) -> RigView:
+        view = self.rigs.get(rig_id)
+        if view is None:
+            view = self.rigs[rig_id] = RigView(rig_id, first_seen=now)
+        return view
+
+    # ------------------------------------------------------------------ intake
+    def handle(self, message: InboundMessage, now: float) -> Sighting | None:
+        """Take one message; returns it decoded unless it was a duplicate or not telemetry."""
+        if message.topic.startswith("public/"):
+            self._public(message, now)
+            return None
+        parsed = parse_topic(self.prefix, message.topic)
+        if parsed is not None and parsed.kind == "cmd":
+            self._uplink(parsed.rig_id, message.payload, now)
+            return None
+        seen = classify(self.prefix, message.topic, message.payload)
+        if seen is None:
+            return None
+        if isinstance(seen, Malformed):
+            self.accounting.malformed += 1
+            return None
+        return self.take(seen, now)
+
+    def take(self, seen: Sighting, now: float) -> Sighting | None:
+        """A message already classified (a replayed recording feeds these directly)."""
+        self.messages += 1
+        view = self.rig(seen.rig, now)
+        msg, env = seen.message, seen.message.envelope
+        view.messages += 1
+        view.last_seen = now
+        view.boot = env.boot if view.boot is None else max(view.boot, env.boot)
+        if isinstance(msg, StatusMessage):
+            self._status(view, msg, now)
+            return seen
+        if self.accounting.observe(seen.rig, seen.stream, env.boot, env.seq,
+                                   env.resend) == "duplicate":
+            return None
+        if not env.historical and view.silent:
+            view.silent = False
+        match msg:
+            case StateMessage() if not env.historical:
+                self._state(view, msg, now)
+            case BatchMessage() if not env.historical:
+                self._batch(view, msg, now)
+            case EventMessage():
+                self._event(view, msg, now)
+            case AckMessage():
+                self.commands.note_ack(seen.rig, msg.command_id, msg.accepted, msg.reason, now)
+            case LedgerMessage():
+                index = msg.record.get("index")
+                if type(index) is int and len(view.ledger) < _MAX_LEDGER:
+                    view.ledger.setdefault(index, dict(msg.record))
+        return seen
+
+    def tick(self, now: float) -> None:
+        """Spot silent rigs (their alarms go stale) and expire cleared alarms."""
+        for view in self.rigs.values():
+            if not view.silent and view.last_seen and \
+                    now - view.last_seen >= self.silent_after_s:
+                view.silent = True
+                self.alarms.mark_stale(view.rig, now)
+        self.alarms.expire(now)
+
+    # ------------------------------------------------------------------ kinds
+    def _status(self, view: RigView, msg: StatusMessage, now: float) -> None:
+        view.online = msg.online
+        view.info = dict(msg.info)
+        if msg.online:
+            view.silent = False
+        else:
+            self.alarms.mark_stale(view.rig, now)
+
+    def _state(self, view: RigView, msg: StateMessage, now: float) -> None:
+        t = msg.envelope.t_rig
+        if view.state_t_rig is not None and t < view.state_t_rig:
+            return
+        view.state, view.state_t_rig = dict(msg.state), t
+        x, y = msg.state.get("x_m"), msg.state.get("y_m")
+        if _finite(x) and _finite(y) and (not view.trail or view.trail[-1] != (x, y)):
+            view.trail.append((float(x), float(y)))
+        names = msg.state.get("interlocks")
+        if not isinstance(names, list):
+            return
+        listed = {n for n in names if isinstance(n, str)}
+        present = []
+        for name in listed:
+            cause = f"interlock:{name}"
+            if view.interlock_event_t.get(name, -math.inf) > t:
+                continue  # an event newer than this state decides
+            present.append(cause)
+            alarm = self.alarms.get(view.rig, cause)
+            if alarm is None or alarm.state is not AlarmState.ACTIVE:
+                self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
+                                        f"interlock {name} active", now)
+        newer = {f"interlock:{n}" for n, et in view.interlock_event_t.items() if et > t}
+        self.alarms.clear_absent(view.rig, "interlock:", set(present) | newer, now)
+
+    def _batch(self, view: RigView, msg: BatchMessage, now: float) -> None:
+        if not len(msg.samples):
+            return
+        last = msg.samples[-1]
+        t = msg.t0_rig + msg.period_s * (len(msg.samples) - 1)
+        for i, name in enumerate(msg.channels):
+            value = float(last[i])
+            level = self.limits.level(name, value)
+            view.channels[name] = ChannelValue(msg.stream, name, msg.units[i], value, level, t)
+            limit = self.limits.get(name)
+            if limit is None:
+                continue
+            cause = f"limit:{name}"
+            if level is LimitLevel.RED:
+                since = view.red_since.setdefault(name, t)
+                if t - since >= limit.hold_s:  # red long enough (rig time), like the interlock
+                    self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
+                                            f"{name} {limit.describe(value)} {msg.units[i]}",
+                                            now)
+            elif level is not LimitLevel.UNKNOWN:
+                view.red_since.pop(name, None)
+                self.alarms.clear(view.rig, cause, now)
+
+    def _event(self, view: RigView, msg: EventMessage, now: float) -> None:
+        env = msg.envelope
+        view.events.appendleft(EventRecord(env.t_rig, env.seq, msg.kind, msg.severity,
+                                           msg.text, dict(msg.fields), msg.count,
+                                           env.historical))
+        name = msg.fields.get("name")
+        if msg.kind in ("interlock_tripped", "interlock_cleared") and isinstance(name, str):
+            view.interlock_event_t[name] = max(env.t_rig,
+                                               view.interlock_event_t.get(name, -math.inf))
+        if env.historical:
+            return
+        if msg.kind == "interlock_cleared" and isinstance(name, str):
+            self.alarms.clear(view.rig, f"interlock:{name}", now)
+        elif msg.severity.is_alarm and msg.kind == "interlock_tripped" and isinstance(name, str):
+            self.alarms.raise_alarm(view.rig, f"interlock:{name}", msg.severity, msg.text, now)
+        elif msg.severity.is_alarm:
+            self.alarms.raise_alarm(view.rig, f"event:{msg.kind}", msg.severity, msg.text, now,
+                                    one_off=True)
+
+    def _uplink(self, rig: str, payload: bytes, now: float) -> None:
+        try:
+            envelope = decode_envelope(payload)
+            body = decode_body(envelope.body)
+        except WireRefusal:
+            return  # not ours to judge: the rover acks it as rejected
+        self.commands.note_uplink(rig, body.command_id, body.command, body.args,
+                                  key_id=envelope.key_id, now=now)
+
+    def _public(self, message: InboundMessage, now: float) -> None:
+        parts = message.topic.split("/")
+        head = ["public", *self.prefix.split("/")]
+        if len(parts) != len(head) + 2 or parts[:len(head)] != head:
+            return
+        rig_id, kind = parts[-2], parts[-1]
+        try:
+            body = json.loads(message.payload)
+        except ValueError:
+            self.accounting.malformed += 1
+            return
+        if not isinstance(body, dict) or body.get("rig") != rig_id:
+            self.accounting.malformed += 1
+            return
+        view = self.rig(rig_id, now)
+        if kind == "safety_zone":
+            view.safety_zone = body
+        elif kind == "feed":
+            view.public_feed = body
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

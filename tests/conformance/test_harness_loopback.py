@@ -1,0 +1,70 @@
+"""The harness passes the loopback firmware and fails each deliberately broken variant."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import pytest
+
+from firmware_bridge.conformance import CHECKS, Outcome, RunConfig, run_conformance
+from firmware_bridge.loopback import LoopbackFirmware
+
+from .broken_firmware import (
+    AcceptsBadCrc,
+    FloodsNacks,
+    IgnoresExpiry,
+    NeverTripsWatchdog,
+    ReExecutesDuplicates,
+)
+
+# the host's timing is measured on a machine shared with other jobs: a generous
+# tolerance keeps these tests about the rules, not the scheduler
+TOLERANCE_MS = 80.0
+
+
+@contextlib.asynccontextmanager
+async def firmware(kind: type[LoopbackFirmware], tmp_path) -> AsyncIterator[LoopbackFirmware]:
+    fw = kind(str(tmp_path / "fw-tty"))
+    await fw.start()
+    try:
+        yield fw
+    finally:
+        await fw.stop()
+
+
+async def test_loopback_passes_every_check(tmp_path) -> None:
+    async with firmware(LoopbackFirmware, tmp_path) as fw:
+        results = await run_conformance(RunConfig(
+            fw.path, allow_motion=True, watchdog_ms=100, tolerance_ms=TOLERANCE_MS))
+    assert [r.id for r in results] == [c.id for c in CHECKS]
+    failed = [(r.id, r.detail) for r in results if r.outcome is not Outcome.PASS]
+    assert failed == []
+    by_id = {r.id: r for r in results}
+    assert by_id["standstill"].measured is not None and by_id["standstill"].measured <= 300
+
+
+async def test_motion_checks_skip_without_the_flag(tmp_path) -> None:
+    async with firmware(LoopbackFirmware, tmp_path) as fw:
+        results = await run_conformance(RunConfig(
+            fw.path, only=("params", "watchdog.stop", "standstill"), watchdog_ms=100))
+    assert [(r.id, r.outcome) for r in results] == [
+        ("params", Outcome.PASS), ("watchdog.stop", Outcome.SKIP),
+        ("standstill", Outcome.SKIP)]
+    assert fw.motors.value == "off" and all(not c.code == 1 for c in fw.commands)
+
+
+@pytest.mark.parametrize(("kind", "check"), [
+    (IgnoresExpiry, "commands.expiry"),
+    (AcceptsBadCrc, "robustness.garbage"),
+    (NeverTripsWatchdog, "watchdog.stop"),
+    (NeverTripsWatchdog, "linkloss.one_way"),
+    (FloodsNacks, "nack.rate_limit"),
+    (ReExecutesDuplicates, "reliable.duplicates"),
+], ids=lambda v: v if isinstance(v, str) else v.__name__)
+async def test_broken_firmware_fails_its_check(kind, check, tmp_path) -> None:
+    async with firmware(kind, tmp_path) as fw:
+        results = await run_conformance(RunConfig(
+            fw.path, allow_motion=True, only=(check,), watchdog_ms=100,
+            tolerance_ms=TOLERANCE_MS))
+    assert [(r.id, r.outcome) for r in results] == [(check, Outcome.FAIL)], results
