@@ -45,6 +45,9 @@ class FeedDownlink:
     def publish_ack(self, cid: str, accepted: bool, reason: str = "") -> None:
         self.acks.append((cid, accepted, reason))
 
+    def link_ok(self, now: float | None = None) -> bool:
+        return self.connected
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("publish_"):
             return lambda *a, **k: None

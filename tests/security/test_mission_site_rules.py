@@ -49,6 +49,9 @@ class LedgerDownlink:
     def publish_event(self, kind: str, severity: str, text: str, **fields: Any) -> None:
         self.events.append((kind, text, fields))
 
+    def link_ok(self, now: float | None = None) -> bool:
+        return self.connected
+
     def publish_ledger(self, record: Any) -> None:
         self.ledger_records.append(dict(record))
 
