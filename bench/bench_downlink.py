@@ -5,7 +5,13 @@ QoS 1 publishing of the same payloads, their ratio; publish-to-subscriber
 latency p50/p99 with the broker up; and the drain rate after a broker outage at
 full telemetry rate, as a multiple of real time.
 
-    .venv/bin/python bench/bench_downlink.py [--outage 60] [--messages 3000]
+The machine is shared: each throughput figure is the best of ``--rounds`` runs,
+the three variants taking turns (raw pre-encoded, raw encoding, outbox, raw ...),
+so a burst of load elsewhere hits every variant alike. The CPU time per message
+(this process, every thread: the outbox's writer thread included) is the median
+over the rounds.
+
+    .venv/bin/python bench/bench_downlink.py [--outage 60] [--messages 3000] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiomqtt  # the raw baseline talks to aiomqtt directly, on purpose
@@ -26,6 +33,7 @@ import numpy as np
 
 from telemetry.contract.payloads import BatchMessage, Envelope, decode, encode
 from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.downlink.outbox_store import SYNC_INTERVAL_S, SYNC_MAX_ROWS
 from telemetry.mqtt_adapter import MqttSettings, connect
 
 CHANNELS = [f"ch{i}" for i in range(16)]
@@ -35,6 +43,7 @@ UNITS = ["V"] * 16
 BATCH_SIZES = (64, 1000)
 WINDOW = 64
 BURST = 16
+GOAL_COST = 0.30  # the outbox may cost at most this share of the raw throughput
 
 
 class Broker:
@@ -192,12 +201,53 @@ async def outage(broker: Broker, workdir: Path, outage_s: float) -> tuple[int, f
     return backlog, drain_s, outage_s / drain_s
 
 
+async def timed(run: Callable[[], Awaitable[float]]) -> tuple[float, float]:
+    """(messages/s, process CPU seconds) of one run."""
+    cpu = time.process_time()
+    rate = await run()
+    return rate, time.process_time() - cpu
+
+
+async def throughput(url: str, n_samples: int, n: int, workdir: Path,
+                     rounds: int) -> bool:
+    variants: dict[str, Callable[[], Awaitable[float]]] = {
+        "raw aiomqtt, payloads pre-encoded ": lambda: raw_aiomqtt(url, n, n_samples,
+                                                                  pre_encoded=True),
+        "raw aiomqtt, encoding each payload": lambda: raw_aiomqtt(url, n, n_samples,
+                                                                  pre_encoded=False),
+        "downlink with outbox              ": lambda: with_outbox(url, n, n_samples, workdir),
+    }
+    best = dict.fromkeys(variants, 0.0)
+    cpu: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        for label, run in variants.items():
+            rate, seconds = await timed(run)
+            best[label] = max(best[label], rate)
+            cpu[label].append(seconds / n)
+    per_msg = len(CHANNELS) * n_samples
+    print(f"payload {len(CHANNELS)} ch x {n_samples} samples float32 "
+          f"(~{per_msg * 4 // 1024} KiB CBOR), QoS 1, window {WINDOW}, {n} messages, "
+          f"best of {rounds} rounds")
+    for label, rate in best.items():
+        print(f"  {label}: {rate:8.0f} msg/s {rate * per_msg:14,.0f} ch-samples/s  "
+              f"CPU {np.median(cpu[label]) * 1e6:6.0f} us/msg")
+    pre, raw, box = best.values()
+    for ref, rate in (("encoding each payload", raw), ("pre-encoded", pre)):
+        print(f"  outbox/raw ({ref}) {box / rate:.2f}: outbox costs "
+              f"{100 * (1 - box / rate):.0f}% of raw throughput (goal < {GOAL_COST:.0%})")
+    met = 1 - box / raw < GOAL_COST
+    print(f"  {'met' if met else 'NOT met'}: outbox under {GOAL_COST:.0%} of the like-for-like "
+          f"raw reference (encoding each payload) at {per_msg * 4 // 1024} KiB")
+    return met
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--messages", type=int, default=3000,
                     help="throughput messages per run (the 62 KiB run uses a third)")
     ap.add_argument("--outage", type=float, default=60.0, help="broker outage seconds")
     ap.add_argument("--latency-seconds", type=float, default=5.0)
+    ap.add_argument("--rounds", type=int, default=4, help="throughput runs per variant")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="bench-downlink-") as tmp:
@@ -205,21 +255,15 @@ async def main() -> None:
         broker = Broker(workdir)
         broker.start()
         try:
+            print(f"outbox durability: events/acks/ledger synced before their receipt "
+                  f"completes; batches/stats committed per loop turn, synced within "
+                  f"{SYNC_INTERVAL_S:g} s or {SYNC_MAX_ROWS} rows")
+            met = []
             for n_samples in BATCH_SIZES:
                 n = args.messages if n_samples < 500 else args.messages // 3
-                per_msg = len(CHANNELS) * n_samples
-                pre = await raw_aiomqtt(broker.url, n, n_samples, pre_encoded=True)
-                raw = await raw_aiomqtt(broker.url, n, n_samples, pre_encoded=False)
-                box = await with_outbox(broker.url, n, n_samples, workdir)
-                print(f"payload {len(CHANNELS)} ch x {n_samples} samples float32 "
-                      f"(~{per_msg * 4 // 1024} KiB CBOR), QoS 1, window {WINDOW}, {n} messages")
-                for label, rate in (("raw aiomqtt, payloads pre-encoded ", pre),
-                                    ("raw aiomqtt, encoding each payload", raw),
-                                    ("downlink with outbox              ", box)):
-                    print(f"  {label}: {rate:8.0f} msg/s {rate * per_msg:14,.0f} ch-samples/s")
-                for ref, rate in (("encoding each payload", raw), ("pre-encoded", pre)):
-                    print(f"  outbox/raw ({ref}) {box / rate:.2f}: outbox costs "
-                          f"{100 * (1 - box / rate):.0f}% of raw throughput (goal < 30%)")
+                met.append(await throughput(broker.url, n_samples, n, workdir, args.rounds))
+            print(f"{'met' if all(met) else 'NOT met'}: outbox under {GOAL_COST:.0%} of raw at "
+                  f"both batch sizes")
             lat = np.array(await latency(broker.url, workdir, args.latency_seconds, 100.0))
             p50, p99 = np.percentile(lat, 50) * 1e3, np.percentile(lat, 99) * 1e3
             print(f"latency publish->subscriber (broker up, {lat.size} msgs at 100 Hz): "

@@ -4,18 +4,26 @@
                                        broker_url="mqtt://ground:1883")) as downlink:
         downlink.publish_birth({"software_version": "0.1.0", ...})
         downlink.publish_state({"mode": "digging"})          # sync, never awaits
+        await downlink.publish_ack("cmd-7", True)             # ...or wait until on disk
         async for command in downlink.commands():              # raw uplink payloads
             ...
 
-Every ``publish_*`` method is synchronous and returns once the message is stored
-in the durable outbox (a local SQLite append, no network); the publisher task
-drains the outbox whenever a broker is reachable. With ``broker_url=None`` the
-outbox just fills (within its disk budget) until a later run configures a broker.
-Call the ``publish_*`` methods from the event loop's thread.
+Every ``publish_*`` method is synchronous and returns at once: the message is in
+the outbox's memory with its sequence number, and the outbox writes the messages
+of each loop turn to disk together on its writer thread (the loop never waits for
+the disk). The returned receipt (:class:`~telemetry.downlink.outbox.Stored`) can be
+awaited: ``await downlink.publish_ack(...)`` returns once the message is on disk,
+synced (power-cut safe) for events, acks and ledger entries, committed (crash
+safe) for the rest, which are synced within a bound (docs/telemetry.md, "Store
+and forward"). The publisher task drains the outbox whenever a broker is
+reachable. With ``broker_url=None`` the outbox just fills (within its disk
+budget) until a later run configures a broker. Call the ``publish_*`` methods
+from the event loop's thread.
 
 Errors: ``publish_*`` raise ``DownlinkUsageError`` (outside ``async with``), the
 contract's ``ContractConfigError`` (bad stream names) and ``PayloadEncodeError``
-(unencodable payloads), both ``ValueError``, and ``OutboxError`` (disk failure).
+(unencodable payloads), both ``ValueError``, and ``OutboxError`` (disk failure:
+from the next call after the writer thread failed, and from an awaited receipt).
 Broker trouble never reaches the caller; it shows in ``counters``.
 
 The broker's verdicts (docs/telemetry.md, "Broker refusals and link liveness"):
@@ -55,7 +63,7 @@ from telemetry.contract.payloads import (
     encode,
 )
 from telemetry.contract.topics import DEFAULT_PREFIX, Priority, Severity, TopicTree
-from telemetry.downlink.errors import DownlinkConfigError, DownlinkUsageError
+from telemetry.downlink.errors import DownlinkConfigError, DownlinkUsageError, OutboxError
 from telemetry.downlink.event_throttle import EventThrottle, ThrottledEvent
 from telemetry.downlink.outbox import DeadLetter, EvictionReport, Outbox, Stored
 from telemetry.downlink.publisher import PUBLIC_STREAM_PREFIX, Publisher, RejectedPublish
@@ -201,8 +209,9 @@ class Downlink:
     # ------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Downlink:
-        self._outbox = Outbox(self.config.outbox_path, budget_bytes=self.config.disk_budget_bytes,
-                              power_safe=self.config.power_safe)
+        self._outbox = await Outbox.open(self.config.outbox_path,
+                                         budget_bytes=self.config.disk_budget_bytes,
+                                         power_safe=self.config.power_safe)
         if self._settings is not None:
             self._publisher = Publisher(
                 self._outbox, self._settings, self.topics,
@@ -241,6 +250,10 @@ class Downlink:
         for event in self._throttle.handle_timer(float("inf")):
             self._store_event(event)
         self._report_rejections(self._rejections.flush())
+        try:  # what this loop turn stored: on disk now, so the publisher can still send it
+            await self._outbox.flush()
+        except OutboxError as err:
+            log.error("downlink %s: outbox flush failed: %s", self.config.rig_id, err)
         if self._publisher is not None:
             self._publisher.stop()
         runner, self._runner = self._runner, None
@@ -255,8 +268,8 @@ class Downlink:
             except Exception as err:  # already logged by _run
                 log.debug("downlink runner ended with %r", err)
         self._commands.put_nowait(_CLOSED)
-        self._outbox.close()
-        self._outbox = None
+        outbox, self._outbox = self._outbox, None
+        await outbox.aclose()
 
     # ------------------------------------------------------------ enqueue API
 
@@ -315,8 +328,6 @@ class Downlink:
         stored = outbox.append(stream=f"{PUBLIC_STREAM_PREFIX}{name}", priority=Priority.STATE,
                                topic=topic, t_mono=self._clock.monotonic(),
                                encode=lambda _seq, _boot: bytes(payload), retain=retain)
-        if self._publisher is not None:
-            self._publisher.wake()
         return stored
 
     def publish_ledger(self, record: Mapping[str, Any]) -> Stored:
@@ -357,7 +368,8 @@ class Downlink:
         return self._publisher.link_ok(self._clock.monotonic() if now is None else now)
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        """The oldest ``limit`` messages the broker refused for good."""
+        """The oldest ``limit`` messages the broker refused for good (reads the disk,
+        waiting for the outbox's writer thread: for tools and tests, not the loop)."""
         return self._require_outbox().dead_letters(limit)
 
     async def wait_connected(self) -> None:
@@ -399,9 +411,7 @@ class Downlink:
                                encode=encode_at)
         if stored.eviction is not None:
             self._report_eviction(stored.eviction)
-        if self._publisher is not None:
-            self._publisher.wake()
-        return stored
+        return stored  # the outbox wakes the publisher once the message is on disk
 
     def _store_event(self, event: ThrottledEvent) -> Stored:
         severity = Severity(event.severity)
@@ -412,7 +422,7 @@ class Downlink:
     def _report_eviction(self, report: EvictionReport) -> None:
         self._store_event(ThrottledEvent(
             "outbox_evicted", Severity.WARNING.value,
-            f"outbox disk budget reached: evicted {report.count} messages",
+            f"outbox {report.reason}: evicted {report.count} messages",
             {"evicted": [{"stream": r.stream, "first_seq": r.first_seq, "last_seq": r.last_seq,
                           "count": r.count} for r in report.ranges],
              "bytes_freed": report.bytes_freed, "dropped_new": report.dropped_new}))

@@ -1,51 +1,77 @@
-"""Durable store-and-forward outbox in SQLite (WAL).
+"""Durable store-and-forward outbox: the decisions in memory, the disk on a writer thread.
 
 Theory of operation (docs/telemetry.md, "Store and forward"):
 
-* ``append`` assigns the next per-stream sequence number, encodes the payload
-  with it and inserts one row in a single autocommitted statement. When it
-  returns, the message is stored: with ``synchronous=NORMAL`` in WAL mode it
-  survives a crash or ``kill -9`` of the process; ``power_safe=True`` selects
-  ``synchronous=FULL`` for power-loss safety at the cost of an fsync per append.
-* Rows are deleted only by ``ack`` (the broker's PUBACK) or by eviction.
+* The ``Outbox`` keeps an index of every stored row in memory (id, priority, stream,
+  seq, size; the payload too while it fits a bounded cache) and makes every decision
+  there, synchronously: sequence numbers, the disk budget and evictions, drain order,
+  acknowledgements. What has to reach the disk is collected as
+  :class:`~telemetry.outbox_store.Changes` and applied by the
+  :class:`~telemetry.outbox_store.OutboxStore`.
+* Two ways to run. Synchronous (``Outbox(path)``, tests and tools): every call applies
+  its changes before returning, on the caller's thread. On the event loop
+  (``await Outbox.open(path)``): the changes of one loop turn are handed to the writer
+  thread at the end of the turn and committed together (group commit); the loop never
+  waits for the disk.
+* Tiers of durability (on the loop). ``append`` returns a :class:`Stored` receipt at
+  once; ``await receipt`` returns when the row is on disk. ``CRITICAL`` rows (events,
+  alarms, acks, ledger) make their commit synced (fsync): awaited, they survive a power
+  cut. Other rows are committed at the end of the loop turn (they then survive a crash
+  or ``kill -9``) and synced within ``SYNC_INTERVAL_S`` or ``SYNC_MAX_ROWS`` rows, the
+  bound on what a power cut can lose. ``power_safe=True`` syncs every commit.
+* A row is handed to the publisher only once committed (store, then forward): what the
+  ground received is always on disk or acknowledged, so a number is never reused.
 * Sequence numbers are never reused: the next number of a stream is
   ``max(streams.next_seq, max(seq in outbox) + 1)``, and every delete persists
   ``streams.next_seq`` in the same transaction.
-* ``fetch`` hands out rows in drain order (priority, then insertion) past a
-  per-priority cursor. Before a row goes out, a per-priority "handed out up to
-  id" watermark is persisted, reserved ``_WATERMARK_AHEAD`` ids ahead so that it
-  costs one write per many messages; a row at or below the watermark of an
-  earlier process, or fetched before in this one, is flagged ``sent`` (a
-  possible resend). The flag is conservative: "may have been sent".
-* Hot path: while the publisher keeps up, appended rows also go to a bounded
-  in-memory tail per priority and ``fetch`` serves them without reading SQLite.
+* ``fetch`` hands out rows in drain order (priority, then insertion) past a per-priority
+  cursor. A per-priority "handed out up to id" watermark is persisted, reserved
+  ``_WATERMARK_AHEAD`` ids ahead, before a row past it goes out; a row at or below the
+  watermark of an earlier process, or fetched before in this one, is flagged ``sent``
+  (a possible resend). The flag is conservative: "may have been sent".
+* Rows whose payload is not in memory (a backlog, or rows of an earlier process) are
+  read back from disk on the writer thread; ``fetch`` returns what is ready and the
+  wake-up callback (``set_wakeup``) says when more is.
+* Disk budget: payload bytes plus a fixed per-row overhead. Appending past the budget
+  evicts not-yet-handed-out ``BATCH`` rows oldest-first, then ``STATS`` rows, down to
+  90 % of the budget, and returns an :class:`EvictionReport` that the caller publishes
+  as an event. ``CRITICAL`` and ``STATE`` rows are never evicted; when only they
+  remain, an evictable newcomer is dropped (and reported) instead. The same happens
+  to an evictable newcomer while more than ``_QUEUE_MAX_BYTES`` wait for a slow disk.
 * The boot counter in ``meta`` is incremented on every open.
 * Dead letters: a row the broker refused for good (an MQTT 5 PUBACK failure code,
-  e.g. the ACL denies its topic) is moved by ``dead_letter`` to the ``dead_letter``
-  table in one transaction, with the reason; it is never resent and its sequence
+  e.g. the ACL denies its topic) leaves the outbox through ``dead_letter`` and is moved,
+  with the reason, to the ``dead_letter`` table; it is never resent and its sequence
   number is never reused. That table keeps the newest ``dead_letter_max_rows`` rows
   (older ones are dropped and counted) and is not charged to the disk budget.
-* Disk budget: payload bytes plus a fixed per-row overhead. Appending past the
-  budget evicts not-yet-handed-out ``BATCH`` rows oldest-first, then ``STATS`` rows, down to
-  90 % of the budget, and returns an :class:`EvictionReport` that the caller
-  publishes as an event. ``CRITICAL`` and ``STATE`` rows are never evicted; when
-  only they remain, an evictable newcomer is dropped (and reported) instead.
 
-The outbox is synchronous and meant to be used from one thread (the event loop):
-each call is a sub-millisecond local write, cheaper than an executor hop.
+One thread (the event loop's, or the caller's) uses an ``Outbox``. Errors: database and
+disk failures raise ``OutboxError`` (on the loop: from the next call after the writer
+thread failed); any call after ``close`` raises ``OutboxClosedError``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import sqlite3
-from collections import deque
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from telemetry.contract.topics import Priority
 from telemetry.downlink.errors import OutboxClosedError, OutboxError
+from telemetry.downlink.outbox_records import (
+    Changes,
+    DeadLetter,
+    EvictedRange,
+    EvictionReport,
+    OutboxRow,
+    Stored,
+)
+from telemetry.downlink.outbox_store import OutboxStore
+from telemetry.downlink.outbox_writer import StoreThread
 
 __all__ = ["DeadLetter", "EvictedRange", "EvictionReport", "Outbox", "OutboxRow", "Stored"]
 
@@ -54,101 +80,10 @@ log = logging.getLogger(__name__)
 ROW_OVERHEAD = 64  # bytes charged per row on top of the payload
 _EVICT_TO = 0.9
 _WATERMARK_AHEAD = 1024
-_TAIL_MAX_BYTES = 16 << 20
-_TAIL_MAX_ROWS = 8192
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    priority INTEGER NOT NULL,
-    stream TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    topic TEXT NOT NULL,
-    retain INTEGER NOT NULL,
-    boot INTEGER NOT NULL,
-    t_mono REAL NOT NULL,
-    payload BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS outbox_priority ON outbox (priority);
-CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
-
-_DEAD_LETTER_SCHEMA = """
-CREATE TABLE IF NOT EXISTS dead_letter (
-    id INTEGER PRIMARY KEY,
-    priority INTEGER NOT NULL,
-    stream TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    topic TEXT NOT NULL,
-    retain INTEGER NOT NULL,
-    boot INTEGER NOT NULL,
-    t_mono REAL NOT NULL,
-    payload BLOB NOT NULL,
-    reason_code INTEGER NOT NULL,
-    reason TEXT NOT NULL,
-    rejected_boot INTEGER NOT NULL
-);
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class OutboxRow:
-    id: int
-    priority: Priority
-    stream: str
-    seq: int
-    topic: str
-    retain: bool
-    boot: int
-    t_mono: float
-    sent: bool  # True if it was handed to a connection before (so this is a resend)
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class EvictedRange:
-    stream: str
-    first_seq: int
-    last_seq: int
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class EvictionReport:
-    ranges: tuple[EvictedRange, ...]
-    bytes_freed: int
-    dropped_new: bool  # the message being appended was itself dropped
-
-    @property
-    def count(self) -> int:
-        return sum(r.count for r in self.ranges)
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """Receipt of ``append``: the message is durable under (stream, seq)."""
-
-    stream: str
-    seq: int
-    stored: bool  # False if the message was dropped to respect the disk budget
-    eviction: EvictionReport | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
-    """A message the broker refused for good (``Outbox.dead_letters``)."""
-
-    id: int  # its former outbox row id
-    priority: Priority
-    stream: str
-    seq: int
-    topic: str
-    boot: int  # boot that stored it
-    reason_code: int  # the broker's PUBACK reason code
-    reason: str
-    rejected_boot: int  # boot in which the broker refused it
-    payload: bytes
+_CACHE_MAX_BYTES = 32 << 20  # payloads kept in memory for the publisher
+_CACHE_MAX_ROWS = 16384
+_READ_AHEAD = 256  # rows read back from disk at once
+_QUEUE_MAX_BYTES = 64 << 20  # payload bytes waiting for the writer thread
 
 
 @dataclass(slots=True)
@@ -159,13 +94,25 @@ class _Counters:
     over_budget_appends: int = 0
     dead_lettered: int = 0
     dead_letters_dropped: int = 0  # oldest dead letters dropped to bound their table
+    lost: int = 0  # stored rows whose bytes a power cut took (found at open or when read)
+
+
+@dataclass(slots=True)
+class _Entry:
+    id: int
+    priority: Priority
+    stream: str
+    seq: int
+    size: int
+    row: OutboxRow | None  # the payload, while cached in memory
 
 
 class Outbox:
-    """See the module docstring. Raises ``OutboxError`` on database failures."""
+    """See the module docstring."""
 
     def __init__(self, path: str | Path, *, budget_bytes: int = 256 << 20,
-                 power_safe: bool = False, dead_letter_max_rows: int = 10_000) -> None:
+                 power_safe: bool = False, dead_letter_max_rows: int = 10_000,
+                 _store: OutboxStore | None = None) -> None:
         if budget_bytes <= 0:
             raise ValueError(f"budget_bytes: expected > 0, got {budget_bytes}")
         if dead_letter_max_rows < 1:
@@ -173,45 +120,66 @@ class Outbox:
         self.path = Path(path)
         self.budget_bytes = budget_bytes
         self.dead_letter_max_rows = dead_letter_max_rows
-        try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={'FULL' if power_safe else 'NORMAL'}")
-            self._db.execute("PRAGMA journal_size_limit=8388608")
-            self._db.executescript(_SCHEMA)
-            self._db.executescript(_DEAD_LETTER_SCHEMA)
-            self._dead: int = self._db.execute("SELECT COUNT(*) FROM dead_letter").fetchone()[0]
-            with self._tx():
-                self._db.execute("INSERT OR IGNORE INTO meta VALUES ('boot', 0)")
-                self._db.execute("UPDATE meta SET value = value + 1 WHERE key = 'boot'")
-            self.boot: int = self._db.execute(
-                "SELECT value FROM meta WHERE key='boot'").fetchone()[0]
-            self._next_seq: dict[str, int] = dict(
-                self._db.execute("SELECT stream, next_seq FROM streams"))
-            for stream, top in self._db.execute(
-                    "SELECT stream, MAX(seq) FROM outbox GROUP BY stream"):
-                self._next_seq[stream] = max(self._next_seq.get(stream, 0), top + 1)
-            self._bytes: int = self._db.execute(
-                f"SELECT COALESCE(SUM(LENGTH(payload)) + COUNT(*) * {ROW_OVERHEAD}, 0) FROM outbox"
-            ).fetchone()[0]
-            self._depth: int = self._db.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-        except sqlite3.Error as err:
-            raise OutboxError(f"cannot open outbox {self.path}: {err}") from err
+        self._store = _store or OutboxStore(self.path, power_safe=power_safe)
+        found = self._store.recovered
+        self.boot: int = found.boot
+        self._next_seq: dict[str, int] = dict(found.next_seq)
+        self._next_id = found.next_id
+        # Ordered by id. An OrderedDict, not a dict: rows leave from the front (acks) and
+        # a dict would keep their dead slots, so every scan from the oldest live row would
+        # first walk every row acknowledged since the dict last grew.
+        self._index: dict[Priority, OrderedDict[int, _Entry]] = {
+            p: OrderedDict() for p in Priority}
+        for e in found.rows:
+            self._index[e.priority][e.id] = _Entry(e.id, e.priority, e.stream, e.seq, e.size,
+                                                   None)
+        self._bytes = sum(e.size + ROW_OVERHEAD for e in found.rows)
+        self._depth = len(found.rows)
         self._cursor: dict[Priority, int] = {p: 0 for p in Priority}
         self._fetched: dict[Priority, int] = {p: 0 for p in Priority}  # ever, this process
-        max_id = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM outbox").fetchone()[0]
-        self._watermark: dict[Priority, int] = {p: 0 for p in Priority}
-        for key, value in self._db.execute("SELECT key, value FROM meta WHERE key LIKE 'wm%'"):
-            self._watermark[Priority(int(key[2:]))] = value
+        self._watermark = dict(found.watermarks)  # persisted
         # Rows of earlier processes at or below their watermark may have been sent.
-        self._sent_before = {p: min(w, max_id) for p, w in self._watermark.items()}
-        self._tail: dict[Priority, deque[OutboxRow]] = {p: deque() for p in Priority}
-        self._tail_bytes = 0
-        self._caught_up: dict[Priority, bool] = {p: False for p in Priority}
+        top = self._next_id - 1
+        self._sent_before = {p: min(w, top) for p, w in self._watermark.items()}
+        self._cache_bytes = 0
+        self._cache_rows = 0
         self._closed = False
-        self.counters = _Counters()
+        self._failed: OutboxError | None = None
+        self.counters = _Counters(lost=len(found.lost))
+        self._dead = found.dead_letters
+        # On the event loop (``open``); None in synchronous use.
+        self._thread: StoreThread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._changes = Changes()
+        self._turn: asyncio.Future[Any] | None = None
+        self._committed_id = self._next_id - 1  # every row up to this id is on disk
+        self._inflight_bytes = 0  # handed to the writer thread, not yet committed
+        self._wm_asked: dict[Priority, int] = {}
+        self._reading: set[Priority] = set()
+        self._wakeup: Callable[[], None] = _nothing
         log.info("outbox %s opened: boot %d, %d messages pending (%d bytes)",
                  self.path, self.boot, self._depth, self._bytes)
+
+    @classmethod
+    async def open(cls, path: str | Path, *, budget_bytes: int = 256 << 20,
+                   power_safe: bool = False, dead_letter_max_rows: int = 10_000) -> Outbox:
+        """Open on the running loop: the disk is only ever touched by the writer thread."""
+        thread = StoreThread(asyncio.get_running_loop())
+        try:
+            store = await thread.open(lambda: OutboxStore(path, power_safe=power_safe))
+            box = await thread.call(lambda: cls(path, budget_bytes=budget_bytes,
+                                                dead_letter_max_rows=dead_letter_max_rows,
+                                                _store=store))
+        except BaseException:
+            thread.stop()
+            raise
+        box._thread = thread
+        box._loop = asyncio.get_running_loop()
+        return box
+
+    def set_wakeup(self, callback: Callable[[], None]) -> None:
+        """``callback()`` runs (on the loop) whenever rows may have become ready to fetch."""
+        self._wakeup = callback
 
     # ------------------------------------------------------------ writing
 
@@ -226,79 +194,70 @@ class Outbox:
         payload = encode(seq, self.boot)
         size = len(payload) + ROW_OVERHEAD
         eviction = None
+        queued = self._inflight_bytes + self._changes.payload_bytes
+        if self._thread and queued + len(payload) > _QUEUE_MAX_BYTES and priority.evictable:
+            return self._drop_new(stream, seq, EvictionReport((), 0, True, "disk too slow"))
         if self._bytes + size > self.budget_bytes:
             eviction = self._evict(size, priority)
             if eviction.dropped_new:
-                # The newcomer is dropped, but its number is consumed so the ground
-                # sees the gap and the eviction event explains it.
-                self._next_seq[stream] = seq + 1
-                self._persist_next_seq({stream: seq + 1})
-                report = EvictionReport(
-                    (*eviction.ranges, EvictedRange(stream, seq, seq, 1)),
-                    eviction.bytes_freed, True)
-                self.counters.evicted += 1
-                return Stored(stream, seq, False, report)
+                return self._drop_new(stream, seq, eviction)
             if self._bytes + size > self.budget_bytes:
                 self.counters.over_budget_appends += 1
-        try:
-            row_id = self._db.execute(
-                "INSERT INTO outbox (priority, stream, seq, topic, retain, boot, t_mono, payload)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (int(priority), stream, seq, topic, int(retain), self.boot, t_mono, payload)
-            ).lastrowid
-        except sqlite3.Error as err:
-            raise OutboxError(f"cannot append to outbox {self.path}: {err}") from err
-        if self._caught_up[priority]:
-            if self._tail_bytes + len(payload) > _TAIL_MAX_BYTES or \
-                    len(self._tail[priority]) >= _TAIL_MAX_ROWS:
-                self._drop_tail(priority)  # a backlog: fetch will read SQLite again
-            else:
-                self._tail[priority].append(OutboxRow(
-                    row_id, priority, stream, seq, topic, retain, self.boot, t_mono, False,
-                    payload))
-                self._tail_bytes += len(payload)
+        row = OutboxRow(self._next_id, priority, stream, seq, topic, retain, self.boot, t_mono,
+                        False, payload)
+        self._next_id += 1
+        cached = self._cache_bytes + len(payload) <= _CACHE_MAX_BYTES and \
+            self._cache_rows < _CACHE_MAX_ROWS
+        if cached:
+            self._cache_bytes += len(payload)
+            self._cache_rows += 1
+        self._index[priority][row.id] = _Entry(row.id, priority, stream, seq, len(payload),
+                                               row if cached else None)
+        self._changes.insert(row)
+        self._changes.sync = self._changes.sync or priority is Priority.CRITICAL
         self._next_seq[stream] = seq + 1
         self._bytes += size
         self._depth += 1
         self.counters.appended += 1
-        return Stored(stream, seq, True, eviction if eviction and eviction.ranges else None)
+        durable = self._commit()
+        return Stored(stream, seq, True, eviction if eviction and eviction.ranges else None,
+                      durable)
+
+    def _drop_new(self, stream: str, seq: int, report: EvictionReport) -> Stored:
+        # The newcomer is dropped, but its number is consumed so the ground sees the
+        # gap and the eviction event explains it.
+        self._next_seq[stream] = seq + 1
+        self._changes.raise_next_seq(stream, seq + 1)
+        durable = self._commit()
+        self.counters.evicted += 1
+        full = EvictionReport((*report.ranges, EvictedRange(stream, seq, seq, 1)),
+                              report.bytes_freed, True, report.reason)
+        return Stored(stream, seq, False, full, durable)
 
     def _evict(self, incoming: int, incoming_priority: Priority) -> EvictionReport:
-        target = int(self.budget_bytes * _EVICT_TO) - incoming
-        need = self._bytes - target
-        victims: list[tuple[int, str, int, int]] = []
+        need = self._bytes - (int(self.budget_bytes * _EVICT_TO) - incoming)
+        victims: list[_Entry] = []
         freed = 0
         for priority in (Priority.BATCH, Priority.STATS):
-            after = 0
-            while freed < need:
-                rows = self._db.execute(
-                    "SELECT id, stream, seq, LENGTH(payload) FROM outbox"
-                    " WHERE priority = ? AND id > ? ORDER BY id LIMIT 512",
-                    (int(priority), max(after, self._cursor[priority]))).fetchall()
-                if not rows:
+            for e in self._index[priority].values():
+                if freed >= need:
                     break
-                for row_id, stream, seq, length in rows:
-                    victims.append((row_id, stream, seq, length + ROW_OVERHEAD))
-                    freed += length + ROW_OVERHEAD
-                    after = row_id
-                    if freed >= need:
-                        break
+                if e.id > self._cursor[priority]:  # never a row handed to the link
+                    victims.append(e)
+                    freed += e.size + ROW_OVERHEAD
         dropped_new = freed < need and incoming_priority.evictable and \
             self._bytes - freed + incoming > self.budget_bytes
         ranges: dict[str, list[int]] = {}
-        for _, stream, seq, _ in victims:
-            r = ranges.setdefault(stream, [seq, seq, 0])
-            r[0], r[1], r[2] = min(r[0], seq), max(r[1], seq), r[2] + 1
+        for e in victims:
+            r = ranges.setdefault(e.stream, [e.seq, e.seq, 0])
+            r[0], r[1], r[2] = min(r[0], e.seq), max(r[1], e.seq), r[2] + 1
         if victims:
-            self._drop_tail(Priority.BATCH)
-            self._drop_tail(Priority.STATS)
-            try:
-                with self._tx():
-                    self._db.executemany("DELETE FROM outbox WHERE id = ?",
-                                         [(v[0],) for v in victims])
-                    self._persist_next_seq({s: self._next_seq[s] for s in ranges})
-            except sqlite3.Error as err:
-                raise OutboxError(f"cannot evict from outbox {self.path}: {err}") from err
+            changes = self._changes
+            for e in victims:
+                self._forget(e)
+                changes.delete(e.id, e.priority)
+            for stream in ranges:
+                changes.raise_next_seq(stream, self._next_seq[stream])
             self._bytes -= freed
             self._depth -= len(victims)
             self.counters.evicted += len(victims)
@@ -306,94 +265,135 @@ class Outbox:
         return EvictionReport(
             tuple(EvictedRange(s, a, b, n) for s, (a, b, n) in ranges.items()), freed, dropped_new)
 
-    def _persist_next_seq(self, next_seq: dict[str, int]) -> None:
-        self._db.executemany(
-            "INSERT INTO streams VALUES (?, ?) ON CONFLICT (stream)"
-            " DO UPDATE SET next_seq = MAX(next_seq, excluded.next_seq)",
-            list(next_seq.items()))
+    def _forget(self, e: _Entry) -> None:
+        del self._index[e.priority][e.id]
+        if e.row is not None:
+            self._cache_bytes -= e.size
+            self._cache_rows -= 1
 
     # ------------------------------------------------------------ draining
 
     def fetch(self, limit: int) -> list[OutboxRow]:
-        """Up to ``limit`` rows past the cursors, in drain order (see module docstring)."""
+        """Up to ``limit`` committed rows past the cursors, in drain order."""
         self._check_open()
         rows: list[OutboxRow] = []
         for priority in Priority:
             want = limit - len(rows)
             if want <= 0:
                 break
-            if self._caught_up[priority]:
-                tail = self._tail[priority]
-                got = [tail.popleft() for _ in range(min(want, len(tail)))]
-                self._tail_bytes -= sum(len(r.payload) for r in got)
-            else:
-                cur = self._db.execute(
-                    "SELECT id, stream, seq, topic, retain, boot, t_mono, payload"
-                    " FROM outbox WHERE priority = ? AND id > ? ORDER BY id LIMIT ?",
-                    (int(priority), self._cursor[priority], want))
-                before = max(self._sent_before[priority], self._fetched[priority])
-                got = [OutboxRow(r[0], priority, r[1], r[2], r[3], bool(r[4]), r[5], r[6],
-                                 r[0] <= before, r[7]) for r in cur]
-                if len(got) < want:
-                    self._caught_up[priority] = True  # later appends go to the tail
-            if got:
-                top = got[-1].id
-                self._cursor[priority] = top
-                self._fetched[priority] = max(self._fetched[priority], top)
-                rows.extend(got)
-        self._persist_watermarks()
+            rows.extend(self._take(priority, want))
         return rows
 
-    def _persist_watermarks(self) -> None:
-        stale = {p: f for p, f in self._fetched.items() if f > self._watermark[p]}
-        if not stale:
-            return
-        for p, f in stale.items():
-            self._watermark[p] = f + _WATERMARK_AHEAD
-        try:
-            self._db.executemany(
-                "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value ="
-                " excluded.value", [(f"wm{int(p)}", self._watermark[p]) for p in stale])
-        except sqlite3.Error as err:
-            raise OutboxError(f"cannot persist the outbox watermark: {err}") from err
+    def _take(self, priority: Priority, want: int) -> list[OutboxRow]:
+        got: list[OutboxRow] = []
+        missing: list[int] = []
+        before = max(self._sent_before[priority], self._fetched[priority])
+        for e in self._index[priority].values():
+            if e.id <= self._cursor[priority]:
+                continue
+            if e.id > self._committed_id or (missing and e.row is not None):
+                break
+            if e.row is None:  # on disk only: read a run of them back, in order
+                missing.append(e.id)
+                if len(missing) >= max(want, _READ_AHEAD):
+                    break
+                continue
+            if e.id > self._watermark[priority] and not self._raise_watermark(priority, e.id):
+                break  # on its way to the disk; the commit wakes the publisher
+            got.append(replace(e.row, sent=True) if e.id <= before else e.row)
+            if len(got) >= want:
+                break
+        if got:
+            top = got[-1].id
+            self._cursor[priority] = top
+            self._fetched[priority] = max(self._fetched[priority], top)
+            if self._thread is not None:  # ask early, so the pump never waits for it
+                self._raise_watermark(priority, top + _WATERMARK_AHEAD // 2)
+        elif missing:
+            self._load(priority, missing)
+            if self._thread is None:
+                return self._take(priority, want)
+        return got
 
-    def _drop_tail(self, priority: Priority) -> None:
-        self._tail_bytes -= sum(len(r.payload) for r in self._tail[priority])
-        self._tail[priority].clear()
-        self._caught_up[priority] = False
+    def _raise_watermark(self, priority: Priority, row_id: int) -> bool:
+        """Have "handed out up to" persisted past ``row_id``; False while that is pending."""
+        if row_id <= self._watermark[priority]:
+            return True
+        value = row_id + _WATERMARK_AHEAD
+        key = f"wm{int(priority)}"
+        if self._thread is None:
+            self._store.apply(Changes(meta={key: value}))
+            self._watermark[priority] = value
+            return True
+        if self._wm_asked.get(priority, 0) < row_id:
+            self._wm_asked[priority] = value
+            self._changes.meta[key] = value
+            self._commit()
+        return False
+
+    def _load(self, priority: Priority, ids: list[int]) -> None:
+        if self._thread is None:
+            self._loaded(priority, ids, *self._store.read(ids))
+            return
+        if priority in self._reading:
+            return
+        self._reading.add(priority)
+        store = self._store
+        future = self._thread.call(lambda: store.read(ids))
+        future.add_done_callback(lambda f: self._read_done(priority, ids, f))
+
+    def _read_done(self, priority: Priority, ids: list[int],
+                   future: asyncio.Future[Any]) -> None:
+        self._reading.discard(priority)
+        if future.cancelled() or self._closed:
+            return
+        if future.exception() is not None:
+            self._fail(future.exception())
+        else:
+            self._loaded(priority, ids, *future.result())
+        self._wakeup()
+
+    def _loaded(self, priority: Priority, ids: list[int], rows: list[OutboxRow],
+                lost: list[tuple[int, Priority]]) -> None:
+        for r in rows:
+            e = self._index[r.priority].get(r.id)
+            if e is not None and e.row is None:
+                e.row = r
+                self._cache_bytes += e.size
+                self._cache_rows += 1
+        found = {r.id for r in rows}
+        # A row the disk no longer has (deleted behind our back) counts as lost too.
+        gone = [(i, priority) for i in ids if i not in found and (i, priority) not in lost]
+        for row_id, priority in [*lost, *gone]:
+            e = self._index[priority].get(row_id)
+            if e is not None:
+                self._forget(e)
+                self._bytes -= e.size + ROW_OVERHEAD
+                self._depth -= 1
+                self.counters.lost += 1
 
     def rewind(self) -> None:
         """Start fetching from the oldest unacknowledged row again (after a reconnect)."""
         self._cursor = {p: 0 for p in Priority}
-        for priority in Priority:
-            self._drop_tail(priority)
 
     def ack(self, rows: Iterable[OutboxRow]) -> None:
         """Delete rows the broker acknowledged (missing rows, e.g. evicted, are ignored)."""
         self._check_open()
-        rows = list(rows)
-        if not rows:
-            return
-        top: dict[str, int] = {}
+        changes: Changes | None = None
         for r in rows:
-            top[r.stream] = max(top.get(r.stream, 0), r.seq + 1)
-        freed = count = 0
-        ids = [r.id for r in rows]
-        try:
-            with self._tx():
-                for i in range(0, len(ids), 500):
-                    chunk = ids[i:i + 500]
-                    for (length,) in self._db.execute(
-                            f"DELETE FROM outbox WHERE id IN ({','.join('?' * len(chunk))})"
-                            " RETURNING LENGTH(payload)", chunk):
-                        freed += length + ROW_OVERHEAD
-                        count += 1
-                self._persist_next_seq(top)
-        except sqlite3.Error as err:
-            raise OutboxError(f"cannot delete acknowledged rows: {err}") from err
-        self._bytes -= freed
-        self._depth -= count
-        self.counters.acked += count
+            if changes is None:
+                changes = self._changes
+            changes.raise_next_seq(r.stream, r.seq + 1)
+            e = self._index[r.priority].get(r.id)
+            if e is None:
+                continue
+            self._forget(e)
+            changes.delete(r.id, r.priority)
+            self._bytes -= e.size + ROW_OVERHEAD
+            self._depth -= 1
+            self.counters.acked += 1
+        if changes is not None:
+            self._commit()
 
     # ------------------------------------------------------------ dead letters
 
@@ -401,37 +401,25 @@ class Outbox:
         """Move rows the broker refused for good to the dead-letter table; returns how
         many were still in the outbox (a row already acked or evicted is skipped)."""
         self._check_open()
-        ids = [r.id for r in rows]
-        if not ids:
-            return 0
-        marks = ",".join("?" * len(ids))
-        top: dict[str, int] = {}
-        freed = moved = 0
-        try:
-            with self._tx():
-                self._db.execute(
-                    "INSERT OR REPLACE INTO dead_letter (id, priority, stream, seq, topic,"
-                    " retain, boot, t_mono, payload, reason_code, reason, rejected_boot)"
-                    " SELECT id, priority, stream, seq, topic, retain, boot, t_mono, payload,"
-                    f" ?, ?, ? FROM outbox WHERE id IN ({marks})",
-                    (reason_code, reason, self.boot, *ids))
-                for stream, seq, length in self._db.execute(
-                        f"DELETE FROM outbox WHERE id IN ({marks})"
-                        " RETURNING stream, seq, LENGTH(payload)", ids):
-                    top[stream] = max(top.get(stream, 0), seq + 1)
-                    freed += length + ROW_OVERHEAD
-                    moved += 1
-                self._persist_next_seq(top)
-                dropped = self._db.execute(
-                    "DELETE FROM dead_letter WHERE id NOT IN (SELECT id FROM dead_letter"
-                    " ORDER BY id DESC LIMIT ?)", (self.dead_letter_max_rows,)).rowcount
-        except sqlite3.Error as err:
-            raise OutboxError(f"cannot move rows to the dead-letter table: {err}") from err
-        self._bytes -= freed
-        self._depth -= moved
-        self._dead += moved - dropped
-        self.counters.dead_lettered += moved
-        self.counters.dead_letters_dropped += dropped
+        moved = 0
+        changes = self._changes
+        for r in rows:
+            e = self._index[r.priority].get(r.id)
+            if e is None:
+                continue
+            self._forget(e)
+            changes.dead.append((r.id, r.priority, reason_code, reason, self.boot))
+            changes.raise_next_seq(r.stream, r.seq + 1)
+            self._bytes -= e.size + ROW_OVERHEAD
+            self._depth -= 1
+            moved += 1
+        if moved:
+            changes.dead_letter_max_rows = self.dead_letter_max_rows
+            dropped = max(0, self._dead + moved - self.dead_letter_max_rows)
+            self._dead += moved - dropped
+            self.counters.dead_lettered += moved
+            self.counters.dead_letters_dropped += dropped
+            self._commit()
         return moved
 
     @property
@@ -440,12 +428,74 @@ class Outbox:
         return self._dead
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        """The oldest ``limit`` dead letters, oldest first; for tools and tests."""
+        """The oldest ``limit`` dead letters, oldest first; for tools and tests.
+
+        It reads the disk: on the loop, it hands the pending changes to the writer
+        thread and waits for the answer (blocking the caller)."""
         self._check_open()
-        return [DeadLetter(r[0], Priority(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9])
-                for r in self._db.execute(
-                    "SELECT id, priority, stream, seq, topic, boot, reason_code, reason,"
-                    " rejected_boot, payload FROM dead_letter ORDER BY id LIMIT ?", (limit,))]
+        store = self._store
+        if self._thread is None:
+            return store.dead_letters(limit)
+        self._hand_over()
+        return self._thread.call_blocking(lambda: store.dead_letters(limit))
+
+    # ------------------------------------------------------------ the disk
+
+    def _commit(self) -> asyncio.Future[Any] | None:
+        """Synchronous use: apply now. On the loop: at the end of this loop turn."""
+        if self._thread is None:
+            changes, self._changes = self._changes, Changes()
+            if changes:
+                self._store.apply(changes)
+            self._committed_id = self._next_id - 1
+            return None
+        if self._turn is None:
+            assert self._loop is not None
+            self._turn = self._loop.create_future()
+            self._loop.call_soon(self._hand_over)
+        return self._turn
+
+    def _hand_over(self) -> None:
+        turn, self._turn = self._turn, None
+        if turn is None:  # already handed over (by aclose)
+            return
+        changes, self._changes = self._changes, Changes()
+        if self._failed is not None:
+            turn.set_exception(self._failed)
+            turn.exception()  # retrieved: a receipt nobody awaits must not log a warning
+            return
+        assert self._thread is not None
+        top = max(changes.inserts, default=0)
+        queued = changes.payload_bytes
+        self._inflight_bytes += queued
+        wm = {k: v for k, v in changes.meta.items() if k.startswith("wm")}
+        done = self._thread.apply(changes)
+        done.add_done_callback(lambda f: self._committed(f, turn, top, queued, wm))
+
+    def _committed(self, done: asyncio.Future[Any], turn: asyncio.Future[Any], top: int,
+                   queued: int, watermarks: dict[str, int]) -> None:
+        self._inflight_bytes -= queued
+        error = None if done.cancelled() else done.exception()
+        if error is not None:
+            self._fail(error)
+            if not turn.done():
+                turn.set_exception(self._failed or error)
+                turn.exception()  # retrieved: a receipt nobody awaits must not log a warning
+            self._wakeup()
+            return
+        self._committed_id = max(self._committed_id, top)
+        for key, value in watermarks.items():
+            p = Priority(int(key[2:]))
+            self._watermark[p] = max(self._watermark[p], value)
+        if not turn.done():
+            turn.set_result(None)
+        self._wakeup()
+
+    def _fail(self, error: BaseException) -> None:
+        if self._failed is None:
+            self._failed = error if isinstance(error, OutboxError) else \
+                OutboxError(f"outbox {self.path} writer failed: {error!r}")
+            log.error("outbox %s: %s", self.path, self._failed)
 
     # ------------------------------------------------------------ state
 
@@ -458,37 +508,63 @@ class Outbox:
     def bytes_used(self) -> int:
         return self._bytes
 
+    @property
+    def unsent_on_disk(self) -> bool:
+        """Some row on disk was not handed out yet (``fetch`` may be waiting to read it)."""
+        for priority in Priority:
+            for e in self._index[priority].values():
+                if e.id > self._cursor[priority]:
+                    if e.id <= self._committed_id:
+                        return True
+                    break
+        return False
+
     def pending(self, stream: str | None = None) -> list[tuple[str, int]]:
         """(stream, seq) of stored rows in drain order; for tests and tools."""
         self._check_open()
-        sql = "SELECT stream, seq FROM outbox"
-        args: tuple[str, ...] = ()
-        if stream is not None:
-            sql, args = sql + " WHERE stream = ?", (stream,)
-        return [(s, q) for s, q in self._db.execute(sql + " ORDER BY priority, id", args)]
+        return [(e.stream, e.seq) for p in Priority for e in self._index[p].values()
+                if stream is None or e.stream == stream]
 
     def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            try:
-                self._db.close()
-            except sqlite3.Error as err:  # pragma: no cover - nothing left to do
-                log.warning("closing outbox %s: %s", self.path, err)
+        """Synchronous use: close now. On the loop, use ``aclose``."""
+        if self._closed:
+            return
+        if self._thread is not None:
+            raise OutboxError("an outbox opened on the event loop is closed with aclose()")
+        self._closed = True
+        self._store.close()
+
+    async def flush(self) -> None:
+        """Hand this loop turn's changes over now and wait until all are on disk."""
+        self._check_open()
+        if self._thread is None:
+            return
+        self._hand_over()
+        await self._thread.call(_nothing)  # jobs run in order: everything before is done
+        self._check_open()
+
+    async def aclose(self) -> None:
+        """Commit what is pending, sync, close the store and end the writer thread."""
+        if self._closed:
+            return
+        if self._thread is None:
+            self.close()
+            return
+        self._closed = True
+        thread, store = self._thread, self._store
+        self._hand_over()  # this turn's changes, if any: before the close, in order
+        try:
+            await thread.call(store.close)
+        finally:
+            thread.stop()
 
     def _check_open(self) -> None:
         if self._closed:
             raise OutboxClosedError(f"outbox {self.path} is closed")
+        if self._failed is not None:
+            raise self._failed
 
-    def _tx(self) -> _Transaction:
-        return _Transaction(self._db)
 
+def _nothing() -> None:
+    pass
 
-class _Transaction:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self._db = db
-
-    def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")

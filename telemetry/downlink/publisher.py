@@ -7,9 +7,11 @@ Theory of operation:
   ``offline`` last will armed, subscribes to the command topic, then pumps.
 * The pump fetches rows from the outbox in drain order and publishes each in its
   own task, at most ``max_in_flight`` unacknowledged at once (real backpressure:
-  rows wait on disk, never in memory). A row is deleted from the outbox only
-  after its PUBACK; deletes are grouped (every 256 acks or 50 ms) because a
-  lost delete only costs a resend, which the ``resend`` flag makes visible.
+  rows wait in the outbox, not in the publisher). The outbox only hands out rows
+  that are on disk and wakes the pump when more are ready. A row is deleted from
+  the outbox after its PUBACK (the outbox groups the deletes of a loop turn into
+  one transaction; a lost delete only costs a resend, which the ``resend`` flag
+  makes visible).
 * Before sending, the bandwidth token bucket is charged for the message; the
   pump sleeps when the budget is spent.
 * Flags are set at send time: ``resend`` if the row was fetched before (an
@@ -17,9 +19,10 @@ Theory of operation:
   stored in an earlier boot or is older than ``historical_after_s``. Public
   rows (stream ``public/...``) have no envelope to carry them: their bytes go
   out exactly as stored.
-* When the link drops, every pending publish is cancelled (TaskGroup), acks
-  received so far are flushed, and the cursors rewind to the oldest
-  unacknowledged row, so the next connection resends in order.
+* When the link drops, every pending publish is cancelled (TaskGroup) and the
+  cursors rewind to the oldest unacknowledged row, so the next connection resends
+  in order. ``stop()`` keeps the pump sending what the outbox has on disk until
+  nothing is left (the caller bounds how long), then lets the window drain.
 * Broker refusals (MQTT 5 PUBACK failure codes, ``PublishRejectedError``): a
   permanent one (not authorized, topic invalid, ...) moves the row to the
   outbox's dead-letter table and reports it through ``on_rejected``; a retryable
@@ -55,8 +58,6 @@ __all__ = ["PUBLIC_STREAM_PREFIX", "Publisher", "PublisherCounters", "RejectedPu
 
 log = logging.getLogger(__name__)
 
-_ACK_FLUSH_COUNT = 256
-_ACK_FLUSH_S = 0.05
 _MQTT_OVERHEAD = 8  # fixed header + packet id, charged to the bandwidth budget
 #: Outbox streams of pre-encoded public payloads (no envelope, no delivery flags).
 PUBLIC_STREAM_PREFIX = "public/"
@@ -128,10 +129,9 @@ class Publisher:
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._connected = asyncio.Event()
-        self._acked: list[OutboxRow] = []
-        self._last_flush = 0.0
         self._status_dirty = False
         self.counters = PublisherCounters()
+        outbox.set_wakeup(self.wake)
 
     @property
     def connected(self) -> bool:
@@ -154,7 +154,7 @@ class Publisher:
         self._wake.set()
 
     def stop(self) -> None:
-        """Ask ``run()`` to finish in-flight publishes, announce offline and return."""
+        """Ask ``run()`` to send what the outbox has on disk, announce offline and return."""
         self._stopping.set()
         self._wake.set()
         self._slot_freed.set()
@@ -179,7 +179,6 @@ class Publisher:
                              self._settings.port, err)
             finally:
                 self._connected.clear()
-                self._flush_acks()
                 self._outbox.rewind()
                 self._in_flight = 0
             if self._stopping.is_set():
@@ -210,7 +209,6 @@ class Publisher:
                     await self._slot_freed.wait()
                 receiver.cancel()
                 prober.cancel()
-            self._flush_acks()
             await self._send_status(session, online=False)
 
     async def _receive(self, session: MqttSession) -> None:
@@ -224,27 +222,27 @@ class Publisher:
         bucket = (TokenBucket(self._bandwidth, max(self._bandwidth, 4096.0), loop.time())
                   if self._bandwidth else None)
         refill = max(1, self._max_in_flight // 4)
-        while not self._stopping.is_set():
+        while True:
+            # Stopping: keep sending what the outbox has on disk (the closing downlink
+            # flushed this session's last messages to it) until nothing is left; the
+            # caller bounds the time that may take (``close_timeout_s``) and lets the
+            # window drain.
+            stopping = self._stopping.is_set()
             free = self._max_in_flight - self._in_flight
             if free < refill:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
                 continue
             self._wake.clear()
-            if self._status_dirty:
+            if self._status_dirty and not stopping:
                 self._status_dirty = False
                 self._in_flight += 1
                 tg.create_task(self._publish_status(session), name="downlink-status")
             rows = self._outbox.fetch(free)
             if not rows:
-                if self._in_flight or self._acked:  # idle soon: flush the last acks then
-                    try:
-                        async with asyncio.timeout(_ACK_FLUSH_S):
-                            await self._wake.wait()
-                    except TimeoutError:
-                        self._flush_acks()
-                else:
-                    await self._wake.wait()
+                if stopping and not self._outbox.unsent_on_disk:
+                    return
+                await self._wake.wait()
                 continue
             for row in rows:
                 if bucket is not None:
@@ -304,10 +302,7 @@ class Publisher:
         c.published_bytes += len(data)
         c.resent += row.sent
         c.historical += historical
-        self._acked.append(row)
-        now = self._monotonic()
-        if len(self._acked) >= _ACK_FLUSH_COUNT or now - self._last_flush > _ACK_FLUSH_S:
-            self._flush_acks(now)
+        self._outbox.ack((row,))
 
     def _refused(self, row: OutboxRow, err: PublishRejectedError) -> None:
         """Keep the row and reconnect (retryable), or dead-letter it (see module doc)."""
@@ -325,9 +320,3 @@ class Publisher:
         if self._on_rejected is not None:
             self._on_rejected(RejectedPublish(row.stream, row.seq, row.topic, err.reason_code,
                                               err.reason))
-
-    def _flush_acks(self, now: float | None = None) -> None:
-        if self._acked:
-            acked, self._acked = self._acked, []
-            self._outbox.ack(acked)
-        self._last_flush = self._monotonic() if now is None else now

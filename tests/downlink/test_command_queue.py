@@ -30,7 +30,12 @@ async def test_full_queue_acks_the_newcomer_busy_and_keeps_the_queued_order(tmp_
                 got.append(json.loads(message.payload)["id"])
                 if len(got) == 2:
                     break
-        rows = downlink._require_outbox().fetch(100)
+        # store, then forward: the outbox hands out the acks once they are on disk
+        outbox = downlink._require_outbox()
+        await outbox.flush()
+        async with asyncio.timeout(10):
+            while not (rows := outbox.fetch(100)):
+                await asyncio.sleep(0.01)
         acks = [decode(r.payload) for r in rows if r.stream == "ack"]
         assert downlink.counters.commands_dropped == 2
     assert got == ["c1", "c2"]

@@ -3,7 +3,9 @@
     python rover_publisher.py BROKER_URL OUTBOX_PATH
 
 Each line ``stored <stream> <seq> <boot>`` on stdout is printed (and flushed) only
-after ``publish_*`` returned, i.e. after the message is in the durable outbox.
+after the receipt of ``publish_*`` was awaited, i.e. after the message is in the
+durable outbox (``publish_*`` itself returns at once; the outbox commits at the end
+of the loop turn, on its writer thread).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ async def main(url: str, outbox: str) -> None:
                 receipts.append(dl.publish_event("tick", "info", f"tick {i}"))
             for r in receipts:
                 if r is not None:
+                    await r
                     sys.stdout.write(f"stored {r.stream} {r.seq} {dl.boot}\n")
             sys.stdout.flush()
             i += 1
