@@ -76,6 +76,7 @@ from .supervisor import POWERED, Mode, ModeChanged, Supervisor, Trigger
 log = logging.getLogger(__name__)
 
 #: Requests that move the rig: a failure is a fault while powered.
+_ESTOP_BIT = int(Status.ESTOP)  # a plain int: IntFlag arithmetic costs a call per tick
 _MOTION_PURPOSES = frozenset({RequestPurpose.DRIVE, RequestPurpose.STOW, RequestPurpose.DUMP})
 
 __all__ = [
@@ -266,7 +267,7 @@ class ControlCore:
             self.firmware_status = inputs.firmware_status
             # a heartbeat sent before an e-stop reset may arrive after its result
             settled = now - self._estop_reset_at > 0.3 * self.config.loop.time_scale
-            if inputs.firmware_status & Status.ESTOP and settled and self.mode not in (
+            if inputs.firmware_status & _ESTOP_BIT and settled and self.mode not in (
                     Mode.ESTOP, Mode.DISCONNECTED, Mode.HANDSHAKING):
                 self._estop(now, "firmware reports its e-stop latched", tell_firmware=False)
 

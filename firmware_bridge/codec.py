@@ -85,7 +85,7 @@ class Frame:
 
     @property
     def reliable(self) -> bool:
-        return bool(self.flags & Flags.RELIABLE)
+        return bool(self.flags & _RELIABLE)
 
 
 # --- strings ------------------------------------------------------------------
@@ -248,7 +248,7 @@ def encode_frame(msg: Message, *, seq: int, ack: int = 0, flags: int = 0) -> byt
     """Complete wire bytes for *msg*: COBS(header | payload | CRC) + 0x00."""
     t = message_type(msg)
     if t in RELIABLE_TYPES:
-        flags |= Flags.RELIABLE
+        flags |= _RELIABLE
     if not (0 <= seq <= U32 and 0 <= ack <= U32):
         raise EncodeError(f"seq/ack must fit in 32 bits, got seq={seq} ack={ack}")
     body = HEADER.pack(PROTOCOL_VERSION, t, flags & 0xFF, 0, seq, ack) + encode_payload(msg)
@@ -392,15 +392,23 @@ _DECODERS: dict[MsgType, Callable[[bytes], Message]] = {
     MsgType.PARAM_VALUE: _dec_param_value,
 }
 
+# The hot path looks types and flags up by plain int: an IntEnum/IntFlag call or
+# operation costs a Python-level function call per frame.
+_MSG_TYPE_BY_INT: dict[int, MsgType] = {int(t): t for t in MsgType}
+_DECODER_BY_INT: dict[int, Callable[[bytes], Message]] = {int(t): f for t, f in _DECODERS.items()}
+_RELIABLE = int(Flags.RELIABLE)
+
 
 def decode_payload(msg_type: int, payload: bytes) -> Message:
     """Typed message from a payload. Raises ``DecodeError`` naming the problem."""
-    try:
-        t = MsgType(msg_type)
-    except ValueError:
-        raise DecodeError(f"unknown message type 0x{msg_type:02x}",
-                          nack=Reason.UNKNOWN_TYPE) from None
-    return _DECODERS[t](payload)
+    return _decoder(msg_type)(payload)
+
+
+def _decoder(msg_type: int) -> Callable[[bytes], Message]:
+    decoder = _DECODER_BY_INT.get(msg_type)
+    if decoder is None:
+        raise DecodeError(f"unknown message type 0x{msg_type:02x}", nack=Reason.UNKNOWN_TYPE)
+    return decoder
 
 
 def decode_body(body: bytes) -> Frame:
@@ -417,8 +425,8 @@ def decode_body(body: bytes) -> Frame:
     if len(body) - HEADER.size > MAX_PAYLOAD:
         raise DecodeError(f"payload of {len(body) - HEADER.size} bytes exceeds {MAX_PAYLOAD}",
                           nack=Reason.BAD_LENGTH)
-    msg = decode_payload(t, body[HEADER.size :])
-    return Frame(MsgType(t), flags, seq, ack, msg)
+    msg = _decoder(t)(body[HEADER.size :])
+    return Frame(_MSG_TYPE_BY_INT[t], flags, seq, ack, msg)
 
 
 class FrameDecoder:

@@ -70,6 +70,9 @@ log = logging.getLogger(__name__)
 
 _MOD = 1 << 32
 _HALF = 1 << 31
+# header flag bits as plain ints: IntFlag arithmetic is a Python call per frame
+_RELIABLE, _RETRANSMIT, _ACK_VALID = (int(f) for f in (Flags.RELIABLE, Flags.RETRANSMIT,
+                                                       Flags.ACK_VALID))
 
 
 def seq_after(a: int, b: int) -> bool:
@@ -314,7 +317,7 @@ class Link:
 
     def _header_ack(self) -> tuple[int, int]:
         if self.state is LinkState.UP:
-            return (self._s.rx_expected - 1) % _MOD, Flags.ACK_VALID
+            return (self._s.rx_expected - 1) % _MOD, _ACK_VALID
         return 0, 0
 
     def _write(self, data: bytes) -> None:
@@ -333,7 +336,7 @@ class Link:
     def _transmit_pending(self, p: _Pending, now: float, retransmit: bool = False) -> None:
         ack, flags = self._header_ack()
         if retransmit:
-            flags |= Flags.RETRANSMIT
+            flags |= _RETRANSMIT
         self._write(encode_frame(p.msg, seq=p.seq, ack=ack, flags=flags))
         p.sent_at = now
         p.tries += 1
@@ -372,7 +375,7 @@ class Link:
                 continue
             t, flags, seq = header
             reason = Reason(err.nack)
-            if flags & Flags.RELIABLE and seq == self._s.rx_expected:
+            if flags & _RELIABLE and seq == self._s.rx_expected:
                 # consume the sequence number so the sender is not stuck retrying it
                 self._s.rx_expected = (seq + 1) % _MOD or 1
                 self._s.ack_pending = True
@@ -404,7 +407,7 @@ class Link:
         if t is MsgType.NACK:
             # before the ack it carries, which also covers the rejected seq
             self._on_nack(msg, now)  # type: ignore[arg-type]
-        if frame.flags & Flags.ACK_VALID:
+        if frame.flags & _ACK_VALID:
             self._on_ack(frame.ack, now)
         if frame.reliable:
             s.ack_pending = True

@@ -113,7 +113,9 @@ def send_until_accepted(driver, command: str, timeout: float = 30.0) -> str:
 
 def live_values(driver, base: str, shot) -> None:
     driver.get(f"{base}/rigs/{RIG}")
-    until(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".plotcard canvas")) >= 8, 20,
+    # the cards appear with the rig's first filtered block: on a loaded 2-core machine the
+    # simulator, controller, broker, console and browser share the cores, so allow time
+    until(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".plotcard canvas")) >= 8, 60,
           "8 live plots")
     probe = '.plotcard[data-channel="arm_current"] .value'
     first = until(driver, lambda d: text(d, probe) not in ("", "—") and text(d, probe), 10,
