@@ -110,6 +110,7 @@ class ControlCore:
         self.site_rules: SiteRules = site_rules or NoSiteRules()
         self.stats = RunStats()
         self.mission_running = False
+        self.mission_declared = False  # MISSION_COMPLETED sent (once)
         self.motors_enabled = False
         self.stowed = False
         self.carrying = False
@@ -356,15 +357,12 @@ class ControlCore:
             if self.mission_running:
                 self._drive(now, plan.dump_x, plan.dump_y, plan.drive_speed_m_s, "dump site")
             return
-        if not self.mission_running or self.mission is None or plan is None:
+        if self.mission is None or plan is None:
             return
         site = self.mission.current
-        if site is None:
-            self.mission_running = False
-            self._event(now, EventKind.MISSION_COMPLETED, Severity.INFO,
-                        f"mission {plan.name} complete: {self.mission.delivered_kg:.1f} kg "
-                        f"in {self.mission.cycles} cycles", **self.mission.as_dict())
-            self._stop(Trigger.STOP, now, "mission complete")
+        if site is None or not self.mission_running:
+            if site is None and not self.mission_declared:  # even if a stop cleared running
+                self._complete(now)
             return
         if site.cycles >= site.site.max_cycles:
             site.abandoned = f"cycle budget of {site.site.max_cycles} digs exhausted"
@@ -520,6 +518,17 @@ class ControlCore:
             # The operator's arm authorises the whole mission; re-arming here is not a
             # restart after a stop (any stop, fault or link loss clears mission_running).
             self._fire(Trigger.ARM, now, "mission continues")
+        elif self.mission is not None and self.mission.complete and not self.mission_declared:
+            # a stop (link loss) cleared running while carrying the last load: declare it here
+            self._complete(now)
+
+    def _complete(self, now: float) -> None:
+        m = self.mission
+        assert m is not None
+        self.mission_declared = True
+        self._event(now, EventKind.MISSION_COMPLETED, Severity.INFO, f"mission {m.plan.name} "
+                    f"complete: {m.delivered_kg:.1f} kg in {m.cycles} cycles", **m.as_dict())
+        self._stop(Trigger.STOP, now, "mission complete")
 
     def _on_firmware_event(self, now: float, e: FirmwareEventSeen) -> None:
         try:

@@ -202,3 +202,54 @@ def test_mission_completes_and_stops():
     assert d.core.mode is Mode.IDLE
     kinds = [getattr(e, "kind", "") for o in d.outputs for e in o.events]
     assert "mission_completed" in kinds
+
+
+def test_last_dump_after_a_link_loss_still_completes_the_mission():
+    """A link loss while carrying the last load clears mission_running; the re-armed rig
+    dumps it all the same, and then the mission must be declared complete (nobody can
+    START a complete mission, so nothing else would ever declare it)."""
+    d = armed_driver()
+    d.core.handle_command(cmd(CommandName.START), d.now, WALL)
+    at_site = meas(x=2.0, cut_depth=0.03, drum_speed=6.0, drum_current=9.0)
+    full = replace(at_site, bucket_load=29.0)
+    for _ in range(100):
+        d.step(full)
+        if d.core.mode is Mode.STOWING:
+            break
+    stowed = replace(full, cut_depth=-0.3)
+    d.step(stowed)
+    d.step(stowed)
+    assert d.core.mode is Mode.DRIVING  # to the dump, carrying
+    d.step(stowed, notices=(LinkDown("tx: silence"),))
+    d.step(stowed, notices=(LinkUp("sim", reconnect=True),))
+    assert d.core.mode is Mode.IDLE and not d.core.mission_running
+    assert d.core.handle_command(cmd(CommandName.ARM, "op-2"), d.now, WALL).accepted
+    at_dump = replace(stowed, x=0.0)
+    for _ in range(5):
+        d.step(at_dump)
+        if d.core.mode is Mode.DUMPING:
+            break
+    assert d.core.mode is Mode.DUMPING
+    emptied = replace(at_dump, bucket_load=0.1)
+    for _ in range(3):
+        d.step(emptied)
+    assert d.core.mission.complete
+    kinds = [getattr(e, "kind", "") for o in d.outputs for e in o.events]
+    assert kinds.count("mission_completed") == 1
+    assert d.core.mode is Mode.IDLE and not d.core.motors_enabled
+    for _ in range(5):  # declared once, not on every step
+        d.step(emptied)
+    assert [getattr(e, "kind", "") for o in d.outputs for e in o.events].count(
+        "mission_completed") == 1
+
+
+def test_armed_rig_declares_a_mission_completed_while_it_was_stopped():
+    """The last site given up (obstacle) just before a link loss: the re-armed rig has
+    nothing to dump, and the mission is declared complete without a START."""
+    d = armed_driver()
+    d.core.mission.sites[0].abandoned = "obstacle"
+    assert not d.core.mission_running
+    d.step(NOMINAL)
+    kinds = [getattr(e, "kind", "") for o in d.outputs for e in o.events]
+    assert kinds.count("mission_completed") == 1
+    assert d.core.mode is Mode.IDLE and not d.core.motors_enabled
