@@ -42,6 +42,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -306,6 +307,10 @@ async def soak_pty(args: argparse.Namespace, work: Path, broker: Broker,
 async def soak(args: argparse.Namespace) -> int:
     rows: list[Row] = []
     tally = Tally()
+    task = asyncio.current_task()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):  # stop cleanly: the broker child too
+        asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
     with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
         work = Path(tmp)
         broker = Broker(work)
@@ -313,6 +318,8 @@ async def soak(args: argparse.Namespace) -> int:
         try:
             run = soak_lockstep if args.mode == "lockstep" else soak_pty
             await run(args, work, broker, rows, tally)
+        except asyncio.CancelledError:
+            print("stopped early", flush=True)
         finally:
             broker.stop()
     return report(rows, tally, args)
