@@ -1,8 +1,9 @@
 """The demo mission over a noisy cable: does it complete, and how much does it dig?
 
 Each run is the demo as ``rig-control demo`` flies it (the default two-site
-mission, compacted soil, time scale 5, the controller at 250 Hz wall, the
-local operator), with the simulator as one child process (``python -m sim_hw
+mission, compacted soil, time scale 5, the controller at 250 Hz wall, i.e.
+every 20 ms of plant time, the local operator; ``--time-scale`` keeps that
+plant-time period), with the simulator as one child process (``python -m sim_hw
 --pty ... --truth-log``) and the noisy cable as another (``python -m
 sim_hw.noise_proxy``: bit flips, dropped, duplicated and inserted bytes in
 equal parts, both directions, at the given total byte error rate; the clean
@@ -101,6 +102,11 @@ class Run:
         return 3600.0 * self.kg / self.seconds if self.seconds > 0 else math.nan
 
 
+def control_hz(scale: float) -> float:
+    """The demo's control period in plant time (250 Hz wall at 5x: 50 Hz of plant time)."""
+    return DEMO_RATE_HZ * scale / DEMO_TIME_SCALE
+
+
 def proxy_process(upstream: str, rate: float, seed: int) -> SimulatorProcess:
     proc = SimulatorProcess([], stderr=subprocess.DEVNULL)
     proc.args = [sys.executable, "-m", "sim_hw.noise_proxy", upstream,
@@ -110,7 +116,7 @@ def proxy_process(upstream: str, rate: float, seed: int) -> SimulatorProcess:
 
 async def fly(rate: float, seed: int, args: argparse.Namespace) -> Run:
     scale = args.time_scale
-    cfg = load_config(None, loop={"time_scale": scale, "rate_hz": DEMO_RATE_HZ})
+    cfg = load_config(None, loop={"time_scale": scale, "rate_hz": control_hz(scale)})
     with tempfile.TemporaryDirectory(prefix="bench-noisy-") as tmp:
         truth_log = Path(tmp) / "truth.jsonl"
         sim_args = ["--pty", "--link", str(Path(tmp) / "rig.pty"), "--seed", str(seed),
@@ -123,7 +129,7 @@ async def fly(rate: float, seed: int, args: argparse.Namespace) -> Run:
             async with proxy_process(sim.url, rate, seed) as proxy:
                 ctl = CountingController(cfg, proxy.url, DEFAULT_MISSION,
                                          operator=AutoOperator(), record_every=10)
-                s = await ctl.run(until_complete=True, max_wall_s=args.max_wall)
+                s = await ctl.run(until_complete=True, max_wall_s=args.max_wall_plant / scale)
         wall = time.monotonic() - started
         truth = read_truth_log(truth_log)
     for when, severity, text in ctl.record.events:  # the run's story, for --log
@@ -152,7 +158,8 @@ async def main() -> int:
     ap.add_argument("--rates", default="0,0.001,0.005")
     ap.add_argument("--time-scale", type=float, default=DEMO_TIME_SCALE)
     ap.add_argument("--soil", default=DEMO_SOIL)
-    ap.add_argument("--max-wall", type=float, default=240.0, help="give a mission up after (s)")
+    ap.add_argument("--max-wall-plant", type=float, default=1200.0,
+                    help="give a mission up after this many plant seconds")
     ap.add_argument("--log", help="write the controller's warnings to this file")
     args = ap.parse_args()
     if args.log:
@@ -163,7 +170,8 @@ async def main() -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     rates = [float(r) for r in args.rates.split(",")]
     print(f"demo mission ({DEFAULT_MISSION.name}, {args.soil} soil), time scale "
-          f"{args.time_scale:g}, control {DEMO_RATE_HZ:g} Hz wall; seeds {seeds}")
+          f"{args.time_scale:g}, control {control_hz(args.time_scale):g} Hz wall "
+          f"({control_hz(args.time_scale) / args.time_scale:g} Hz of plant time); seeds {seeds}")
     print(f"{'byte err':>8} {'seed':>4} {'complete':>8} {'kg':>6} {'mission s':>9} "
           f"{'kg/h':>6} {'wall s':>6} {'frames':>7} {'samples':>7} {'links lost':>10} "
           f"{'retx':>5} {'missed ticks':>12}", flush=True)
