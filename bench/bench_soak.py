@@ -255,11 +255,12 @@ async def soak_pty(args: argparse.Namespace, work: Path, broker: Broker,
     scale = args.time_scale
     sim_args = ["--pty", "--link", str(work / "rig.pty"), "--seed", "11",
                 "--time-scale", str(scale), "--rate", str(args.sample_rate),
-                "--batch-ms", str(1000.0 / args.control_hz * scale / 5),
                 "--plant-rate", str(args.plant_rate)]
     for spec in pty_faults(args.hours, args.fault_every):
         sim_args += ["--fault", spec]
-    cfg = load_config(None, loop={"time_scale": scale, "rate_hz": args.control_hz / scale})
+    # control_hz is per simulated second: the wall rate is that times the scale
+    cfg = load_config(None, loop={"time_scale": scale,
+                                  "rate_hz": min(500.0, args.control_hz * scale)})
     loop = asyncio.get_running_loop()
     async with SimulatorProcess(sim_args, stderr=subprocess.DEVNULL) as sim, \
             Downlink(downlink_config(cfg, work, broker)) as dl:
@@ -359,7 +360,7 @@ def main() -> int:
     ap.add_argument("--hours", type=float, default=24.0, help="simulated hours")
     ap.add_argument("--mode", choices=("lockstep", "pty"), default="lockstep")
     ap.add_argument("--time-scale", type=float, default=20.0, help="pty mode only")
-    ap.add_argument("--control-hz", type=float, default=50.0,
+    ap.add_argument("--control-hz", type=float, default=25.0,
                     help="control steps per simulated second")
     ap.add_argument("--sample-rate", type=int, default=200,
                     help="fast stream, simulated Hz (the rig's is 1000; 200 keeps a 24-hour "
