@@ -98,7 +98,11 @@ class LockstepRunner:
     """Steps a ``ControlCore`` against an ``InProcessRig`` (see the module docstring).
 
     ``observers`` are called after every control step with the runner (a benchmark
-    reads ``core``, ``last_measurements`` and ``last_output`` there)."""
+    reads ``core``, ``last_measurements`` and ``last_output`` there). ``telemetry``,
+    when set, is handed the feed about once a simulated second (the app's telemetry
+    task publishes from it: ``TelemetryOut.publish_all``); unset, its rows are dropped.
+    ``notify`` passes a notice to the core's next step, as the app does for link
+    events (a soak that pulls the simulated cable says ``LinkDown`` and ``LinkUp``)."""
 
     def __init__(self, config: ControllerConfig, rig: InProcessRig,
                  mission: MissionPlan | None = None, *, operator: AutoOperator | None = None,
@@ -111,6 +115,7 @@ class LockstepRunner:
         self.feed = SensorFeed(rig.info, {0: config.filters.fast, 1: config.filters.nav}, 1.0)
         self.events: list[ControlEvent | ModeChanged] = []
         self.observers: list[Callable[[LockstepRunner], None]] = []
+        self.telemetry: Callable[[SensorFeed], None] | None = None
         self.last_measurements = Measurements()
         self.last_output: StepOutput | None = None
         self.mission_started: float | None = None
@@ -121,6 +126,10 @@ class LockstepRunner:
     @property
     def now(self) -> float:
         return self.rig.time
+
+    def notify(self, notice: Notice) -> None:
+        """For the core's next step."""
+        self._notices.append(notice)
 
     def step(self) -> StepOutput:
         """One control period: advance the rig, filter, decide, command."""
@@ -167,11 +176,14 @@ class LockstepRunner:
     # --- plumbing -----------------------------------------------------------------------
     def _drain_telemetry(self) -> None:
         """Take the feed's downlink rows about once a second, as the app's telemetry
-        task does (nothing is published here: the buffer just must not fill)."""
+        task does (published through ``telemetry`` if set: the buffer must not fill)."""
         self._since_drain += self.period
         if self._since_drain >= 1.0:
             self._since_drain = 0.0
-            self.feed.take_telemetry()
+            if self.telemetry is not None:
+                self.telemetry(self.feed)
+            else:
+                self.feed.take_telemetry()
 
     def _receive(self, msg: Message) -> None:
         if isinstance(msg, SampleBatch):
