@@ -92,7 +92,7 @@ def test_power_limited_moves_the_arm_while_driving_within_the_rule(soil: str) ->
 
 
 def test_the_baseline_drives_with_the_arm_held_and_approaches_in_the_air() -> None:
-    runner, w = fly("pi_current")
+    _, w = fly("pi_current")
     assert w.follow_drives == 0 and w.hold_drives >= 3
     assert w.arm_travel_driving_m < 0.01
     assert min(w.approach_s) > 4.0
