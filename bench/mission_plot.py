@@ -17,7 +17,8 @@ COLOURS = {"pi_current": "tab:gray", "power_limited": "tab:blue"}
 
 def write_figure(path: str, runs: Sequence[MissionMetrics],
                  stats: dict[str, dict[str, dict[str, float]]],
-                 bounds: dict[str, dict[str, float]]) -> None:
+                 bounds: dict[str, dict[str, float]],
+                 today: dict[str, dict[str, float]] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,14 +39,17 @@ def write_figure(path: str, runs: Sequence[MissionMetrics],
     for k, kind in enumerate(("pi_current", "power_limited")):
         ax.bar(x + (k - 0.5) * 0.35, [stats[s][kind]["kg_h"] for s in soils], 0.35,
                color=COLOURS[kind], label=kind)
+    if today:
+        ax.scatter(x, [today[s]["kg_h"] for s in soils], marker="_", s=900, color="black",
+                   label="bound, today's sequence", zorder=3)
     ax.scatter(x, [bounds[s]["kg_h"] for s in soils], marker="_", s=900, color="tab:red",
-               label="power-limited bound", zorder=3)
+               label="bound, overlapped sequence", zorder=3)
     ax.set_xticks(x, soils)
     ax.set_ylim(0, 1.25 * max(bounds[s]["kg_h"] for s in soils))
     ax.set_ylabel("kg/h (simulated)")
     ax.set_title(f"productivity, {stats[soils[0]]['power_limited']['runs']:.0f} seeds per soil",
                  fontsize=10)
-    ax.legend(fontsize=8, loc="upper center", ncol=3)
+    ax.legend(fontsize=7, loc="upper center", ncol=2)
     ax.grid(alpha=0.3, axis="y")
     ax = fig.add_subplot(grid[2, 1])
     new = [r for r in runs if r.kind == "power_limited"]

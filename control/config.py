@@ -125,6 +125,22 @@ class StrategyConfig:
     obstacle_window_s: float = _f(5.0, 0.0, 600.0,
                                   "power_limited: more than max_stall_retries stalls this close "
                                   "together are an obstacle")
+    # power_limited's sequencing (docs/control.md, "Overlapping the dig cycle")
+    drive_overlap: bool = field(default=True, metadata={
+        "doc": "power_limited: lower the arm and spin the drum up on the way to a dig site, "
+               "raise the arm on the way to the dump (DRIVE_TO arm-follow mode); pi_current "
+               "never does"})
+    drive_clearance_m: float = _f(0.03, 0.0, 0.3,
+                                  "power_limited: lowest drum height above ground asked for "
+                                  "while driving (the firmware enforces its own, 0.03 m)")
+    lower_within_m: float = _f(1.1, 0.0, 100.0,
+                               "power_limited: lower the arm to drive_clearance_m this far "
+                               "from a dig site (stow height before)")
+    spin_up_within_m: float = _f(0.3, 0.0, 100.0,
+                                 "power_limited: spin the drum up this far from a dig site")
+    dump_within_m: float = _f(0.2, 0.0, 0.3,
+                              "power_limited: dump once this close to the dump site while "
+                              "arriving (the firmware accepts it within 0.3 m)")
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ class PowerLimitedStrategy:
         self.depth_cmd = config.min_depth_m
         self.stalls = 0  # in this dig
         self.lifting_out = False
+        self.stopping = False  # stop_and_lift: lifting out with the drum stopped
         self._recent_stalls: deque[float] = deque()
         self._in_stall = False
         self._stall_since: float | None = None
@@ -90,6 +91,7 @@ class PowerLimitedStrategy:
         self.phase = DigPhase.APPROACHING
         self.stalls = 0
         self.lifting_out = False
+        self.stopping = False
         self.depth_cmd = self.config.min_depth_m if depth is None or math.isnan(depth) \
             else depth
         self._recent_stalls.clear()
@@ -104,7 +106,7 @@ class PowerLimitedStrategy:
     def update(self, now: float, dt: float, m: Measurements, load_kg: float,
                firmware_stall: bool = False) -> StrategyOutput:
         c = self.config
-        speed = c.dig_speed_rad_s
+        speed = 0.0 if self.stopping else c.dig_speed_rad_s
         if self.phase is DigPhase.GAVE_UP:
             return StrategyOutput(0.0, self._command(-_CLEAR_M), self.phase)
         stalled, note = self._stall(now, m, speed, firmware_stall)
@@ -171,7 +173,7 @@ class PowerLimitedStrategy:
         while len(fill) > 2 and now - fill[1][0] >= _RATE_WINDOW_S:
             fill.popleft()
         if self.lifting_out:
-            return math.isnan(m.cut_depth) or m.cut_depth <= 0.0
+            return not self.stopping and (math.isnan(m.cut_depth) or m.cut_depth <= 0.0)
         if self.phase is not DigPhase.CUTTING:
             return False
         rate = _fill_rate(fill) if now - fill[0][0] >= 0.5 * _RATE_WINDOW_S else 0.0
@@ -180,6 +182,12 @@ class PowerLimitedStrategy:
         if predicted >= c.full_fraction * c.bucket_capacity_kg:
             self.lifting_out = True
         return False
+
+    def stop_and_lift(self, m: Measurements) -> bool:
+        """Stop the drum and lift it out of the cut (the core's site target is reached:
+        no more mass wanted). True once the drum is out of the soil."""
+        self.lifting_out = self.stopping = True
+        return math.isnan(m.cut_depth) or m.cut_depth <= 0.0
 
     # -- stalls ----------------------------------------------------------------------
     def _stall(self, now: float, m: Measurements, speed_cmd: float,

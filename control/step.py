@@ -49,13 +49,18 @@ from .commands import (
     check_param,
 )
 from .config import ControllerConfig
+from .drive_overlap import Leg, leg_setpoint
 from .events import ControlEvent, EventKind, Severity
 from .interlocks import Interlocks, Reaction
 from .mass_estimator import MassEstimator
 from .measurements import Measurements
 from .mission import MissionPlan, MissionProgress
+from .overlap_sequence import OverlapSteps
 from .policy import NoSiteRules, SiteRules
+from .power_strategy import PowerLimitedStrategy
 from .run_stats import RunStats, count_cause
+from .state_message import rig_view, state_message
+from .state_message import rounded as _r
 from .step_messages import (
     EstopRequest,
     FirmwareEventSeen,
@@ -98,7 +103,7 @@ __all__ = [
 ]
 
 
-class ControlCore:
+class ControlCore(OverlapSteps):
     def __init__(self, config: ControllerConfig, mission: MissionPlan | None = None,
                  site_rules: SiteRules | None = None) -> None:
         self.config = config
@@ -128,6 +133,7 @@ class ControlCore:
         self._estop_reset_at = -math.inf
         self._hold_depth = config.strategy.stow_depth_m
         self._cell_told = False
+        self._leg: Leg | None = None  # the running drive moves the arm (drive_overlap)
 
     # --- queries ------------------------------------------------------------------------
     @property
@@ -135,40 +141,11 @@ class ControlCore:
         return self.supervisor.mode
 
     def view(self) -> RigView:
-        active = self.interlocks.active
-        m = self.mission
-        return RigView(
-            mode=self.mode, cut_depth=self.last.cut_depth,
-            immediate_causes=tuple(t.reason for t in active
-                                   if t.reaction is Reaction.IMMEDIATE_STOP),
-            causes=tuple(t.reason for t in active),
-            mission_loaded=m is not None, mission_complete=bool(m and m.complete),
-            mission_running=self.mission_running,
-        )
+        return rig_view(self)
 
     def snapshot(self) -> dict[str, Any]:
-        """The state message for the ground and the terminal."""
-        m, est = self.last, self.mass.last
-        out: dict[str, Any] = {
-            "mode": self.mode.value,
-            "since": round(self.supervisor.since, 3),
-            "phase": self.strategy.phase.value if self.mode is Mode.DIGGING else "",
-            "mission_running": self.mission_running,
-            "motors_enabled": self.motors_enabled,
-            "drum_current_a": _r(m.drum_current), "drum_speed_rad_s": _r(m.drum_speed),
-            "cut_depth_m": _r(m.cut_depth, 4), "tilt_deg": _r(m.tilt),
-            "motor_temp_c": _r(m.motor_temp), "battery_v": _r(m.battery_voltage),
-            "x_m": _r(m.x), "y_m": _r(m.y),
-            "bucket_kg": _r(est.estimate_kg), "load_cell_kg": _r(est.load_cell_kg),
-            "model_kg": _r(est.model_kg), "load_cell_ok": est.load_cell_ok,
-            "energy_j": _r(est.energy_j, 0),
-            "interlocks": [t.name for t in self.interlocks.active],
-            "interlock_trips": dict(self.stats.trips_by_cause),
-            "stalls": dict(self.stats.stalls_by_cause),
-        }
-        if self.mission is not None:
-            out["mission"] = self.mission.as_dict()
-        return out
+        """The state message for the ground and the terminal (``control.state_message``)."""
+        return state_message(self)
 
     # --- ground commands -------------------------------------------------------------------
     def handle_command(self, cmd: GroundCommand, now: float, now_wall: float) -> CommandAck:
@@ -326,7 +303,13 @@ class ControlCore:
         mode = self.mode
         if mode is Mode.DIGGING:
             return self._dig(now, dt, m)
+        if mode is Mode.DRIVING and self._leg is not None:
+            if self._dump_on_arrival(now, m):
+                return SetpointCommand(0.0, self.config.strategy.stow_depth_m)
+            return leg_setpoint(self.config.strategy, self._leg, m)
         if mode is Mode.FULL:
+            if self._drive_off_loaded(now, m):
+                return SetpointCommand(0.0, self.config.strategy.stow_depth_m)
             self._fire(Trigger.STOW, now, "stow the arm to carry the load")
             self._request(CommandCode.STOW, (), RequestPurpose.STOW)
             return hold
@@ -355,7 +338,8 @@ class ControlCore:
                 self.mass.dump_started()
                 return
             if self.mission_running:
-                self._drive(now, plan.dump_x, plan.dump_y, plan.drive_speed_m_s, "dump site")
+                self._drive(now, plan.dump_x, plan.dump_y, plan.drive_speed_m_s, "dump site",
+                            to_dig=False)
             return
         if self.mission is None or plan is None:
             return
@@ -371,7 +355,7 @@ class ControlCore:
             return
         if not self._at(m, site.site.x, site.site.y, plan.arrive_tolerance_m):
             self._drive(now, site.site.x, site.site.y, plan.drive_speed_m_s,
-                        f"site {site.site.name}")
+                        f"site {site.site.name}", to_dig=True)
             return
         refusal = self.site_rules.refuse_dig(m.x, m.y, self.stats.dumped_kg)
         if refusal is not None:
@@ -388,6 +372,10 @@ class ControlCore:
 
     def _dig(self, now: float, dt: float, m: Measurements) -> SetpointCommand:
         load = self.mass.last.estimate_kg
+        site = self.mission.sites[self._dig_site] if (self.mission is not None and
+                                                      self._dig_site is not None) else None
+        lifter = self.strategy if self.overlap and isinstance(
+            self.strategy, PowerLimitedStrategy) else None
         out = self.strategy.update(now, dt, m, load, self._firmware_stall)
         if out.stalled:
             self.stats.stalls += 1
@@ -396,8 +384,6 @@ class ControlCore:
             self.stats.faults_handled += 1
             self._event(now, EventKind.STALL_DETECTED, Severity.WARNING, out.note or "drum stall",
                         stalls=self.strategy.stalls)
-        site = self.mission.sites[self._dig_site] if (self.mission is not None and
-                                                      self._dig_site is not None) else None
         finished = ""
         if out.obstacle:
             self.stats.obstacles += 1
@@ -408,8 +394,12 @@ class ControlCore:
                         site=site.site.name if site else "", x=_r(m.x), y=_r(m.y))
         elif out.bucket_full:
             finished = f"bucket full ({load:.1f} kg)"
-        elif site is not None and site.delivered_kg + load >= site.site.target_kg:
-            finished = f"site {site.site.name} target reached ({site.delivered_kg + load:.1f} kg)"
+        elif site is not None and (site.delivered_kg + load >= site.site.target_kg
+                                   or (lifter is not None and lifter.stopping)):
+            # overlap: out of the cut first (drum stopped), so the drive can start at once
+            if lifter is None or lifter.stop_and_lift(m):
+                finished = f"site {site.site.name} target reached " \
+                           f"({site.delivered_kg + load:.1f} kg)"
         speed = out.drum_speed
         if not finished:
             # the permit quota counts what is already in the bucket: slow down near the
@@ -434,9 +424,13 @@ class ControlCore:
     def _at(self, m: Measurements, x: float, y: float, tol: float) -> bool:
         return math.hypot(m.x - x, m.y - y) <= tol
 
-    def _drive(self, now: float, x: float, y: float, speed: float, what: str) -> None:
+    def _drive(self, now: float, x: float, y: float, speed: float, what: str,
+               to_dig: bool) -> None:
         self._fire(Trigger.DRIVE, now, f"drive to {what} ({x:.1f}, {y:.1f})")
-        self._request(CommandCode.DRIVE_TO, (x, y, speed), RequestPurpose.DRIVE)
+        # arg3 = 1: the arm follows the set-points while driving (docs/protocol.md 4.8)
+        follow = (1.0,) if self.overlap else ()
+        self._leg = Leg(x, y, to_dig) if self.overlap else None
+        self._request(CommandCode.DRIVE_TO, (x, y, speed, *follow), RequestPurpose.DRIVE)
 
     # --- notices -----------------------------------------------------------------------------
     def _on_notice(self, now: float, n: Notice) -> None:
@@ -580,6 +574,8 @@ class ControlCore:
 
     def _fire(self, trigger: Trigger, now: float, reason: str) -> None:
         self._events.append(self.supervisor.fire(trigger, now, reason))
+        if self.mode is not Mode.DRIVING:
+            self._leg = None
         if self.stowed:
             # hold the stow height itself: the filtered depth lags the arm, and holding that
             # lagging value would lower the arm again before the dump
@@ -593,8 +589,4 @@ class ControlCore:
                **data: Any) -> None:
         log.info("%s: %s", kind, text)
         self._events.append(ControlEvent(now, kind, severity, text, data))
-
-
-def _r(x: float, nd: int = 2) -> float | None:
-    return None if x is None or math.isnan(x) or math.isinf(x) else round(x, nd)
 

@@ -14,6 +14,8 @@ Normal cycle::
 
     DISCONNECTED -> HANDSHAKING -> IDLE -> ARMED -> DIGGING -> FULL -> STOWING
         -> ARMED (arm stowed, bucket full) -> DRIVING -> ARMED -> DUMPING -> IDLE
+    (with ``strategy.drive_overlap``: FULL -> DRIVING, the arm rising on the way, then
+    ARMED -> STOWING -> ARMED at the dump site)
 
 Rules:
 
@@ -93,6 +95,7 @@ TRANSITIONS: dict[tuple[Mode, Trigger], Mode] = {
     (M.DRIVING, T.ARRIVED): M.ARMED,
     (M.DIGGING, T.BUCKET_FULL): M.FULL,
     (M.FULL, T.STOW): M.STOWING,
+    (M.FULL, T.DRIVE): M.DRIVING,  # drive off while the arm rises (drive_overlap)
     (M.STOWING, T.STOWED): M.ARMED,
     (M.DUMPING, T.DUMPED): M.IDLE,
     (M.FAULT, T.CLEAR_FAULT): M.IDLE,

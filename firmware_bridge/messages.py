@@ -75,7 +75,7 @@ class Reason(IntEnum):
 class CommandCode(IntEnum):
     ENABLE = 1  # arg0: 1 enable motors, 0 disable (controlled stop)
     STOP = 2  # controlled stop of every motion (IEC 60204-1 category 1)
-    DRIVE_TO = 3  # arg0 x m, arg1 y m, arg2 speed m/s
+    DRIVE_TO = 3  # arg0 x m, arg1 y m, arg2 speed m/s, arg3 arm: 0 hold, 1 follow
     DUMP = 4  # empty the bucket (arm must be stowed)
     STOW = 5  # raise the arm to its stowed position
     RESET_ESTOP = 6  # clear a latched e-stop; never restarts motion

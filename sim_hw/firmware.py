@@ -84,6 +84,12 @@ class FirmwareConfig:
     arrive_tolerance: float = 0.05  # m
     stow_tolerance: float = 0.005  # m
     dig_depth_for_busy: float = 0.005  # m: deeper than this, DRIVE_TO is refused
+    # DRIVE_TO with arg3 = 1 (the arm follows the set-points while driving, section 4.8)
+    drive_arm_clearance: float = 0.03  # m: the drum never lower than this while driving
+    drive_low_arm_height: float = 0.10  # m: below this the drive is slowed ...
+    drive_low_arm_speed: float = 0.10  # m/s: ... to this
+    drive_low_arm_ramp: float = 0.03  # m: from max_drive_speed over this much more height
+    dump_arrival_m: float = 0.3  # m: DUMP ends an arm-follow DRIVE_TO this close to its target
 
 
 # param id -> FirmwareConfig attribute; ranges and access in firmware_bridge.params
@@ -370,7 +376,7 @@ class Firmware(CommandHandlers):
         if code in (CommandCode.STOW, CommandCode.DUMP):
             arm_target = pc.arm_stow
         elif code is CommandCode.DRIVE_TO:
-            arm_target = self._arm_hold
+            arm_target = self._drive_arm_target(sp)
         elif self.power is Power.ON and sp is not None:
             arm_target = _clamp(-sp.cut_depth, pc.arm_min - 0.01, pc.arm_max + 0.01)
         rate = self.params["arm_rate_limit"]
@@ -380,6 +386,17 @@ class Firmware(CommandHandlers):
         else:
             self._act.arm_velocity = _clamp(self.config.arm_kp * (arm_target - p.arm_pos),
                                             -rate, rate)
+
+    def _drive_arm_target(self, sp: Setpoints | None) -> float | None:
+        """DRIVE_TO holds the arm (arg3 = 0) or moves it to the set-point, never lower
+        than ``drive_arm_clearance`` above the ground (arg3 = 1; stale: hold)."""
+        action = self.action
+        if action is None or not action.arm_follow:
+            return self._arm_hold
+        if self.power is not Power.ON or sp is None:
+            return None
+        return _clamp(-sp.cut_depth, self.config.drive_arm_clearance,
+                      self.plant.config.arm_max + 0.01)
 
     def _end_stop_watch(self) -> None:
         p = self.plant.state
@@ -415,6 +432,18 @@ class Firmware(CommandHandlers):
         if dist < self.config.arrive_tolerance:
             self._finish(EventCode.DRIVE_DONE, dist, f"arrived at ({tx:.2f}, {ty:.2f})")
             return
+        cfg = self.config
+        if action.arm_follow:
+            # the drum must be clear of the ground before the rig moves, and the rig slow
+            # while the drum is low (section 4.8, DRIVE_TO arg3)
+            if p.arm_pos < cfg.drive_arm_clearance - cfg.stow_tolerance:
+                return
+            # the limit ramps in over the last few cm above the low height, so the rig has
+            # slowed (at its acceleration limit) by the time the drum is that low
+            above = (p.arm_pos - cfg.drive_low_arm_height) / cfg.drive_low_arm_ramp
+            if above < 1.0:
+                low = cfg.drive_low_arm_speed
+                speed = min(speed, low + (cfg.max_drive_speed - low) * max(0.0, above))
         err_h = _wrap(math.atan2(dy, dx) - p.heading)
         a.yaw_rate = _clamp(1.5 * err_h, -0.5, 0.5)
         a.drive_speed = min(speed, 0.8 * dist) if abs(err_h) < 0.3 else 0.0

@@ -54,6 +54,7 @@ class Action:
     started: float  # firmware sim time
     target: tuple[float, float, float] = (0.0, 0.0, 0.0)
     start_mass: float = 0.0
+    arm_follow: bool = False  # DRIVE_TO arg3 = 1: the arm follows the set-points
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +168,16 @@ class CommandHandlers:
 
     def _cmd_drive_to(self, cmd: Command, seq: int, session: int) -> None:
         cfg = self.config
-        x, y, speed = cmd.args[:3]
+        x, y, speed, arm = cmd.args
         # bounds compare in float32 (section 4.8): f32(0.3) is 0.30000001
         if not all(map(math.isfinite, (x, y, speed))) or not 0 < speed <= f32(cfg.max_drive_speed):
             self._reject(cmd, seq, session, Reason.BAD_VALUE,
                          f"speed must be in (0, {cfg.max_drive_speed}] m/s, got {speed}")
+            return
+        if arm not in (0.0, 1.0):
+            self._reject(cmd, seq, session, Reason.BAD_VALUE,
+                         f"arg3 (arm while driving) must be 0 (hold) or 1 (follow the "
+                         f"set-points, at least {cfg.drive_arm_clearance} m up), got {arm}")
             return
         if not self.plant.site.contains(x, y):
             self._reject(cmd, seq, session, Reason.BAD_VALUE,
@@ -188,16 +194,26 @@ class CommandHandlers:
         if busy is CommandCode.DRIVE_TO:
             self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, "superseded by DRIVE_TO")
         self._arm_hold = self.plant.state.arm_pos
-        self._start(Action(cmd.code, seq, session, self.time, (x, y, speed)))
+        self._start(Action(cmd.code, seq, session, self.time, (x, y, speed),
+                           arm_follow=arm == 1.0))
 
     def _cmd_dump(self, cmd: Command, seq: int, session: int) -> None:
         p = self.plant.state
         if p.arm_pos < self.plant.config.arm_stow - 0.01:
             self._reject(cmd, seq, session, Reason.BUSY, f"arm not stowed ({p.arm_pos:.3f} m)")
             return
-        if not self._supersede(cmd, seq, session):
+        if self._arriving():
+            # dump while arriving (section 4.8): the drive ends here, the rig stops
+            self._abort(ResultStatus.FAILED, Reason.INTERRUPTED, "superseded by DUMP on arrival")
+        elif not self._supersede(cmd, seq, session):
             return
         self._start(Action(cmd.code, seq, session, self.time, start_mass=p.bucket_mass))
+
+    def _arriving(self) -> bool:
+        """An arm-follow DRIVE_TO runs and is within ``dump_arrival_m`` of its target."""
+        a, p = self.action, self.plant.state
+        return a is not None and a.code is CommandCode.DRIVE_TO and a.arm_follow and \
+            math.hypot(a.target[0] - p.x, a.target[1] - p.y) <= self.config.dump_arrival_m
 
     def _cmd_stow(self, cmd: Command, seq: int, session: int) -> None:
         if self._supersede(cmd, seq, session):

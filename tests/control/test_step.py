@@ -25,8 +25,8 @@ def cmd(command: CommandName, cid: str = "c", ttl: float = 5.0, **args) -> Groun
     return GroundCommand(cid, command, WALL + ttl, WALL, dict(args))
 
 
-def armed_driver(plan: MissionPlan | None = PLAN) -> Driver:
-    d = Driver(ControlCore(config(), plan))
+def armed_driver(plan: MissionPlan | None = PLAN, **sections: dict) -> Driver:
+    d = Driver(ControlCore(config(**sections), plan))
     d.connect()
     assert d.core.mode is Mode.IDLE
     assert d.core.handle_command(cmd(CommandName.ARM), d.now, WALL).accepted
@@ -69,7 +69,8 @@ def test_start_drives_to_the_site_then_digs():
 
 
 def test_full_bucket_stows_drives_and_dumps_then_rearms():
-    d = armed_driver()
+    # the sequence without drive_overlap (tests/control/test_drive_overlap.py: with it)
+    d = armed_driver(strategy={"drive_overlap": False})
     d.core.handle_command(cmd(CommandName.START), d.now, WALL)
     at_site = meas(x=2.0, cut_depth=0.03, drum_speed=6.0, drum_current=9.0)
     for _ in range(3):
