@@ -74,8 +74,8 @@ class SoakRig:
         old = self.rig.firmware
         self.rig.firmware = Firmware(old.config, self.rig.plant)
         self.resets += 1
-        self._tell(LinkDown(f"firmware reset ({reason.name})"), LinkUp(self.info.firmware_id,
-                                                                        True))
+        self._tell(LinkDown(f"firmware reset ({reason.name})"),
+                   LinkUp(self.info.firmware_id, True, self.info.capabilities))
 
     def disconnect(self, duration: float) -> None:
         self.disconnects += 1
@@ -120,7 +120,7 @@ class SoakRig:
         out = self.rig.advance(seconds)
         if was_unplugged or self.unplugged:
             if was_unplugged and not self.unplugged:
-                self._tell(LinkUp(self.info.firmware_id, True))
+                self._tell(LinkUp(self.info.firmware_id, True, self.info.capabilities))
             return []
         return out
 

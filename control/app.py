@@ -57,7 +57,7 @@ from collections.abc import Callable
 from firmware_bridge.bridge import Bridge, BridgeConfig, Connected, Disconnected
 from firmware_bridge.errors import BridgeError, LinkDownError
 from firmware_bridge.link import MessageReceived, PeerReset, SampleGap
-from firmware_bridge.messages import CommandResult, Event, Heartbeat, SampleBatch
+from firmware_bridge.messages import Capability, CommandResult, Event, Heartbeat, SampleBatch
 
 from .command_intake import TrustedLink
 from .commands import CommandAck, GroundCommand
@@ -270,7 +270,12 @@ class RigController:
                                              1: self.config.filters.nav},
                                    self.config.loop.time_scale)
             self._scale_checked = False
-            self._notices.append(LinkUp(ev.info.firmware_id, ev.reconnect))
+            self._notices.append(LinkUp(ev.info.firmware_id, ev.reconnect, ev.info.capabilities))
+            if self.config.strategy.drive_overlap and \
+                    not ev.info.capabilities & Capability.DRIVE_ARM_FOLLOW:
+                log.warning("firmware %s does not implement the arm-follow drive: "
+                            "strategy.drive_overlap is off for this session",
+                            ev.info.firmware_id)
         elif isinstance(ev, Disconnected):
             if self.feed is not None:
                 self.feed.reset_streams()

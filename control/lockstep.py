@@ -119,7 +119,8 @@ class LockstepRunner:
         self.last_measurements = Measurements()
         self.last_output: StepOutput | None = None
         self.mission_started: float | None = None
-        self._notices: list[Notice] = [LinkUp(rig.info.firmware_id)]
+        self._notices: list[Notice] = [LinkUp(rig.info.firmware_id,
+                                              capabilities=rig.info.capabilities)]
         self._waiting: dict[int, FirmwareRequest] = {}
         self._since_drain = 0.0
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from firmware_bridge.messages import Capability
+
 from .power_strategy import PowerLimitedStrategy
 from .step_messages import RequestPurpose
 from .supervisor import Trigger
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
 
 __all__ = ["OverlapSteps"]
 
+_ARM_FOLLOW = int(Capability.DRIVE_ARM_FOLLOW)
+
 
 class OverlapSteps:
     """The overlapped steps; mixed into ``ControlCore`` (one object, one state)."""
@@ -47,15 +51,18 @@ class OverlapSteps:
     carrying: bool
     manual_dump: bool
     stowed: bool
+    firmware_capabilities: int
     _leg: Leg | None
     _pending: dict[int, RequestPurpose]
     # provided by ControlCore: busy, _at(), _drive(), _fire(), _next_action()
 
     @property
     def overlap(self) -> bool:
-        """Drives move the arm (``strategy.drive_overlap``, power_limited only)."""
-        return self.config.strategy.drive_overlap and isinstance(self.strategy,
-                                                                 PowerLimitedStrategy)
+        """Drives move the arm (``strategy.drive_overlap``, power_limited only, and a
+        firmware that says it implements the arm-follow drive)."""
+        return (self.config.strategy.drive_overlap
+                and bool(self.firmware_capabilities & _ARM_FOLLOW)
+                and isinstance(self.strategy, PowerLimitedStrategy))
 
     def _drive_off_loaded(self, now: float, m: Measurements) -> bool:
         """FULL with the drum out of the soil: drive to the dump while the arm rises

@@ -115,6 +115,7 @@ class ControlCore(OverlapSteps):
         self.site_rules: SiteRules = site_rules or NoSiteRules()
         self.stats = RunStats()
         self.mission_running = False
+        self.firmware_capabilities = 0  # from the last LinkUp (FIRMWARE_INFO)
         self.mission_declared = False  # MISSION_COMPLETED sent (once)
         self.motors_enabled = False
         self.stowed = False
@@ -354,6 +355,12 @@ class ControlCore(OverlapSteps):
                         f"{site.abandoned}", site=site.site.name)
             return
         if not self._at(m, site.site.x, site.site.y, plan.arrive_tolerance_m):
+            if not self.stowed and not m.cut_depth <= 0.0:
+                # a dig cut short leaves the drum in the soil: the firmware refuses to drive
+                self._fire(Trigger.STOW, now, f"lift the drum out of the soil "
+                                              f"({_r(m.cut_depth)} m) before driving")
+                self._request(CommandCode.STOW, (), RequestPurpose.STOW)
+                return
             self._drive(now, site.site.x, site.site.y, plan.drive_speed_m_s,
                         f"site {site.site.name}", to_dig=True)
             return
@@ -438,6 +445,7 @@ class ControlCore(OverlapSteps):
             if self.supervisor.can(Trigger.PORT_OPENED):
                 self._fire(Trigger.PORT_OPENED, now, "port open, handshaking")
         elif isinstance(n, LinkUp):
+            self.firmware_capabilities = n.capabilities
             self.motors_enabled = False
             self._pending.clear()
             self._fire(Trigger.HANDSHAKEN, now, f"handshake with {n.firmware_id or 'firmware'}"

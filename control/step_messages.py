@@ -50,6 +50,7 @@ class LinkOpened:
 class LinkUp:
     firmware_id: str = ""
     reconnect: bool = False
+    capabilities: int = 0  # FIRMWARE_INFO's bits (firmware_bridge.messages.Capability)
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,9 @@ enum rig_msg_type {
     RIG_PARAM_GET = 0x40, RIG_PARAM_SET = 0x41, RIG_PARAM_VALUE = 0x42
 };
 
+/* FIRMWARE_INFO capabilities (4.2): set the bits of what the firmware implements */
+enum rig_capability { RIG_CAP_DRIVE_ARM_FOLLOW = 0x01 };
+
 enum rig_flags { RIG_F_RELIABLE = 0x01, RIG_F_RETRANSMIT = 0x02, RIG_F_ACK_VALID = 0x04 };
 
 enum rig_reason {

@@ -118,6 +118,13 @@ class FirmwareSeverity(IntEnum):
     CRITICAL = 3
 
 
+class Capability(IntFlag):
+    """What a firmware implements beyond the base protocol: FIRMWARE_INFO's
+    ``capabilities`` (section 4.2). A host uses a feature only when its bit is set."""
+
+    DRIVE_ARM_FOLLOW = 0x01  # DRIVE_TO arg3 = 1 and DUMP on arrival (section 4.8)
+
+
 class Status(IntFlag):
     """Firmware status bits in HEARTBEAT (section 4.3)."""
 

@@ -33,6 +33,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from firmware_bridge.messages import (
+    Capability,
     Command,
     CommandCode,
     EStop,
@@ -57,6 +58,9 @@ from .channels import CHANNELS
 from .drum_loop import DrumSpeedLoop
 from .firmware_commands import Action, CommandHandlers, Power
 from .plant import Actuation, RigPlant
+
+#: what the simulated firmware implements beyond the base protocol (FIRMWARE_INFO)
+CAPABILITIES = int(Capability.DRIVE_ARM_FOLLOW)
 
 log = logging.getLogger(__name__)
 

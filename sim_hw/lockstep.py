@@ -31,7 +31,7 @@ from firmware_bridge.messages import (
 
 from .channels import CHANNELS, FAST_STREAM, SLOW_RATE_HZ, SLOW_STREAM
 from .errors import SimUsageError
-from .firmware import Firmware, FirmwareConfig
+from .firmware import CAPABILITIES, Firmware, FirmwareConfig
 from .plant import RigPlant
 from .plant_config import PlantConfig, SoilConfig
 from .sensors import SensorSynth
@@ -60,7 +60,7 @@ class LockstepRig:
         self.truth = TruthRecorder()
         self.info = FirmwareInfo(
             protocol_version=PROTOCOL_VERSION, firmware_id="regolith-rig-lockstep",
-            version=(0, 1, 0), session_id=_SESSION, boot_id=1, capabilities=0,
+            version=(0, 1, 0), session_id=_SESSION, boot_id=1, capabilities=CAPABILITIES,
             sample_rate_hz=sample_rate_hz, batch_samples=batch_samples, channels=CHANNELS)
         self._rate = sample_rate_hz
         self._batch = batch_samples

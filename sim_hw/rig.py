@@ -68,7 +68,7 @@ from firmware_bridge.transport import LinkProtocol
 from .batch_sizer import BatchSizer, BatchSizingConfig
 from .channels import CHANNELS, FAST_STREAM, N_FAST, SLOW_RATE_HZ, SLOW_STREAM
 from .errors import SimUsageError
-from .firmware import Firmware, FirmwareConfig
+from .firmware import CAPABILITIES, Firmware, FirmwareConfig
 from .injector import FaultInjector
 from .line import LineFaults
 from .plant import RigPlant
@@ -247,7 +247,7 @@ class Rig:
         cfg = self.config
         return FirmwareInfo(
             protocol_version=PROTOCOL_VERSION, firmware_id=FIRMWARE_ID, version=FIRMWARE_VERSION,
-            session_id=0, boot_id=self.boot_id, capabilities=0,
+            session_id=0, boot_id=self.boot_id, capabilities=CAPABILITIES,
             sample_rate_hz=cfg.sample_rate_hz, batch_samples=cfg.batch_samples,
             channels=CHANNELS)
 

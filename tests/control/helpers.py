@@ -14,6 +14,7 @@ from control.step import (
     StepInputs,
     StepOutput,
 )
+from sim_hw.firmware import CAPABILITIES as SIM_CAPABILITIES
 
 NOMINAL = Measurements(
     drum_current=2.0, drum_speed=0.0, cut_depth=-0.3, arm_current=0.4, bucket_load=0.0,
@@ -53,5 +54,6 @@ class Driver:
         self.outputs.append(out)
         return out
 
-    def connect(self) -> StepOutput:
-        return self.step(notices=(LinkUp("sim"),))
+    def connect(self, capabilities: int = SIM_CAPABILITIES) -> StepOutput:
+        """The link comes up with a firmware that has *capabilities* (the simulator's)."""
+        return self.step(notices=(LinkUp("sim", capabilities=capabilities),))

@@ -9,10 +9,10 @@ from control.commands import CommandName
 from control.config import StrategyConfig
 from control.drive_overlap import Leg, leg_setpoint
 from control.mission import MissionPlan, MissionSite
-from control.step import ControlCore, RequestFinished
+from control.step import ControlCore, LinkDown, RequestFinished
 from control.strategy import BASELINE_STRATEGY
 from control.supervisor import Mode, Trigger
-from firmware_bridge.messages import CommandCode
+from firmware_bridge.messages import Capability, CommandCode
 
 from .helpers import Driver, config, meas
 from .test_step import WALL, cmd, requests
@@ -49,9 +49,12 @@ def test_to_the_dump_the_arm_rises_to_the_stow_height_with_the_drum_still() -> N
         assert (sp.drum_speed, sp.cut_depth) == (0.0, C.stow_depth_m)
 
 
-def started(strategy: dict | None = None) -> Driver:
+def started(strategy: dict | None = None, capabilities: int | None = None) -> Driver:
     d = Driver(ControlCore(config(**({"strategy": strategy} if strategy else {})), PLAN))
-    d.connect()
+    if capabilities is None:
+        d.connect()
+    else:
+        d.connect(capabilities)
     assert d.core.handle_command(cmd(CommandName.ARM), d.now, WALL).accepted
     d.step()
     d.step()
@@ -80,6 +83,24 @@ def test_the_baseline_keeps_todays_drive_with_the_arm_held() -> None:
     near = d.step(meas(x=1.8), auto_ok=False)
     assert near.setpoints is not None and near.setpoints.drum_speed == 0.0
     assert near.setpoints.cut_depth == pytest.approx(-0.3)  # where the arm was: held
+
+
+def test_a_firmware_without_the_arm_follow_drive_gets_todays_drive() -> None:
+    # FIRMWARE_INFO capabilities without DRIVE_ARM_FOLLOW: the host never sends arg3 = 1
+    d = started(capabilities=0)
+    drive = requests(d, CommandCode.DRIVE_TO)[-1]
+    assert drive.args == (2.0, 0.0, PLAN.drive_speed_m_s)
+    near = d.step(meas(x=1.8), auto_ok=False)
+    assert near.setpoints is not None and near.setpoints.drum_speed == 0.0
+
+
+def test_the_arm_follow_drive_follows_the_firmware_of_each_session() -> None:
+    d = started()
+    assert requests(d, CommandCode.DRIVE_TO)[-1].args[-1] == 1.0
+    for caps, overlap in ((0, False), (int(Capability.DRIVE_ARM_FOLLOW), True)):
+        d.step(notices=(LinkDown("cable pulled"),))
+        d.connect(capabilities=caps)  # a reconnect: an older firmware, then a newer one
+        assert d.core.overlap is overlap
 
 
 def modes(d: Driver) -> list[Mode]:

@@ -15,7 +15,7 @@ from control.step import (
 from control.supervisor import Mode
 from firmware_bridge.messages import CommandCode, EventCode, Status
 
-from .helpers import NOMINAL, Driver, config, meas
+from .helpers import NOMINAL, SIM_CAPABILITIES, Driver, config, meas
 
 PLAN = MissionPlan("t", (MissionSite("A", 2.0, 0.0, 20.0, 3),), dump_x=0.0, dump_y=0.0)
 WALL = 1_000_000.0
@@ -108,7 +108,7 @@ def test_link_loss_comes_back_idle_and_needs_a_new_arm():
     d.step(notices=(LinkDown("rx: silence"),))
     assert d.core.mode is Mode.DISCONNECTED
     assert not d.core.mission_running and not d.core.motors_enabled
-    out = d.step(notices=(LinkUp("sim", reconnect=True),))
+    out = d.step(notices=(LinkUp("sim", reconnect=True, capabilities=SIM_CAPABILITIES),))
     assert d.core.mode is Mode.IDLE
     for _ in range(50):
         out = d.step()
@@ -222,7 +222,7 @@ def test_last_dump_after_a_link_loss_still_completes_the_mission():
     d.step(stowed)
     assert d.core.mode is Mode.DRIVING  # to the dump, carrying
     d.step(stowed, notices=(LinkDown("tx: silence"),))
-    d.step(stowed, notices=(LinkUp("sim", reconnect=True),))
+    d.step(stowed, notices=(LinkUp("sim", reconnect=True, capabilities=SIM_CAPABILITIES),))
     assert d.core.mode is Mode.IDLE and not d.core.mission_running
     assert d.core.handle_command(cmd(CommandName.ARM, "op-2"), d.now, WALL).accepted
     at_dump = replace(stowed, x=0.0)
@@ -242,6 +242,33 @@ def test_last_dump_after_a_link_loss_still_completes_the_mission():
         d.step(emptied)
     assert [getattr(e, "kind", "") for o in d.outputs for e in o.events].count(
         "mission_completed") == 1
+
+
+def test_a_dig_cut_short_lifts_the_drum_out_before_driving_on():
+    """Site A's cycle budget used up by a dig a link loss cut short, the drum still in the
+    soil: after re-arm and START the next drive waits for a STOW (the firmware refuses
+    DRIVE_TO while digging, BUSY, and the mission would never move on)."""
+    plan = MissionPlan("t", (MissionSite("A", 2.0, 0.0, 20.0, 1),
+                             MissionSite("B", 4.0, 0.0, 20.0, 3)), dump_x=0.0, dump_y=0.0)
+    d = armed_driver(plan)
+    assert d.core.handle_command(cmd(CommandName.START), d.now, WALL).accepted
+    in_soil = meas(x=2.0, cut_depth=0.035, drum_speed=6.0, drum_current=9.0)
+    for _ in range(5):
+        d.step(in_soil)
+    assert d.core.mode is Mode.DIGGING and d.core.mission.sites[0].cycles == 1
+    d.step(in_soil, notices=(LinkDown("tx: silence"),))
+    d.step(in_soil, notices=(LinkUp("sim", reconnect=True, capabilities=SIM_CAPABILITIES),))
+    assert d.core.handle_command(cmd(CommandName.ARM, "op-2"), d.now, WALL).accepted
+    d.step(in_soil)
+    d.step(in_soil)
+    assert d.core.handle_command(cmd(CommandName.START, "s-2"), d.now, WALL).accepted
+    first = len(d.outputs)
+    for _ in range(3):
+        d.step(in_soil)
+    sent = [(r.code, r.args[:2]) for o in d.outputs[first:] for r in o.requests
+            if isinstance(r, FirmwareRequest)]
+    # (the test double answers each request at the next step: the STOW is done at once)
+    assert sent[:2] == [(CommandCode.STOW, ()), (CommandCode.DRIVE_TO, (4.0, 0.0))], sent
 
 
 def test_armed_rig_declares_a_mission_completed_while_it_was_stopped():
