@@ -201,6 +201,10 @@ class MassConfig:
     lift_sigma_kg: float = _f(0.3, 0.001, 100.0, "lift-work uncertainty")
     still_speed_rad_s: float = _f(0.1, 0.0, 10.0,
                                   "below this drum speed the bucket (and the cell) is still")
+    quota_margin_fraction: float = _f(0.06, 0.0, 1.0,
+                                      "while cutting, a permit quota counts the bucket's estimate "
+                                      "times 1 + this: the estimate at the stop reads up to ~5 % "
+                                      "below what the dump then weighs")
 
 
 @dataclass(frozen=True, slots=True)

@@ -409,9 +409,9 @@ class ControlCore(OverlapSteps):
                            f"({site.delivered_kg + load:.1f} kg)"
         speed = out.drum_speed
         if not finished:
-            # the permit quota counts what is already in the bucket: slow down near the
-            # limit and stop the dig cleanly at it, so the ledger never shows a violation
-            decision = self.site_rules.dig_decision(m.x, m.y, max(load, 0.0))
+            # the permit quota counts the bucket (with a margin): slow down, stop at it
+            decision = self.site_rules.dig_decision(
+                m.x, m.y, max(load, 0.0) * (1.0 + self.config.mass.quota_margin_fraction))
             if not decision.allowed:
                 finished = f"quota: {decision.reason}"
                 if site is not None:  # dug to the permit: do not come back
