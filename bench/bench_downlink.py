@@ -19,10 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -30,6 +26,7 @@ from pathlib import Path
 
 import aiomqtt  # the raw baseline talks to aiomqtt directly, on purpose
 import numpy as np
+from local_broker import Broker  # bench/, this script's directory
 
 from telemetry.contract.payloads import BatchMessage, Envelope, decode, encode
 from telemetry.downlink import Downlink, DownlinkConfig
@@ -44,46 +41,6 @@ BATCH_SIZES = (64, 1000)
 WINDOW = 64
 BURST = 16
 GOAL_COST = 0.30  # the outbox may cost at most this share of the raw throughput
-
-
-class Broker:
-    def __init__(self, workdir: Path) -> None:
-        binary = next((b for b in ("mosquitto", "/usr/sbin/mosquitto",
-                                   "/usr/local/sbin/mosquitto") if shutil.which(b)), None)
-        if binary is None:
-            sys.exit("mosquitto not found: run scripts/ensure-mosquitto.sh")
-        self.binary = binary
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.conf = workdir / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                             "set_tcp_nodelay true\npersistence false\nlog_dest stderr\n"
-                             "log_type error\nmax_queued_messages 1000000\n")
-        self.log = open(workdir / "mosquitto.log", "ab")  # closed at exit
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([self.binary, "-c", str(self.conf)], stderr=self.log)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("mosquitto did not start")
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(5)
-            self.proc = None
 
 
 def batch_samples(i: int, n_samples: int) -> np.ndarray:
@@ -252,7 +209,8 @@ async def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="bench-downlink-") as tmp:
         workdir = Path(tmp)
-        broker = Broker(workdir)
+        broker = Broker(workdir, "set_tcp_nodelay true\nlog_dest stderr\nlog_type error\n"
+                        "max_queued_messages 1000000\n", log=True)
         broker.start()
         try:
             print(f"outbox durability: events/acks/ledger synced before their receipt "

@@ -38,7 +38,6 @@ import os
 import shutil
 import socket
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,6 +48,8 @@ import asyncpg
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.pgcluster
+
+from local_broker import Broker  # bench/, this script's directory
 
 from telemetry.contract import Severity
 from telemetry.contract.payloads import (
@@ -175,37 +176,6 @@ def children_of(pid: int) -> list[int]:
     return out
 
 
-class Broker:
-    def __init__(self, workdir: Path) -> None:
-        binary = next((b for b in ("mosquitto", "/usr/sbin/mosquitto") if shutil.which(b)),
-                      None)
-        if binary is None:
-            sys.exit("mosquitto not found: run scripts/ensure-mosquitto.sh")
-        self.port = _free_port()
-        conf = workdir / "mosquitto.conf"
-        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-                        "set_tcp_nodelay true\npersistence false\nlog_dest none\n"
-                        "max_queued_messages 1000000\nmax_inflight_messages 0\n")
-        self.proc = subprocess.Popen([binary, "-c", str(conf)])
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    sys.exit("mosquitto did not start")
-                time.sleep(0.02)
-
-    @property
-    def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
 class RecorderProcess:
     """``rig-ground record`` as a child process; its output is read as it comes."""
 
@@ -329,7 +299,9 @@ async def _publish(broker: Broker, rigs: list[str], duration: float
 
 async def run_once(kind: str, n: int, duration: float, recorders: int,
                    cluster: PostgresCluster | None, workdir: Path) -> Result:
-    broker = Broker(workdir)
+    broker = Broker(workdir, "set_tcp_nodelay true\nlog_dest none\nmax_queued_messages 1000000\n"
+                    "max_inflight_messages 0\n")
+    broker.start()
     recs: list[RecorderProcess] = []
     try:
         if kind == "postgresql":
