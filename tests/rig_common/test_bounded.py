@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rig_common import BoundsError, TomlFileError, bounded_problem, finite_in, int_in, load_toml
@@ -15,13 +15,21 @@ anything = (st.none() | st.booleans() | st.integers() | st.integers(-(10**5000),
             | st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 
 
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond the float range
+        return False
+
+
 @given(anything, st.floats(allow_nan=False), st.floats(allow_nan=False))
+@example(1e308, 0.0, 1e308)  # finite and in range (the oracle once called it infinite)
+@example(10**309, 0.0, math.inf)  # an int beyond the float range is not a finite number
 def test_bounded_problem_is_total_and_agrees_with_the_rule(value, a, b) -> None:
     lo, hi = min(a, b), max(a, b)
     problem = bounded_problem(value, lo, hi)
     ok = (not isinstance(value, bool) and isinstance(value, int | float)
-          and math.isfinite(float(value) if abs(value) < 1e308 else math.inf)
-          and lo <= value <= hi)
+          and _finite(value) and lo <= value <= hi)
     assert (problem is None) is ok, (value, lo, hi, problem)
     if problem is not None:
         assert problem.startswith("expected ") and len(problem) < 120
