@@ -84,11 +84,12 @@ def _plan(**over: Any):
     return site_plan_from_dict(data)
 
 
-async def _run(url: str, mission: MissionPlan, rules: PlanRules, tmp_path, max_wall_s=60.0):
+async def _run(url: str, mission: MissionPlan, rules: PlanRules, tmp_path, max_wall_s=60.0,
+               **loop: Any):
     ledger = Ledger.open(tmp_path / "ledger.jsonl", ROVER_KEY, "rig-1")
     downlink = LedgerDownlink()
     # the controller books every dump in the ledger itself and publishes the entry
-    ctl = RigController(controller_config(), url, mission, operator=AutoOperator(),
+    ctl = RigController(controller_config(**loop), url, mission, operator=AutoOperator(),
                         site_rules=SiteRulesPolicy(rules, ledger.totals_kg), ledger=ledger,
                         downlink=downlink, record_every=5)
     summary = await ctl.run(until_complete=True, max_wall_s=max_wall_s)
@@ -115,7 +116,10 @@ async def test_quota_stops_further_digs_and_the_ledger_proves_it(tmp_path) -> No
                                    "quota_kg": 20.0}]))
     mission = MissionPlan("quota", (MissionSite("A", 1.5, 0.0, 90.0, 6),))
     async with simulator() as (_rig, url):
-        _ctl, s, dl = await _run(url, mission, rules, tmp_path, max_wall_s=90.0)
+        # the feed is sampled every 0.1 s of wall time: at time scale 8 a dig lasts about a
+        # second, which the default 1 s period can miss on a loaded machine (seen in CI)
+        _ctl, s, dl = await _run(url, mission, rules, tmp_path, max_wall_s=90.0,
+                                 stats_interval_s=0.1)
     abandoned = [t for k, t, _ in dl.events if k == "site_abandoned"]
     assert abandoned and "quota of 20 kg at site 'A' reached" in abandoned[0], dl.events
     report = verify_ledger(dl.ledger_records, ROVER_KEY.verify_key, quotas_kg={"A": 20.0})
