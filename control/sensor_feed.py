@@ -6,9 +6,11 @@ rate. ``add_batch(batch, arrival)`` only queues the batch (the callback that
 receives batches stays a few microseconds long at any sample rate);
 ``flush()``, which every reader calls first, takes each stream's queued batches
 as one block: scales the int16 counts to physical units (``offset + scale *
-count``; the dropout marker -32768 becomes NaN, which the filters hold over),
-filters them in place of the previous state (one chain call gives exactly the
-rows of one call per batch) and keeps the newest filtered row per channel.
+count``; the dropout marker -32768 becomes NaN, which the filters hold over) and
+notes, per batch, which channels moved and which sat at a rail, in one call of
+``control.ingest`` (compiled); filters the block in place of the previous state
+(one chain call gives exactly the rows of one call per batch) and keeps the
+newest filtered row per channel.
 ``measurements(now)`` assembles the ``Measurements`` for the control step:
 values, plant-time ages, for how long (sample time) each channel's raw counts
 have been bit-identical, and the channels pinned at a rail or dropped out since
@@ -34,10 +36,9 @@ from firmware_bridge.messages import ChannelInfo, FirmwareInfo, SampleBatch
 from telemetry.filters import STATS, FilterChain, WindowStats
 
 from .errors import ConfigError
+from .ingest import ingest
 from .measurements import CHANNEL_FIELDS, Measurements
 
-NO_READING = -32768
-RAIL = 32767
 NAV_RATE_HZ = 20.0
 #: a stream filters its queued batches at the latest when this many are waiting (the
 #: control step normally flushes them every period, a few at a time)
@@ -84,10 +85,11 @@ class _Stream:
     offset: np.ndarray
     chain: FilterChain
     latest: np.ndarray  # filtered, per channel
-    last_counts: np.ndarray | None = None
+    last_counts: np.ndarray  # int16, the newest raw row (meaningful once changed_t_us is set)
+    saturated: np.ndarray  # uint8 per channel: pinned in some batch since the last read
     arrival: float = -math.inf
     changed_t_us: np.ndarray | None = None  # sample time of each channel's last change
-    saturated: np.ndarray | None = None  # OR over batches since last read
+    n_saturated: int = 0  # channels set in ``saturated``
     samples: int = 0
     first_t_us: int | None = None
     first_arrival: float = 0.0
@@ -130,7 +132,8 @@ class SensorFeed:
             self.streams[sid] = _Stream(
                 sid, tuple(c.name for c in chans),
                 np.array([c.scale for c in chans]), np.array([c.offset for c in chans]),
-                chain, np.full(len(chans), np.nan), units=tuple(c.unit for c in chans),
+                chain, np.full(len(chans), np.nan), np.zeros(len(chans), dtype=np.int16),
+                np.zeros(len(chans), dtype=np.uint8), units=tuple(c.unit for c in chans),
                 fs=rate, stats=WindowStats(max(1, round(rate)), len(chans)), rows=deque(),
                 stats_out=[], fields=tuple((i, c.name) for i, c in enumerate(chans)
                                            if c.name in CHANNEL_FIELDS))
@@ -173,30 +176,20 @@ class SensorFeed:
 
     def _filter_pending(self, st: _Stream) -> None:
         batches, ends = st.pending, st.pending_ends
-        single = len(batches) == 1  # the usual case at low rates: no per-batch splitting
-        counts = batches[0] if single else np.concatenate(batches)
-        starts = None if single else _batch_starts(batches)
-        t_ends = ends[0] if single else np.array(ends, dtype=np.int64)
+        phys = np.empty((st.pending_rows, len(st.names)))
+        fresh = st.changed_t_us is None  # a new session: no previous row to compare with
+        if fresh:
+            st.changed_t_us = np.empty(len(st.names), dtype=np.int64)
+        # scale, NaN for "no reading", change times, rails: one call (control.ingest)
+        st.n_saturated = ingest(batches, ends, st.scale, st.offset, st.last_counts, fresh,
+                                st.changed_t_us, st.saturated, phys)
         batches.clear()
         ends.clear()
         st.pending_rows = 0
-        phys = counts * st.scale  # float64, C-contiguous
-        phys += st.offset
-        dropout = counts == NO_READING
-        any_dropout = dropout.any()
-        if any_dropout:
-            phys[dropout] = np.nan
         out = st.chain.process(phys)
         self._keep_for_downlink(st, out, phys)
         if out.shape[0]:
             st.latest = out[-1].copy()
-        _mark_changes(st, counts, starts, t_ends)
-        st.last_counts = counts[-1].copy()
-        railed = np.abs(counts) >= RAIL
-        sat = _per_batch_all(railed, starts)
-        if any_dropout:
-            sat |= _per_batch_all(dropout, starts)
-        st.saturated = sat if st.saturated is None else (st.saturated | sat)
 
     def _keep_for_downlink(self, st: _Stream, out: np.ndarray, phys: np.ndarray) -> None:
         assert st.rows is not None and st.stats is not None and st.stats_out is not None
@@ -263,9 +256,9 @@ class SensorFeed:
             if st.stats is not None:
                 st.stats.reset()
             st.arrival = -math.inf
-            st.last_counts = None
             st.changed_t_us = None
-            st.saturated = None
+            st.saturated[:] = 0
+            st.n_saturated = 0
             st.first_t_us = None
 
     def measured_time_scale(self, stream_id: int = 0) -> float | None:
@@ -291,54 +284,12 @@ class SensorFeed:
                 values[name] = latest[i]
                 if changed is not None:
                     unchanged[name] = (st.last_t_us - changed[i]) / 1e6
-            if st.saturated is not None and st.saturated.any():
-                saturated.update(name for i, name in st.fields if st.saturated[i])
+            if st.n_saturated:
+                flags = st.saturated.tolist()
+                saturated.update(name for i, name in st.fields if flags[i])
+                st.saturated[:] = 0
+                st.n_saturated = 0
             ages[sid] = (now - st.arrival) * self.time_scale
-            st.saturated = None
         return Measurements(
             **values, age=ages.get(0, math.inf), nav_age=ages.get(1, math.inf),
             unchanged_for=unchanged, saturated=frozenset(saturated))
-
-def _batch_starts(batches: list[np.ndarray]) -> np.ndarray:
-    """Row index where each queued batch starts in their concatenation."""
-    starts = np.empty(len(batches), dtype=np.intp)
-    row = 0
-    for i, b in enumerate(batches):
-        starts[i] = row
-        row += b.shape[0]
-    return starts
-
-
-def _per_batch_all(flags: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
-    """Per channel: true in every row of at least one batch (*starts* None: one batch)."""
-    if starts is None:
-        return flags.all(axis=0)
-    return np.logical_and.reduceat(flags, starts, axis=0).any(axis=0)
-
-
-def _mark_changes(st: _Stream, counts: np.ndarray, starts: np.ndarray | None,
-                  t_ends: np.ndarray | int) -> None:
-    """``changed_t_us[c]``: the end time of the last batch in which channel c's counts
-    moved (within the batch or against the previous batch's last row); *starts* None
-    and an int *t_ends*: one batch."""
-    first_end = t_ends if starts is None else t_ends[0]
-    if st.last_counts is None or st.changed_t_us is None:
-        # a new session: every channel counts as changed at the end of the first batch
-        st.changed_t_us = np.full(counts.shape[1], first_end, dtype=np.int64)
-        prev = counts[0]
-    else:
-        prev = st.last_counts
-    if starts is None and counts.shape[0] == 1:
-        st.changed_t_us[counts[0] != prev] = first_end
-        return
-    moved = np.empty(counts.shape, dtype=bool)
-    np.not_equal(counts[0], prev, out=moved[0])
-    np.not_equal(counts[1:], counts[:-1], out=moved[1:])
-    if starts is None:
-        st.changed_t_us[moved.any(axis=0)] = first_end
-        return
-    per_batch = np.logical_or.reduceat(moved, starts, axis=0)  # (batches, channels)
-    hit = per_batch.any(axis=0)
-    if hit.any():
-        last = per_batch.shape[0] - 1 - np.argmax(per_batch[::-1], axis=0)
-        st.changed_t_us[hit] = t_ends[last[hit]]
