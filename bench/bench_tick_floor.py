@@ -6,8 +6,9 @@ the CPU per 100 Hz tick of four processes that each add one layer:
 
 1. **idle loop**: an asyncio loop woken by ``loop.call_at`` every period and
    nothing else (the floor any asyncio service pays at that rate);
-2. **pty I/O**: the same loop reading a pseudo-terminal through
-   pyserial-asyncio-fast (as the bridge does) while a child process writes the
+2. **pty I/O**: the same loop reading a pseudo-terminal through the bridge's
+   port and transport (``firmware_bridge.transport.open_link``, no link on top)
+   while a child process writes the
    byte stream the simulator sends (the same bytes per second, in the same number
    of writes), and writing one set-point-sized frame per tick: what the
    operating system and the serial layer cost without any protocol;
@@ -39,8 +40,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import serial_asyncio_fast
-
 from control.app import RigController
 from control.config import load_config
 from control.mission import DEFAULT_MISSION
@@ -49,6 +48,7 @@ from control.sim_process import SimulatorProcess
 from firmware_bridge import Bridge
 from firmware_bridge.codec import encode_frame
 from firmware_bridge.messages import Setpoints
+from firmware_bridge.transport import open_link
 
 GOAL_MS = 0.3
 SIM_ARGS = ["--seed", "7", "--rate", "100", "--batch-ms", "10", "--time-scale", "1"]
@@ -110,9 +110,7 @@ async def rung_pty(rate_hz: float, seconds: float, bytes_per_s: float, writes_pe
     firmware_end, port_end = pty.openpty()  # the serial port opens the pty's slave end
     tty.setraw(firmware_end)
     tty.setraw(port_end)
-    loop = asyncio.get_running_loop()
-    transport, proto = await serial_asyncio_fast.create_serial_connection(
-        loop, _Discard, os.ttyname(port_end), baudrate=3_000_000)
+    transport, proto = await open_link(os.ttyname(port_end), _Discard)  # the bridge's port
     peer = subprocess.Popen([sys.executable, "-c", FIRMWARE_END, str(firmware_end),
                              str(bytes_per_s), str(writes_per_s), str(seconds + 1.0)],
                             pass_fds=(firmware_end,))
