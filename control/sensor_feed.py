@@ -144,8 +144,8 @@ class SensorFeed:
         st = self.streams.get(batch.stream_id)
         counts = batch.counts
         if st is None or counts.ndim != 2 or counts.shape[1] != len(st.names) \
-                or counts.shape[0] == 0:
-            return
+                or counts.shape[0] == 0 or counts.dtype != np.int16:
+            return  # not this stream's table (the decoder never makes such a batch)
         n = counts.shape[0]
         self.samples_filtered += counts.size
         st.samples += n

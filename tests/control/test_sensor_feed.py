@@ -121,3 +121,15 @@ def test_a_stream_filters_its_queue_when_it_is_full() -> None:
     assert feed.streams[0].pending_rows == MAX_PENDING_BATCHES - 1
     feed.add_batch(SampleBatch(0, 99, 2_000_000, 1_000_000, one), arrival=1.0)
     assert feed.streams[0].pending_rows == 0 and not feed.streams[0].pending
+
+
+def test_a_batch_that_does_not_fit_the_stream_is_ignored_not_fatal() -> None:
+    feed = SensorFeed(INFO, {0: CHAIN})
+    good = np.array([[100, 200]], dtype=np.int16)
+    feed.add_batch(SampleBatch(0, 0, 1_000_000, 1_000_000, good), arrival=1.0)
+    for bad in (good.astype(np.float64), good.astype(np.int32), good[:, :1],
+                np.zeros((0, 2), dtype=np.int16)):
+        feed.add_batch(SampleBatch(0, 1, 1_001_000, 1_000_000, bad), arrival=1.0)
+    m = feed.measurements(1.0)  # the kernel never sees the misfits
+    assert feed.samples_filtered == 2
+    assert np.isfinite(m.drum_current) and np.isfinite(m.drum_speed)
