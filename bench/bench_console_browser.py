@@ -18,8 +18,6 @@ import asyncio
 import concurrent.futures
 import itertools
 import re
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from local_broker import Broker  # bench/, this script's directory
 
 from telemetry.contract.payloads import BatchMessage, Envelope, StateMessage, encode
 from telemetry.ground.console.users import UserStore
@@ -46,12 +45,6 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage
          "--no-first-run", "--disable-background-networking", "--disable-component-update",
          "--disable-sync", "--window-size=1440,1000", "--disable-background-timer-throttling",
          "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def publish(url: str, stop: threading.Event) -> None:
@@ -110,16 +103,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seconds", type=float, default=15.0)
     args = p.parse_args()
-    if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
-        sys.exit("mosquitto not found: run scripts/ensure-mosquitto.sh")
     with tempfile.TemporaryDirectory(prefix="bench-console-") as tmp:
         work = Path(tmp)
-        port = free_port()
-        (work / "mq.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n")
-        broker = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c",
-                                   str(work / "mq.conf")], stderr=subprocess.DEVNULL)
+        broker = Broker(work)
+        broker.start()
         UserStore(work / "users.json").add("bench", "operator", "bench-password")
-        url = f"mqtt://127.0.0.1:{port}"
+        url = broker.url
         console = subprocess.Popen(
             [sys.executable, "-m", "telemetry.ground.cli", "--broker", url, "serve", "--users",
              str(work / "users.json"), "--port", "0"], stdout=subprocess.PIPE, text=True)
@@ -140,8 +129,7 @@ def main() -> None:
         finally:
             console.terminate()
             console.wait(10)
-            broker.terminate()
-            broker.wait(10)
+            broker.stop()
     if not samples:
         sys.exit("no measurement: the page showed no rate")
     redraws = statistics.median(s[0] for s in samples)
