@@ -14,6 +14,8 @@ from control.task_supervisor import supervise
 from rig_common.backoff import Backoff
 from tests.integration.control_helpers import controller_config, simulator, wait_for
 
+pytestmark = pytest.mark.usefixtures("frozen_heap")  # an in-process rig: tests/conftest.py
+
 
 async def test_supervise_restarts_a_failing_body_until_it_returns() -> None:
     runs: list[int] = []

@@ -14,6 +14,8 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from control.app import RigController
 from control.mission import MissionPlan, MissionSite
 from control.operator import AutoOperator
@@ -31,6 +33,8 @@ from control.supervisor import Mode
 from tests.integration.control_helpers import controller_config, simulator
 
 from .helpers import NOW, OPS, ROGUE, TOPIC, body, make_config, signed
+
+pytestmark = pytest.mark.usefixtures("frozen_heap")  # an in-process rig: tests/conftest.py
 
 ROVER_KEY = OPS.signing_key  # stands in for the rover's own key
 

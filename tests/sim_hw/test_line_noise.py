@@ -15,6 +15,8 @@ from sim_hw.line_noise import LineNoise, NoiseConfig, parse_noise
 from sim_hw.noise_proxy import NoiseProxy
 from sim_hw.rig import Rig, RigConfig
 
+pytestmark = pytest.mark.usefixtures("frozen_heap")  # an in-process rig: tests/conftest.py
+
 
 def model(cfg: NoiseConfig, seed: int = 0) -> LineNoise:
     return LineNoise(cfg, np.random.default_rng(seed))
