@@ -9,26 +9,9 @@ ERROR level: the twin costs several times more CPU per control period.
 
 from __future__ import annotations
 
-import logging
-import os
+from rig_common.kernels import load
 
-log = logging.getLogger(__name__)
-
-if os.environ.get("RIG_INGEST_PURE") == "1":
-    from . import _ingest_py as _impl
-
-    IMPLEMENTATION = "pure"
-else:
-    try:
-        from . import _ingest as _impl  # type: ignore[no-redef]
-
-        IMPLEMENTATION = "compiled"
-    except ImportError as err:  # pragma: no cover - exercised only on broken installs
-        from . import _ingest_py as _impl  # type: ignore[no-redef]
-
-        IMPLEMENTATION = "pure"
-        log.error("compiled ingest module missing (%s): using the slower pure-Python twin; "
-                  "rebuild with `pip install -e .`", err)
+_impl, IMPLEMENTATION = load("control", "_ingest", "_ingest_py", "RIG_INGEST_PURE", "ingest")
 
 ingest = _impl.ingest
 

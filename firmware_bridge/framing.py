@@ -7,29 +7,10 @@ level: at 3 Mbaud the pure path costs a large share of a rover core.
 
 from __future__ import annotations
 
-import logging
-import os
+from rig_common.kernels import load
 
-log = logging.getLogger(__name__)
-
-if os.environ.get("RIG_FRAMING_PURE") == "1":
-    from . import _framing_py as _impl
-
-    IMPLEMENTATION = "pure"
-else:
-    try:
-        from . import _framing as _impl  # type: ignore[no-redef]
-
-        IMPLEMENTATION = "compiled"
-    except ImportError as err:  # pragma: no cover - exercised only on broken installs
-        from . import _framing_py as _impl  # type: ignore[no-redef]
-
-        IMPLEMENTATION = "pure"
-        log.error(
-            "compiled framing module missing (%s): using the slow pure-Python path; "
-            "rebuild with `pip install -e .`",
-            err,
-        )
+_impl, IMPLEMENTATION = load("firmware_bridge", "_framing", "_framing_py", "RIG_FRAMING_PURE",
+                             "framing")
 
 crc32c = _impl.crc32c
 cobs_encode = _impl.cobs_encode

@@ -1,4 +1,5 @@
-"""Small utilities every room may import: bounded numbers and TOML files.
+"""Small utilities every room may import: bounded numbers, TOML files, backoff,
+the choice of a compiled kernel or its twin (``rig_common.kernels``).
 
 This package is the floor beside ``firmware_bridge``: it imports nothing of ours,
 so ``control``, ``telemetry`` (contract, downlink, ground tools) and ``sim_hw``
