@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -55,19 +56,27 @@ LATENESS_RATIO_GOAL = 1.5
 LATENCY_MARGIN_S = 0.002
 
 
-async def idle_loop(rate_hz: float, seconds: float) -> dict:
-    """An asyncio loop that only wakes on time: the same timing as the control loop."""
+async def on_time(rate_hz: float, seconds: float, each_tick: Callable[[float], object]) -> int:
+    """Call *each_tick(deadline)* on a deadline-corrected ``call_at`` timer, the control
+    loop's timing, for *seconds*; return the tick count."""
     loop = asyncio.get_running_loop()
-    period = 1.0 / rate_hz
-    late: list[float] = []
-    deadline = loop.time()
+    period, deadline, n = 1.0 / rate_hz, loop.time(), 0
     end = deadline + seconds
     while deadline < end:
         deadline += period
         fut = loop.create_future()
         loop.call_at(deadline, fut.set_result, None)
         await fut
-        late.append(loop.time() - deadline)
+        each_tick(deadline)
+        n += 1
+    return n
+
+
+async def idle_loop(rate_hz: float, seconds: float) -> dict:
+    """An asyncio loop that only wakes on time: the same timing as the control loop."""
+    loop = asyncio.get_running_loop()
+    late: list[float] = []
+    await on_time(rate_hz, seconds, lambda deadline: late.append(loop.time() - deadline))
     late.sort()
     return {"p50_ms": 1e3 * late[len(late) // 2],
             "p99_ms": 1e3 * late[min(len(late) - 1, int(0.99 * (len(late) - 1)))],

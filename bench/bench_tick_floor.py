@@ -40,6 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench_control import on_time  # bench/, this script's directory
+
 from control.app import RigController
 from control.config import load_config
 from control.mission import DEFAULT_MISSION
@@ -54,24 +56,9 @@ GOAL_MS = 0.3
 SIM_ARGS = ["--seed", "7", "--rate", "100", "--batch-ms", "10", "--time-scale", "1"]
 
 
-async def _ticks(rate_hz: float, seconds: float, each_tick) -> int:
-    """Run *each_tick* on a deadline-corrected ``call_at`` timer; return the tick count."""
-    loop = asyncio.get_running_loop()
-    period, deadline, n = 1.0 / rate_hz, loop.time(), 0
-    end = deadline + seconds
-    while deadline < end:
-        deadline += period
-        fut = loop.create_future()
-        loop.call_at(deadline, fut.set_result, None)
-        await fut
-        each_tick()
-        n += 1
-    return n
-
-
 async def rung_idle(rate_hz: float, seconds: float) -> float:
     cpu0 = time.process_time()
-    n = await _ticks(rate_hz, seconds, lambda: None)
+    n = await on_time(rate_hz, seconds, lambda _deadline: None)
     return (time.process_time() - cpu0) / n
 
 
@@ -116,7 +103,7 @@ async def rung_pty(rate_hz: float, seconds: float, bytes_per_s: float, writes_pe
                             pass_fds=(firmware_end,))
     try:
         cpu0 = time.process_time()
-        n = await _ticks(rate_hz, seconds, lambda: transport.write(frame))
+        n = await on_time(rate_hz, seconds, lambda _deadline: transport.write(frame))
         cpu = (time.process_time() - cpu0) / n
     finally:
         transport.close()
@@ -138,14 +125,14 @@ async def rung_bridge(rate_hz: float, seconds: float) -> tuple[float, float, flo
                         pass
             consumer = asyncio.create_task(consume())
 
-            def tick() -> None:
+            def tick(_deadline: float) -> None:
                 if bridge.is_up:
                     bridge.send_setpoints(0.0, 0.0, enable=False, ttl=0.1)
 
             await asyncio.sleep(0.5)  # past the handshake and the first heartbeats
             c0 = bridge.link.counters()
             cpu0, t0 = time.process_time(), time.monotonic()
-            n = await _ticks(rate_hz, seconds, tick)
+            n = await on_time(rate_hz, seconds, tick)
             cpu, wall = time.process_time() - cpu0, time.monotonic() - t0
             c1 = bridge.link.counters()
             consumer.cancel()
