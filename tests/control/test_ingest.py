@@ -11,31 +11,19 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from control import _ingest_py, ingest
+from tests.compiled import MissingExtension, compiled
 
-try:
-    from control import _ingest as _ingest_c
-except ImportError:  # the test below fails loudly in that case
-    _ingest_c = None
+_ingest_c = compiled("control._ingest")
 
-
-class _MissingExtension:
-    """Stands in for an unbuilt extension so its variants FAIL with the reason, never skip."""
-
-    def __getattr__(self, name: str):
-        pytest.fail(f"control._ingest is not built (needed for {name}): run pip install -e .",
-                    pytrace=False)
-
-
-IMPLS = [pytest.param(_ingest_py, id="pure"),
-         pytest.param(_ingest_c if _ingest_c is not None else _MissingExtension(),
-                      id="compiled")]
+IMPLS = [pytest.param(_ingest_py, id="pure"), pytest.param(_ingest_c, id="compiled")]
 
 
 def test_compiled_kernel_is_loaded() -> None:
     if os.environ.get("RIG_INGEST_PURE") == "1":
         assert ingest.IMPLEMENTATION == "pure"
         return
-    assert _ingest_c is not None, "control._ingest is not built: run pip install -e ."
+    assert not isinstance(_ingest_c, MissingExtension), \
+        "control._ingest is not built: run pip install -e ."
     assert ingest.IMPLEMENTATION == "compiled" and ingest.ingest is _ingest_c.ingest
     assert _ingest_c.__file__.endswith((".so", ".pyd"))
 

@@ -9,32 +9,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge import _framing_py, framing
+from tests.compiled import MissingExtension, compiled
 
-try:
-    from firmware_bridge import _framing as _framing_c
-except ImportError:  # the test below fails loudly in that case
-    _framing_c = None
+_framing_c = compiled("firmware_bridge._framing")
 
-
-
-class _MissingExtension:
-    """Stands in for an unbuilt extension so its variants FAIL with the reason, never skip."""
-
-    def __getattr__(self, name: str):
-        pytest.fail(f"firmware_bridge._framing is not built (needed for {name}): "
-                    "run pip install -e .", pytrace=False)
-
-
-IMPLS = [pytest.param(_framing_py, id="pure"),
-         pytest.param(_framing_c if _framing_c is not None else _MissingExtension(),
-                      id="compiled")]
+IMPLS = [pytest.param(_framing_py, id="pure"), pytest.param(_framing_c, id="compiled")]
 
 
 def test_compiled_module_is_loaded() -> None:
     if os.environ.get("RIG_FRAMING_PURE") == "1":
         assert framing.IMPLEMENTATION == "pure"
         return
-    assert _framing_c is not None, "firmware_bridge._framing is not built: run pip install -e ."
+    assert not isinstance(_framing_c, MissingExtension), \
+        "firmware_bridge._framing is not built: run pip install -e ."
     assert framing.IMPLEMENTATION == "compiled"
     assert framing.FrameSplitter is _framing_c.FrameSplitter
     assert _framing_c.__file__.endswith((".so", ".pyd"))
