@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from telemetry.ground.cli import main as ground_main
 from telemetry.ground.ledger_verify import load_entries
 from telemetry.ground.record import Recorder, record
 from telemetry.ground.report import build_report
+from telemetry.ground.store_writer import StoreWriter
 from telemetry.mqtt_adapter import MqttSettings, connect
 from tests.integration.downlink_helpers import wait_until
 
@@ -27,8 +29,12 @@ def settings(url: str, client_id: str | None = None) -> MqttSettings:
 
 
 async def start_recorder(url: str, store: str, name: str, shared: str | None = "ground"
-                         ) -> tuple[asyncio.Event, asyncio.Task[Recorder], list[float]]:
+                         ) -> tuple[asyncio.Event, asyncio.Task[Recorder], list[float],
+                                    Callable[[], int]]:
+    """Start a recorder, return once subscribed: its stop, task, receive stamps (every
+    message, the rigs' status included) and a count of the unique data messages so far."""
     stop, stamps, links = asyncio.Event(), [], []
+    writers: list[StoreWriter] = []
 
     def clock() -> float:
         stamps.append(time.time())
@@ -36,10 +42,12 @@ async def start_recorder(url: str, store: str, name: str, shared: str | None = "
 
     task = asyncio.create_task(record(settings(url, name), store, prefix="regolith", rig=None,
                                       shared=shared, stop=stop, clock=clock,
-                                      on_link=links.append, recorder_name=name),
+                                      on_link=links.append, recorder_name=name,
+                                      on_writer=writers.append),
                                name=f"recorder-{name}")
     await wait_until(lambda: links == [True] or task.done(), 10, f"{name} subscribed")
-    return stop, task, stamps
+    return stop, task, stamps, lambda: sum(w.recorder.accounting.totals()["unique"]
+                                           for w in writers)
 
 
 async def publish_run(url: str, tmp_path: Path, rig: str, n: int) -> None:
@@ -67,10 +75,13 @@ async def test_shared_recorders_write_one_database_without_double_counting(
     n = 25
     await asyncio.gather(publish_run(mosquitto.url, tmp_path, "rig-1", n),
                          publish_run(mosquitto.url, tmp_path, "rig-2", n))
-    await wait_until(lambda: sum(len(s) for _, _, s in recorders) >= 8 * n, 15, "all received")
-    for stop, _, _ in recorders:
+    # every data message stored once: the stamps also count each rig's status messages,
+    # so "as many stamps as data messages" could stop the recorders two messages early
+    await wait_until(lambda: sum(unique() for *_, unique in recorders) >= 8 * n, 15,
+                     "all received")
+    for stop, *_ in recorders:
         stop.set()
-    done = await asyncio.wait_for(asyncio.gather(*(t for _, t, _ in recorders)), 15)
+    done = await asyncio.wait_for(asyncio.gather(*(t for _, t, *_ in recorders)), 15)
     shares = [r.accounting.totals()["unique"] for r in done]
     assert sum(shares) == 8 * n and sum(1 for s in shares if s) >= 2, shares
 
@@ -114,10 +125,11 @@ async def test_copies_reaching_different_recorders_count_once(
             await rig.publish("regolith/rig-1/ledger", encode(LedgerMessage(
                 ledger_env, {"index": 39 - seq, "kg": 1.5})))
             sent += 1
-    await wait_until(lambda: sum(len(s) for _, _, s in recorders) >= sent, 15, "all received")
-    for stop, _, _ in recorders:
+    await wait_until(lambda: sum(len(s) for _, _, s, _ in recorders) >= sent, 15,
+                     "all received")
+    for stop, *_ in recorders:
         stop.set()
-    done = await asyncio.wait_for(asyncio.gather(*(t for _, t, _ in recorders)), 15)
+    done = await asyncio.wait_for(asyncio.gather(*(t for _, t, *_ in recorders)), 15)
     assert all(r.accounting.totals()["received"] for r in done), "both took a share"
 
     reports, _ = await build_report([postgres_url])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cbor2
@@ -16,6 +17,7 @@ from telemetry.downlink import Downlink, DownlinkConfig
 from telemetry.ground.cli import main as ground_main
 from telemetry.ground.record import Recorder, record
 from telemetry.ground.report import build_report
+from telemetry.ground.store_writer import StoreWriter
 from telemetry.ground.stores import open_store
 from telemetry.ground.watch import WatchModel
 from telemetry.mqtt_adapter import InboundMessage, MqttSettings, connect
@@ -39,11 +41,14 @@ def settings(url: str) -> MqttSettings:
 
 
 async def start_recorder(url: str, path: Path, shared: str | None = None
-                         ) -> tuple[asyncio.Event, asyncio.Task[Recorder], list[float]]:
-    """Start a recorder and return once it is subscribed."""
+                         ) -> tuple[asyncio.Event, asyncio.Task[Recorder], list[float],
+                                    Callable[[], int]]:
+    """Start a recorder and return once it is subscribed: its stop, task, receive stamps
+    (every message, the rig's status included) and its count of unique data messages."""
     stop = asyncio.Event()
     stamps: list[float] = []
     links: list[bool] = []
+    writers: list[StoreWriter] = []
 
     def clock() -> float:
         stamps.append(time.time())
@@ -51,10 +56,11 @@ async def start_recorder(url: str, path: Path, shared: str | None = None
 
     task = asyncio.create_task(record(settings(url), path, prefix="regolith", rig=None,
                                       shared=shared, stop=stop, clock=clock,
-                                      on_link=links.append),
+                                      on_link=links.append, on_writer=writers.append),
                                name=f"recorder-{path.name}")
     await wait_until(lambda: links == [True] or task.done(), 10, f"{path.name} subscribed")
-    return stop, task, stamps
+    return stop, task, stamps, lambda: sum(w.recorder.accounting.totals()["unique"]
+                                           for w in writers)
 
 
 async def publish_run(url: str, tmp_path: Path, n: int) -> None:
@@ -77,7 +83,7 @@ async def publish_run(url: str, tmp_path: Path, n: int) -> None:
 
 async def test_malformed_payloads_are_counted_and_ignored(mosquitto, tmp_path: Path) -> None:
     path = tmp_path / "rec.db"
-    stop, task, stamps = await start_recorder(mosquitto.url, path)
+    stop, task, stamps, _ = await start_recorder(mosquitto.url, path)
     async with connect(settings(mosquitto.url)) as evil:
         for topic, payload in GARBAGE:
             await evil.publish(topic, payload, qos=1)
@@ -102,12 +108,13 @@ async def test_malformed_payloads_are_counted_and_ignored(mosquitto, tmp_path: P
 async def test_two_shared_recorders_split_the_load_without_double_counting(
         mosquitto, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     a, b = tmp_path / "a.db", tmp_path / "b.db"
-    stop_a, task_a, stamps_a = await start_recorder(mosquitto.url, a, shared="ground")
-    stop_b, task_b, stamps_b = await start_recorder(mosquitto.url, b, shared="ground")
+    stop_a, task_a, _, unique_a = await start_recorder(mosquitto.url, a, shared="ground")
+    stop_b, task_b, _, unique_b = await start_recorder(mosquitto.url, b, shared="ground")
     n = 30
-    # The retained status is not delivered to shared subscriptions, so 4 * n messages.
     await publish_run(mosquitto.url, tmp_path, n)
-    await wait_until(lambda: len(stamps_a) + len(stamps_b) >= 4 * n, 10, "all recorded")
+    # 4 * n data messages; the receive stamps would also count the rig's live status
+    # messages, and stop the recorders before the last data arrived
+    await wait_until(lambda: unique_a() + unique_b() >= 4 * n, 10, "all recorded")
     stop_a.set()
     stop_b.set()
     rec_a, rec_b = await asyncio.wait_for(asyncio.gather(task_a, task_b), 10)
@@ -134,7 +141,7 @@ async def test_two_shared_recorders_split_the_load_without_double_counting(
 
 async def test_plot_writes_raw_vs_filtered_state_and_mass(mosquitto, tmp_path: Path) -> None:
     path = tmp_path / "rec.db"
-    stop, task, stamps = await start_recorder(mosquitto.url, path)
+    stop, task, stamps, _ = await start_recorder(mosquitto.url, path)
     await publish_run(mosquitto.url, tmp_path, 12)
     await wait_until(lambda: len(stamps) >= 48, 10, "all recorded")
     stop.set()
