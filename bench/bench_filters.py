@@ -291,6 +291,7 @@ def bench_throughput(
             )
     print(f"this machine: {cpu_name()}, {platform.machine()}")
     print("(ratios: median over alternating rounds; times: best round)")
+    lanes_bound(sos64, rng)
     o64, m64 = result[("float64", LARGE)]
     o32 = result[("float32", LARGE)][0]
     vs_min = ratios[("float64", LARGE)]
@@ -308,6 +309,32 @@ def bench_throughput(
             speedup >= F32_GOAL,
         ),
     ]
+
+
+def lanes_bound(sos64: np.ndarray, rng: np.random.Generator) -> None:
+    """Is the kernel bound by latency or by arithmetic throughput? More channels mean
+    more independent recurrences in flight: if ns per channel-sample does not fall as
+    the channels double, the floating-point units are already busy, and float32 can
+    gain over float64 only its twice as many lanes per vector: at most 2x."""
+    ns = sos64.shape[0]
+    widths = (C, 2 * C, 4 * C)
+    fns = []
+    for c in widths:
+        rows = LARGE * C // c  # the same number of channel-samples at every width
+        for dtype in (np.float64, np.float32):
+            f = filters.SosFilter(sos64.astype(dtype), c, dtype)
+            x = rng.standard_normal((rows, c)).astype(dtype)
+            out = np.zeros_like(x)
+            fns.append(lambda f=f, x=x, out=out: f.process(x, out))
+    timing = paired(fns, budget_s=2.0)
+    per = LARGE * C * ns * 1e-9
+    print()
+    print(f"## ours at {', '.join(map(str, widths))} channels, {LARGE * C} channel-samples "
+          "per call: flat = throughput-bound (float32 gains at most its 2x lanes)")
+    for i, c in enumerate(widths):
+        print(f"{c:3d} channels: float64 {timing.best[2 * i] / per:6.3f} ns  float32 "
+              f"{timing.best[2 * i + 1] / per:6.3f} ns  float64/float32 "
+              f"{timing.ratio(2 * i, 2 * i + 1):4.2f}x")
 
 
 class ScipyHampel:
