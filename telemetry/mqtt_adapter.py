@@ -238,6 +238,39 @@ class MqttSession:
         self._client._client.ack(mid, qos)
 
 
+def _register_writes_safely(client: aiomqtt.Client) -> None:
+    """Watch paho's socket for writability only while it is open.
+
+    aiomqtt 2.5 answers paho's "I have bytes to write" with
+    ``call_soon_threadsafe(loop.add_writer, sock.fileno(), ...)``: the descriptor
+    number is read at once, the registration runs a loop turn later. When the
+    broker goes away, the read that finds the connection gone can run in between
+    (a publish and the socket's end of file in the same loop turn) and paho closes
+    the socket: the late registration then fails in asyncio's log ("Bad file
+    descriptor") or, had the number been re-used by then, watches another socket
+    or file with a dead client's callback. This registration looks at the socket
+    when it runs, and the callback fails the connection as aiomqtt's does.
+    """
+    paho_client: paho.Client = client._client
+    loop = asyncio.get_running_loop()
+
+    def write_ready() -> None:
+        try:
+            paho_client.loop_write()
+        except Exception as exc:  # e.g. BrokenPipeError: the connection is gone
+            if not client._disconnected.done():
+                client._disconnected.set_exception(exc)
+
+    def on_register_write(c: paho.Client, userdata: object, sock: socket.socket) -> None:
+        def register() -> None:
+            if c.socket() is sock and sock.fileno() != -1:
+                loop.add_writer(sock.fileno(), write_ready)
+
+        loop.call_soon_threadsafe(register)  # paho may call from the connect thread
+
+    paho_client.on_socket_register_write = on_register_write
+
+
 @asynccontextmanager
 async def connect(settings: MqttSettings, *,
                   will: LastWill | None = None) -> AsyncIterator[MqttSession]:
@@ -270,6 +303,7 @@ async def connect(settings: MqttSettings, *,
         logger=log,
         **kwargs,  # type: ignore[arg-type]
     )
+    _register_writes_safely(client)
     if settings.manual_ack:
         # before connecting: a resumed session's queue arrives right after CONNACK
         client._client.manual_ack_set(True)
