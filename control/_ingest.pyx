@@ -4,8 +4,14 @@
 from libc.math cimport NAN
 from libc.stdint cimport int16_t, int64_t, uint8_t
 
+from firmware_bridge.messages import COUNT_RAIL, NO_READING
+
 cdef enum:
     MAX_CHANNELS = 256  # the protocol's channel count is one byte
+
+# the wire's markers (section 4.6 of docs/protocol.md), as C values for the loop
+cdef int16_t _NO_READING = NO_READING
+cdef int16_t _RAIL = COUNT_RAIL
 
 
 def ingest(list batches, list ends, const double[::1] scale, const double[::1] offset,
@@ -51,13 +57,13 @@ def ingest(list batches, list ends, const double[::1] scale, const double[::1] o
             for i in range(n):
                 for k in range(c):
                     v = counts[i, k]
-                    if v == -32768:  # no reading
+                    if v == _NO_READING:
                         phys[row + i, k] = NAN
                         rail[k] = 0
                     else:
                         phys[row + i, k] = <double>v * scale[k] + offset[k]
                         drop[k] = 0
-                        if -32767 < v < 32767:
+                        if -_RAIL < v < _RAIL:
                             rail[k] = 0
                     if v != prev[k]:
                         moved[k] = 1

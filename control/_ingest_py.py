@@ -5,14 +5,14 @@ call and does everything the sensor feed needs from the raw counts, per
 channel:
 
 * ``phys``: ``count * scale + offset`` per row, NaN where the count is the
-  "no reading" marker -32768;
+  "no reading" marker -32768 (``firmware_bridge.messages.NO_READING``);
 * ``changed``: the end time (us) of the last batch in which the channel's counts
   moved, within the batch or against the previous row (the previous batch's last
   row, or ``last`` from the call before); with ``fresh`` (a new session, no
   previous row) every channel first counts as changed at the end of the first
   batch;
 * ``saturated``: set (OR) where some batch is at a rail in every row
-  (``|count| >= 32767``) or "no reading" in every row;
+  (``|count| >= 32767``, ``COUNT_RAIL``) or "no reading" in every row;
 * ``last``: overwritten with the final row's counts.
 
 It returns the number of channels whose ``saturated`` flag is set after the
@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import numpy as np
 
-NO_READING = -32768
-RAIL = 32767
+from firmware_bridge.messages import COUNT_RAIL as RAIL
+from firmware_bridge.messages import NO_READING
 
 
 def ingest(batches: list[np.ndarray], ends: list[int], scale: np.ndarray, offset: np.ndarray,

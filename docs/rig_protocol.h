@@ -86,6 +86,17 @@ enum rig_param {
 enum rig_param_status { RIG_PS_OK = 0, RIG_PS_UNKNOWN = 1, RIG_PS_OUT_OF_RANGE = 2,
                         RIG_PS_READ_ONLY = 3 };
 
+/* EVENT severity (4.11) and RESET_NOTICE reason (4.12) */
+enum rig_severity { RIG_SEV_INFO = 0, RIG_SEV_WARNING = 1, RIG_SEV_FAULT = 2, RIG_SEV_CRITICAL = 3 };
+enum rig_reset_reason {
+    RIG_RESET_POWER_ON = 0, RIG_RESET_WATCHDOG = 1, RIG_RESET_BROWNOUT = 2,
+    RIG_RESET_COMMANDED = 3, RIG_RESET_FAULT = 4
+};
+
+/* SAMPLE_BATCH counts with a meaning (4.6): a sensor giving no reading, and the rails */
+#define RIG_COUNT_NO_READING (-32767 - 1) /* INT16_MIN */
+#define RIG_COUNT_RAIL 32767
+
 /* --- timing (section 6, ms) --------------------------------------------------------- */
 #define RIG_HEARTBEAT_MS 25u
 #define RIG_HELLO_INTERVAL_MS 100u

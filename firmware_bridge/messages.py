@@ -14,6 +14,12 @@ import numpy as np
 
 PROTOCOL_VERSION = 1
 
+#: SAMPLE_BATCH count of a sensor that gives no reading (section 4.6); quantisation
+#: never produces it (the rails are +-COUNT_RAIL)
+NO_READING = -32768
+#: a count at or beyond +-COUNT_RAIL is the sensor or its converter at full scale
+COUNT_RAIL = 32767
+
 
 class MsgType(IntEnum):
     HELLO = 0x01

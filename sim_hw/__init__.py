@@ -11,7 +11,9 @@ tests); ``TruthRecorder`` books what really happened (``--truth-log``), for
 them and never for the controller.
 """
 
-from .channels import CHANNEL_IDS, CHANNELS, NO_READING
+from firmware_bridge.messages import NO_READING
+
+from .channels import CHANNEL_IDS, CHANNELS
 from .errors import ScenarioError, SimError, SimUsageError
 from .firmware import Firmware, FirmwareConfig, Power
 from .injector import FaultInjector

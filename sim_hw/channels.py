@@ -2,17 +2,15 @@
 
 Stream 0 is the fast stream (raw rate, batched), stream 1 the slow navigation
 stream (20 Hz). Physical value = offset + scale * count; scales are chosen so
-that each channel's range fits int16 with margin. The count ``-32768`` is
-never produced by quantisation: it is the "no reading" marker a dropped-out
-sensor reports.
+that each channel's range fits int16 with margin. The count ``-32768``
+(``firmware_bridge.messages.NO_READING``) is never produced by quantisation: it
+is the "no reading" marker a dropped-out sensor reports.
 """
 
 from __future__ import annotations
 
 from firmware_bridge.messages import ChannelInfo
 
-#: count the firmware reports for a sensor that gives no reading (dropout)
-NO_READING = -32768
 FAST_STREAM = 0
 SLOW_STREAM = 1
 SLOW_RATE_HZ = 20

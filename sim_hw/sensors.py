@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .channels import FAST_CHANNELS, NO_READING, SLOW_CHANNELS
+from firmware_bridge.messages import COUNT_RAIL, NO_READING
+
+from .channels import FAST_CHANNELS, SLOW_CHANNELS
 from .plant import COL_MESH, COL_RIPPLE, COL_THETA
 from .plant_config import PlantConfig
-
-_I16_MAX = 32767
 
 # per fast channel: noise sigma, spike probability per sample, spike amplitude (physical)
 _NOISE = np.array([0.05, 0.01, 5e-4, 0.02, 0.1, 0.05, 0.05, 0.1, 0.02, 0.05, 0.05, 2e-4])
@@ -107,7 +107,7 @@ class SensorSynth:
             self._spike_bursts(vals, ts)
         counts = (vals - self.offset) * self.inv_scale
         np.rint(counts, out=counts)
-        np.clip(counts, -_I16_MAX, _I16_MAX, out=counts)
+        np.clip(counts, -COUNT_RAIL, COUNT_RAIL, out=counts)
         out = counts.astype(np.int16)
         if overlays:
             self._hold_and_drop(out, ts, 0)
@@ -118,7 +118,7 @@ class SensorSynth:
         """One slow-stream sample (1 x 4 counts) at time *t*."""
         vals = np.asarray(values) + self.rng.standard_normal(len(values)) * _SLOW_NOISE
         counts = np.clip(np.rint((vals - self.slow_offset) * self.slow_inv_scale),
-                         -_I16_MAX, _I16_MAX).astype(np.int16)[None, :]
+                         -COUNT_RAIL, COUNT_RAIL).astype(np.int16)[None, :]
         if self.overlays:
             self._hold_and_drop(counts, np.array([t]), self.n)
         self.last_slow = counts[0].copy()
@@ -153,7 +153,7 @@ class SensorSynth:
                 if o.count is None:
                     if not math.isnan(o.value):
                         scale = self.scale_of(o.channel)
-                        o.count = int(np.clip(round(o.value / scale), -_I16_MAX, _I16_MAX))
+                        o.count = int(np.clip(round(o.value / scale), -COUNT_RAIL, COUNT_RAIL))
                     else:
                         last = self.last_counts if base == 0 else self.last_slow
                         first = int(np.argmax(win))

@@ -1,4 +1,5 @@
-"""docs/rig_protocol.h, compiled with the machine's C compiler, against every hex vector."""
+"""docs/rig_protocol.h, compiled with the machine's C compiler, against every hex vector
+and against the numbers of ``firmware_bridge.messages``."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from firmware_bridge.codec import decode_body
+from firmware_bridge import messages
+from firmware_bridge.codec import INFO_TABLE_OMITTED, INFO_WATCHDOG_TRIPPED, decode_body
 
 from .test_vectors import BODY, WIRE
 from .vectors import VECTORS
@@ -102,3 +104,50 @@ def test_c_header_passes_every_vector(tmp_path) -> None:
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.startswith(f"ok {len(VECTORS)} vectors, {len(VECTORS)} frames"), run.stdout
+
+
+# Python name -> C name: every member of each enum the wire uses, and the constants.
+# A name missing from the header fails to compile (the error names it); a wrong
+# value fails the comparison.
+C_PREFIX: dict[type, tuple[str, dict[str, str]]] = {
+    messages.MsgType: ("RIG_", {}),
+    messages.Flags: ("RIG_F_", {}),
+    messages.Reason: ("RIG_R_", {}),
+    messages.CommandCode: ("RIG_CMD_", {}),
+    messages.ResultStatus: ("RIG_", {}),
+    messages.EventCode: ("RIG_EV_", {}),
+    messages.FirmwareSeverity: ("RIG_SEV_", {}),
+    messages.Capability: ("RIG_CAP_", {}),
+    messages.Status: ("RIG_ST_", {}),
+    messages.ResetReason: ("RIG_RESET_", {}),
+    messages.Param: ("RIG_P_", {}),
+    messages.ParamStatus: ("RIG_PS_", {"UNKNOWN_PARAM": "UNKNOWN"}),
+}
+C_CONSTANTS = {
+    "RIG_PROTOCOL_VERSION": messages.PROTOCOL_VERSION,
+    "RIG_COUNT_NO_READING": messages.NO_READING,
+    "RIG_COUNT_RAIL": messages.COUNT_RAIL,
+    "RIG_INFO_TABLE_OMITTED": INFO_TABLE_OMITTED,
+    "RIG_INFO_WATCHDOG_TRIPPED": INFO_WATCHDOG_TRIPPED,
+}
+
+
+def test_c_header_numbers_are_the_python_ones(tmp_path) -> None:
+    cc = shutil.which("cc")
+    assert cc is not None, "a C compiler (cc) is required to check docs/rig_protocol.h"
+    want = dict(C_CONSTANTS)
+    for enum, (prefix, renamed) in C_PREFIX.items():
+        for member in enum:
+            assert member.name is not None
+            want[prefix + renamed.get(member.name, member.name)] = int(member)
+    lines = "\n".join(f'    printf("{name} %lld\\n", (long long)({name}));' for name in want)
+    src = tmp_path / "numbers.c"
+    src.write_text(f'#include <stdio.h>\n#include "rig_protocol.h"\nint main(void) {{\n{lines}\n'
+                   "    return 0;\n}\n")
+    exe = tmp_path / "numbers"
+    build = subprocess.run([cc, "-std=c99", "-Wall", "-Werror", "-I", str(HEADER_FILE.parent),
+                            str(src), "-o", str(exe)], capture_output=True, text=True, timeout=120)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=True)
+    got = {name: int(value) for name, value in (line.split() for line in run.stdout.splitlines())}
+    assert got == want
