@@ -2,8 +2,11 @@
 
 Issue 14 asks the 100 Hz reference run (``bench/bench_control.py``) to cost at most
 0.3 ms of CPU per tick. This benchmark measures, in one run on the same machine,
-the CPU per 100 Hz tick of four processes that each add one layer:
+the CPU per 100 Hz tick of a ladder in which each rung adds one layer:
 
+0. **bare wake-up**: ``time.sleep`` to each deadline, no event loop, no Python
+   work: what this machine (its kernel and, on a virtual machine, its
+   hypervisor) charges a process for waking at that rate;
 1. **idle loop**: an asyncio loop woken by ``loop.call_at`` every period and
    nothing else (the floor any asyncio service pays at that rate);
 2. **pty I/O**: the same loop reading a pseudo-terminal through the bridge's
@@ -54,6 +57,17 @@ from firmware_bridge.transport import open_link
 
 GOAL_MS = 0.3
 SIM_ARGS = ["--seed", "7", "--rate", "100", "--batch-ms", "10", "--time-scale", "1"]
+
+
+def rung_wake(rate_hz: float, seconds: float) -> float:
+    period = 1.0 / rate_hz
+    cpu0, deadline, n = time.process_time(), time.monotonic(), 0
+    end = deadline + seconds
+    while deadline < end:
+        deadline += period
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        n += 1
+    return (time.process_time() - cpu0) / n
 
 
 async def rung_idle(rate_hz: float, seconds: float) -> float:
@@ -154,11 +168,13 @@ async def main(seconds: float, rate_hz: float) -> None:
     print(f"CPU per {rate_hz:.0f} Hz tick, {seconds:.0f} s per rung, one run, this machine; "
           f"goal for the controller: {GOAL_MS} ms")
     frame = encode_frame(Setpoints(0, 0.0, 0.0, False), seq=1)
+    wake = rung_wake(rate_hz, seconds)  # blocks this loop: nothing else runs yet
     idle = await rung_idle(rate_hz, seconds)
     bridge, bytes_per_s, frames_per_s = await rung_bridge(rate_hz, seconds)
     io, got = await rung_pty(rate_hz, seconds, bytes_per_s, frames_per_s, frame)
     ctl = await rung_controller(rate_hz, seconds)
-    rows = [("1 idle asyncio loop", idle),
+    rows = [("0 bare wake-up (time.sleep, no event loop)", wake),
+            ("1 idle asyncio loop", idle),
             (f"2 + pty I/O ({bytes_per_s:,.0f} B/s in {frames_per_s:.0f} writes/s, "
              f"{len(frame)} B out per tick)", io),
             ("3 + bridge (link, framing, codec, events)", bridge),
