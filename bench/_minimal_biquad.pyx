@@ -4,7 +4,7 @@
 
 ``bench_filters.py`` compiles this file at bench time, with the project's own
 compiler flags and Cython directives (``setup.py``), and times it next to
-``telemetry.filters.SosFilter``: it is the yardstick for "the attainable
+``telemetry.rover.filters.SosFilter``: it is the yardstick for "the attainable
 limit" on the machine at hand.
 
 It is the least a safe binding can do, written the way a careful engineer

@@ -23,7 +23,7 @@ from telemetry.contract.payloads import BatchMessage, Envelope, StateMessage, en
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.hub import Hub
 from telemetry.ground.console.views import LedgerVerifier
-from telemetry.mqtt_adapter import InboundMessage
+from telemetry.mqtt.adapter import InboundMessage
 
 GOAL_BATCHES_PER_S = 10.0  # one rig, one stream0 batch every 0.1 s
 CHANNELS = ("drum_current", "drum_speed", "cut_depth", "arm_current", "bucket_load", "pitch",

@@ -31,7 +31,7 @@ from local_broker import Broker  # bench/, this script's directory
 
 from telemetry.contract.payloads import BatchMessage, Envelope, StateMessage, encode
 from telemetry.ground.console.users import UserStore
-from telemetry.mqtt_adapter import MqttSettings, connect
+from telemetry.mqtt.adapter import MqttSettings, connect
 
 GOAL_REDRAWS = 10.0
 GOAL_ROWS = 100.0

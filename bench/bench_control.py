@@ -44,11 +44,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from control.app import RigController
-from control.config import load_config
-from control.mission import DEFAULT_MISSION
-from control.operator import AutoOperator
-from control.sim_process import SimulatorProcess
+from control.core.auto_operator import AutoOperator
+from control.core.config import load_config
+from control.core.mission import DEFAULT_MISSION
+from control.demo.sim_process import SimulatorProcess
+from control.runtime.app import RigController
 
 REF_CPU_GOAL = 0.03
 FULL_CPU_GOAL = 0.10
@@ -181,7 +181,7 @@ async def main() -> int:
         print(json.dumps(await idle_loop(a.loop_hz, a.seconds)))
         return 0
     logging.basicConfig(level=logging.ERROR)
-    logging.getLogger("control.realtime").addHandler(_RefusalSeen())
+    logging.getLogger("control.runtime.realtime").addHandler(_RefusalSeen())
     print(f"control loop {a.loop_hz:g} Hz, {a.seconds:g} s per run, time scale 1; "
           "an idle asyncio loop runs beside each run")
     ref = await one_run(100, 10.0, a.seconds, a.loop_hz)

@@ -29,9 +29,9 @@ import numpy as np
 from local_broker import Broker  # bench/, this script's directory
 
 from telemetry.contract.payloads import BatchMessage, Envelope, decode, encode
-from telemetry.downlink import Downlink, DownlinkConfig
-from telemetry.downlink.outbox_store import SYNC_INTERVAL_S, SYNC_MAX_ROWS
-from telemetry.mqtt_adapter import MqttSettings, connect
+from telemetry.mqtt.adapter import MqttSettings, connect
+from telemetry.rover.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink.outbox_store import SYNC_INTERVAL_S, SYNC_MAX_ROWS
 
 CHANNELS = [f"ch{i}" for i in range(16)]
 UNITS = ["V"] * 16

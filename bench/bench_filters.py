@@ -39,7 +39,7 @@ from types import ModuleType
 import numpy as np
 from scipy import signal
 
-from telemetry import filters
+from telemetry.rover import filters
 
 ROOT = Path(__file__).resolve().parents[1]
 C = 8
@@ -405,7 +405,7 @@ def bench_medians() -> None:
 
 
 def main() -> None:
-    print(f"telemetry.filters implementation: {filters.IMPLEMENTATION}")
+    print(f"telemetry.rover.filters implementation: {filters.IMPLEMENTATION}")
     with tempfile.TemporaryDirectory(prefix="bench-filters-") as tmp:
         minimal = build_minimal(Path(tmp))
         goals = bench_sos(minimal)

@@ -61,7 +61,7 @@ from telemetry.contract.payloads import (
     encode,
 )
 from telemetry.ground.report import build_report
-from telemetry.mqtt_adapter import MqttSettings, connect
+from telemetry.mqtt.adapter import MqttSettings, connect
 from tests.pgcluster import PostgresCluster, PostgresUnavailable
 
 FAST = ([f"fast{i}" for i in range(12)], 506)  # channels, rows per wall second

@@ -4,7 +4,7 @@ How it runs (faithful, not toy): each mission is the real controller core
 (supervisor, strategy, interlocks, mass estimator, mission, local operator)
 fed by the real compiled filter chains, against the real simulated firmware,
 plant and int16 sensor synthesis, stepped in lockstep simulated time
-(``control.lockstep`` + ``sim_hw.lockstep``): only the serial link and
+(``rig_bench.lockstep`` + ``sim_hw.lockstep``): only the serial link and
 wall-clock jitter are left out. The control step runs at ``--control-hz`` of
 plant time (50 Hz: what the demo runs, 250 Hz wall at time scale 5).
 
@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mission_run import MissionMetrics, run_mission
 
-from control.config import ControllerConfig
+from control.core.config import ControllerConfig
 from sim_hw.firmware import FirmwareConfig
 from sim_hw.plant import RigPlant
 from sim_hw.plant_config import SOIL_PRESETS, PlantConfig, SoilConfig

@@ -13,7 +13,7 @@ one after another, so the machine's load falls on each alike.
 
 Productivity is the demo's: kg/h of simulated time from the simulator's truth
 log (true mass in the hopper / first enable to the end of the last dump,
-``control.productivity.assess``). "Frames" and "samples" delivered are the
+``control.demo.productivity.assess``). "Frames" and "samples" delivered are the
 controller's: sample batches (both streams) and their samples received
 intact, over those plus the ones its stream sequence numbers show missing.
 
@@ -40,13 +40,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from control.app import RigController
 from control.cli import DEMO_RATE_HZ, DEMO_SOIL, DEMO_TIME_SCALE
-from control.config import load_config
-from control.mission import DEFAULT_MISSION
-from control.operator import AutoOperator
-from control.productivity import assess, read_truth_log
-from control.sim_process import SimulatorProcess
+from control.core.auto_operator import AutoOperator
+from control.core.config import load_config
+from control.core.mission import DEFAULT_MISSION
+from control.demo.productivity import assess, read_truth_log
+from control.demo.sim_process import SimulatorProcess
+from control.runtime.app import RigController
 from firmware_bridge.bridge import Connected
 from firmware_bridge.link import MessageReceived
 from firmware_bridge.messages import SampleBatch

@@ -14,7 +14,7 @@ slope after the first hour.
   chains, the local operator and the telemetry publisher (``TelemetryOut``,
   through the real ``Downlink`` and its on-disk outbox to the real broker)
   against the simulated rig in lockstep simulated time
-  (``control.lockstep`` + ``sim_hw.lockstep``, faults through
+  (``rig_bench.lockstep`` + ``sim_hw.lockstep``, faults through
   ``sim_hw.injector``; ``soak_rig.py``). Simulated time is not tied to the
   wall clock, so 24 simulated hours take about half an hour of one core and
   every mission is controlled at its configured rate. Left out: the serial
@@ -58,17 +58,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from local_broker import Broker
 from soak_rig import FAULTS, FaultClock, SoakRig
 
-from control.app import RigController
-from control.config import load_config
-from control.lockstep import LockstepRunner
-from control.mission import MissionPlan, MissionSite
-from control.operator import AutoOperator
-from control.public_topics import PublicTopics
-from control.sensor_feed import SensorFeed
-from control.sim_process import SimulatorProcess
-from control.telemetry_out import TelemetryOut
+from control.core.auto_operator import AutoOperator
+from control.core.config import load_config
+from control.core.mission import MissionPlan, MissionSite
+from control.demo.sim_process import SimulatorProcess
+from control.runtime.app import RigController
+from control.runtime.public_topics import PublicTopics
+from control.runtime.sensor_feed import SensorFeed
+from control.runtime.telemetry_out import TelemetryOut
+from rig_bench.lockstep import LockstepRunner
 from sim_hw.lockstep import LockstepRig
-from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 
 MISSION = MissionPlan("soak", (MissionSite("A", 1.5, 0.0, 25.0, 4),), dump_x=0.0, dump_y=0.0)
 TARGET_KG = sum(s.target_kg for s in MISSION.sites)

@@ -18,7 +18,7 @@ the CPU per 100 Hz tick of a ladder in which each rung adds one layer:
 3. **bridge**: the real ``firmware_bridge.Bridge`` against ``python -m sim_hw``
    (handshake, framing, CRC, decode, sequence accounting, heartbeats, events):
    a set-point each tick, every event drained; no control;
-4. **controller**: ``control.app.RigController`` as in ``bench_control.py``'s
+4. **controller**: ``control.runtime.app.RigController`` as in ``bench_control.py``'s
    reference run (the bridge plus the sensor feed, the control step, the
    interlocks, the mission, the records).
 
@@ -45,11 +45,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench_control import on_time  # bench/, this script's directory
 
-from control.app import RigController
-from control.config import load_config
-from control.mission import DEFAULT_MISSION
-from control.operator import AutoOperator
-from control.sim_process import SimulatorProcess
+from control.core.auto_operator import AutoOperator
+from control.core.config import load_config
+from control.core.mission import DEFAULT_MISSION
+from control.demo.sim_process import SimulatorProcess
+from control.runtime.app import RigController
 from firmware_bridge import Bridge
 from firmware_bridge.codec import encode_frame
 from firmware_bridge.messages import Setpoints

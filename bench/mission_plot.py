@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from mission_run import MissionMetrics
 
-from control.supervisor import Mode
+from control.core.supervisor import Mode
 
 DIGGING = float(list(Mode).index(Mode.DIGGING))  # as mission_run records the mode
 

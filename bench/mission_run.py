@@ -2,7 +2,7 @@
 
 ``run_mission(soil, seed, kind, control_hz)`` builds a ``sim_hw.lockstep.LockstepRig``
 (plant, firmware, sensor synthesis; the seed picks the terrain, the rocks and
-the sensor noise) and a ``control.lockstep.LockstepRunner`` (the controller
+the sensor noise) and a ``rig_bench.lockstep.LockstepRunner`` (the controller
 core, the compiled filter chains, the local operator) with the strategy
 ``kind``, flies the demo mission and returns a ``MissionMetrics``. The
 simulator's truth (``rig.truth``: what each dump really put in the hopper,
@@ -21,12 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from control.config import load_config
-from control.lockstep import LockstepRunner
-from control.mission import DEFAULT_MISSION
-from control.step import ControlEvent
-from control.strategy import BASELINE_STRATEGY, DigPhase
-from control.supervisor import Mode
+from control.core.config import load_config
+from control.core.mission import DEFAULT_MISSION
+from control.core.step import ControlEvent
+from control.core.strategy import BASELINE_STRATEGY, DigPhase
+from control.core.supervisor import Mode
+from rig_bench.lockstep import LockstepRunner
 from sim_hw.lockstep import LockstepRig
 from sim_hw.plant_config import SOIL_PRESETS
 

@@ -1,6 +1,6 @@
 """The lockstep rig of the soak (bench_soak.py), with faults and a cable that can be pulled.
 
-``SoakRig`` wraps a ``sim_hw.lockstep.LockstepRig`` for ``control.lockstep.LockstepRunner``
+``SoakRig`` wraps a ``sim_hw.lockstep.LockstepRig`` for ``rig_bench.lockstep.LockstepRunner``
 and is the ``FaultTargets`` of a ``sim_hw.injector.FaultInjector``: rocks go to
 the plant, stuck and spike overlays to the sensor synthesiser (the injector's
 own code), a firmware reset replaces the firmware (state lost, motors off) and
@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from control.lockstep import LockstepRunner
-from control.step_messages import LinkDown, LinkUp
+from control.core.step_messages import LinkDown, LinkUp
 from firmware_bridge.messages import FirmwareInfo, Message, ResetReason
+from rig_bench.lockstep import LockstepRunner
 from sim_hw.firmware import Firmware
 from sim_hw.injector import FaultInjector
 from sim_hw.line import LineFaults

@@ -1,27 +1,26 @@
 """The rig controller: supervisor, excavation strategy, interlocks, and the asyncio app."""
 
-from .command_intake import TrustedLink, decode_command, parse_command
-from .command_timing import CommandTiming
-from .commands import CommandAck, CommandName, GroundCommand, check_command
-from .config import ControllerConfig, load_config
-from .errors import (
+from .core.command_timing import CommandTiming
+from .core.commands import CommandAck, CommandName, GroundCommand, check_command
+from .core.config import ControllerConfig, load_config
+from .core.errors import (
     CommandFormatError,
     ConfigError,
     ControlError,
     InvalidTransitionError,
     RigConnectionError,
 )
-from .events import ControlEvent, EventKind
-from .interlocks import Interlocks, Reaction, Trip
-from .lockstep import LockstepRunner
-from .mass_estimator import DumpEstimate, MassEstimate, MassEstimator
-from .measurements import Measurements
-from .mission import MissionPlan, MissionProgress, load_mission
-from .policy import CommandAuthenticator, CommandRefused, NoSiteRules, SiteRules
-from .power_strategy import PowerLimitedStrategy
-from .step import ControlCore, StepInputs, StepOutput
-from .strategy import ExcavationStrategy, make_strategy
-from .supervisor import Mode, ModeChanged, Supervisor, Trigger
+from .core.events import ControlEvent, EventKind
+from .core.interlocks import Interlocks, Reaction, Trip
+from .core.mass_estimator import DumpEstimate, MassEstimate, MassEstimator
+from .core.measurements import Measurements
+from .core.mission import MissionPlan, MissionProgress, load_mission
+from .core.policy import CommandAuthenticator, CommandRefused, NoSiteRules, SiteRules
+from .core.power_strategy import PowerLimitedStrategy
+from .core.step import ControlCore, StepInputs, StepOutput
+from .core.strategy import ExcavationStrategy, make_strategy
+from .core.supervisor import Mode, ModeChanged, Supervisor, Trigger
+from .security.command_intake import TrustedLink, decode_command, parse_command
 
 __all__ = [
     "CommandAck",
@@ -41,7 +40,6 @@ __all__ = [
     "GroundCommand",
     "Interlocks",
     "InvalidTransitionError",
-    "LockstepRunner",
     "MassEstimate",
     "MassEstimator",
     "Measurements",

@@ -25,16 +25,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .app import RigController, RunSummary
-from .config import ControllerConfig, load_config
-from .downlink_port import DownlinkPort
-from .errors import ConfigError, RigConnectionError
-from .mission import DEFAULT_MISSION, MissionPlan, load_mission
-from .operator import AutoOperator
-from .productivity import assess, read_truth_log, summary_rows
-from .sd_notify import SdNotifier
-from .security_setup import build_security
-from .sim_process import SimulatorError, SimulatorProcess
+from .core.auto_operator import AutoOperator
+from .core.config import ControllerConfig, load_config
+from .core.errors import ConfigError, RigConnectionError
+from .core.mission import DEFAULT_MISSION, MissionPlan, load_mission
+from .demo.productivity import assess, read_truth_log, summary_rows
+from .demo.sim_process import SimulatorError, SimulatorProcess
+from .runtime.app import RigController, RunSummary
+from .runtime.downlink_port import DownlinkPort
+from .runtime.sd_notify import SdNotifier
+from .runtime.security_setup import build_security
 
 log = logging.getLogger("control.cli")
 
@@ -85,7 +85,7 @@ async def _open_downlink(cfg: ControllerConfig, broker: str | None,
                          outbox: str) -> tuple[DownlinkPort | None, contextlib.AsyncExitStack]:
     stack = contextlib.AsyncExitStack()
     try:
-        from telemetry.downlink import Downlink, DownlinkConfig
+        from telemetry.rover.downlink import Downlink, DownlinkConfig
 
         dl = await stack.enter_async_context(Downlink(DownlinkConfig(
             rig_id=cfg.ground.rig_id, topic_prefix=cfg.ground.topic_prefix,
@@ -157,7 +157,7 @@ async def _demo(args: argparse.Namespace) -> int:
         truth = read_truth_log(truth_log)
     print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
                                                summary.plant_s, ctl.core.mass.dumps, truth)))
-    from .plot import write_plot
+    from .demo.plot import write_plot
 
     path = write_plot(ctl.record, args.plot, f"rig-control demo: mission {mission.name}, "
                                              f"time scale {args.time_scale:g}")

@@ -20,25 +20,34 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("rig_common", "firmware_bridge", "telemetry", "control", "sim_hw")
+PACKAGES = ("rig_common", "firmware_bridge", "telemetry", "control", "sim_hw", "rig_bench")
 TOOL_DIRS = ("bench", "scripts")
 
 # Module prefix -> room; the longest matching prefix wins.
 ROOM_OF_PREFIX: dict[str, str] = {
     "rig_common": "util",  # bounded numbers, TOML files, reconnect backoff: every room's floor
     "firmware_bridge": "firmware_bridge",
-    "telemetry": "telemetry",  # the package face: a docstring naming the rooms, no imports
+    "telemetry": "telemetry",  # the package faces: docstrings naming the rooms, no imports
+    "telemetry.rover": "telemetry",
     "telemetry.contract": "telemetry.contract",
-    "telemetry.filters": "telemetry.filters",
-    "telemetry.mqtt_adapter": "telemetry.mqtt",
-    "telemetry.mqtt_errors": "telemetry.mqtt",
-    "telemetry.downlink": "telemetry.downlink",
+    "telemetry.mqtt": "telemetry.mqtt",
+    "telemetry.rover.filters": "telemetry.rover.filters",
+    "telemetry.rover.downlink": "telemetry.rover.downlink",
     "telemetry.ground": "telemetry.ground",
-    "control": "control",
+    "control": "control",  # the package face, ``rig-control``'s CLI and ``python -m control``
+    "control.core": "control.core",
+    "control.security": "control.security",
+    "control.runtime": "control.runtime",
+    "control.demo": "control.demo",
     "sim_hw": "sim_hw",
+    "rig_bench": "rig_bench",
     "bench": "tools",
     "scripts": "tools",
 }
+
+_TELEMETRY_ROVER = frozenset({"telemetry.contract", "telemetry.mqtt", "telemetry.rover.filters",
+                              "telemetry.rover.downlink"})
+_CONTROL = frozenset({"control.core", "control.security", "control.runtime"})
 
 # Room -> rooms it may import (its own room is always allowed).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -46,18 +55,23 @@ ALLOWED: dict[str, frozenset[str]] = {
     "firmware_bridge": frozenset({"util"}),
     "telemetry": frozenset(),
     "telemetry.contract": frozenset({"util"}),
-    "telemetry.filters": frozenset(),
+    "telemetry.rover.filters": frozenset(),
     "telemetry.mqtt": frozenset(),
-    "telemetry.downlink": frozenset({"telemetry.contract", "telemetry.mqtt", "util"}),
+    "telemetry.rover.downlink": frozenset({"telemetry.contract", "telemetry.mqtt", "util"}),
     "telemetry.ground": frozenset({"telemetry.contract", "telemetry.mqtt", "util"}),
-    "control": frozenset({
-        "firmware_bridge", "util", "telemetry.contract", "telemetry.filters",
-        "telemetry.mqtt", "telemetry.downlink",
-    }),
+    "control.core": frozenset({"firmware_bridge", "telemetry.contract", "util"}),
+    "control.security": frozenset({"control.core", "telemetry.contract", "util"}),
+    "control.runtime": frozenset({"control.core", "control.security", "firmware_bridge", "util",
+                                  *_TELEMETRY_ROVER}),
+    "control.demo": frozenset({"control.core", "control.runtime", "util"}),
+    "control": _CONTROL | {"control.demo", "firmware_bridge", "util", *_TELEMETRY_ROVER},
     "sim_hw": frozenset({"firmware_bridge", "util", "telemetry.contract"}),
+    # bench and test support: may drive anything, and nothing of the product imports it
+    "rig_bench": _CONTROL | {"control", "sim_hw", "firmware_bridge", "util", *_TELEMETRY_ROVER},
     "tools": frozenset({
-        "firmware_bridge", "util", "telemetry", "telemetry.contract", "telemetry.filters",
-        "telemetry.mqtt", "telemetry.downlink", "telemetry.ground", "control", "sim_hw",
+        "firmware_bridge", "util", "telemetry", "telemetry.contract", "telemetry.mqtt",
+        "telemetry.ground", "control", "control.demo", "sim_hw", "rig_bench",
+        *_CONTROL, *_TELEMETRY_ROVER,
     }),
 }
 
@@ -222,7 +236,7 @@ def test_the_table_itself_has_no_cycle() -> None:
 
 def test_no_cycle_between_rooms_in_the_tree() -> None:
     edges = room_edges()
-    assert ("control", "telemetry.contract") in edges  # the scan sees real imports
+    assert ("control.core", "telemetry.contract") in edges  # the scan sees real imports
     assert find_cycle(edges) is None
 
 
@@ -233,33 +247,49 @@ def test_no_cycle_between_top_level_packages() -> None:
     assert find_cycle(edges) is None, sorted(edges)
 
 
+def test_no_cycle_between_files() -> None:
+    """No two modules import each other, not even through ``TYPE_CHECKING`` or a lazy
+    import: a cycle means a seam in the wrong place (a type that belongs lower down)."""
+    edges = {(a, b) for a, b in import_pairs() if a != b and room_of(a) != "tools"}
+    # a package face imports its own modules; those importing the face back is the cycle
+    assert ("control.runtime.app", "control.core.step") in edges
+    assert find_cycle(edges) is None
+
+
+def test_product_code_never_imports_bench_support() -> None:
+    product = [(a, b) for a, b in import_pairs()
+               if room_of(b) == "rig_bench" and room_of(a) not in ("rig_bench", "tools")]
+    assert product == []
+
+
 # --------------------------------------------------------------------------- the checker
 
 
 @pytest.mark.parametrize("source", [
     "from control.security import Ledger\n",
-    "import importlib\nSUBCOMMANDS = ['control.security_setup']\n",
+    "import importlib\nSUBCOMMANDS = ['control.runtime.security_setup']\n",
     "import control.security.command_auth\n",
     "def later():\n    from control import errors\n    return errors\n",
-    "from ..downlink import Downlink\n",  # relative, resolved to telemetry.downlink
+    "from ..rover.downlink import Downlink\n",  # relative, resolved to telemetry.rover.downlink
 ])
 def test_checker_catches_a_ground_tool_importing_the_rover(source: str) -> None:
     (v,) = check_source(source, "telemetry.ground.fake")
     assert v.from_room == "telemetry.ground"
-    assert v.to_room in ("control", "telemetry.downlink")
+    assert v.to_room in ("control", "control.runtime", "control.security",
+                         "telemetry.rover.downlink")
     assert v.line >= 1
 
 
 def test_checker_allows_what_the_table_allows_and_ignores_third_party() -> None:
     source = ("import json\nimport numpy as np\nfrom telemetry.contract import TopicTree\n"
-              "from telemetry.mqtt_adapter import connect\nfrom . import store\n"
+              "from telemetry.mqtt.adapter import connect\nfrom . import store\n"
               "from rig_common.backoff import Backoff\n")
     assert check_source(source, "telemetry.ground.fake") == []
 
 
 def test_checker_reads_cython_imports_and_catches_a_cycle() -> None:
     pyx = "cimport numpy as cnp\nfrom control import step  # bad\nimport numpy as np\n"
-    (v,) = check_source(pyx, "telemetry.filters._fake", suffix=".pyx")
-    assert (v.from_room, v.to_room) == ("telemetry.filters", "control")
+    (v,) = check_source(pyx, "telemetry.rover.filters._fake", suffix=".pyx")
+    assert (v.from_room, v.to_room) == ("telemetry.rover.filters", "control")
     assert find_cycle({("a", "b"), ("b", "c"), ("c", "a")}) == ["a", "b", "c", "a"]
     assert find_cycle({("a", "b"), ("a", "c"), ("b", "c")}) is None

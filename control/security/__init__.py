@@ -4,9 +4,9 @@ The controller's seams (see docs/commands.md):
 
 * ``SignedCommandAuthenticator.verify(topic, payload, now_wall)`` ->
   ``AuthorizedCommand | Rejection`` for every message on the command topic
-  (``admit`` makes it the controller's ``control.policy.CommandAuthenticator``);
+  (``admit`` makes it the controller's ``control.core.policy.CommandAuthenticator``);
 * ``PlanRules.check_arm(x, y)`` / ``check_dig(x, y, extracted_by_site, in_bucket_kg)``
-  -> ``Decision`` (``SiteRulesPolicy`` adapts it to ``control.policy.SiteRules``);
+  -> ``Decision`` (``SiteRulesPolicy`` adapts it to ``control.core.policy.SiteRules``);
 * ``Ledger.append(DumpRecord)`` -> ``LedgerEntry`` (durable, hash-chained, signed);
 * ``safety_zone_for`` / ``safety_zone_payload`` / ``public_feed_payload`` for the
   public topics.

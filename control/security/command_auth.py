@@ -12,7 +12,7 @@ before the signature verified:
 2. the key id is configured (``unknown_key``);
 3. the Ed25519 signature over ``signing_bytes(topic, body)`` (``bad_signature``);
 4. body fields (``malformed``), command name (``unknown_command``), the key's
-   rights (``unauthorised``), the timing rules of ``control.command_timing``
+   rights (``unauthorised``), the timing rules of ``control.core.command_timing``
    (``expired``, ``future``, ``stale``, ``ttl_too_long``) and the replay window
    (``replayed``, ``counter_too_old``);
 5. only then the key's counter is persisted (``store_unavailable`` if that
@@ -20,7 +20,7 @@ before the signature verified:
    because refusing a stop is the unsafe direction).
 
 The controller's command gate is ``admit(raw, now_wall)``: the same verdict, with
-an accepted command already turned into the ``control.commands.GroundCommand``
+an accepted command already turned into the ``control.core.commands.GroundCommand``
 the core applies (decoded once, here; timing checked once, here, against
 ``SecurityConfig.timing``, which the controller fills from ``[ground]``). The
 controller acks a ``Rejection`` as rejected with ``rejection.ack_reason``,
@@ -28,7 +28,7 @@ raises a ``command_rejected`` event with ``rejection.event_fields()``, and does
 nothing else with it: nothing about a rejected command reaches the firmware.
 
 ``authenticate(raw, now_wall)`` gives the verified body bytes or raises
-``CommandRejected`` (a ``control.policy.CommandRefused``), for tools that keep
+``CommandRejected`` (a ``control.core.policy.CommandRefused``), for tools that keep
 the exact signed bytes.
 """
 
@@ -41,9 +41,9 @@ from typing import Any
 
 from nacl.exceptions import BadSignatureError
 
-from control.command_timing import timing_verdict
-from control.commands import CommandName, GroundCommand
-from control.policy import CommandRefused
+from control.core.command_timing import timing_verdict
+from control.core.commands import CommandName, GroundCommand
+from control.core.policy import CommandRefused, Rejection
 from telemetry.contract.command_wire import (
     CommandBody,
     RejectReason,
@@ -91,40 +91,8 @@ class AuthorizedCommand:
                              self.issued_at, dict(self.args), self.source)
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A refused command, signed or plain (``control.command_intake``): a reason code of
-    docs/commands.md and a sentence. ``key_id``/``command_id`` are only what the message
-    *claimed* unless ``authenticated`` is true."""
-
-    reason: RejectReason
-    detail: str
-    topic: str
-    command_id: str = ""
-    key_id: str = ""
-    authenticated: bool = False  # the signature verified (a genuine key sent it)
-    counter: int | None = None
-
-    @property
-    def ack_reason(self) -> str:
-        return f"{self.reason.value}: {self.detail}"
-
-    def event_fields(self) -> dict[str, Any]:
-        """JSON-ready fields for the security event on the event topic."""
-        out: dict[str, Any] = {"kind": "command_rejected", "reason": self.reason.value,
-                               "detail": self.detail, "topic": self.topic,
-                               "authenticated": self.authenticated}
-        if self.command_id:
-            out["command_id"] = self.command_id
-        if self.key_id:
-            out["key"] = self.key_id
-        if self.counter is not None:
-            out["counter"] = self.counter
-        return out
-
-
 class CommandRejected(CommandRefused):
-    """``CommandRefused`` carrying the full ``Rejection`` (for ``control.policy`` callers)."""
+    """``CommandRefused`` carrying the full ``Rejection`` (for ``control.core.policy`` callers)."""
 
     def __init__(self, rejection: Rejection) -> None:
         super().__init__(rejection.ack_reason, rejection.command_id)
@@ -165,7 +133,7 @@ class SignedCommandAuthenticator:
         return result
 
     def admit(self, raw: bytes, now_wall: float) -> GroundCommand | Rejection:
-        """``control.policy.CommandAuthenticator``: the command to apply, or why not."""
+        """``control.core.policy.CommandAuthenticator``: the command to apply, or why not."""
         result = self.verify(self.topic, raw, now_wall)
         return result if isinstance(result, Rejection) else result.to_command()
 

@@ -10,7 +10,7 @@ and the programmer's mistakes, and for a damaged on-board ledger:
   controller's start-up error handling reports it like any other config error.
 * Key files and the site plan belong to ``telemetry.contract`` (the ground
   reads them too): its ``KeyFileError`` and ``SitePlanError`` are not
-  ``SecurityError``s; ``control.security_setup`` turns them into ``ConfigError``s
+  ``SecurityError``s; ``control.runtime.security_setup`` turns them into ``ConfigError``s
   naming the key, and ``control.security`` re-exports ``KeyFileError``.
 * ``LedgerError`` covers the on-board ledger; ``LedgerCorruptError`` says which
   entry of the file is broken and why (found when re-opening it).
@@ -18,7 +18,7 @@ and the programmer's mistakes, and for a damaged on-board ledger:
 
 from __future__ import annotations
 
-from control.errors import ConfigError, ControlError
+from control.core.errors import ConfigError, ControlError
 
 
 class SecurityError(ControlError):

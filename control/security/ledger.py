@@ -15,7 +15,7 @@ payload for the rig's ``ledger`` topic (priority CRITICAL: never evicted).
 ``append`` does file I/O (one write and one fsync per dump, a few ms): call it
 from the app layer (or an executor), not from the pure control step.
 ``records_from(n)`` re-reads entries ``n``... for the start-up reconciliation
-of ``control.ledger_writer`` (entries on disk that never reached the outbox).
+of ``control.runtime.ledger_writer`` (entries on disk that never reached the outbox).
 """
 
 from __future__ import annotations

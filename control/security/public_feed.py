@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from control.policy import SitePlanView
+from control.core.policy import SitePlanView
 
 ZONE_GRID_M = 1.0
 FEED_POSITION_M = 0.1

@@ -19,7 +19,7 @@ TOML shape (docs/commands.md, "Rover configuration")::
 
 Timing (expiry, clock skew, age, lifetime) is one set of rules for every ground
 command, signed or not: ``SecurityConfig.timing``, which the controller fills from
-its ``[ground]`` table (``control.command_timing``). The older spellings
+its ``[ground]`` table (``control.core.command_timing``). The older spellings
 ``max_age_s``, ``max_future_s`` and ``max_ttl_s`` are still read here, into
 ``timing``; the controller's configuration loader moves them to ``[ground]``.
 """
@@ -32,8 +32,8 @@ from typing import Any
 
 from nacl.signing import VerifyKey
 
-from control.command_timing import CommandTiming
-from control.commands import CommandName
+from control.core.command_timing import CommandTiming
+from control.core.commands import CommandName
 from rig_common import finite_in, int_in
 from telemetry.contract.keys import KEY_ID_RE, parse_public_key_hex
 

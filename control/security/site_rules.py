@@ -18,7 +18,7 @@ restarts) plus the mass in the bucket now.
   factor and, on a refusal while digging, ends the dig cleanly (lift, stow,
   dump) exactly as for a full bucket.
 
-``SiteRulesPolicy`` adapts this to ``control.policy.SiteRules``.
+``SiteRulesPolicy`` adapts this to ``control.core.policy.SiteRules``.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ class Decision:
 
 
 class PlanRules:
-    """The rules of one ``SitePlan`` (also a ``control.policy.SitePlanView``)."""
+    """The rules of one ``SitePlan`` (also a ``control.core.policy.SitePlanView``)."""
 
     def __init__(self, plan: SitePlan) -> None:
         self.plan = plan
@@ -118,7 +118,7 @@ class PlanRules:
 
 
 class SiteRulesPolicy:
-    """``control.policy.SiteRules`` over ``PlanRules`` and a source of per-site totals.
+    """``control.core.policy.SiteRules`` over ``PlanRules`` and a source of per-site totals.
 
     ``totals`` is typically ``Ledger.totals_kg`` (durable, survives restarts),
     so the protocol's ``extracted_kg`` argument (the controller's own count of
@@ -132,7 +132,7 @@ class SiteRulesPolicy:
         self.totals = totals
         self.declared_sites_only = declared_sites_only
 
-    # control.policy.SiteRules
+    # control.core.policy.SiteRules
     def refuse_dig(self, x: float, y: float, extracted_kg: float) -> str | None:
         """Keep-out zones and quotas. The protocol uses this for arming too, so a
         position outside every declared site (the dump, a traverse) is refused only

@@ -13,7 +13,7 @@ errors, the names almost every user needs):
 * ``errors``: this package's exception tree.
 
 Rule: the contract imports nothing of ours but itself (no ``control``, no
-``telemetry.downlink``, no ``telemetry.ground``); rover and ground import it.
+``telemetry.rover.downlink``, no ``telemetry.ground``); rover and ground import it.
 """
 
 from telemetry.contract.errors import (

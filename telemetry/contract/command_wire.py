@@ -7,7 +7,7 @@ A ground station publishes on ``{prefix}/{rig}/cmd`` an *envelope*::
     {"v": 1, "alg": "ed25519", "key": "ops-1", "payload": "<base64>", "sig": "<base64>"}
 
 ``payload`` is the base64 of the exact *body* bytes that were signed; the body
-is the JSON command the controller parses (``control.commands``) plus the
+is the JSON command the controller parses (``control.core.commands``) plus the
 replay counter::
 
     {"v": 1, "counter": 1732540000123, "id": "c-17", "command": "arm", "args": {},
@@ -44,7 +44,7 @@ WIRE_VERSION = 1
 ALGORITHM = "ed25519"
 SIGN_DOMAIN = b"regolith-rig/cmd/v1\x00"
 MAX_ENVELOPE_BYTES = 8192
-MAX_BODY_BYTES = 4096  # also the limit of a plain command (control.command_intake)
+MAX_BODY_BYTES = 4096  # also the limit of a plain command (control.security.command_intake)
 MAX_COUNTER = (1 << 63) - 1
 MAX_NESTING = 32  # arrays and objects inside each other; no command needs more than 3
 _ID_RE = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces
@@ -95,7 +95,7 @@ class SignedEnvelope:
 
 @dataclass(frozen=True, slots=True)
 class CommandBody:
-    """The signed body. ``command`` is the name (``control.commands.CommandName`` value)."""
+    """The signed body. ``command`` is the name (``control.core.commands.CommandName`` value)."""
 
     counter: int
     command_id: str

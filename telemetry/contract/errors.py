@@ -1,6 +1,6 @@
 """The contract's exception tree: what rover and ground code both catch.
 
-The contract is shared by the rover (``control``, ``telemetry.downlink``) and the
+The contract is shared by the rover (``control``, ``telemetry.rover.downlink``) and the
 ground tools (``telemetry.ground``), so its errors import nothing from either:
 
 * ``ContractError`` is the root.
@@ -15,7 +15,7 @@ ground tools (``telemetry.ground``), so its errors import nothing from either:
 
 Rejected ground commands are values (``command_wire.WireRefusal`` carried into a
 ``Rejection`` by the rover), never these exceptions. Rover code translates these
-errors into its own tree at its boundary (``control.security_setup`` turns a
+errors into its own tree at its boundary (``control.runtime.security_setup`` turns a
 ``SitePlanError`` into the controller's ``SecurityConfigError`` with the same key).
 """
 

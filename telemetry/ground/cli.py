@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from telemetry.contract import DEFAULT_PREFIX
 from telemetry.contract.errors import ContractError
 from telemetry.ground.errors import GroundError
-from telemetry.mqtt_adapter import MqttSettings
-from telemetry.mqtt_errors import MqttError
+from telemetry.mqtt.adapter import MqttSettings
+from telemetry.mqtt.errors import MqttError
 
 __all__ = ["SUBCOMMANDS", "build_parser", "main"]
 

@@ -67,8 +67,8 @@ from telemetry.ground.ledger_check import ReceivedLedger, check_received
 from telemetry.ground.limits import LimitSet
 from telemetry.ground.record import subscription_filter
 from telemetry.ground.send import build_command, next_counter
-from telemetry.mqtt_adapter import InboundMessage, MqttSession, MqttSettings, connect
-from telemetry.mqtt_errors import BrokerError
+from telemetry.mqtt.adapter import InboundMessage, MqttSession, MqttSettings, connect
+from telemetry.mqtt.errors import BrokerError
 
 __all__ = ["Ack", "GroundClient", "RigState", "Rows"]
 

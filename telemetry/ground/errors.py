@@ -3,7 +3,7 @@
 Rules: ``GroundUsageError`` (and its ``ValueError`` children) mean "you called it
 wrongly or a file you gave is invalid" and name the file and key; the
 ``CommandError`` family means "the rover answered no, or not in time" and carries
-the command id. Broker trouble stays ``telemetry.mqtt_errors.BrokerError``
+the command id. Broker trouble stays ``telemetry.mqtt.errors.BrokerError``
 (the reconnect loops handle it), malformed telemetry is counted, never raised.
 """
 

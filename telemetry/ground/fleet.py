@@ -46,7 +46,7 @@ from telemetry.ground.alarms import AlarmState, AlarmTable
 from telemetry.ground.command_log import CommandLog
 from telemetry.ground.intake import Malformed, Sighting, classify
 from telemetry.ground.limits import LimitLevel, LimitSet
-from telemetry.mqtt_adapter import InboundMessage
+from telemetry.mqtt.adapter import InboundMessage
 
 __all__ = ["ChannelValue", "EventRecord", "FleetModel", "RigView", "public_filter"]
 

@@ -43,7 +43,7 @@ from telemetry.ground.stores import (
     parse_retention,
 )
 from telemetry.ground.subscription import run_subscription, stop_event
-from telemetry.mqtt_adapter import InboundMessage, MqttSettings
+from telemetry.mqtt.adapter import InboundMessage, MqttSettings
 
 __all__ = ["Recorder", "record", "register", "subscription_filter"]
 

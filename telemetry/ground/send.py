@@ -30,7 +30,7 @@ from telemetry.contract.command_wire import CommandBody, encode_body, sign_envel
 from telemetry.contract.errors import ContractError, KeyFileError, PayloadDecodeError
 from telemetry.contract.keys import StationKey, load_secret_key
 from telemetry.contract.payloads import AckMessage, decode
-from telemetry.mqtt_adapter import MqttSettings, connect
+from telemetry.mqtt.adapter import MqttSettings, connect
 
 __all__ = ["SignedCommand", "build_command", "next_counter", "parse_args", "register",
            "send_command"]

@@ -29,7 +29,7 @@ from typing import Protocol
 
 from rig_common.backoff import Backoff
 from telemetry.ground.stores import RecordingStore, StoreError, WriteItem, WriteOutcome
-from telemetry.mqtt_adapter import InboundMessage
+from telemetry.mqtt.adapter import InboundMessage
 
 __all__ = ["StoreWriter"]
 

@@ -18,8 +18,8 @@ import signal
 from collections.abc import Awaitable, Callable, Sequence
 
 from rig_common.backoff import Backoff
-from telemetry.mqtt_adapter import InboundMessage, MqttSettings, connect
-from telemetry.mqtt_errors import BrokerError
+from telemetry.mqtt.adapter import InboundMessage, MqttSettings, connect
+from telemetry.mqtt.errors import BrokerError
 
 __all__ = ["run_subscription", "stop_event"]
 

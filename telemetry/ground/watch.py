@@ -29,7 +29,7 @@ from telemetry.ground.fleet import FleetModel, RigView, public_filter
 from telemetry.ground.limits import LimitLevel, LimitSet, load_limits
 from telemetry.ground.record import subscription_filter
 from telemetry.ground.subscription import run_subscription, stop_event
-from telemetry.mqtt_adapter import InboundMessage, MqttSettings
+from telemetry.mqtt.adapter import InboundMessage, MqttSettings
 
 __all__ = ["WatchModel", "register"]
 

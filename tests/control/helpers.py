@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from control.config import ControllerConfig, load_config
-from control.measurements import Measurements
-from control.step import (
+from control.core.config import ControllerConfig, load_config
+from control.core.measurements import Measurements
+from control.core.step import (
     ControlCore,
     FirmwareRequest,
     LinkUp,

@@ -14,10 +14,10 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from control.app import HISTORY, RigController
-from control.config import load_config
-from control.loop_stats import LogHistogram, LoopStats
-from control.run_record import COLUMNS, EventLog, RunRecord
+from control.core.config import load_config
+from control.runtime.app import HISTORY, RigController
+from control.runtime.loop_stats import LogHistogram, LoopStats
+from control.runtime.run_record import COLUMNS, EventLog, RunRecord
 
 MILLION = 1_000_000
 ROW = tuple(0.0 for _ in COLUMNS)

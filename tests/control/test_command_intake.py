@@ -15,14 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from control.app import RigController
-from control.command_intake import TrustedLink, decode_command, parse_command
-from control.command_timing import CommandTiming
-from control.commands import CommandName, GroundCommand
-from control.config import load_config
-from control.errors import CommandFormatError
+from control.core.command_timing import CommandTiming
+from control.core.commands import CommandName, GroundCommand
+from control.core.config import load_config
+from control.core.errors import CommandFormatError
+from control.core.supervisor import Mode
+from control.runtime.app import RigController
 from control.security import Rejection, RejectReason
-from control.supervisor import Mode
+from control.security.command_intake import TrustedLink, decode_command, parse_command
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NOW = 1_750_000_000.0

@@ -2,14 +2,14 @@ import json
 
 import pytest
 
-from control.command_intake import parse_command
-from control.command_timing import check_timing
-from control.commands import CommandName, RigView, check_command
-from control.config import describe_keys, load_config
-from control.errors import CommandFormatError, ConfigError
-from control.mission import load_mission, mission_from_dict
-from control.sd_notify import SdNotifier
-from control.supervisor import Mode
+from control.core.command_timing import check_timing
+from control.core.commands import CommandName, RigView, check_command
+from control.core.config import describe_keys, load_config
+from control.core.errors import CommandFormatError, ConfigError
+from control.core.mission import load_mission, mission_from_dict
+from control.core.supervisor import Mode
+from control.runtime.sd_notify import SdNotifier
+from control.security.command_intake import parse_command
 
 
 def test_defaults_load_and_every_key_is_documented():

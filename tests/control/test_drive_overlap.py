@@ -1,17 +1,17 @@
-"""power_limited's sequencing: the arm moves while the rig drives (control.drive_overlap)
+"""power_limited's sequencing: the arm moves while the rig drives (control.core.drive_overlap)
 and the core's mission flow around it; the baseline keeps today's sequence."""
 
 from dataclasses import replace
 
 import pytest
 
-from control.commands import CommandName
-from control.config import StrategyConfig
-from control.drive_overlap import Leg, leg_setpoint
-from control.mission import MissionPlan, MissionSite
-from control.step import ControlCore, LinkDown, RequestFinished
-from control.strategy import BASELINE_STRATEGY
-from control.supervisor import Mode, Trigger
+from control.core.commands import CommandName
+from control.core.config import StrategyConfig
+from control.core.drive_overlap import Leg, leg_setpoint
+from control.core.mission import MissionPlan, MissionSite
+from control.core.step import ControlCore, LinkDown, RequestFinished
+from control.core.strategy import BASELINE_STRATEGY
+from control.core.supervisor import Mode, Trigger
 from firmware_bridge.messages import Capability, CommandCode
 
 from .helpers import Driver, config, meas

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from control.config import load_config
-from control.lockstep import LockstepRunner
-from control.mission import MissionPlan, MissionSite
-from control.strategy import BASELINE_STRATEGY, DigPhase
-from control.supervisor import Mode
+from control.core.config import load_config
+from control.core.mission import MissionPlan, MissionSite
+from control.core.strategy import BASELINE_STRATEGY, DigPhase
+from control.core.supervisor import Mode
 from firmware_bridge.messages import CommandCode
+from rig_bench.lockstep import LockstepRunner
 from sim_hw.firmware import FirmwareConfig
 from sim_hw.lockstep import LockstepRig
 from sim_hw.plant_config import SOIL_PRESETS

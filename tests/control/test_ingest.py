@@ -1,4 +1,4 @@
-"""control.ingest: the compiled kernel and its pure twin against a row-by-row oracle."""
+"""control.runtime.ingest: the compiled kernel and its pure twin against a row-by-row oracle."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from control import _ingest_py, ingest
+from control.runtime import _ingest_py, ingest
 from tests.compiled import compiled, uses_compiled
 
-_ingest_c = compiled("control._ingest")
+_ingest_c = compiled("control.runtime._ingest")
 
 IMPLS = [pytest.param(_ingest_py, id="pure"), pytest.param(_ingest_c, id="compiled")]
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from control.config import InterlockConfig
-from control.interlocks import Interlocks, Reaction
+from control.core.config import InterlockConfig
+from control.core.interlocks import Interlocks, Reaction
 
 from .helpers import meas
 

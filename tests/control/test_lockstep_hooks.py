@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import itertools
 
-from control.config import load_config
-from control.lockstep import LockstepRunner
-from control.mission import MissionPlan, MissionSite
-from control.sensor_feed import SensorFeed
-from control.step import LinkDown, LinkUp
-from control.supervisor import ModeChanged, Trigger
+from control.core.config import load_config
+from control.core.mission import MissionPlan, MissionSite
+from control.core.step import LinkDown, LinkUp
+from control.core.supervisor import ModeChanged, Trigger
+from control.runtime.sensor_feed import SensorFeed
+from rig_bench.lockstep import LockstepRunner
 from sim_hw.lockstep import LockstepRig
 
 MISSION = MissionPlan("hooks", (MissionSite("A", 1.5, 0.0, 25.0, 4),), dump_x=0.0, dump_y=0.0)

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from control.config import MassConfig
-from control.mass_estimator import MassEstimator
+from control.core.config import MassConfig
+from control.core.mass_estimator import MassEstimator
 
 from .helpers import meas
 

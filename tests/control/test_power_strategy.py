@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from control.config import StrategyConfig, StrategyKind, load_config
-from control.errors import ConfigError
-from control.power_strategy import PowerLimitedStrategy
-from control.strategy import DigPhase, ExcavationStrategy, make_strategy
+from control.core.config import StrategyConfig, StrategyKind, load_config
+from control.core.errors import ConfigError
+from control.core.power_strategy import PowerLimitedStrategy
+from control.core.strategy import DigPhase, ExcavationStrategy, make_strategy
 
 from .helpers import meas
 

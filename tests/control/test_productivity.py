@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from control.mass_estimator import DumpEstimate
-from control.productivity import RunTruth, assess, read_truth_log, summary_rows
+from control.core.mass_estimator import DumpEstimate
+from control.demo.productivity import RunTruth, assess, read_truth_log, summary_rows
 
 NAN = math.nan
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
-from control.realtime import enter_realtime
+from control.runtime.realtime import enter_realtime
 
 
 def test_priority_zero_leaves_scheduling_alone() -> None:
@@ -18,7 +18,7 @@ def test_priority_zero_leaves_scheduling_alone() -> None:
 
 def test_fifo_is_applied_and_restored_or_refused_with_a_warning(caplog) -> None:
     before = os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK
-    with caplog.at_level(logging.INFO, logger="control.realtime"):
+    with caplog.at_level(logging.INFO, logger="control.runtime.realtime"):
         restore = enter_realtime(5)
         during = os.sched_getscheduler(0)
         restore()
@@ -36,7 +36,7 @@ def test_a_refusal_is_a_warning_not_an_error(monkeypatch, caplog) -> None:
         raise PermissionError(1, "Operation not permitted")
 
     monkeypatch.setattr(os, "sched_setscheduler", refuse)
-    with caplog.at_level(logging.WARNING, logger="control.realtime"):
+    with caplog.at_level(logging.WARNING, logger="control.runtime.realtime"):
         restore = enter_realtime(20)
     restore()
     assert "SCHED_FIFO priority 20 refused" in caplog.text

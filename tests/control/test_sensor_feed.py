@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from control.sensor_feed import MAX_PENDING_BATCHES, SensorFeed
+from control.runtime.sensor_feed import MAX_PENDING_BATCHES, SensorFeed
 from firmware_bridge.messages import ChannelInfo, FirmwareInfo, SampleBatch
 
 CHANNELS = (ChannelInfo(0, "drum_current", "A", 0.01), ChannelInfo(1, "drum_speed", "rad/s", 0.001))

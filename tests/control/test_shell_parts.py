@@ -11,13 +11,14 @@ from typing import Any
 import pytest
 from nacl.signing import SigningKey
 
-from control.config import load_config
-from control.errors import ConfigError
-from control.events import ControlEvent, EventKind, Severity
-from control.ground_link import GroundLinkMonitor
-from control.ledger_writer import LedgerWriter
-from control.policy import NoSiteRules
-from control.public_topics import PublicTopics
+from control.core.config import load_config
+from control.core.errors import ConfigError
+from control.core.events import ControlEvent, EventKind, Severity
+from control.core.ground_link import GroundLinkMonitor
+from control.core.policy import NoSiteRules
+from control.runtime.ledger_writer import LedgerWriter
+from control.runtime.public_topics import PublicTopics
+from control.runtime.security_setup import build_security
 from control.security import (
     AuthorizedCommand,
     Ledger,
@@ -28,7 +29,6 @@ from control.security import (
     verify_ledger,
     write_key_files,
 )
-from control.security_setup import build_security
 from tests.security.helpers import NOW, OPS, TOPIC, body, signed
 
 # --- one timing limit ----------------------------------------------------------------------
@@ -41,7 +41,7 @@ def test_the_ground_keys_are_the_one_timing_limit() -> None:
 
 
 def test_an_old_security_timing_key_is_read_as_its_ground_key(caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="control.config"):
+    with caplog.at_level(logging.WARNING, logger="control.core.config"):
         cfg = load_config(None, security={"max_ttl_s": 20.0, "max_future_s": 1.0})
     assert cfg.ground.max_ttl_wall_s == 20.0 and cfg.ground.max_clock_skew_wall_s == 1.0
     assert cfg.security == {"max_ttl_s": 20.0, "max_future_s": 1.0}  # still "on"

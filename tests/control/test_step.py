@@ -2,9 +2,9 @@
 
 from dataclasses import replace
 
-from control.commands import CommandName, GroundCommand
-from control.mission import MissionPlan, MissionSite
-from control.step import (
+from control.core.commands import CommandName, GroundCommand
+from control.core.mission import MissionPlan, MissionSite
+from control.core.step import (
     ControlCore,
     EstopRequest,
     FirmwareEventSeen,
@@ -12,7 +12,7 @@ from control.step import (
     LinkDown,
     LinkUp,
 )
-from control.supervisor import Mode
+from control.core.supervisor import Mode
 from firmware_bridge.messages import CommandCode, EventCode, Status
 
 from .helpers import NOMINAL, SIM_CAPABILITIES, Driver, config, meas

@@ -1,8 +1,8 @@
 """Excavation strategy (PI, stall recovery, obstacle) and the mass estimator."""
 
-from control.config import MassConfig, StrategyConfig
-from control.mass_estimator import MassEstimator
-from control.strategy import DigPhase, ExcavationStrategy
+from control.core.config import MassConfig, StrategyConfig
+from control.core.mass_estimator import MassEstimator
+from control.core.strategy import DigPhase, ExcavationStrategy
 
 from .helpers import meas
 

@@ -1,7 +1,7 @@
 import pytest
 
-from control.errors import InvalidTransitionError
-from control.supervisor import POWERED, TRANSITIONS, Mode, Supervisor, Trigger, mermaid_diagram
+from control.core.errors import InvalidTransitionError
+from control.core.supervisor import POWERED, TRANSITIONS, Mode, Supervisor, Trigger, mermaid_diagram
 
 
 def walk(sup: Supervisor, *triggers: Trigger) -> None:

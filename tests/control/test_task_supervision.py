@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from control.app import RigController
-from control.task_supervisor import supervise
+from control.runtime.app import RigController
+from control.runtime.task_supervisor import supervise
 from rig_common.backoff import Backoff
 from tests.integration.control_helpers import controller_config, simulator, wait_for
 

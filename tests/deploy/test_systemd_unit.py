@@ -70,7 +70,7 @@ def test_the_check_catches_a_broken_unit(tmp_path: Path) -> None:
 
 
 def test_the_unit_is_a_notify_service_with_a_watchdog() -> None:
-    """What the controller's sd_notify code relies on (control/sd_notify.py)."""
+    """What the controller's sd_notify code relies on (control/runtime/sd_notify.py)."""
     keys = dict(line.split("=", 1) for line in UNIT.read_text().replace("\\\n", " ").splitlines()
                 if "=" in line and not line.startswith("#"))
     assert keys["Type"] == "notify" and keys["NotifyAccess"] == "main"

@@ -8,8 +8,8 @@ import json
 
 from telemetry.contract.command_wire import peek_payload_command_id
 from telemetry.contract.payloads import AckMessage, decode
-from telemetry.downlink.facade import Downlink, DownlinkConfig
-from telemetry.mqtt_adapter import InboundMessage
+from telemetry.mqtt.adapter import InboundMessage
+from telemetry.rover.downlink.facade import Downlink, DownlinkConfig
 from tests.security.helpers import body, signed
 
 

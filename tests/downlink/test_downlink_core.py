@@ -7,9 +7,9 @@ import random
 import pytest
 
 from rig_common.backoff import Backoff
-from telemetry.downlink.errors import DownlinkConfigError
-from telemetry.downlink.event_throttle import EventThrottle, ThrottledEvent
-from telemetry.downlink.rate_limit import TokenBucket
+from telemetry.rover.downlink.errors import DownlinkConfigError
+from telemetry.rover.downlink.event_throttle import EventThrottle, ThrottledEvent
+from telemetry.rover.downlink.rate_limit import TokenBucket
 
 
 def test_backoff_grows_is_jittered_capped_and_resets() -> None:
@@ -48,7 +48,7 @@ def test_throttle_collapses_repeats_into_one_counted_summary() -> None:
 
 
 def test_liveness_settings_are_validated_naming_the_key() -> None:
-    from telemetry.downlink import DownlinkConfig
+    from telemetry.rover.downlink import DownlinkConfig
 
     with pytest.raises(DownlinkConfigError, match="link_loss_s: expected > 0"):
         DownlinkConfig(rig_id="r", outbox_path="o.db", link_loss_s=0)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from telemetry.contract import Priority
-from telemetry.downlink.errors import OutboxClosedError
-from telemetry.downlink.outbox import ROW_OVERHEAD, Outbox
+from telemetry.rover.downlink.errors import OutboxClosedError
+from telemetry.rover.downlink.outbox import ROW_OVERHEAD, Outbox
 
 
 def put(box: Outbox, stream: str, priority: Priority, size: int = 10) -> int:

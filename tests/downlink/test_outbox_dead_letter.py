@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from telemetry.contract import Priority
-from telemetry.downlink.outbox import ROW_OVERHEAD, Outbox
+from telemetry.rover.downlink.outbox import ROW_OVERHEAD, Outbox
 
 
 def put(box: Outbox, stream: str, priority: Priority, size: int = 10) -> int:

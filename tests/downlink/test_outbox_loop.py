@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from telemetry.contract import Priority
-from telemetry.downlink.errors import OutboxError
-from telemetry.downlink.outbox import Outbox, Stored
-from telemetry.downlink.outbox_store import OutboxStore
+from telemetry.rover.downlink.errors import OutboxError
+from telemetry.rover.downlink.outbox import Outbox, Stored
+from telemetry.rover.downlink.outbox_store import OutboxStore
 
 DEADLINE_S = 10.0
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from telemetry.contract import Priority
-from telemetry.downlink import outbox_store
-from telemetry.downlink.outbox import Outbox
-from telemetry.downlink.outbox_records import Changes, OutboxRow
-from telemetry.downlink.outbox_store import SYNC_INTERVAL_S, SYNC_MAX_ROWS, OutboxStore
+from telemetry.rover.downlink import outbox_store
+from telemetry.rover.downlink.outbox import Outbox
+from telemetry.rover.downlink.outbox_records import Changes, OutboxRow
+from telemetry.rover.downlink.outbox_store import SYNC_INTERVAL_S, SYNC_MAX_ROWS, OutboxStore
 
 
 def put(box: Outbox, stream: str, priority: Priority, payload: bytes) -> int:

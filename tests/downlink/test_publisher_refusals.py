@@ -20,12 +20,12 @@ from hypothesis import strategies as st
 from rig_common.backoff import Backoff
 from telemetry.contract import Priority, TopicTree
 from telemetry.contract.payloads import Envelope, StateMessage, encode
-from telemetry.downlink import publisher as publisher_module
-from telemetry.downlink.outbox import Outbox
-from telemetry.downlink.publisher import Publisher, RejectedPublish
-from telemetry.downlink.rejections import RejectionLog
-from telemetry.mqtt_adapter import RETRYABLE_PUBACK_CODES, MqttSettings
-from telemetry.mqtt_errors import PublishRejectedError
+from telemetry.mqtt.adapter import RETRYABLE_PUBACK_CODES, MqttSettings
+from telemetry.mqtt.errors import PublishRejectedError
+from telemetry.rover.downlink import publisher as publisher_module
+from telemetry.rover.downlink.outbox import Outbox
+from telemetry.rover.downlink.publisher import Publisher, RejectedPublish
+from telemetry.rover.downlink.rejections import RejectionLog
 
 TOPICS = TopicTree("regolith", "rig-1")
 

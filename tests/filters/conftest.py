@@ -9,8 +9,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from telemetry import filters
-from telemetry.filters import backend
+from telemetry.rover import filters
+from telemetry.rover.filters import backend
 
 IMPLEMENTATIONS = ("compiled", "pure")
 
@@ -18,13 +18,13 @@ IMPLEMENTATIONS = ("compiled", "pure")
 def kernel_module(name: str) -> ModuleType:
     """The kernel module for ``name``; importing the compiled one must not fail."""
     if name == "compiled":
-        return importlib.import_module("telemetry.filters._filters")
-    return importlib.import_module("telemetry.filters._filters_ref")
+        return importlib.import_module("telemetry.rover.filters._filters")
+    return importlib.import_module("telemetry.rover.filters._filters_ref")
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
 def filt(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """``telemetry.filters`` with its kernels switched to one implementation."""
+    """``telemetry.rover.filters`` with its kernels switched to one implementation."""
     monkeypatch.setattr(backend, "kernels", kernel_module(request.param))
     yield filters
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from telemetry import filters
-from telemetry.filters import backend
+from telemetry.rover import filters
+from telemetry.rover.filters import backend
 from tests.filters.conftest import kernel_module, random_splits, run_chunked
 
 FACTORIES: dict[str, Callable[[int, np.dtype], object]] = {

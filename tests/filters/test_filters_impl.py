@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from telemetry import filters
-from telemetry.filters import backend
+from telemetry.rover import filters
+from telemetry.rover.filters import backend
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -27,20 +27,20 @@ def test_compiled_kernels_are_loaded_by_default() -> None:
         assert filters.IMPLEMENTATION == "pure"
         pytest.skip(f"{filters.ENV_FORCE_PURE} is set: the pure twin was asked for")
     assert filters.IMPLEMENTATION == "compiled"
-    from telemetry.filters import _filters
+    from telemetry.rover.filters import _filters
 
     assert backend.kernels is _filters
     assert _filters.__file__ is not None
     assert _filters.__file__.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
     assert type(filters.SosFilter([[1, 0, 0, 1, 0, 0]], 1)._kernel).__module__ == (
-        "telemetry.filters._filters"
+        "telemetry.rover.filters._filters"
     )
 
 
 def test_env_var_forces_the_pure_twin() -> None:
     res = _run(
-        "from telemetry import filters; "
-        "from telemetry.filters import _filters_ref, backend; "
+        "from telemetry.rover import filters; "
+        "from telemetry.rover.filters import _filters_ref, backend; "
         "assert filters.IMPLEMENTATION == 'pure', filters.IMPLEMENTATION; "
         "assert backend.kernels is _filters_ref",
         RIG_FILTERS_PURE="1",
@@ -51,10 +51,10 @@ def test_env_var_forces_the_pure_twin() -> None:
 def test_failed_import_falls_back_loudly() -> None:
     res = _run(
         "import sys, logging; logging.basicConfig(); "
-        "sys.modules['telemetry.filters._filters'] = None; "
-        "from telemetry import filters; "
+        "sys.modules['telemetry.rover.filters._filters'] = None; "
+        "from telemetry.rover import filters; "
         "assert filters.IMPLEMENTATION == 'pure'"
     )
     assert res.returncode == 0, res.stderr
-    assert "ERROR:telemetry.filters" in res.stderr
+    assert "ERROR:telemetry.rover.filters" in res.stderr
     assert "FALLING BACK" in res.stderr

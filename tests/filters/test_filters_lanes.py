@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from telemetry import filters
-from telemetry.filters import backend
+from telemetry.rover import filters
+from telemetry.rover.filters import backend
 from tests.filters.conftest import kernel_module, random_splits, run_chunked
 
 TOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-5}

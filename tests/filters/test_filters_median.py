@@ -7,7 +7,7 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy import signal
 
-from telemetry.filters import MAD_SCALE
+from telemetry.rover.filters import MAD_SCALE
 from tests.filters.conftest import random_splits, run_chunked
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 
-from telemetry.downlink import Downlink, DownlinkConfig
 from telemetry.ground.report import build_report
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import wait_until
 
 

@@ -10,7 +10,7 @@ from rig_common.backoff import Backoff
 from telemetry.ground.record import Recorder
 from telemetry.ground.store_writer import StoreWriter
 from telemetry.ground.stores import StoreUnavailableError, WriteOutcome
-from telemetry.mqtt_adapter import InboundMessage
+from telemetry.mqtt.adapter import InboundMessage
 from tests.ground.helpers import message
 
 

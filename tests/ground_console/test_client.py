@@ -1,6 +1,6 @@
 """``GroundClient`` against a real Mosquitto and a rover stand-in made of the real pieces.
 
-The stand-in is the rover's downlink (``telemetry.downlink.Downlink``) and its
+The stand-in is the rover's downlink (``telemetry.rover.downlink.Downlink``) and its
 command authenticator (``control.security``): commands are really verified
 (signature, role, counter window) and acked through the outbox, telemetry goes
 out exactly as the controller sends it. What it does not have is a controller:
@@ -20,12 +20,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from control.policy import CommandRefused
+from control.core.policy import CommandRefused
 from control.security import MemoryReplayStore, SignedCommandAuthenticator
 from control.security.security_config import security_config_from_dict
 from telemetry.contract.keys import generate, write_key_files
 from telemetry.contract.payloads import BatchMessage, Envelope, encode
-from telemetry.downlink import Downlink, DownlinkConfig
 from telemetry.ground.client import GroundClient
 from telemetry.ground.errors import (
     CommandRejectedError,
@@ -33,7 +32,8 @@ from telemetry.ground.errors import (
     GroundUsageError,
     WaitTimeoutError,
 )
-from telemetry.mqtt_adapter import MqttSettings, connect
+from telemetry.mqtt.adapter import MqttSettings, connect
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 
 pytestmark = pytest.mark.broker
 

@@ -27,7 +27,7 @@ from telemetry.ground.alarms import AlarmState
 from telemetry.ground.command_log import CommandStatus
 from telemetry.ground.fleet import FleetModel
 from telemetry.ground.watch import WatchModel
-from telemetry.mqtt_adapter import InboundMessage
+from telemetry.mqtt.adapter import InboundMessage
 
 P = "regolith"
 

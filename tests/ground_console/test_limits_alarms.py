@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from control.config import InterlockConfig
+from control.core.config import InterlockConfig
 from telemetry.contract import Severity
 from telemetry.ground.alarms import AlarmNotFoundError, AlarmState, AlarmTable
 from telemetry.ground.errors import LimitsError

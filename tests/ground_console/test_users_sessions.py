@@ -11,7 +11,7 @@ import sys
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 
-from control.commands import CommandName
+from control.core.commands import CommandName
 from control.security.security_config import ROLES as ROVER_ROLES
 from telemetry.ground.console.serve import is_loopback, plaintext_warning
 from telemetry.ground.console.sessions import SessionCodec, load_secret

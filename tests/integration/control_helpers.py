@@ -6,10 +6,10 @@ import asyncio
 from contextlib import asynccontextmanager
 from typing import Any
 
-from control.app import RigController
-from control.config import load_config
-from control.mission import MissionPlan, MissionSite
-from control.operator import AutoOperator
+from control.core.auto_operator import AutoOperator
+from control.core.config import load_config
+from control.core.mission import MissionPlan, MissionSite
+from control.runtime.app import RigController
 from sim_hw.rig import Rig, RigConfig
 from sim_hw.scenario import parse_fault
 

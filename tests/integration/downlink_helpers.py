@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from telemetry.contract.errors import PayloadDecodeError
 from telemetry.contract.payloads import DownlinkMessage, decode
 from telemetry.ground.subscription import run_subscription
-from telemetry.mqtt_adapter import InboundMessage, MqttSettings
+from telemetry.mqtt.adapter import InboundMessage, MqttSettings
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

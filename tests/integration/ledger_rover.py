@@ -22,11 +22,11 @@ import time
 
 from nacl.signing import SigningKey
 
-from control.events import ControlEvent, EventKind, Severity
-from control.ledger_writer import LedgerWriter
+from control.core.events import ControlEvent, EventKind, Severity
+from control.runtime.ledger_writer import LedgerWriter
 from control.security.ledger import Ledger
 from telemetry.contract.ledger_format import DumpRecord, LedgerEntry
-from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 
 RIG = "rig-1"
 

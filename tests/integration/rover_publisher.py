@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 
 
 async def main(url: str, outbox: str) -> None:

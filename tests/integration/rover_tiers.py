@@ -16,8 +16,8 @@ from collections import deque
 
 import numpy as np
 
-from telemetry.downlink import Downlink, DownlinkConfig
-from telemetry.downlink.outbox import Stored
+from telemetry.rover.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink.outbox import Stored
 
 CHANNELS = [f"c{i}" for i in range(8)]
 

@@ -9,10 +9,10 @@ import time
 import aiomqtt
 import pytest
 
-from control.app import RigController
-from control.supervisor import Mode
+from control.core.supervisor import Mode
+from control.runtime.app import RigController
 from telemetry.contract.payloads import AckMessage, decode
-from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 
 from .control_helpers import SMALL_MISSION, controller_config, simulator, wait_for
 

@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from control.app import RigController
-from control.operator import AutoOperator
-from control.supervisor import Mode
+from control.core.auto_operator import AutoOperator
+from control.core.supervisor import Mode
+from control.runtime.app import RigController
 from sim_hw.scenario import parse_fault
 
 from .control_helpers import SMALL_MISSION, controller_config, simulator, wait_for

@@ -8,7 +8,7 @@ import signal
 import sys
 from collections import deque
 
-from control.supervisor import Mode
+from control.core.supervisor import Mode
 from firmware_bridge.messages import CommandResult, Reason, ResultStatus
 
 from .control_helpers import SMALL_MISSION, run_mission, simulator, wait_for
@@ -70,8 +70,8 @@ async def test_serial_corruption_one_percent_mission_completes():
 
 async def test_firmware_reset_mid_dig_rehandshakes_and_resumes_safely():
     async with simulator() as (rig, url):
-        from control.app import RigController
-        from control.operator import AutoOperator
+        from control.core.auto_operator import AutoOperator
+        from control.runtime.app import RigController
 
         from .control_helpers import controller_config
 

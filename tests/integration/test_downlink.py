@@ -19,8 +19,8 @@ from telemetry.contract.payloads import (
     StatsMessage,
     StatusMessage,
 )
-from telemetry.downlink import Downlink, DownlinkConfig
-from telemetry.mqtt_adapter import MqttSettings, connect
+from telemetry.mqtt.adapter import MqttSettings, connect
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import collecting, wait_until
 
 

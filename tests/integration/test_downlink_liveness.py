@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from control.app import RigController
-from control.config import load_config
-from control.operator import AutoOperator
-from control.supervisor import Mode
+from control.core.auto_operator import AutoOperator
+from control.core.config import load_config
+from control.core.supervisor import Mode
+from control.runtime.app import RigController
 from telemetry.contract.payloads import StateMessage
-from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.control_helpers import SMALL_MISSION, TIME_SCALE, simulator, wait_for
 from tests.integration.downlink_helpers import collecting, wait_until
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from telemetry.contract import parse_topic
-from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import collecting, wait_until
 
 STREAMS = ("state", "event", "ack", "batch/a", "batch/b", "stats/a")

@@ -17,7 +17,7 @@ import pytest
 
 from telemetry.contract import Severity
 from telemetry.contract.payloads import AckMessage, EventMessage, StateMessage, StatusMessage
-from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import collecting, wait_until
 
 pytestmark = pytest.mark.broker

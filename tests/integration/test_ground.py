@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 from telemetry.contract.payloads import Envelope, StateMessage, encode
-from telemetry.downlink import Downlink, DownlinkConfig
 from telemetry.ground.cli import main as ground_main
 from telemetry.ground.record import Recorder, record
 from telemetry.ground.report import build_report
 from telemetry.ground.store_writer import StoreWriter
 from telemetry.ground.stores import open_store
 from telemetry.ground.watch import WatchModel
-from telemetry.mqtt_adapter import InboundMessage, MqttSettings, connect
+from telemetry.mqtt.adapter import InboundMessage, MqttSettings, connect
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import wait_until
 
 GARBAGE = [

@@ -10,8 +10,8 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
-from control.app import RigController
-from control.command_intake import TrustedLink
+from control.runtime.app import RigController
+from control.security.command_intake import TrustedLink
 
 from .control_helpers import controller_config, simulator, wait_for
 

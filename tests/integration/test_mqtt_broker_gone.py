@@ -16,8 +16,8 @@ import select
 
 import pytest
 
-from telemetry.mqtt_adapter import MqttSettings, connect
-from telemetry.mqtt_errors import LinkLostError
+from telemetry.mqtt.adapter import MqttSettings, connect
+from telemetry.mqtt.errors import LinkLostError
 
 
 async def test_publish_racing_the_brokers_close_registers_no_dead_socket(

@@ -14,9 +14,9 @@ from control.security import (
     safety_zone_payload,
     site_plan_from_dict,
 )
-from telemetry.downlink import Downlink, DownlinkConfig
 from telemetry.ground.subscription import run_subscription
-from telemetry.mqtt_adapter import InboundMessage, MqttSettings
+from telemetry.mqtt.adapter import InboundMessage, MqttSettings
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import wait_until
 
 PLAN = site_plan_from_dict({"name": "permit", "safety_radius_m": 2.0, "site": [

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from control.app import RigController
-from control.sd_notify import SdNotifier
+from control.runtime.app import RigController
+from control.runtime.sd_notify import SdNotifier
 
 from .control_helpers import SMALL_MISSION, controller_config, simulator, wait_for
 

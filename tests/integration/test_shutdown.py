@@ -8,9 +8,9 @@ import signal
 import sys
 import time
 
-from control.app import RigController
-from control.operator import AutoOperator
-from control.supervisor import Mode
+from control.core.auto_operator import AutoOperator
+from control.core.supervisor import Mode
+from control.runtime.app import RigController
 from firmware_bridge.messages import CommandCode
 
 from .control_helpers import SMALL_MISSION, controller_config, simulator, wait_for

@@ -9,11 +9,11 @@ import time
 import aiomqtt
 import pytest
 
-from control.app import RigController
+from control.core.supervisor import Mode
+from control.runtime.app import RigController
 from control.security import SignedCommandAuthenticator, SqliteReplayStore
-from control.supervisor import Mode
 from telemetry.contract.payloads import AckMessage, decode
-from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.security.helpers import ROGUE, TOPIC, body, make_config, signed
 
 from .control_helpers import SMALL_MISSION, controller_config, simulator, wait_for

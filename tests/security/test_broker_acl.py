@@ -28,8 +28,8 @@ from control.security import (
 from telemetry.contract import TopicTree
 from telemetry.contract.payloads import AckMessage, Envelope, encode
 from telemetry.ground import cli
-from telemetry.mqtt_adapter import InboundMessage, MqttSession, MqttSettings, connect
-from telemetry.mqtt_errors import BrokerUnavailableError
+from telemetry.mqtt.adapter import InboundMessage, MqttSession, MqttSettings, connect
+from telemetry.mqtt.errors import BrokerUnavailableError
 
 from .helpers import OBS, OPS
 

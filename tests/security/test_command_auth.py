@@ -8,8 +8,7 @@ import sqlite3
 
 import pytest
 
-from control.command_intake import parse_command
-from control.policy import CommandRefused
+from control.core.policy import CommandRefused
 from control.security import (
     AuthorizedCommand,
     MemoryReplayStore,
@@ -18,6 +17,7 @@ from control.security import (
     SignedCommandAuthenticator,
     SqliteReplayStore,
 )
+from control.security.command_intake import parse_command
 from control.security.replay import ReplayWindow
 from telemetry.contract.command_wire import MAX_BODY_BYTES, MAX_ENVELOPE_BYTES, signing_bytes
 

@@ -1,8 +1,8 @@
 """End to end with the controller and the simulator over a real pty: site rules, ledger, seam.
 
-The controller (control/app.py) takes ``site_rules``, ``authenticator`` and
+The controller (control/runtime/app.py) takes ``site_rules``, ``authenticator`` and
 ``ledger`` at construction; it books every dump in the ledger itself
-(``control.ledger_writer``) and publishes the entry, which the downlink stand-in
+(``control.runtime.ledger_writer``) and publishes the entry, which the downlink stand-in
 below records.
 """
 
@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from control.app import RigController
-from control.mission import MissionPlan, MissionSite
-from control.operator import AutoOperator
+from control.core.auto_operator import AutoOperator
+from control.core.mission import MissionPlan, MissionSite
+from control.core.supervisor import Mode
+from control.runtime.app import RigController
 from control.security import (
     AuthorizedCommand,
     Ledger,
@@ -29,7 +30,6 @@ from control.security import (
     site_plan_from_dict,
     verify_ledger,
 )
-from control.supervisor import Mode
 from tests.integration.control_helpers import controller_config, simulator
 
 from .helpers import NOW, OPS, ROGUE, TOPIC, body, make_config, signed

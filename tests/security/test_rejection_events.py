@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from nacl.signing import SigningKey
 
-from control.app import RigController
-from control.config import load_config
-from control.policy import CommandRefused
+from control.core.config import load_config
+from control.core.policy import CommandRefused
+from control.runtime.app import RigController
 from control.security import StationKey
 from telemetry.contract.payloads import AckMessage, EventMessage
-from telemetry.downlink import Downlink, DownlinkConfig
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import collecting, wait_until
 
 from .helpers import NOW, OBS, OPS, ROGUE, TOPIC, body, make_auth, signed

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from control.errors import ConfigError
+from control.core.errors import ConfigError
 from control.security import SecurityConfigError, security_config_from_dict
 
 from .helpers import OBS, OPS, config_dict

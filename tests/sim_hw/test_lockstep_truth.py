@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from control.productivity import read_truth_log as control_reads
+from control.demo.productivity import read_truth_log as control_reads
 from firmware_bridge.messages import (
     Command,
     CommandCode,

@@ -39,7 +39,7 @@ from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordin
 from telemetry.ground.console.sessions import tokens_match
 from telemetry.ground.console.views import fleet_json, plan_json, rig_json
 from telemetry.ground.errors import CommandTimeoutError, GroundUsageError, NotConnectedError
-from telemetry.mqtt_errors import BrokerError
+from telemetry.mqtt.errors import BrokerError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 

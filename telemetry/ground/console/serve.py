@@ -31,7 +31,7 @@ from telemetry.ground.console.sessions import load_secret
 from telemetry.ground.console.users import DEFAULT_USERS
 from telemetry.ground.errors import GroundUsageError
 from telemetry.ground.limits import load_limits
-from telemetry.mqtt_adapter import MqttSettings
+from telemetry.mqtt.adapter import MqttSettings
 
 __all__ = ["build_config", "is_loopback", "plaintext_warning", "register", "serve"]
 

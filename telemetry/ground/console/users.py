@@ -44,7 +44,7 @@ __all__ = [
     "verify_password",
 ]
 
-#: The rover's command names (control.commands.CommandName; a test keeps them equal).
+#: The rover's command names (control.core.commands.CommandName; a test keeps them equal).
 COMMANDS: tuple[str, ...] = ("arm", "disarm", "start", "stop", "dump", "estop", "reset_estop",
                              "clear_fault", "set_param", "status")
 #: What each console role may send.

@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from telemetry.ground.stores.base import RecordingStore
 from telemetry.ground.stores.errors import StoreConfigError
+from telemetry.ground.stores.urls import redact_url
 
 __all__ = ["StoreKind", "StoreTarget", "open_store", "parse_retention", "parse_target",
            "redact_url"]
@@ -78,12 +78,3 @@ def parse_retention(text: str, key: str = "retention") -> float | None:
                                     f"'forever', got {text!r}")
     seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
     return seconds or None
-
-
-def redact_url(url: str) -> str:
-    """The URL with its password (if any) replaced, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

@@ -39,7 +39,7 @@ from telemetry.ground.stores.errors import (
     StoreSchemaError,
     StoreUnavailableError,
 )
-from telemetry.ground.stores.locate import redact_url
+from telemetry.ground.stores.urls import redact_url
 from telemetry.ground.summary import StoreSummary, StreamReport
 
 __all__ = ["PostgresStore"]
