@@ -14,11 +14,12 @@ topic and its public topics, and feeds every message to a
 :class:`~telemetry.ground.fleet.FleetModel`: the same intake, sequence
 accounting, alarm table and command history as ``watch``, ``record`` and the
 web console. Commands are signed with the station key exactly like
-``rig-ground send`` (counter in ``KEY.counter``, reserved and fsynced in an
-executor before publishing) and matched to their ack by id; the ack
-subscription exists before anything is published. Streams and event feeds
-are bounded queues: a slow consumer loses the oldest items, counted in
-``overflow``, and never blocks the intake.
+``rig-ground send`` (counter in ``KEY.counter``, reserved and fsynced in a
+thread of the client's own, never the loop's shared default executor, before
+publishing) and matched to their ack by id; the ack subscription exists before
+anything is published. Streams and event feeds are bounded queues: a slow
+consumer loses the oldest items, counted in ``overflow``, and never blocks the
+intake.
 
 Exceptions: ``send`` raises ``CommandRejectedError`` (with ``check=True``),
 ``CommandTimeoutError`` (published, no ack in time), ``NotConnectedError`` (not
@@ -35,6 +36,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,6 +182,9 @@ class GroundClient:
         self._key, self._counter_file = _load_key(key, counter_file)
         self._memory_counter = 0
         self._counter_lock = asyncio.Lock()
+        # the command path's blocking step (the counter file) has a thread of its own: it
+        # must never queue behind other work in the loop's default executor
+        self._command_pool = ThreadPoolExecutor(1, thread_name_prefix="ground-command")
         self._backoff = backoff or Backoff(0.2, 5.0)
         self._session: MqttSession | None = None
         self._connected = asyncio.Event()
@@ -220,6 +225,8 @@ class GroundClient:
         self._tasks = []
         for fut in self._acks.values():
             fut.cancel()
+        self._command_pool.shutdown(wait=False)  # a new one starts no thread until used
+        self._command_pool = ThreadPoolExecutor(1, thread_name_prefix="ground-command")
 
     @property
     def connected(self) -> bool:
@@ -293,7 +300,7 @@ class GroundClient:
         loop = asyncio.get_running_loop()
         now = self.clock()
         async with self._counter_lock:  # two sends at once never share a counter
-            counter = await loop.run_in_executor(None, self._next_counter, now)
+            counter = await loop.run_in_executor(self._command_pool, self._next_counter, now)
         cmd = build_command(self._key, TopicTree(self.prefix, rig).command, command,
                             dict(args or {}), now_wall=now, counter=counter,
                             ttl_s=self.ttl_s if ttl_s is None else ttl_s,

@@ -294,6 +294,9 @@ class FleetModel:
         if len(parts) != len(head) + 2 or parts[:len(head)] != head:
             return
         rig_id, kind = parts[-2], parts[-1]
+        if parse_topic(self.prefix, f"{self.prefix}/{rig_id}/state") is None:
+            self.accounting.malformed += 1  # not a rig id of the contract
+            return
         try:
             body = json.loads(message.payload)
         except ValueError:

@@ -241,3 +241,17 @@ def test_garbage_never_escapes_the_fleet_model(items) -> None:
         m.handle(InboundMessage(topic, payload, 1, False), 1.0)
     m.tick(100.0)
     assert m.alarms.all() == [] and m.commands.for_rig("rig-1") == []
+
+
+def test_a_rig_id_outside_the_contract_is_malformed_and_makes_no_rig() -> None:
+    m = FleetModel(P)
+    evil = Rig("<img src=x onerror=alert(1)>")
+    assert m.handle(evil.state(1.0, mode="idle"), 1.0) is None
+    assert m.handle(evil.status(True), 1.0) is None
+    assert m.handle(InboundMessage(f"{P}/rig 1/state", Rig("rig 1").state(1.0).payload, 1,
+                                   False), 1.0) is None
+    zone = {"v": 1, "type": "safety_zone", "rig": "a b", "centre": [1.0, 2.0]}
+    m.handle(InboundMessage(f"public/{P}/a b/safety_zone", json.dumps(zone).encode(), 1,
+                            True), 2.0)
+    assert m.rigs == {} and m.accounting.malformed == 4
+    assert m.handle(Rig("rig-1.a_B").state(1.0, mode="idle"), 1.0) is not None  # all allowed

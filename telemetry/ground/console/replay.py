@@ -14,6 +14,7 @@ the recorder flagged are skipped, exactly as the live intake drops them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
@@ -143,8 +144,11 @@ class ReplaySession:
                 self.error = "the recording holds no messages"
                 return
             self.cursor = ReplayCursor(self.first, self.speed, clock())
-            async for row in self._store.rows():
-                await self._play(row, clock)
+            # closed here, cancelled or not, *before* the store: left to the garbage
+            # collector, its cleanup would run later on a closed database
+            async with contextlib.aclosing(self._store.rows()) as rows:
+                async for row in rows:
+                    await self._play(row, clock)
             self.done = True
         except (OSError, ValueError, StoreError) as err:
             self.error = f"{self.path.name}: not a readable recording ({err})"
