@@ -2,8 +2,9 @@
 
 Used by the functional test (``test_login_flood.py``) and the benchmark
 (``bench/bench_login_flood.py``), so both measure the same thing. Everything
-goes over real loopback HTTP with ``http.client``: ``clients`` threads each post
-wrong passwords for ``operator`` in a loop (every response counted by status);
+goes over real loopback HTTP with ``http.client``: ``clients`` threads, in a
+process of their own, each post wrong passwords for the operator's name in a
+loop (every response counted by status);
 meanwhile an operator already logged in sends commands and each is timed from
 request to response (the response carries the rover's ack).
 """
@@ -13,10 +14,12 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlencode
 
 
@@ -75,42 +78,77 @@ class HttpUser:
         return status, json.loads(body), time.monotonic() - t0
 
 
-@dataclass
 class Flood:
-    """``clients`` threads posting wrong passwords until ``stop()``."""
+    """``clients`` threads posting wrong passwords, in a process of their own (as attackers
+    are: they must not share the measuring process's interpreter lock), until ``stop()``."""
 
-    port: int
-    user: str
-    clients: int = 40
-    statuses: Counter[int] = field(default_factory=Counter)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _threads: list[threading.Thread] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, port: int, user: str, clients: int = 40) -> None:
+        self.port, self.user, self.clients = port, user, clients
+        self._proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        for i in range(self.clients):
-            t = threading.Thread(target=self._run, name=f"flood-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.ground_console.flood", str(self.port), self.user,
+             str(self.clients)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            cwd=Path(__file__).resolve().parents[2])
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()  # "started" once every client has its form
+        assert line.startswith("started"), line
 
-    def _run(self) -> None:
-        attacker = HttpUser(self.port, timeout=60.0)
-        token = attacker.login_form()
-        n = 0
-        while not self._stop.is_set():
-            n += 1
-            try:
-                status = attacker.login(self.user, f"wrong-password-{n}", token)
-            except OSError:
-                status = 0
-            with self._lock:
-                self.statuses[status] += 1
+    def progress(self) -> int:
+        """Attempts answered so far (asks the flood process)."""
+        assert self._proc is not None and self._proc.stdin and self._proc.stdout
+        self._proc.stdin.write("count\n")
+        self._proc.stdin.flush()
+        return int(self._proc.stdout.readline())
 
     def stop(self) -> dict[int, int]:
-        self._stop.set()
-        for t in self._threads:
-            t.join(65.0)
-        return dict(self.statuses)
+        """Stop it; the number of responses by HTTP status (0: no response)."""
+        assert self._proc is not None and self._proc.stdin and self._proc.stdout
+        self._proc.stdin.write("stop\n")
+        self._proc.stdin.flush()
+        counts = json.loads(self._proc.stdout.readline())
+        self._proc.wait(70)
+        return {int(k): v for k, v in counts.items()}
+
+
+def _flood_main(port: int, user: str, clients: int) -> None:
+    statuses: Counter[int] = Counter()
+    lock, stop = threading.Lock(), threading.Event()
+    ready = threading.Barrier(clients + 1)
+
+    def attack() -> None:
+        attacker = HttpUser(port, timeout=60.0)
+        token = attacker.login_form()
+        form_cookie = dict(attacker.cookies)
+        ready.wait()
+        n = 0
+        while not stop.is_set():
+            n += 1
+            attacker.cookies = dict(form_cookie)  # the form's token and cookie, reused
+            try:
+                status = attacker.login(user, f"wrong-password-{n}", token)
+            except OSError:
+                status = 0
+            with lock:
+                statuses[status] += 1
+
+    threads = [threading.Thread(target=attack, name=f"flood-{i}", daemon=True)
+               for i in range(clients)]
+    for t in threads:
+        t.start()
+    ready.wait()
+    print("started", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "count":
+            with lock:
+                print(sum(statuses.values()), flush=True)
+        elif line.strip() == "stop":
+            break
+    stop.set()
+    for t in threads:
+        t.join(65.0)
+    print(json.dumps(dict(statuses)), flush=True)
 
 
 def timed_commands(user: HttpUser, rig: str, command: str, count: int,
@@ -123,3 +161,7 @@ def timed_commands(user: HttpUser, rig: str, command: str, count: int,
         latencies.append(seconds)
         time.sleep(interval_s)  # paces the commands; the timing is of each request alone
     return latencies
+
+
+if __name__ == "__main__":
+    _flood_main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))

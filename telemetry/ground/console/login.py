@@ -24,6 +24,8 @@ __all__ = ["Authenticator", "LoginResult"]
 
 log = logging.getLogger(__name__)
 
+LOG_EVERY_S = 10.0
+
 
 @dataclass(frozen=True, slots=True)
 class LoginResult:
@@ -44,6 +46,17 @@ class Authenticator:
         self.pending = 0
         self.busy_refusals = 0
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="console-scrypt")
+        self._unlogged = 0
+        self._logged_at: float | None = None
+
+    def _log_refusal(self, name: str, address: str, reason: str, now: float) -> None:
+        """One line per ``LOG_EVERY_S`` however hard the flood (a line each would be work
+        for the loop and a flood of the log)."""
+        self._unlogged += 1
+        if self._logged_at is None or now - self._logged_at >= LOG_EVERY_S:
+            log.warning("console: %d login attempt(s) refused since the last report (latest: "
+                        "%r from %s, %s limit)", self._unlogged, name, address, reason)
+            self._unlogged, self._logged_at = 0, now
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -55,8 +68,7 @@ class Authenticator:
         device = known[1] if known is not None and known[0] == name else None
         decision = self.guard.check(name, address, device, now)
         if not decision.allowed:
-            log.warning("console: login for %r from %s refused (%s limit, %.0f s)", name,
-                        address, decision.reason, decision.retry_after_s)
+            self._log_refusal(name, address, decision.reason, now)
             return LoginResult("limited", retry_after_s=decision.retry_after_s)
         if self.pending >= self.max_pending:
             self.busy_refusals += 1

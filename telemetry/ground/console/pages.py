@@ -41,6 +41,8 @@ __all__ = ["login_form", "login_submit", "logout", "page"]
 log = logging.getLogger(__name__)
 
 _FAIL_DELAY_S = 1.0
+_LIMITED = ('<!doctype html><title>Too many login attempts</title><p>Too many login attempts: '
+            'try again in {wait} s. <a href="/login">Back to the login</a></p>')
 
 
 def _template(name: str) -> string.Template:
@@ -213,11 +215,12 @@ def login_submit(console: Console) -> Endpoint:
         result = await console.auth.login(name, password, address,
                                           request.cookies.get(DEVICE_COOKIE), console.clock())
         if result.outcome in ("limited", "busy"):
+            # a fixed, small page (no new form token to sign): under a flood, most
+            # requests end here, and they must cost the event loop next to nothing
             wait = max(1, math.ceil(result.retry_after_s))
-            return _login_response(
-                console, error=f"Too many login attempts: try again in {wait} s.",
-                username=name, status=429 if result.outcome == "limited" else 503,
-                headers={"retry-after": str(wait)})
+            return HTMLResponse(_LIMITED.format(wait=wait),
+                                status_code=429 if result.outcome == "limited" else 503,
+                                headers={"retry-after": str(wait)})
         if result.user is None:
             # a uniform, slow failure: no hint which of name and password was wrong
             await asyncio.sleep(max(0.0, _FAIL_DELAY_S - (time.monotonic() - started)))
