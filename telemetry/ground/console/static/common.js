@@ -82,7 +82,9 @@ const RC = (() => {
       const msg = JSON.parse(ev.data);
       stats.messages++;
       if (msg.type === "dropped") stats.dropped = msg.count;
-      for (const fn of handlers[msg.type] || []) fn(msg);
+      // the rows of the last 30 s, sent as one message when the page subscribes
+      const items = msg.type === "history" ? msg.items : [msg];
+      for (const item of items) for (const fn of handlers[item.type] || []) fn(item);
     };
     socket.onclose = (ev) => {
       stats.connected = false;
