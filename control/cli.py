@@ -23,7 +23,7 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .core.auto_operator import AutoOperator
 from .core.config import ControllerConfig, load_config
@@ -34,6 +34,9 @@ from .demo.sim_process import SimulatorError, SimulatorProcess
 from .runtime.app import RigController, RunSummary
 from .runtime.downlink_port import DownlinkPort
 from .runtime.sd_notify import SdNotifier
+
+if TYPE_CHECKING:
+    from nacl.signing import SigningKey
 from .runtime.security_setup import build_security
 
 log = logging.getLogger("control.cli")
@@ -90,7 +93,7 @@ async def _open_downlink(cfg: ControllerConfig, broker: str | None,
         dl = await stack.enter_async_context(Downlink(DownlinkConfig(
             rig_id=cfg.ground.rig_id, topic_prefix=cfg.ground.topic_prefix,
             outbox_path=outbox, broker_url=broker,
-            link_loss_s=cfg.ground.link_loss_wall_s)))
+            link_loss_s=cfg.ground.link_loss_wall_s, signing_key=_rover_signing_key(cfg))))
         dl.publish_birth({"software": "rig-control", "version": "0.1.0"})
         return dl, stack
     except Exception as err:
@@ -98,6 +101,17 @@ async def _open_downlink(cfg: ControllerConfig, broker: str | None,
             raise
         log.warning("no downlink (%s); continuing without telemetry", err)
         return None, stack
+
+
+def _rover_signing_key(cfg: ControllerConfig) -> SigningKey | None:
+    """The rover's key (``[security] rover_key_file``): it signs the ledger and the downlink's
+    state, events, acks and status. ``None`` without a ``[security]`` table."""
+    if not cfg.security:
+        return None
+    from control.security.security_config import security_config_from_dict
+    from telemetry.contract.keys import load_secret_key
+
+    return load_secret_key(security_config_from_dict(cfg.security).rover_key_file).signing_key
 
 
 def _install_signals(ctl: RigController) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "StateMessage",
     "StatsMessage",
     "StatusMessage",
+    "clear_delivery_flags",
     "decode",
     "encode",
     "set_delivery_flags",
@@ -215,6 +216,15 @@ def encode(msg: DownlinkMessage) -> bytes:
         assert data[0] == 0xA0 + len(body), "envelope map must use a 1-byte header"
         return data
     raise PayloadEncodeError(f"expected a downlink message, got {type(msg).__name__}")
+
+
+def clear_delivery_flags(data: bytes) -> bytes:
+    """A JSON payload as :func:`encode` made it: both delivery flags false (the form the
+    rover signs, ``downlink_signature``). Other bytes are returned as they are."""
+    for prefix in _JSON_PREFIX.values():
+        if data.startswith(prefix):
+            return _JSON_PREFIX[(False, False)] + data[len(prefix):]
+    return data
 
 
 def set_delivery_flags(data: bytes, *, historical: bool, resend: bool) -> bytes:

@@ -26,6 +26,12 @@ Exceptions: ``send`` raises ``CommandRejectedError`` (with ``check=True``),
 published) or ``BrokerError`` (the link dropped while publishing); ``wait_for`` raises
 ``WaitTimeoutError``; a rig-less client asked about "its" rig raises
 ``GroundUsageError``. Broker errors never escape the connection task.
+
+With ``rig_keys`` (rig id -> the rover's public key) the model believes a rig's
+state, events, acks and status only with its signature: ``send`` resolves only
+on a signed ack (a forged one is counted against the command, see
+``CommandRecord.forged_acks``), and rigs without a key are marked unverified
+(or dropped, ``drop_unverified``).
 """
 
 from __future__ import annotations
@@ -169,7 +175,9 @@ class GroundClient:
                  alarms: AlarmTable | None = None, ttl_s: float = 30.0,
                  silent_after_s: float = 10.0, connect_timeout: float = 10.0,
                  clock: Callable[[], float] = time.time,
-                 backoff: Backoff | None = None) -> None:
+                 backoff: Backoff | None = None,
+                 rig_keys: Mapping[str, VerifyKey] | None = None,
+                 drop_unverified: bool = False) -> None:
         self.settings = broker if isinstance(broker, MqttSettings) else \
             MqttSettings.from_url(broker, protocol="5")
         self.rig = rig
@@ -178,7 +186,8 @@ class GroundClient:
         self.connect_timeout = connect_timeout
         self.clock = clock
         self.model = FleetModel(prefix, limits=limits, alarms=alarms,
-                                silent_after_s=silent_after_s)
+                                silent_after_s=silent_after_s, rig_keys=rig_keys,
+                                drop_unverified=drop_unverified)
         self._key, self._counter_file = _load_key(key, counter_file)
         self._memory_counter = 0
         self._counter_lock = asyncio.Lock()

@@ -17,6 +17,9 @@ alarm table, the command history and the same sequence accounting as
   event is a one-off ``event:<kind>``.
 * A rig whose retained status says offline, or that sent nothing for
   ``silent_after_s``, has its active alarms marked stale (:meth:`tick`).
+* With ``rig_keys`` (rig id -> the rover's public key), state, events, acks,
+  status and ledger messages are believed only with the rig's signature
+  (``_believed``); a rig without a configured key is shown as unverified.
 * Uplink commands seen on ``{prefix}/{rig}/cmd`` and acks feed the command
   history; ledger records are kept by index; the public safety zone and feed
   (``public/{prefix}/{rig}/...``) are kept as received.
@@ -31,8 +34,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from nacl.signing import VerifyKey
+
 from telemetry.contract import Severity, parse_topic
 from telemetry.contract.command_wire import WireRefusal, decode_body, decode_envelope
+from telemetry.contract.downlink_signature import SIGNED_KINDS, Verdict, verify_payload
 from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
@@ -108,6 +114,10 @@ class RigView:
     trail: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=_MAX_TRAIL))
     interlock_event_t: dict[str, float] = field(default_factory=dict)
     red_since: dict[str, float] = field(default_factory=dict)  # channel -> rig time
+    # True: the ground has this rig's key and believes only what it signed; False: no key
+    # (anyone on the broker may be speaking); None: no rig keys configured at all
+    verified: bool | None = None
+    forged: int = 0  # messages under its name that failed the signature check (dropped)
 
     @property
     def reachable(self) -> bool:
@@ -122,8 +132,14 @@ class RigView:
 
 class FleetModel:
     def __init__(self, prefix: str, *, limits: LimitSet | None = None,
-                 alarms: AlarmTable | None = None, silent_after_s: float = 10.0) -> None:
+                 alarms: AlarmTable | None = None, silent_after_s: float = 10.0,
+                 rig_keys: Mapping[str, VerifyKey] | None = None,
+                 drop_unverified: bool = False) -> None:
         self.prefix = prefix
+        self.rig_keys = rig_keys
+        self.drop_unverified = drop_unverified
+        self.forged = 0  # signed kinds failing the check of a rig whose key we have
+        self.unverified = 0  # signed kinds from rigs whose key we do not have
         self.limits = limits or LimitSet()
         self.alarms = alarms or AlarmTable()
         self.commands = CommandLog()
@@ -142,7 +158,8 @@ class FleetModel:
     def rig(self, rig_id: str, now: float) -> RigView:
         view = self.rigs.get(rig_id)
         if view is None:
-            view = self.rigs[rig_id] = RigView(rig_id, first_seen=now)
+            verified = None if self.rig_keys is None else rig_id in self.rig_keys
+            view = self.rigs[rig_id] = RigView(rig_id, first_seen=now, verified=verified)
         return view
 
     # ------------------------------------------------------------------ intake
@@ -161,7 +178,31 @@ class FleetModel:
         if isinstance(seen, Malformed):
             self.accounting.malformed += 1
             return None
+        if self.rig_keys is not None and parsed is not None and parsed.kind in SIGNED_KINDS \
+                and not self._believed(seen):
+            return None
         return self.take(seen, now)
+
+    def _believed(self, seen: Sighting) -> bool:
+        """Check a signed kind against the rig's key (docs/telemetry.md, "Signed downlink").
+
+        A rig whose key we have: only what it signed counts; anything else under its
+        name is dropped and counted (an ack, against its command). A rig whose key we
+        do not have: kept and shown unverified, or dropped with ``drop_unverified``."""
+        assert self.rig_keys is not None
+        key = self.rig_keys.get(seen.rig)
+        if key is None:
+            self.unverified += 1
+            return not self.drop_unverified
+        if verify_payload(key, seen.topic, seen.payload) is Verdict.VERIFIED:
+            return True
+        self.forged += 1
+        if seen.rig in self.rigs:
+            self.rigs[seen.rig].forged += 1
+        if isinstance(seen.message, AckMessage):
+            self.commands.note_forged_ack(seen.rig, seen.message.command_id,
+                                          seen.message.accepted, seen.message.reason)
+        return False
 
     def take(self, seen: Sighting, now: float) -> Sighting | None:
         """A message already classified (a replayed recording feeds these directly)."""

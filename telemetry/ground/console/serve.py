@@ -33,6 +33,7 @@ from telemetry.ground.console.sessions import load_secret
 from telemetry.ground.console.users import DEFAULT_USERS
 from telemetry.ground.errors import GroundUsageError
 from telemetry.ground.limits import load_limits
+from telemetry.ground.rig_keys import rig_keys_from_args
 from telemetry.mqtt.adapter import MqttSettings
 
 __all__ = ["build_config", "is_loopback", "plaintext_warning", "register", "serve"]
@@ -152,7 +153,9 @@ async def serve(args: argparse.Namespace, settings: MqttSettings) -> None:
               f"`rig-ground user add NAME --role operator --users {config.users_path}`",
               file=sys.stderr)
     client = GroundClient(settings, args.rig, key=config.station_key, prefix=args.prefix,
-                          limits=load_limits(config.limits_path))
+                          limits=load_limits(config.limits_path),
+                          rig_keys=rig_keys_from_args(args),
+                          drop_unverified=args.unverified == "drop")
     console = build_console(config, client, secret=load_secret(args.secret_file))
     server = uvicorn.Server(uvicorn.Config(
         build_app(console), host=args.host, port=args.port, ws="wsproto", lifespan="on",

@@ -70,6 +70,7 @@ def _rig_summary(model: FleetModel, view: RigView, now: float) -> dict[str, Any]
         "alarms_active": model.alarms.active_count(view.rig),
         "alarms_unacked": model.alarms.unacked_count(view.rig),
         "software": view.info.get("software") or view.info.get("software_version"),
+        "verified": view.verified, "forged": view.forged,
     }
 
 

@@ -46,9 +46,11 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
+from nacl.signing import SigningKey
 
 from rig_common.backoff import Backoff
 from telemetry.contract.command_wire import RejectReason, peek_payload_command_id
+from telemetry.contract.downlink_signature import SIGNED_KINDS, sign_payload
 from telemetry.contract.errors import ContractConfigError
 from telemetry.contract.payloads import (
     AckMessage,
@@ -120,6 +122,9 @@ class DownlinkConfig:
     close_timeout_s: float = 5.0
     link_loss_s: float = 5.0  # link_ok() is false when the broker was silent this long
     probe_interval_s: float | None = None  # status probe on an idle link; None: loss / 4
+    # the rover's key: state, events, acks, status and ledger messages carry its signature
+    # (telemetry.contract.downlink_signature); None: unsigned
+    signing_key: SigningKey | None = None
 
     def __post_init__(self) -> None:
         try:  # the topic tree checks the rig id and prefix: report them as our keys
@@ -405,7 +410,7 @@ class Downlink:
 
         def encode_at(seq: int, boot: int) -> bytes:
             message: DownlinkMessage = build(Envelope(self.config.rig_id, boot, seq, t_rig, t_mono))
-            return encode(message)
+            return self._signed(topic, stream, encode(message))
 
         stored = outbox.append(stream=stream, priority=priority, topic=topic, t_mono=t_mono,
                                encode=encode_at)
@@ -435,7 +440,14 @@ class Downlink:
         p = self._publisher.counters if self._publisher else None
         info = {**self._birth, "downlink": {"rejected": p.rejected if p else 0,
                                             "dead_letters": outbox.dead_letter_count}}
-        return encode(StatusMessage(env, online, info))
+        payload = encode(StatusMessage(env, online, info))
+        return self._signed(self.topics.status, "status", payload)
+
+    def _signed(self, topic: str, stream: str, payload: bytes) -> bytes:
+        key = self.config.signing_key
+        if key is None or stream not in SIGNED_KINDS:
+            return payload
+        return sign_payload(key, topic, payload)
 
     def _on_rejected(self, refused: RejectedPublish) -> None:
         if self._publisher is not None:

@@ -114,6 +114,15 @@ const RC = (() => {
 
   // ------------------------------------------------------------ renderers
   function modeBadge(mode) { return el("span", { class: `badge mode mode-${mode}`, text: mode }); }
+  // the rig's signature: verified (its key is configured), UNVERIFIED (no key: anyone on
+  // the broker may be speaking for it), nothing when the console checks no signatures
+  function trustBadge(r) {
+    if (r.verified === false) return el("span", { class: "badge unverified", text: "UNVERIFIED",
+      title: "no public key configured for this rig (--rig-key): its data is not signed" });
+    if (r.verified && r.forged) return el("span", { class: "badge forged",
+      text: `${r.forged} forged dropped` });
+    return r.verified ? el("span", { class: "badge signed", text: "signed" }) : null;
+  }
   function onlineBadge(r) {
     if (r.online && r.silent) return el("span", { class: "badge silent", text: "silent" });
     return r.online ? el("span", { class: "badge online", text: "online" })
@@ -123,7 +132,7 @@ const RC = (() => {
   function renderRigBadges(snap) {
     const node = document.getElementById("rig-badges");
     if (!node || !snap.known) return;
-    node.replaceChildren(onlineBadge(snap), modeBadge(snap.mode),
+    node.replaceChildren(onlineBadge(snap), modeBadge(snap.mode), trustBadge(snap) || "",
       el("span", { class: "muted", text: `boot ${snap.boot ?? "—"} · last seen ` +
                                           `${fmtAgo(snap.last_seen_ago)}` }));
   }
@@ -364,6 +373,6 @@ const RC = (() => {
 
   connect();
   return { me, csrf, el, changed, fmtTime, fmtAgo, fmtNum, post, on, subscribe, stats, modeBadge,
-           onlineBadge, renderRigBadges, renderState, renderMission, renderAlarms, renderEvents,
+           onlineBadge, trustBadge, renderRigBadges, renderState, renderMission, renderAlarms, renderEvents,
            Plots };
 })();

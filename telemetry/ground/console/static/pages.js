@@ -22,7 +22,7 @@
         `${msg.link.duplicates} duplicates, ${msg.link.malformed} malformed messages`;
       tbody.replaceChildren(...msg.rigs.map((r) => el("tr", { "data-rig": r.rig },
         el("td", {}, el("a", { href: `/rigs/${encodeURIComponent(r.rig)}`, text: r.rig })),
-        el("td", {}, RC.onlineBadge(r)),
+        el("td", {}, RC.onlineBadge(r), " ", RC.trustBadge(r) || ""),
         el("td", {}, RC.modeBadge(r.mode)),
         el("td", {}, r.alarms_active || r.alarms_unacked
           ? el("a", { href: `/rigs/${encodeURIComponent(r.rig)}`, class: "count",
@@ -142,7 +142,10 @@
         el("td", { class: "mono", text: c.key_id || "—" }),
         el("td", { class: "mono", text: c.command }),
         el("td", { class: "mono", text: Object.keys(c.args).length ? JSON.stringify(c.args) : "" }),
-        el("td", {}, el("span", { class: `badge ${c.status}`, text: c.status })),
+        el("td", {}, el("span", { class: `badge ${c.status}`, text: c.status }),
+          c.forged_acks ? el("div", { class: "forged", "data-forged": c.forged_acks,
+            text: `⚠ ${c.forged_acks} UNVERIFIED ack${c.forged_acks > 1 ? "s" : ""} ignored ` +
+                  `(claimed ${c.forged_claim})` }) : null),
         el("td", { text: c.reason }),
         el("td", { class: "num", text: c.acked_at && c.sent_at
           ? `${(c.acked_at - c.sent_at).toFixed(2)} s` : "" }))));
