@@ -118,6 +118,16 @@ class RigView:
     # (anyone on the broker may be speaking); None: no rig keys configured at all
     verified: bool | None = None
     forged: int = 0  # messages under its name that failed the signature check (dropped)
+    state_seen_at: float | None = None  # ground time of the latest live state
+    state_period_s: float | None = None  # smoothed interval between live states
+
+    def stale_after_s(self) -> float:
+        """How long without a state before its values are stale: three expected periods,
+        at least 1 s (a 10 Hz rig is stale after 1 s, a 1 Hz one after 3 s)."""
+        return max(1.0, 3.0 * (self.state_period_s or 0.0))
+
+    def state_age_s(self, now: float) -> float | None:
+        return None if self.state_seen_at is None else max(0.0, now - self.state_seen_at)
 
     @property
     def reachable(self) -> bool:
@@ -258,6 +268,11 @@ class FleetModel:
         if view.state_t_rig is not None and t < view.state_t_rig:
             return
         view.state, view.state_t_rig = dict(msg.state), t
+        if view.state_seen_at is not None:
+            gap = max(0.0, now - view.state_seen_at)
+            view.state_period_s = gap if view.state_period_s is None else \
+                0.8 * view.state_period_s + 0.2 * min(gap, 10.0)
+        view.state_seen_at = now
         x, y = msg.state.get("x_m"), msg.state.get("y_m")
         if _finite(x) and _finite(y) and (not view.trail or view.trail[-1] != (x, y)):
             view.trail.append((float(x), float(y)))

@@ -203,9 +203,11 @@ role = "operator"
         return recorder
 
     def start_console(self, users: Path, *, limits: Path | None = None,
-                      recordings: Path | None = None, extra: Sequence[str] = ()) -> str:
+                      recordings: Path | None = None, extra: Sequence[str] = (),
+                      global_extra: Sequence[str] = ()) -> str:
+        """``extra``: more ``serve`` options; ``global_extra``: ``rig-ground``'s own."""
         args = [sys.executable, "-m", "telemetry.ground.cli", "--broker", self.broker_url,
-                "serve", "--users", str(users), "--key", str(self.station_key),
+                *global_extra, "serve", "--users", str(users), "--key", str(self.station_key),
                 "--port", "0", "--site-plan", str(self.site_plan),
                 "--rover-key", str(self.rover_pub), "--audit-log", str(self.dir / "audit.jsonl")]
         if recordings is not None:

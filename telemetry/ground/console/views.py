@@ -71,7 +71,15 @@ def _rig_summary(model: FleetModel, view: RigView, now: float) -> dict[str, Any]
         "alarms_unacked": model.alarms.unacked_count(view.rig),
         "software": view.info.get("software") or view.info.get("software_version"),
         "verified": view.verified, "forged": view.forged,
+        "state_age_s": num(view.state_age_s(now)),
+        "stale": _stale(view, now),
     }
+
+
+def _stale(view: RigView, now: float) -> bool:
+    """The rig's values are stale: its states stopped arriving at their usual rate."""
+    age = view.state_age_s(now)
+    return age is not None and age > view.stale_after_s()
 
 
 def fleet_json(model: FleetModel, now: float) -> dict[str, Any]:
