@@ -38,3 +38,25 @@ def test_a_page_that_opens_gets_its_history_without_dropping_anything() -> None:
     items = history[0]["items"]
     assert len(items) == 600 and {m["type"] for m in items} == {"rows"}
     assert items[-1]["cols"][0][0] == 299.0  # the newest batch is there
+
+
+def test_a_rig_whose_states_stop_is_stale_within_a_second_or_three_periods() -> None:
+    from telemetry.contract.payloads import StateMessage
+    from telemetry.ground.console.views import rig_json
+    from telemetry.ground.fleet import FleetModel
+
+    m = FleetModel("regolith")
+    for i in range(20):  # 10 Hz states
+        payload = encode(StateMessage(Envelope("rig-1", 1, i, 1e9 + i / 10, i / 10),
+                                      {"mode": "idle"}))
+        m.handle(InboundMessage("regolith/rig-1/state", payload, 1, False), 100.0 + i / 10)
+    last = 100.0 + 1.9
+    assert rig_json(m, "rig-1", last + 0.5)["stale"] is False
+    snap = rig_json(m, "rig-1", last + 1.2)
+    assert snap["stale"] is True and snap["state_age_s"] == 1.2
+    slow = FleetModel("regolith")
+    for i in range(5):  # a 1 Hz rig is stale after three of its periods, not after 1 s
+        payload = encode(StateMessage(Envelope("rig-1", 1, i, 1e9 + i, float(i)), {}))
+        slow.handle(InboundMessage("regolith/rig-1/state", payload, 1, False), 100.0 + i)
+    assert rig_json(slow, "rig-1", 104.0 + 2.0)["stale"] is False
+    assert rig_json(slow, "rig-1", 104.0 + 3.5)["stale"] is True
