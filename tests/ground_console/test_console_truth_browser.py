@@ -12,7 +12,8 @@ Debian's headless Chromium:
   invents a rig: the page shows the rover's signed ack, the forged one as
   UNVERIFIED in the history, and the invented rig as UNVERIFIED;
 * the command history fits a 1400 px window (defect 10) and plot axis labels
-  never repeat on a small range;
+  never repeat on a small range; arm asks for a confirmation (dismissed: not sent);
+* E-STOP shows a banner on the rig's pages until it is reset;
 * logging out (from another tab) closes the open page's WebSocket at once.
 Screenshots: ``$RIG_SHOTS_DIR`` or the test's tmp_path.
 """
@@ -126,8 +127,15 @@ def forged_ack_shown_unverified(driver, base: str, shot) -> None:
     driver.get(f"{base}/rigs/{RIG}/commands")
     until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#cmd-buttons [data-command="stop"]'),
           10, "the stop button")
+    # arm asks first; dismissed, nothing is sent
+    driver.find_element(By.CSS_SELECTOR, '#cmd-buttons [data-command="arm"]').click()
+    alert = until(driver, lambda d: d.switch_to.alert, 5, "the arm confirmation")
+    assert "Arm the rig?" in alert.text, alert.text
+    alert.dismiss()
+    until(driver, lambda d: "not sent (cancelled)" in text(d, "#cmd-result"), 5, "cancelled")
     ack = send(driver, "stop")
     assert "accepted" in ack and "forged" not in ack, ack  # the rover's ack, not the forger's
+    assert "arm" not in text(driver, "#history-table tbody")
     forged = until(driver, lambda d: text(d, "#history-table .forged"), 10,
                    "the forged ack in the history")
     assert "UNVERIFIED ack ignored" in forged and "forged: interlock" in forged, forged
@@ -147,6 +155,17 @@ def forged_ack_shown_unverified(driver, base: str, shot) -> None:
     real = text(driver, f'#fleet-table tr[data-rig="{RIG}"]')
     assert "1 forged dropped" in real.lower() and "UNVERIFIED" not in real, real
     shot("fleet-invented-rig-unverified")
+
+
+def estop_banner(driver, base: str, shot) -> None:
+    driver.get(f"{base}/rigs/{RIG}/commands")
+    until(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#cmd-buttons [data-command="estop"]'),
+          10, "the E-STOP button")
+    assert "accepted" in send(driver, "estop")
+    until(driver, lambda d: "E-STOP ACTIVE" in text(d, "#safety-banner"), 10, "the E-STOP banner")
+    shot("commands-estop-banner")
+    send(driver, "reset_estop")
+    until(driver, lambda d: not d.find_elements(By.ID, "safety-banner"), 20, "E-STOP left")
 
 
 def logout_closes_the_open_websocket(driver, base: str) -> None:
@@ -175,4 +194,5 @@ def test_operator_truth_in_a_real_browser(mosquitto, tmp_path, browser, screensh
         with Forger(mosquitto.url) as forger:
             forged_ack_shown_unverified(browser, base, screenshot)
         assert forger.forged, "the forger answered nothing"
+        estop_banner(browser, base, screenshot)
         logout_closes_the_open_websocket(browser, base)

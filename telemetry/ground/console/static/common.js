@@ -165,8 +165,23 @@ const RC = (() => {
       "(expected several a second): every value and plot below is STALE";
   }
 
+  // E-STOP and interlocks are stated at the top of every rig page, not only in a table row
+  function showSafety(snap) {
+    const interlocks = (snap.known && snap.interlocks) || [];
+    const estop = snap.known && snap.mode === "estop";
+    let banner = document.getElementById("safety-banner");
+    if (!estop && !interlocks.length) { if (banner) banner.remove(); return; }
+    if (!banner) {
+      banner = el("div", { id: "safety-banner", class: "safetybanner" });
+      document.getElementById("main").prepend(banner);
+    }
+    banner.textContent = (estop ? "E-STOP ACTIVE on " + snap.rig + " (reset_estop to leave it)" : "") +
+      (estop && interlocks.length ? " · " : "") +
+      (interlocks.length ? `INTERLOCK${interlocks.length > 1 ? "S" : ""}: ${interlocks.join(", ")}` : "");
+  }
+
   function renderRigBadges(snap) {
-    if (snap.source === "live") showStale(snap);
+    if (snap.source === "live") { showStale(snap); showSafety(snap); }
     const node = document.getElementById("rig-badges");
     if (!node || !snap.known) return;
     node.replaceChildren(onlineBadge(snap),

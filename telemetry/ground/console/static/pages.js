@@ -130,7 +130,15 @@
         text: `Signed in as ${me.user} (${me.role}): observers see everything and send no ` +
               "commands. Ask an operator." }));
     } else {
+      // commands that move the machine ask first; stop and E-STOP never wait for a click
+      const CONFIRM = { arm: "Arm the rig? Motors will be enabled.",
+                        start: "Start the mission? The rig will drive and dig.",
+                        disarm: "Disarm the rig? Motors will be disabled." };
       const send = async (command, args) => {
+        if (CONFIRM[command] && !window.confirm(`${me.rig}: ${CONFIRM[command]}`)) {
+          result.className = "cmdresult"; result.textContent = `${command}: not sent (cancelled)`;
+          return;
+        }
         result.className = "cmdresult pending";
         result.textContent = `${command}: sent, waiting for the ack…`;
         const r = await post(`/api/rigs/${encodeURIComponent(me.rig)}/commands`, { command, args });
