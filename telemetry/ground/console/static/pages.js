@@ -140,6 +140,8 @@
           return;
         }
         result.className = "cmdresult pending";
+        result.dataset.command = command;
+        result.dataset.status = "pending";  // never the previous command's outcome meanwhile
         result.textContent = `${command}: sent, waiting for the ack…`;
         const r = await post(`/api/rigs/${encodeURIComponent(me.rig)}/commands`, { command, args });
         const b = r.body;
