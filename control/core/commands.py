@@ -12,7 +12,7 @@ holds the rules the rover applies to them.
 
 Bytes become a ``GroundCommand`` in ``control.security.command_intake`` (plain JSON) or
 ``control.security`` (signed); this module is what the core needs after that:
-``check_command`` is the pure state check (given a ``RigView`` snapshot it returns
+``check_command`` is the pure state check (given a ``CommandContext`` snapshot it returns
 ``None`` to accept or the reason for rejecting) and ``check_param`` the bounds of
 the parameters the ground may set.
 """
@@ -21,25 +21,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from rig_common import bounded_problem
+from telemetry.contract.names import CommandName
 
 from .supervisor import Mode
-
-
-class CommandName(Enum):
-    ARM = "arm"  # IDLE -> ARMED (explicit, acknowledged re-arm)
-    DISARM = "disarm"  # ARMED -> IDLE
-    START = "start"  # run the mission from ARMED
-    STOP = "stop"  # controlled stop, always accepted
-    DUMP = "dump"  # stow and dump the bucket where the rig stands
-    ESTOP = "estop"  # immediate stop, always accepted
-    RESET_ESTOP = "reset_estop"  # ESTOP -> IDLE, only when no immediate-stop cause remains
-    CLEAR_FAULT = "clear_fault"  # FAULT -> IDLE, only when no cause remains
-    SET_PARAM = "set_param"  # args: name, value (within PARAMS bounds)
-    STATUS = "status"  # ask for a state message now
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +70,7 @@ class CommandAck:
 
 
 @dataclass(frozen=True, slots=True)
-class RigView:
+class CommandContext:
     """What command validation needs to know about the rig, at one instant."""
 
     mode: Mode
@@ -111,7 +98,7 @@ def check_param(args: dict[str, Any]) -> tuple[SettableParam, float] | str:
     return spec, number
 
 
-def check_command(cmd: GroundCommand, view: RigView) -> str | None:
+def check_command(cmd: GroundCommand, view: CommandContext) -> str | None:
     """State rules; ``None`` to accept, else the reason for rejecting."""
     mode, n = view.mode, cmd.name
     if n in (CommandName.STOP, CommandName.ESTOP, CommandName.STATUS):
@@ -164,9 +151,9 @@ def check_command(cmd: GroundCommand, view: RigView) -> str | None:
 __all__ = [
     "PARAMS",
     "CommandAck",
+    "CommandContext",
     "CommandName",
     "GroundCommand",
-    "RigView",
     "SettableParam",
     "check_command",
     "check_param",

@@ -52,7 +52,6 @@ __all__ = [
 MAX_PAYLOAD_BYTES = MAX_BODY_BYTES  # a plain command: the signed body's size limit
 UNKNOWN_ID = "?"  # the ack's command id when the payload has no readable one
 
-_COMMAND_NAMES = frozenset(c.value for c in CommandName)
 
 
 class _Refused(Exception):
@@ -94,11 +93,12 @@ def _decode(data: bytes, source: str) -> GroundCommand:
         claimed = cid[:128] if isinstance(cid, str) and cid else UNKNOWN_ID
         raise _Refused(RejectReason.MALFORMED, f"'id' must be a string of 1-128 characters, "
                        f"got {_shown(cid)}", claimed)
-    name = obj.get("command")
-    if not isinstance(name, str) or name not in _COMMAND_NAMES:
+    raw_name = obj.get("command")
+    name = CommandName.lookup(raw_name) if isinstance(raw_name, str) else None
+    if name is None:
         known = ", ".join(c.value for c in CommandName)
         raise _Refused(RejectReason.UNKNOWN_COMMAND, f"command {cid}: unknown command "
-                       f"{_shown(name)} (expected one of {known})", cid)
+                       f"{_shown(raw_name)} (expected one of {known})", cid)
     args = obj.get("args", {})
     if not isinstance(args, dict):
         raise _Refused(RejectReason.MALFORMED, f"command {cid}: 'args' must be an object, "
@@ -115,7 +115,7 @@ def _decode(data: bytes, source: str) -> GroundCommand:
         raise _Refused(RejectReason.MALFORMED, f"command {cid}: no expiry ('expires_at', or "
                        f"'issued_at' with 'ttl_s'); commands without one are never executed",
                        cid)
-    return GroundCommand(cid, CommandName(name), expires, issued, dict(args), source)
+    return GroundCommand(cid, name, expires, issued, dict(args), source)
 
 
 def decode_command(payload: bytes | bytearray | str, *, source: str = "ground",
@@ -145,7 +145,7 @@ def timing_rejection(cmd: GroundCommand, now_wall: float, timing: CommandTiming,
     verdict = timing_verdict(cmd.issued_at, cmd.expires_at, now_wall, timing)
     if verdict is None:
         return None
-    return Rejection(RejectReason(verdict[0].value), verdict[1], topic,
+    return Rejection(verdict[0], verdict[1], topic,
                      command_id=cmd.command_id)
 
 

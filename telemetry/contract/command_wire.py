@@ -39,6 +39,7 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from rig_common import finite_in
+from telemetry.contract.names import CommandName
 
 WIRE_VERSION = 1
 ALGORITHM = "ed25519"
@@ -95,7 +96,8 @@ class SignedEnvelope:
 
 @dataclass(frozen=True, slots=True)
 class CommandBody:
-    """The signed body. ``command`` is the name (``control.core.commands.CommandName`` value)."""
+    """The signed body. ``command`` is the name as sent: ``name`` is its ``CommandName``
+    (``None`` for a name the rover does not know, refused after the signature check)."""
 
     counter: int
     command_id: str
@@ -103,6 +105,10 @@ class CommandBody:
     issued_at: float
     expires_at: float
     args: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> CommandName | None:
+        return CommandName.lookup(self.command)
 
 
 def signing_bytes(topic: str, body: bytes) -> bytes:
