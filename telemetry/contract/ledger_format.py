@@ -96,8 +96,12 @@ class LedgerEntry:
         return str(self.body["site"])
 
     @property
+    def mass_g(self) -> int:
+        return int(self.body["mass_g"])
+
+    @property
     def mass_kg(self) -> float:
-        return int(self.body["mass_g"]) / 1000.0
+        return self.mass_g / 1000.0
 
     def record(self) -> dict[str, Any]:
         """The whole signed entry as a dict (the ``record`` of the MQTT ledger message)."""

@@ -37,7 +37,7 @@ from telemetry.ground.alarms import AlarmNotFoundError
 from telemetry.ground.console.context import Console, Viewer
 from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordings
 from telemetry.ground.console.sessions import tokens_match
-from telemetry.ground.console.views import fleet_json, plan_json, rig_json
+from telemetry.ground.console.views import fleet_json, plan_json, position_json, rig_json
 from telemetry.ground.errors import CommandTimeoutError, GroundUsageError, NotConnectedError
 from telemetry.mqtt.errors import BrokerError
 
@@ -103,8 +103,7 @@ async def site_map(console: Console, request: Request, viewer: Viewer) -> Respon
     name = _rig_param(request)
     view = console.client.model.rigs.get(name or "")
     return JSONResponse({"plan": plan_json(console.config.site_plan),
-                         "position": [view.state.get("x_m"), view.state.get("y_m")]
-                         if view else None,
+                         "position": position_json(view) if view else None,
                          "safety_zone": view.safety_zone if view else None})
 
 
