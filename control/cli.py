@@ -183,7 +183,7 @@ async def _live(ctl: RigController) -> None:
         t.add_column("note")
         for s in snap.mission.sites if snap.mission else ():
             t.add_row(s.name, f"{s.delivered_kg:.1f} / {s.target_kg or 0:.0f}",
-                      str(s.cycles), "abandoned" if s.abandoned else "")
+                      str(s.cycles), s.abandoned)
         t.caption = (f"bucket {snap.bucket_kg} kg  depth {snap.cut_depth_m} m  "
                      f"drum {snap.drum_current_a} A {snap.drum_speed_rad_s} rad/s  "
                      f"tilt {snap.tilt_deg} deg  at ({snap.x_m}, {snap.y_m})")

@@ -20,6 +20,7 @@ from telemetry.contract.json_fields import (
     json_object,
     optional_number,
     optional_str,
+    req_bool,
     req_int,
     req_str,
 )
@@ -39,8 +40,10 @@ class InterlockChange:
 
     def to_fields(self) -> JsonObject:
         out: JsonObject = {"name": self.name}
-        if self.reaction is not None:
-            out.update(reaction=self.reaction, value=self.value, threshold=self.threshold)
+        for key, value in (("reaction", self.reaction), ("value", self.value),
+                           ("threshold", self.threshold)):
+            if value is not None:
+                out[key] = value
         return out
 
     @classmethod
@@ -77,7 +80,7 @@ class OutboxEvicted:
 
     evicted: tuple[EvictedRange, ...]
     bytes_freed: int = 0
-    dropped_new: int = 0
+    dropped_new: bool = False  # the message being stored was itself dropped
 
     def to_fields(self) -> JsonObject:
         return {"evicted": [r.to_json() for r in self.evicted],
@@ -92,7 +95,7 @@ class OutboxEvicted:
         return cls(tuple(EvictedRange.from_json(r, f"{path}.evicted[{i}]")
                          for i, r in enumerate(ranges)),
                    req_int(fields, "bytes_freed", f"{path}.bytes_freed"),
-                   req_int(fields, "dropped_new", f"{path}.dropped_new"))
+                   req_bool(fields, "dropped_new", f"{path}.dropped_new"))
 
 
 EventDetail = InterlockChange | OutboxEvicted

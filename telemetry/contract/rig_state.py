@@ -32,7 +32,6 @@ from telemetry.contract.json_fields import (
     optional_bool,
     optional_number,
     optional_str,
-    req_bool,
     req_int,
     req_number,
     req_str,
@@ -51,7 +50,7 @@ class SiteReport:
     delivered_kg: float
     target_kg: float | None = None
     cycles: int = 0
-    abandoned: bool = False
+    abandoned: str = ""  # why the site was given up ("" while it is not)
 
     def to_json(self) -> JsonObject:
         return {"name": self.name, "delivered_kg": self.delivered_kg,
@@ -65,7 +64,7 @@ class SiteReport:
                    req_number(body, "delivered_kg", f"{path}.delivered_kg"),
                    optional_number(body, "target_kg", f"{path}.target_kg"),
                    req_int(body, "cycles", f"{path}.cycles"),
-                   req_bool(body, "abandoned", f"{path}.abandoned"))
+                   req_str(body, "abandoned", f"{path}.abandoned"))
 
 
 @dataclass(frozen=True, slots=True)
