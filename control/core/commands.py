@@ -20,10 +20,11 @@ the parameters the ground may set.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from rig_common import bounded_problem
+from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.names import CommandName
 
 from .supervisor import Mode
@@ -58,7 +59,7 @@ class GroundCommand:
     name: CommandName
     expires_at: float  # wall clock, epoch seconds
     issued_at: float | None = None
-    args: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, JsonValue] = field(default_factory=dict)
     source: str = "ground"
 
 
@@ -82,7 +83,7 @@ class CommandContext:
     mission_running: bool = False
 
 
-def check_param(args: dict[str, Any]) -> tuple[SettableParam, float] | str:
+def check_param(args: Mapping[str, JsonValue]) -> tuple[SettableParam, float] | str:
     """The parameter and its new value, or why the ``set_param`` arguments are refused."""
     name, value = args.get("name"), args.get("value")
     spec = PARAMS.get(name) if isinstance(name, str) else None

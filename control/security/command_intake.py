@@ -26,7 +26,7 @@ callers that prefer an exception (``CommandFormatError``).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from rig_common import bounded_problem
 from telemetry.contract.command_wire import (
@@ -35,6 +35,7 @@ from telemetry.contract.command_wire import (
     WireRefusal,
     strict_json_object,
 )
+from telemetry.contract.json_fields import JsonValue
 
 from ..core.command_timing import CommandTiming, timing_verdict
 from ..core.commands import CommandName, GroundCommand
@@ -70,7 +71,7 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _time(obj: dict[str, Any], key: str, cid: str) -> float | None:
+def _time(obj: Mapping[str, JsonValue], key: str, cid: str) -> float | None:
     value = obj.get(key)
     if value is None:
         return None

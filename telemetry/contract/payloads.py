@@ -245,7 +245,7 @@ _CBOR_FLAG_OFFSETS = (12, 20)  # after the 1-byte map header, see _cbor_head
 _CBOR_FALSE, _CBOR_TRUE = 0xF4, 0xF5
 
 
-def _head(env: Envelope, kind: TopicKind) -> dict[str, Any]:
+def _head(env: Envelope, kind: TopicKind) -> dict[str, object]:
     return {
         "historical": env.historical,
         "resend": env.resend,
@@ -331,7 +331,7 @@ def set_delivery_flags(data: bytes, *, historical: bool, resend: bool) -> bytes:
 # ---------------------------------------------------------------- decoding
 
 
-def _get(body: Mapping[str, Any], key: str, types: type | tuple[type, ...]) -> Any:
+def _get(body: Mapping[str, object], key: str, types: type | tuple[type, ...]) -> Any:
     if key not in body:
         raise PayloadDecodeError(f"missing field {key!r}")
     value = body[key]
@@ -342,7 +342,7 @@ def _get(body: Mapping[str, Any], key: str, types: type | tuple[type, ...]) -> A
     return value
 
 
-def _number(body: Mapping[str, Any], key: str) -> float:
+def _number(body: Mapping[str, object], key: str) -> float:
     return finite_in(_get(body, key, (int, float)), key, error=_field_error)
 
 
@@ -350,14 +350,14 @@ def _field_error(key: str, problem: str) -> PayloadDecodeError:
     return PayloadDecodeError(f"field {key!r}: {problem}")
 
 
-def _names(body: Mapping[str, Any], key: str) -> tuple[str, ...]:
+def _names(body: Mapping[str, object], key: str) -> tuple[str, ...]:
     value = _get(body, key, list)
     if not all(isinstance(v, str) for v in value):
         raise PayloadDecodeError(f"field {key!r}: expected a list of strings")
     return tuple(value)
 
 
-def _envelope(body: Mapping[str, Any]) -> Envelope:
+def _envelope(body: Mapping[str, object]) -> Envelope:
     version = _get(body, "v", int)
     if version != SCHEMA_VERSION:
         raise PayloadDecodeError(f"expected schema v{SCHEMA_VERSION}, got v{version}")
@@ -372,7 +372,7 @@ def _envelope(body: Mapping[str, Any]) -> Envelope:
     )
 
 
-def _load(data: bytes) -> dict[str, Any]:
+def _load(data: bytes) -> dict[str, object]:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise PayloadDecodeError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -420,7 +420,7 @@ def decode(data: bytes) -> DownlinkMessage:
     raise PayloadDecodeError(f"unknown payload type {kind!r}")
 
 
-def _decode_event(env: Envelope, body: Mapping[str, Any]) -> EventMessage:
+def _decode_event(env: Envelope, body: Mapping[str, object]) -> EventMessage:
     first = body.get("first_t_rig")
     wire_kind = _get(body, "kind", str)
     fields: JsonObject = _get(body, "fields", dict)
@@ -436,7 +436,7 @@ def _decode_event(env: Envelope, body: Mapping[str, Any]) -> EventMessage:
     )
 
 
-def _decode_arrays(kind: str, env: Envelope, body: Mapping[str, Any]) -> DownlinkMessage:
+def _decode_arrays(kind: str, env: Envelope, body: Mapping[str, object]) -> DownlinkMessage:
     channels, units = _names(body, "channels"), _names(body, "units")
     if len(units) != len(channels):
         raise PayloadDecodeError(f"expected {len(channels)} units, got {len(units)}")

@@ -33,6 +33,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from telemetry.contract import check_name
 from telemetry.contract.errors import ContractConfigError
+from telemetry.contract.json_fields import JsonObject
 from telemetry.ground.alarms import AlarmNotFoundError
 from telemetry.ground.console.context import Console, Viewer
 from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordings
@@ -55,7 +56,7 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _json_body(request: Request) -> dict[str, Any] | None:
+async def _json_body(request: Request) -> JsonObject | None:
     body = await request.body()
     if len(body) > _MAX_BODY:
         return None
