@@ -1,4 +1,4 @@
-"""A received ledger record as the ground shows it (docs/security.md, "Extraction ledger").
+"""A received ledger record as the ground shows it (docs/commands.md, "Extraction ledger").
 
 The ledger topic carries each signed entry as a JSON object; its hash and
 signature cover the object exactly as received, so the ground keeps that object
