@@ -48,10 +48,10 @@ class InterlockChange:
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, object], path: str = "fields") -> InterlockChange:
-        return cls(req_str(fields, "name", f"{path}.name"),
-                   optional_str(fields, "reaction", f"{path}.reaction"),
-                   optional_number(fields, "value", f"{path}.value"),
-                   optional_number(fields, "threshold", f"{path}.threshold"))
+        return cls(req_str(fields, "name", path),
+                   optional_str(fields, "reaction", path),
+                   optional_number(fields, "value", path),
+                   optional_number(fields, "threshold", path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +68,10 @@ class EvictedRange:
     @classmethod
     def from_json(cls, value: object, path: str) -> EvictedRange:
         body = json_object(value, path)
-        return cls(req_str(body, "stream", f"{path}.stream"),
-                   req_int(body, "first_seq", f"{path}.first_seq"),
-                   req_int(body, "last_seq", f"{path}.last_seq"),
-                   req_int(body, "count", f"{path}.count"))
+        return cls(req_str(body, "stream", path),
+                   req_int(body, "first_seq", path),
+                   req_int(body, "last_seq", path),
+                   req_int(body, "count", path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +94,8 @@ class OutboxEvicted:
                                      f"got {type(ranges).__name__}")
         return cls(tuple(EvictedRange.from_json(r, f"{path}.evicted[{i}]")
                          for i, r in enumerate(ranges)),
-                   req_int(fields, "bytes_freed", f"{path}.bytes_freed"),
-                   req_bool(fields, "dropped_new", f"{path}.dropped_new"))
+                   req_int(fields, "bytes_freed", path),
+                   req_bool(fields, "dropped_new", path))
 
 
 EventDetail = InterlockChange | OutboxEvicted

@@ -45,88 +45,101 @@ def _bad(path: str, expected: str, value: object) -> PayloadDecodeError:
     return PayloadDecodeError(f"field {path!r}: expected {expected}, got {_name(value)}")
 
 
-def _present(body: Mapping[str, object], key: str, path: str) -> object:
+def _at(where: str, key: str) -> str:
+    """The path of field *key* of the object at *where* (``state`` + ``x_m``); built only
+    for an error message."""
+    return f"{where}.{key}" if where else key
+
+
+def _present(body: Mapping[str, object], key: str, where: str) -> object:
     if key not in body:
-        raise PayloadDecodeError(f"missing field {path!r}")
+        raise PayloadDecodeError(f"missing field {_at(where, key)!r}")
     return body[key]
 
 
 def json_object(value: object, path: str) -> Mapping[str, object]:
-    """*value* as a JSON object with string keys."""
-    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+    """*value* as a JSON object (``dict``; its keys are checked where they are kept)."""
+    if not isinstance(value, dict):
         raise _bad(path, "an object", value)
     return value
 
 
-def _number(value: object, path: str) -> float:
+def _number(value: object, where: str, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _bad(path, "a number", value)
+        raise _bad(_at(where, key), "a number", value)
     if not math.isfinite(value):
-        raise PayloadDecodeError(f"field {path!r}: expected a finite number, got {value}")
+        raise PayloadDecodeError(f"field {_at(where, key)!r}: expected a finite number, "
+                                 f"got {value}")
     return float(value)
 
 
-def req_number(body: Mapping[str, object], key: str, path: str) -> float:
-    return _number(_present(body, key, path), path)
+# Each reader takes the object, the key and *where*: the path of the object
+# (``state``, ``state.mission.sites[1]``) that errors name the field by.
 
 
-def optional_number(body: Mapping[str, object], key: str, path: str) -> float | None:
+def req_number(body: Mapping[str, object], key: str, where: str) -> float:
+    return _number(_present(body, key, where), where, key)
+
+
+def optional_number(body: Mapping[str, object], key: str, where: str) -> float | None:
     value = body.get(key)
-    return None if value is None else _number(value, path)
+    return None if value is None else _number(value, where, key)
 
 
-def req_int(body: Mapping[str, object], key: str, path: str) -> int:
-    value = _present(body, key, path)
+def req_int(body: Mapping[str, object], key: str, where: str) -> int:
+    value = _present(body, key, where)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _bad(path, "an integer", value)
+        raise _bad(_at(where, key), "an integer", value)
     return value
 
 
-def req_str(body: Mapping[str, object], key: str, path: str) -> str:
-    value = _present(body, key, path)
+def req_str(body: Mapping[str, object], key: str, where: str) -> str:
+    value = _present(body, key, where)
     if not isinstance(value, str):
-        raise _bad(path, "a string", value)
+        raise _bad(_at(where, key), "a string", value)
     return value
 
 
-def optional_str(body: Mapping[str, object], key: str, path: str) -> str | None:
+def optional_str(body: Mapping[str, object], key: str, where: str) -> str | None:
     value = body.get(key)
     if value is not None and not isinstance(value, str):
-        raise _bad(path, "a string or null", value)
+        raise _bad(_at(where, key), "a string or null", value)
     return value
 
 
-def req_bool(body: Mapping[str, object], key: str, path: str) -> bool:
-    value = _present(body, key, path)
+def req_bool(body: Mapping[str, object], key: str, where: str) -> bool:
+    value = _present(body, key, where)
     if not isinstance(value, bool):
-        raise _bad(path, "true or false", value)
+        raise _bad(_at(where, key), "true or false", value)
     return value
 
 
-def optional_bool(body: Mapping[str, object], key: str, path: str) -> bool | None:
+def optional_bool(body: Mapping[str, object], key: str, where: str) -> bool | None:
     value = body.get(key)
     if value is not None and not isinstance(value, bool):
-        raise _bad(path, "true, false or null", value)
+        raise _bad(_at(where, key), "true, false or null", value)
     return value
 
 
-def str_tuple(body: Mapping[str, object], key: str, path: str) -> tuple[str, ...]:
+def str_tuple(body: Mapping[str, object], key: str, where: str) -> tuple[str, ...]:
     """An optional list of strings (absent: empty)."""
     value = body.get(key, [])
     if not isinstance(value, list):
-        raise _bad(path, "a list of strings", value)
+        raise _bad(_at(where, key), "a list of strings", value)
     for i, item in enumerate(value):
         if not isinstance(item, str):
-            raise _bad(f"{path}[{i}]", "a string", item)
+            raise _bad(f"{_at(where, key)}[{i}]", "a string", item)
     return tuple(value)
 
 
-def str_int_map(body: Mapping[str, object], key: str, path: str) -> dict[str, int]:
+def str_int_map(body: Mapping[str, object], key: str, where: str) -> dict[str, int]:
     """An optional object of integer counts (absent: empty)."""
-    value = json_object(body.get(key, {}), path)
+    value = json_object(body.get(key, {}), _at(where, key))
     out: dict[str, int] = {}
     for name, count in value.items():
+        if not isinstance(name, str):
+            raise _bad(_at(where, key), "an object with string keys", value)
         if isinstance(count, bool) or not isinstance(count, int):
-            raise _bad(f"{path}.{name}", "an integer", count)
+            raise _bad(f"{_at(where, key)}.{name}", "an integer", count)
         out[name] = count
     return out

@@ -60,11 +60,11 @@ class SiteReport:
     @classmethod
     def from_json(cls, value: object, path: str) -> SiteReport:
         body = json_object(value, path)
-        return cls(req_str(body, "name", f"{path}.name"),
-                   req_number(body, "delivered_kg", f"{path}.delivered_kg"),
-                   optional_number(body, "target_kg", f"{path}.target_kg"),
-                   req_int(body, "cycles", f"{path}.cycles"),
-                   req_str(body, "abandoned", f"{path}.abandoned"))
+        return cls(req_str(body, "name", path),
+                   req_number(body, "delivered_kg", path),
+                   optional_number(body, "target_kg", path),
+                   req_int(body, "cycles", path),
+                   req_str(body, "abandoned", path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +93,10 @@ class MissionReport:
         if not isinstance(sites, list):
             raise PayloadDecodeError(f"field {path + '.sites'!r}: expected a list, "
                                      f"got {type(sites).__name__}")
-        return cls(req_str(body, "mission", f"{path}.mission"),
-                   req_number(body, "delivered_kg", f"{path}.delivered_kg"),
-                   optional_number(body, "target_kg", f"{path}.target_kg"),
-                   req_int(body, "cycles", f"{path}.cycles"),
+        return cls(req_str(body, "mission", path),
+                   req_number(body, "delivered_kg", path),
+                   optional_number(body, "target_kg", path),
+                   req_int(body, "cycles", path),
                    tuple(SiteReport.from_json(s, f"{path}.sites[{i}]")
                          for i, s in enumerate(sites)))
 
@@ -112,9 +112,9 @@ def _json(kind: str, *, shown: bool = True, omit_none: bool = False) -> dict[str
 _NUMBER, _FLAG, _TEXT = _json("number"), _json("bool"), _json("str")
 
 
-def _mission(value: Mapping[str, object], key: str, path: str) -> MissionReport | None:
+def _mission(value: Mapping[str, object], key: str, where: str) -> MissionReport | None:
     raw = value.get(key)
-    return None if raw is None else MissionReport.from_json(raw, path)
+    return None if raw is None else MissionReport.from_json(raw, f"{where}.{key}")
 
 
 _DECODERS: dict[str, _Decode] = {
@@ -204,11 +204,15 @@ class RigState:
     def from_json(cls, value: object, path: str = "state") -> RigState:
         """Decode and validate; raises ``PayloadDecodeError`` naming the bad field."""
         body = json_object(value, path)
-        known = {f.name: _DECODERS[f.metadata["json"]](body, f.name, f"{path}.{f.name}")
-                 for f in _FIELDS if f.name in body}
-        extra = {k: v for k, v in body.items() if k not in RigState.KEYS}
+        known = {name: decode(body, name, path) for name, decode in _PLAN if name in body}
+        extra = {k: v for k, v in body.items() if k not in _KEY_SET}
+        if not all(isinstance(k, str) for k in extra):
+            raise PayloadDecodeError(f"field {path!r}: expected an object with string keys")
         return cls(**known, extra=extra)  # type: ignore[arg-type]
 
 
 _FIELDS = tuple(f for f in dataclasses.fields(RigState) if "json" in f.metadata)
 RigState.KEYS = tuple(f.name for f in _FIELDS)
+_KEY_SET = frozenset(RigState.KEYS)
+#: (key, decoder) of each field, in wire order: what ``from_json`` runs
+_PLAN = tuple((f.name, _DECODERS[f.metadata["json"]]) for f in _FIELDS)

@@ -36,8 +36,8 @@ class DownlinkHealth:
     @classmethod
     def from_json(cls, value: object, path: str) -> DownlinkHealth:
         body = json_object(value, path)
-        return cls(req_int(body, "rejected", f"{path}.rejected"),
-                   req_int(body, "dead_letters", f"{path}.dead_letters"))
+        return cls(req_int(body, "rejected", path),
+                   req_int(body, "dead_letters", path))
 
 
 _KNOWN = ("software", "version", "software_version", "downlink")
@@ -78,9 +78,9 @@ class RigInfo:
     def from_json(cls, value: object, path: str = "info") -> RigInfo:
         body = json_object(value, path)
         health = body.get("downlink")
-        return cls(optional_str(body, "software", f"{path}.software"),
-                   optional_str(body, "version", f"{path}.version"),
-                   optional_str(body, "software_version", f"{path}.software_version"),
+        return cls(optional_str(body, "software", path),
+                   optional_str(body, "version", path),
+                   optional_str(body, "software_version", path),
                    {k: v for k, v in body.items() if k not in _KNOWN},  # type: ignore[misc]
                    None if health is None else DownlinkHealth.from_json(health,
                                                                        f"{path}.downlink"))

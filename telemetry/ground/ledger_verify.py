@@ -20,6 +20,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from telemetry.contract import TopicKind
 from telemetry.contract.errors import KeyFileError, SitePlanError
 from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.keys import load_public_key
@@ -68,7 +69,7 @@ async def _ledger_records(source: str | Path, rig: str | None
     store = await open_store(source)
     records: dict[str, Mapping[str, JsonValue]] = {}
     try:
-        async for row in store.rows(type_="ledger", rig=rig):
+        async for row in store.rows(type_=TopicKind.LEDGER.value, rig=rig):
             try:
                 msg = decode(row.payload)
             except PayloadDecodeError:

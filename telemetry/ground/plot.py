@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from telemetry.contract import TopicKind
 from telemetry.contract.errors import PayloadDecodeError
 from telemetry.contract.payloads import BatchMessage, StateMessage, decode
 from telemetry.contract.rig_state import RigState
@@ -47,8 +48,8 @@ async def _load(store: RecordingStore, rig: str | None
     parts: dict[str, list[BatchMessage]] = {}
     states: list[tuple[float, RigState]] = []
     rig = await _pick_rig(store, rig)
-    for type_ in ("batch", "state"):
-        async for row in store.rows(rig=rig, type_=type_):
+    for kind in (TopicKind.BATCH, TopicKind.STATE):
+        async for row in store.rows(rig=rig, type_=kind.value):
             if row.duplicate:
                 continue
             try:
