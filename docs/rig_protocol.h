@@ -1,5 +1,5 @@
 /*
- * rig_protocol.h - the rig link protocol 1.1 (docs/protocol.md) for firmware in C.
+ * rig_protocol.h - the rig link protocol 1.2 (docs/protocol.md) for firmware in C.
  *
  * Single header, C99, no allocation, no dependencies beyond <stdint.h>,
  * <stddef.h> and <string.h>. Define RIG_PROTOCOL_IMPLEMENTATION in exactly one
@@ -25,7 +25,9 @@ extern "C" {
 #endif
 
 /* --- sizes (section 2) ------------------------------------------------------------ */
-#define RIG_PROTOCOL_VERSION 1u /* header byte; document revision 1.1 */
+#define RIG_PROTOCOL_VERSION 1u /* header byte, the same in every 1.x revision */
+#define RIG_PROTOCOL_REVISION_MAJOR 1u /* document revision 1.2 */
+#define RIG_PROTOCOL_REVISION_MINOR 2u
 #define RIG_HEADER_SIZE 12u
 #define RIG_CRC_SIZE 4u
 #define RIG_MAX_PAYLOAD 4096u
@@ -80,7 +82,8 @@ enum rig_info_flags { RIG_INFO_TABLE_OMITTED = 0x01, RIG_INFO_WATCHDOG_TRIPPED =
 enum rig_param {
     RIG_P_WATCHDOG_MS = 1, RIG_P_DRUM_CURRENT_LIMIT_A = 2, RIG_P_ARM_RATE_LIMIT_M_S = 3,
     RIG_P_SAMPLE_RATE_HZ = 4, RIG_P_BATCH_SAMPLES = 5, RIG_P_DRUM_SPEED_KP = 6,
-    RIG_P_DRUM_SPEED_KI = 7, RIG_P_MAX_DRUM_SPEED_RAD_S = 8
+    RIG_P_DRUM_SPEED_KI = 7, RIG_P_MAX_DRUM_SPEED_RAD_S = 8,
+    RIG_P_SITE_HALF_SIZE_M = 9, RIG_P_SLOW_STREAM_RATE_HZ = 10 /* 1.2, read-only */
 };
 
 enum rig_param_status { RIG_PS_OK = 0, RIG_PS_UNKNOWN = 1, RIG_PS_OUT_OF_RANGE = 2,
@@ -106,6 +109,9 @@ enum rig_reset_reason {
 #define RIG_NACK_INTERVAL_MS 50u
 #define RIG_WATCHDOG_DEFAULT_MS 250u
 #define RIG_STANDSTILL_MS 300u
+#define RIG_ACK_DELAY_MS 10u        /* 1.2: an ack is on the wire within this (5.1) */
+#define RIG_ESTOP_POWER_CUT_MS 50u   /* 1.2: ESTOP to a heartbeat showing power off */
+#define RIG_FW_HEARTBEAT_MS 25u      /* 1.2: the firmware's own heartbeat period */
 
 /* --- fixed payload sizes and field offsets (section 4) ----------------------------- */
 #define RIG_HELLO_SIZE 16u
