@@ -66,8 +66,10 @@ async def selftest() -> int:
                 assert info is not None
                 check("handshake", True, f"{info.firmware_id} v{'.'.join(map(str, info.version))}"
                       f", {len(info.channels)} channels, {(time.perf_counter() - t0) * 1e3:.1f} ms")
+                await bridge.command(CommandCode.ENABLE, (1,), until=ResultStatus.DONE)
                 r = await bridge.command(CommandCode.STOW, until=ResultStatus.DONE)
                 check("acked command", r.status is ResultStatus.DONE, r.status.name)
+                await bridge.command(CommandCode.ENABLE, (0,), until=ResultStatus.DONE)
                 v = await bridge.set_param(2, 30.0)
                 check("parameter set/get", v == 30.0 and await bridge.get_param(2) == 30.0)
                 n = 0

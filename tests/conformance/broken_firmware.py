@@ -7,15 +7,21 @@ harness is seen to fail the matching check. Never use outside tests.
 from __future__ import annotations
 
 from firmware_bridge.codec import HEADER, FrameDecoder
+from firmware_bridge.firmware_core import FirmwareCore
 from firmware_bridge.framing import cobs_decode, encode_frame
 from firmware_bridge.link import LinkConfig, MessageReceived
 from firmware_bridge.loopback import LoopbackFirmware
-from firmware_bridge.messages import Command, Flags
+from firmware_bridge.messages import Command, Flags, Param
+
+
+class _NoExpiryCore(FirmwareCore):
+    def command_expired(self, cmd: Command, fw_time_us: int) -> bool:
+        return False
 
 
 class IgnoresExpiry(LoopbackFirmware):
-    def command_expired(self, cmd: Command, fw_now_us: int) -> bool:
-        return False
+    def make_core(self, params: dict[Param, float]) -> FirmwareCore:
+        return _NoExpiryCore(params)
 
 
 class AcceptsBadCrc(LoopbackFirmware):
@@ -32,9 +38,14 @@ class AcceptsBadCrc(LoopbackFirmware):
         return b"\x00".join(out)
 
 
-class NeverTripsWatchdog(LoopbackFirmware):
-    def trip(self, silent_s: float, text: str) -> None:
+class _NeverTripsCore(FirmwareCore):
+    def trip(self, silent: float, text: str) -> None:
         return
+
+
+class NeverTripsWatchdog(LoopbackFirmware):
+    def make_core(self, params: dict[Param, float]) -> FirmwareCore:
+        return _NeverTripsCore(params)
 
 
 class FloodsNacks(LoopbackFirmware):
