@@ -36,7 +36,7 @@ from .conformance import (
 from .errors import BridgeError, CommandRejectedError
 from .link import MessageReceived
 from .loopback import LoopbackFirmware
-from .messages import CommandCode, ResultStatus, SampleBatch
+from .messages import PROTOCOL_REVISION_TEXT, CommandCode, ResultStatus, SampleBatch
 
 
 async def _wait_for(bridge: Bridge, kind: type, timeout: float) -> object:
@@ -141,7 +141,8 @@ async def probe(url: str, seconds: float, baud: int) -> int:
 async def conformance(config: RunConfig, json_path: str | None) -> int:
     if config.allow_motion:
         print(MOTION_WARNING, file=sys.stderr, flush=True)
-    print(f"conformance of {config.url} against docs/protocol.md 1.1", flush=True)
+    print(f"conformance of {config.url} against docs/protocol.md {PROTOCOL_REVISION_TEXT}",
+          flush=True)
     try:
         results = await run_conformance(config)
     except KeyError as err:

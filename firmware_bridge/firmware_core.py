@@ -53,7 +53,7 @@ from .messages import (
     Setpoints,
     Status,
 )
-from .params import STANDARD_PARAMS, in_range_f32
+from .params import STANDARD_PARAMS, f32, in_range_f32
 
 log = logging.getLogger(__name__)
 
@@ -346,6 +346,11 @@ class FirmwareCore:
         bad = [i for i in rule.used_args if not math.isfinite(cmd.args[i])]
         if bad:
             return Reason.BAD_VALUE, f"arg{bad[0]} must be finite, got {cmd.args[bad[0]]}"
+        if cmd.code is CommandCode.DRIVE_TO:  # inside the site (4.8, 1.2), float32 bound
+            half = f32(self.params.get(Param.SITE_HALF_SIZE_M, math.inf))
+            x, y = cmd.args[0], cmd.args[1]
+            if abs(x) > half or abs(y) > half:
+                return Reason.BAD_VALUE, f"({x:.2f}, {y:.2f}) is outside the site (+-{half:g} m)"
         return None
 
     def command(self, cmd: Command, seq: int, session: int, fw_time_us: int) -> None:

@@ -49,6 +49,7 @@ class MotionCommands:
     def _cmd_drive_to(self, cmd: Command, seq: int, session: int) -> None:
         cfg = self.config
         x, y, speed, arm = cmd.args
+        # finite and inside the site: the core checked (firmware_core.refusal)
         # bounds compare in float32 (section 4.8): f32(0.3) is 0.30000001
         if not all(map(math.isfinite, (x, y, speed))) or not 0 < speed <= f32(cfg.max_drive_speed):
             self.core.reject(cmd, seq, session, Reason.BAD_VALUE,
@@ -58,10 +59,6 @@ class MotionCommands:
             self.core.reject(cmd, seq, session, Reason.BAD_VALUE,
                          f"arg3 (arm while driving) must be 0 (hold) or 1 (follow the "
                          f"set-points, at least {cfg.drive_arm_clearance} m up), got {arm}")
-            return
-        if not self.plant.site.contains(x, y):
-            self.core.reject(cmd, seq, session, Reason.BAD_VALUE,
-                         f"({x:.2f}, {y:.2f}) is outside the site")
             return
         if self.plant.cut_depth > cfg.dig_depth_for_busy:
             self.core.reject(cmd, seq, session, Reason.BUSY,
