@@ -77,7 +77,13 @@ enum rig_status_bits {
     RIG_ST_DRIVING = 0x08, RIG_ST_DUMPING = 0x10, RIG_ST_FAULT = 0x20, RIG_ST_STOWING = 0x40
 };
 
-enum rig_info_flags { RIG_INFO_TABLE_OMITTED = 0x01, RIG_INFO_WATCHDOG_TRIPPED = 0x02 };
+enum rig_info_flags { RIG_INFO_TABLE_OMITTED = 0x01, RIG_INFO_WATCHDOG_TRIPPED = 0x02,
+                      RIG_INFO_CHANNEL_EXTRA = 0x04 /* 1.2, reserved: 4.2.1 */ };
+/* HELLO hello_flags (offset 2; reserved 0 before 1.2) and the per-channel extra block (4.2.1) */
+enum rig_hello_flags { RIG_HELLO_WANTS_CHANNEL_EXTRA = 0x01 };
+#define RIG_CHANNEL_EXTRA_SIZE 2u /* extra_size in 1.2: u16 noise_floor_counts */
+#define RIG_NOISE_FLOOR_UNKNOWN 0u
+#define RIG_NOISE_FLOOR_ALWAYS_NOISY 0xFFFFu
 
 enum rig_param {
     RIG_P_WATCHDOG_MS = 1, RIG_P_DRUM_CURRENT_LIMIT_A = 2, RIG_P_ARM_RATE_LIMIT_M_S = 3,
@@ -139,7 +145,8 @@ typedef struct {
 /* Decoded fixed parts of the messages a firmware receives or sends most. */
 typedef struct {
     uint8_t proto_min, proto_max;
-    uint32_t session_id;
+    uint16_t hello_flags; /* 1.2: RIG_HELLO_WANTS_CHANNEL_EXTRA (4.2.1) */
+    uint32_t session_id; /* 0: not a session, ignore the HELLO (1.2) */
     uint16_t heartbeat_ms, watchdog_ms;
     uint32_t table_crc;
 } rig_hello_t;
@@ -196,7 +203,8 @@ static inline void rig_put_header(uint8_t *body, const rig_header_t *h) {
 }
 static inline int rig_get_hello(const uint8_t *p, size_t n, rig_hello_t *m) {
     if (n != RIG_HELLO_SIZE) return -RIG_R_BAD_LENGTH;
-    m->proto_min = p[0]; m->proto_max = p[1]; m->session_id = rig_get_u32(p + 4);
+    m->proto_min = p[0]; m->proto_max = p[1]; m->hello_flags = rig_get_u16(p + 2);
+    m->session_id = rig_get_u32(p + 4);
     m->heartbeat_ms = rig_get_u16(p + 8); m->watchdog_ms = rig_get_u16(p + 10);
     m->table_crc = rig_get_u32(p + 12);
     return 0;
