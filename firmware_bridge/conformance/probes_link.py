@@ -78,8 +78,10 @@ async def check_handshake_full(h: Harness) -> CheckResult:
         problems.append("no HEARTBEAT with ACK_VALID after FIRMWARE_INFO")
     elif len(hbs) >= 3:
         period = (hbs[-1].t - hbs[0].t) / (len(hbs) - 1) * 1000
-        if not 0.5 * h.s.heartbeat_ms <= period <= 1.5 * h.s.heartbeat_ms + h.tol:
-            problems.append(f"heartbeat period {period:.1f} ms, asked for {h.s.heartbeat_ms}")
+        if not 0.5 * SPEC.heartbeat_ms <= period <= 1.5 * SPEC.heartbeat_ms + h.tol:
+            problems.append(f"heartbeat period {period:.1f} ms, expected {SPEC.heartbeat_ms:g}")
+    if h.events(EventCode.BOOT, 0.0):  # 1.2: a boot is reported by boot_id, not an event
+        problems.append("EVENT(BOOT) received (1.2: not sent; boot_id reports a boot)")
     return _result("handshake.full", problems,
                    f"{info.firmware_id} {'.'.join(map(str, info.version))}, "
                    f"{len(info.channels)} channels, {len(hbs)} heartbeats in 300 ms",

@@ -18,6 +18,7 @@ from ..messages import (
     Flags,
     Reason,
     ResultStatus,
+    Setpoints,
     Status,
 )
 from .checks import SPEC, CheckResult, Outcome, check_spec, within
@@ -238,6 +239,22 @@ async def _disable_order(h: Harness, problems: list[str]) -> None:
             problems.append("ENABLE(0)'s DONE waited for standstill (1.2: DONE at once)")
 
 
+async def _stop_from_rest(h: Harness, problems: list[str]) -> None:
+    """A STOP with the motors on and the drum already still: STANDSTILL all the same (6)."""
+    # latest wins: a set-point without ENABLE replaces the spin's, so nothing is fresh
+    h.s.send(Setpoints(h.deadline_us(0.2), 0.0, h.config.cut_depth, False))
+    h.port.flush()
+    if not await _enable(h, problems):
+        return
+    t0 = h.now()
+    seq = await h.command(CommandCode.STOP)
+    done = await h.final_result(seq, 1.0)
+    if done is None or done.status is not ResultStatus.DONE:
+        problems.append(f"STOP from rest answered {done}")
+    if not await h.port.wait(lambda: bool(h.events(EventCode.STANDSTILL, t0)), 0.5):
+        problems.append("no EVENT(STANDSTILL) for a STOP with the drum already at rest")
+
+
 async def check_standstill(h: Harness) -> CheckResult:
     problems: list[str] = []
     figures: list[float] = []
@@ -259,6 +276,7 @@ async def check_standstill(h: Harness) -> CheckResult:
         if await h.heartbeat_where(_enabled, h.now() + 0.03, 0.1) is not None:
             problems.append("STOP left the motors enabled (1.2: STOP ends with power off)")
         await _disable_order(h, problems)
+        await _stop_from_rest(h, problems)
         await h.port.pause(0.1)
         seen = standstill_from_samples(h.drum_samples(t0), h.config.dig_speed)
         if seen is not None:

@@ -14,13 +14,16 @@ from firmware_bridge.codec import encode_frame as encode_msg
 from firmware_bridge.firmware_core import Action, FirmwareCore, Power
 from firmware_bridge.framing import cobs_decode, encode_frame
 from firmware_bridge.link import LinkConfig, LinkEvent, MessageReceived
-from firmware_bridge.loopback import LoopbackFirmware
+from firmware_bridge.loopback import DrumOnly, LoopbackFirmware
 from firmware_bridge.messages import (
     Command,
     CommandCode,
     CommandResult,
     Event,
+    EventCode,
+    FirmwareSeverity,
     Flags,
+    Hello,
     Message,
     MsgType,
     Nack,
@@ -353,3 +356,42 @@ class IgnoresUnknownEStopSource(LoopbackFirmware):
 
     def make_core(self, params: dict[Param, float]) -> FirmwareCore:
         return _SourceCheckingCore(params)
+
+
+class _BootEventCore(FirmwareCore):
+    booted = False
+
+    def on_session(self, hello: Hello | None, now: float) -> None:
+        if not self.booted:
+            self.booted = True
+            self.event(EventCode.BOOT, FirmwareSeverity.INFO, 0.0, "boot")
+        super().on_session(hello, now)
+
+
+class SendsBootEvent(LoopbackFirmware):
+    """Item 11: raises EVENT(BOOT), delivered in the first session."""
+
+    def make_core(self, params: dict[Param, float]) -> FirmwareCore:
+        return _BootEventCore(params)
+
+
+class _SilentFromRestCore(FirmwareCore):
+    from_rest = False
+
+    def begin_stop(self, cause: str) -> None:
+        drum = self.rig
+        self.from_rest = isinstance(drum, DrumOnly) and abs(drum.speed) < 0.05
+        super().begin_stop(cause)
+
+    def event(self, code: EventCode, severity: FirmwareSeverity, value: float = 0.0,
+              text: str = "") -> None:
+        if code is EventCode.STANDSTILL and self.from_rest:
+            return
+        super().event(code, severity, value, text)
+
+
+class NoStandstillFromRest(LoopbackFirmware):
+    """Item 17: sends no EVENT(STANDSTILL) when the drum was already still."""
+
+    def make_core(self, params: dict[Param, float]) -> FirmwareCore:
+        return _SilentFromRestCore(params)

@@ -77,11 +77,13 @@ async def test_motion_checks_skip_without_the_flag(tmp_path) -> None:
     (broken.IgnoresHeaderVersion, "nack.codes"),  # 7
     (broken.NacksHeartbeatsBeforeSession, "nack.rate_limit"),  # 8
     (broken.AcceptsSessionZero, "handshake.cached"),  # 9
+    (broken.SendsBootEvent, "handshake.full"),  # 11
     (broken.LacksSiteParam, "params"),  # 12
     (broken.RejectsUnusedNaN, "commands.arguments"),  # 13
     (broken.AcceptsStopWhileLatched, "estop.latch"),  # 14
     (broken.DisableDoneAtStandstill, "standstill"),  # 15
     (broken.StopKeepsMotorsOn, "standstill"),  # 16
+    (broken.NoStandstillFromRest, "standstill"),  # 17
     (broken.DoneBeforeStandstill, "standstill"),  # 18
     (broken.RoundsBeforeRangeCheck, "params"),  # 20
     (broken.LacksSlowRateParam, "params"),  # 22
