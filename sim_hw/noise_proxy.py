@@ -233,7 +233,7 @@ def _parser() -> argparse.ArgumentParser:
                         "insert=..,burst=..,burst_len=N")
     p.add_argument("--usb", action="store_true",
                    help="behave as a USB-serial adapter towards the controller: 64-byte "
-                        "packets after a latency timer, with jitter (docs/protocol.md 1.1)")
+                        "packets after a latency timer, with jitter (docs/protocol.md section 1.1)")
     p.add_argument("--latency-ms", type=float, default=16.0,
                    help="the adapter's latency timer, 1..16 ms on common chips (default 16, "
                         "the FTDI default; a deployment sets 1)")

@@ -33,7 +33,7 @@ __all__ = ["UsbSerialConfig", "UsbSerialLine"]
 @dataclass(frozen=True, slots=True)
 class UsbSerialConfig:
     packet_bytes: int = 64  # full-speed bulk packet
-    latency_ms: float = 16.0  # FTDI default; a deployment sets 1 (docs/protocol.md 1.1)
+    latency_ms: float = 16.0  # FTDI default; a deployment sets 1 (docs/protocol.md section 1.1)
     jitter_ms: float = 1.0  # host scheduling delay per packet, uniform in [0, jitter]
     out_frame_ms: float = 1.0  # host to device: the next USB frame
 
