@@ -25,20 +25,21 @@ from telemetry.contract.downlink_signature import sign_payload, verify_payload
 from telemetry.contract.keys import generate
 from telemetry.contract.payloads import (
     AckMessage,
+    BatchBlock,
     BatchMessage,
     Envelope,
     EventMessage,
     StateMessage,
     encode,
 )
+from telemetry.contract.rig_state import RigState
 from telemetry.contract.topics import Severity
 
 STATE = {"mode": "digging", "phase": "cut", "mission_running": True, "motors_enabled": True,
          "drum_current_a": 12.25, "drum_speed_rad_s": 3.1, "cut_depth_m": 0.041,
          "tilt_deg": 2.5, "motor_temp_c": 41.2, "battery_v": 49.6, "bucket_kg": 3.2,
          "load_cell_kg": 3.18, "model_kg": 3.25, "load_cell_ok": True, "energy_j": 41230.5,
-         "x_m": 1.52, "y_m": 0.03, "interlocks": [],
-         "mission": {"mission": "m", "sites": [{"name": "A", "delivered_kg": 12.0}]}}
+         "x_m": 1.52, "y_m": 0.03, "interlocks": []}
 
 
 def per_call_us(fn: Callable[[], object], n: int) -> float:
@@ -56,7 +57,7 @@ def main() -> None:
     verify = key.verify_key
     env = Envelope("rig-1", 1, 7, 1.8e9, 120.5)
     messages = {
-        "state": ("regolith/rig-1/state", StateMessage(env, STATE)),
+        "state": ("regolith/rig-1/state", StateMessage(env, RigState.from_json(STATE))),
         "event": ("regolith/rig-1/event/alarm", EventMessage(
             env, "interlock_tripped", Severity.ALARM, "tilt beyond 15 deg", {"name": "tilt"})),
         "ack": ("regolith/rig-1/ack", AckMessage(env, "ops-1-0a1b2c3d", True, "")),
@@ -71,8 +72,8 @@ def main() -> None:
         print(f"  {name:5s} {len(payload):4d} B (+{len(signed) - len(payload)} B): encode "
               f"{enc:6.1f} us, sign {sig:6.1f} us (rover), verify {ver:6.1f} us (ground)")
     rows = np.random.default_rng(1).normal(size=(10, 12)).astype(np.float32)
-    batch = BatchMessage(env, "stream0", tuple(f"c{i}" for i in range(12)), ("u",) * 12,
-                         1.8e9, 0.01, rows)
+    batch = BatchMessage(env, BatchBlock("stream0", tuple(f"c{i}" for i in range(12)),
+                                         ("u",) * 12, 1.8e9, 0.01, rows))
     enc = per_call_us(lambda: encode(batch), args.n)
     payload = encode(batch)
     sig = per_call_us(lambda: key.sign(payload), args.n)

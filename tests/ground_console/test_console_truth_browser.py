@@ -32,6 +32,7 @@ from selenium.webdriver.common.by import By
 
 from telemetry.contract.command_wire import decode_body, decode_envelope
 from telemetry.contract.payloads import AckMessage, Envelope, StateMessage, encode
+from telemetry.contract.rig_state import RigState
 from telemetry.mqtt.adapter import MqttSettings, connect
 
 from .stack import RIG, RigBench
@@ -67,7 +68,7 @@ class Forger:
                         env, cid, False, "forged: interlock active")), qos=1)
                     self.forged.append(cid)
                     await evil.publish("regolith/rig-evil/state", encode(StateMessage(
-                        Envelope("rig-evil", 1, seq, time.time(), 0.0), {"mode": "digging"})),
+                        Envelope("rig-evil", 1, seq, time.time(), 0.0), RigState(mode="digging"))),
                         qos=1)
         except asyncio.CancelledError:
             pass

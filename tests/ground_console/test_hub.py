@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from telemetry.contract.payloads import BatchMessage, Envelope, encode
+from telemetry.contract.payloads import BatchBlock, BatchMessage, Envelope, encode
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.hub import Hub
 from telemetry.ground.console.views import LedgerVerifier
@@ -15,8 +15,8 @@ from telemetry.mqtt.adapter import InboundMessage
 
 def batch(stream: str, seq: int, t: float) -> InboundMessage:
     rows = np.full((10, 2), float(seq), dtype=np.float32)
-    payload = encode(BatchMessage(Envelope("rig-1", 1, seq, t, t), stream, ("a", "b"),
-                                  ("u", "u"), t, 0.01, rows))
+    payload = encode(BatchMessage(Envelope("rig-1", 1, seq, t, t),
+                                  BatchBlock(stream, ("a", "b"), ("u", "u"), t, 0.01, rows)))
     return InboundMessage(f"regolith/rig-1/batch/{stream}", payload, 1, False)
 
 
@@ -42,13 +42,14 @@ def test_a_page_that_opens_gets_its_history_without_dropping_anything() -> None:
 
 def test_a_rig_whose_states_stop_is_stale_within_a_second_or_three_periods() -> None:
     from telemetry.contract.payloads import StateMessage
+    from telemetry.contract.rig_state import RigState
     from telemetry.ground.console.views import rig_json
     from telemetry.ground.fleet import FleetModel
 
     m = FleetModel("regolith")
     for i in range(20):  # 10 Hz states
         payload = encode(StateMessage(Envelope("rig-1", 1, i, 1e9 + i / 10, i / 10),
-                                      {"mode": "idle"}))
+                                      RigState(mode="idle")))
         m.handle(InboundMessage("regolith/rig-1/state", payload, 1, False), 100.0 + i / 10)
     last = 100.0 + 1.9
     assert rig_json(m, "rig-1", last + 0.5)["stale"] is False
@@ -56,7 +57,7 @@ def test_a_rig_whose_states_stop_is_stale_within_a_second_or_three_periods() -> 
     assert snap["stale"] is True and snap["state_age_s"] == 1.2
     slow = FleetModel("regolith")
     for i in range(5):  # a 1 Hz rig is stale after three of its periods, not after 1 s
-        payload = encode(StateMessage(Envelope("rig-1", 1, i, 1e9 + i, float(i)), {}))
+        payload = encode(StateMessage(Envelope("rig-1", 1, i, 1e9 + i, float(i)), RigState()))
         slow.handle(InboundMessage("regolith/rig-1/state", payload, 1, False), 100.0 + i)
     assert rig_json(slow, "rig-1", 104.0 + 2.0)["stale"] is False
     assert rig_json(slow, "rig-1", 104.0 + 3.5)["stale"] is True

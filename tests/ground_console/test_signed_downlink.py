@@ -29,6 +29,8 @@ from telemetry.contract.payloads import (
     encode,
     set_delivery_flags,
 )
+from telemetry.contract.rig_state import RigState
+from telemetry.contract.status_info import RigInfo
 from telemetry.contract.topics import Severity
 from telemetry.ground.client import GroundClient
 from telemetry.ground.command_log import CommandStatus
@@ -42,12 +44,13 @@ T = "regolith/rig-1/state"
 
 
 def state(seq: int, mode: str = "idle", rig: str = "rig-1") -> bytes:
-    return encode(StateMessage(Envelope(rig, 1, seq, 1e9 + seq, float(seq)), {"mode": mode}))
+    return encode(StateMessage(Envelope(rig, 1, seq, 1e9 + seq, float(seq)),
+                               RigState(mode=mode)))
 
 
 def test_a_signature_covers_topic_and_body_but_not_the_delivery_flags() -> None:
     signed = sign_payload(ROVER.signing_key, T, state(0))
-    assert decode(signed).state == {"mode": "idle"}  # still an ordinary payload
+    assert decode(signed).state.mode == "idle"  # still an ordinary payload
     key = ROVER.signing_key.verify_key
     assert verify_payload(key, T, signed) is Verdict.VERIFIED
     resent = set_delivery_flags(signed, historical=True, resend=True)
@@ -102,8 +105,8 @@ async def _rover(url: str, tmp_path, stop: asyncio.Event) -> None:
     config = DownlinkConfig(rig_id="rig-1", outbox_path=tmp_path / "rig.db", broker_url=url,
                             event_throttle_s=0, signing_key=ROVER.signing_key)
     async with Downlink(config) as dl:
-        dl.publish_birth({"software": "test"})
-        dl.publish_state({"mode": "idle"})
+        dl.publish_birth(RigInfo(software="test"))
+        dl.publish_state(RigState(mode="idle"))
 
         async def answer() -> None:
             async for cmd in dl.commands():

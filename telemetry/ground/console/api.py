@@ -36,12 +36,13 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from telemetry.contract import check_name
 from telemetry.contract.command_wire import WireRefusal, strict_json_object
 from telemetry.contract.errors import ContractConfigError
+from telemetry.contract.json_fields import JsonObject
 from telemetry.ground.alarms import AlarmNotFoundError
 from telemetry.ground.console.body_limit import WS_MAX_BYTES
 from telemetry.ground.console.context import Console, Viewer
 from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordings
 from telemetry.ground.console.sessions import WS_RECHECK_S, tokens_match
-from telemetry.ground.console.views import fleet_json, plan_json, rig_json
+from telemetry.ground.console.views import fleet_json, plan_json, position_json, rig_json
 from telemetry.ground.errors import CommandTimeoutError, GroundUsageError, NotConnectedError
 from telemetry.mqtt.errors import BrokerError
 
@@ -71,7 +72,7 @@ def _finite(value: Any, where: str) -> str | None:
     return None
 
 
-async def _json_body(request: Request) -> dict[str, Any] | str:
+async def _json_body(request: Request) -> JsonObject | str:
     """The body as a JSON object, or why not. As strict as the rover (``strict_json_object``):
     UTF-8, no duplicate keys, no NaN/Infinity, bounded nesting; and no number that overflows
     to infinity. The size was bounded while reading (``body_limit``)."""
@@ -123,8 +124,7 @@ async def site_map(console: Console, request: Request, viewer: Viewer) -> Respon
     name = _rig_param(request)
     view = console.client.model.rigs.get(name or "")
     return JSONResponse({"plan": plan_json(console.config.site_plan),
-                         "position": [view.state.get("x_m"), view.state.get("y_m")]
-                         if view else None,
+                         "position": position_json(view) if view else None,
                          "safety_zone": view.safety_zone if view else None})
 
 
