@@ -211,9 +211,7 @@ class RigController:
             self.notifier.stopping()
             self.notifier.close()
             await bridge.aclose()
-            if self._gate_pool is not None:  # at most one admit in flight: short
-                self._gate_pool.shutdown(wait=True)
-                self._gate_pool = None
+            self.close_gate()
             if self.ledger is not None:  # every dump booked before we return
                 await self.ledger.close()
         return self.summary()
@@ -380,22 +378,27 @@ class RigController:
 
     # --- ground ---------------------------------------------------------------------------
     async def _ground_task(self, downlink: DownlinkPort) -> None:
-        # The gate runs on one worker thread: verifying a signature and syncing the
-        # replay counter to disk must not hold up the control loop. One thread keeps
-        # the commands in order; each is applied on the loop once admitted.
-        loop = asyncio.get_running_loop()
+        async for raw in downlink.commands():
+            await self.handle_ground_payload(raw.payload)
+
+    def close_gate(self) -> None:
+        """Stop the command gate's worker thread (``run`` does it when it returns)."""
+        if self._gate_pool is not None:  # at most one admit in flight: short
+            self._gate_pool.shutdown(wait=True)
+            self._gate_pool = None
+
+    async def handle_ground_payload(self, payload: bytes) -> CommandAck:
+        """One message from the command topic: through the gate, to the core, acked.
+
+        The gate runs on one worker thread: verifying a signature and syncing the
+        replay counter to disk must not hold up the control loop. One thread keeps
+        the commands in order; each is applied on the loop once admitted."""
         if self._gate_pool is None:
             self._gate_pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="command-gate")
-        async for raw in downlink.commands():
-            verdict = await loop.run_in_executor(self._gate_pool, self.gate.admit,
-                                                 raw.payload, self.wall_clock())
-            self._apply_verdict(verdict)
-
-    def handle_ground_payload(self, payload: bytes) -> CommandAck:
-        """One message from the command topic: through the gate, to the core, acked
-        (on the calling thread; the ground task runs the gate on a worker thread)."""
-        return self._apply_verdict(self.gate.admit(payload, self.wall_clock()))
+        verdict = await asyncio.get_running_loop().run_in_executor(
+            self._gate_pool, self.gate.admit, payload, self.wall_clock())
+        return self._apply_verdict(verdict)
 
     def _apply_verdict(self, verdict: GroundCommand | Rejection) -> CommandAck:
         now = self._timebase.plant(asyncio.get_running_loop().time())
