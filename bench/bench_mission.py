@@ -301,8 +301,10 @@ def main() -> int:
                       file=sys.stderr, flush=True)
     wall = time.monotonic() - t0
     if todo:
-        print(f"{len(todo)} missions ({sum(r.duration_s for r in runs[-len(todo):]):.0f} s "
-              f"simulated) flown in {wall:.0f} s wall")
+        simulated = sum(r.duration_s for r in runs[-len(todo):])
+        print(f"{len(todo)} missions ({simulated:.0f} s simulated) flown in {wall:.0f} s wall")
+        print(f"lockstep speed: {simulated / wall:.1f} simulated s per wall s "
+              f"({simulated / wall / a.jobs:.1f} per worker, {a.jobs} worker(s))")
     stats = {soil: {kind: summarise([r for r in runs if r.soil == soil and r.kind == kind])
                     for kind in KINDS} for soil in soils}
     bounds, today = {}, {}

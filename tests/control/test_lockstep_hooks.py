@@ -10,14 +10,14 @@ from control.core.step import LinkDown, LinkUp
 from control.core.supervisor import ModeChanged, Trigger
 from control.runtime.sensor_feed import SensorFeed
 from rig_bench.lockstep import LockstepRunner
-from sim_hw.lockstep import LockstepRig
+from sim_hw.rig import RigConfig
 
 MISSION = MissionPlan("hooks", (MissionSite("A", 1.5, 0.0, 25.0, 4),), dump_x=0.0, dump_y=0.0)
 
 
 def runner() -> LockstepRunner:
     cfg = load_config(None, loop={"rate_hz": 50.0})
-    return LockstepRunner(cfg, LockstepRig(seed=1, batch_samples=20, plant_rate_hz=200),
+    return LockstepRunner(cfg, RigConfig(seed=1, batch_ms=20.0, plant_rate_hz=200),
                           MISSION)
 
 
