@@ -109,6 +109,10 @@ class LockstepRunner:
         self.loop = VirtualClockLoop()
         name = f"lockstep-{next(_names)}"
         self.rig = Rig(replace(rig, port=MemorySpec(name), time_scale=1.0))
+        # the controller starts half a rig tick (sim_hw.rig: one batch, at least 2 ms)
+        # after the rig, as on a real bench the simulator is up first and the two loops'
+        # phases differ: no control tick ties with the batch it should see
+        self._phase_s = 0.5 * max(0.002, rig.batch_ms / 1000.0)
         self.controller = RigController(
             config, f"memory://{name}", mission, downlink=downlink, site_rules=site_rules,
             operator=operator if operator is not None else AutoOperator(),
@@ -198,6 +202,7 @@ class LockstepRunner:
     async def _start(self, until_complete: bool) -> asyncio.Task[RunSummary]:
         if self._task is None:
             await self.rig.start()
+            await asyncio.sleep(self._phase_s)
             self._task = asyncio.create_task(
                 self.controller.run(until_complete=until_complete), name="lockstep-controller")
         return self._task
