@@ -244,7 +244,7 @@ class LockstepRunner:
         for ev in out.events:
             self.events.append(ev)
             if self.mission_started is None and isinstance(ev, ControlEvent) \
-                    and ev.kind is EventKind.MISSION_STARTED:
+                    and ev.kind == EventKind.MISSION_STARTED:
                 self.mission_started = ev.time
         if self.mission_started is None and self.core.mission_running:
             self.mission_started = tick.now

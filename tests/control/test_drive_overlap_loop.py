@@ -71,6 +71,7 @@ def fly(kind: str, soil: str = "compacted", seed: int = 2) -> tuple[LockstepRunn
 
     runner.observers += [watch, time_approach]
     result = runner.run(max_s=400.0)
+    runner.close()
     assert result.complete
     w.approach_s = list(approach.values())
     return runner, w

@@ -61,6 +61,7 @@ def fly(soil: str, seed: int, kind: str = "power_limited", rate_hz: float = 50.0
     runner.observers.append(watch)
     result = runner.run(max_s=400.0)
     runner.advance(2.0)  # let the reversing drum stop: the truth books the whole dump
+    runner.close()
     return Outcome(runner, rig, result.complete, result.duration, current)
 
 
