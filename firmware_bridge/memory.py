@@ -122,11 +122,6 @@ class MemoryTransport(asyncio.Transport):
             self._peer._inbox.clear()
         self.close()
 
-    def get_extra_info(self, name: str, default: object = None) -> object:
-        if name == "peername":
-            return self._peer
-        return super().get_extra_info(name, default)
-
     # --- the line ---------------------------------------------------------------------
     def _deliver(self) -> None:
         if self._lost or not self._inbox:
