@@ -25,6 +25,7 @@ from enum import Enum
 from typing import Any
 
 from rig_common import bounded_problem
+from rig_common.bounded import short_repr
 
 from .supervisor import Mode
 
@@ -100,8 +101,7 @@ def check_param(args: dict[str, Any]) -> tuple[SettableParam, float] | str:
     name, value = args.get("name"), args.get("value")
     spec = PARAMS.get(name) if isinstance(name, str) else None
     if spec is None:
-        shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
-        return f"unknown parameter {shown} (settable: {', '.join(sorted(PARAMS))})"
+        return f"unknown parameter {short_repr(name)} (settable: {', '.join(sorted(PARAMS))})"
     problem = bounded_problem(value)
     if problem is not None:
         return f"{name}: {problem}"
