@@ -33,13 +33,16 @@ import binascii
 import enum
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NoReturn
 
 from nacl.signing import SigningKey
 
 from rig_common import finite_in
 from rig_common.bounded import short_repr
+from telemetry.contract.json_fields import JsonObject, JsonValue
+from telemetry.contract.names import CommandName
 
 WIRE_VERSION = 1
 ALGORITHM = "ed25519"
@@ -96,14 +99,19 @@ class SignedEnvelope:
 
 @dataclass(frozen=True, slots=True)
 class CommandBody:
-    """The signed body. ``command`` is the name (``control.core.commands.CommandName`` value)."""
+    """The signed body. ``command`` is the name as sent: ``name`` is its ``CommandName``
+    (``None`` for a name the rover does not know, refused after the signature check)."""
 
     counter: int
     command_id: str
     command: str
     issued_at: float
     expires_at: float
-    args: dict[str, Any] = field(default_factory=dict)
+    args: JsonObject = field(default_factory=dict)
+
+    @property
+    def name(self) -> CommandName | None:
+        return CommandName.lookup(self.command)
 
 
 def signing_bytes(topic: str, body: bytes) -> bytes:
@@ -144,8 +152,8 @@ def sign_envelope(key_id: str, signing_key: SigningKey, topic: str, body: bytes)
 # --- rover side -------------------------------------------------------------------------
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _no_duplicates(pairs: list[tuple[str, JsonValue]]) -> JsonObject:
+    out: JsonObject = {}
     for k, v in pairs:
         if k in out:
             raise WireRefusal(RejectReason.MALFORMED, f"duplicate field {k!r}")
@@ -153,7 +161,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _no_constants(name: str) -> Any:
+def _no_constants(name: str) -> NoReturn:
     raise WireRefusal(RejectReason.NOT_JSON, f"{name} is not allowed in JSON")
 
 
@@ -184,7 +192,7 @@ def _nesting(data: bytes) -> int:
     return deepest
 
 
-def strict_json_object(data: bytes, what: str) -> dict[str, Any]:
+def strict_json_object(data: bytes, what: str) -> JsonObject:
     """Parse UTF-8 JSON that must be an object; raises only ``WireRefusal``."""
     try:
         text = data.decode("utf-8")
@@ -260,7 +268,7 @@ def decode_envelope(data: bytes) -> SignedEnvelope:
     return SignedEnvelope(key_id, body, sig)
 
 
-def _number(obj: dict[str, Any], name: str) -> float:
+def _number(obj: Mapping[str, JsonValue], name: str) -> float:
     return finite_in(obj[name], name, error=_malformed)
 
 
