@@ -226,3 +226,20 @@ def test_rig_ground_serve_answers_its_login_page(console: str) -> None:
     assert status == 200 and "<form" in page and 'name="password"' in page, page[:500]
     status, css = fetch(console + "static/console.css")
     assert status == 200 and "{" in css
+
+
+def test_install_service_from_the_installed_package_writes_a_unit_that_verifies(
+        venv: Path, outside: Path) -> None:
+    """docs/deploy.md's install step, into a scratch root: the unit runs the installed
+    console script (not a checkout) and passes ``systemd-analyze verify``."""
+    from tests.deploy.test_systemd_unit import diagnostics, verify
+
+    root = outside / "root"
+    out = checked(run([str(venv / "bin/rig-control"), "install-service", "--root", str(root)],
+                      outside, 60))
+    assert "systemctl daemon-reload" in out, out
+    unit = (root / "etc/systemd/system/rig-control.service").read_text()
+    assert f"ExecStart={venv / 'bin/rig-control'} run" in unit, unit
+    assert (root / "etc/regolith-rig/keys/rig-1.key").is_file()
+    result = verify(unit, outside / "verify")
+    assert result.returncode == 0 and diagnostics(result) == [], result.stderr
