@@ -31,6 +31,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.test_systemd_unit import diagnostics, verify
+
 REPO = Path(__file__).resolve().parents[2]
 SHORT_MISSION = Path(__file__).with_name("short_mission.toml")
 PROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
@@ -232,8 +234,6 @@ def test_install_service_from_the_installed_package_writes_a_unit_that_verifies(
         venv: Path, outside: Path) -> None:
     """docs/deploy.md's install step, into a scratch root: the unit runs the installed
     console script (not a checkout) and passes ``systemd-analyze verify``."""
-    from tests.deploy.test_systemd_unit import diagnostics, verify
-
     root = outside / "root"
     out = checked(run([str(venv / "bin/rig-control"), "install-service", "--root", str(root)],
                       outside, 60))
