@@ -34,10 +34,12 @@ import pwd
 import sys
 import sysconfig
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["ServicePlan", "Step", "execute", "main", "plan", "register", "render_unit"]
+__all__ = ["ServicePlan", "Step", "StepKind", "execute", "main", "plan", "register",
+           "render_unit"]
 
 UNIT_NAME = "rig-control.service"
 
@@ -151,11 +153,17 @@ class ServicePlan:
     rig_id: str = "rig-1"
 
 
+class StepKind(Enum):
+    DIR = "mkdir"
+    FILE = "write"
+    KEY = "keygen"  # the rover's key pair (``<rig-id>.key`` and ``.pub``)
+
+
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One thing to do: ``kind`` is ``dir``, ``file`` or ``key``."""
+    """One thing to do."""
 
-    kind: str
+    kind: StepKind
     path: Path  # as the running system sees it
     mode: int
     text: str = ""
@@ -173,15 +181,15 @@ def plan(p: ServicePlan) -> list[Step]:
               "port": p.port, "broker": p.broker}
     keys = p.config_dir / "keys"
     return [
-        Step("dir", p.config_dir, 0o755),
-        Step("file", p.config_dir / "control.toml", 0o644, CONFIG_TEMPLATE.format(**fields)),
-        Step("file", p.config_dir / "mission.toml", 0o644, MISSION_TEMPLATE),
-        Step("file", p.config_dir / "rig-control.env", 0o600, ENV_TEMPLATE.format(**fields)),
-        Step("dir", keys, 0o700, owned=True),
-        Step("key", keys / f"{p.rig_id}.key", 0o600, owned=True),
-        Step("dir", p.state_dir, 0o750, owned=True),
-        Step("dir", p.unit_dir, 0o755),
-        Step("file", p.unit_dir / UNIT_NAME, 0o644, render_unit(p), replace=True),
+        Step(StepKind.DIR, p.config_dir, 0o755),
+        Step(StepKind.FILE, p.config_dir / "control.toml", 0o644, CONFIG_TEMPLATE.format(**fields)),
+        Step(StepKind.FILE, p.config_dir / "mission.toml", 0o644, MISSION_TEMPLATE),
+        Step(StepKind.FILE, p.config_dir / "rig-control.env", 0o600, ENV_TEMPLATE.format(**fields)),
+        Step(StepKind.DIR, keys, 0o700, owned=True),
+        Step(StepKind.KEY, keys / f"{p.rig_id}.key", 0o600, owned=True),
+        Step(StepKind.DIR, p.state_dir, 0o750, owned=True),
+        Step(StepKind.DIR, p.unit_dir, 0o755),
+        Step(StepKind.FILE, p.unit_dir / UNIT_NAME, 0o644, render_unit(p), replace=True),
     ]
 
 
@@ -198,10 +206,10 @@ def _owner(user: str) -> tuple[int, int] | None:
 
 
 def _apply(step: Step, target: Path, rig_id: str) -> None:
-    if step.kind == "dir":
+    if step.kind is StepKind.DIR:
         target.mkdir(mode=step.mode, parents=True, exist_ok=True)
         target.chmod(step.mode)
-    elif step.kind == "key":
+    elif step.kind is StepKind.KEY:
         from telemetry.contract.keys import generate, write_key_files
 
         write_key_files(generate(rig_id), target.parent)
@@ -222,8 +230,8 @@ def execute(steps: list[Step], p: ServicePlan, *, root: Path, dry_run: bool,
         target = root / step.path.relative_to("/")
         exists = target.exists()
         acts = not exists or step.replace
-        verb = {"dir": "mkdir", "file": "write", "key": "keygen"}[step.kind] if acts else (
-            "exists" if step.kind == "dir" else "keep (exists)")
+        verb = step.kind.value if acts else (
+            "exists" if step.kind is StepKind.DIR else "keep (exists)")
         print(f"{'would ' if dry_run and acts else ''}{verb} {target} ({step.mode:04o})",
               file=out)
         if dry_run or not acts:
@@ -231,7 +239,7 @@ def execute(steps: list[Step], p: ServicePlan, *, root: Path, dry_run: bool,
         _apply(step, target, p.rig_id)
         if step.owned and owner is not None:
             os.chown(target, *owner)
-            if step.kind == "key":
+            if step.kind is StepKind.KEY:
                 os.chown(target.with_suffix(".pub"), *owner)
         elif step.owned:
             todo.append(f"chown {p.user} {step.path}")
