@@ -6,7 +6,8 @@
 #     the same mirror apt uses here, cached in $RIG_ARM64_CACHE (/var/cache/rig-arm64);
 #  2. a virtualenv in it with the wheel's build and run dependencies and the test
 #     tools (aarch64 wheels from the package index), cached too (keyed on pyproject.toml);
-#  3. the aarch64 wheel built from the files git knows of, as in the working tree;
+#  3. the aarch64 wheel built from the files git knows of, as in the working tree,
+#     and copied to dist/ (what docs/deploy.md installs on a rover);
 #  4. installed into that virtualenv; then, from the installed package: the compiled
 #     kernels' equivalence tests (filters against their NumPy twin and SciPy, framing,
 #     ingest), the protocol vectors, `rig-bridge selftest` and a short
@@ -93,7 +94,9 @@ for r in p["build-system"]["requires"] + p["project"]["dependencies"] \
         print(r)
 EOF
     in_root pip install -q --upgrade pip
-    in_root pip install -q -r /opt/rig/requirements.txt
+    # --no-compile: byte-compiling SciPy and Matplotlib under emulation takes longer
+    # than downloading them; the few modules the checks import compile on first use
+    in_root pip install -q --no-compile -r /opt/rig/requirements.txt
     echo "$deps_key" > "$ROOT/opt/rig/venv/.deps"
 else
     stamp "reusing the virtualenv (pyproject.toml unchanged)"
@@ -113,6 +116,8 @@ wheel=$(cd "$ROOT/opt/rig/dist" && ls *.whl)
 stamp "built $wheel in $(( $(date +%s) - t0 )) s, $(du -k "$ROOT/opt/rig/dist/$wheel" | cut -f1) KiB"
 case "$wheel" in *aarch64*) ;; *) echo "ERROR: $wheel is not an aarch64 wheel" >&2; exit 1;; esac
 in_root pip install -q --no-deps --force-reinstall "/opt/rig/dist/$wheel"
+mkdir -p "$REPO/dist"
+cp "$ROOT/opt/rig/dist/$wheel" "$REPO/dist/"  # for the rover (docs/deploy.md)
 
 # the tests run against the installed package: only tests/, docs/ and the pytest
 # configuration are copied next to them, no source package
@@ -132,4 +137,4 @@ in_root sh -c 'cd /tmp && rig-bridge selftest'
 stamp "rig-control demo --no-ui (short mission)"
 in_root sh -c "cd /tmp && rig-control demo --no-ui --mission /opt/rig/check/tests/deploy/short_mission.toml \
     --plot /tmp/arm64-demo.png --max-wall ${RIG_ARM64_DEMO_WALL:-600} ${RIG_ARM64_DEMO_ARGS:-}"
-stamp "arm64 check passed"
+stamp "arm64 check passed; the wheel is dist/$wheel"
