@@ -139,8 +139,11 @@ def test_the_wheel_holds_every_package_its_data_and_compiled_kernels(dists: Dist
         assert expected and expected <= names, f"{sub} missing: {sorted(expected - names)}"
     for extension in FACADES.values():
         prefix = extension.replace(".", "/") + ".cpython-"
-        assert any(n.startswith(prefix) and n.endswith(".so") for n in names), \
-            f"no compiled {extension} in the wheel"
+        found = [n for n in names if n.startswith(prefix) and n.endswith(".so")]
+        assert found, f"no compiled {extension} in the wheel"
+        with zipfile.ZipFile(dists.wheel) as whl:  # 1.2-1.4 MB each with debug information
+            size = whl.getinfo(found[0]).file_size
+        assert size < 500_000, f"{found[0]}: {size} bytes, expected a stripped release build"
     assert not [n for n in names if n.endswith((".pyx", ".pxd", ".c"))], "sources in the wheel"
     assert not [n for n in names if n.startswith(("tests/", "bench/"))], "test code in the wheel"
 
