@@ -138,7 +138,9 @@ async def _demo(args: argparse.Namespace) -> int:
                     "--truth-log", str(truth_log)]
         for spec in args.fault:
             sim_args += ["--fault", spec]
-        async with SimulatorProcess(sim_args) as sim:
+        # a cold start on a small board (or under emulation: make arm64-check) can take
+        # longer than the default 15 s to import NumPy and say READY
+        async with SimulatorProcess(sim_args, start_timeout=60.0) as sim:
             dl, stack = await _open_downlink(cfg, args.broker, str(Path(tmp) / "outbox.db"))
             async with stack:
                 security = build_security(cfg)
