@@ -46,8 +46,8 @@ timestamp of the newest fast sample), not on the loop's ``now``/``dt``. The loop
 plant clock is wall time times ``loop.time_scale``; a firmware (or simulator) whose
 samples do not advance at exactly that scale, or a loop that misses ticks, would
 otherwise stretch or shrink every integral, and an arm rising at its full rate per
-sample second would look too slow to weigh (under qemu emulation the simulator ran
-at about 0.6 of its scale and no lift was ever weighed). A tick that sees no new
+sample second would look too slow to weigh (under qemu emulation the simulator's
+samples advanced at 0.46x wall time against a loop scale of 5). A tick that sees no new
 sample adds nothing; a sample clock that goes back (a firmware restart) starts
 again. Without ``sample_time`` (NaN) the loop's ``now`` and ``dt`` are used.
 

@@ -132,7 +132,7 @@ def test_uncalibrated_model_must_be_off_by_a_factor_to_distrust_the_cell() -> No
 def test_lift_and_cutting_are_measured_on_the_sample_clock_when_the_loop_clock_runs_ahead(
         ) -> None:
     """The loop's plant clock is wall time x time_scale. A simulator that falls behind
-    that scale (under qemu emulation, `make arm64-check`: 0.6x of it) moves the arm at
+    that scale (under qemu emulation, `make arm64-check`, it fell far behind) moves the arm at
     its rate per *sample* second; judged on the loop clock the arm looked too slow to
     count as a full-rate lift, no lift was weighed and the energy model fell back to an
     uncalibrated cutting integral (43 % off on average). The samples' own timestamps
