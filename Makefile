@@ -51,6 +51,6 @@ bench: install broker postgres
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
 	find . -name '*.so' -path './*/*' -not -path './.venv/*' -delete
 	find firmware_bridge telemetry sim_hw control -name '*.c' -delete
