@@ -12,7 +12,8 @@ notes, per batch, which channels moved and which sat at a rail, in one call of
 (one chain call gives exactly the rows of one call per batch) and keeps the
 newest filtered row per channel.
 ``measurements(now)`` assembles the ``Measurements`` for the control step:
-values, plant-time ages, for how long (sample time) each channel's raw counts
+values, plant-time ages, the newest fast sample's timestamp (``sample_time``, the
+firmware's clock), for how long (sample time) each channel's raw counts
 have been bit-identical, and the channels pinned at a rail or dropped out since
 the previous call (both judged per batch, as before the queue).
 
@@ -199,6 +200,9 @@ class SensorFeed:
                 st.saturated[:] = 0
                 st.n_saturated = 0
             ages[sid] = (now - st.clock.arrival) * self.time_scale
+        fast = self.streams.get(0)
+        sample_time = fast.clock.last_t_us / 1e6 \
+            if fast is not None and fast.clock.first_t_us is not None else math.nan
         return Measurements(
             **values, age=ages.get(0, math.inf), nav_age=ages.get(1, math.inf),
-            unchanged_for=unchanged, saturated=frozenset(saturated))
+            sample_time=sample_time, unchanged_for=unchanged, saturated=frozenset(saturated))
