@@ -40,6 +40,7 @@ class CommandName(Enum):
     CLEAR_FAULT = "clear_fault"  # FAULT -> IDLE, only when no cause remains
     SET_PARAM = "set_param"  # args: name, value (within PARAMS bounds)
     STATUS = "status"  # ask for a state message now
+    NEW_MISSION = "new_mission"  # end the mission in progress, begin the plan anew
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,13 @@ def check_command(cmd: GroundCommand, view: RigView) -> str | None:
             return f"no fault to clear (mode {mode.value})"
         if view.causes:
             return "cause still present: " + "; ".join(view.causes)
+        return None
+    if n is CommandName.NEW_MISSION:
+        if not view.mission_loaded:
+            return "no mission loaded"
+        if view.mission_running or mode not in (Mode.IDLE, Mode.ARMED):
+            return f"cannot begin a new mission in mode {mode.value}" + (
+                " while the mission runs" if view.mission_running else "") + "; stop first"
         return None
     if n is CommandName.SET_PARAM:
         checked = check_param(cmd.args)

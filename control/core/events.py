@@ -38,6 +38,11 @@ class EventKind(enum.StrEnum):
     REQUEST_FAILED = "request_failed"
     BUCKET_DUMPED = "bucket_dumped"
     FIRMWARE_WARNING = "firmware_warning"
+    # after a restart (control.core.resume_steps)
+    MISSION_RESUMED = "mission_resumed"  # the same mission continues; the rig was read
+    RIG_STATE_READ = "rig_state_read"  # a new mission: what the rig was found doing
+    MISSION_REPLACED = "mission_replaced"  # new_mission: the old progress, the new id
+    WATCHDOG_TRIPPED = "watchdog_tripped"  # the firmware's watchdog stopped the motors
     # from the app
     MODE_CHANGED = "mode_changed"  # a supervisor ModeChanged
     LEDGER_ERROR = "ledger_error"  # a dump could not be booked in the ledger

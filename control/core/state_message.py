@@ -33,6 +33,7 @@ class CoreView(Protocol):
     mission_running: bool
     motors_enabled: bool
     last: Measurements
+    resumed: dict[str, Any] | None
 
     @property
     def mode(self) -> Mode: ...
@@ -80,4 +81,6 @@ def state_message(core: CoreView) -> dict[str, Any]:
     }
     if core.mission is not None:
         out["mission"] = core.mission.as_dict()
+    if core.resumed is not None:  # what the controller found at its start (resume_steps)
+        out["resumed"] = dict(core.resumed)
     return out
