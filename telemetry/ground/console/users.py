@@ -46,7 +46,7 @@ __all__ = [
 
 #: The rover's command names (control.core.commands.CommandName; a test keeps them equal).
 COMMANDS: tuple[str, ...] = ("arm", "disarm", "start", "stop", "dump", "estop", "reset_estop",
-                             "clear_fault", "set_param", "status")
+                             "clear_fault", "set_param", "status", "new_mission")
 #: What each console role may send.
 ROLES: Mapping[str, frozenset[str]] = {
     "observer": frozenset(),

@@ -88,7 +88,7 @@
 
   // ------------------------------------------------------------ commands
   const BUTTONS = [["arm", ""], ["start", ""], ["stop", "stop"], ["disarm", ""], ["dump", ""],
-                   ["status", ""], ["clear_fault", ""], ["reset_estop", ""]];
+                   ["status", ""], ["clear_fault", ""], ["reset_estop", ""], ["new_mission", ""]];
 
   function commandsPage() {
     subscribe({ source: "live", rig: me.rig });
