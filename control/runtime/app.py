@@ -35,7 +35,10 @@ and systemd restarts the service.
 
 The jobs around the loop live in their own modules: ``loop_stats`` (timing in
 constant memory), ``run_record`` (bounded history for the summary and plot),
-``ledger_writer`` (dumps into the signed ledger off the loop), ``telemetry_out``
+``ledger_writer`` (dumps into the signed ledger off the loop), ``mission_store``
+(the mission's record: read and reconciled with the ledger at start, so a
+restarted controller resumes its mission; committed at every mode change, off
+the loop, after the dumps it counts), ``telemetry_out``
 and ``public_topics`` (the periodic downlink), ``ground_link`` (the ground-link
 health decision) and ``command_intake`` (the command gate).
 
