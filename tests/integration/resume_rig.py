@@ -95,8 +95,11 @@ role = "operator"
 
     async def start_rig(self) -> str:
         """The simulator (``python -m sim_hw`` on a pty); returns the port."""
+        # 250 Hz of samples and of physics (the lockstep benches run the plant at 200 Hz):
+        # a quarter of the CPU of the defaults, so a busy machine keeps the time scale
         self.rig = SimulatorProcess(["--pty", "--link", str(self.dir / "rig.pty"), "--seed",
-                                     "5", "--time-scale", str(self.time_scale)],
+                                     "5", "--time-scale", str(self.time_scale), "--rate", "250",
+                                     "--plant-rate", "250", "--batch-ms", "20"],
                                     start_timeout=60.0)
         await self.rig.__aenter__()
         return self.rig.url
