@@ -35,6 +35,8 @@ import logging
 import math
 from typing import TYPE_CHECKING, Any
 
+from telemetry.contract.rig_state import ResumeReport
+
 from .events import ControlEvent, EventKind, Severity
 from .mission import MissionProgress
 from .mission_record import MissionRecord, Resume, new_mission_id, record_of
@@ -76,7 +78,7 @@ class ResumeSteps:
 
     plan_hash: str = ""
     #: what the state message shows after a restart (None before the rig was read)
-    resumed: dict[str, Any] | None = None
+    resumed: ResumeReport | None = None
     _resume: Resume | None = None
     _recovered: bool = True  # until resume(): a core driven without one never waits
     _fresh_since: float = math.nan
@@ -140,12 +142,12 @@ class ResumeSteps:
                 self.mission.sites.index(current) if self.mission and current else None)
         in_soil = not math.isnan(m.cut_depth) and m.cut_depth > 0.0
         self.resumed = self._resumed_view(r, bucket, m.cut_depth, in_soil)
-        fields = {k: v for k, v in self.resumed.items() if k != "text"}
+        fields = {k: v for k, v in self.resumed.to_json().items() if k != "text"}
         self._note(now, EventKind.MISSION_RESUMED if r is not None and r.resumed
-                   else EventKind.RIG_STATE_READ, Severity.INFO, self.resumed["text"], **fields)
+                   else EventKind.RIG_STATE_READ, Severity.INFO, self.resumed.text, **fields)
 
     def _resumed_view(self, r: Resume | None, bucket: float, depth: float,
-                      in_soil: bool) -> dict[str, Any]:
+                      in_soil: bool) -> ResumeReport:
         m = self.mission
         sites = ", ".join(f"site {s.site.name} {s.delivered_kg:.1f} / {s.site.target_kg:g} kg"
                           for s in m.sites) if m is not None else "no mission"
@@ -160,11 +162,10 @@ class ResumeSteps:
         elif math.isnan(bucket):
             todo.append("check the bucket")
         text = f"{what}: {sites}, {load}" + (f" ({'; '.join(todo)})" if todo else "")
-        return {"text": text, "mission_id": m.mission_id if m is not None else "",
-                "resumed": bool(r is not None and r.resumed),
-                "previous_phase": r.phase if r is not None and r.resumed else "",
-                "bucket_kg": _r(bucket), "cut_depth_m": _r(depth, 4), "carrying": self.carrying,
-                "watchdog_tripped": bool(self._tripped_at_start)}
+        again = r is not None and r.resumed
+        return ResumeReport(text, m.mission_id if m is not None else "", again,
+                            r.phase if r is not None and again else "", _r(bucket),
+                            _r(depth, 4), self.carrying, bool(self._tripped_at_start))
 
     def _book_interrupted_dump(self, now: float, site_index: int | None, mass: float) -> None:
         """A dump cut short by the restart: book what left the bucket (the ledger entry

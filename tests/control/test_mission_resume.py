@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from control.core.commands import CommandName, GroundCommand, RigView, check_command
+from control.core.commands import CommandContext, CommandName, GroundCommand, check_command
 from control.core.events import ControlEvent, EventKind
 from control.core.mission import MissionPlan, MissionProgress, MissionSite, plan_identity
 from control.core.mission_record import (
@@ -143,7 +143,8 @@ def test_a_loaded_bucket_in_the_soil_is_lifted_and_dumped_before_the_mission_goe
     [ev] = events(d, EventKind.MISSION_RESUMED)
     assert ev.text.startswith("resumed: site A 20.0 / 45 kg, site B 0.0 / 45 kg, bucket 8.2 kg")
     assert "drum in the soil" in ev.text and ev.data["watchdog_tripped"]
-    assert d.core.snapshot()["resumed"]["bucket_kg"] == 8.2
+    assert d.core.snapshot().resumed.bucket_kg == 8.2
+    assert d.core.snapshot().to_json()["resumed"]["text"] == ev.text
     assert events(d, EventKind.WATCHDOG_TRIPPED)
     codes = [r.code for o in d.outputs for r in o.requests if isinstance(r, FirmwareRequest)]
     assert CommandCode.STOW in codes  # the drum out of the soil first
@@ -193,9 +194,9 @@ def test_a_dump_cut_short_is_booked_for_what_left_the_bucket() -> None:
 
 
 def test_new_mission_is_an_explicit_act_refused_while_the_mission_runs() -> None:
-    view = RigView(Mode.DIGGING, mission_running=True)
+    view = CommandContext(Mode.DIGGING, mission_running=True)
     assert "stop first" in check_command(cmd(CommandName.NEW_MISSION), view)
-    assert check_command(cmd(CommandName.NEW_MISSION), RigView(Mode.IDLE)) is None
+    assert check_command(cmd(CommandName.NEW_MISSION), CommandContext(Mode.IDLE)) is None
     d = resumed_driver(record(), LedgerTally(2, {"A": 47.5}))
     assert d.core.handle_command(cmd(CommandName.NEW_MISSION, "nm"), d.now, WALL).accepted
     d.step()
@@ -209,6 +210,6 @@ def test_new_mission_is_an_explicit_act_refused_while_the_mission_runs() -> None
 
 def test_a_core_never_resumed_does_not_wait() -> None:
     core = ControlCore(config(), PLAN)
-    assert core.recovered and core.snapshot().get("resumed") is None
+    assert core.recovered and core.snapshot().resumed is None
     progress = MissionProgress(PLAN)
     assert progress.credit(None, 5.0) is None and progress.dumps == 1
