@@ -145,6 +145,8 @@ class ResumeSteps:
         fields = {k: v for k, v in self.resumed.to_json().items() if k != "text"}
         self._note(now, EventKind.MISSION_RESUMED if r is not None and r.resumed
                    else EventKind.RIG_STATE_READ, Severity.INFO, self.resumed.text, **fields)
+        if r is not None and r.resumed:  # in the service's journal without -v too
+            log.warning("%s", self.resumed.text)
 
     def _resumed_view(self, r: Resume | None, bucket: float, depth: float,
                       in_soil: bool) -> ResumeReport:

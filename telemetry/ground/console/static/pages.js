@@ -73,7 +73,7 @@
         return;
       }
       RC.renderState(table, snap);
-      RC.renderMission(mission, snap.mission);
+      RC.renderMission(mission, snap.mission, snap.resumed);
       RC.renderAlarms(alarms, snap.alarms, { canAck: me.canAck && source.id === "live" });
       RC.renderEvents(events, snap.events);
     });
