@@ -4,12 +4,15 @@
                     [--mission FILE] [--autonomous]
     rig-control demo [--broker mqtt://...] [--time-scale 5] [--plot run.png]
     rig-control install-service [--dry-run] [--root DIR] ...   (docs/deploy.md)
+    rig-control missions [--config FILE]
 
 ``run`` controls a real (or already running simulated) rig; without
 ``--autonomous`` motion waits for the ground's ``arm`` and ``start`` commands.
 ``demo`` starts the simulator on a pseudo-terminal with a time scale, runs a
 full mission with a local operator (arm, start, clear faults), shows progress,
-prints a summary and writes a PNG plot. Exit status: 0 success, 1 mission not
+prints a summary and writes a PNG plot. ``missions`` lists the missions the
+mission store (``mission.state_path``) kept: the active one and the history.
+Exit status: 0 success, 1 mission not
 completed, 2 bad configuration, 3 the rig could not be reached.
 """
 
@@ -22,6 +25,7 @@ import logging
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,11 +39,12 @@ from .demo.productivity import assess, read_truth_log, summary_rows
 from .demo.sim_process import SimulatorError, SimulatorProcess
 from .runtime.app import RigController, RunSummary
 from .runtime.downlink_port import DownlinkPort
+from .runtime.mission_store import MissionStore, MissionStoreError
 from .runtime.sd_notify import SdNotifier
+from .runtime.security_setup import build_security
 
 if TYPE_CHECKING:
     from nacl.signing import SigningKey
-from .runtime.security_setup import build_security
 
 log = logging.getLogger("control.cli")
 
@@ -53,6 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="control a rig on a serial port")
     run.add_argument("--port", required=True, help="device, pty path or socket://host:port")
+    missions = sub.add_parser("missions", help="the missions the mission store kept")
+    missions.add_argument("--config", help="controller TOML configuration")
+    missions.add_argument("-v", "--verbose", action="count", default=0)
     demo = sub.add_parser("demo", help="simulated mission, summary and plot")
     demo.add_argument("--time-scale", type=float, default=DEMO_TIME_SCALE,
                       help=f"simulated seconds per wall second (default {DEMO_TIME_SCALE})")
@@ -130,16 +138,48 @@ async def _run(args: argparse.Namespace) -> int:
     security = build_security(cfg)
     dl, stack = await _open_downlink(cfg, args.broker, cfg.ground.outbox_path)
     stack.callback(security.close)
+    store = _open_store(cfg)
+    if store is not None:
+        stack.callback(store.close)
     async with stack:
         ctl = RigController(cfg, args.port, mission, downlink=dl,
                             authenticator=security.authenticator,
                             site_rules=security.site_rules, ledger=security.ledger,
+                            mission_store=store,
                             operator=AutoOperator() if args.autonomous else None,
                             notifier=SdNotifier(), record_every=10)
         _install_signals(ctl)
         summary = await ctl.run()
     print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
                                                summary.plant_s, ctl.core.mass.dumps)))
+    return 0
+
+
+def _open_store(cfg: ControllerConfig) -> MissionStore | None:
+    if not cfg.mission.state_path:
+        return None
+    try:
+        return MissionStore(cfg.mission.state_path, time.time)
+    except MissionStoreError as err:
+        raise ConfigError("mission.state_path", str(err)) from err
+
+
+def _missions(args: argparse.Namespace) -> int:
+    store = _open_store(load_config(args.config))
+    if store is None:
+        print("rig-control: mission.state_path is '': no missions are kept")
+        return 0
+    try:
+        for began, ended, rec in store.history():
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(began))
+            state = "active" if ended is None else "ended " + time.strftime(
+                "%Y-%m-%d %H:%M:%S", time.gmtime(ended))
+            sites = ", ".join(f"{s.name} {s.delivered_kg:.1f} kg ({s.cycles} digs)"
+                              for s in rec.sites)
+            print(f"{rec.mission_id}  plan {rec.plan_name} {rec.plan_hash[:12]}  began {when} "
+                  f"UTC  {state}  {rec.phase}  {sites}" + ("  complete" if rec.complete else ""))
+    finally:
+        store.close()
     return 0
 
 
@@ -274,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * args.verbose
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.cmd == "missions":
+            return _missions(args)
         return asyncio.run(_demo(args) if args.cmd == "demo" else _run(args))
     except ConfigError as err:
         print(f"rig-control: configuration error: {err}", file=sys.stderr)

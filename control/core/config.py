@@ -232,6 +232,13 @@ class GroundConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MissionStateConfig:
+    state_path: str = field(default="rig-control-mission.db", metadata={
+        "doc": "the mission's progress across restarts (SQLite; docs/control.md, \"Restarts\"); "
+               "'' keeps none: a restart begins the mission anew"})
+
+
+@dataclass(frozen=True, slots=True)
 class FiltersConfig:
     fast: dict[str, Any] = field(default_factory=lambda: {"stages": [
         {"type": "hampel", "window": 7, "threshold": 3.0},
@@ -250,6 +257,7 @@ class ControllerConfig:
     interlocks: InterlockConfig = field(default_factory=InterlockConfig)
     mass: MassConfig = field(default_factory=MassConfig)
     ground: GroundConfig = field(default_factory=GroundConfig)
+    mission: MissionStateConfig = field(default_factory=MissionStateConfig)
     filters: FiltersConfig = field(default_factory=FiltersConfig)
     # signed commands, the ledger and the site plan: validated by control.runtime.security_setup
     # when the controller starts (docs/commands.md); empty means the feature is off

@@ -138,6 +138,8 @@ def rig_json(model: FleetModel, rig: str, now: float, *, commands: int = 50,
         "state": state,
         "interlocks": list(view.state.interlocks) if view.state else [],
         "mission": view.state.mission.to_json() if view.state and view.state.mission else None,
+        # what the controller found after its (re)start: "resumed: site A 47.5 / 45 kg, ..."
+        "resumed": view.state.resumed.text if view.state and view.state.resumed else None,
         "channels": channels,
         "streams": streams,
         "alarms": [alarm_json(a) for a in model.alarms.for_rig(rig)],

@@ -202,13 +202,14 @@ const RC = (() => {
     }
   }
 
-  function renderMission(node, mission) {
-    if (!changed(node, mission)) return;
+  function renderMission(node, mission, resumed) {
+    if (!changed(node, [mission, resumed])) return;
     node.replaceChildren();
     if (!mission) return;
     node.append(el("div", { class: "sites" },
       el("div", { class: "muted", text: `mission ${mission.mission}: ` +
         `${fmtNum(mission.delivered_kg)} / ${fmtNum(mission.target_kg)} kg` }),
+      ...(resumed ? [el("div", { class: "muted", id: "resumed", text: resumed })] : []),
       ...mission.sites.map((s) => el("div", { class: "site" },
         el("div", {}, `site ${s.name}: ${fmtNum(s.delivered_kg)} / ${fmtNum(s.target_kg)} kg, ` +
                      `${s.cycles} cycles ${s.abandoned ? "(" + s.abandoned + ")" : ""}`),

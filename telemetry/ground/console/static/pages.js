@@ -100,7 +100,7 @@
         return;
       }
       RC.renderState(table, snap);
-      RC.renderMission(mission, snap.mission);
+      RC.renderMission(mission, snap.mission, snap.resumed);
       RC.renderAlarms(alarms, snap.alarms, { canAck: me.canAck && source.id === "live" });
       RC.renderEvents(events, snap.events);
     });
@@ -115,7 +115,7 @@
 
   // ------------------------------------------------------------ commands
   const BUTTONS = [["arm", ""], ["start", ""], ["stop", "stop"], ["disarm", ""], ["dump", ""],
-                   ["status", ""], ["clear_fault", ""], ["reset_estop", ""]];
+                   ["status", ""], ["clear_fault", ""], ["reset_estop", ""], ["new_mission", ""]];
 
   function commandsPage() {
     subscribe({ source: "live", rig: me.rig });
