@@ -21,6 +21,7 @@ from typing import Any
 from nacl.signing import VerifyKey
 from starlette.requests import HTTPConnection
 
+from telemetry.contract import CommandName
 from telemetry.contract.site_plan import SitePlan
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.hub import Hub
@@ -53,7 +54,7 @@ class Viewer:
     session: Session
 
     @property
-    def commands(self) -> frozenset[str]:
+    def commands(self) -> frozenset[CommandName]:
         return ROLES.get(self.role, frozenset())
 
     @property
