@@ -16,12 +16,12 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from nacl.signing import VerifyKey
 from starlette.requests import HTTPConnection
 
 from telemetry.contract import CommandName
+from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.site_plan import SitePlan
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.hub import Hub
@@ -69,7 +69,7 @@ class AuditLog:
         self.path = path
         self.failures = 0
 
-    async def write(self, record: Mapping[str, Any]) -> None:
+    async def write(self, record: Mapping[str, JsonValue]) -> None:
         if self.path is None:
             return
         line = json.dumps(dict(record), separators=(",", ":"), default=str) + "\n"
