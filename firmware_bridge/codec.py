@@ -246,12 +246,17 @@ def encode_payload(msg: Message) -> bytes:
 
 def encode_frame(msg: Message, *, seq: int, ack: int = 0, flags: int = 0) -> bytes:
     """Complete wire bytes for *msg*: COBS(header | payload | CRC) + 0x00."""
-    t = message_type(msg)
+    return frame_payload(message_type(msg), encode_payload(msg), seq=seq, ack=ack, flags=flags)
+
+
+def frame_payload(t: MsgType, payload: bytes, *, seq: int, ack: int = 0, flags: int = 0) -> bytes:
+    """Complete wire bytes for an already encoded payload of type *t* (the link encodes a
+    reliable message's payload once and frames it again for each retransmission)."""
     if t in RELIABLE_TYPES:
         flags |= _RELIABLE
     if not (0 <= seq <= U32 and 0 <= ack <= U32):
         raise EncodeError(f"seq/ack must fit in 32 bits, got seq={seq} ack={ack}")
-    body = HEADER.pack(PROTOCOL_VERSION, t, flags & 0xFF, 0, seq, ack) + encode_payload(msg)
+    body = HEADER.pack(PROTOCOL_VERSION, t, flags & 0xFF, 0, seq, ack) + payload
     return framing.encode_frame(body)
 
 
@@ -496,5 +501,6 @@ __all__ = [
     "decode_payload",
     "encode_frame",
     "encode_payload",
+    "frame_payload",
     "message_type",
 ]

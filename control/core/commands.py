@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rig_common import bounded_problem
+from rig_common.bounded import short_repr
 from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.names import CommandName
 
@@ -88,8 +89,7 @@ def check_param(args: Mapping[str, JsonValue]) -> tuple[SettableParam, float] | 
     name, value = args.get("name"), args.get("value")
     spec = PARAMS.get(name) if isinstance(name, str) else None
     if spec is None:
-        shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
-        return f"unknown parameter {shown} (settable: {', '.join(sorted(PARAMS))})"
+        return f"unknown parameter {short_repr(name)} (settable: {', '.join(sorted(PARAMS))})"
     problem = bounded_problem(value)
     if problem is not None:
         return f"{name}: {problem}"

@@ -40,6 +40,7 @@ from typing import NoReturn
 from nacl.signing import SigningKey
 
 from rig_common import finite_in
+from rig_common.bounded import short_repr
 from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.names import CommandName
 
@@ -251,14 +252,14 @@ def decode_envelope(data: bytes) -> SignedEnvelope:
         raise WireRefusal(RejectReason.MALFORMED, f"unknown field {unknown[0][:32]!r}")
     if type(obj["v"]) is not int or obj["v"] != WIRE_VERSION:
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"'v': expected {WIRE_VERSION}, got {_short(obj['v'])}")
+                          f"'v': expected {WIRE_VERSION}, got {short_repr(obj['v'])}")
     if obj["alg"] != ALGORITHM:
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"'alg': expected {ALGORITHM!r}, got {_short(obj['alg'])}")
+                          f"'alg': expected {ALGORITHM!r}, got {short_repr(obj['alg'])}")
     key_id = obj["key"]
     if not isinstance(key_id, str) or not 1 <= len(key_id) <= 64:
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"'key': expected a key id string, got {_short(key_id)}")
+                          f"'key': expected a key id string, got {short_repr(key_id)}")
     sig = b64decode_strict(obj["sig"], "sig", expect_len=64)
     body = b64decode_strict(obj["payload"], "payload")
     if len(body) > MAX_BODY_BYTES:
@@ -287,15 +288,15 @@ def decode_body(body: bytes) -> CommandBody:
                           f"signed body: unknown field {unknown[0][:32]!r}")
     if type(obj["v"]) is not int or obj["v"] != WIRE_VERSION:
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"signed body 'v': expected {WIRE_VERSION}, got {_short(obj['v'])}")
+                          f"signed body 'v': expected {WIRE_VERSION}, got {short_repr(obj['v'])}")
     counter = obj["counter"]
     if type(counter) is not int or not 0 < counter <= MAX_COUNTER:
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"'counter': expected an integer in 1..2^63-1, got {_short(counter)}")
+                          f"'counter': expected an integer in 1..2^63-1, got {short_repr(counter)}")
     cid = obj["id"]
     if not isinstance(cid, str) or not _ID_RE.match(cid):
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"'id': expected 1-128 printable ASCII characters, got {_short(cid)}")
+                          f"'id': expected 1-128 printable ASCII characters, got {short_repr(cid)}")
     name = obj["command"]
     if not isinstance(name, str):
         raise WireRefusal(RejectReason.MALFORMED,
@@ -331,11 +332,6 @@ def peek_payload_command_id(payload: bytes) -> str:
         return peek_command_id(decode_envelope(payload).body)
     except WireRefusal:
         return peek_command_id(payload)
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 __all__ = [

@@ -114,11 +114,6 @@ class TopicTree:
     def command(self) -> str:
         return f"{self.root}/cmd"
 
-    @staticmethod
-    def fleet_filter(prefix: str) -> str:
-        """Subscription filter for every rig under ``prefix`` (all downlink topics)."""
-        return f"{prefix}/+/#"
-
 
 @dataclass(frozen=True, slots=True)
 class ParsedTopic:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from telemetry.contract import CauseKind, Severity
@@ -185,12 +185,6 @@ class AlarmTable:
             return
         for key, alarm in list(self._alarms.items()):
             if alarm.cleared_at is not None and now - alarm.cleared_at >= self.cleared_hold_s:
-                del self._alarms[key]
-                self.version += 1
-
-    def remove_where(self, predicate: Callable[[Alarm], bool]) -> None:
-        for key, alarm in list(self._alarms.items()):
-            if predicate(alarm):
                 del self._alarms[key]
                 self.version += 1
 
