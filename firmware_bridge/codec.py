@@ -331,6 +331,9 @@ def _dec_setpoints(b: bytes) -> Setpoints:
 
 def _dec_command(b: bytes) -> Command:
     dl, code, _r, a0, a1, a2, a3 = _fixed(b, _COMMAND, MsgType.COMMAND)
+    if code >= 0x100:  # firmware-specific, not one this end implements (section 4.8, 1.2)
+        raise DecodeError(f"command code 0x{code:04x} is not implemented", msg_type=MsgType.COMMAND,
+                          offset=8, nack=Reason.UNKNOWN_COMMAND)
     return Command(_enum(CommandCode, code, MsgType.COMMAND, "command code"), dl, (a0, a1, a2, a3))
 
 

@@ -497,8 +497,8 @@ class Link:
         self._events.append(MessageReceived(nack, 0))
 
     def _on_hello(self, hello: Hello, now: float) -> None:
-        if self.role is not Role.FIRMWARE:
-            self.stats.ignored += 1
+        if self.role is not Role.FIRMWARE or hello.session_id == 0:
+            self.stats.ignored += 1  # session 0 is not a session (section 4.1, 1.2)
             return
         if not hello.proto_min <= PROTOCOL_VERSION <= hello.proto_max:
             self.stats.nacks_tx += 1
