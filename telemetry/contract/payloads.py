@@ -93,7 +93,7 @@ class StateMessage:
 @dataclass(frozen=True, slots=True)
 class EventMessage:
     envelope: Envelope
-    kind: str  # an EventKind (decoded as one), or a kind this side does not know
+    kind: EventKind | str  # decoded as an EventKind; a kind this side does not know stays str
     severity: Severity
     text: str
     fields: Mapping[str, JsonValue] = field(default_factory=dict)

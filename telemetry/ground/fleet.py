@@ -27,7 +27,6 @@ alarm table, the command history and the same sequence accounting as
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from collections.abc import Mapping
@@ -38,6 +37,7 @@ from nacl.signing import VerifyKey
 from telemetry.contract import CauseKind, EventKind, Severity, parse_topic
 from telemetry.contract.command_wire import WireRefusal, decode_body, decode_envelope
 from telemetry.contract.downlink_signature import SIGNED_KINDS, Verdict, verify_payload
+from telemetry.contract.errors import PayloadDecodeError
 from telemetry.contract.event_details import InterlockChange
 from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.ledger_record import ReceivedRecord
@@ -49,6 +49,7 @@ from telemetry.contract.payloads import (
     StateMessage,
     StatusMessage,
 )
+from telemetry.contract.public_payload import PublicKind, decode_public
 from telemetry.contract.rig_state import RigState
 from telemetry.contract.status_info import RigInfo
 from telemetry.ground.accounting import SequenceAccounting
@@ -356,16 +357,16 @@ class FleetModel:
             self.accounting.malformed += 1  # not a rig id of the contract
             return
         try:
-            body = json.loads(message.payload)
-        except ValueError:
+            public = decode_public(message.payload)
+        except PayloadDecodeError:
             self.accounting.malformed += 1
             return
-        if not isinstance(body, dict) or body.get("rig") != rig_id:
+        if public.rig != rig_id:
             self.accounting.malformed += 1
             return
         view = self.rig(rig_id, now)
-        if kind == "safety_zone":
-            view.safety_zone = body
-        elif kind == "feed":
-            view.public_feed = body
+        if kind == PublicKind.SAFETY_ZONE:
+            view.safety_zone = public.body
+        elif kind == PublicKind.FEED:
+            view.public_feed = public.body
 

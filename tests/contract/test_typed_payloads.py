@@ -179,3 +179,19 @@ def test_names_are_the_strings_of_the_wire() -> None:
     assert CauseKind.LIMIT.prefix == "limit:"
     detail: Callable[[str, dict[str, Any]], object] = event_detail
     assert detail("mode_changed", {"from": "idle"}) is None
+
+
+def test_a_public_payload_names_its_rig_or_is_refused() -> None:
+    from telemetry.contract.public_payload import decode_public
+
+    zone = b'{"v":1,"type":"safety_zone","rig":"rig-1","centre":[3.0,0.0],"radius_m":4.0}'
+    got = decode_public(zone)
+    assert got.rig == "rig-1" and got.body["radius_m"] == 4.0
+    for payload, reason in ((b'{"v":1,"type":"public"}', "missing field 'rig'"),
+                            (b'{"rig":7}', "field 'rig': expected a string, got int"),
+                            (b'[1]', "field 'payload': expected an object, got list")):
+        with pytest.raises(PayloadDecodeError) as err:
+            decode_public(payload)
+        assert err.value.reason == reason
+    with pytest.raises(PayloadDecodeError, match="unparseable"):
+        decode_public(b"{nope")

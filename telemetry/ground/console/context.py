@@ -18,11 +18,12 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from nacl.signing import VerifyKey
 from starlette.requests import HTTPConnection
 
+from telemetry.contract import CommandName
+from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.site_plan import SitePlan
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.hub import Hub
@@ -63,7 +64,7 @@ class Viewer:
     session: Session
 
     @property
-    def commands(self) -> frozenset[str]:
+    def commands(self) -> frozenset[CommandName]:
         return ROLES.get(self.role, frozenset())
 
     @property
@@ -80,7 +81,7 @@ class AuditLog:
         self.failures = 0
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="console-audit")
 
-    async def write(self, record: Mapping[str, Any]) -> None:
+    async def write(self, record: Mapping[str, JsonValue]) -> None:
         if self.path is None:
             return
         line = json.dumps(dict(record), separators=(",", ":"), default=str) + "\n"

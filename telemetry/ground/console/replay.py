@@ -20,9 +20,9 @@ import math
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from telemetry.contract.errors import PayloadDecodeError
+from telemetry.contract.json_fields import JsonObject
 from telemetry.contract.payloads import decode
 from telemetry.ground.alarms import AlarmTable
 from telemetry.ground.fleet import FleetModel
@@ -127,7 +127,7 @@ class ReplaySession:
             self.cursor.resume(wall)
         self._wake.set()
 
-    def status(self, wall: float) -> dict[str, Any]:
+    def status(self, wall: float) -> JsonObject:
         return {"id": self.id, "file": self.path.name, "speed": self.speed,
                 "paused": bool(self.cursor and self.cursor.paused), "done": self.done,
                 "error": self.error, "first": self.first, "last": self.last,
