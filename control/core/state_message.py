@@ -7,8 +7,10 @@ Both are read-only views of the core's state, built on demand; nothing here chan
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any, Protocol
 
+from .command_timing import ClockStatus
 from .commands import RigView
 from .interlocks import Interlocks, Reaction
 from .mass_estimator import MassEstimator
@@ -57,8 +59,12 @@ def rig_view(core: CoreView) -> RigView:
     )
 
 
-def state_message(core: CoreView) -> dict[str, Any]:
-    """The state message for the ground and the terminal."""
+def state_message(core: CoreView, clock: ClockStatus | None = None,
+                  storage: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The state message for the ground and the terminal; with ``clock`` (the signed
+    command gate's estimate of the ground's clock) also ``clock_offset_s``,
+    ``clock_sync_age_s`` and ``clock_source``; with ``storage`` (the downlink
+    outbox's) ``storage`` (docs/telemetry.md)."""
     _r = rounded
     m, est = core.last, core.mass.last
     out: dict[str, Any] = {
@@ -80,4 +86,8 @@ def state_message(core: CoreView) -> dict[str, Any]:
     }
     if core.mission is not None:
         out["mission"] = core.mission.as_dict()
+    if clock is not None:
+        out.update(clock.state_fields())
+    if storage is not None:
+        out["storage"] = dict(storage)
     return out

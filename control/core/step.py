@@ -39,7 +39,7 @@ from typing import Any
 
 from firmware_bridge.messages import CommandCode, EventCode, Status
 
-from .command_timing import timing_verdict
+from .command_timing import ClockStatus, timing_verdict
 from .commands import (
     CommandAck,
     CommandName,
@@ -144,9 +144,10 @@ class ControlCore(OverlapSteps):
     def view(self) -> RigView:
         return rig_view(self)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self, clock: ClockStatus | None = None,
+                 storage: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The state message for the ground and the terminal (``control.core.state_message``)."""
-        return state_message(self)
+        return state_message(self, clock, storage)
 
     # --- ground commands -------------------------------------------------------------------
     def handle_command(self, cmd: GroundCommand, now: float, now_wall: float) -> CommandAck:

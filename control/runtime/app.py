@@ -40,8 +40,9 @@ and ``public_topics`` (the periodic downlink), ``ground_link`` (the ground-link
 health decision) and ``command_intake`` (the command gate).
 
 Time: ``loop.time()`` is the only clock read here (plus ``time.time`` for
-command expiry, injected as ``wall_clock``); ``control.runtime.timebase`` converts to
-plant time. The app makes no decisions: the core does.
+command expiry, injected as ``wall_clock``; the signed gate gets both, so its
+estimate of the ground's clock survives a step of the wall clock);
+``control.runtime.timebase`` converts to plant time. The app makes no decisions: the core does.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from firmware_bridge.link import MessageReceived, PeerReset, SampleGap
 from firmware_bridge.messages import Capability, CommandResult, Event, Heartbeat, SampleBatch
 
 from ..core.auto_operator import AutoOperator
+from ..core.command_timing import ClockStatus
 from ..core.commands import CommandAck, GroundCommand
 from ..core.config import ControllerConfig
 from ..core.errors import RigConnectionError
@@ -132,7 +134,7 @@ class RigController:
         self.wall_clock = wall_clock
         self.telemetry = None if downlink is None else TelemetryOut(
             downlink, self.core, PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules),
-            wall_clock)
+            wall_clock, self._clock_status)
         self.record = RunRecord(every=max(1, record_every))
         self.loop_stats = LoopStats()
         self.bridge: Bridge | None = None
@@ -152,6 +154,10 @@ class RigController:
         self.mode_listeners: list[Callable[[ModeChanged], None]] = []
         self.task_failures: dict[str, int] = {}  # supervised task name -> failures
         self._gate_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def _clock_status(self) -> ClockStatus | None:
+        """The gate's estimate of the ground's clock, for the state message."""
+        return self.gate.clock_status(self.wall_clock(), asyncio.get_running_loop().time())
 
     @property
     def acks(self) -> list[CommandAck]:
@@ -389,13 +395,14 @@ class RigController:
                 max_workers=1, thread_name_prefix="command-gate")
         async for raw in downlink.commands():
             verdict = await loop.run_in_executor(self._gate_pool, self.gate.admit,
-                                                 raw.payload, self.wall_clock())
+                                                 raw.payload, self.wall_clock(), loop.time())
             self._apply_verdict(verdict)
 
     def handle_ground_payload(self, payload: bytes) -> CommandAck:
         """One message from the command topic: through the gate, to the core, acked
         (on the calling thread; the ground task runs the gate on a worker thread)."""
-        return self._apply_verdict(self.gate.admit(payload, self.wall_clock()))
+        mono = asyncio.get_running_loop().time()
+        return self._apply_verdict(self.gate.admit(payload, self.wall_clock(), mono))
 
     def _apply_verdict(self, verdict: GroundCommand | Rejection) -> CommandAck:
         now = self._timebase.plant(asyncio.get_running_loop().time())

@@ -64,6 +64,10 @@ class DownlinkPort(Protocol):
 
     def publish_ledger(self, record: Mapping[str, Any]) -> object: ...
 
+    def storage_status(self) -> Mapping[str, Any] | None:
+        """The outbox's storage (full, why, dropped, budget) for the state message."""
+        ...
+
     def commands(self) -> AsyncIterator[UplinkMessage]:
         """Raw command-topic messages until the downlink closes."""
         ...

@@ -2,7 +2,8 @@
 
 ``TelemetryOut.publish_all`` stores, through the downlink's outbox:
 
-* the state message (``ControlCore.snapshot()``);
+* the state message (``ControlCore.snapshot()``, with the command gate's estimate
+  of the ground's clock and the outbox's storage);
 * the filtered, decimated rows and the raw-sample window statistics of each
   sample stream (``SensorFeed.take_telemetry``): what ``rig-ground
   watch/plot/report`` show (docs/telemetry.md);
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from ..core.command_timing import ClockStatus
 from ..core.step import ControlCore
 from .downlink_port import DownlinkPort
 from .public_topics import PublicTopics
@@ -29,11 +31,13 @@ __all__ = ["TelemetryOut"]
 
 class TelemetryOut:
     def __init__(self, downlink: DownlinkPort, core: ControlCore, public: PublicTopics,
-                 wall_clock: Callable[[], float]) -> None:
+                 wall_clock: Callable[[], float],
+                 clock_status: Callable[[], ClockStatus | None] = lambda: None) -> None:
         self.downlink = downlink
         self.core = core
         self.public = public
         self.wall_clock = wall_clock
+        self.clock_status = clock_status
 
     def publish_all(self, feed: SensorFeed | None) -> None:
         for what, publish in (("state", self._state), ("telemetry", self._samples),
@@ -44,7 +48,8 @@ class TelemetryOut:
                 log.error("%s not stored: %s", what, err)
 
     def _state(self, feed: SensorFeed | None) -> None:
-        self.downlink.publish_state(self.core.snapshot())
+        self.downlink.publish_state(self.core.snapshot(self.clock_status(),
+                                                       self.downlink.storage_status()))
 
     def _samples(self, feed: SensorFeed | None) -> None:
         if feed is None:

@@ -58,6 +58,7 @@ from .errors import (
     SecurityConfigError,
     SecurityError,
 )
+from .ground_clock import GroundClock, GroundClockConfig
 from .ledger import Ledger
 from .public_feed import (
     SafetyZone,
@@ -88,6 +89,8 @@ __all__ = [
     "Decision",
     "DigSite",
     "DumpRecord",
+    "GroundClock",
+    "GroundClockConfig",
     "KeepOutZone",
     "KeyFileError",
     "Ledger",

@@ -13,8 +13,10 @@ alarm table, the command history and the same sequence accounting as
   longer lists it clears it (a state older than the latest event about an
   interlock never overrides that event: events overtake states in the rover's
   outbox); a live value beyond a red limit for the limit's ``hold_s`` (rig
-  time) raises ``limit:<channel>``, back within it clears it; any other alarm
-  event is a one-off ``event:<kind>``.
+  time) raises ``limit:<channel>``, back within it clears it; a state whose
+  ``clock_offset_s`` is beyond the ``clock_offset`` red limit raises
+  ``limit:clock_offset`` (cleared by one within it); any other alarm event is a
+  one-off ``event:<kind>``.
 * A rig whose retained status says offline, or that sent nothing for
   ``silent_after_s``, has its active alarms marked stale (:meth:`tick`).
 * Uplink commands seen on ``{prefix}/{rig}/cmd`` and acks feed the command
@@ -220,6 +222,7 @@ class FleetModel:
         x, y = msg.state.get("x_m"), msg.state.get("y_m")
         if _finite(x) and _finite(y) and (not view.trail or view.trail[-1] != (x, y)):
             view.trail.append((float(x), float(y)))
+        self._clock(view, msg.state.get("clock_offset_s"), now)
         names = msg.state.get("interlocks")
         if not isinstance(names, list):
             return
@@ -236,6 +239,23 @@ class FleetModel:
                                         f"interlock {name} active", now)
         newer = {f"interlock:{n}" for n, et in view.interlock_event_t.items() if et > t}
         self.alarms.clear_absent(view.rig, "interlock:", set(present) | newer, now)
+
+    def _clock(self, view: RigView, offset: Any, now: float) -> None:
+        """``limit:clock_offset`` while the rover's clock is off beyond the red limit."""
+        limit = self.limits.get("clock_offset")
+        if limit is None or not _finite(offset):
+            return
+        cause = "limit:clock_offset"
+        if limit.level(float(offset)) is LimitLevel.RED:
+            alarm = self.alarms.get(view.rig, cause)
+            if alarm is None or alarm.state is not AlarmState.ACTIVE:
+                self.alarms.raise_alarm(
+                    view.rig, cause, Severity.ALARM,
+                    f"rover clock off by {-float(offset):+.1f} s from the ground's "
+                    f"({limit.describe(float(offset))} s): commands are timed in the "
+                    f"ground's time the rover learnt", now)
+        else:
+            self.alarms.clear(view.rig, cause, now)
 
     def _batch(self, view: RigView, msg: BatchMessage, now: float) -> None:
         if not len(msg.samples):

@@ -36,7 +36,8 @@ __all__ = ["WatchModel", "register"]
 _MAX_ROWS = 12
 _STYLE = {LimitLevel.RED: "bold red", LimitLevel.YELLOW: "bold yellow",
           LimitLevel.OK: "green", LimitLevel.UNKNOWN: "dim"}
-_SKIP_STATE = {"mission", "interlocks", "since"}
+_SKIP_STATE = {"mission", "interlocks", "since", "clock_offset_s", "clock_sync_age_s",
+               "clock_source"}  # the clock is in the title
 
 
 def _value(value: Any, level: LimitLevel | None, unit: str = "") -> str:
@@ -90,7 +91,8 @@ class WatchModel:
         status = "[green]online" if view.reachable else \
             "[yellow]silent" if view.online and view.silent else "[red]offline"
         seen = f"  last seen {now - view.last_seen:.0f} s ago" if now and view.last_seen else ""
-        table = Table(title=f"{rig_id}  {status}[/]  boot {view.boot}{seen}", expand=True)
+        table = Table(title=f"{rig_id}  {status}[/]  boot {view.boot}{seen}"
+                      f"{self._clock_line(view)}", expand=True)
         for column in ("state", "channel", "value", "alarms"):
             table.add_column(column, justify="right" if column == "value" else "left")
         limits = self.fleet.limits
@@ -109,6 +111,16 @@ class WatchModel:
                           _value(chan.value, chan.level, chan.unit) if chan else "",
                           alarms[i] if i < len(alarms) else "")
         return table
+
+    def _clock_line(self, view: RigView) -> str:
+        """The rover's clock as its command gate sees it (docs/commands.md, "Timing")."""
+        offset, age = view.state.get("clock_offset_s"), view.state.get("clock_sync_age_s")
+        if not isinstance(offset, int | float) or isinstance(offset, bool):
+            return ""
+        level = self.fleet.limits.level("clock_offset_s", float(offset))
+        synced = f"synced {age:.0f} s ago" if isinstance(age, int | float) else \
+            "not synced yet: its own clock"
+        return "  clock " + _value(f"{-float(offset):+.1f} s", level) + f" ({synced})"
 
     @staticmethod
     def _alarm_line(alarm: Alarm) -> str:

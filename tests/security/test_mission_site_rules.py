@@ -75,6 +75,9 @@ class LedgerDownlink:
     def publish_state(self, state: Any) -> None:
         pass
 
+    def storage_status(self) -> None:
+        return None
+
     async def commands(self):
         await asyncio.Event().wait()
         yield  # pragma: no cover

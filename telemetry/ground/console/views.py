@@ -42,6 +42,8 @@ STATE_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("load_cell_kg", "load cell", "kg"), ("model_kg", "mass model", "kg"),
     ("load_cell_ok", "load cell ok", ""), ("energy_j", "energy", "J"),
     ("x_m", "x", "m"), ("y_m", "y", "m"),
+    ("clock_offset_s", "ground clock - rover clock", "s"),
+    ("clock_sync_age_s", "clock synced ago", "s"), ("clock_source", "clock source", ""),
 )
 
 

@@ -45,6 +45,11 @@ Theory of operation (docs/telemetry.md, "Store and forward"):
   number is never reused. That table keeps the newest ``dead_letter_max_rows`` rows
   (older ones are dropped and counted) and is not charged to the disk budget.
 
+* The budget follows the free space of the filesystem, and a disk that refuses
+  writes (full, read-only) does not stop the outbox: it carries on in memory within
+  bounds, drops the lowest priorities first and retries the disk
+  (``telemetry.rover.downlink.storage_guard``; on the loop only).
+
 One thread (the event loop's, or the caller's) uses an ``Outbox``. Errors: database and
 disk failures raise ``OutboxError`` (on the loop: from the next call after the writer
 thread failed); any call after ``close`` raises ``OutboxClosedError``.
@@ -54,6 +59,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -61,7 +67,7 @@ from pathlib import Path
 from typing import Any
 
 from telemetry.contract.topics import Priority
-from telemetry.rover.downlink.errors import OutboxClosedError, OutboxError
+from telemetry.rover.downlink.errors import OutboxClosedError, OutboxError, OutboxStorageError
 from telemetry.rover.downlink.outbox_records import (
     Changes,
     DeadLetter,
@@ -72,6 +78,12 @@ from telemetry.rover.downlink.outbox_records import (
 )
 from telemetry.rover.downlink.outbox_store import OutboxStore
 from telemetry.rover.downlink.outbox_writer import StoreThread
+from telemetry.rover.downlink.storage_guard import (
+    RETRY_S,
+    SPACE_CHECK_S,
+    StorageGuard,
+    StorageStatus,
+)
 
 __all__ = ["DeadLetter", "EvictedRange", "EvictionReport", "Outbox", "OutboxRow", "Stored"]
 
@@ -95,6 +107,7 @@ class _Counters:
     dead_lettered: int = 0
     dead_letters_dropped: int = 0  # oldest dead letters dropped to bound their table
     lost: int = 0  # stored rows whose bytes a power cut took (found at open or when read)
+    storage_failures: int = 0  # writes the disk refused (full, read-only)
 
 
 @dataclass(slots=True)
@@ -112,6 +125,7 @@ class Outbox:
 
     def __init__(self, path: str | Path, *, budget_bytes: int = 256 << 20,
                  power_safe: bool = False, dead_letter_max_rows: int = 10_000,
+                 free_space_floor_bytes: int = 0, memory_bytes: int = 16 << 20,
                  _store: OutboxStore | None = None) -> None:
         if budget_bytes <= 0:
             raise ValueError(f"budget_bytes: expected > 0, got {budget_bytes}")
@@ -119,6 +133,7 @@ class Outbox:
             raise ValueError(f"dead_letter_max_rows: expected >= 1, got {dead_letter_max_rows}")
         self.path = Path(path)
         self.budget_bytes = budget_bytes
+        self.guard = StorageGuard(budget_bytes, memory_bytes, free_space_floor_bytes)
         self.dead_letter_max_rows = dead_letter_max_rows
         self._store = _store or OutboxStore(self.path, power_safe=power_safe)
         found = self._store.recovered
@@ -157,25 +172,42 @@ class Outbox:
         self._wm_asked: dict[Priority, int] = {}
         self._reading: set[Priority] = set()
         self._wakeup: Callable[[], None] = _nothing
+        self._on_storage: Callable[[str], None] = _ignore
+        self._timer: asyncio.TimerHandle | None = None
+        self._ticks = 0
+        self._retrying = False
+        self._unwritten_failed: asyncio.Future[Any] | None = None
         log.info("outbox %s opened: boot %d, %d messages pending (%d bytes)",
                  self.path, self.boot, self._depth, self._bytes)
 
     @classmethod
     async def open(cls, path: str | Path, *, budget_bytes: int = 256 << 20,
-                   power_safe: bool = False, dead_letter_max_rows: int = 10_000) -> Outbox:
+                   power_safe: bool = False, dead_letter_max_rows: int = 10_000,
+                   free_space_floor_bytes: int = 0, memory_bytes: int = 16 << 20) -> Outbox:
         """Open on the running loop: the disk is only ever touched by the writer thread."""
         thread = StoreThread(asyncio.get_running_loop())
         try:
             store = await thread.open(lambda: OutboxStore(path, power_safe=power_safe))
-            box = await thread.call(lambda: cls(path, budget_bytes=budget_bytes,
-                                                dead_letter_max_rows=dead_letter_max_rows,
-                                                _store=store))
+            box = await thread.call(lambda: cls(
+                path, budget_bytes=budget_bytes, dead_letter_max_rows=dead_letter_max_rows,
+                free_space_floor_bytes=free_space_floor_bytes, memory_bytes=memory_bytes,
+                _store=store))
+            box._budget_from(await thread.call(lambda: free_bytes(Path(path))))
         except BaseException:
             thread.stop()
             raise
         box._thread = thread
         box._loop = asyncio.get_running_loop()
+        box._timer = box._loop.call_later(RETRY_S, box._tick)
+        log.info("outbox %s: budget %d bytes (configured %d, free-space floor %d)", path,
+                 box.budget_bytes, budget_bytes, free_space_floor_bytes)
         return box
+
+    def set_storage_listener(self, callback: Callable[[str], None]) -> None:
+        """``callback(what)`` runs on the loop: ``"full"`` when the disk first refuses a
+        write, ``"drops"`` when messages were dropped since (``take_storage_drops``),
+        ``"recovered"`` when it takes writes again."""
+        self._on_storage = callback
 
     def set_wakeup(self, callback: Callable[[], None]) -> None:
         """``callback()`` runs (on the loop) whenever rows may have become ready to fetch."""
@@ -197,6 +229,9 @@ class Outbox:
         queued = self._inflight_bytes + self._changes.payload_bytes
         if self._thread and queued + len(payload) > _QUEUE_MAX_BYTES and priority.evictable:
             return self._drop_new(stream, seq, EvictionReport((), 0, True, "disk too slow"))
+        if self.guard.full and self._thread is not None and not self.guard.admits(
+                priority, self._changes.payload_bytes, len(payload)):
+            return self._drop_unwritable(stream, seq, priority)
         if self._bytes + size > self.budget_bytes:
             eviction = self._evict(size, priority)
             if eviction.dropped_new:
@@ -206,8 +241,8 @@ class Outbox:
         row = OutboxRow(self._next_id, priority, stream, seq, topic, retain, self.boot, t_mono,
                         False, payload)
         self._next_id += 1
-        cached = self._cache_bytes + len(payload) <= _CACHE_MAX_BYTES and \
-            self._cache_rows < _CACHE_MAX_ROWS
+        cached = self.guard.full or (self._cache_bytes + len(payload) <= _CACHE_MAX_BYTES
+                                     and self._cache_rows < _CACHE_MAX_ROWS)
         if cached:
             self._cache_bytes += len(payload)
             self._cache_rows += 1
@@ -222,6 +257,14 @@ class Outbox:
         durable = self._commit()
         return Stored(stream, seq, True, eviction if eviction and eviction.ranges else None,
                       durable)
+
+    def _drop_unwritable(self, stream: str, seq: int, priority: Priority) -> Stored:
+        # storage-full mode, over the priority's share of memory: dropped, its number
+        # consumed (the ground sees the gap), recorded for the storage_full report
+        self._next_seq[stream] = seq + 1
+        self._changes.raise_next_seq(stream, seq + 1)
+        self.guard.note_drop(priority, stream, seq)
+        return Stored(stream, seq, False, None, self._commit())
 
     def _drop_new(self, stream: str, seq: int, report: EvictionReport) -> Stored:
         # The newcomer is dropped, but its number is consumed so the ground sees the
@@ -298,7 +341,8 @@ class Outbox:
                 if len(missing) >= max(want, _READ_AHEAD):
                     break
                 continue
-            if e.id > self._watermark[priority] and not self._raise_watermark(priority, e.id):
+            if e.id > self._watermark[priority] and not self.guard.full \
+                    and not self._raise_watermark(priority, e.id):
                 break  # on its way to the disk; the commit wakes the publisher
             got.append(replace(e.row, sent=True) if e.id <= before else e.row)
             if len(got) >= want:
@@ -307,7 +351,7 @@ class Outbox:
             top = got[-1].id
             self._cursor[priority] = top
             self._fetched[priority] = max(self._fetched[priority], top)
-            if self._thread is not None:  # ask early, so the pump never waits for it
+            if self._thread is not None and not self.guard.full:  # ask early: no waiting
                 self._raise_watermark(priority, top + _WATERMARK_AHEAD // 2)
         elif missing:
             self._load(priority, missing)
@@ -449,6 +493,9 @@ class Outbox:
                 self._store.apply(changes)
             self._committed_id = self._next_id - 1
             return None
+        if self.guard.full:  # memory only until a retry reaches the disk
+            self._committed_id = self._next_id - 1
+            return self._unwritten_failed
         if self._turn is None:
             assert self._loop is not None
             self._turn = self._loop.create_future()
@@ -470,12 +517,28 @@ class Outbox:
         self._inflight_bytes += queued
         wm = {k: v for k, v in changes.meta.items() if k.startswith("wm")}
         done = self._thread.apply(changes)
-        done.add_done_callback(lambda f: self._committed(f, turn, top, queued, wm))
+        done.add_done_callback(lambda f: self._committed(f, turn, top, queued, wm, changes))
 
     def _committed(self, done: asyncio.Future[Any], turn: asyncio.Future[Any], top: int,
-                   queued: int, watermarks: dict[str, int]) -> None:
+                   queued: int, watermarks: dict[str, int], changes: Changes) -> None:
         self._inflight_bytes -= queued
+        self._retrying = False
         error = None if done.cancelled() else done.exception()
+        if isinstance(error, OutboxStorageError) and self._closed:
+            log.warning("outbox %s closed with %d message(s) the disk refused (%s): lost",
+                        self.path, len(changes.inserts), error.errno_name)
+            error = None if turn.done() else error
+            if error is not None:
+                turn.set_exception(error)
+                turn.exception()
+            return
+        if isinstance(error, OutboxStorageError):
+            self._unwritable(error, changes)
+            if not turn.done():
+                turn.set_exception(error)
+                turn.exception()  # retrieved: a receipt nobody awaits must not log a warning
+            self._wakeup()
+            return
         if error is not None:
             self._fail(error)
             if not turn.done():
@@ -484,12 +547,81 @@ class Outbox:
             self._wakeup()
             return
         self._committed_id = max(self._committed_id, top)
+        if self.guard.full:
+            self._writable()
         for key, value in watermarks.items():
             p = Priority(int(key[2:]))
             self._watermark[p] = max(self._watermark[p], value)
         if not turn.done():
             turn.set_result(None)
         self._wakeup()
+
+    # ------------------------------------------------------------ storage full
+
+    def _unwritable(self, error: OutboxStorageError, changes: Changes) -> None:
+        """The disk refused ``changes``: keep them (and all that follows) in memory."""
+        self.counters.storage_failures += 1
+        first = self.guard.enter(error.errno_name, str(error))
+        changes.absorb(self._changes)  # what was stored since comes after them
+        self._changes = changes
+        for row in changes.inserts.values():  # the only copy now: keep it for fetch
+            e = self._index[row.priority].get(row.id)
+            if e is not None and e.row is None:
+                e.row = row
+                self._cache_bytes += e.size
+                self._cache_rows += 1
+        self._committed_id = self._next_id - 1
+        if self._unwritten_failed is None or not first:
+            assert self._loop is not None
+            self._unwritten_failed = self._loop.create_future()
+            self._unwritten_failed.set_exception(error)
+            self._unwritten_failed.exception()
+        if first:
+            log.error("outbox %s: the disk refuses writes (%s): messages stay in memory, "
+                      "lowest priorities dropped first; retrying every %.0f s", self.path,
+                      error.errno_name, RETRY_S)
+            self._on_storage("full")
+
+    def _writable(self) -> None:
+        log.warning("outbox %s: the disk takes writes again (after %d dropped)", self.path,
+                    self.guard.dropped)
+        self.guard.leave()
+        self._unwritten_failed = None
+        self._on_storage("recovered")
+
+    def _tick(self) -> None:
+        """Every ``RETRY_S`` on the loop: retry the disk, re-read the free space."""
+        if self._closed or self._thread is None or self._loop is None:
+            return
+        self._ticks += 1
+        if self.guard.full and not self._retrying:
+            self._retrying = True
+            if not self._changes:  # a probe: the smallest write that tells
+                self._changes.meta["storage_probe"] = self._ticks
+            self._turn = self._turn or self._loop.create_future()
+            self._hand_over()
+        per_check = max(1, round(SPACE_CHECK_S / RETRY_S))
+        if self._ticks % per_check == 0:
+            if self.guard.full and self.guard.dropped:
+                self._on_storage("drops")
+            path = self.path
+            future = self._thread.call(lambda: free_bytes(path))
+            future.add_done_callback(
+                lambda f: None if f.cancelled() or f.exception() else self._budget_from(
+                    f.result()))
+        self._timer = self._loop.call_later(RETRY_S, self._tick)
+
+    def _budget_from(self, free: int | None) -> None:
+        self.budget_bytes = self.guard.budget(self._bytes, free)
+
+    def take_storage_drops(self) -> tuple[EvictedRange, ...]:
+        """Messages dropped because the disk refused writes, since the last call."""
+        return self.guard.take_drops()
+
+    def storage_status(self) -> StorageStatus:
+        return StorageStatus(self.guard.full, self.guard.errno, self.guard.dropped,
+                             self.budget_bytes, self._bytes, self._changes.payload_bytes
+                             if self.guard.full else 0)
 
     def _fail(self, error: BaseException) -> None:
         if self._failed is None:
@@ -551,7 +683,12 @@ class Outbox:
             self.close()
             return
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
         thread, store = self._thread, self._store
+        if self.guard.full and self._turn is None:  # one last try for what is unwritten
+            assert self._loop is not None
+            self._turn = self._loop.create_future()
         self._hand_over()  # this turn's changes, if any: before the close, in order
         try:
             await thread.call(store.close)
@@ -567,4 +704,17 @@ class Outbox:
 
 def _nothing() -> None:
     pass
+
+
+def _ignore(what: str) -> None:
+    pass
+
+
+def free_bytes(path: Path) -> int | None:
+    """Bytes free for us on the filesystem holding ``path`` (None if unknown)."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
