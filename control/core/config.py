@@ -214,11 +214,19 @@ class GroundConfig:
     topic_prefix: str = field(default="regolith", metadata={"doc": "MQTT topic prefix"})
     outbox_path: str = field(default="rig-control-outbox.db",
                              metadata={"doc": "on-board telemetry outbox (SQLite)"})
+    outbox_free_space_floor_mb: float = _f(
+        32.0, 0.0, 1e6, "the outbox's budget is also held to its filesystem's free space "
+        "minus this (MB), at start and while running")
+    outbox_memory_mb: float = _f(
+        16.0, 0.0625, 4096.0, "a disk that refuses writes (full, read-only): at most this "
+        "much telemetry kept in memory (MB; docs/telemetry.md)")
     link_required: bool = field(default=True, metadata={
         "doc": "with a broker: losing the ground link is a controlled stop"})
     link_loss_wall_s: float = _f(5.0, 0.1, 600.0, "ground link counts as lost after this")
     max_clock_skew_wall_s: float = _f(5.0, 0.0, 3600.0,
-                                      "commands issued further in the future are rejected")
+                                      "commands issued further in the future are rejected "
+                                      "(signed path: in the ground time it learnt, and a "
+                                      "sample this far behind is normal transit)")
     max_ttl_wall_s: float = _f(60.0, 0.1, 86400.0,
                                "the one command lifetime limit: expires_at may be at most "
                                "this far ahead when a command arrives (signed or not)")

@@ -22,10 +22,9 @@ import pytest
 
 from telemetry.contract.payloads import EventMessage, StateMessage, decode
 from telemetry.ground.fleet import FleetModel
-from telemetry.mqtt.adapter import InboundMessage
-from telemetry.rover.downlink import Downlink, DownlinkConfig
 from telemetry.ground.subscription import run_subscription
-from telemetry.mqtt.adapter import MqttSettings
+from telemetry.mqtt.adapter import InboundMessage, MqttSettings
+from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import wait_until
 
 pytestmark = [pytest.mark.broker, pytest.mark.timeout(300)]
