@@ -4,9 +4,9 @@ Theory of operation (docs/telemetry.md, "When the disk is full or read-only"):
 
 * The outbox's budget is derived from its filesystem: at open and every
   ``SPACE_CHECK_S`` while running, ``budget = min(configured, used + free - floor)``
-  (``free_space_floor_bytes`` is left to everything else on the card), never below
-  ``MIN_BUDGET_BYTES``. Over the budget the outbox evicts batches, then stats, as
-  always (``outbox_evicted`` events).
+  (``free_space_floor_bytes`` is left to everything else on the card), never
+  below ``MIN_BUDGET_BYTES`` (unless configured smaller). Over the budget the
+  outbox evicts batches, then stats, as always (``outbox_evicted`` events).
 * If a write fails anyway (``OutboxStorageError``: ``ENOSPC``, ``EROFS``, ``EIO``),
   the outbox does not stop: it *enters storage-full mode*. The unwritten changes stay
   in memory, with every message stored from then on; a message is fetchable at once
@@ -78,7 +78,7 @@ class StorageGuard:
         if free_bytes is None:
             return self.configured_budget
         room = used_bytes + free_bytes - self.floor_bytes
-        return max(MIN_BUDGET_BYTES, min(self.configured_budget, room))
+        return min(self.configured_budget, max(MIN_BUDGET_BYTES, room))
 
     def enter(self, errno_name: str, text: str) -> bool:
         """The disk refused a write; True if that starts storage-full mode."""
