@@ -221,6 +221,8 @@ class Outbox(OutboxCore):
                     self.guard.dropped)
         self.guard.leave()
         self._unwritten_failed = None
+        if self._changes:  # stored while the retry was on its way: to disk as usual
+            self._commit()
         self._on_storage("recovered")
 
     def _tick(self) -> None:
