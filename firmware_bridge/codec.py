@@ -246,12 +246,17 @@ def encode_payload(msg: Message) -> bytes:
 
 def encode_frame(msg: Message, *, seq: int, ack: int = 0, flags: int = 0) -> bytes:
     """Complete wire bytes for *msg*: COBS(header | payload | CRC) + 0x00."""
-    t = message_type(msg)
+    return frame_payload(message_type(msg), encode_payload(msg), seq=seq, ack=ack, flags=flags)
+
+
+def frame_payload(t: MsgType, payload: bytes, *, seq: int, ack: int = 0, flags: int = 0) -> bytes:
+    """Complete wire bytes for an already encoded payload of type *t* (the link encodes a
+    reliable message's payload once and frames it again for each retransmission)."""
     if t in RELIABLE_TYPES:
         flags |= _RELIABLE
     if not (0 <= seq <= U32 and 0 <= ack <= U32):
         raise EncodeError(f"seq/ack must fit in 32 bits, got seq={seq} ack={ack}")
-    body = HEADER.pack(PROTOCOL_VERSION, t, flags & 0xFF, 0, seq, ack) + encode_payload(msg)
+    body = HEADER.pack(PROTOCOL_VERSION, t, flags & 0xFF, 0, seq, ack) + payload
     return framing.encode_frame(body)
 
 
@@ -326,6 +331,9 @@ def _dec_setpoints(b: bytes) -> Setpoints:
 
 def _dec_command(b: bytes) -> Command:
     dl, code, _r, a0, a1, a2, a3 = _fixed(b, _COMMAND, MsgType.COMMAND)
+    if code >= 0x100:  # firmware-specific, not one this end implements (section 4.8, 1.2)
+        raise DecodeError(f"command code 0x{code:04x} is not implemented", msg_type=MsgType.COMMAND,
+                          offset=8, nack=Reason.UNKNOWN_COMMAND)
     return Command(_enum(CommandCode, code, MsgType.COMMAND, "command code"), dl, (a0, a1, a2, a3))
 
 
@@ -496,5 +504,6 @@ __all__ = [
     "decode_payload",
     "encode_frame",
     "encode_payload",
+    "frame_payload",
     "message_type",
 ]

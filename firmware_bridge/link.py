@@ -32,7 +32,14 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from .codec import Frame, FrameDecoder, channel_table_crc, encode_frame, encode_payload
+from .codec import (
+    Frame,
+    FrameDecoder,
+    channel_table_crc,
+    encode_frame,
+    encode_payload,
+    frame_payload,
+)
 from .errors import BridgeUsageError, LinkDownError
 from .link_config import LinkConfig, LinkStats
 from .link_events import (
@@ -98,6 +105,7 @@ class _Pending:
     seq: int
     msg: Message
     msg_type: MsgType
+    payload: bytes  # encoded once, framed again for each (re)transmission
     sent_at: float = 0.0
     tries: int = 0
 
@@ -192,12 +200,12 @@ class Link:
         t = _TYPE_OF[type(msg)]
         s = self._s
         if t in RELIABLE_TYPES:
-            encode_payload(msg)  # raises EncodeError before any state changes
+            payload = encode_payload(msg)  # raises EncodeError before any state changes
             if len(s.queued) >= self.config.max_queued:
                 raise BridgeUsageError(
                     f"reliable queue full ({self.config.max_queued} messages waiting)"
                 )
-            p = _Pending(s.tx_next, msg, t)
+            p = _Pending(s.tx_next, msg, t, payload)
             s.tx_next = (s.tx_next + 1) % _MOD or 1
             if len(s.outstanding) < self.config.window:
                 s.outstanding.append(p)
@@ -337,7 +345,7 @@ class Link:
         ack, flags = self._header_ack()
         if retransmit:
             flags |= _RETRANSMIT
-        self._write(encode_frame(p.msg, seq=p.seq, ack=ack, flags=flags))
+        self._write(frame_payload(p.msg_type, p.payload, seq=p.seq, ack=ack, flags=flags))
         p.sent_at = now
         p.tries += 1
 
@@ -489,8 +497,8 @@ class Link:
         self._events.append(MessageReceived(nack, 0))
 
     def _on_hello(self, hello: Hello, now: float) -> None:
-        if self.role is not Role.FIRMWARE:
-            self.stats.ignored += 1
+        if self.role is not Role.FIRMWARE or hello.session_id == 0:
+            self.stats.ignored += 1  # session 0 is not a session (section 4.1, 1.2)
             return
         if not hello.proto_min <= PROTOCOL_VERSION <= hello.proto_max:
             self.stats.nacks_tx += 1

@@ -12,7 +12,10 @@ from enum import IntEnum, IntFlag
 
 import numpy as np
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 1  # the header byte: every 1.x revision is wire-compatible
+#: the document revision of docs/protocol.md this code implements (major, minor)
+PROTOCOL_REVISION = (1, 2)
+PROTOCOL_REVISION_TEXT = f"{PROTOCOL_REVISION[0]}.{PROTOCOL_REVISION[1]}"
 
 #: SAMPLE_BATCH count of a sensor that gives no reading (section 4.6); quantisation
 #: never produces it (the rails are +-COUNT_RAIL)
@@ -162,6 +165,8 @@ class Param(IntEnum):
     DRUM_SPEED_KP = 6
     DRUM_SPEED_KI = 7
     MAX_DRUM_SPEED_RAD_S = 8
+    SITE_HALF_SIZE_M = 9  # 1.2: DRIVE_TO targets within +- this (section 4.8)
+    SLOW_STREAM_RATE_HZ = 10  # 1.2: stream 1's sample rate, 0 without stream 1 (4.6)
 
 
 class ParamStatus(IntEnum):

@@ -15,6 +15,7 @@ and never reaches the control loop.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 
@@ -48,19 +49,25 @@ class TelemetryOut:
                 log.error("%s not stored: %s", what, err)
 
     def _state(self, feed: SensorFeed | None) -> None:
-        self.downlink.publish_state(self.core.snapshot(self.clock_status(),
-                                                       self.downlink.storage_status()))
+        state = self.core.snapshot()
+        clock = self.clock_status()
+        if clock is not None:
+            age = None if clock.age_s is None else round(clock.age_s, 1)
+            state = dataclasses.replace(state, clock_offset_s=round(clock.offset_s, 3),
+                                        clock_sync_age_s=age, clock_source=clock.source)
+        storage = self.downlink.storage_status()
+        if storage is not None:
+            state = dataclasses.replace(state, storage=storage)
+        self.downlink.publish_state(state)
 
     def _samples(self, feed: SensorFeed | None) -> None:
         if feed is None:
             return
         blocks, stats = feed.take_telemetry()
-        for b in blocks:
-            self.downlink.publish_batch(b.stream, b.channels, b.units, b.t0_s, b.period_s,
-                                        b.rows)
-        for w in stats:
-            self.downlink.publish_stats(w.stream, w.channels, w.units, w.t0_s, w.window_s,
-                                        w.count, w.values)
+        for block in blocks:
+            self.downlink.publish_batch(block)
+        for window in stats:
+            self.downlink.publish_stats(window)
 
     def _public(self, feed: SensorFeed | None) -> None:
         core = self.core

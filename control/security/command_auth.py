@@ -46,7 +46,6 @@ import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
-from typing import Any
 
 from nacl.exceptions import BadSignatureError
 
@@ -62,6 +61,7 @@ from telemetry.contract.command_wire import (
     peek_command_id,
     signing_bytes,
 )
+from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.keys import fingerprint
 
 from .ground_clock import GroundClock, GroundClockConfig
@@ -71,7 +71,7 @@ from .security_config import ALL_COMMANDS, SecurityConfig
 log = logging.getLogger(__name__)
 
 #: Commands still accepted when the replay store cannot be written (safe direction).
-FAIL_SAFE_COMMANDS = frozenset({CommandName.STOP.value, CommandName.ESTOP.value})
+FAIL_SAFE_COMMANDS = frozenset({CommandName.STOP, CommandName.ESTOP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +82,10 @@ class AuthorizedCommand:
     role: str
     counter: int
     command_id: str
-    command: str
+    command: CommandName
     issued_at: float
     expires_at: float
-    args: dict[str, Any]
+    args: JsonObject
     payload: bytes  # the exact signed body bytes
     topic: str
 
@@ -96,8 +96,8 @@ class AuthorizedCommand:
 
     def to_command(self) -> GroundCommand:
         """The command the core applies (built from the fields decoded above: no
-        second parse; ``command`` was checked to be a ``CommandName``)."""
-        return GroundCommand(self.command_id, CommandName(self.command), self.expires_at,
+        second parse)."""
+        return GroundCommand(self.command_id, self.command, self.expires_at,
                              self.issued_at, dict(self.args), self.source)
 
 
@@ -108,7 +108,7 @@ class CommandRejected(CommandRefused):
         super().__init__(rejection.ack_reason, rejection.command_id)
         self.rejection = rejection
 
-    def event_fields(self) -> dict[str, Any]:
+    def event_fields(self) -> dict[str, JsonValue]:
         return self.rejection.event_fields()
 
 
@@ -195,9 +195,9 @@ class SignedCommandAuthenticator:
             body = decode_body(env.body)
         except WireRefusal as r:
             return Rejection(r.reason, r.detail, topic, claimed_id, env.key_id, True)
-        refusal = self._check(body, station.commands)
-        if refusal is not None:
-            reason, detail = refusal
+        name = self._check(body, station.commands)
+        if not isinstance(name, CommandName):
+            reason, detail = name
             return Rejection(reason, detail, topic, body.command_id, env.key_id, True,
                              body.counter)
         window = self.store.load(env.key_id)
@@ -224,31 +224,33 @@ class SignedCommandAuthenticator:
                 self.store.save_floor(floor)
         except (OSError, sqlite3.Error) as err:
             log.error("replay store write failed for key %s: %s", env.key_id, err)
-            if body.command not in FAIL_SAFE_COMMANDS:
+            if name not in FAIL_SAFE_COMMANDS:
                 return Rejection(RejectReason.STORE_UNAVAILABLE, f"cannot persist the counter "
                                  f"({type(err).__name__}); only stop/estop are accepted", topic,
                                  body.command_id, env.key_id, True, body.counter)
         return AuthorizedCommand(env.key_id, station.role, body.counter, body.command_id,
-                                 body.command, body.issued_at, body.expires_at,
+                                 name, body.issued_at, body.expires_at,
                                  body.args, env.body, topic)
 
-    def _check(self, body: CommandBody, allowed: frozenset[str]
-               ) -> tuple[RejectReason, str] | None:
-        if body.command not in ALL_COMMANDS:
+    def _check(self, body: CommandBody, allowed: frozenset[CommandName]
+               ) -> CommandName | tuple[RejectReason, str]:
+        """The command's name when the key may send it, else why not (timing apart)."""
+        name = body.name
+        if name is None:
             return (RejectReason.UNKNOWN_COMMAND, f"unknown command {body.command[:32]!r} "
                     f"(expected one of {', '.join(sorted(ALL_COMMANDS))})")
-        if body.command not in allowed:
+        if name not in allowed:
             return (RejectReason.UNAUTHORISED, f"this key may not send {body.command!r} "
                     f"(allowed: {', '.join(sorted(allowed))})")
         if body.expires_at <= body.issued_at:
             return (RejectReason.MALFORMED, f"expires_at {body.expires_at} is not after "
                     f"issued_at {body.issued_at}")
-        return None
+        return name
 
     def _timing(self, body: CommandBody, ground_now: float, rover_wall: float
                 ) -> tuple[RejectReason, str] | None:
         timing = self.config.timing
-        if timing.exempt(body.command):
+        if timing.exempt(str(body.command)):
             return None
         verdict = timing_verdict(body.issued_at, body.expires_at, ground_now, timing)
         if verdict is None:

@@ -21,6 +21,7 @@ import pytest
 
 from telemetry.contract.keys import generate, write_key_files
 from telemetry.contract.payloads import StateMessage, decode
+from telemetry.contract.rig_state import RigState
 
 from .control_helpers import simulator, wait_for
 
@@ -73,7 +74,7 @@ async def test_stop_is_accepted_from_a_rover_30_s_behind(mosquitto, tmp_path) ->
     key = tmp_path / "ground" / "ops-1.key"
     cfg = _rover_config(tmp_path, station.public_key_hex)
     env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
-    states: list[dict] = []
+    states: list[RigState] = []
     log_path = tmp_path / "rig-control.log"
     async with simulator(time_scale=1.0) as (_rig, url):
         with open(log_path, "wb") as log_file:  # a file: a full pipe would stall the rover
@@ -89,7 +90,7 @@ async def test_stop_is_accepted_from_a_rover_30_s_behind(mosquitto, tmp_path) ->
                     async for msg in ground.messages:
                         decoded = decode(bytes(msg.payload))
                         if isinstance(decoded, StateMessage):
-                            states.append(dict(decoded.state))
+                            states.append(decoded.state)
 
                 collector = asyncio.create_task(collect())
                 await wait_for(lambda: states or proc.returncode is not None, 60,
@@ -100,13 +101,14 @@ async def test_stop_is_accepted_from_a_rover_30_s_behind(mosquitto, tmp_path) ->
                 log.info("stop: %s", out)
                 assert code == 0 and "accepted" in out, out
                 # before that command the rover knew only its own clock
-                assert states[0]["clock_offset_s"] == 0.0
-                assert states[0]["clock_source"] == "rover"
+                assert states[0].clock_offset_s == 0.0
+                assert states[0].clock_source == "rover"
                 code, out = await _send(mosquitto.url, key, "status")  # not a safe command
                 assert code == 0 and "accepted" in out, out
-                await wait_for(lambda: states[-1].get("clock_source") == "ground", 30,
+                await wait_for(lambda: states[-1].clock_source == "ground", 30,
                                "a state with the learnt clock")
-                assert states[-1]["clock_offset_s"] == pytest.approx(-SKEW_S, abs=2.0)
+                assert states[-1].clock_offset_s == pytest.approx(-SKEW_S, abs=2.0)
+                assert states[-1].clock_sync_age_s is not None
                 collector.cancel()
         finally:
             if proc.returncode is None:
@@ -117,5 +119,5 @@ async def test_stop_is_accepted_from_a_rover_30_s_behind(mosquitto, tmp_path) ->
                     proc.kill()
                     await proc.wait()
     tail = log_path.read_text(errors="replace")[-1500:]
-    assert json.dumps(states[-1])  # JSON all the way
+    assert json.dumps(states[-1].to_json())  # JSON all the way
     assert "Traceback" not in tail, tail

@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from telemetry.contract.payloads import EventMessage, StateMessage, decode
+from telemetry.contract.payloads import (
+    BatchBlock,
+    EventMessage,
+    StateMessage,
+    StatsBlock,
+    decode,
+)
+from telemetry.contract.rig_state import RigState
 from telemetry.ground.fleet import FleetModel
 from telemetry.ground.subscription import run_subscription
 from telemetry.mqtt.adapter import InboundMessage, MqttSettings
@@ -99,10 +106,10 @@ async def test_a_full_card_and_a_broker_outage(mosquitto_factory, small_filesyst
         nonlocal produced
         while not stop.is_set():
             i = produced
-            dl.publish_state({"i": i, "storage": dl.storage_status()})
-            dl.publish_batch("a", ["x", "y"], ["m", "m"], float(i), 0.01, samples)
-            dl.publish_stats("a", ["x", "y"], ["m", "m"], float(i), 1.0, 250,
-                             {"mean": np.ones(2)})
+            dl.publish_state(RigState(mode="idle", storage=dl.storage_status()))
+            dl.publish_batch(BatchBlock("a", ["x", "y"], ["m", "m"], float(i), 0.01, samples))
+            dl.publish_stats(StatsBlock("a", ["x", "y"], ["m", "m"], float(i), 1.0, 250,
+                                        {"mean": np.ones(2)}))
             if i % 10 == 0:
                 dl.publish_event("tick", "info", f"tick {i}")
             produced += 1
@@ -115,9 +122,9 @@ async def test_a_full_card_and_a_broker_outage(mosquitto_factory, small_filesyst
             await wait_until(lambda: "StateMessage" in ground.arrived, 10, "live state")
             broker.stop()
             fs.fill()
-            await wait_until(lambda: dl.storage_status()["full"], 15, "storage-full mode")
+            await wait_until(lambda: dl.storage_status().full, 15, "storage-full mode")
             at = produced
-            await wait_until(lambda: dl.storage_status()["dropped"] > 0 and produced > at + 50,
+            await wait_until(lambda: dl.storage_status().dropped > 0 and produced > at + 50,
                              20, "drops while the broker is away")
             broker.start()
             back = time.monotonic()
@@ -126,10 +133,10 @@ async def test_a_full_card_and_a_broker_outage(mosquitto_factory, small_filesyst
                              BACK_WITHIN_S + 10, "state and events after the broker's return")
             took = max(ground.arrived["StateMessage"], ground.arrived["EventMessage"]) - back
             assert took <= BACK_WITHIN_S, f"ground heard the rover {took:.1f} s after return"
-            assert dl.storage_status()["full"]  # ...while the card was still full
+            assert dl.storage_status().full  # ...while the card was still full
             assert "storage_full" in ground.kinds()
             fs.free()
-            await wait_until(lambda: not dl.storage_status()["full"], 15, "storage recovered")
+            await wait_until(lambda: not dl.storage_status().full, 15, "storage recovered")
             at = produced
             await wait_until(lambda: produced > at + 50, 10, "traffic after the recovery")
             stop.set()

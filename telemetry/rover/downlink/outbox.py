@@ -6,8 +6,8 @@ Theory of operation (docs/telemetry.md, "Store and forward"):
   seq, size; the payload too while it fits a bounded cache) and makes every decision
   there, synchronously: sequence numbers, the disk budget and evictions, drain order,
   acknowledgements. What has to reach the disk is collected as
-  :class:`~telemetry.outbox_store.Changes` and applied by the
-  :class:`~telemetry.outbox_store.OutboxStore`.
+  :class:`~telemetry.rover.downlink.outbox_store.Changes` and applied by the
+  :class:`~telemetry.rover.downlink.outbox_store.OutboxStore`.
 * Two ways to run. Synchronous (``Outbox(path)``, tests and tools): every call applies
   its changes before returning, on the caller's thread. On the event loop
   (``await Outbox.open(path)``): the changes of one loop turn are handed to the writer
@@ -64,6 +64,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from telemetry.contract.rig_state import StorageReport
 from telemetry.contract.topics import Priority
 from telemetry.rover.downlink.errors import OutboxError, OutboxStorageError
 from telemetry.rover.downlink.outbox_core import ROW_OVERHEAD, OutboxCore, _nothing
@@ -77,7 +78,7 @@ from telemetry.rover.downlink.outbox_records import (
 )
 from telemetry.rover.downlink.outbox_store import OutboxStore
 from telemetry.rover.downlink.outbox_writer import StoreThread
-from telemetry.rover.downlink.storage_guard import RETRY_S, SPACE_CHECK_S, StorageStatus
+from telemetry.rover.downlink.storage_guard import RETRY_S, SPACE_CHECK_S
 
 __all__ = ["ROW_OVERHEAD", "DeadLetter", "EvictedRange", "EvictionReport", "Outbox",
            "OutboxRow", "Stored", "free_bytes"]
@@ -254,8 +255,9 @@ class Outbox(OutboxCore):
         """Messages dropped because the disk refused writes, since the last call."""
         return self.guard.take_drops()
 
-    def storage_status(self) -> StorageStatus:
-        return StorageStatus(self.guard.full, self.guard.errno, self.guard.dropped,
+    def storage_status(self) -> StorageReport:
+        """The storage, for the state message (the contract's ``StorageReport``)."""
+        return StorageReport(self.guard.full, self.guard.errno, self.guard.dropped,
                              self.budget_bytes, self._bytes, self._changes.payload_bytes
                              if self.guard.full else 0)
 

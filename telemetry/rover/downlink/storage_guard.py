@@ -32,29 +32,12 @@ from dataclasses import dataclass, field
 from telemetry.contract.topics import Priority
 from telemetry.rover.downlink.outbox_records import EvictedRange
 
-__all__ = ["MIN_BUDGET_BYTES", "RETRY_S", "SPACE_CHECK_S", "StorageGuard", "StorageStatus"]
+__all__ = ["MIN_BUDGET_BYTES", "RETRY_S", "SPACE_CHECK_S", "StorageGuard"]
 
 RETRY_S = 1.0  # storage-full mode: try the disk again this often
 SPACE_CHECK_S = 5.0  # re-derive the budget from the free space this often
 MIN_BUDGET_BYTES = 64 * 1024
 _SHARE = {Priority.BATCH: 0.5, Priority.STATS: 0.7, Priority.STATE: 0.85}
-
-
-@dataclass(frozen=True, slots=True)
-class StorageStatus:
-    """For the state message and the status: the outbox's storage, now."""
-
-    full: bool  # in storage-full mode
-    errno: str | None  # why (ENOSPC, EROFS, EIO...), while full
-    dropped: int  # messages dropped because of storage, this process
-    budget_bytes: int  # the budget now (from the free space)
-    used_bytes: int  # stored and not acknowledged (disk and memory)
-    unwritten_bytes: int  # held in memory, waiting for the disk
-
-    def as_dict(self) -> dict[str, object]:
-        return {"full": self.full, "errno": self.errno, "dropped": self.dropped,
-                "budget_bytes": self.budget_bytes, "used_bytes": self.used_bytes,
-                "unwritten_bytes": self.unwritten_bytes}
 
 
 @dataclass(slots=True)
