@@ -206,6 +206,7 @@ class Outbox(OutboxCore):
                 self._cache_bytes += e.size
                 self._cache_rows += 1
         self._committed_id = self._next_id - 1
+        self._trim_unwritten()
         if self._unwritten_failed is None or not first:
             assert self._loop is not None
             self._unwritten_failed = self._loop.create_future()
@@ -216,6 +217,23 @@ class Outbox(OutboxCore):
                       "lowest priorities dropped first; retrying every %.0f s", self.path,
                       error.errno_name, RETRY_S)
             self._on_storage("full")
+
+    def _trim_unwritten(self) -> None:
+        """What was on its way to the disk when it failed may exceed the ladder: drop
+        unsent batches, then stats, then states, oldest first, down to their share."""
+        changes, guard = self._changes, self.guard
+        for priority in (Priority.BATCH, Priority.STATS, Priority.STATE):
+            for row in [r for r in changes.inserts.values() if r.priority is priority]:
+                if guard.admits(priority, changes.payload_bytes, 0):
+                    break
+                e = self._index[priority].get(row.id)
+                if e is None or row.id <= self._cursor[priority]:
+                    continue  # handed to the link already: it leaves with its ack
+                self._forget(e)
+                changes.delete(row.id, priority)
+                self._bytes -= e.size + ROW_OVERHEAD
+                self._depth -= 1
+                guard.note_drop(priority, row.stream, row.seq)
 
     def _writable(self) -> None:
         log.warning("outbox %s: the disk takes writes again (after %d dropped)", self.path,
