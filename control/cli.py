@@ -105,7 +105,9 @@ async def _open_downlink(cfg: ControllerConfig, broker: str | None,
         dl = await stack.enter_async_context(Downlink(DownlinkConfig(
             rig_id=cfg.ground.rig_id, topic_prefix=cfg.ground.topic_prefix,
             outbox_path=outbox, broker_url=broker,
-            link_loss_s=cfg.ground.link_loss_wall_s, signing_key=_rover_signing_key(cfg))))
+            link_loss_s=cfg.ground.link_loss_wall_s, signing_key=_rover_signing_key(cfg),
+            free_space_floor_bytes=int(cfg.ground.outbox_free_space_floor_mb * 1e6),
+            storage_memory_bytes=int(cfg.ground.outbox_memory_mb * 2**20))))
         dl.publish_birth(RigInfo(software="rig-control", version="0.1.0"))
         return dl, stack
     except Exception as err:

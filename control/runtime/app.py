@@ -43,8 +43,9 @@ and ``public_topics`` (the periodic downlink), ``ground_link`` (the ground-link
 health decision) and ``command_intake`` (the command gate).
 
 Time: ``loop.time()`` is the only clock read here (plus ``time.time`` for
-command expiry, injected as ``wall_clock``); ``control.runtime.timebase`` converts to
-plant time. The app makes no decisions: the core does.
+command expiry, injected as ``wall_clock``; the signed gate gets both, so its
+estimate of the ground's clock survives a step of the wall clock);
+``control.runtime.timebase`` converts to plant time. The app makes no decisions: the core does.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from firmware_bridge.link import MessageReceived, PeerReset, SampleGap
 from firmware_bridge.messages import Capability, CommandResult, Event, Heartbeat, SampleBatch
 
 from ..core.auto_operator import AutoOperator
+from ..core.command_timing import ClockStatus
 from ..core.commands import CommandAck, GroundCommand
 from ..core.config import ControllerConfig
 from ..core.errors import RigConnectionError
@@ -157,7 +159,8 @@ class RigController:
         self.telemetry: TelemetrySink | None = telemetry if telemetry is not None else (
             None if downlink is None else TelemetryOut(
                 downlink, self.core,
-                PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules), wall_clock))
+                PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules), wall_clock,
+                self._clock_status))
         self.record = RunRecord(every=max(1, record_every))
         self.loop_stats = LoopStats()
         self.bridge: Bridge | None = None
@@ -180,6 +183,10 @@ class RigController:
         self.tick_listeners: list[Callable[[ControlTick], None]] = []
         self.task_failures: dict[str, int] = {}  # supervised task name -> failures
         self._gate_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def _clock_status(self) -> ClockStatus | None:
+        """The gate's estimate of the ground's clock, for the state message."""
+        return self.gate.clock_status(self.wall_clock(), asyncio.get_running_loop().time())
 
     @property
     def acks(self) -> list[CommandAck]:
@@ -446,8 +453,9 @@ class RigController:
         if self._gate_pool is None:
             self._gate_pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="command-gate")
-        verdict = await asyncio.get_running_loop().run_in_executor(
-            self._gate_pool, self.gate.admit, payload, self.wall_clock())
+        loop = asyncio.get_running_loop()
+        verdict = await loop.run_in_executor(self._gate_pool, self.gate.admit, payload,
+                                             self.wall_clock(), loop.time())
         return self._apply_verdict(verdict)
 
     def _apply_verdict(self, verdict: GroundCommand | Rejection) -> CommandAck:

@@ -68,6 +68,8 @@ class EventKind(enum.StrEnum):
     # from the downlink
     OUTBOX_EVICTED = "outbox_evicted"  # the disk budget dropped messages (fields: evicted)
     PUBLISH_REJECTED = "publish_rejected"  # the broker refused messages for good
+    STORAGE_FULL = "storage_full"  # the outbox's disk refuses writes; drops (fields: dropped)
+    STORAGE_RECOVERED = "storage_recovered"  # it takes writes again (fields: last drops)
 
     @classmethod
     def lookup(cls, kind: str) -> EventKind | None:

@@ -32,6 +32,7 @@ from telemetry.contract.json_fields import (
     optional_bool,
     optional_number,
     optional_str,
+    req_bool,
     req_int,
     req_number,
     req_str,
@@ -39,7 +40,7 @@ from telemetry.contract.json_fields import (
     str_tuple,
 )
 
-__all__ = ["MissionReport", "ResumeReport", "RigState", "SiteReport"]
+__all__ = ["MissionReport", "ResumeReport", "RigState", "SiteReport", "StorageReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,31 @@ class ResumeReport:
                    bool(optional_bool(body, "watchdog_tripped", path)))
 
 
+@dataclass(frozen=True, slots=True)
+class StorageReport:
+    """The rover outbox's storage (``state.storage``; docs/telemetry.md, "When the disk
+    is full or read-only")."""
+
+    full: bool  # the disk refuses writes: messages are kept in memory
+    errno: str | None  # why, while full (ENOSPC, EROFS, EIO...)
+    dropped: int  # messages dropped because of storage, this process
+    budget_bytes: int  # the outbox's budget now (from the free space)
+    used_bytes: int  # stored and not acknowledged
+    unwritten_bytes: int  # held in memory, waiting for the disk
+
+    def to_json(self) -> JsonObject:
+        return {"full": self.full, "errno": self.errno, "dropped": self.dropped,
+                "budget_bytes": self.budget_bytes, "used_bytes": self.used_bytes,
+                "unwritten_bytes": self.unwritten_bytes}
+
+    @classmethod
+    def from_json(cls, value: object, path: str) -> StorageReport:
+        body = json_object(value, path)
+        return cls(req_bool(body, "full", path), optional_str(body, "errno", path),
+                   req_int(body, "dropped", path), req_int(body, "budget_bytes", path),
+                   req_int(body, "used_bytes", path), req_int(body, "unwritten_bytes", path))
+
+
 # The JSON kind of each RigState field: how it is decoded and encoded.
 _Decode = Callable[[Mapping[str, object], str, str], object]
 
@@ -156,9 +182,15 @@ def _resumed(value: Mapping[str, object], key: str, where: str) -> ResumeReport 
     return None if raw is None else ResumeReport.from_json(raw, f"{where}.{key}")
 
 
+def _storage(value: Mapping[str, object], key: str, where: str) -> StorageReport | None:
+    raw = value.get(key)
+    return None if raw is None else StorageReport.from_json(raw, f"{where}.{key}")
+
+
 _DECODERS: dict[str, _Decode] = {
     "number": optional_number, "bool": optional_bool, "str": optional_str,
     "names": str_tuple, "counts": str_int_map, "mission": _mission, "resumed": _resumed,
+    "storage": _storage,
 }
 
 
@@ -195,6 +227,19 @@ class RigState:
     #: what the controller found when it read the rig after its start (None before)
     resumed: ResumeReport | None = field(default=None,
                                          metadata=_json("resumed", omit_none=True))
+    #: with signed commands: the ground's time minus the rover's wall clock, as the command
+    #: gate estimates it (s; docs/commands.md, "Timing"); how long ago an authenticated
+    #: command confirmed it (s; None: not since start); "rover" (own clock) or "ground"
+    #: (not in ``readings()``: ``rig-ground watch`` shows them in the rig's title line)
+    clock_offset_s: float | None = field(
+        default=None, metadata=_json("number", shown=False, omit_none=True))
+    clock_sync_age_s: float | None = field(
+        default=None, metadata=_json("number", shown=False, omit_none=True))
+    clock_source: str | None = field(default=None,
+                                     metadata=_json("str", shown=False, omit_none=True))
+    #: with a downlink: its outbox's storage
+    storage: StorageReport | None = field(default=None,
+                                          metadata=_json("storage", omit_none=True))
     #: keys this side does not know (a newer rover's), kept as received
     extra: Mapping[str, JsonValue] = field(default_factory=dict)
 
@@ -233,7 +278,7 @@ class RigState:
                 value = list(value)
             elif kind == "counts":
                 value = dict(value)
-            elif kind in ("mission", "resumed") and value is not None:
+            elif kind in ("mission", "resumed", "storage") and value is not None:
                 value = value.to_json()
             out[f.name] = value
         for key, value in self.extra.items():

@@ -13,8 +13,10 @@ alarm table, the command history and the same sequence accounting as
   longer lists it clears it (a state older than the latest event about an
   interlock never overrides that event: events overtake states in the rover's
   outbox); a live value beyond a red limit for the limit's ``hold_s`` (rig
-  time) raises ``limit:<channel>``, back within it clears it; any other alarm
-  event is a one-off ``event:<kind>``.
+  time) raises ``limit:<channel>``, back within it clears it; a state whose
+  ``clock_offset_s`` is beyond the ``clock_offset`` red limit raises
+  ``limit:clock_offset`` (cleared by one within it); any other alarm event is a
+  one-off ``event:<kind>``.
 * A rig whose retained status says offline, or that sent nothing for
   ``silent_after_s``, has its active alarms marked stale (:meth:`tick`).
 * With ``rig_keys`` (rig id -> the rover's public key), state, events, acks,
@@ -282,6 +284,7 @@ class FleetModel:
         position = msg.state.position
         if position is not None and (not view.trail or view.trail[-1] != position):
             view.trail.append(position)
+        self._clock(view, msg.state.clock_offset_s, now)
         present = []
         for name in set(msg.state.interlocks):
             cause = CauseKind.INTERLOCK.cause(name)
@@ -295,6 +298,23 @@ class FleetModel:
         newer = {CauseKind.INTERLOCK.cause(n) for n, et in view.interlock_event_t.items()
                  if et > t}
         self.alarms.clear_absent(view.rig, CauseKind.INTERLOCK, set(present) | newer, now)
+
+    def _clock(self, view: RigView, offset: float | None, now: float) -> None:
+        """``limit:clock_offset`` while the rover's clock is off beyond the red limit."""
+        limit = self.limits.get("clock_offset")
+        if limit is None or offset is None or not math.isfinite(offset):
+            return
+        cause = CauseKind.LIMIT.cause("clock_offset")
+        if limit.level(float(offset)) is LimitLevel.RED:
+            alarm = self.alarms.get(view.rig, cause)
+            if alarm is None or alarm.state is not AlarmState.ACTIVE:
+                self.alarms.raise_alarm(
+                    view.rig, cause, Severity.ALARM,
+                    f"rover clock off by {-float(offset):+.1f} s from the ground's "
+                    f"({limit.describe(float(offset))} s): commands are timed in the "
+                    f"ground's time the rover learnt", now)
+        else:
+            self.alarms.clear(view.rig, cause, now)
 
     def _batch(self, view: RigView, msg: BatchMessage, now: float) -> None:
         if not len(msg.samples):

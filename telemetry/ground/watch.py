@@ -98,7 +98,7 @@ class WatchModel:
             else "  [green]signed[/]" if view.verified else ""
         forged = f"  [bold red]{view.forged} forged dropped[/]" if view.forged else ""
         table = Table(title=f"{escape(rig_id)}  {status}[/]  boot {view.boot}{seen}{trust}"
-                            f"{forged}", expand=True)
+                            f"{forged}{self._clock_line(view)}", expand=True)
         for column in ("state", "channel", "value", "alarms"):
             table.add_column(column, justify="right" if column == "value" else "left")
         limits = self.fleet.limits
@@ -117,6 +117,18 @@ class WatchModel:
                           _value(chan.value, chan.level, chan.unit) if chan else "",
                           alarms[i] if i < len(alarms) else "")
         return table
+
+    def _clock_line(self, view: RigView) -> str:
+        """The rover's clock as its command gate sees it (docs/commands.md, "Timing")."""
+        state = view.state
+        offset = None if state is None else state.clock_offset_s
+        if state is None or offset is None:
+            return ""
+        age = state.clock_sync_age_s
+        level = self.fleet.limits.level("clock_offset_s", offset)
+        synced = f"synced {age:.0f} s ago" if age is not None else \
+            "not synced yet: its own clock"
+        return "  clock " + _value(f"{-float(offset):+.1f} s", level) + f" ({synced})"
 
     @staticmethod
     def _alarm_line(alarm: Alarm) -> str:

@@ -55,6 +55,9 @@ STATE_FIELDS: tuple[tuple[str, str, str, _Read], ...] = (
     ("load_cell_ok", "load cell ok", "", lambda s: s.load_cell_ok),
     ("energy_j", "energy", "J", lambda s: s.energy_j),
     ("x_m", "x", "m", lambda s: s.x_m), ("y_m", "y", "m", lambda s: s.y_m),
+    ("clock_offset_s", "ground clock - rover clock", "s", lambda s: s.clock_offset_s),
+    ("clock_sync_age_s", "clock synced ago", "s", lambda s: s.clock_sync_age_s),
+    ("clock_source", "clock source", "", lambda s: s.clock_source),
 )
 
 

@@ -51,7 +51,7 @@ from rig_common.backoff import Backoff
 from telemetry.contract.command_wire import RejectReason, peek_payload_command_id
 from telemetry.contract.downlink_signature import SIGNED_KINDS, sign_payload
 from telemetry.contract.errors import ContractConfigError
-from telemetry.contract.event_details import EvictedRange, OutboxEvicted
+from telemetry.contract.event_details import EvictedRange, OutboxEvicted, StorageFull
 from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.names import EventKind
 from telemetry.contract.payloads import (
@@ -68,7 +68,7 @@ from telemetry.contract.payloads import (
     StatusMessage,
     encode,
 )
-from telemetry.contract.rig_state import RigState
+from telemetry.contract.rig_state import RigState, StorageReport
 from telemetry.contract.status_info import DownlinkHealth, RigInfo
 from telemetry.contract.topics import DEFAULT_PREFIX, Priority, Severity, TopicTree
 from telemetry.mqtt.adapter import InboundMessage, MqttSettings
@@ -107,6 +107,10 @@ class DownlinkConfig:
     broker_url: str | None = None  # None: embedded default, outbox only
     topic_prefix: str = DEFAULT_PREFIX
     disk_budget_bytes: int = 256 << 20
+    # the budget is also held to the filesystem's free space minus this floor
+    free_space_floor_bytes: int = 32 << 20
+    # a disk that refuses writes: at most this much kept in memory (storage_guard)
+    storage_memory_bytes: int = 16 << 20
     bandwidth_bytes_per_s: float | None = None  # None: unlimited
     max_in_flight: int = 64
     username: str | None = None
@@ -142,6 +146,12 @@ class DownlinkConfig:
         if self.disk_budget_bytes < 64 * 1024:
             raise DownlinkConfigError(
                 "disk_budget_bytes", f"expected >= 65536, got {self.disk_budget_bytes}")
+        if self.free_space_floor_bytes < 0:
+            raise DownlinkConfigError("free_space_floor_bytes",
+                                      f"expected >= 0, got {self.free_space_floor_bytes}")
+        if self.storage_memory_bytes < 64 * 1024:
+            raise DownlinkConfigError("storage_memory_bytes",
+                                      f"expected >= 65536, got {self.storage_memory_bytes}")
         if self.bandwidth_bytes_per_s is not None and self.bandwidth_bytes_per_s <= 0:
             raise DownlinkConfigError(
                 "bandwidth_bytes_per_s", f"expected > 0 or None, got {self.bandwidth_bytes_per_s}")
@@ -220,9 +230,12 @@ class Downlink:
     # ------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Downlink:
-        self._outbox = await Outbox.open(self.config.outbox_path,
-                                         budget_bytes=self.config.disk_budget_bytes,
-                                         power_safe=self.config.power_safe)
+        self._outbox = await Outbox.open(
+            self.config.outbox_path, budget_bytes=self.config.disk_budget_bytes,
+            power_safe=self.config.power_safe,
+            free_space_floor_bytes=self.config.free_space_floor_bytes,
+            memory_bytes=self.config.storage_memory_bytes)
+        self._outbox.set_storage_listener(self._on_storage)
         if self._settings is not None:
             self._publisher = Publisher(
                 self._outbox, self._settings, self.topics,
@@ -433,6 +446,39 @@ class Downlink:
         self._store_event(ThrottledEvent(
             EventKind.OUTBOX_EVICTED, Severity.WARNING,
             f"outbox {report.reason}: evicted {report.count} messages", evicted.to_fields()))
+
+    def _on_storage(self, what: str) -> None:
+        """The outbox's disk refused writes, dropped messages, or took writes again:
+        ``storage_full`` / ``storage_recovered`` events whose ``dropped_count`` add up
+        to every message dropped because of it (docs/telemetry.md)."""
+        outbox = self._outbox
+        if outbox is None:
+            return
+        status = outbox.storage_status()
+        drops = outbox.take_storage_drops()
+        if what == "drops" and not drops:
+            return
+        detail = StorageFull(status.errno, str(self.config.outbox_path),
+                             tuple(EvictedRange(r.stream, r.first_seq, r.last_seq, r.count)
+                                   for r in drops), status.dropped)
+        count = detail.dropped_count
+        if what == "recovered":
+            text = f"outbox storage writable again; {count} message(s) dropped since the " \
+                   f"last report, {status.dropped} in all"
+            kind, severity = EventKind.STORAGE_RECOVERED, Severity.INFO
+        else:
+            cause = "read-only filesystem (EROFS)" if status.errno == "EROFS" else \
+                "filesystem full (ENOSPC)" if status.errno == "ENOSPC" else \
+                f"write error ({status.errno})"
+            text = f"outbox storage full: {cause} at {self.config.outbox_path}; live " \
+                   f"messages go straight to the broker, {count} dropped (batches, then " \
+                   f"stats first)"
+            kind, severity = EventKind.STORAGE_FULL, Severity.ALARM
+        self._store_event(ThrottledEvent(kind, severity, text, detail.to_fields()))
+
+    def storage_status(self) -> StorageReport | None:
+        """The outbox's storage for the state message."""
+        return None if self._outbox is None else self._outbox.storage_status()
 
     def _status_payload(self, online: bool) -> bytes:
         outbox = self._require_outbox()
