@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from ..core.command_timing import ClockStatus
 from ..core.step import ControlCore
@@ -27,7 +28,14 @@ from .sensor_feed import SensorFeed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TelemetryOut"]
+__all__ = ["TelemetryOut", "TelemetrySink"]
+
+
+class TelemetrySink(Protocol):
+    """What the app's ``telemetry`` task hands the feed to every ``loop.stats_interval_s``
+    (``TelemetryOut`` with a downlink; a bench may pass its own)."""
+
+    def publish_all(self, feed: SensorFeed | None) -> None: ...
 
 
 class TelemetryOut:
