@@ -27,14 +27,15 @@ before the signature verified:
 
 Every entry point takes the rover's wall clock and, optionally, its monotonic
 clock (``now_mono``; the wall reading when omitted, for tests without a clock
-step). The controller's command gate is ``admit(raw, now_wall, now_mono)``: the same verdict, with
-an accepted command already turned into the ``control.core.commands.GroundCommand``
-the core applies (decoded once, here; timing checked once, here, against
-``SecurityConfig.timing``, which the controller fills from ``[ground]``). The
+step). The controller's command gate is ``admit(raw, now_wall, now_mono)``: the
+same verdict, with an accepted command already turned into the
+``control.core.commands.GroundCommand`` the core applies (decoded once, here;
+timing checked once, here, in the ground's time, against ``SecurityConfig.timing``,
+which the controller fills from ``[ground]``). The
 controller acks a ``Rejection`` as rejected with ``rejection.ack_reason``,
 raises a ``command_rejected`` event with ``rejection.event_fields()``, and does
 nothing else with it: nothing about a rejected command reaches the firmware.
-``verify(topic, raw, now_wall)`` gives the ``AuthorizedCommand`` with the exact signed
+``verify(topic, raw, now_wall, now_mono)`` gives the ``AuthorizedCommand`` with the exact signed
 body bytes (``payload``), for tools that keep them.
 """
 

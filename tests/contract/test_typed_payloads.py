@@ -36,6 +36,7 @@ from telemetry.contract.status_info import RigInfo
 from telemetry.contract.topics import TopicTree, parse_topic
 
 from .strategies import (
+    clock_storage_states,
     interlock_changes,
     missions,
     outbox_evictions,
@@ -55,6 +56,13 @@ def _through_json(obj: dict[str, Any]) -> dict[str, Any]:
 def test_rig_state_round_trips(state: RigState) -> None:
     assert RigState.from_json(_through_json(state.to_json())) == state
     assert decode(encode(StateMessage(ENV, state))) == StateMessage(ENV, state)
+
+
+@given(clock_storage_states)
+def test_clock_and_storage_fields_round_trip(state: RigState) -> None:
+    assert RigState.from_json(_through_json(state.to_json())) == state
+    if state.clock_offset_s is None and state.storage is None:
+        assert "clock_offset_s" not in state.to_json() and "storage" not in state.to_json()
 
 
 @given(storage_reports)

@@ -145,3 +145,21 @@ async def test_a_full_card_and_a_broker_outage(mosquitto_factory, small_filesyst
         await wait_until(lambda: ground.gaps() == ground.reported_drops(), 15,
                          f"gaps {ground.gaps()} == reported drops {ground.reported_drops()}")
     assert ground.reported_drops() > 0
+
+
+async def test_a_card_full_before_the_start_still_gives_a_live_downlink(
+        mosquitto, small_filesystem) -> None:
+    fs = small_filesystem
+    fs.fill()  # full before the first run: the outbox cannot even create its database
+    config = DownlinkConfig(rig_id="rig-1", outbox_path=Path(fs.path) / "o.db",
+                            broker_url=mosquitto.url, event_throttle_s=0,
+                            free_space_floor_bytes=0)
+    ground = Ground()
+    async with listening(mosquitto.url, ground), Downlink(config) as dl:
+        await asyncio.wait_for(dl.wait_connected(), 10)
+        dl.publish_state(RigState(mode="idle"))
+        await wait_until(lambda: "StateMessage" in ground.arrived, 10, "live state")
+        await wait_until(lambda: "storage_full" in ground.kinds(), 10, "the storage alarm")
+    errnos = [ev.fields.get("errno") for ev in ground.fleet.rigs["rig-1"].events
+              if ev.kind == "storage_full"]
+    assert "ENOSPC" in errnos

@@ -39,6 +39,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
@@ -73,9 +77,15 @@ from telemetry.contract.status_info import DownlinkHealth, RigInfo
 from telemetry.contract.topics import DEFAULT_PREFIX, Priority, Severity, TopicTree
 from telemetry.mqtt.adapter import InboundMessage, MqttSettings
 from telemetry.mqtt.errors import MqttConfigError
-from telemetry.rover.downlink.errors import DownlinkConfigError, DownlinkUsageError, OutboxError
+from telemetry.rover.downlink.errors import (
+    DownlinkConfigError,
+    DownlinkUsageError,
+    OutboxError,
+    OutboxStorageError,
+)
 from telemetry.rover.downlink.event_throttle import EventThrottle, ThrottledEvent
 from telemetry.rover.downlink.outbox import DeadLetter, EvictionReport, Outbox, Stored
+from telemetry.rover.downlink.outbox_store import storage_errno
 from telemetry.rover.downlink.publisher import PUBLIC_STREAM_PREFIX, Publisher, RejectedPublish
 from telemetry.rover.downlink.rejections import RefusedRange, RejectionLog
 
@@ -207,6 +217,7 @@ class DownlinkCounters:
 
 
 _CLOSED = object()
+_RAM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 class Downlink:
@@ -226,16 +237,30 @@ class Downlink:
         self._status_seq = 0
         self._runner: asyncio.Task[None] | None = None
         self._publisher_task: asyncio.Task[None] | None = None
+        self._ram_dir: str | None = None  # the temporary outbox's, when the card was unusable
 
     # ------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Downlink:
-        self._outbox = await Outbox.open(
-            self.config.outbox_path, budget_bytes=self.config.disk_budget_bytes,
-            power_safe=self.config.power_safe,
-            free_space_floor_bytes=self.config.free_space_floor_bytes,
-            memory_bytes=self.config.storage_memory_bytes)
+        unusable: OutboxStorageError | None = None
+        try:
+            self._outbox = await self._open_outbox(self.config.outbox_path)
+        except OutboxStorageError as err:
+            # the card is full or read-only before the first write: a RAM outbox, so the
+            # controller and the live downlink still run; the storage_full event says so
+            unusable = err
+            self._ram_dir = tempfile.mkdtemp(prefix="rig-outbox-", dir=_RAM_DIR)
+            log.error("downlink %s: outbox %s unusable (%s): a temporary outbox in %s "
+                      "instead (sequence numbers restart)", self.config.rig_id,
+                      self.config.outbox_path, err.errno_name, self._ram_dir)
+            self._outbox = await self._open_outbox(Path(self._ram_dir) / "outbox.db")
         self._outbox.set_storage_listener(self._on_storage)
+        if unusable is not None:
+            self._store_event(ThrottledEvent(
+                EventKind.STORAGE_FULL, Severity.ALARM,
+                f"outbox {self.config.outbox_path} unusable at start ({unusable.errno_name}):"
+                f" a temporary outbox in memory instead",
+                StorageFull(unusable.errno_name, str(self.config.outbox_path)).to_fields()))
         if self._settings is not None:
             self._publisher = Publisher(
                 self._outbox, self._settings, self.topics,
@@ -251,6 +276,20 @@ class Downlink:
                      self.config.rig_id, self.config.outbox_path)
         self._runner = asyncio.create_task(self._run(), name="downlink")
         return self
+
+    async def _open_outbox(self, path: str | Path) -> Outbox:
+        try:
+            return await Outbox.open(
+                path, budget_bytes=self.config.disk_budget_bytes,
+                power_safe=self.config.power_safe,
+                free_space_floor_bytes=self.config.free_space_floor_bytes,
+                memory_bytes=self.config.storage_memory_bytes)
+        except OutboxError as err:
+            cause = err.__cause__
+            if isinstance(err, OutboxStorageError) or not isinstance(
+                    cause, OSError | sqlite3.Error):
+                raise
+            raise OutboxStorageError(str(err), storage_errno(cause, Path(path))) from cause
 
     async def _run(self) -> None:
         try:
@@ -294,6 +333,9 @@ class Downlink:
         self._commands.put_nowait(_CLOSED)
         outbox, self._outbox = self._outbox, None
         await outbox.aclose()
+        if self._ram_dir is not None:  # what it still held is lost with it
+            shutil.rmtree(self._ram_dir, ignore_errors=True)
+            self._ram_dir = None
 
     # ------------------------------------------------------------ enqueue API
 

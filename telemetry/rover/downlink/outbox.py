@@ -112,6 +112,10 @@ class Outbox(OutboxCore):
                  box.budget_bytes, budget_bytes, free_space_floor_bytes)
         return box
 
+    def set_wakeup(self, callback: Callable[[], None]) -> None:
+        """``callback()`` runs (on the loop) whenever rows may have become ready to fetch."""
+        self._wakeup = callback
+
     def set_storage_listener(self, callback: Callable[[str], None]) -> None:
         """``callback(what)`` runs on the loop: ``"full"`` when the disk first refuses a
         write, ``"drops"`` when messages were dropped since (``take_storage_drops``),

@@ -129,10 +129,6 @@ class OutboxCore:
         log.info("outbox %s opened: boot %d, %d messages pending (%d bytes)",
                  self.path, self.boot, self._depth, self._bytes)
 
-    def set_wakeup(self, callback: Callable[[], None]) -> None:
-        """``callback()`` runs (on the loop) whenever rows may have become ready to fetch."""
-        self._wakeup = callback
-
     # ------------------------------------------------------------ writing
 
     def next_seq(self, stream: str) -> int:
