@@ -1,5 +1,5 @@
 /*
- * rig_protocol.h - the rig link protocol 1.1 (docs/protocol.md) for firmware in C.
+ * rig_protocol.h - the rig link protocol 1.2 (docs/protocol.md) for firmware in C.
  *
  * Single header, C99, no allocation, no dependencies beyond <stdint.h>,
  * <stddef.h> and <string.h>. Define RIG_PROTOCOL_IMPLEMENTATION in exactly one
@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* --- sizes (section 2) ------------------------------------------------------------ */
-#define RIG_PROTOCOL_VERSION 1u /* header byte; document revision 1.1 */
+#define RIG_PROTOCOL_VERSION 1u /* header byte; document revision 1.2 */
 #define RIG_HEADER_SIZE 12u
 #define RIG_CRC_SIZE 4u
 #define RIG_MAX_PAYLOAD 4096u
@@ -75,7 +75,14 @@ enum rig_status_bits {
     RIG_ST_DRIVING = 0x08, RIG_ST_DUMPING = 0x10, RIG_ST_FAULT = 0x20, RIG_ST_STOWING = 0x40
 };
 
-enum rig_info_flags { RIG_INFO_TABLE_OMITTED = 0x01, RIG_INFO_WATCHDOG_TRIPPED = 0x02 };
+enum rig_info_flags { RIG_INFO_TABLE_OMITTED = 0x01, RIG_INFO_WATCHDOG_TRIPPED = 0x02,
+                      RIG_INFO_NOISE_FLOORS = 0x04 /* 1.2 */ };
+
+/* HELLO flags (4.1; the u16 at offset 2, 0 before 1.2; ignore bits you do not know).
+ * NOISE_FLOORS: the host reads noise floors. Only then may FIRMWARE_INFO set
+ * RIG_INFO_NOISE_FLOORS and end each channel entry with its u16 noise_floor_counts
+ * (4.2): an entry has no length, so an older host could not skip the field. */
+enum rig_hello_flags { RIG_HELLO_NOISE_FLOORS = 0x0001 };
 
 enum rig_param {
     RIG_P_WATCHDOG_MS = 1, RIG_P_DRUM_CURRENT_LIMIT_A = 2, RIG_P_ARM_RATE_LIMIT_M_S = 3,
@@ -111,6 +118,7 @@ enum rig_reset_reason {
 #define RIG_HELLO_SIZE 16u
 #define RIG_INFO_FIXED_SIZE 36u /* then str firmware_id, then the channel table */
 #define RIG_CHANNEL_FIXED_SIZE 10u /* u8 id, u8 stream, f32 scale, f32 offset; + 2 str */
+#define RIG_CHANNEL_NOISE_FLOOR_SIZE 2u /* 1.2: u16 after the unit, with RIG_INFO_NOISE_FLOORS */
 #define RIG_HEARTBEAT_SIZE 16u
 #define RIG_NACK_SIZE 8u
 #define RIG_BATCH_FIXED_SIZE 20u
@@ -133,6 +141,7 @@ typedef struct {
 /* Decoded fixed parts of the messages a firmware receives or sends most. */
 typedef struct {
     uint8_t proto_min, proto_max;
+    uint16_t flags; /* enum rig_hello_flags (1.2) */
     uint32_t session_id;
     uint16_t heartbeat_ms, watchdog_ms;
     uint32_t table_crc;
@@ -190,7 +199,8 @@ static inline void rig_put_header(uint8_t *body, const rig_header_t *h) {
 }
 static inline int rig_get_hello(const uint8_t *p, size_t n, rig_hello_t *m) {
     if (n != RIG_HELLO_SIZE) return -RIG_R_BAD_LENGTH;
-    m->proto_min = p[0]; m->proto_max = p[1]; m->session_id = rig_get_u32(p + 4);
+    m->proto_min = p[0]; m->proto_max = p[1]; m->flags = rig_get_u16(p + 2);
+    m->session_id = rig_get_u32(p + 4);
     m->heartbeat_ms = rig_get_u16(p + 8); m->watchdog_ms = rig_get_u16(p + 10);
     m->table_crc = rig_get_u32(p + 12);
     return 0;

@@ -58,6 +58,7 @@ U32 = 0xFFFFFFFF
 _HELLO = struct.Struct("<BBHIHHI")
 _INFO = struct.Struct("<BBBBIIIIHBBQI")
 _CHANNEL = struct.Struct("<BBff")
+_NOISE_FLOOR = struct.Struct("<H")  # 1.2: after a channel entry's unit, with INFO_NOISE_FLOORS
 _HEARTBEAT = struct.Struct("<QII")
 _NACK = struct.Struct("<IBBH")
 _BATCH = struct.Struct("<BBHIQI")
@@ -144,16 +145,20 @@ def _end(buf: bytes, off: int, t: MsgType) -> None:
 
 def _enc_hello(m: Hello) -> bytes:
     return _HELLO.pack(
-        m.proto_min, m.proto_max, 0, m.session_id, m.heartbeat_ms, m.watchdog_ms, m.table_crc
+        m.proto_min, m.proto_max, m.flags, m.session_id, m.heartbeat_ms, m.watchdog_ms,
+        m.table_crc
     )
 
 
 INFO_TABLE_OMITTED = 0x01
 INFO_WATCHDOG_TRIPPED = 0x02  # protocol 1.1: section 4.2
+INFO_NOISE_FLOORS = 0x04  # protocol 1.2: each channel entry ends with u16 noise_floor_counts
 
 
-def encode_channel_table(channels: tuple[ChannelInfo, ...]) -> bytes:
-    """The channel descriptors as sent in FIRMWARE_INFO (section 4.2)."""
+def encode_channel_table(channels: tuple[ChannelInfo, ...], noise_floors: bool = False) -> bytes:
+    """The channel descriptors as sent in FIRMWARE_INFO (section 4.2); with
+    *noise_floors* (1.2, a host that asked for them) each entry ends with its u16
+    ``noise_floor_counts``, else that field is left out (the 1.0 layout)."""
     if len(channels) > 255:
         raise EncodeError(f"at most 255 channels, got {len(channels)}")
     parts = []
@@ -161,15 +166,21 @@ def encode_channel_table(channels: tuple[ChannelInfo, ...]) -> bytes:
         parts.append(_CHANNEL.pack(ch.channel_id, ch.stream_id, ch.scale, ch.offset))
         parts.append(_pack_str(ch.name, "channel name"))
         parts.append(_pack_str(ch.unit, "channel unit"))
+        if noise_floors:
+            if not 0 <= ch.noise_floor_counts <= 0xFFFF:
+                raise EncodeError(f"channel {ch.name!r} noise_floor_counts: expected 0..65535, "
+                                  f"got {ch.noise_floor_counts}")
+            parts.append(_NOISE_FLOOR.pack(ch.noise_floor_counts))
     return b"".join(parts)
 
 
-def channel_table_crc(channels: tuple[ChannelInfo, ...]) -> int:
-    return framing.crc32c(encode_channel_table(channels))
+def channel_table_crc(channels: tuple[ChannelInfo, ...], noise_floors: bool = False) -> int:
+    """CRC-32C of the table exactly as it goes on the wire (with or without floors)."""
+    return framing.crc32c(encode_channel_table(channels, noise_floors))
 
 
 def _enc_info(m: FirmwareInfo) -> bytes:
-    table = b"" if m.table_omitted else encode_channel_table(m.channels)
+    table = b"" if m.table_omitted else encode_channel_table(m.channels, m.noise_floors)
     header = _INFO.pack(
         m.protocol_version,
         *m.version,
@@ -180,7 +191,8 @@ def _enc_info(m: FirmwareInfo) -> bytes:
         m.batch_samples,
         0 if m.table_omitted else len(m.channels),
         (INFO_TABLE_OMITTED if m.table_omitted else 0)
-        | (INFO_WATCHDOG_TRIPPED if m.watchdog_tripped else 0),
+        | (INFO_WATCHDOG_TRIPPED if m.watchdog_tripped else 0)
+        | (INFO_NOISE_FLOORS if m.noise_floors else 0),
         m.time_us,
         m.table_crc,
     )
@@ -259,9 +271,9 @@ def encode_frame(msg: Message, *, seq: int, ack: int = 0, flags: int = 0) -> byt
 
 
 def _dec_hello(b: bytes) -> Hello:
-    pmin, pmax, _r, sid, hb, wd, crc = _fixed(b, _HELLO, MsgType.HELLO)
+    pmin, pmax, flags, sid, hb, wd, crc = _fixed(b, _HELLO, MsgType.HELLO)
     return Hello(session_id=sid, proto_min=pmin, proto_max=pmax, heartbeat_ms=hb, watchdog_ms=wd,
-                 table_crc=crc)
+                 table_crc=crc, flags=flags)
 
 
 def _dec_info(b: bytes) -> FirmwareInfo:
@@ -271,16 +283,11 @@ def _dec_info(b: bytes) -> FirmwareInfo:
     )
     off = _INFO.size
     fw_id, off = _unpack_str(b, off, t, "firmware_id")
+    floors = bool(info_flags & INFO_NOISE_FLOORS)
     channels = []
     for i in range(nch):
-        if off + _CHANNEL.size > len(b):
-            raise DecodeError(f"channel {i}: truncated", msg_type=t, offset=off,
-                              nack=Reason.BAD_LENGTH)
-        cid, stream, scale, offset = _CHANNEL.unpack_from(b, off)
-        off += _CHANNEL.size
-        name, off = _unpack_str(b, off, t, f"channel {i} name")
-        unit, off = _unpack_str(b, off, t, f"channel {i} unit")
-        channels.append(ChannelInfo(cid, name, unit, scale, offset, stream))
+        channel, off = _dec_channel(b, off, i, floors)
+        channels.append(channel)
     _end(b, off, t)
     return FirmwareInfo(
         protocol_version=pv,
@@ -296,7 +303,28 @@ def _dec_info(b: bytes) -> FirmwareInfo:
         table_crc=crc,
         table_omitted=bool(info_flags & INFO_TABLE_OMITTED),
         watchdog_tripped=bool(info_flags & INFO_WATCHDOG_TRIPPED),
+        noise_floors=floors,
     )
+
+
+def _dec_channel(b: bytes, off: int, i: int, floors: bool) -> tuple[ChannelInfo, int]:
+    """Channel entry *i* at *off* (section 4.2; with *floors*, the 1.2 trailing field)."""
+    t = MsgType.FIRMWARE_INFO
+    if off + _CHANNEL.size > len(b):
+        raise DecodeError(f"channel {i}: truncated", msg_type=t, offset=off,
+                          nack=Reason.BAD_LENGTH)
+    cid, stream, scale, offset = _CHANNEL.unpack_from(b, off)
+    off += _CHANNEL.size
+    name, off = _unpack_str(b, off, t, f"channel {i} name")
+    unit, off = _unpack_str(b, off, t, f"channel {i} unit")
+    noise = 0
+    if floors:
+        if off + _NOISE_FLOOR.size > len(b):
+            raise DecodeError(f"channel {i} noise_floor_counts: truncated", msg_type=t,
+                              offset=off, nack=Reason.BAD_LENGTH)
+        (noise,) = _NOISE_FLOOR.unpack_from(b, off)
+        off += _NOISE_FLOOR.size
+    return ChannelInfo(cid, name, unit, scale, offset, stream, noise), off
 
 
 def _dec_batch(b: bytes) -> SampleBatch:

@@ -13,6 +13,8 @@ from enum import IntEnum, IntFlag
 import numpy as np
 
 PROTOCOL_VERSION = 1
+#: document revision (docs/protocol.md); the header's version byte stays PROTOCOL_VERSION
+PROTOCOL_REVISION = (1, 2)
 
 #: SAMPLE_BATCH count of a sensor that gives no reading (section 4.6); quantisation
 #: never produces it (the rails are +-COUNT_RAIL)
@@ -131,6 +133,13 @@ class Capability(IntFlag):
     DRIVE_ARM_FOLLOW = 0x01  # DRIVE_TO arg3 = 1 and DUMP on arrival (section 4.8)
 
 
+class HelloFlag(IntFlag):
+    """What a host understands beyond revision 1.0: HELLO's ``flags`` (the u16 at offset
+    2, reserved and 0 before 1.2; a firmware ignores bits it does not know, section 4.1)."""
+
+    NOISE_FLOORS = 0x0001  # 1.2: channel entries may carry noise_floor_counts (section 4.2)
+
+
 class Status(IntFlag):
     """Firmware status bits in HEARTBEAT (section 4.3)."""
 
@@ -179,6 +188,10 @@ class ChannelInfo:
     scale: float  # physical = offset + scale * count
     offset: float = 0.0
     stream_id: int = 0  # the sample stream whose batches carry this channel
+    #: 1.2: the sensor always shows at least this much noise, in counts (0: unknown, it
+    #: may read bit-identical counts while nothing moves); on the wire only to a host
+    #: that set HelloFlag.NOISE_FLOORS (section 4.2)
+    noise_floor_counts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +202,7 @@ class Hello:
     heartbeat_ms: int = 25
     watchdog_ms: int = 250
     table_crc: int = 0  # CRC of the channel table the host has cached (0: none)
+    flags: int = 0  # HelloFlag bits (1.2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +220,9 @@ class FirmwareInfo:
     table_crc: int = 0  # CRC-32C of the encoded channel table (section 4.2)
     table_omitted: bool = False  # the host's cached table matched: channels not sent
     watchdog_tripped: bool = False  # a watchdog or link-loss stop awaits a new ENABLE
+    #: 1.2: each channel entry on the wire ends with its u16 noise_floor_counts
+    #: (info_flags bit 2; set only for a host whose HELLO asked for it)
+    noise_floors: bool = False
 
 
 @dataclass(frozen=True, slots=True)
