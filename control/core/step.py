@@ -258,7 +258,7 @@ class ControlCore(OverlapSteps):
             self._event(now, EventKind.LOAD_CELL_DISTRUSTED, Severity.WARNING,
                         f"{self.mass.fault_reason}; using the energy model")
 
-        report = self.interlocks.update(now, dt, m, inputs.ground_link_ok)
+        report = self.interlocks.update(now, dt, m, inputs.ground_link_ok, self.last_setpoints)
         for trip in report.asserted:
             if self.mode in POWERED:
                 self.stats.interlock_trips += 1

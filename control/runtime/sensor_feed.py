@@ -117,6 +117,9 @@ class SensorFeed:
         self.time_scale = time_scale
         self.samples_filtered = 0  # channel-samples
         self.streams: dict[int, _Stream] = {}
+        # protocol 1.2: channels whose firmware says they always show noise (a flat one is
+        # stuck whatever the rig does; the others are judged by what the rig does)
+        self.noisy = frozenset(ch.name for ch in info.channels if ch.noise_floor_counts > 0)
         by_stream: dict[int, list[ChannelInfo]] = {}
         for ch in info.channels:
             by_stream.setdefault(ch.stream_id, []).append(ch)
@@ -292,4 +295,4 @@ class SensorFeed:
             ages[sid] = (now - st.arrival) * self.time_scale
         return Measurements(
             **values, age=ages.get(0, math.inf), nav_age=ages.get(1, math.inf),
-            unchanged_for=unchanged, saturated=frozenset(saturated))
+            unchanged_for=unchanged, saturated=frozenset(saturated), noisy=self.noisy)
