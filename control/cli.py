@@ -33,6 +33,7 @@ from .demo.productivity import assess, read_truth_log, summary_rows
 from .demo.sim_process import SimulatorError, SimulatorProcess
 from .runtime.app import RigController, RunSummary
 from .runtime.downlink_port import DownlinkPort
+from .runtime.memory_probe import probe_config, run_probe
 from .runtime.sd_notify import SdNotifier
 from .runtime.security_setup import build_security
 
@@ -56,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--fault", action="append", default=[],
                       help="simulator fault spec (repeatable), e.g. rock@40:torque=300")
     demo.add_argument("--no-ui", action="store_true", help="no live display (logs only)")
+    demo.add_argument("--sensors", choices=("noisy", "realistic"), default="noisy",
+                      help="simulator sensor profile (rig-sim --sensors): realistic is "
+                           "quantisation only, counts that sit still while nothing moves")
     demo.add_argument("--soil", default=DEMO_SOIL,
                       help=f"simulator soil: loose, compacted, rocky or KEY=VALUE,... "
                            f"(rig-sim --soil; default {DEMO_SOIL})")
@@ -119,7 +123,16 @@ async def _run(args: argparse.Namespace) -> int:
                             operator=AutoOperator() if args.autonomous else None,
                             notifier=SdNotifier(), record_every=10)
         _install_signals(ctl)
-        summary = await ctl.run()
+        probe = probe_config()  # opt-in, for soaks (control/runtime/memory_probe.py)
+        watcher = None if probe is None else asyncio.create_task(run_probe(probe),
+                                                                 name="memory-probe")
+        try:
+            summary = await ctl.run()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
     print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
                                                summary.plant_s, ctl.core.mass.dumps)))
     return 0
@@ -132,6 +145,7 @@ async def _demo(args: argparse.Namespace) -> int:
         truth_log = Path(tmp) / "truth.jsonl"
         sim_args = ["--pty", "--link", str(Path(tmp) / "rig.pty"), "--seed", str(args.seed),
                     "--time-scale", str(args.time_scale), "--soil", args.soil,
+                    "--sensors", args.sensors,
                     "--truth-log", str(truth_log)]
         for spec in args.fault:
             sim_args += ["--fault", spec]

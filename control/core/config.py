@@ -172,11 +172,11 @@ class InterlockConfig:
         metadata={"doc": "channels known to always show noise when the firmware does not say "
                          "(protocol < 1.2): flat for stuck_s is stuck whatever the rig does"})
     drum_response_rad_s: float = _f(1.0, 0.01, 100.0,
-                                    "drum_speed, drum_current and vibration must change once "
-                                    "the drum speed set-point moved this far")
+                                    "drum_speed and vibration must change once the drum "
+                                    "speed set-point moved this far")
     arm_response_m: float = _f(0.005, 1e-4, 1.0,
-                               "arm_position, arm_current (and cut_depth in the ground) must "
-                               "change once the arm depth set-point moved this far")
+                               "arm_position (and cut_depth in the ground) must change once "
+                               "the arm depth set-point moved this far")
 
 
 @dataclass(frozen=True, slots=True)

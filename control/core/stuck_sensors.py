@@ -15,18 +15,22 @@ channel is suspect only when it does not respond to what the rig is doing:
   commands that must move it. It is stuck when its counts stayed
   bit-identical for ``stuck_s`` after its cause moved by more than the
   cause's threshold from where it was when the channel last changed. The
-  drum speed set-point moves drum_speed, drum_current and vibration; the
-  arm's depth set-point moves arm_position and arm_current, and cut_depth
-  while the drum is below the surface (above it cut_depth reads 0 by
-  definition, and the arm can travel for seconds before it touches).
-* A channel with neither (pitch, roll, motor_temp, the battery's channels,
-  unless declared noisy) is never judged by flatness; its plausibility range
-  still is.
+  drum speed set-point moves drum_speed and vibration (the scoops' impacts);
+  the arm's depth set-point moves arm_position, and cut_depth while the drum
+  is below the surface (above it cut_depth reads 0 by definition, and the
+  arm can travel for seconds before it touches).
+* A channel with neither (the currents, pitch, roll, motor_temp, the
+  battery's channels, unless declared noisy) is never judged by flatness;
+  its plausibility range still is. A current is legitimately flat: at the
+  driver's clamp during a rock strike, at 0 with the motor off, at the arm's
+  full-rate draw while the arm travels.
 
-drum_speed reading near standstill is not judged: a speed sensor frozen at 0
-reads as a stall to the dig strategy, which stops the drum (safe), and a
-jammed drum must not read as a failed sensor. While no set-points are sent
-(motors off, stopping) nothing is commanded, so nothing is judged by cause.
+The drum channels are not judged while drum_speed reads near standstill: a
+speed sensor frozen at 0 reads as a stall to the dig strategy, which stops
+the drum (safe), and a jammed drum (no rotation, no scoop impacts) must not
+read as a failed sensor. While no set-points reach powered motors (motors
+off or not enabled by the firmware, stopping) nothing is commanded, so
+nothing is judged by cause.
 
 ``ResponseTracker`` is the per-channel rule, also used by the mass estimator
 for the load cell (the model mass is its cause). Pure: *now* and *dt* are
@@ -46,8 +50,7 @@ __all__ = ["CAUSES", "ResponseTracker", "StuckSensors"]
 
 #: channel -> the set-point that must move it ("drum": drum speed, "arm": cut depth)
 CAUSES: dict[str, str] = {
-    "drum_speed": "drum", "drum_current": "drum", "vibration": "drum",
-    "arm_position": "arm", "arm_current": "arm", "cut_depth": "arm",
+    "drum_speed": "drum", "vibration": "drum", "arm_position": "arm", "cut_depth": "arm",
 }
 _CAUSE_TEXT = {"drum": "the drum speed set-point", "arm": "the arm depth set-point"}
 _BELOW_SURFACE_M = 0.002  # arm_position below -this: the drum is in the ground
@@ -124,8 +127,8 @@ class StuckSensors:
         if setpoints is None:
             return None  # nothing commanded: nothing to respond to
         if CAUSES[name] == "drum":
-            if name == "drum_speed" and abs(m.drum_speed) < 0.5 * self.config.drum_response_rad_s:
-                return None  # standstill: a stall, not a sensor (module docstring)
+            if not abs(m.drum_speed) >= 0.5 * self.config.drum_response_rad_s:
+                return None  # standstill (or no reading): a stall, not a sensor (docstring)
             return setpoints.drum_speed
         if name == "cut_depth" and not m.arm_position < -_BELOW_SURFACE_M:
             return None  # above the surface cut_depth reads 0 whatever the arm does
