@@ -121,7 +121,9 @@ async def _run(args: argparse.Namespace) -> int:
                             authenticator=security.authenticator,
                             site_rules=security.site_rules, ledger=security.ledger,
                             operator=AutoOperator() if args.autonomous else None,
-                            notifier=SdNotifier(), record_every=10)
+                            notifier=SdNotifier(), record_every=10,
+                            # nothing plots a service's run: recent history only
+                            record_rows=2_000, record_events=200)
         _install_signals(ctl)
         probe = probe_config()  # opt-in, for soaks (control/runtime/memory_probe.py)
         watcher = None if probe is None else asyncio.create_task(run_probe(probe),

@@ -116,6 +116,8 @@ class RigController:
         notifier: SdNotifier | None = None,
         wall_clock: Callable[[], float] = time.time,
         record_every: int = 1,
+        record_rows: int = 20_000,
+        record_events: int = 2_000,
     ) -> None:
         self.config = config
         self.port = port
@@ -133,7 +135,8 @@ class RigController:
         self.telemetry = None if downlink is None else TelemetryOut(
             downlink, self.core, PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules),
             wall_clock)
-        self.record = RunRecord(every=max(1, record_every))
+        self.record = RunRecord(every=max(1, record_every), max_rows=record_rows,
+                                max_events=record_events)
         self.loop_stats = LoopStats()
         self.bridge: Bridge | None = None
         self.feed: SensorFeed | None = None
