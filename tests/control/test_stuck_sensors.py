@@ -148,3 +148,23 @@ def test_still_load_cell_with_a_still_load_is_trusted() -> None:
     est = MassEstimator(MassConfig())
     r = feed_cell(est, 8.0, cutting=False, noisy=frozenset())
     assert r.load_cell_ok, est.fault_reason
+
+
+def test_a_mission_on_realistic_sensors_completes_without_a_stuck_trip() -> None:
+    """End to end in lockstep (core, compiled filters, simulated firmware and plant):
+    noiseless, quantised sensors whose table declares no noise floor. Before the fix
+    every still channel tripped a stuck-sensor stop within a second of arming."""
+    from control.core.config import load_config
+    from control.core.mission import MissionPlan, MissionSite
+    from rig_bench.lockstep import LockstepRunner
+    from sim_hw.lockstep import LockstepRig
+
+    mission = MissionPlan("short", (MissionSite("A", 1.0, 0.0, 25.0, 3),))
+    rig = LockstepRig(seed=4, batch_samples=10, sensors="realistic")
+    runner = LockstepRunner(load_config(None, loop={"rate_hz": 50.0}), rig, mission)
+    result = runner.run(max_s=600.0)
+    stuck = [ev.text for ev in result.events if getattr(ev, "data", {}).get("name", "")
+             .startswith("stuck")]
+    assert not stuck, stuck
+    assert result.complete and rig.plant.state.dumped >= 24.5
+    assert runner.core.mass.load_cell_ok, runner.core.mass.fault_reason
