@@ -103,7 +103,7 @@ class StuckSensors:
                  setpoints: SetpointCommand | None) -> list[tuple[str, float, bool]]:
         """(channel, seconds not responding, judged by noise) for each stuck channel."""
         out = []
-        noisy = m.noisy | self._declared
+        noisy = m.noisy | self._declared if self._declared else m.noisy
         for name in self.config.stuck_channels:
             flat = m.unchanged_for.get(name)
             tracker = self._trackers.get(name)
@@ -114,6 +114,8 @@ class StuckSensors:
             elif tracker is not None:
                 cause = self._cause(name, m, setpoints)
                 out.append((name, tracker.update(now, dt, flat, cause), False))
+            else:  # not judged by flatness: clear (a latch from a noisy firmware lifts)
+                out.append((name, 0.0, False))
         return out
 
     def reason(self, name: str, flat: float, by_noise: bool) -> str:

@@ -168,3 +168,14 @@ def test_a_mission_on_realistic_sensors_completes_without_a_stuck_trip() -> None
     assert not stuck, stuck
     assert result.complete and rig.plant.state.dumped >= 24.5
     assert runner.core.mass.load_cell_ok, runner.core.mass.fault_reason
+
+
+def test_a_stuck_trip_clears_when_the_firmware_no_longer_declares_the_noise() -> None:
+    il = Interlocks(CFG)
+    rep = il.update(DT, DT, meas(unchanged_for=flat(1.5), noisy=frozenset({"pitch"})))
+    assert stuck_trips(rep) == ["stuck:pitch"]
+    t = DT
+    for _ in range(100):  # a new session with a firmware that declares nothing
+        t += DT
+        rep = il.update(t, DT, meas(unchanged_for=flat(1.5 + t)))
+    assert not stuck_trips(rep)
