@@ -56,7 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from local_broker import Broker
-from soak_process import soak_process
+from soak_process import replay, soak_process
 from soak_rig import FAULTS, FaultClock, SoakRig
 
 from control.core.auto_operator import AutoOperator
@@ -329,8 +329,12 @@ def main() -> int:
     ap.add_argument("--mode", choices=("lockstep", "pty", "process"), default="lockstep")
     ap.add_argument("--time-scale", type=float, default=20.0, help="pty and process modes")
     ap.add_argument("--minutes", type=float, default=60.0, help="process mode: wall minutes")
-    ap.add_argument("--warmup-min", type=float, default=10.0,
-                    help="process mode: wall minutes left out of the slope")
+    ap.add_argument("--warmup-min", type=float, default=15.0,
+                    help="process mode: wall minutes left out of the slope (the default "
+                         "takes in the first broker outage: malloc's high-water mark)")
+    ap.add_argument("--replay", metavar="FILE",
+                    help="process mode: judge the sample lines of a saved run's output "
+                         "again (with this --warmup-min) instead of running")
     ap.add_argument("--sample-s", type=float, default=60.0,
                     help="process mode: wall seconds between samples")
     ap.add_argument("--outage-every-min", type=float, default=12.0,
@@ -362,7 +366,9 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     started = time.monotonic()
-    if args.mode == "process" and args.workdir:
+    if args.mode == "process" and args.replay:
+        code = replay(Path(args.replay), args)
+    elif args.mode == "process" and args.workdir:
         Path(args.workdir).mkdir(parents=True, exist_ok=True)
         code = soak_process(args, Path(args.workdir).resolve())
     elif args.mode == "process":

@@ -14,6 +14,11 @@ live asyncio task count from the controller's own probe
 At the end: the least-squares RSS slope after ``--warmup-min``, in KB per wall
 second, and the spread of the descriptors.
 
+``--replay FILE`` judges the sample lines a run printed (FILE, its saved
+output) again, with this run's ``--warmup-min``: the allocator's high-water
+mark is reached at the first broker outage, and an hour is too long to fly
+again to move the warm-up past it.
+
 ``--tracemalloc N`` also asks the controller to trace its allocations and the
 bench prints the probe's last top-growth lines (tracing changes the RSS: take
 the slope from a run without it).
@@ -187,9 +192,22 @@ def soak_process(args: argparse.Namespace, work: Path) -> int:
     return report_process(samples, args)
 
 
+def replay(path: Path, args: argparse.Namespace) -> int:
+    """``report_process`` over the ``min ...`` lines of a saved run's output."""
+    samples = []
+    for line in path.read_text().splitlines():
+        f = line.split()
+        if len(f) >= 12 and f[0] == "min" and f[2] == "RSS" and f[10] == "tasks":
+            samples.append(Sample(float(f[1]) * 60, round(float(f[3]) * 1024), int(f[6]),
+                                  round(float(f[8]) * 1e6), int(f[11])))
+    print(f"replayed {len(samples)} samples of {path}")
+    return report_process(samples, args)
+
+
 def report_process(samples: list[Sample], args: argparse.Namespace) -> int:
     after = [s for s in samples if s.wall_s >= args.warmup_min * 60]
-    print(f"\nmode process (time scale {args.time_scale:g}); wall minutes "
+    how = "replay" if args.replay else f"time scale {args.time_scale:g}"
+    print(f"\nmode process ({how}); wall minutes "
           f"{samples[-1].wall_s / 60 if samples else 0:.1f}; samples {len(samples)}, "
           f"after warm-up ({args.warmup_min:g} min) {len(after)}")
     if len(after) < 3:
