@@ -33,6 +33,7 @@ from .demo.productivity import assess, read_truth_log, summary_rows
 from .demo.sim_process import SimulatorError, SimulatorProcess
 from .runtime.app import RigController, RunSummary
 from .runtime.downlink_port import DownlinkPort
+from .runtime.heap_trim import trim_heap_every
 from .runtime.memory_probe import probe_config, run_probe
 from .runtime.sd_notify import SdNotifier
 from .runtime.security_setup import build_security
@@ -126,15 +127,15 @@ async def _run(args: argparse.Namespace) -> int:
                             record_rows=2_000, record_events=200)
         _install_signals(ctl)
         probe = probe_config()  # opt-in, for soaks (control/runtime/memory_probe.py)
-        watcher = None if probe is None else asyncio.create_task(run_probe(probe),
-                                                                 name="memory-probe")
+        helpers = [asyncio.create_task(trim_heap_every(cfg.loop.heap_trim_s), name="heap-trim")]
+        if probe is not None:
+            helpers.append(asyncio.create_task(run_probe(probe), name="memory-probe"))
         try:
             summary = await ctl.run()
         finally:
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
     print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
                                                summary.plant_s, ctl.core.mass.dumps)))
     return 0

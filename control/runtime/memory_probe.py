@@ -42,6 +42,8 @@ import tracemalloc
 from collections.abc import Mapping
 from pathlib import Path
 
+from .heap_trim import malloc_stats
+
 log = logging.getLogger(__name__)
 
 __all__ = ["ProbeConfig", "c_heap_kib", "probe_config", "pymalloc_kib", "rss_kib", "run_probe"]
@@ -101,32 +103,22 @@ def _census() -> dict[str, int]:
     return counts
 
 
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in (
-        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
-        "fordblks", "keepcost")]
-
-
-def _libs() -> tuple[ctypes.CDLL | None, ctypes.CDLL | None]:
-    libc = sqlite = None
-    with contextlib.suppress(OSError, TypeError):
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        libc.mallinfo2.restype = _MallInfo2
+def _sqlite() -> ctypes.CDLL | None:
     with contextlib.suppress(OSError, TypeError, AttributeError):
-        sqlite = ctypes.CDLL(ctypes.util.find_library("sqlite3"))
-        sqlite.sqlite3_memory_used.restype = ctypes.c_int64
-    return libc, sqlite
+        lib = ctypes.CDLL(ctypes.util.find_library("sqlite3"))
+        lib.sqlite3_memory_used.restype = ctypes.c_int64
+        return lib
+    return None
 
 
 def c_heap_kib() -> dict[str, int]:
     """What C code holds (glibc malloc: in use, free but kept; SQLite), in KiB; empty
     where the library is not there (musl, a static SQLite)."""
-    libc, sqlite = _libs()
     out = {}
-    if libc is not None and hasattr(libc, "mallinfo2"):
-        mi = libc.mallinfo2()
-        out["malloc_used_kib"] = (mi.uordblks + mi.hblkhd) // 1024
-        out["malloc_free_kib"] = mi.fordblks // 1024
+    stats = malloc_stats()
+    if stats is not None:
+        out["malloc_used_kib"], out["malloc_free_kib"] = stats[0] // 1024, stats[1] // 1024
+    sqlite = _sqlite()
     if sqlite is not None:
         out["sqlite_kib"] = int(sqlite.sqlite3_memory_used()) // 1024
     return out
