@@ -19,7 +19,8 @@ import time
 
 import numpy as np
 
-from telemetry.contract.payloads import BatchMessage, Envelope, StateMessage, encode
+from telemetry.contract.payloads import BatchBlock, BatchMessage, Envelope, StateMessage, encode
+from telemetry.contract.rig_state import RigState
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.hub import Hub
 from telemetry.ground.console.views import LedgerVerifier
@@ -37,8 +38,8 @@ def messages(n: int) -> list[InboundMessage]:
     for seq in range(n):
         rows = rng.normal(size=(10, len(CHANNELS))).astype(np.float32)
         payload = encode(BatchMessage(Envelope("rig-1", 1, seq, 1e9 + seq / 10, seq / 10),
-                                      "stream0", CHANNELS, ("u",) * len(CHANNELS),
-                                      1e9 + seq / 10, 0.01, rows))
+                                      BatchBlock("stream0", CHANNELS, ("u",) * len(CHANNELS),
+                                      1e9 + seq / 10, 0.01, rows)))
         out.append(InboundMessage("regolith/rig-1/batch/stream0", payload, 1, False))
     return out
 
@@ -55,7 +56,7 @@ def main() -> None:
     for page in pages:
         page.rig = "rig-1"
     state = encode(StateMessage(Envelope("rig-1", 1, 0, 1e9, 0.0),
-                                {"mode": "digging", "drum_current_a": 12.0, "interlocks": []}))
+                                RigState(mode="digging", drum_current_a=12.0)))
     client.handle(InboundMessage("regolith/rig-1/state", state, 1, False), 1e9)
     batch = messages(args.batches)
     t0 = time.process_time()

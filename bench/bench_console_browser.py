@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 from local_broker import Broker  # bench/, this script's directory
 
-from telemetry.contract.payloads import BatchMessage, Envelope, StateMessage, encode
+from telemetry.contract.payloads import BatchBlock, BatchMessage, Envelope, StateMessage, encode
+from telemetry.contract.rig_state import RigState
 from telemetry.ground.console.users import UserStore
 from telemetry.mqtt.adapter import MqttSettings, connect
 
@@ -56,9 +57,9 @@ async def publish(url: str, stop: threading.Event) -> None:
                 return
             t = t_start + seq / 10
             rows = rng.normal(size=(10, len(CHANNELS))).astype(np.float32)
-            batch = BatchMessage(Envelope("rig-1", 1, seq, t, t), "stream0", CHANNELS,
-                                 ("u",) * len(CHANNELS), t, 0.01, rows)
-            state = StateMessage(Envelope("rig-1", 1, seq, t, t), {"mode": "digging"})
+            batch = BatchMessage(Envelope("rig-1", 1, seq, t, t), BatchBlock("stream0", CHANNELS,
+                                 ("u",) * len(CHANNELS), t, 0.01, rows))
+            state = StateMessage(Envelope("rig-1", 1, seq, t, t), RigState(mode="digging"))
             await session.publish("regolith/rig-1/batch/stream0", encode(batch))
             await session.publish("regolith/rig-1/state", encode(state))
             await asyncio.sleep(max(0.0, t + 0.1 - time.time()))

@@ -28,7 +28,8 @@ import aiomqtt  # the raw baseline talks to aiomqtt directly, on purpose
 import numpy as np
 from local_broker import Broker  # bench/, this script's directory
 
-from telemetry.contract.payloads import BatchMessage, Envelope, decode, encode
+from telemetry.contract.payloads import BatchBlock, BatchMessage, Envelope, decode, encode
+from telemetry.contract.rig_state import RigState
 from telemetry.mqtt.adapter import MqttSettings, connect
 from telemetry.rover.downlink import Downlink, DownlinkConfig
 from telemetry.rover.downlink.outbox_store import SYNC_INTERVAL_S, SYNC_MAX_ROWS
@@ -49,8 +50,8 @@ def batch_samples(i: int, n_samples: int) -> np.ndarray:
 
 def _raw_payload(i: int, n_samples: int) -> bytes:
     return encode(BatchMessage(Envelope("bench", 1, i, time.time(), time.monotonic()),
-                               "raw", tuple(CHANNELS), tuple(UNITS), 0.0, 0.001,
-                               batch_samples(i, n_samples)))
+                               BatchBlock("raw", tuple(CHANNELS), tuple(UNITS), 0.0, 0.001,
+                               batch_samples(i, n_samples))))
 
 
 async def raw_aiomqtt(url: str, n: int, n_samples: int, *, pre_encoded: bool) -> float:
@@ -86,7 +87,8 @@ async def with_outbox(url: str, n: int, n_samples: int, workdir: Path) -> float:
         await dl.wait_connected()
         start = time.perf_counter()
         for i in range(n):
-            dl.publish_batch("raw", CHANNELS, UNITS, 0.0, 0.001, batch_samples(i, n_samples))
+            dl.publish_batch(BatchBlock("raw", CHANNELS, UNITS, 0.0, 0.001,
+                                        batch_samples(i, n_samples)))
             if i % BURST == BURST - 1:  # a control cycle emits a burst, then yields
                 await asyncio.sleep(0)
                 while dl.counters.outbox_depth > 4 * WINDOW:  # paced by the link
@@ -112,7 +114,8 @@ async def latency(url: str, workdir: Path, seconds: float, rate_hz: float) -> li
             await dl.wait_connected()
             n = int(seconds * rate_hz)
             for _i in range(n):
-                dl.publish_batch("imu", CHANNELS[:8], UNITS[:8], time.time(), 0.001, small)
+                dl.publish_batch(BatchBlock("imu", CHANNELS[:8], UNITS[:8], time.time(), 0.001,
+                                            small))
                 await asyncio.sleep(1 / rate_hz)
             deadline = time.monotonic() + 10
             while len(lat) < n and time.monotonic() < deadline:
@@ -137,9 +140,10 @@ async def outage(broker: Broker, workdir: Path, outage_s: float) -> tuple[int, f
             t0 = loop.time()
             while not stop.is_set():
                 for s in range(4):
-                    dl.publish_batch(f"s{s}", CHANNELS[:8], UNITS[:8], time.time(), 0.001, batch)
+                    dl.publish_batch(BatchBlock(f"s{s}", CHANNELS[:8], UNITS[:8], time.time(),
+                                                0.001, batch))
                 if tick % 5 == 0:
-                    dl.publish_state({"tick": tick})
+                    dl.publish_state(RigState(extra={"tick": tick}))
                 tick += 1
                 await asyncio.sleep(max(0.0, t0 + tick / 50 - loop.time()))
 

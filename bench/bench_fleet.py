@@ -47,6 +47,9 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 
+from telemetry.contract.payloads import BatchBlock, StatsBlock
+from telemetry.contract.rig_state import RigState
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.pgcluster
 
 from local_broker import Broker  # bench/, this script's directory
@@ -95,16 +98,17 @@ class SimulatedRig:
         for name, (channels, _) in (("stream0", FAST), ("stream1", NAV)):
             vals = {s: np.zeros(len(channels)) for s in ("mean", "min", "max", "std")}
             out.append((f"{p}/stats/{name}", encode(StatsMessage(
-                self._env(f"stats/{name}", t), name, tuple(channels), ("u",) * len(channels),
-                t - TICK_S, TICK_S, 1000, vals))))
+                self._env(f"stats/{name}", t),
+                StatsBlock(name, tuple(channels), ("u",) * len(channels), t - TICK_S, TICK_S,
+                           1000, vals)))))
         if k % 5 == 0:
-            out.append((f"{p}/state", encode(StateMessage(self._env("state", t), {
-                "mode": "digging", "mass_excavated_kg": 0.1 * k, "drum_rpm": 11.5}))))
+            out.append((f"{p}/state", encode(StateMessage(self._env("state", t), RigState(
+                mode="digging", extra={"mass_excavated_kg": 0.1 * k, "drum_rpm": 11.5})))))
             for name, (channels, rows), data in (("stream0", FAST, self.fast),
                                                  ("stream1", NAV, self.nav)):
                 out.append((f"{p}/batch/{name}", encode(BatchMessage(
-                    self._env(f"batch/{name}", t), name, tuple(channels),
-                    ("u",) * len(channels), t - 1.0, 1.0 / rows, data))))
+                    self._env(f"batch/{name}", t), BatchBlock(name, tuple(channels),
+                    ("u",) * len(channels), t - 1.0, 1.0 / rows, data)))))
             severity = Severity.WARNING if k % 20 == 0 else Severity.INFO
             out.append((f"{p}/event/{severity.value}", encode(EventMessage(
                 self._env("event", t), "tick", severity, "periodic event", {"k": k}))))

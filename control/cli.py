@@ -90,13 +90,14 @@ async def _open_downlink(cfg: ControllerConfig, broker: str | None,
                          outbox: str) -> tuple[DownlinkPort | None, contextlib.AsyncExitStack]:
     stack = contextlib.AsyncExitStack()
     try:
+        from telemetry.contract.status_info import RigInfo
         from telemetry.rover.downlink import Downlink, DownlinkConfig
 
         dl = await stack.enter_async_context(Downlink(DownlinkConfig(
             rig_id=cfg.ground.rig_id, topic_prefix=cfg.ground.topic_prefix,
             outbox_path=outbox, broker_url=broker,
             link_loss_s=cfg.ground.link_loss_wall_s)))
-        dl.publish_birth({"software": "rig-control", "version": "0.1.0"})
+        dl.publish_birth(RigInfo(software="rig-control", version="0.1.0"))
         return dl, stack
     except Exception as err:
         if broker:
@@ -191,18 +192,18 @@ async def _live(ctl: RigController) -> None:
 
     def render() -> Table:
         snap = ctl.core.snapshot()
-        t = Table(title=f"rig-control  mode: [bold]{snap['mode']}[/bold] {snap['phase']}",
+        t = Table(title=f"rig-control  mode: [bold]{snap.mode}[/bold] {snap.phase}",
                   show_header=True, expand=False)
         t.add_column("site")
         t.add_column("delivered / target kg", justify="right")
         t.add_column("cycles", justify="right")
         t.add_column("note")
-        for s in (snap.get("mission") or {}).get("sites", []):
-            t.add_row(s["name"], f"{s['delivered_kg']:.1f} / {s['target_kg']:.0f}",
-                      str(s["cycles"]), s["abandoned"])
-        t.caption = (f"bucket {snap['bucket_kg']} kg  depth {snap['cut_depth_m']} m  "
-                     f"drum {snap['drum_current_a']} A {snap['drum_speed_rad_s']} rad/s  "
-                     f"tilt {snap['tilt_deg']} deg  at ({snap['x_m']}, {snap['y_m']})")
+        for s in snap.mission.sites if snap.mission else ():
+            t.add_row(s.name, f"{s.delivered_kg:.1f} / {s.target_kg or 0:.0f}",
+                      str(s.cycles), s.abandoned)
+        t.caption = (f"bucket {snap.bucket_kg} kg  depth {snap.cut_depth_m} m  "
+                     f"drum {snap.drum_current_a} A {snap.drum_speed_rad_s} rad/s  "
+                     f"tilt {snap.tilt_deg} deg  at ({snap.x_m}, {snap.y_m})")
         return t
 
     with Live(render(), console=console, refresh_per_second=4, transient=False) as live:

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from telemetry.ground.client import GroundClient, RigState
+from telemetry.ground.client import GroundClient, LiveState
 
 __all__ = ["CampaignResult", "main", "run_campaign"]
 
@@ -52,13 +52,18 @@ def check(condition: bool, message: str) -> None:
         raise CampaignFailed(message)
 
 
-def mission_ended(sites: Sequence[str]) -> Callable[[RigState], bool]:
-    def ended(s: RigState) -> bool:
-        progress = {p["name"]: p for p in (s.mission or {}).get("sites", [])}
-        finished = all(n in progress and (progress[n]["delivered_kg"] >= progress[n]["target_kg"]
-                                          - max(0.5, 0.02 * progress[n]["target_kg"])
-                                          or progress[n]["abandoned"]) for n in sites)
-        return finished and s.mode == "idle" and not s.get("mission_running")
+def mission_ended(sites: Sequence[str]) -> Callable[[LiveState], bool]:
+    def ended(s: LiveState) -> bool:
+        progress = {p.name: p for p in (s.mission.sites if s.mission else ())}
+
+        def done(name: str) -> bool:
+            p = progress.get(name)
+            target = (p.target_kg or 0.0) if p else 0.0
+            return p is not None and (p.delivered_kg >= target - max(0.5, 0.02 * target)
+                                      or bool(p.abandoned))
+
+        return all(done(n) for n in sites) and s.mode == "idle" \
+            and not s.state.mission_running
     return ended
 
 
@@ -84,16 +89,16 @@ async def run_campaign(broker: str, rig: str, key: str, sites: Sequence[str], *,
         result.delivered_kg = {site: round(end.delivered_kg(site) - before[site], 3)
                                for site in sites}
 
-        def ledger_caught_up(_: RigState) -> bool:  # entries are published after each dump
+        def ledger_caught_up(_: LiveState) -> bool:  # entries are published after each dump
             booked = g.ledger()[first_index:]
-            return sum(r["mass_g"] for r in booked) / 1000.0 >= \
+            return sum(r.mass_g or 0 for r in booked) / 1000.0 >= \
                 sum(result.delivered_kg.values()) - TOLERANCE_KG
 
         await g.wait_for(ledger_caught_up, timeout=30)
         booked = g.ledger()[first_index:]
         result.ledger_entries = len(booked)
         for site in sites:
-            result.ledger_kg[site] = sum(r["mass_g"] for r in booked if r["site"] == site) / 1e3
+            result.ledger_kg[site] = sum(r.mass_g or 0 for r in booked if r.site == site) / 1e3
         for site in sites:
             check(result.delivered_kg[site] > 0, f"site {site}: nothing was dug")
             check(abs(result.ledger_kg[site] - result.delivered_kg[site]) <= TOLERANCE_KG,

@@ -25,7 +25,9 @@ extern "C" {
 #endif
 
 /* --- sizes (section 2) ------------------------------------------------------------ */
-#define RIG_PROTOCOL_VERSION 1u /* header byte; document revision 1.2 */
+#define RIG_PROTOCOL_VERSION 1u /* header byte, the same in every 1.x revision */
+#define RIG_PROTOCOL_REVISION_MAJOR 1u /* document revision 1.2 */
+#define RIG_PROTOCOL_REVISION_MINOR 2u
 #define RIG_HEADER_SIZE 12u
 #define RIG_CRC_SIZE 4u
 #define RIG_MAX_PAYLOAD 4096u
@@ -76,18 +78,18 @@ enum rig_status_bits {
 };
 
 enum rig_info_flags { RIG_INFO_TABLE_OMITTED = 0x01, RIG_INFO_WATCHDOG_TRIPPED = 0x02,
-                      RIG_INFO_NOISE_FLOORS = 0x04 /* 1.2 */ };
-
-/* HELLO flags (4.1; the u16 at offset 2, 0 before 1.2; ignore bits you do not know).
- * NOISE_FLOORS: the host reads noise floors. Only then may FIRMWARE_INFO set
- * RIG_INFO_NOISE_FLOORS and end each channel entry with its u16 noise_floor_counts
- * (4.2): an entry has no length, so an older host could not skip the field. */
-enum rig_hello_flags { RIG_HELLO_NOISE_FLOORS = 0x0001 };
+                      RIG_INFO_CHANNEL_EXTRA = 0x04 /* 1.2, reserved: 4.2.1 */ };
+/* HELLO hello_flags (offset 2; reserved 0 before 1.2) and the per-channel extra block (4.2.1) */
+enum rig_hello_flags { RIG_HELLO_WANTS_CHANNEL_EXTRA = 0x01 };
+#define RIG_CHANNEL_EXTRA_SIZE 2u /* extra_size in 1.2: u16 noise_floor_counts */
+#define RIG_NOISE_FLOOR_UNKNOWN 0u
+#define RIG_NOISE_FLOOR_ALWAYS_NOISY 0xFFFFu
 
 enum rig_param {
     RIG_P_WATCHDOG_MS = 1, RIG_P_DRUM_CURRENT_LIMIT_A = 2, RIG_P_ARM_RATE_LIMIT_M_S = 3,
     RIG_P_SAMPLE_RATE_HZ = 4, RIG_P_BATCH_SAMPLES = 5, RIG_P_DRUM_SPEED_KP = 6,
-    RIG_P_DRUM_SPEED_KI = 7, RIG_P_MAX_DRUM_SPEED_RAD_S = 8
+    RIG_P_DRUM_SPEED_KI = 7, RIG_P_MAX_DRUM_SPEED_RAD_S = 8,
+    RIG_P_SITE_HALF_SIZE_M = 9, RIG_P_SLOW_STREAM_RATE_HZ = 10 /* 1.2, read-only */
 };
 
 enum rig_param_status { RIG_PS_OK = 0, RIG_PS_UNKNOWN = 1, RIG_PS_OUT_OF_RANGE = 2,
@@ -113,12 +115,14 @@ enum rig_reset_reason {
 #define RIG_NACK_INTERVAL_MS 50u
 #define RIG_WATCHDOG_DEFAULT_MS 250u
 #define RIG_STANDSTILL_MS 300u
+#define RIG_ACK_DELAY_MS 10u        /* 1.2: an ack is on the wire within this (5.1) */
+#define RIG_ESTOP_POWER_CUT_MS 50u   /* 1.2: ESTOP to a heartbeat showing power off */
+#define RIG_FW_HEARTBEAT_MS 25u      /* 1.2: the firmware's own heartbeat period */
 
 /* --- fixed payload sizes and field offsets (section 4) ----------------------------- */
 #define RIG_HELLO_SIZE 16u
 #define RIG_INFO_FIXED_SIZE 36u /* then str firmware_id, then the channel table */
 #define RIG_CHANNEL_FIXED_SIZE 10u /* u8 id, u8 stream, f32 scale, f32 offset; + 2 str */
-#define RIG_CHANNEL_NOISE_FLOOR_SIZE 2u /* 1.2: u16 after the unit, with RIG_INFO_NOISE_FLOORS */
 #define RIG_HEARTBEAT_SIZE 16u
 #define RIG_NACK_SIZE 8u
 #define RIG_BATCH_FIXED_SIZE 20u
@@ -141,8 +145,8 @@ typedef struct {
 /* Decoded fixed parts of the messages a firmware receives or sends most. */
 typedef struct {
     uint8_t proto_min, proto_max;
-    uint16_t flags; /* enum rig_hello_flags (1.2) */
-    uint32_t session_id;
+    uint16_t hello_flags; /* 1.2: RIG_HELLO_WANTS_CHANNEL_EXTRA (4.2.1) */
+    uint32_t session_id; /* 0: not a session, ignore the HELLO (1.2) */
     uint16_t heartbeat_ms, watchdog_ms;
     uint32_t table_crc;
 } rig_hello_t;
@@ -199,7 +203,7 @@ static inline void rig_put_header(uint8_t *body, const rig_header_t *h) {
 }
 static inline int rig_get_hello(const uint8_t *p, size_t n, rig_hello_t *m) {
     if (n != RIG_HELLO_SIZE) return -RIG_R_BAD_LENGTH;
-    m->proto_min = p[0]; m->proto_max = p[1]; m->flags = rig_get_u16(p + 2);
+    m->proto_min = p[0]; m->proto_max = p[1]; m->hello_flags = rig_get_u16(p + 2);
     m->session_id = rig_get_u32(p + 4);
     m->heartbeat_ms = rig_get_u16(p + 8); m->watchdog_ms = rig_get_u16(p + 10);
     m->table_crc = rig_get_u32(p + 12);

@@ -160,13 +160,6 @@ class Bridge:
     def is_up(self) -> bool:
         return self._up.is_set()
 
-    async def wait_up(self, timeout: float | None = None) -> FirmwareInfo:
-        """Wait until a session is up (after a reconnect, say)."""
-        async with asyncio.timeout(timeout):
-            await self._up.wait()
-        assert self.info is not None
-        return self.info
-
     @property
     def events_dropped(self) -> int:
         """Sample batches and heartbeats dropped because the consumer fell behind."""

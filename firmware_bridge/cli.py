@@ -36,7 +36,7 @@ from .conformance import (
 from .errors import BridgeError, CommandRejectedError
 from .link import MessageReceived
 from .loopback import LoopbackFirmware
-from .messages import CommandCode, ResultStatus, SampleBatch
+from .messages import PROTOCOL_REVISION_TEXT, CommandCode, ResultStatus, SampleBatch
 
 
 async def _wait_for(bridge: Bridge, kind: type, timeout: float) -> object:
@@ -66,8 +66,10 @@ async def selftest() -> int:
                 assert info is not None
                 check("handshake", True, f"{info.firmware_id} v{'.'.join(map(str, info.version))}"
                       f", {len(info.channels)} channels, {(time.perf_counter() - t0) * 1e3:.1f} ms")
+                await bridge.command(CommandCode.ENABLE, (1,), until=ResultStatus.DONE)
                 r = await bridge.command(CommandCode.STOW, until=ResultStatus.DONE)
                 check("acked command", r.status is ResultStatus.DONE, r.status.name)
+                await bridge.command(CommandCode.ENABLE, (0,), until=ResultStatus.DONE)
                 v = await bridge.set_param(2, 30.0)
                 check("parameter set/get", v == 30.0 and await bridge.get_param(2) == 30.0)
                 n = 0
@@ -139,7 +141,8 @@ async def probe(url: str, seconds: float, baud: int) -> int:
 async def conformance(config: RunConfig, json_path: str | None) -> int:
     if config.allow_motion:
         print(MOTION_WARNING, file=sys.stderr, flush=True)
-    print(f"conformance of {config.url} against docs/protocol.md 1.1", flush=True)
+    print(f"conformance of {config.url} against docs/protocol.md {PROTOCOL_REVISION_TEXT}",
+          flush=True)
     try:
         results = await run_conformance(config)
     except KeyError as err:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -58,7 +58,8 @@ U32 = 0xFFFFFFFF
 _HELLO = struct.Struct("<BBHIHHI")
 _INFO = struct.Struct("<BBBBIIIIHBBQI")
 _CHANNEL = struct.Struct("<BBff")
-_NOISE_FLOOR = struct.Struct("<H")  # 1.2: after a channel entry's unit, with INFO_NOISE_FLOORS
+_NOISE_FLOOR = struct.Struct("<H")  # 1.2: a channel's record in the extra block (4.2.1)
+CHANNEL_EXTRA_SIZE = _NOISE_FLOOR.size  # extra_size the 1.2 block is sent with
 _HEARTBEAT = struct.Struct("<QII")
 _NACK = struct.Struct("<IBBH")
 _BATCH = struct.Struct("<BBHIQI")
@@ -145,20 +146,21 @@ def _end(buf: bytes, off: int, t: MsgType) -> None:
 
 def _enc_hello(m: Hello) -> bytes:
     return _HELLO.pack(
-        m.proto_min, m.proto_max, m.flags, m.session_id, m.heartbeat_ms, m.watchdog_ms,
+        m.proto_min, m.proto_max, m.hello_flags, m.session_id, m.heartbeat_ms, m.watchdog_ms,
         m.table_crc
     )
 
 
 INFO_TABLE_OMITTED = 0x01
 INFO_WATCHDOG_TRIPPED = 0x02  # protocol 1.1: section 4.2
-INFO_NOISE_FLOORS = 0x04  # protocol 1.2: each channel entry ends with u16 noise_floor_counts
+INFO_CHANNEL_EXTRA = 0x04  # protocol 1.2: the per-channel extra block follows (4.2.1)
 
 
-def encode_channel_table(channels: tuple[ChannelInfo, ...], noise_floors: bool = False) -> bytes:
-    """The channel descriptors as sent in FIRMWARE_INFO (section 4.2); with
-    *noise_floors* (1.2, a host that asked for them) each entry ends with its u16
-    ``noise_floor_counts``, else that field is left out (the 1.0 layout)."""
+def encode_channel_table(channels: tuple[ChannelInfo, ...], extra: bool = False) -> bytes:
+    """The channel descriptors as sent in FIRMWARE_INFO (section 4.2); with *extra*
+    (1.2, for a host whose HELLO set WANTS_CHANNEL_EXTRA) followed by the per-channel
+    block of 4.2.1: ``u8 extra_size`` (2), then each channel's ``u16 noise_floor_counts``
+    in the order of the entries."""
     if len(channels) > 255:
         raise EncodeError(f"at most 255 channels, got {len(channels)}")
     parts = []
@@ -166,7 +168,9 @@ def encode_channel_table(channels: tuple[ChannelInfo, ...], noise_floors: bool =
         parts.append(_CHANNEL.pack(ch.channel_id, ch.stream_id, ch.scale, ch.offset))
         parts.append(_pack_str(ch.name, "channel name"))
         parts.append(_pack_str(ch.unit, "channel unit"))
-        if noise_floors:
+    if extra:
+        parts.append(bytes([CHANNEL_EXTRA_SIZE]))
+        for ch in channels:
             if not 0 <= ch.noise_floor_counts <= 0xFFFF:
                 raise EncodeError(f"channel {ch.name!r} noise_floor_counts: expected 0..65535, "
                                   f"got {ch.noise_floor_counts}")
@@ -174,13 +178,15 @@ def encode_channel_table(channels: tuple[ChannelInfo, ...], noise_floors: bool =
     return b"".join(parts)
 
 
-def channel_table_crc(channels: tuple[ChannelInfo, ...], noise_floors: bool = False) -> int:
-    """CRC-32C of the table exactly as it goes on the wire (with or without floors)."""
-    return framing.crc32c(encode_channel_table(channels, noise_floors))
+def channel_table_crc(channels: tuple[ChannelInfo, ...], extra: bool = False) -> int:
+    """CRC-32C of the table exactly as it goes on the wire: with the extra block when it
+    is sent (4.2.1)."""
+    return framing.crc32c(encode_channel_table(channels, extra))
 
 
 def _enc_info(m: FirmwareInfo) -> bytes:
-    table = b"" if m.table_omitted else encode_channel_table(m.channels, m.noise_floors)
+    extra = m.channel_extra and not m.table_omitted  # an omitted table has no block
+    table = b"" if m.table_omitted else encode_channel_table(m.channels, extra)
     header = _INFO.pack(
         m.protocol_version,
         *m.version,
@@ -192,7 +198,7 @@ def _enc_info(m: FirmwareInfo) -> bytes:
         0 if m.table_omitted else len(m.channels),
         (INFO_TABLE_OMITTED if m.table_omitted else 0)
         | (INFO_WATCHDOG_TRIPPED if m.watchdog_tripped else 0)
-        | (INFO_NOISE_FLOORS if m.noise_floors else 0),
+        | (INFO_CHANNEL_EXTRA if extra else 0),
         m.time_us,
         m.table_crc,
     )
@@ -258,12 +264,17 @@ def encode_payload(msg: Message) -> bytes:
 
 def encode_frame(msg: Message, *, seq: int, ack: int = 0, flags: int = 0) -> bytes:
     """Complete wire bytes for *msg*: COBS(header | payload | CRC) + 0x00."""
-    t = message_type(msg)
+    return frame_payload(message_type(msg), encode_payload(msg), seq=seq, ack=ack, flags=flags)
+
+
+def frame_payload(t: MsgType, payload: bytes, *, seq: int, ack: int = 0, flags: int = 0) -> bytes:
+    """Complete wire bytes for an already encoded payload of type *t* (the link encodes a
+    reliable message's payload once and frames it again for each retransmission)."""
     if t in RELIABLE_TYPES:
         flags |= _RELIABLE
     if not (0 <= seq <= U32 and 0 <= ack <= U32):
         raise EncodeError(f"seq/ack must fit in 32 bits, got seq={seq} ack={ack}")
-    body = HEADER.pack(PROTOCOL_VERSION, t, flags & 0xFF, 0, seq, ack) + encode_payload(msg)
+    body = HEADER.pack(PROTOCOL_VERSION, t, flags & 0xFF, 0, seq, ack) + payload
     return framing.encode_frame(body)
 
 
@@ -273,7 +284,7 @@ def encode_frame(msg: Message, *, seq: int, ack: int = 0, flags: int = 0) -> byt
 def _dec_hello(b: bytes) -> Hello:
     pmin, pmax, flags, sid, hb, wd, crc = _fixed(b, _HELLO, MsgType.HELLO)
     return Hello(session_id=sid, proto_min=pmin, proto_max=pmax, heartbeat_ms=hb, watchdog_ms=wd,
-                 table_crc=crc, flags=flags)
+                 table_crc=crc, hello_flags=flags)
 
 
 def _dec_info(b: bytes) -> FirmwareInfo:
@@ -283,12 +294,15 @@ def _dec_info(b: bytes) -> FirmwareInfo:
     )
     off = _INFO.size
     fw_id, off = _unpack_str(b, off, t, "firmware_id")
-    floors = bool(info_flags & INFO_NOISE_FLOORS)
     channels = []
     for i in range(nch):
-        channel, off = _dec_channel(b, off, i, floors)
+        channel, off = _dec_channel(b, off, i)
         channels.append(channel)
-    _end(b, off, t)
+    extra = bool(info_flags & INFO_CHANNEL_EXTRA) and nch > 0
+    if extra:  # 4.2.1; bytes after the block are ignored (later revisions)
+        channels = _dec_channel_extra(b, off, channels)
+    else:
+        _end(b, off, t)
     return FirmwareInfo(
         protocol_version=pv,
         firmware_id=fw_id,
@@ -303,12 +317,12 @@ def _dec_info(b: bytes) -> FirmwareInfo:
         table_crc=crc,
         table_omitted=bool(info_flags & INFO_TABLE_OMITTED),
         watchdog_tripped=bool(info_flags & INFO_WATCHDOG_TRIPPED),
-        noise_floors=floors,
+        channel_extra=extra,
     )
 
 
-def _dec_channel(b: bytes, off: int, i: int, floors: bool) -> tuple[ChannelInfo, int]:
-    """Channel entry *i* at *off* (section 4.2; with *floors*, the 1.2 trailing field)."""
+def _dec_channel(b: bytes, off: int, i: int) -> tuple[ChannelInfo, int]:
+    """Channel entry *i* at *off* (section 4.2)."""
     t = MsgType.FIRMWARE_INFO
     if off + _CHANNEL.size > len(b):
         raise DecodeError(f"channel {i}: truncated", msg_type=t, offset=off,
@@ -317,14 +331,27 @@ def _dec_channel(b: bytes, off: int, i: int, floors: bool) -> tuple[ChannelInfo,
     off += _CHANNEL.size
     name, off = _unpack_str(b, off, t, f"channel {i} name")
     unit, off = _unpack_str(b, off, t, f"channel {i} unit")
-    noise = 0
-    if floors:
-        if off + _NOISE_FLOOR.size > len(b):
-            raise DecodeError(f"channel {i} noise_floor_counts: truncated", msg_type=t,
-                              offset=off, nack=Reason.BAD_LENGTH)
-        (noise,) = _NOISE_FLOOR.unpack_from(b, off)
-        off += _NOISE_FLOOR.size
-    return ChannelInfo(cid, name, unit, scale, offset, stream, noise), off
+    return ChannelInfo(cid, name, unit, scale, offset, stream), off
+
+
+def _dec_channel_extra(b: bytes, off: int, channels: list[ChannelInfo]) -> list[ChannelInfo]:
+    """The per-channel block after the table (4.2.1): ``u8 extra_size``, then one record
+    of that size per channel; the host takes the fields it knows from each record's
+    start (``noise_floor_counts``: 0 when the record is shorter) and skips the rest."""
+    t = MsgType.FIRMWARE_INFO
+    if off >= len(b):
+        raise DecodeError("channel extra block: extra_size missing", msg_type=t, offset=off,
+                          nack=Reason.BAD_LENGTH)
+    size = b[off]
+    off += 1
+    if off + size * len(channels) > len(b):
+        raise DecodeError(f"channel extra block: {len(channels)} records of {size} bytes need "
+                          f"{size * len(channels)}, got {len(b) - off}", msg_type=t,
+                          offset=off, nack=Reason.BAD_LENGTH)
+    if size < _NOISE_FLOOR.size:
+        return channels
+    return [replace(ch, noise_floor_counts=_NOISE_FLOOR.unpack_from(b, off + i * size)[0])
+            for i, ch in enumerate(channels)]
 
 
 def _dec_batch(b: bytes) -> SampleBatch:
@@ -354,6 +381,9 @@ def _dec_setpoints(b: bytes) -> Setpoints:
 
 def _dec_command(b: bytes) -> Command:
     dl, code, _r, a0, a1, a2, a3 = _fixed(b, _COMMAND, MsgType.COMMAND)
+    if code >= 0x100:  # firmware-specific, not one this end implements (section 4.8, 1.2)
+        raise DecodeError(f"command code 0x{code:04x} is not implemented", msg_type=MsgType.COMMAND,
+                          offset=8, nack=Reason.UNKNOWN_COMMAND)
     return Command(_enum(CommandCode, code, MsgType.COMMAND, "command code"), dl, (a0, a1, a2, a3))
 
 
@@ -524,5 +554,6 @@ __all__ = [
     "decode_payload",
     "encode_frame",
     "encode_payload",
+    "frame_payload",
     "message_type",
 ]

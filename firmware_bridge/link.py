@@ -32,7 +32,14 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from .codec import Frame, FrameDecoder, channel_table_crc, encode_frame, encode_payload
+from .codec import (
+    Frame,
+    FrameDecoder,
+    channel_table_crc,
+    encode_frame,
+    encode_payload,
+    frame_payload,
+)
 from .errors import BridgeUsageError, LinkDownError
 from .link_config import LinkConfig, LinkStats
 from .link_events import (
@@ -99,6 +106,7 @@ class _Pending:
     seq: int
     msg: Message
     msg_type: MsgType
+    payload: bytes  # encoded once, framed again for each (re)transmission
     sent_at: float = 0.0
     tries: int = 0
 
@@ -193,12 +201,12 @@ class Link:
         t = _TYPE_OF[type(msg)]
         s = self._s
         if t in RELIABLE_TYPES:
-            encode_payload(msg)  # raises EncodeError before any state changes
+            payload = encode_payload(msg)  # raises EncodeError before any state changes
             if len(s.queued) >= self.config.max_queued:
                 raise BridgeUsageError(
                     f"reliable queue full ({self.config.max_queued} messages waiting)"
                 )
-            p = _Pending(s.tx_next, msg, t)
+            p = _Pending(s.tx_next, msg, t, payload)
             s.tx_next = (s.tx_next + 1) % _MOD or 1
             if len(s.outstanding) < self.config.window:
                 s.outstanding.append(p)
@@ -338,7 +346,7 @@ class Link:
         ack, flags = self._header_ack()
         if retransmit:
             flags |= _RETRANSMIT
-        self._write(encode_frame(p.msg, seq=p.seq, ack=ack, flags=flags))
+        self._write(frame_payload(p.msg_type, p.payload, seq=p.seq, ack=ack, flags=flags))
         p.sent_at = now
         p.tries += 1
 
@@ -348,7 +356,7 @@ class Link:
             heartbeat_ms=min(0xFFFF, round(self.config.heartbeat_interval * 1000)),
             watchdog_ms=min(0xFFFF, round(self.config.loss_timeout * 1000)),
             table_crc=self._known_table[0] if self._known_table else 0,
-            flags=HelloFlag.NOISE_FLOORS,  # 1.2: we read the channels' noise floors
+            hello_flags=HelloFlag.WANTS_CHANNEL_EXTRA,  # 1.2: we read the noise floors
         )
         self._write(encode_frame(hello, seq=0))
         self._next_hello = now + self.config.handshake_interval
@@ -491,8 +499,8 @@ class Link:
         self._events.append(MessageReceived(nack, 0))
 
     def _on_hello(self, hello: Hello, now: float) -> None:
-        if self.role is not Role.FIRMWARE:
-            self.stats.ignored += 1
+        if self.role is not Role.FIRMWARE or hello.session_id == 0:
+            self.stats.ignored += 1  # session 0 is not a session (section 4.1, 1.2)
             return
         if not hello.proto_min <= PROTOCOL_VERSION <= hello.proto_max:
             self.stats.nacks_tx += 1
@@ -512,13 +520,13 @@ class Link:
 
     def _send_info(self, now: float) -> None:
         assert self.firmware_info is not None
-        # 1.2: the noise floors only to a host that asked (a 1.0/1.1 host could not skip
-        # them: channel entries carry no length); the CRC is of the table as sent
-        floors = self.peer_hello is not None and bool(
-            self.peer_hello.flags & HelloFlag.NOISE_FLOORS)
-        self._table_crc = channel_table_crc(self.firmware_info.channels, floors)
+        # 1.2: the extra block only to a host that asked (a 1.0/1.1 decoder rejects bytes
+        # after the table, 4.2.1); the CRC is of the table as sent
+        extra = self.peer_hello is not None and bool(
+            self.peer_hello.hello_flags & HelloFlag.WANTS_CHANNEL_EXTRA)
+        self._table_crc = channel_table_crc(self.firmware_info.channels, extra)
         cached = self.peer_hello is not None and self.peer_hello.table_crc == self._table_crc
-        info = replace(self.firmware_info, session_id=self.session_id, noise_floors=floors,
+        info = replace(self.firmware_info, session_id=self.session_id, channel_extra=extra,
                        time_us=self.local_time_us(now), table_crc=self._table_crc,
                        table_omitted=cached and bool(self.firmware_info.channels),
                        watchdog_tripped=bool(self.status & Status.WATCHDOG_TRIPPED))

@@ -1,29 +1,24 @@
 """A minimal firmware end on a pseudo-terminal: the bridge's self-test peer.
 
-``LoopbackFirmware`` answers the handshake, sends heartbeats, streams a
-synthetic sample batch stream, executes commands (ACCEPTED then DONE, or
-REJECTED with a reason: expired, e-stop latched), keeps the standard
-parameters (docs/protocol.md section 4.13, ranges compared in float32) and
-latches e-stops. It is what ``rig-bridge selftest`` talks to, what the
-bridge's own tests run against, and a reference for the firmware rules of
-protocol 1.1 that do not need physics (``sim_hw`` is the full rig):
-
-* a one-number drum model (speed follows fresh setpoints at ``drum_accel``
-  while the motors are enabled; a controlled stop brakes at ``brake_decel``
-  and reports EVENT(STANDSTILL) when |speed| < 0.05 rad/s);
-* the watchdog (section 6): a timer at exactly ``watchdog_ms`` after the
-  last valid frame, checked again before any new input; a trip, a declared
-  link loss in either direction, or a new session while the motors are on
-  stops the motors, sets WATCHDOG_TRIPPED and queues EVENT(WATCHDOG_STOP);
-  after a declared loss one last HEARTBEAT shows the new status;
-* events raised while no session is up, or lost with a session, are held
-  and delivered first in the next session.
+``LoopbackFirmware`` is the one firmware model (``firmware_core.FirmwareCore``,
+the same rules as ``sim_hw``'s simulated rig) configured with a trivial
+machine, ``DrumOnly``: a one-number drum and no drive or arm. Speed follows
+fresh set-points at ``drum_accel`` while the motors are on; a controlled
+stop brakes at ``brake_decel`` and the core reports EVENT(STANDSTILL) when
+|speed| < 0.05 rad/s; DRIVE_TO, DUMP and STOW pass the core's preconditions
+and are DONE at once. Around it: the handshake, heartbeats and a synthetic
+sample stream, the watchdog timer (section 6: at exactly ``watchdog_ms``
+after the last valid frame, checked again before any new input), the last
+heartbeat after a declared loss, and events held for the next session. It
+is what ``rig-bridge selftest`` talks to and what the bridge's and the
+conformance harness's tests run against.
 
 Faults for tests: ``drop_rx`` (drop the next N reads from the controller),
 ``mute`` (stop transmitting, the link dies in one direction) and
 ``pull_cable()`` (close the pty; ``plug_cable()`` opens a new one behind the
-same symlink). Hooks a test-only subclass may override to break a rule on
-purpose: ``incoming``, ``command_expired``, ``trip``.
+same symlink). A test-only subclass may break a rule on purpose through
+``incoming`` / ``outgoing`` (bytes before the link / on the wire),
+``make_core`` (a core subclass) and ``hold``.
 """
 
 from __future__ import annotations
@@ -32,12 +27,12 @@ import asyncio
 import math
 from collections import deque
 from dataclasses import dataclass, field, replace
-from enum import Enum
 
 import numpy as np
 
 from .codec import encode_frame
 from .fdtransport import FdTransport
+from .firmware_core import FirmwareCore, MotionHandler, Power
 from .link import (
     DeliveryFailed,
     HandshakeCompleted,
@@ -53,42 +48,63 @@ from .messages import (
     ChannelInfo,
     Command,
     CommandCode,
-    CommandResult,
-    EStop,
     Event,
-    EventCode,
     FirmwareInfo,
-    FirmwareSeverity,
-    Hello,
     Message,
     Param,
-    ParamGet,
-    ParamSet,
-    ParamStatus,
-    ParamValue,
-    Reason,
     ResetNotice,
     ResetReason,
-    ResultStatus,
     SampleBatch,
     Setpoints,
-    Status,
 )
-from .params import STANDARD_PARAMS, in_range_f32
+from .params import STANDARD_PARAMS
 from .pty import PtyPort
 from .transport import LinkProtocol
 
 STANDSTILL_SPEED = 0.05  # rad/s
+
+__all__ = ["DrumOnly", "LoopbackFirmware", "default_channels"]
 
 
 def default_channels(n: int = 4) -> tuple[ChannelInfo, ...]:
     return tuple(ChannelInfo(i, f"ch{i}", "V", 10.0 / 32767, 0.0) for i in range(n))
 
 
-class Motors(Enum):
-    OFF = "off"
-    ON = "on"
-    STOPPING = "stopping"
+class DrumOnly:
+    """The loopback's machine (a ``RigModel``): one drum speed, nothing else."""
+
+    def __init__(self, accel: float, brake_decel: float) -> None:
+        self.accel = accel
+        self.brake_decel = brake_decel
+        self.speed = 0.0
+
+    def enable_refusal(self) -> str | None:
+        return None
+
+    def power_enabled(self) -> None:
+        pass
+
+    def power_cut(self) -> None:
+        self.speed = 0.0
+
+    def motion_handlers(self) -> dict[CommandCode, MotionHandler]:
+        return {}  # DRIVE_TO, DUMP, STOW: DONE at once once the preconditions pass
+
+    def step(self, core: FirmwareCore, dt: float, now: float) -> None:
+        if core.power is Power.ON:
+            sp = core.fresh_setpoint(now)
+            vmax = core.params[Param.MAX_DRUM_SPEED_RAD_S]
+            target = min(max(sp.drum_speed, -vmax), vmax) if sp is not None else 0.0
+            step = self.accel * dt
+            self.speed += min(max(target - self.speed, -step), step)
+        elif core.power is Power.STOPPING:
+            slower = max(0.0, abs(self.speed) - self.brake_decel * dt)
+            self.speed = math.copysign(slower, self.speed)
+            if slower < STANDSTILL_SPEED:
+                self.speed = 0.0
+                core.standstill_reached()
+        else:
+            self.speed = 0.0
 
 
 @dataclass
@@ -105,22 +121,16 @@ class LoopbackFirmware:
     def __post_init__(self) -> None:
         self.port = PtyPort(self.link_path)
         self.info = FirmwareInfo(
-            protocol_version=PROTOCOL_VERSION, firmware_id="loopback", version=(1, 1, 0),
+            protocol_version=PROTOCOL_VERSION, firmware_id="loopback", version=(1, 2, 0),
             session_id=0, boot_id=self.boot_id, capabilities=0,
             sample_rate_hz=self.sample_rate_hz, batch_samples=self.batch_samples,
             channels=self.channels,
         )
         self.link = self._new_link()
-        self.params: dict[int, float] = {pid: p.default for pid, p in STANDARD_PARAMS.items()}
-        self.params[Param.SAMPLE_RATE_HZ] = float(self.sample_rate_hz)
-        self.params[Param.BATCH_SAMPLES] = float(self.batch_samples)
+        self.drum = DrumOnly(self.drum_accel, self.brake_decel)
+        self.core = self._boot_core()
         self.commands: list[Command] = []
         self.setpoints: list[Setpoints] = []
-        self.estop_latched = False
-        self.motors = Motors.OFF
-        self.watchdog_tripped = False
-        self.drum_speed = 0.0
-        self.last_heard: float | None = None
         self.held: deque[Message] = deque(maxlen=64)
         self.drop_rx = 0
         self.mute = False
@@ -130,15 +140,23 @@ class LoopbackFirmware:
         self._sample_index = 0
         self._batch_timer: asyncio.TimerHandle | None = None
         self._watchdog_timer: asyncio.TimerHandle | None = None
-        self._setpoint: Setpoints | None = None
-        self._setpoint_until = -math.inf
         self._last_tick: float | None = None
-        self._stop_started = 0.0
-        self._stop_cause = ""
-        self._stop_command: tuple[int, int] | None = None  # (seq, session) of a running STOP
 
     def _new_link(self) -> Link:
         return Link(Role.FIRMWARE, self.link_config, firmware_info=self.info)
+
+    def make_core(self, params: dict[Param, float]) -> FirmwareCore:
+        """The firmware model; a test-only subclass returns a deliberately broken one."""
+        return FirmwareCore(params)
+
+    def _boot_core(self) -> FirmwareCore:
+        params = {Param(pid): p.default for pid, p in STANDARD_PARAMS.items()}
+        params[Param.SAMPLE_RATE_HZ] = float(self.sample_rate_hz)
+        params[Param.BATCH_SAMPLES] = float(self.batch_samples)
+        params[Param.SLOW_STREAM_RATE_HZ] = 0.0  # no stream 1
+        core = self.make_core(params)
+        core.attach(self.drum)
+        return core
 
     # --- wiring -------------------------------------------------------------------
     @property
@@ -146,17 +164,20 @@ class LoopbackFirmware:
         return self.port.path
 
     @property
-    def watchdog_s(self) -> float:
-        return self.params[Param.WATCHDOG_MS] / 1000.0
+    def motors(self) -> Power:
+        return self.core.power
 
     @property
-    def status(self) -> int:
-        st = Status.ESTOP if self.estop_latched else 0
-        if self.motors is Motors.ON:
-            st |= Status.MOTORS_ENABLED
-        if self.watchdog_tripped:
-            st |= Status.WATCHDOG_TRIPPED
-        return int(st)
+    def estop_latched(self) -> bool:
+        return self.core.estop_latched
+
+    @property
+    def watchdog_tripped(self) -> bool:
+        return self.core.watchdog_tripped
+
+    @property
+    def drum_speed(self) -> float:
+        return self.drum.speed
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -189,9 +210,8 @@ class LoopbackFirmware:
         self.info = replace(self.info, boot_id=self.boot_id)
         self.link = self._new_link()
         self.link.set_clock_origin(loop.time())
-        self.motors = Motors.OFF
-        self.watchdog_tripped = False
-        self.drum_speed = 0.0
+        self.drum = DrumOnly(self.drum_accel, self.brake_decel)
+        self.core = self._boot_core()
         self.held.clear()
         if self._proto is not None:
             self._proto.link = self.link
@@ -206,172 +226,82 @@ class LoopbackFirmware:
         """Bytes from the host before the link sees them."""
         return data
 
-    def command_expired(self, cmd: Command, fw_now_us: int) -> bool:
-        return fw_now_us > cmd.deadline_us
+    def outgoing(self, data: bytes) -> bytes:
+        """Bytes from the link before they go on the wire."""
+        return data
 
-    def trip(self, silent_s: float, text: str) -> None:
-        """The watchdog / link-loss stop (section 6)."""
-        if self.motors is Motors.OFF or self.watchdog_tripped:
-            return
-        self.watchdog_tripped = True
-        self._begin_stop("watchdog")
-        self._event(EventCode.WATCHDOG_STOP, FirmwareSeverity.FAULT, silent_s * 1000, text)
+    def hold(self, msg: Message) -> None:
+        """An event raised without a session: delivered first in the next one (section 6)."""
+        self.held.append(msg)
 
-    # --- link events ----------------------------------------------------------------
+    # --- the core's clock and outbox -------------------------------------------------
+    def _sync(self, now: float) -> None:
+        self.core.time = self.link.local_time_us(now) / 1e6
+
     def check_watchdog(self, now: float) -> None:
-        if self.last_heard is not None and now - self.last_heard >= self.watchdog_s:
-            silent = now - self.last_heard
-            self.trip(silent, f"no message from the controller for {silent * 1000:.0f} ms")
-        self.link.status = self.status
+        self._sync(now)
+        self.core.check_watchdog(now)
+        self.flush(now)
 
     def heard(self, now: float) -> None:
-        self.last_heard = now
+        self.core.controller_heard(now)
 
+    def flush(self, now: float) -> None:
+        """The core's outbox to the link: results only to the session that asked."""
+        link = self.link
+        while self.core.outbox:
+            msg, session = self.core.outbox.popleft()
+            if link.is_up and (session is None or session == link.session_id):
+                link.send(msg, now)
+            elif session is None:
+                self.hold(msg)
+        link.status = self.core.status
+
+    # --- link events ----------------------------------------------------------------
     def on_event(self, event: LinkEvent) -> None:
         now = asyncio.get_running_loop().time()
+        self._sync(now)
         link = self.link
+        core = self.core
         if isinstance(event, HandshakeCompleted):
-            self._on_session(event.hello, now)
+            self._stream_seq = 0
+            core.on_session(event.hello, now)
+            held = list(self.held)
+            self.held.clear()
+            for msg in held:
+                link.send(msg, now)
         elif isinstance(event, LinkLost):
-            silent = now - self.last_heard if self.last_heard is not None else 0.0
-            if event.direction == "tx":  # the host stopped showing it hears us that long ago
-                silent = link.config.loss_timeout
-            self.trip(silent, f"link lost: {event.direction}: {event.reason}")
-            link.status = self.status
+            waited = link.config.loss_timeout if event.direction == "tx" else None
+            core.link_lost(f"{event.direction}: {event.reason}", now, waited)
+            self.flush(now)
             link.send_heartbeat(now)  # the last status, for a host that still listens
         elif isinstance(event, DeliveryFailed) and isinstance(event.message, Event):
-            self.held.append(event.message)
+            self.hold(event.message)
         elif isinstance(event, MessageReceived):
-            self._on_message(event.message, event.seq, now)
-        link.status = self.status
-        loss = max(self.watchdog_s, 2 * link.config.heartbeat_interval)
+            if isinstance(event.message, Command):
+                self.commands.append(event.message)
+            elif isinstance(event.message, Setpoints):
+                self.setpoints.append(event.message)
+            core.on_message(event.message, event.seq, link.session_id, now,
+                            link.local_time_us(now))
+        self.flush(now)
+        loss = max(core.watchdog_s, 2 * link.config.heartbeat_interval)
         if link.config.loss_timeout != loss:  # link-loss detection follows the watchdog
             link.config = replace(link.config, loss_timeout=loss)
         self._arm_watchdog()
 
-    def _on_session(self, hello: Hello | None, now: float) -> None:
-        self._stream_seq = 0
-        if hello is not None and hello.watchdog_ms:
-            spec = STANDARD_PARAMS[Param.WATCHDOG_MS]
-            self.params[Param.WATCHDOG_MS] = float(min(max(hello.watchdog_ms, spec.lo), spec.hi))
-        if self.motors is not Motors.OFF:
-            self.trip(0.0, "link lost: a new session started")
-        self.last_heard = now
-        self._stop_command = None
-        held = list(self.held)
-        self.held.clear()
-        for msg in held:
-            self.link.send(msg, now)
-
-    def _event(self, code: EventCode, severity: FirmwareSeverity, value: float, text: str) -> None:
-        now = asyncio.get_running_loop().time()
-        ev = Event(self.link.local_time_us(now), code, severity, float(value), text)
-        if self.link.is_up:
-            self.link.send(ev, now)
-        else:
-            self.held.append(ev)
-
-    def _on_message(self, msg: Message, seq: int, now: float) -> None:
-        link = self.link
-        if isinstance(msg, Command):
-            self.commands.append(msg)
-            self._on_command(msg, seq, now)
-        elif isinstance(msg, Setpoints):
-            if link.local_time_us(now) <= msg.deadline_us:
-                self.setpoints.append(msg)
-                self._setpoint = msg
-                self._setpoint_until = now + (msg.deadline_us - link.local_time_us(now)) / 1e6
-        elif isinstance(msg, EStop):
-            self.motors = Motors.OFF  # category 0: power cut at once
-            self._stop_command = None
-            if not self.estop_latched:
-                self.estop_latched = True
-                self._event(EventCode.ESTOP_LATCHED, FirmwareSeverity.CRITICAL, 0.0, msg.reason)
-        elif isinstance(msg, ParamGet | ParamSet):
-            link.send(self._param(msg, seq), now)
-
-    def _on_command(self, msg: Command, seq: int, now: float) -> None:
-        link = self.link
-
-        def result(status: ResultStatus, reason: Reason = Reason.NONE, detail: str = "") -> None:
-            link.send(CommandResult(seq, msg.code, status, reason, detail), now)
-
-        if self.command_expired(msg, link.local_time_us(now)):
-            result(ResultStatus.REJECTED, Reason.EXPIRED, "deadline passed")
-            return
-        if self.estop_latched and msg.code is not CommandCode.RESET_ESTOP:
-            result(ResultStatus.REJECTED, Reason.ESTOP_LATCHED)
-            return
-        result(ResultStatus.ACCEPTED)
-        if msg.code is CommandCode.RESET_ESTOP and self.estop_latched:
-            self.estop_latched = False
-            self._event(EventCode.ESTOP_RESET, FirmwareSeverity.INFO, 0.0, "e-stop reset")
-        elif msg.code is CommandCode.ENABLE and msg.args[0] >= 0.5:
-            self.motors = Motors.ON
-            self.watchdog_tripped = False
-        elif msg.code is CommandCode.ENABLE or msg.code is CommandCode.STOP:
-            self._begin_stop(msg.code.name)
-            if msg.code is CommandCode.STOP and self.motors is Motors.STOPPING:
-                self._stop_command = (seq, link.session_id)
-                return  # DONE at standstill
-        result(ResultStatus.DONE)
-
-    def _param(self, msg: ParamGet | ParamSet, seq: int) -> ParamValue:
-        pid = msg.param_id
-        spec = STANDARD_PARAMS.get(pid)
-        if spec is None:
-            return ParamValue(seq, pid, ParamStatus.UNKNOWN_PARAM, 0.0)
-        status = ParamStatus.OK
-        if isinstance(msg, ParamSet):
-            if not spec.writable:
-                status = ParamStatus.READ_ONLY
-            elif not in_range_f32(msg.value, spec.lo, spec.hi):
-                status = ParamStatus.OUT_OF_RANGE
-            else:
-                self.params[pid] = float(round(msg.value)) if spec.whole else msg.value
-        return ParamValue(seq, pid, status, self.params[pid])
-
     # --- the drum and the timers ---------------------------------------------------------
-    def _begin_stop(self, cause: str) -> None:
-        if self.motors is Motors.ON:
-            self.motors = Motors.STOPPING
-            self._stop_started = asyncio.get_running_loop().time()
-            self._stop_cause = cause
-
     def _drum_step(self, now: float) -> None:
         dt = 0.0 if self._last_tick is None else now - self._last_tick
         self._last_tick = now
-        if self.motors is Motors.ON:
-            sp = self._setpoint
-            fresh = sp is not None and sp.enable and now <= self._setpoint_until
-            target = sp.drum_speed if fresh and sp is not None else 0.0
-            step = self.drum_accel * dt
-            self.drum_speed += min(max(target - self.drum_speed, -step), step)
-        elif self.motors is Motors.STOPPING:
-            slower = max(0.0, abs(self.drum_speed) - self.brake_decel * dt)
-            self.drum_speed = math.copysign(slower, self.drum_speed)
-            if slower < STANDSTILL_SPEED:
-                self._standstill(now)
-        else:
-            self.drum_speed = 0.0
-
-    def _standstill(self, now: float) -> None:
-        self.drum_speed = 0.0
-        self.motors = Motors.OFF
-        took = (now - self._stop_started) * 1000
-        self._event(EventCode.STANDSTILL, FirmwareSeverity.INFO, took,
-                    f"standstill {took:.0f} ms after the stop ({self._stop_cause})")
-        if self._stop_command is not None:
-            seq, session = self._stop_command
-            self._stop_command = None
-            if self.link.is_up and self.link.session_id == session:
-                self.link.send(CommandResult(seq, CommandCode.STOP, ResultStatus.DONE), now)
+        self._sync(now)
+        self.drum.step(self.core, dt, now)
+        self.flush(now)
 
     def _arm_watchdog(self) -> None:
-        if self._proto is None or self.last_heard is None or self.motors is Motors.OFF \
-                or self.watchdog_tripped:
+        deadline = self.core.watchdog_deadline
+        if self._proto is None or deadline is None:
             return
-        deadline = self.last_heard + self.watchdog_s
         timer = self._watchdog_timer
         if timer is not None and timer.when() <= deadline:
             return
@@ -438,7 +368,7 @@ class _FirmwareProtocol(LinkProtocol):
         """Events first, so what they send (results, the last heartbeat) goes out now."""
         while (event := self.link.next_event()) is not None:
             self.on_event(event)
-        out = self.link.data_to_send()
+        out = self.fw.outgoing(self.link.data_to_send())
         if self.fw.mute:
             out = b""  # discard: the firmware's transmitter is dead
         if out and self.transport is not None and not self.transport.is_closing():

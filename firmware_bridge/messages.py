@@ -12,9 +12,10 @@ from enum import IntEnum, IntFlag
 
 import numpy as np
 
-PROTOCOL_VERSION = 1
-#: document revision (docs/protocol.md); the header's version byte stays PROTOCOL_VERSION
+PROTOCOL_VERSION = 1  # the header byte: every 1.x revision is wire-compatible
+#: the document revision of docs/protocol.md this code implements (major, minor)
 PROTOCOL_REVISION = (1, 2)
+PROTOCOL_REVISION_TEXT = f"{PROTOCOL_REVISION[0]}.{PROTOCOL_REVISION[1]}"
 
 #: SAMPLE_BATCH count of a sensor that gives no reading (section 4.6); quantisation
 #: never produces it (the rails are +-COUNT_RAIL)
@@ -134,10 +135,10 @@ class Capability(IntFlag):
 
 
 class HelloFlag(IntFlag):
-    """What a host understands beyond revision 1.0: HELLO's ``flags`` (the u16 at offset
-    2, reserved and 0 before 1.2; a firmware ignores bits it does not know, section 4.1)."""
+    """What a host asks for beyond revision 1.1: HELLO's ``hello_flags`` (the u16 at
+    offset 2, reserved and 0 in 1.1; other bits 0 and ignored, section 4.1)."""
 
-    NOISE_FLOORS = 0x0001  # 1.2: channel entries may carry noise_floor_counts (section 4.2)
+    WANTS_CHANNEL_EXTRA = 0x01  # 1.2: the per-channel extra block after the table (4.2.1)
 
 
 class Status(IntFlag):
@@ -171,6 +172,8 @@ class Param(IntEnum):
     DRUM_SPEED_KP = 6
     DRUM_SPEED_KI = 7
     MAX_DRUM_SPEED_RAD_S = 8
+    SITE_HALF_SIZE_M = 9  # 1.2: DRIVE_TO targets within +- this (section 4.8)
+    SLOW_STREAM_RATE_HZ = 10  # 1.2: stream 1's sample rate, 0 without stream 1 (4.6)
 
 
 class ParamStatus(IntEnum):
@@ -188,9 +191,9 @@ class ChannelInfo:
     scale: float  # physical = offset + scale * count
     offset: float = 0.0
     stream_id: int = 0  # the sample stream whose batches carry this channel
-    #: 1.2: the sensor always shows at least this much noise, in counts (0: unknown, it
-    #: may read bit-identical counts while nothing moves); on the wire only to a host
-    #: that set HelloFlag.NOISE_FLOORS (section 4.2)
+    #: 1.2: one standard deviation of the sensor's noise at rest, in counts; 0 unknown
+    #: (it may read bit-identical counts while nothing moves), 0xFFFF always noisy; sent
+    #: in the extra block to a host that set HelloFlag.WANTS_CHANNEL_EXTRA (4.2.1)
     noise_floor_counts: int = 0
 
 
@@ -202,7 +205,7 @@ class Hello:
     heartbeat_ms: int = 25
     watchdog_ms: int = 250
     table_crc: int = 0  # CRC of the channel table the host has cached (0: none)
-    flags: int = 0  # HelloFlag bits (1.2)
+    hello_flags: int = 0  # HelloFlag bits (1.2, 4.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,9 +223,9 @@ class FirmwareInfo:
     table_crc: int = 0  # CRC-32C of the encoded channel table (section 4.2)
     table_omitted: bool = False  # the host's cached table matched: channels not sent
     watchdog_tripped: bool = False  # a watchdog or link-loss stop awaits a new ENABLE
-    #: 1.2: each channel entry on the wire ends with its u16 noise_floor_counts
-    #: (info_flags bit 2; set only for a host whose HELLO asked for it)
-    noise_floors: bool = False
+    #: 1.2: the per-channel extra block follows the table on the wire (info_flags bit 2
+    #: CHANNEL_EXTRA, 4.2.1; only for a host whose HELLO asked for it)
+    channel_extra: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,5 +73,9 @@ STANDARD_PARAMS: dict[int, ParamDef] = {
                  meaning="drum speed loop integral gain"),
         ParamDef(Param.MAX_DRUM_SPEED_RAD_S, "rad/s", 0.1, 10.0, 6.0, Access.READ_WRITE,
                  meaning="drum speed setpoints are clamped to +- this"),
+        ParamDef(Param.SITE_HALF_SIZE_M, "m", 0.0, 1e6, 50.0, Access.READ_ONLY,
+                 meaning="DRIVE_TO targets must lie within |x|, |y| <= this (1.2)"),
+        ParamDef(Param.SLOW_STREAM_RATE_HZ, "Hz", 0, 10_000, 20, Access.READ_ONLY, True,
+                 "sample rate of stream 1 (navigation), 0 when there is none (1.2)"),
     )
 }

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-__all__ = ["BoundsError", "ErrorFactory", "bounded_problem", "finite_in", "int_in"]
+__all__ = ["BoundsError", "ErrorFactory", "bounded_problem", "finite_in", "int_in", "short_repr"]
 
 #: Builds the caller's exception from (key, problem).
 ErrorFactory = Callable[[str, str], Exception]
@@ -35,7 +35,8 @@ class BoundsError(ValueError):
         super().__init__(f"{key}: {problem}")
 
 
-def _short(value: object) -> str:
+def short_repr(value: object) -> str:
+    """``repr(value)`` cut to 40 characters, for error messages about untrusted input."""
     try:
         text = repr(value)
     except ValueError:  # an int beyond the interpreter's digit limit
@@ -59,15 +60,15 @@ def bounded_problem(value: object, lo: float = -math.inf, hi: float = math.inf, 
     if isinstance(value, bool) or not isinstance(value, int | float) or (
             integer and not isinstance(value, int)):
         kind = "an integer" if integer else "a finite number"
-        return f"expected {kind}, got {_short(value)}"
+        return f"expected {kind}, got {short_repr(value)}"
     try:
         as_float = float(value)
     except OverflowError:
         as_float = math.inf
     if not math.isfinite(as_float):
-        return f"expected a finite number, got {_short(value)}"
+        return f"expected a finite number, got {short_repr(value)}"
     if not lo <= value <= hi:
-        shown = f"{value:g}" if isinstance(value, float) else _short(value)
+        shown = f"{value:g}" if isinstance(value, float) else short_repr(value)
         return f"expected {_range(lo, hi)}, got {shown}"
     return None
 

@@ -1,6 +1,12 @@
-"""The simulated microcontroller's behaviour: inner loops, commands, protections.
+"""The simulated microcontroller's behaviour: inner loops, long actions, protections.
 
-Theory of operation. ``Firmware`` is sans-I/O like the link it sits on:
+Theory of operation. ``Firmware`` is sans-I/O like the link it sits on. It
+is the one firmware model (``firmware_bridge.firmware_core.FirmwareCore``:
+sessions, watchdog, set-points, command preconditions, ENABLE / STOP /
+RESET_ESTOP, e-stop, parameters, results) configured with the simulated
+rig: it adds the plant-side hooks (``RigModel``: CAUSE_PRESENT causes, the
+drum loop reset, the long actions of ``firmware_commands.MotionCommands``)
+and the control step:
 
 * ``on_message(msg, seq, session, now, fw_time_us)`` handles what the link
   delivered; ``controller_heard(now)`` is called for every valid frame.
@@ -29,84 +35,33 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
-from dataclasses import dataclass
 
+from firmware_bridge.firmware_core import Action, FirmwareCore, MotionHandler, Power
 from firmware_bridge.messages import (
     Capability,
-    Command,
     CommandCode,
-    EStop,
-    Event,
     EventCode,
     FirmwareSeverity,
-    Hello,
-    Message,
     Param,
-    ParamGet,
-    ParamSet,
-    ParamStatus,
-    ParamValue,
     Reason,
     ResultStatus,
     Setpoints,
     Status,
 )
-from firmware_bridge.params import STANDARD_PARAMS, in_range_f32
 
-from .channels import CHANNELS
+from .channels import CHANNELS, SLOW_RATE_HZ
 from .drum_loop import DrumSpeedLoop
-from .firmware_commands import Action, CommandHandlers, Power
+from .firmware_commands import ArmHold, MotionCommands
+from .firmware_config import PARAM_ATTRS, FirmwareConfig, initial_params
 from .plant import Actuation, RigPlant
 
 #: what the simulated firmware implements beyond the base protocol (FIRMWARE_INFO)
 CAPABILITIES = int(Capability.DRIVE_ARM_FOLLOW)
 
+__all__ = ["CAPABILITIES", "PARAM_ATTRS", "Firmware", "FirmwareConfig", "Power"]
+
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class FirmwareConfig:
-    sample_rate_hz: int = 1000
-    batch_samples: int = 5
-    watchdog_ms: int = 250
-    watchdog_fixed: bool = False  # True: a HELLO's watchdog_ms does not override it
-    current_limit: float = 20.0  # A
-    arm_rate_limit: float = 0.05  # m/s
-    max_drum_speed: float = 6.0  # rad/s
-    speed_kp: float = 8.0  # A per rad/s
-    speed_ki: float = 40.0  # A per rad
-    drum_accel: float = 4.0  # rad/s^2 ramp of the speed reference
-    arm_kp: float = 2.0  # 1/s
-    dump_speed: float = 3.0  # rad/s (reverse)
-    dump_timeout: float = 30.0  # s
-    temp_limit: float = 120.0  # degC: over-temperature trip
-    temp_clear: float = 100.0  # degC: trip clears below
-    low_soc: float = 20.0  # %: LOW_BATTERY warning
-    critical_soc: float = 5.0  # %: motors refused
-    max_drive_speed: float = 0.3  # m/s
-    arrive_tolerance: float = 0.05  # m
-    stow_tolerance: float = 0.005  # m
-    dig_depth_for_busy: float = 0.005  # m: deeper than this, DRIVE_TO is refused
-    # DRIVE_TO with arg3 = 1 (the arm follows the set-points while driving, section 4.8)
-    drive_arm_clearance: float = 0.03  # m: the drum never lower than this while driving
-    drive_low_arm_height: float = 0.10  # m: below this the drive is slowed ...
-    drive_low_arm_speed: float = 0.10  # m/s: ... to this
-    drive_low_arm_ramp: float = 0.03  # m: from max_drive_speed over this much more height
-    dump_arrival_m: float = 0.3  # m: DUMP ends an arm-follow DRIVE_TO this close to its target
-
-
-# param id -> FirmwareConfig attribute; ranges and access in firmware_bridge.params
-PARAM_ATTRS: dict[int, str] = {
-    Param.WATCHDOG_MS: "watchdog_ms",
-    Param.DRUM_CURRENT_LIMIT_A: "current_limit",
-    Param.ARM_RATE_LIMIT_M_S: "arm_rate_limit",
-    Param.SAMPLE_RATE_HZ: "sample_rate_hz",
-    Param.BATCH_SAMPLES: "batch_samples",
-    Param.DRUM_SPEED_KP: "speed_kp",
-    Param.DRUM_SPEED_KI: "speed_ki",
-    Param.MAX_DRUM_SPEED_RAD_S: "max_drum_speed",
-}
 STANDSTILL_SPEED = 0.05  # rad/s: below this the drum is at standstill (section 6)
 
 
@@ -118,185 +73,52 @@ def _clamp(v: float, lo: float, hi: float) -> float:
     return lo if v < lo else hi if v > hi else v
 
 
-class Firmware(CommandHandlers):
+class Firmware(FirmwareCore):
     """The rig's firmware logic over one boot (a reset makes a new one)."""
 
     def __init__(self, config: FirmwareConfig, plant: RigPlant) -> None:
+        super().__init__(initial_params(config, site_half_size=plant.site.half_size,
+                                        slow_rate_hz=SLOW_RATE_HZ),
+                         watchdog_fixed=config.watchdog_fixed)
         self.config = config
         self.plant = plant
-        self.params: dict[str, float] = {name: float(getattr(config, name))
-                                         for name in PARAM_ATTRS.values()}
-        self.power = Power.OFF
-        self.estop_latched = False
-        self.estop_cause = False  # panel button still pressed
-        self.watchdog_tripped = False
         self.overtemp = False
         self.sensor_faults: set[int] = set()
-        self.action: Action | None = None
-        self.setpoint: Setpoints | None = None
-        self.setpoint_until = -math.inf  # wall time
-        self.last_heard: float | None = None
-        self.time = 0.0  # simulated seconds since boot
-        self.outbox: deque[tuple[Message, int | None]] = deque()
-        self.counters = {"setpoints": 0, "setpoints_expired": 0, "commands": 0,
-                         "commands_rejected": 0}
         self._act = Actuation()
         self.drum = DrumSpeedLoop(config.drum_accel)
-        self._stop_started = 0.0  # simulated time the running controlled stop began
-        self._stop_cause = ""
         self._end_stop_reported = False
         self._low_batt_warned = False
         self._critical_reported = False
-        self._arm_hold = plant.state.arm_pos
-        self._rules = self._command_rules()
+        self.hold = ArmHold(plant.state.arm_pos)
+        self.motion = MotionCommands(self, plant, config, self.hold)
+        self.attach(self)
 
-    # --- state --------------------------------------------------------------------
+    # --- the plant side of the core (RigModel) -----------------------------------------
+    def enable_refusal(self) -> str | None:
+        p = self.plant.state
+        if self.overtemp:
+            return f"motor over temperature ({p.motor_temp:.0f} degC)"
+        if p.soc < self.config.critical_soc:
+            return f"battery critical ({p.soc:.1f} %)"
+        return None
 
-    @property
-    def motors_enabled(self) -> bool:
-        return self.power is Power.ON
+    def power_enabled(self) -> None:
+        p = self.plant.state
+        self.drum.reset(p.omega)
+        self.hold.position = p.arm_pos
+
+    def power_cut(self) -> None:
+        self.drum.reset(0.0)
+
+    def motion_handlers(self) -> dict[CommandCode, MotionHandler]:
+        return self.motion.handlers()
 
     @property
     def status(self) -> int:
-        st = 0
-        if self.estop_latched:
-            st |= Status.ESTOP
-        if self.power is Power.ON:
-            st |= Status.MOTORS_ENABLED
-        if self.watchdog_tripped:
-            st |= Status.WATCHDOG_TRIPPED
+        st = super().status
         if self.overtemp or self.sensor_faults:
             st |= Status.FAULT
-        if self.action is not None:
-            st |= {CommandCode.DRIVE_TO: Status.DRIVING, CommandCode.DUMP: Status.DUMPING,
-                   CommandCode.STOW: Status.STOWING}.get(self.action.code, 0)
         return st
-
-    @property
-    def watchdog_s(self) -> float:
-        return self.params["watchdog_ms"] / 1000.0
-
-    def time_us(self) -> int:
-        return int(self.time * 1e6)
-
-    # --- inputs from the link -----------------------------------------------------------
-
-    def on_session(self, hello: Hello | None, now: float) -> None:
-        if hello is not None and hello.watchdog_ms and not self.config.watchdog_fixed:
-            spec = STANDARD_PARAMS[Param.WATCHDOG_MS]
-            self.params["watchdog_ms"] = _clamp(float(hello.watchdog_ms), spec.lo, spec.hi)
-        if self.power is not Power.OFF:
-            # a new session means the old host is gone: the link-loss stop (section 6)
-            self.link_lost("a new session started", now)
-        self.last_heard = now
-
-    def controller_heard(self, now: float) -> None:
-        self.last_heard = now
-
-    def on_message(self, msg: Message, seq: int, session: int, now: float,
-                   fw_time_us: int) -> None:
-        if isinstance(msg, Setpoints):
-            self.counters["setpoints"] += 1
-            if fw_time_us > msg.deadline_us:
-                self.counters["setpoints_expired"] += 1
-                return
-            self.setpoint = msg
-            self.setpoint_until = now + (msg.deadline_us - fw_time_us) / 1e6
-        elif isinstance(msg, Command):
-            self.counters["commands"] += 1
-            self._command(msg, seq, session, fw_time_us)
-        elif isinstance(msg, EStop):
-            src = {0: "controller", 1: "ground", 2: "operator panel"}.get(msg.source, "?")
-            self.latch_estop(f"e-stop from {src}" + (f": {msg.reason}" if msg.reason else ""))
-        elif isinstance(msg, ParamGet | ParamSet):
-            self._param(msg, seq, session)
-
-    # --- parameters -------------------------------------------------------------------
-
-    def _param(self, msg: ParamGet | ParamSet, seq: int, session: int) -> None:
-        pid = msg.param_id
-        name = PARAM_ATTRS.get(pid)
-        if name is None:
-            self.outbox.append((ParamValue(seq, pid, ParamStatus.UNKNOWN_PARAM, 0.0), session))
-            return
-        spec = STANDARD_PARAMS[pid]
-        status = ParamStatus.OK
-        if isinstance(msg, ParamSet):
-            if not spec.writable:
-                status = ParamStatus.READ_ONLY
-            elif not in_range_f32(msg.value, spec.lo, spec.hi):
-                status = ParamStatus.OUT_OF_RANGE
-            else:
-                value = float(round(msg.value)) if spec.whole else msg.value
-                self.params[name] = value
-                log.info("parameter %s set to %s", name, value)
-        self.outbox.append((ParamValue(seq, pid, status, self.params[name]), session))
-
-    # --- safety ---------------------------------------------------------------------
-
-    def event(self, code: EventCode, severity: FirmwareSeverity, value: float = 0.0,
-              text: str = "") -> None:
-        log.info("event %s (%s) %s %s", code.name, severity.name, value, text)
-        self.outbox.append((Event(self.time_us(), code, severity, float(value), text), None))
-
-    def latch_estop(self, text: str) -> None:
-        self._abort(ResultStatus.FAILED, Reason.ESTOP_LATCHED, text)
-        self.power = Power.OFF
-        self.drum.reset(0.0)
-        if not self.estop_latched:
-            self.estop_latched = True
-            self.event(EventCode.ESTOP_LATCHED, FirmwareSeverity.CRITICAL, 0.0, text)
-
-    def panel_estop(self, pressed: bool) -> None:
-        """The operator panel's mushroom button (fault injection)."""
-        self.estop_cause = pressed
-        if pressed:
-            self.latch_estop("e-stop from operator panel")
-
-    def controlled_stop(self, why: str, reason: Reason = Reason.INTERRUPTED) -> None:
-        self._abort(ResultStatus.FAILED, reason, why)
-        self._begin_stop(why)
-
-    def _begin_stop(self, cause: str) -> None:
-        """Category 1 stop: brake actively, then power off (section 6, "Stopping")."""
-        if self.power is Power.ON:
-            self.power = Power.STOPPING
-            self._stop_started = self.time
-            self._stop_cause = cause
-
-    @property
-    def watchdog_deadline(self) -> float | None:
-        """Wall time at which the watchdog trips unless the controller is heard, or None."""
-        if self.power is Power.OFF or self.watchdog_tripped or self.last_heard is None:
-            return None
-        return self.last_heard + self.watchdog_s
-
-    def check_watchdog(self, now: float) -> None:
-        deadline = self.watchdog_deadline
-        if deadline is None or now < deadline:
-            return
-        assert self.last_heard is not None
-        silent = now - self.last_heard
-        log.warning("watchdog: nothing from the controller for %.0f ms", silent * 1000)
-        self._trip(silent, f"no message from the controller for {silent * 1000:.0f} ms")
-
-    def link_lost(self, why: str, now: float, waited: float | None = None) -> None:
-        """The link was declared lost (either direction): stop as the watchdog does.
-
-        *waited*: how long the failing direction was silent (s); default: since the
-        controller was last heard."""
-        if self.power is Power.OFF or self.watchdog_tripped:
-            return
-        silent = now - self.last_heard if self.last_heard is not None else 0.0
-        if waited is not None:
-            silent = waited
-        log.warning("link lost (%s): stopping the motors", why)
-        self._trip(silent, f"link lost: {why}")
-
-    def _trip(self, silent: float, text: str) -> None:
-        self.watchdog_tripped = True
-        self.controlled_stop("watchdog")
-        self.event(EventCode.WATCHDOG_STOP, FirmwareSeverity.FAULT, silent * 1000, text)
 
     def sensor_fault(self, channel: int, active: bool) -> None:
         name = CHANNELS[channel].name
@@ -317,12 +139,11 @@ class Firmware(CommandHandlers):
         self._protections(p.motor_temp, p.soc)
         if self.power is Power.OFF:
             return self._outputs_off()
-        sp = self.setpoint
-        fresh = sp is not None and sp.enable and now <= self.setpoint_until
-        self._drum_step(dt, sp if fresh else None)
+        fresh = self.fresh_setpoint(now)
+        self._drum_step(dt, fresh)
         if self._stop_complete():
             return self._act
-        self._arm_step(sp if fresh else None)
+        self._arm_step(fresh)
         self._end_stop_watch()
         self._guidance_step()
         return self._act
@@ -335,22 +156,23 @@ class Firmware(CommandHandlers):
         return a
 
     def _drum_target(self, sp: Setpoints | None) -> float:
-        if self._busy() is CommandCode.DUMP:
+        if self.busy() is CommandCode.DUMP:
             return -self.config.dump_speed
         if self.power is Power.ON and sp is not None:
-            vmax = self.params["max_drum_speed"]
+            vmax = self.params[Param.MAX_DRUM_SPEED_RAD_S]
             return _clamp(sp.drum_speed, -vmax, vmax)
         return 0.0
 
     def _drum_step(self, dt: float, sp: Setpoints | None) -> None:
         prm = self.params
         omega = self.plant.state.omega
-        limit = prm["current_limit"]
+        limit = prm[Param.DRUM_CURRENT_LIMIT_A]
         if self.power is Power.STOPPING:
-            current, saturated = self.drum.brake(omega, limit=limit, kp=prm["speed_kp"])
+            current, saturated = self.drum.brake(omega, limit=limit, kp=prm[Param.DRUM_SPEED_KP])
         else:
-            current, saturated = self.drum.step(self._drum_target(sp), omega, dt, limit=limit,
-                                                kp=prm["speed_kp"], ki=prm["speed_ki"])
+            current, saturated = self.drum.step(
+                self._drum_target(sp), omega, dt, limit=limit, kp=prm[Param.DRUM_SPEED_KP],
+                ki=prm[Param.DRUM_SPEED_KI])
         self._act.drum_on = True
         self._act.drum_current = current
         for alarm in self.drum.watch(dt, saturated, limit, omega):
@@ -361,21 +183,16 @@ class Firmware(CommandHandlers):
         if not (self.power is Power.STOPPING and self.drum.w_ref == 0.0
                 and abs(self.plant.state.omega) < STANDSTILL_SPEED):
             return False
-        self.power = Power.OFF
-        took = (self.time - self._stop_started) * 1000
-        self.event(EventCode.STANDSTILL, FirmwareSeverity.INFO, took,
-                   f"standstill {took:.0f} ms after the stop ({self._stop_cause})")
+        self.standstill_reached()  # power off, STANDSTILL, then STOP's DONE (4.9)
         a = self._act
         a.drum_on = False
         a.drum_current = a.arm_velocity = a.drive_speed = a.yaw_rate = 0.0
-        if self._busy() is CommandCode.STOP:
-            self._finish(text="stopped")
         return True
 
     def _arm_step(self, sp: Setpoints | None) -> None:
         p = self.plant.state
         pc = self.plant.config
-        code = self._busy()
+        code = self.busy()
         arm_target: float | None = None
         if code in (CommandCode.STOW, CommandCode.DUMP):
             arm_target = pc.arm_stow
@@ -383,10 +200,10 @@ class Firmware(CommandHandlers):
             arm_target = self._drive_arm_target(sp)
         elif self.power is Power.ON and sp is not None:
             arm_target = _clamp(-sp.cut_depth, pc.arm_min - 0.01, pc.arm_max + 0.01)
-        rate = self.params["arm_rate_limit"]
+        rate = self.params[Param.ARM_RATE_LIMIT_M_S]
         if arm_target is None:
             self._act.arm_velocity = 0.0
-            self._arm_hold = p.arm_pos
+            self.hold.position = p.arm_pos
         else:
             self._act.arm_velocity = _clamp(self.config.arm_kp * (arm_target - p.arm_pos),
                                             -rate, rate)
@@ -396,7 +213,7 @@ class Firmware(CommandHandlers):
         than ``drive_arm_clearance`` above the ground (arg3 = 1; stale: hold)."""
         action = self.action
         if action is None or not action.arm_follow:
-            return self._arm_hold
+            return self.hold.position
         if self.power is not Power.ON or sp is None:
             return None
         return _clamp(-sp.cut_depth, self.config.drive_arm_clearance,
@@ -423,7 +240,7 @@ class Firmware(CommandHandlers):
         elif action.code is CommandCode.STOW:
             p = self.plant.state
             if abs(p.arm_pos - self.plant.config.arm_stow) < self.config.stow_tolerance:
-                self._finish(EventCode.STOW_DONE, p.arm_pos, "arm stowed")
+                self.finish(EventCode.STOW_DONE, p.arm_pos, "arm stowed")
         elif action.code is CommandCode.DUMP:
             self._dump_progress(action)
 
@@ -434,7 +251,7 @@ class Firmware(CommandHandlers):
         dx, dy = tx - p.x, ty - p.y
         dist = math.hypot(dx, dy)
         if dist < self.config.arrive_tolerance:
-            self._finish(EventCode.DRIVE_DONE, dist, f"arrived at ({tx:.2f}, {ty:.2f})")
+            self.finish(EventCode.DRIVE_DONE, dist, f"arrived at ({tx:.2f}, {ty:.2f})")
             return
         cfg = self.config
         if action.arm_follow:
@@ -457,9 +274,9 @@ class Firmware(CommandHandlers):
         elapsed = self.time - action.started
         if p.bucket_mass < 0.2 and elapsed > 1.0:
             dumped = action.start_mass - p.bucket_mass
-            self._finish(EventCode.DUMP_DONE, dumped, f"dumped {dumped:.1f} kg")
+            self.finish(EventCode.DUMP_DONE, dumped, f"dumped {dumped:.1f} kg")
         elif elapsed > self.config.dump_timeout:
-            self._abort(ResultStatus.FAILED, Reason.LIMIT,
+            self.abort(ResultStatus.FAILED, Reason.LIMIT,
                         f"bucket still holds {p.bucket_mass:.1f} kg")
 
     def _protections(self, temp: float, soc: float) -> None:

@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import IO, Protocol
 
-from firmware_bridge.messages import ResetReason
+from firmware_bridge.messages import Param, ResetReason
 
 from .channels import CHANNEL_IDS, CHANNELS
 from .firmware import Firmware
@@ -125,8 +125,8 @@ class FaultInjector:
             tg.plant.set_soc(float(f["soc"]))
         elif k == "overcurrent":
             # the rated clamp is kept to restore it when the fault ends
-            self._rated_limit.setdefault(id(f), tg.firmware.params["current_limit"])
-            tg.firmware.params["current_limit"] = float(f["limit"])
+            self._rated_limit.setdefault(id(f), tg.firmware.params[Param.DRUM_CURRENT_LIMIT_A])
+            tg.firmware.params[Param.DRUM_CURRENT_LIMIT_A] = float(f["limit"])
             tg.plant.add_rock(float(f["torque"]), angle=math.inf,
                               duration=f.duration or math.inf)
         elif k == "estop":
@@ -145,4 +145,4 @@ class FaultInjector:
         elif k == "estop":
             tg.firmware.panel_estop(False)
         elif k == "overcurrent" and id(f) in self._rated_limit:
-            tg.firmware.params["current_limit"] = self._rated_limit.pop(id(f))
+            tg.firmware.params[Param.DRUM_CURRENT_LIMIT_A] = self._rated_limit.pop(id(f))

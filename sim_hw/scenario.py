@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -258,7 +258,3 @@ def _fmt(v: float | str) -> str:
     if isinstance(v, float) and math.isnan(v):
         return "auto"
     return f"{v:g}" if isinstance(v, float) else str(v)
-
-
-def sorted_faults(faults: Iterable[Fault]) -> list[Fault]:
-    return sorted(faults, key=lambda f: f.at or 0.0)

@@ -17,27 +17,19 @@ The limits come from the controller's ``[ground]`` table (``max_ttl_wall_s``,
 ``max_clock_skew_wall_s``, ``max_age_wall_s``; docs/commands.md, "Timing") and
 are applied once per command: by the command gate for ground commands (before a
 signed command's replay counter is persisted), by ``ControlCore.handle_command``
-for the local operator's. ``TimingVerdict`` values are the matching rejection
-codes of docs/commands.md.
+for the local operator's. A refusal is the matching rejection code of
+docs/commands.md (the contract's ``RejectReason``).
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
+
+from telemetry.contract.command_wire import RejectReason
 
 from .commands import GroundCommand
 
-__all__ = ["CommandTiming", "TimingVerdict", "check_timing", "timing_verdict"]
-
-
-class TimingVerdict(enum.StrEnum):
-    """Which timing rule refused a command (the rejection code in its ack)."""
-
-    EXPIRED = "expired"
-    FUTURE = "future"
-    STALE = "stale"
-    TTL_TOO_LONG = "ttl_too_long"
+__all__ = ["CommandTiming", "check_timing", "timing_verdict"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,19 +42,19 @@ class CommandTiming:
 
 
 def timing_verdict(issued_at: float | None, expires_at: float, now_wall: float,
-                   timing: CommandTiming) -> tuple[TimingVerdict, str] | None:
+                   timing: CommandTiming) -> tuple[RejectReason, str] | None:
     """``None`` when a command with these times may run at ``now_wall``, else the rule
     it breaks and a sentence saying by how much."""
     if now_wall >= expires_at:
-        return TimingVerdict.EXPIRED, f"expired {now_wall - expires_at:.3f} s ago"
+        return RejectReason.EXPIRED, f"expired {now_wall - expires_at:.3f} s ago"
     if issued_at is not None and issued_at > now_wall + timing.max_future_s:
-        return (TimingVerdict.FUTURE, f"issued {issued_at - now_wall:.1f} s in the future "
+        return (RejectReason.FUTURE, f"issued {issued_at - now_wall:.1f} s in the future "
                 f"(clock-skew allowance {timing.max_future_s} s)")
     if issued_at is not None and now_wall - issued_at > timing.max_age_s:
-        return (TimingVerdict.STALE, f"issued {now_wall - issued_at:.1f} s ago (at most "
+        return (RejectReason.STALE, f"issued {now_wall - issued_at:.1f} s ago (at most "
                 f"{timing.max_age_s} s)")
     if expires_at - now_wall > timing.max_ttl_s:
-        return (TimingVerdict.TTL_TOO_LONG, f"expiry {expires_at - now_wall:.0f} s away "
+        return (RejectReason.TTL_TOO_LONG, f"expiry {expires_at - now_wall:.0f} s away "
                 f"exceeds the {timing.max_ttl_s} s limit")
     return None
 

@@ -12,7 +12,7 @@ holds the rules the rover applies to them.
 
 Bytes become a ``GroundCommand`` in ``control.security.command_intake`` (plain JSON) or
 ``control.security`` (signed); this module is what the core needs after that:
-``check_command`` is the pure state check (given a ``RigView`` snapshot it returns
+``check_command`` is the pure state check (given a ``CommandContext`` snapshot it returns
 ``None`` to accept or the reason for rejecting) and ``check_param`` the bounds of
 the parameters the ground may set.
 """
@@ -20,26 +20,15 @@ the parameters the ground may set.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any
 
 from rig_common import bounded_problem
+from rig_common.bounded import short_repr
+from telemetry.contract.json_fields import JsonValue
+from telemetry.contract.names import CommandName
 
 from .supervisor import Mode
-
-
-class CommandName(Enum):
-    ARM = "arm"  # IDLE -> ARMED (explicit, acknowledged re-arm)
-    DISARM = "disarm"  # ARMED -> IDLE
-    START = "start"  # run the mission from ARMED
-    STOP = "stop"  # controlled stop, always accepted
-    DUMP = "dump"  # stow and dump the bucket where the rig stands
-    ESTOP = "estop"  # immediate stop, always accepted
-    RESET_ESTOP = "reset_estop"  # ESTOP -> IDLE, only when no immediate-stop cause remains
-    CLEAR_FAULT = "clear_fault"  # FAULT -> IDLE, only when no cause remains
-    SET_PARAM = "set_param"  # args: name, value (within PARAMS bounds)
-    STATUS = "status"  # ask for a state message now
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +60,7 @@ class GroundCommand:
     name: CommandName
     expires_at: float  # wall clock, epoch seconds
     issued_at: float | None = None
-    args: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, JsonValue] = field(default_factory=dict)
     source: str = "ground"
 
 
@@ -83,7 +72,7 @@ class CommandAck:
 
 
 @dataclass(frozen=True, slots=True)
-class RigView:
+class CommandContext:
     """What command validation needs to know about the rig, at one instant."""
 
     mode: Mode
@@ -95,13 +84,12 @@ class RigView:
     mission_running: bool = False
 
 
-def check_param(args: dict[str, Any]) -> tuple[SettableParam, float] | str:
+def check_param(args: Mapping[str, JsonValue]) -> tuple[SettableParam, float] | str:
     """The parameter and its new value, or why the ``set_param`` arguments are refused."""
     name, value = args.get("name"), args.get("value")
     spec = PARAMS.get(name) if isinstance(name, str) else None
     if spec is None:
-        shown = repr(name) if len(repr(name)) <= 40 else repr(name)[:37] + "..."
-        return f"unknown parameter {shown} (settable: {', '.join(sorted(PARAMS))})"
+        return f"unknown parameter {short_repr(name)} (settable: {', '.join(sorted(PARAMS))})"
     problem = bounded_problem(value)
     if problem is not None:
         return f"{name}: {problem}"
@@ -111,7 +99,7 @@ def check_param(args: dict[str, Any]) -> tuple[SettableParam, float] | str:
     return spec, number
 
 
-def check_command(cmd: GroundCommand, view: RigView) -> str | None:
+def check_command(cmd: GroundCommand, view: CommandContext) -> str | None:
     """State rules; ``None`` to accept, else the reason for rejecting."""
     mode, n = view.mode, cmd.name
     if n in (CommandName.STOP, CommandName.ESTOP, CommandName.STATUS):
@@ -164,9 +152,9 @@ def check_command(cmd: GroundCommand, view: RigView) -> str | None:
 __all__ = [
     "PARAMS",
     "CommandAck",
+    "CommandContext",
     "CommandName",
     "GroundCommand",
-    "RigView",
     "SettableParam",
     "check_command",
     "check_param",

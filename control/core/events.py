@@ -2,46 +2,20 @@
 
 ``ControlCore.step`` emits ``ControlEvent``s (and the supervisor's
 ``ModeChanged``); the app records them and publishes each on the downlink's
-event topic as ``kind``/``severity``/``text`` plus ``data``. ``EventKind`` values
-are the ``kind`` strings of the wire (docs/telemetry.md); ``Severity`` is the
-telemetry contract's, so an event is an alarm on the ground exactly when its
-severity is ``alarm`` or ``critical``.
+event topic as ``kind``/``severity``/``text`` plus ``data``. ``EventKind`` (the
+``kind`` names of the wire, docs/telemetry.md) and ``Severity`` are the telemetry
+contract's, so an event is an alarm on the ground exactly when its severity is
+``alarm`` or ``critical``.
 """
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass, field
-from typing import Any
 
-from telemetry.contract import Severity
+from telemetry.contract import EventKind, Severity
+from telemetry.contract.json_fields import JsonValue
 
 __all__ = ["ControlEvent", "EventKind", "Severity"]
-
-
-class EventKind(enum.StrEnum):
-    """The ``kind`` of every event the controller publishes."""
-
-    # from the control step
-    COMMAND_REJECTED = "command_rejected"
-    MISSION_STARTED = "mission_started"
-    MISSION_COMPLETED = "mission_completed"
-    PARAM_CHANGED = "param_changed"
-    LOAD_CELL_DISTRUSTED = "load_cell_distrusted"
-    INTERLOCK_TRIPPED = "interlock_tripped"
-    INTERLOCK_CLEARED = "interlock_cleared"
-    SITE_ABANDONED = "site_abandoned"
-    SITE_COMPLETED = "site_completed"
-    STALL_DETECTED = "stall_detected"
-    OBSTACLE_REPORTED = "obstacle_reported"
-    QUOTA_REACHED = "quota_reached"
-    REQUEST_FAILED = "request_failed"
-    BUCKET_DUMPED = "bucket_dumped"
-    FIRMWARE_WARNING = "firmware_warning"
-    # from the app
-    MODE_CHANGED = "mode_changed"  # a supervisor ModeChanged
-    LEDGER_ERROR = "ledger_error"  # a dump could not be booked in the ledger
-    TASK_RESTARTED = "task_restarted"  # a non-safety task failed and is restarted
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,4 +24,4 @@ class ControlEvent:
     kind: EventKind
     severity: Severity
     text: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, JsonValue] = field(default_factory=dict)

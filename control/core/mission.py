@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from rig_common import finite_in, int_in, load_toml
+from telemetry.contract.json_fields import JsonObject
+from telemetry.contract.rig_state import MissionReport, SiteReport
 
 from .errors import ConfigError
 
@@ -161,13 +163,12 @@ class MissionProgress:
     def cycles(self) -> int:
         return sum(s.cycles for s in self.sites)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "mission": self.plan.name,
-            "delivered_kg": round(self.delivered_kg, 3),
-            "target_kg": self.plan.target_kg,
-            "cycles": self.cycles,
-            "sites": [{"name": s.site.name, "delivered_kg": round(s.delivered_kg, 3),
-                       "target_kg": s.site.target_kg, "cycles": s.cycles,
-                       "abandoned": s.abandoned} for s in self.sites],
-        }
+    def report(self) -> MissionReport:
+        """The progress as the state message carries it (``state.mission``)."""
+        return MissionReport(
+            self.plan.name, round(self.delivered_kg, 3), self.plan.target_kg, self.cycles,
+            tuple(SiteReport(s.site.name, round(s.delivered_kg, 3), s.site.target_kg,
+                             s.cycles, s.abandoned) for s in self.sites))
+
+    def as_dict(self) -> JsonObject:
+        return self.report().to_json()

@@ -23,9 +23,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from telemetry.contract.command_wire import RejectReason
+from telemetry.contract.json_fields import JsonValue
 
 from .errors import ControlError
 
@@ -54,10 +55,10 @@ class CommandRefused(ControlError):
         self.command_id = command_id
         super().__init__(reason)
 
-    def event_fields(self) -> dict[str, Any]:
-        """JSON-ready fields of the security event the controller publishes (its
-        ``kind`` and the reason; never secret material)."""
-        out: dict[str, Any] = {"kind": "command_rejected", "reason": self.reason}
+    def event_fields(self) -> dict[str, JsonValue]:
+        """JSON-ready fields of the ``command_rejected`` event the controller publishes
+        (the reason; never secret material)."""
+        out: dict[str, JsonValue] = {"reason": self.reason}
         if self.command_id:
             out["command_id"] = self.command_id
         return out
@@ -81,9 +82,9 @@ class Rejection:
     def ack_reason(self) -> str:
         return f"{self.reason.value}: {self.detail}"
 
-    def event_fields(self) -> dict[str, Any]:
-        """JSON-ready fields for the security event on the event topic."""
-        out: dict[str, Any] = {"kind": "command_rejected", "reason": self.reason.value,
+    def event_fields(self) -> dict[str, JsonValue]:
+        """JSON-ready fields of the ``command_rejected`` event on the event topic."""
+        out: dict[str, JsonValue] = {"reason": self.reason.value,
                                "detail": self.detail, "topic": self.topic,
                                "authenticated": self.authenticated}
         if self.command_id:

@@ -33,16 +33,17 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 
 from firmware_bridge.messages import CommandCode, EventCode, Status
+from telemetry.contract.json_fields import JsonValue
+from telemetry.contract.rig_state import RigState
 
 from .command_timing import timing_verdict
 from .commands import (
     CommandAck,
+    CommandContext,
     CommandName,
     GroundCommand,
-    RigView,
     check_command,
     check_param,
 )
@@ -57,7 +58,7 @@ from .overlap_sequence import OverlapSteps
 from .policy import NoSiteRules, SiteRules
 from .power_strategy import PowerLimitedStrategy
 from .run_stats import RunStats, count_cause
-from .state_message import rig_view, state_message
+from .state_message import command_context, state_message
 from .state_message import rounded as _r
 from .step_messages import (
     EstopRequest,
@@ -84,21 +85,9 @@ _ESTOP_BIT, _MOTORS_BIT = int(Status.ESTOP), int(Status.MOTORS_ENABLED)
 _MOTION_PURPOSES = frozenset({RequestPurpose.DRIVE, RequestPurpose.STOW, RequestPurpose.DUMP})
 
 __all__ = [
-    "ControlCore",
-    "ControlEvent",
-    "EstopRequest",
-    "FirmwareEventSeen",
-    "FirmwareRequest",
-    "LinkDown",
-    "LinkOpened",
-    "LinkUp",
-    "Notice",
-    "RequestFinished",
-    "RequestPurpose",
-    "RunStats",
-    "SetpointCommand",
-    "StepInputs",
-    "StepOutput",
+    "ControlCore", "ControlEvent", "EstopRequest", "FirmwareEventSeen", "FirmwareRequest",
+    "LinkDown", "LinkOpened", "LinkUp", "Notice", "RequestFinished", "RequestPurpose",
+    "RunStats", "SetpointCommand", "StepInputs", "StepOutput",
 ]
 
 
@@ -140,12 +129,17 @@ class ControlCore(OverlapSteps):
     def mode(self) -> Mode:
         return self.supervisor.mode
 
-    def view(self) -> RigView:
-        return rig_view(self)
+    def view(self) -> CommandContext:
+        return command_context(self.mode, self.last.cut_depth, self.interlocks.active,
+                               self.mission, self.mission_running)
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> RigState:
         """The state message for the ground and the terminal (``control.core.state_message``)."""
-        return state_message(self)
+        return state_message(self.mode, self.supervisor.since, self.strategy.phase,
+                             mission_running=self.mission_running,
+                             motors_enabled=self.motors_enabled, m=self.last,
+                             est=self.mass.last, active=self.interlocks.active,
+                             stats=self.stats, mission=self.mission)
 
     # --- ground commands -------------------------------------------------------------------
     def handle_command(self, cmd: GroundCommand, now: float, now_wall: float) -> CommandAck:
@@ -158,7 +152,7 @@ class ControlCore(OverlapSteps):
         return self.apply_command(cmd, now)
 
     def command_refused(self, command_id: str, reason: str, now: float,
-                        data: Mapping[str, Any] | None = None) -> CommandAck:
+                        data: Mapping[str, JsonValue] | None = None) -> CommandAck:
         """Count and report a ground command the gate refused; ``data`` (the rejection's
         fields) goes with the ``command_rejected`` event, ``reason`` into the ack."""
         self.stats.commands_rejected += 1
@@ -594,7 +588,7 @@ class ControlCore(OverlapSteps):
             self._hold_depth = self.last.cut_depth
 
     def _event(self, now: float, kind: EventKind, severity: Severity, text: str,
-               **data: Any) -> None:
+               **data: JsonValue) -> None:
         log.info("%s: %s", kind, text)
         self._events.append(ControlEvent(now, kind, severity, text, data))
 

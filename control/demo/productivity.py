@@ -16,11 +16,12 @@ energy it measured, plant time from the wall clock).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sim_hw.truth import read_truth_log as parse_truth_lines
 
 from ..core.mass_estimator import DumpEstimate
 
@@ -50,26 +51,16 @@ class Productivity:
 
 
 def read_truth_log(path: str | Path) -> RunTruth | None:
-    """The truth log's dumps and totals; None if the file is missing or has no totals."""
+    """The truth log's dumps and totals; None if the file is missing or has no totals.
+
+    The simulator owns the log's format (``sim_hw.truth``): this reads it with the
+    simulator's own parser."""
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError:
         return None
-    dumps: list[float] = []
-    totals: dict[str, float] = {}
-    for line in lines:
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if not isinstance(obj, dict):
-            continue
-        if obj.get("kind") == "dump" and isinstance(obj.get("dumped_kg"), int | float):
-            dumps.append(float(obj["dumped_kg"]))
-        elif obj.get("kind") == "totals":
-            totals = {k: float(v) if isinstance(v, int | float) else math.nan
-                      for k, v in obj.items() if k != "kind"}
-    return RunTruth(tuple(dumps), totals) if totals else None
+    dumps, totals = parse_truth_lines(lines)
+    return RunTruth(tuple(d.dumped_kg for d in dumps), totals) if totals else None
 
 
 def assess(booked_kg: float, energy_j: float, plant_s: float,

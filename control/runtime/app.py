@@ -405,9 +405,8 @@ class RigController:
         if isinstance(verdict, GroundCommand):
             ack = self.core.apply_command(verdict, now)
         else:
-            fields = {k: v for k, v in verdict.event_fields().items() if k != "kind"}
             ack = self.core.command_refused(verdict.command_id or "?", verdict.ack_reason,
-                                            now, fields)
+                                            now, verdict.event_fields())
         self._ack(ack)
         for ev in self.core.take_events():  # the rejection event goes out with its ack
             self._publish_event(ev)
@@ -436,7 +435,7 @@ class RigController:
             self.ledger.book(ev, self.core.mass.energy_j, self.wall_clock())
         if self.downlink is not None:
             try:
-                self.downlink.publish_event(ev.kind.value, ev.severity, ev.text, **ev.data)
+                self.downlink.publish_event(ev.kind, ev.severity, ev.text, **ev.data)
             except Exception as err:
                 log.error("event not stored: %s", err)
 

@@ -8,12 +8,14 @@ logged error, never as a reason to stop.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Mapping
+from typing import Protocol
 
-import numpy as np
+from telemetry.contract.json_fields import JsonValue
+from telemetry.contract.payloads import BatchBlock, StatsBlock
+from telemetry.contract.rig_state import RigState
 
-from ..core.events import Severity
+from ..core.events import EventKind, Severity
 
 __all__ = ["DownlinkPort", "DownlinkSettings", "UplinkMessage"]
 
@@ -45,24 +47,21 @@ class DownlinkPort(Protocol):
         """The broker acknowledged something within the downlink's ``link_loss_s``."""
         ...
 
-    def publish_state(self, state: Mapping[str, Any]) -> object: ...
+    def publish_state(self, state: RigState) -> object: ...
 
-    def publish_event(self, kind: str, severity: Severity, text: str,
-                      **fields: Any) -> object: ...
+    def publish_event(self, kind: EventKind, severity: Severity, text: str,
+                      **fields: JsonValue) -> object: ...
 
-    def publish_batch(self, stream: str, channels: Sequence[str], units: Sequence[str],
-                      t0_rig: float, period_s: float, samples: np.ndarray) -> object: ...
+    def publish_batch(self, block: BatchBlock) -> object: ...
 
-    def publish_stats(self, stream: str, channels: Sequence[str], units: Sequence[str],
-                      t0_rig: float, window_s: float, count: int,
-                      values: Mapping[str, np.ndarray]) -> object: ...
+    def publish_stats(self, block: StatsBlock) -> object: ...
 
     def publish_ack(self, command_id: str, accepted: bool, reason: str = "") -> object: ...
 
     def publish_public(self, name: str, topic: str, payload: bytes, *,
                        retain: bool = True) -> object: ...
 
-    def publish_ledger(self, record: Mapping[str, Any]) -> object: ...
+    def publish_ledger(self, record: Mapping[str, JsonValue]) -> object: ...
 
     def commands(self) -> AsyncIterator[UplinkMessage]:
         """Raw command-topic messages until the downlink closes."""

@@ -28,7 +28,9 @@ import contextlib
 import logging
 import math
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
+
+from telemetry.contract.json_fields import JsonValue
 
 from ..core.events import ControlEvent, EventKind, Severity
 from ..security import DumpRecord
@@ -39,7 +41,7 @@ __all__ = ["BookedEntry", "LedgerBook", "LedgerSink", "LedgerWriter"]
 
 
 class BookedEntry(Protocol):
-    def record(self) -> Mapping[str, Any]:
+    def record(self) -> Mapping[str, JsonValue]:
         """The payload of the ledger topic for this entry."""
         ...
 
@@ -51,7 +53,7 @@ class LedgerBook(Protocol):
         """Write and fsync; ``ValueError``/``LedgerError`` when it cannot."""
         ...
 
-    def records_from(self, start: int) -> list[dict[str, Any]]:
+    def records_from(self, start: int) -> list[dict[str, JsonValue]]:
         """Entries ``start``... as ledger-topic records (file I/O)."""
         ...
 
@@ -59,10 +61,10 @@ class LedgerBook(Protocol):
 class LedgerSink(Protocol):
     """Where written entries and ledger alarms go (the downlink)."""
 
-    def publish_ledger(self, record: Mapping[str, Any]) -> object: ...
+    def publish_ledger(self, record: Mapping[str, JsonValue]) -> object: ...
 
-    def publish_event(self, kind: str, severity: Severity, text: str,
-                      **fields: Any) -> object: ...
+    def publish_event(self, kind: EventKind, severity: Severity, text: str,
+                      **fields: JsonValue) -> object: ...
 
 
 def _number(value: object) -> float:
@@ -134,7 +136,7 @@ class LedgerWriter:
             log.error("ledger entry not written: %s", err)
             if self.sink is not None:
                 with contextlib.suppress(Exception):
-                    self.sink.publish_event(EventKind.LEDGER_ERROR.value, Severity.ALARM,
+                    self.sink.publish_event(EventKind.LEDGER_ERROR, Severity.ALARM,
                                             str(err))
             return
         self.entries.append(entry)

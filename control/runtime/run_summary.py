@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from firmware_bridge.link import LinkStats
+from telemetry.contract.json_fields import JsonObject
 
 from ..core.step import ControlCore
 from .loop_stats import LoopStats
@@ -15,7 +15,7 @@ __all__ = ["RunSummary", "link_summary", "summarize"]
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    mission: dict[str, Any] | None
+    mission: JsonObject | None
     mission_complete: bool
     final_mode: str
     mass_dumped_kg: float

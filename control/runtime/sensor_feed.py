@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from firmware_bridge.messages import ChannelInfo, FirmwareInfo, SampleBatch
+from telemetry.contract.payloads import BatchBlock, StatsBlock
 from telemetry.rover.filters import STATS, FilterChain, WindowStats
 
 from ..core.errors import ConfigError
@@ -50,31 +51,6 @@ TELEMETRY_BUFFER_S = 10.0
 #: filtered rows go to the ground at about this rate: the chains low-pass well below
 #: its Nyquist frequency, so keeping every k-th row does not alias
 DOWNLINK_RATE_HZ = 100.0
-
-
-@dataclass(frozen=True, slots=True)
-class FilteredBlock:
-    """Filtered rows of one stream for the downlink (``publish_batch``)."""
-
-    stream: str
-    channels: tuple[str, ...]
-    units: tuple[str, ...]
-    t0_s: float  # sample time of the first row, seconds of the firmware's sample clock
-    period_s: float
-    rows: np.ndarray  # (n, channels)
-
-
-@dataclass(frozen=True, slots=True)
-class StatsBlock:
-    """One window of statistics over the raw (scaled) samples (``publish_stats``)."""
-
-    stream: str
-    channels: tuple[str, ...]
-    units: tuple[str, ...]
-    t0_s: float
-    window_s: float
-    count: int
-    values: dict[str, np.ndarray]
 
 
 @dataclass(slots=True)
@@ -227,18 +203,20 @@ class SensorFeed:
     def _downlink_step(st: _Stream) -> int:
         return max(1, round(st.chain.fs_out / DOWNLINK_RATE_HZ))
 
-    def take_telemetry(self) -> tuple[list[FilteredBlock], list[StatsBlock]]:
-        """Filtered rows and completed statistics windows since the last call."""
+    def take_telemetry(self) -> tuple[list[BatchBlock], list[StatsBlock]]:
+        """Filtered rows and completed statistics windows (of the raw, scaled samples) since
+        the last call, as the downlink publishes them; their times are the firmware's
+        sample clock, seconds."""
         self.flush()
-        blocks: list[FilteredBlock] = []
+        blocks: list[BatchBlock] = []
         stats: list[StatsBlock] = []
         for st in self.streams.values():
             if st.rows and st.rows_t0_s is not None:
                 period = self._downlink_step(st) / st.chain.fs_out
-                blocks.append(FilteredBlock(
+                blocks.append(BatchBlock(
                     f"stream{st.stream_id}", st.names, st.units, st.rows_t0_s, period,
                     np.concatenate(st.rows)))
-                st.rows_t0_s += blocks[-1].rows.shape[0] * period
+                st.rows_t0_s += blocks[-1].samples.shape[0] * period
                 st.rows.clear()
                 st.rows_kept = 0
             if st.stats_out:

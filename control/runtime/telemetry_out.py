@@ -50,12 +50,10 @@ class TelemetryOut:
         if feed is None:
             return
         blocks, stats = feed.take_telemetry()
-        for b in blocks:
-            self.downlink.publish_batch(b.stream, b.channels, b.units, b.t0_s, b.period_s,
-                                        b.rows)
-        for w in stats:
-            self.downlink.publish_stats(w.stream, w.channels, w.units, w.t0_s, w.window_s,
-                                        w.count, w.values)
+        for block in blocks:
+            self.downlink.publish_batch(block)
+        for window in stats:
+            self.downlink.publish_stats(window)
 
     def _public(self, feed: SensorFeed | None) -> None:
         core = self.core

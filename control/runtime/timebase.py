@@ -36,6 +36,3 @@ class TimeBase:
 
     def plant_interval(self, wall_seconds: float) -> float:
         return wall_seconds * self.time_scale
-
-    def wall_interval(self, plant_seconds: float) -> float:
-        return plant_seconds / self.time_scale

@@ -37,7 +37,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 from dataclasses import dataclass
-from typing import Any
 
 from nacl.exceptions import BadSignatureError
 
@@ -53,6 +52,7 @@ from telemetry.contract.command_wire import (
     peek_command_id,
     signing_bytes,
 )
+from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.keys import fingerprint
 
 from .replay import ReplayStore, ReplayVerdict
@@ -61,7 +61,7 @@ from .security_config import ALL_COMMANDS, SecurityConfig
 log = logging.getLogger(__name__)
 
 #: Commands still accepted when the replay store cannot be written (safe direction).
-FAIL_SAFE_COMMANDS = frozenset({CommandName.STOP.value, CommandName.ESTOP.value})
+FAIL_SAFE_COMMANDS = frozenset({CommandName.STOP, CommandName.ESTOP})
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,10 +72,10 @@ class AuthorizedCommand:
     role: str
     counter: int
     command_id: str
-    command: str
+    command: CommandName
     issued_at: float
     expires_at: float
-    args: dict[str, Any]
+    args: JsonObject
     payload: bytes  # the exact signed body bytes
     topic: str
 
@@ -86,8 +86,8 @@ class AuthorizedCommand:
 
     def to_command(self) -> GroundCommand:
         """The command the core applies (built from the fields decoded above: no
-        second parse; ``command`` was checked to be a ``CommandName``)."""
-        return GroundCommand(self.command_id, CommandName(self.command), self.expires_at,
+        second parse)."""
+        return GroundCommand(self.command_id, self.command, self.expires_at,
                              self.issued_at, dict(self.args), self.source)
 
 
@@ -98,7 +98,7 @@ class CommandRejected(CommandRefused):
         super().__init__(rejection.ack_reason, rejection.command_id)
         self.rejection = rejection
 
-    def event_fields(self) -> dict[str, Any]:
+    def event_fields(self) -> dict[str, JsonValue]:
         return self.rejection.event_fields()
 
 
@@ -171,9 +171,9 @@ class SignedCommandAuthenticator:
             body = decode_body(env.body)
         except WireRefusal as r:
             return Rejection(r.reason, r.detail, topic, claimed_id, env.key_id, True)
-        refusal = self._check(body, station.commands, now)
-        if refusal is not None:
-            reason, detail = refusal
+        name = self._check(body, station.commands, now)
+        if not isinstance(name, CommandName):
+            reason, detail = name
             return Rejection(reason, detail, topic, body.command_id, env.key_id, True,
                              body.counter)
         window = self.store.load(env.key_id)
@@ -191,30 +191,30 @@ class SignedCommandAuthenticator:
             self.store.save(env.key_id, window.accept(body.counter), now)
         except (OSError, sqlite3.Error) as err:
             log.error("replay store write failed for key %s: %s", env.key_id, err)
-            if body.command not in FAIL_SAFE_COMMANDS:
+            if name not in FAIL_SAFE_COMMANDS:
                 return Rejection(RejectReason.STORE_UNAVAILABLE, f"cannot persist the counter "
                                  f"({type(err).__name__}); only stop/estop are accepted", topic,
                                  body.command_id, env.key_id, True, body.counter)
         return AuthorizedCommand(env.key_id, station.role, body.counter, body.command_id,
-                                 body.command, body.issued_at, body.expires_at,
+                                 name, body.issued_at, body.expires_at,
                                  body.args, env.body, topic)
 
-    def _check(self, body: CommandBody, allowed: frozenset[str], now: float
-               ) -> tuple[RejectReason, str] | None:
+    def _check(self, body: CommandBody, allowed: frozenset[CommandName], now: float
+               ) -> CommandName | tuple[RejectReason, str]:
+        """The command's name when the key may send it now, else why not."""
         cfg = self.config
-        if body.command not in ALL_COMMANDS:
+        name = body.name
+        if name is None:
             return (RejectReason.UNKNOWN_COMMAND, f"unknown command {body.command[:32]!r} "
                     f"(expected one of {', '.join(sorted(ALL_COMMANDS))})")
-        if body.command not in allowed:
+        if name not in allowed:
             return (RejectReason.UNAUTHORISED, f"this key may not send {body.command!r} "
                     f"(allowed: {', '.join(sorted(allowed))})")
         if body.expires_at <= body.issued_at:
             return (RejectReason.MALFORMED, f"expires_at {body.expires_at} is not after "
                     f"issued_at {body.issued_at}")
         timing = timing_verdict(body.issued_at, body.expires_at, now, cfg.timing)
-        if timing is not None:
-            return RejectReason(timing[0].value), timing[1]
-        return None
+        return name if timing is None else timing
 
 
 __all__ = [

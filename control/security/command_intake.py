@@ -26,7 +26,7 @@ callers that prefer an exception (``CommandFormatError``).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from rig_common import bounded_problem
 from telemetry.contract.command_wire import (
@@ -35,6 +35,7 @@ from telemetry.contract.command_wire import (
     WireRefusal,
     strict_json_object,
 )
+from telemetry.contract.json_fields import JsonValue
 
 from ..core.command_timing import CommandTiming, timing_verdict
 from ..core.commands import CommandName, GroundCommand
@@ -52,7 +53,6 @@ __all__ = [
 MAX_PAYLOAD_BYTES = MAX_BODY_BYTES  # a plain command: the signed body's size limit
 UNKNOWN_ID = "?"  # the ack's command id when the payload has no readable one
 
-_COMMAND_NAMES = frozenset(c.value for c in CommandName)
 
 
 class _Refused(Exception):
@@ -71,7 +71,7 @@ def _shown(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _time(obj: dict[str, Any], key: str, cid: str) -> float | None:
+def _time(obj: Mapping[str, JsonValue], key: str, cid: str) -> float | None:
     value = obj.get(key)
     if value is None:
         return None
@@ -94,11 +94,12 @@ def _decode(data: bytes, source: str) -> GroundCommand:
         claimed = cid[:128] if isinstance(cid, str) and cid else UNKNOWN_ID
         raise _Refused(RejectReason.MALFORMED, f"'id' must be a string of 1-128 characters, "
                        f"got {_shown(cid)}", claimed)
-    name = obj.get("command")
-    if not isinstance(name, str) or name not in _COMMAND_NAMES:
+    raw_name = obj.get("command")
+    name = CommandName.lookup(raw_name) if isinstance(raw_name, str) else None
+    if name is None:
         known = ", ".join(c.value for c in CommandName)
         raise _Refused(RejectReason.UNKNOWN_COMMAND, f"command {cid}: unknown command "
-                       f"{_shown(name)} (expected one of {known})", cid)
+                       f"{_shown(raw_name)} (expected one of {known})", cid)
     args = obj.get("args", {})
     if not isinstance(args, dict):
         raise _Refused(RejectReason.MALFORMED, f"command {cid}: 'args' must be an object, "
@@ -115,7 +116,7 @@ def _decode(data: bytes, source: str) -> GroundCommand:
         raise _Refused(RejectReason.MALFORMED, f"command {cid}: no expiry ('expires_at', or "
                        f"'issued_at' with 'ttl_s'); commands without one are never executed",
                        cid)
-    return GroundCommand(cid, CommandName(name), expires, issued, dict(args), source)
+    return GroundCommand(cid, name, expires, issued, dict(args), source)
 
 
 def decode_command(payload: bytes | bytearray | str, *, source: str = "ground",
@@ -145,7 +146,7 @@ def timing_rejection(cmd: GroundCommand, now_wall: float, timing: CommandTiming,
     verdict = timing_verdict(cmd.issued_at, cmd.expires_at, now_wall, timing)
     if verdict is None:
         return None
-    return Rejection(RejectReason(verdict[0].value), verdict[1], topic,
+    return Rejection(verdict[0], verdict[1], topic,
                      command_id=cmd.command_id)
 
 

@@ -41,9 +41,9 @@ from .errors import SecurityConfigError
 from .replay import DEFAULT_WINDOW
 
 DEFAULT_TIMING = CommandTiming()
-ALL_COMMANDS: frozenset[str] = frozenset(c.value for c in CommandName)
-ROLES: dict[str, frozenset[str]] = {
-    "observer": frozenset({CommandName.STATUS.value}),
+ALL_COMMANDS: frozenset[CommandName] = frozenset(CommandName)
+ROLES: dict[str, frozenset[CommandName]] = {
+    "observer": frozenset({CommandName.STATUS}),
     "operator": ALL_COMMANDS,
 }
 
@@ -52,7 +52,7 @@ ROLES: dict[str, frozenset[str]] = {
 class StationConfig:
     key_id: str
     public_key: VerifyKey
-    commands: frozenset[str]  # what this key may send (always_allowed included)
+    commands: frozenset[CommandName]  # what this key may send (always_allowed included)
     role: str = "custom"
 
 
@@ -64,7 +64,7 @@ class SecurityConfig:
     ledger_path: str = "ledger.jsonl"
     timing: CommandTiming = field(default_factory=CommandTiming)
     replay_window: int = DEFAULT_WINDOW
-    always_allowed: frozenset[str] = frozenset({CommandName.ESTOP.value})
+    always_allowed: frozenset[CommandName] = frozenset({CommandName.ESTOP})
 
 
 _SCALARS = {"replay_db", "rover_key_file", "ledger_path", "max_age_s", "max_future_s",
@@ -77,14 +77,15 @@ def _seconds(data: Mapping[str, Any], name: str, where: str, default: float, lo:
                      error=SecurityConfigError)
 
 
-def _commands(value: Any, key: str) -> frozenset[str]:
+def _commands(value: Any, key: str) -> frozenset[CommandName]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise SecurityConfigError(key, f"expected a list of command names, got {value!r}")
-    unknown = sorted(set(value) - ALL_COMMANDS)
+    names = {v: CommandName.lookup(v) for v in value}
+    unknown = sorted(v for v, name in names.items() if name is None)
     if unknown:
         raise SecurityConfigError(key, f"unknown command {unknown[0]!r} (expected some of: "
                                        f"{', '.join(sorted(ALL_COMMANDS))})")
-    return frozenset(value)
+    return frozenset(name for name in names.values() if name is not None)
 
 
 def _text(data: Mapping[str, Any], name: str, where: str, default: str) -> str:
@@ -106,7 +107,7 @@ def security_config_from_dict(data: Mapping[str, Any], prefix: str = "security."
                                                         f"{', '.join(sorted(_SCALARS))})")
     window = int_in(data.get("replay_window", DEFAULT_WINDOW), f"{where}replay_window", 1,
                     4096, error=SecurityConfigError)
-    always = _commands(data.get("always_allowed", [CommandName.ESTOP.value]),
+    always = _commands(data.get("always_allowed", [CommandName.ESTOP]),
                        f"{where}always_allowed")
     keys = data.get("keys", {})
     if not isinstance(keys, Mapping):

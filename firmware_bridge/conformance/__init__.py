@@ -8,7 +8,7 @@ that energise or move the rig run only with ``allow_motion``.
 * ``checks``: the check list, results and pure judge rules;
 * ``host``: the harness's own host end (every header field under control);
 * ``harness``: run settings and helpers shared by the check procedures;
-* ``probes_link`` / ``probes_motion``: the check procedures;
+* ``probes_link`` / ``probes_rules`` / ``probes_motion``: the check procedures;
 * ``runner``: runs them and renders the report.
 """
 

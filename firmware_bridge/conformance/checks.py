@@ -41,6 +41,8 @@ class SpecTiming:
     heartbeat_ms: float = 25.0
     hello_interval_ms: float = 100.0
     retransmit_ms: float = 50.0
+    ack_delay_ms: float = 10.0  # 1.2: the ack of a reliable frame is on the wire by then
+    estop_power_cut_ms: float = 50.0  # 1.2: a heartbeat shows the power cut by then
     max_retransmissions: int = 10
     nack_interval_ms: float = 50.0
     watchdog_ms: float = 250.0  # default; a HELLO may ask for another (20..10000)
@@ -61,23 +63,32 @@ class CheckSpec:
 
 CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("handshake.full", "3, 4.2", "full handshake, heartbeats, table CRC"),
-    CheckSpec("handshake.cached", "3, 4.2", "cached table, repeated HELLO keeps the session"),
-    CheckSpec("messages.roundtrip", "4", "every message type both ways"),
-    CheckSpec("reliable.sequence", "5.1", "reliable seq from 1, cumulative acks, ACK timing"),
+    CheckSpec("handshake.cached", "3, 4.1, 4.2",
+              "cached table, repeated HELLO keeps the session, session id 0 ignored"),
+    CheckSpec("messages.roundtrip", "4, 4.4",
+              "every message type both ways; firmware-only types from the host ignored"),
+    CheckSpec("reliable.sequence", "5.1, 4.4", "reliable seq from 1, cumulative acks, ack delay"),
     CheckSpec("reliable.retransmission", "5.1", "go-back-N retransmission, same bytes, limit"),
     CheckSpec("reliable.duplicates", "5.1", "duplicates re-acked not re-run, gaps dropped"),
     CheckSpec("commands.expiry", "4.8", "expired command refused, never run"),
-    CheckSpec("params", "4.13", "get/set, read-only, out of range, unknown, f32 bounds"),
-    CheckSpec("nack.codes", "4, 4.5", "NACK reason codes, sequence number consumed"),
+    CheckSpec("commands.arguments", "4.8",
+              "unused arguments ignored, non-finite used ones BAD_VALUE after the preconditions"),
+    CheckSpec("params", "4.13", "get/set, read-only, out of range, unknown, f32 bounds, rounding"),
+    CheckSpec("nack.codes", "4, 4.5, 4.8",
+              "NACK reason codes (version, unknown command), sequence number consumed"),
     CheckSpec("nack.rate_limit", "3", "NOT_HANDSHAKEN at most one per 50 ms, nothing run"),
+    CheckSpec("linkloss.motors_off", "3.1, 6",
+              "a loss or a new session with the motors off stops nothing, trips nothing"),
     CheckSpec("robustness.garbage", "2, 7", "garbage and bit flips: no action, no reply"),
-    CheckSpec("estop.latch", "4.10, 4.8", "e-stop latches, refuses ENABLE, reset rules"),
+    CheckSpec("estop.latch", "4.10, 4.8",
+              "e-stop latches once, any source, refuses every command, reset rules"),
     CheckSpec("estop.power_cut", "4.10", "e-stop cuts enabled motors at once", moves=True),
     CheckSpec("watchdog.stop", "6", "silence: stop within watchdog_ms, event next session",
               moves=True),
     CheckSpec("linkloss.one_way", "6", "host hears but is not heard: stop within watchdog_ms",
               moves=True),
-    CheckSpec("standstill", "6", "drum at standstill within 300 ms of a stop", moves=True),
+    CheckSpec("standstill", "6, 4.8, 4.9",
+              "drum at standstill within 300 ms of a stop; event order, motors off", moves=True),
 )
 
 

@@ -10,14 +10,22 @@ import itertools
 import random
 import struct
 
+import numpy as np
+
 from ..codec import HEADER, channel_table_crc, encode_frame
 from ..framing import cobs_encode, crc32c
 from ..messages import (
+    PROTOCOL_VERSION,
     CommandCode,
+    CommandResult,
     EStop,
+    Event,
     EventCode,
     FirmwareInfo,
+    FirmwareSeverity,
     Flags,
+    Heartbeat,
+    Hello,
     MsgType,
     Nack,
     Param,
@@ -70,8 +78,10 @@ async def check_handshake_full(h: Harness) -> CheckResult:
         problems.append("no HEARTBEAT with ACK_VALID after FIRMWARE_INFO")
     elif len(hbs) >= 3:
         period = (hbs[-1].t - hbs[0].t) / (len(hbs) - 1) * 1000
-        if not 0.5 * h.s.heartbeat_ms <= period <= 1.5 * h.s.heartbeat_ms + h.tol:
-            problems.append(f"heartbeat period {period:.1f} ms, asked for {h.s.heartbeat_ms}")
+        if not 0.5 * SPEC.heartbeat_ms <= period <= 1.5 * SPEC.heartbeat_ms + h.tol:
+            problems.append(f"heartbeat period {period:.1f} ms, expected {SPEC.heartbeat_ms:g}")
+    if h.events(EventCode.BOOT, 0.0):  # 1.2: a boot is reported by boot_id, not an event
+        problems.append("EVENT(BOOT) received (1.2: not sent; boot_id reports a boot)")
     return _result("handshake.full", problems,
                    f"{info.firmware_id} {'.'.join(map(str, info.version))}, "
                    f"{len(info.channels)} channels, {len(hbs)} heartbeats in 300 ms",
@@ -105,8 +115,17 @@ async def check_handshake_cached(h: Harness) -> CheckResult:
         problems.append("repeated HELLO (same session id) not answered")
     if first is None or second is None:
         problems.append("the session did not survive a repeated HELLO (reliable seq reset?)")
+    # 1.2: a HELLO with session id 0 is ignored, not answered (section 4.1)
+    t_zero = h.now()
+    h.s.send_raw(encode_frame(Hello(0, PROTOCOL_VERSION, PROTOCOL_VERSION, h.s.heartbeat_ms,
+                                    h.s.watchdog_ms, 0), seq=0))
+    h.port.flush()
+    if await h.port.wait(lambda: bool(h.s.since(t_zero, FirmwareInfo)), 0.3):
+        problems.append("a HELLO with session_id 0 was answered")
+    if await h.param(ParamGet(Param.WATCHDOG_MS)) is None:
+        problems.append("the session did not survive a HELLO with session_id 0")
     return _result("handshake.cached", problems, "TABLE_OMITTED on a match, full table "
-                   "otherwise; repeated HELLO answered without a reset")
+                   "otherwise; repeated HELLO answered without a reset; session 0 ignored")
 
 
 async def check_roundtrip(h: Harness) -> CheckResult:
@@ -115,6 +134,7 @@ async def check_roundtrip(h: Harness) -> CheckResult:
     h.s.send(Setpoints(h.deadline_us(0.1), 0.0, 0.0, False))
     h.s.send(Nack(0, MsgType.SAMPLE_BATCH, Reason.BAD_VALUE))  # a host NACK: no reply
     h.port.flush()
+    fw_only = await _firmware_only_types(h, problems)
     if await h.param(ParamGet(Param.WATCHDOG_MS)) is None:
         problems.append("PARAM_GET unanswered")
     if await h.param(ParamSet(Param.WATCHDOG_MS, h.watchdog_ms)) is None:
@@ -131,7 +151,8 @@ async def check_roundtrip(h: Harness) -> CheckResult:
     await h.port.wait(lambda: bool(h.s.since(t_e, Nack)), 0.5)
     await h.port.wait(lambda: bool(h.s.since(t0, SampleBatch)), 0.5)
     seen = {r.frame.msg_type for r in h.s.since(t0)}
-    wanted = {MsgType.FIRMWARE_INFO, MsgType.HEARTBEAT, MsgType.ACK, MsgType.NACK,
+    # 1.2: no ACK frame is required: a piggy-backed ack is enough (section 4.4)
+    wanted = {MsgType.FIRMWARE_INFO, MsgType.HEARTBEAT, MsgType.NACK,
               MsgType.SAMPLE_BATCH, MsgType.COMMAND_RESULT, MsgType.EVENT, MsgType.PARAM_VALUE}
     missing = sorted(t.name for t in wanted - seen)
     if missing:
@@ -139,8 +160,30 @@ async def check_roundtrip(h: Harness) -> CheckResult:
     if not h.s.up:
         problems.append("session lost during the round trip")
     return _result("messages.roundtrip", problems,
-                   f"sent 11 types, received {len(seen)}: " + ", ".join(
+                   f"sent 11 types and {fw_only} firmware-only ones (ignored), received "
+                   f"{len(seen)}: " + ", ".join(
                        sorted(t.name for t in seen)) + " (RESET_NOTICE needs a reboot)")
+
+
+async def _firmware_only_types(h: Harness, problems: list[str]) -> int:
+    """Host frames of firmware-only types: through the link, acked, then ignored (4, 1.2)."""
+    t0 = h.now()
+    sent = [Event(h.s.fw_time_us(t0), EventCode.STALL, FirmwareSeverity.INFO, 0.0, "host"),
+            CommandResult(1, CommandCode.STOP, ResultStatus.DONE, Reason.NONE, ""),
+            ParamValue(1, Param.WATCHDOG_MS, ParamStatus.OK, 250.0)]
+    seqs = [await h.port.reliable(msg, timeout=0.5) for msg in sent]
+    h.s.send(SampleBatch(0, 0, 0, 1_000_000, np.zeros((1, 1), dtype=np.int16)))
+    h.port.flush()
+    if not all(h.s.acked(seq) for seq in seqs):
+        problems.append("a reliable frame of a firmware-only type was not acknowledged")
+    if await h.param(ParamGet(Param.WATCHDOG_MS)) is None:
+        problems.append("after firmware-only types the next reliable frame was not delivered")
+    fw_types = {MsgType.EVENT, MsgType.COMMAND_RESULT, MsgType.PARAM_VALUE, MsgType.SAMPLE_BATCH}
+    nacked = sorted(MsgType(r.message.rejected_type).name for r in h.s.since(t0, Nack)
+                    if r.message.rejected_type in fw_types)
+    if nacked:
+        problems.append("NACKed host frames of firmware-only types: " + ", ".join(nacked))
+    return len(sent) + 1
 
 
 async def check_sequence(h: Harness) -> CheckResult:
@@ -168,11 +211,11 @@ async def check_sequence(h: Harness) -> CheckResult:
     if any(not r.frame.flags & Flags.ACK_VALID for r in after):
         problems.append("a frame after the handshake lacks ACK_VALID")
     worst = max(latencies) if latencies else None
-    if not within(worst, SPEC.retransmit_ms, h.tol):
-        problems.append("acknowledgement slower than the retransmission timeout")
+    if worst is not None and not within(worst, SPEC.ack_delay_ms, h.tol):
+        problems.append(f"acknowledgement after {worst:.1f} ms (ACK_DELAY {SPEC.ack_delay_ms:g})")
     return _result("reliable.sequence", problems,
                    f"reliable seqs {rel[:4]}..., every frame ACK_VALID", worst,
-                   SPEC.retransmit_ms)
+                   SPEC.ack_delay_ms)
 
 
 async def check_retransmission(h: Harness) -> CheckResult:
@@ -303,6 +346,17 @@ async def check_params(h: Harness) -> CheckResult:
     pv = await h.param(ParamSet(Param.WATCHDOG_MS, h.watchdog_ms + 0.4))
     if pv is None or pv.value != h.watchdog_ms:
         problems.append(f"WATCHDOG_MS {h.watchdog_ms + 0.4} not rounded: {pv}")
+    # 1.2: range check first, then round half away from zero (section 4.13)
+    wd = STANDARD_PARAMS[Param.WATCHDOG_MS]
+    pv = await h.param(ParamSet(Param.WATCHDOG_MS, wd.lo - 0.4))
+    if pv is None or pv.status is not ParamStatus.OUT_OF_RANGE:
+        problems.append(f"WATCHDOG_MS {wd.lo - 0.4:g} (rounds into range): "
+                        f"{pv and pv.status.name}, expected OUT_OF_RANGE")
+    pv = await h.param(ParamSet(Param.WATCHDOG_MS, h.watchdog_ms + 0.5))
+    if pv is None or pv.value != h.watchdog_ms + 1:
+        problems.append(f"WATCHDOG_MS {h.watchdog_ms + 0.5:g} not rounded half away from zero: "
+                        f"{pv and pv.value}")
+    await h.param(ParamSet(Param.WATCHDOG_MS, h.watchdog_ms))
     if Param.ARM_RATE_LIMIT_M_S in values:
         await h.param(ParamSet(Param.ARM_RATE_LIMIT_M_S, values[Param.ARM_RATE_LIMIT_M_S]))
     return _result("params", problems,
@@ -322,11 +376,21 @@ async def check_nack_codes(h: Harness) -> CheckResult:
     cmd_payload = _command_payload(h, code=99)  # a code the protocol does not define
     h.s.send_raw(h.s.raw_frame(MsgType.COMMAND, cmd_payload, seq=bad_seq,
                                flags=Flags.RELIABLE | Flags.ACK_VALID, ack=h.s.ack_field()))
+    vendor_seq = h.s.tx_rel
+    h.s.tx_rel += 1
+    h.s.send_raw(h.s.raw_frame(MsgType.COMMAND, _command_payload(h, code=0x1234), seq=vendor_seq,
+                               flags=Flags.RELIABLE | Flags.ACK_VALID, ack=h.s.ack_field()))
+    v2_seq = h.s.tx_rel  # 1.2: a reliable frame of header version 2 in a session
+    h.s.tx_rel += 1
+    h.s.send_raw(h.s.raw_frame(MsgType.PARAM_GET, b"\x01\x00\x00\x00", seq=v2_seq, version=2,
+                               flags=Flags.RELIABLE | Flags.ACK_VALID, ack=h.s.ack_field()))
     h.s.send_raw(h.s.raw_frame(0x7F, b"x", seq=h.s.tx_be))
     h.s.hello(new_session=False, proto=(2, 3))
     h.port.flush()
     want = {(short_seq, MsgType.COMMAND, Reason.BAD_LENGTH),
             (bad_seq, MsgType.COMMAND, Reason.BAD_VALUE),
+            (vendor_seq, MsgType.COMMAND, Reason.UNKNOWN_COMMAND),
+            (v2_seq, MsgType.PARAM_GET, Reason.UNSUPPORTED_VERSION),
             (None, 0x7F, Reason.UNKNOWN_TYPE), (0, MsgType.HELLO, Reason.UNSUPPORTED_VERSION)}
 
     def got() -> set:
@@ -335,14 +399,18 @@ async def check_nack_codes(h: Harness) -> CheckResult:
 
     await h.port.wait(lambda: want <= got(), 0.6)
     for item in sorted(want - got(), key=str):
-        problems.append(f"no NACK({item[2].name}) for type 0x{item[1]:02x}")
+        problems.append(f"no NACK({item[2].name}) for type 0x{item[1]:02x} seq {item[0]}")
+    if any(r.message.command_seq in (bad_seq, vendor_seq) for r in h.s.since(t0, CommandResult)):
+        problems.append("an unknown command got a COMMAND_RESULT instead of only a NACK")
+    if any(r.message.request_seq == v2_seq for r in h.s.since(t0, ParamValue)):
+        problems.append("a frame of header version 2 was executed")
     after = await h.param(ParamGet(Param.WATCHDOG_MS))
     if after is None:
         problems.append("the NACKed sequence numbers were not consumed (next frame stuck)")
     if not h.s.up:
         problems.append("session lost")
-    return _result("nack.codes", problems, "BAD_LENGTH, BAD_VALUE, UNKNOWN_TYPE, "
-                   "UNSUPPORTED_VERSION; rejected seqs consumed")
+    return _result("nack.codes", problems, "BAD_LENGTH, BAD_VALUE, UNKNOWN_COMMAND, UNKNOWN_TYPE, "
+                   "UNSUPPORTED_VERSION (HELLO and header); rejected seqs consumed")
 
 
 def _command_payload(h: Harness, code: int) -> bytes:
@@ -361,6 +429,8 @@ async def check_nack_rate(h: Harness) -> CheckResult:
             h.s.send_raw(h.s.raw_frame(MsgType.SETPOINTS, bytes(20), seq=5000 + i))
         else:
             h.s.send_raw(encode_frame(ParamGet(Param.WATCHDOG_MS), seq=9000 + i))
+        if i % 10 == 5:  # 1.2: a best-effort HEARTBEAT is never answered before a session
+            h.s.send_raw(encode_frame(Heartbeat(int(h.now() * 1e6), 0, 0), seq=7000 + i))
         h.port.flush()
         await h.port.pause(0.005)
     await h.port.pause(0.1)
@@ -375,6 +445,9 @@ async def check_nack_rate(h: Harness) -> CheckResult:
         problems.append(f"NACKs {gap:.1f} ms apart")
     if h.s.since(t0, ParamValue):
         problems.append("a PARAM_GET was answered without a session")
+    if any(r.message.rejected_type == MsgType.HEARTBEAT for r in h.s.since(t0, Nack)):
+        problems.append("a HEARTBEAT was NACKed without a session (only RELIABLE frames and "
+                        "SETPOINTS are)")
     await h.new_session()
     return _result("nack.rate_limit", problems, f"{len(nacks)} NACKs for 120 frames in "
                    f"{spent:.0f} ms", gap, SPEC.nack_interval_ms)

@@ -9,7 +9,18 @@ reports it (event values, compared with the bound exactly).
 
 from __future__ import annotations
 
-from ..messages import CommandCode, EStop, EventCode, ResultStatus, Status
+from ..messages import (
+    CommandCode,
+    CommandResult,
+    EStop,
+    EventCode,
+    FirmwareSeverity,
+    Flags,
+    Reason,
+    ResultStatus,
+    Setpoints,
+    Status,
+)
 from .checks import SPEC, CheckResult, Outcome, check_spec, within
 from .harness import Harness, standstill_from_samples
 
@@ -41,19 +52,24 @@ async def _enable(h: Harness, problems: list[str]) -> bool:
 async def check_estop_latch(h: Harness) -> CheckResult:
     problems: list[str] = []
     t0 = h.now()
-    await h.port.reliable(EStop(0, "conformance"))
+    await h.port.reliable(EStop(7, "conformance"))  # 1.2: an unknown source latches too
     await h.port.wait(lambda: bool(h.events(EventCode.ESTOP_LATCHED, t0)), 0.5)
     latched = h.events(EventCode.ESTOP_LATCHED, t0)
     took = (latched[0].t - t0) * 1000 if latched else None
     if not latched:
-        problems.append("no EVENT(ESTOP_LATCHED)")
+        problems.append("no EVENT(ESTOP_LATCHED) for an ESTOP with source 7")
+    elif latched[0].message.severity is not FirmwareSeverity.CRITICAL:
+        problems.append(f"ESTOP_LATCHED severity {latched[0].message.severity.name}, "
+                        "expected CRITICAL")
     if await h.heartbeat_where(lambda st: st & Status.ESTOP, t0, 0.3) is None:
         problems.append("heartbeat never shows ESTOP")
-    await h.port.reliable(EStop(1, "again"))
-    refused = await h.run(CommandCode.ENABLE, 1.0)
-    if refused is None or refused.status is not ResultStatus.REJECTED \
-            or refused.reason.name != "ESTOP_LATCHED":
-        problems.append(f"ENABLE while latched answered {refused}")
+    await _second_estop(h, problems)
+    for code, arg in ((CommandCode.ENABLE, 1.0), (CommandCode.ENABLE, 0.0),
+                      (CommandCode.STOP, 0.0)):  # 1.2: precondition 2 is literal
+        refused = await h.run(code, arg)
+        if refused is None or refused.status is not ResultStatus.REJECTED \
+                or refused.reason is not Reason.ESTOP_LATCHED:
+            problems.append(f"{code.name}({arg:g}) while latched answered {refused}")
     if len(h.events(EventCode.ESTOP_LATCHED, t0)) != 1:
         problems.append("a second ESTOP while latched raised another ESTOP_LATCHED")
     t1 = h.now()
@@ -69,6 +85,25 @@ async def check_estop_latch(h: Harness) -> CheckResult:
                    "leaves the motors disabled", took, 2 * SPEC.heartbeat_ms)
 
 
+async def _second_estop(h: Harness, problems: list[str]) -> None:
+    """An ESTOP while latched gets no answer but its ack, within ACK_DELAY (4.4, 4.10)."""
+    seq, data = h.s.encode(EStop(1, "again"))
+    sent = h.now()
+    h.s.send_raw(data)
+    h.port.flush()
+    bound = SPEC.ack_delay_ms + h.tol
+    if not await h.port.wait(lambda: h.s.acked(seq), bound / 1000):
+        problems.append(f"a second ESTOP (no other answer) was not acknowledged within "
+                        f"{bound:g} ms: an ack must not wait for a result to ride on")
+        await h.port.reliable(EStop(1, "again"), timeout=0.5)
+        return
+    acked_at = next((r.t for r in h.s.since(sent) if r.frame.flags & Flags.ACK_VALID
+                     and (r.frame.ack - seq) % (1 << 32) < (1 << 31)), h.now())
+    took = (acked_at - sent) * 1000
+    if not within(took, SPEC.ack_delay_ms, h.tol):
+        problems.append(f"second ESTOP acknowledged after {took:.1f} ms")
+
+
 async def check_estop_power(h: Harness) -> CheckResult:
     problems: list[str] = []
     if not await _enable(h, problems):
@@ -77,14 +112,14 @@ async def check_estop_power(h: Harness) -> CheckResult:
     await h.port.reliable(EStop(0, "conformance power cut"))
     off = await h.heartbeat_where(lambda st: not _enabled(st) and st & Status.ESTOP, t0, 0.5)
     took = (off.t - t0) * 1000 if off else None
-    if not within(took, 2 * SPEC.heartbeat_ms, h.tol):
+    if not within(took, SPEC.estop_power_cut_ms, h.tol):
         problems.append("heartbeat did not show the motors off at once")
     await h.run(CommandCode.RESET_ESTOP)
     after = await h.heartbeat_where(lambda st: not st & Status.ESTOP, h.now(), 0.3)
     if after is None or _enabled(after.message.status):
         problems.append("motors enabled again after RESET_ESTOP")
     return _result("estop.power_cut", problems, "motors off at the next heartbeat", took,
-                   2 * SPEC.heartbeat_ms)
+                   SPEC.estop_power_cut_ms)
 
 
 async def _after_loss(h: Harness, since: float, problems: list[str],
@@ -175,6 +210,51 @@ async def _spin(h: Harness, problems: list[str]) -> bool:
     return True
 
 
+def _stop_order(h: Harness, stop_seq: int, event_seq: int, problems: list[str]) -> None:
+    """EVENT(STANDSTILL) before STOP's DONE, in reliable order (4.9, 1.2)."""
+    done = [r for r in h.s.since(h.session_start, CommandResult)
+            if r.message.command_seq == stop_seq and r.message.status is ResultStatus.DONE]
+    if done and (done[0].frame.seq - event_seq) % (1 << 32) >= (1 << 31):
+        problems.append("STOP's DONE came before EVENT(STANDSTILL)")
+
+
+async def _disable_order(h: Harness, problems: list[str]) -> None:
+    """ENABLE(0) is DONE at once, before its stop's EVENT(STANDSTILL) (4.8, 1.2)."""
+    if not await _spin(h, problems):
+        return
+    h.setpoints = None
+    t0 = h.now()
+    seq = await h.command(CommandCode.ENABLE, 0.0)
+    done = await h.final_result(seq, 1.0)
+    await h.port.wait(lambda: bool(h.events(EventCode.STANDSTILL, t0)), 1.0)
+    ev = h.events(EventCode.STANDSTILL, t0)
+    if done is None or done.status is not ResultStatus.DONE:
+        problems.append(f"ENABLE(0) answered {done}")
+    elif not ev:
+        problems.append("no EVENT(STANDSTILL) after ENABLE(0)")
+    else:
+        done_rx = next(r for r in h.s.since(t0, CommandResult) if r.message.command_seq == seq
+                       and r.message.status is ResultStatus.DONE)
+        if (ev[0].frame.seq - done_rx.frame.seq) % (1 << 32) >= (1 << 31):
+            problems.append("ENABLE(0)'s DONE waited for standstill (1.2: DONE at once)")
+
+
+async def _stop_from_rest(h: Harness, problems: list[str]) -> None:
+    """A STOP with the motors on and the drum already still: STANDSTILL all the same (6)."""
+    # latest wins: a set-point without ENABLE replaces the spin's, so nothing is fresh
+    h.s.send(Setpoints(h.deadline_us(0.2), 0.0, h.config.cut_depth, False))
+    h.port.flush()
+    if not await _enable(h, problems):
+        return
+    t0 = h.now()
+    seq = await h.command(CommandCode.STOP)
+    done = await h.final_result(seq, 1.0)
+    if done is None or done.status is not ResultStatus.DONE:
+        problems.append(f"STOP from rest answered {done}")
+    if not await h.port.wait(lambda: bool(h.events(EventCode.STANDSTILL, t0)), 0.5):
+        problems.append("no EVENT(STANDSTILL) for a STOP with the drum already at rest")
+
+
 async def check_standstill(h: Harness) -> CheckResult:
     problems: list[str] = []
     figures: list[float] = []
@@ -192,6 +272,11 @@ async def check_standstill(h: Harness) -> CheckResult:
             problems.append("no EVENT(STANDSTILL) after STOP")
         else:
             figures.append(ev[0].message.value)
+            _stop_order(h, seq, ev[0].frame.seq, problems)
+        if await h.heartbeat_where(_enabled, h.now() + 0.03, 0.1) is not None:
+            problems.append("STOP left the motors enabled (1.2: STOP ends with power off)")
+        await _disable_order(h, problems)
+        await _stop_from_rest(h, problems)
         await h.port.pause(0.1)
         seen = standstill_from_samples(h.drum_samples(t0), h.config.dig_speed)
         if seen is not None:

@@ -15,18 +15,20 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from ..errors import BridgeError
+from ..messages import PROTOCOL_REVISION_TEXT
 from .checks import CHECKS, CheckResult, Outcome, check_spec
 from .harness import Harness, RunConfig
 from .host import HarnessPort, HostSession
 from .probes_link import LINK_PROBES
 from .probes_motion import MOTION_PROBES
+from .probes_rules import RULE_PROBES
 
 log = logging.getLogger(__name__)
 
 __all__ = ["MOTION_WARNING", "exit_code", "format_table", "run_conformance", "to_json"]
 
 Probe = Callable[[Harness], Awaitable[CheckResult]]
-PROBES: dict[str, Probe] = {**LINK_PROBES, **MOTION_PROBES}
+PROBES: dict[str, Probe] = {**LINK_PROBES, **RULE_PROBES, **MOTION_PROBES}
 assert set(PROBES) == {c.id for c in CHECKS}
 
 MOTION_WARNING = (
@@ -98,7 +100,7 @@ def format_table(results: Sequence[CheckResult]) -> str:
 
 def to_json(results: Sequence[CheckResult], config: RunConfig) -> str:
     return json.dumps({
-        "url": config.url, "protocol": "1.1", "allow_motion": config.allow_motion,
+        "url": config.url, "protocol": PROTOCOL_REVISION_TEXT, "allow_motion": config.allow_motion,
         "watchdog_ms": config.watchdog_ms, "tolerance_ms": config.tolerance_ms,
         "passed": exit_code(results) == 0,
         "checks": [r.to_json() for r in results],

@@ -1,11 +1,16 @@
 """What the rover and the ground both speak: the one place a wire format is defined.
 
-Modules (import them by name; this package hands on only the topic tree and the
-errors, the names almost every user needs):
+Modules (import them by name; this package hands on only the topic tree, the
+names and the errors, what almost every user needs):
 
 * ``topics``: the topic tree under ``{prefix}/{rig_id}/`` (docs/telemetry.md).
+* ``names``: the enums of what the two sides exchange by name: ``CommandName``,
+  ``EventKind``, ``TopicKind`` and the alarm ``CauseKind``.
 * ``payloads`` and ``cbor_arrays``: telemetry envelope, typed messages, their
-  JSON/CBOR encodings (docs/telemetry.md, "Payloads").
+  JSON/CBOR encodings (docs/telemetry.md, "Payloads"); ``rig_state`` (the state
+  message, ``RigState``), ``status_info`` (``RigInfo``), ``event_details`` (typed
+  fields of the events the ground acts on) and ``json_fields`` (their decoding
+  helpers, which name the bad field).
 * ``command_wire``: the signed ground-command envelope and body (docs/commands.md).
 * ``keys``: Ed25519 station and rover key files and fingerprints.
 * ``ledger_format``: the extraction-ledger entry, its hash chain and verification.
@@ -24,6 +29,7 @@ from telemetry.contract.errors import (
     PayloadEncodeError,
     SitePlanError,
 )
+from telemetry.contract.names import CauseKind, CommandName, EventKind, TopicKind
 from telemetry.contract.topics import (
     DEFAULT_PREFIX,
     ParsedTopic,
@@ -36,8 +42,11 @@ from telemetry.contract.topics import (
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "CauseKind",
+    "CommandName",
     "ContractConfigError",
     "ContractError",
+    "EventKind",
     "KeyFileError",
     "ParsedTopic",
     "PayloadDecodeError",
@@ -45,6 +54,7 @@ __all__ = [
     "Priority",
     "Severity",
     "SitePlanError",
+    "TopicKind",
     "TopicTree",
     "check_name",
     "parse_topic",

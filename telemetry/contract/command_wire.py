@@ -33,12 +33,16 @@ import binascii
 import enum
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import NoReturn
 
 from nacl.signing import SigningKey
 
 from rig_common import finite_in
+from rig_common.bounded import short_repr
+from telemetry.contract.json_fields import JsonObject, JsonValue
+from telemetry.contract.names import CommandName
 
 WIRE_VERSION = 1
 ALGORITHM = "ed25519"
@@ -95,14 +99,19 @@ class SignedEnvelope:
 
 @dataclass(frozen=True, slots=True)
 class CommandBody:
-    """The signed body. ``command`` is the name (``control.core.commands.CommandName`` value)."""
+    """The signed body. ``command`` is the name as sent: ``name`` is its ``CommandName``
+    (``None`` for a name the rover does not know, refused after the signature check)."""
 
     counter: int
     command_id: str
     command: str
     issued_at: float
     expires_at: float
-    args: dict[str, Any] = field(default_factory=dict)
+    args: JsonObject = field(default_factory=dict)
+
+    @property
+    def name(self) -> CommandName | None:
+        return CommandName.lookup(self.command)
 
 
 def signing_bytes(topic: str, body: bytes) -> bytes:
@@ -143,8 +152,8 @@ def sign_envelope(key_id: str, signing_key: SigningKey, topic: str, body: bytes)
 # --- rover side -------------------------------------------------------------------------
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _no_duplicates(pairs: list[tuple[str, JsonValue]]) -> JsonObject:
+    out: JsonObject = {}
     for k, v in pairs:
         if k in out:
             raise WireRefusal(RejectReason.MALFORMED, f"duplicate field {k!r}")
@@ -152,7 +161,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _no_constants(name: str) -> Any:
+def _no_constants(name: str) -> NoReturn:
     raise WireRefusal(RejectReason.NOT_JSON, f"{name} is not allowed in JSON")
 
 
@@ -183,7 +192,7 @@ def _nesting(data: bytes) -> int:
     return deepest
 
 
-def strict_json_object(data: bytes, what: str) -> dict[str, Any]:
+def strict_json_object(data: bytes, what: str) -> JsonObject:
     """Parse UTF-8 JSON that must be an object; raises only ``WireRefusal``."""
     try:
         text = data.decode("utf-8")
@@ -243,14 +252,14 @@ def decode_envelope(data: bytes) -> SignedEnvelope:
         raise WireRefusal(RejectReason.MALFORMED, f"unknown field {unknown[0][:32]!r}")
     if type(obj["v"]) is not int or obj["v"] != WIRE_VERSION:
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"'v': expected {WIRE_VERSION}, got {_short(obj['v'])}")
+                          f"'v': expected {WIRE_VERSION}, got {short_repr(obj['v'])}")
     if obj["alg"] != ALGORITHM:
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"'alg': expected {ALGORITHM!r}, got {_short(obj['alg'])}")
+                          f"'alg': expected {ALGORITHM!r}, got {short_repr(obj['alg'])}")
     key_id = obj["key"]
     if not isinstance(key_id, str) or not 1 <= len(key_id) <= 64:
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"'key': expected a key id string, got {_short(key_id)}")
+                          f"'key': expected a key id string, got {short_repr(key_id)}")
     sig = b64decode_strict(obj["sig"], "sig", expect_len=64)
     body = b64decode_strict(obj["payload"], "payload")
     if len(body) > MAX_BODY_BYTES:
@@ -259,7 +268,7 @@ def decode_envelope(data: bytes) -> SignedEnvelope:
     return SignedEnvelope(key_id, body, sig)
 
 
-def _number(obj: dict[str, Any], name: str) -> float:
+def _number(obj: Mapping[str, JsonValue], name: str) -> float:
     return finite_in(obj[name], name, error=_malformed)
 
 
@@ -279,15 +288,15 @@ def decode_body(body: bytes) -> CommandBody:
                           f"signed body: unknown field {unknown[0][:32]!r}")
     if type(obj["v"]) is not int or obj["v"] != WIRE_VERSION:
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"signed body 'v': expected {WIRE_VERSION}, got {_short(obj['v'])}")
+                          f"signed body 'v': expected {WIRE_VERSION}, got {short_repr(obj['v'])}")
     counter = obj["counter"]
     if type(counter) is not int or not 0 < counter <= MAX_COUNTER:
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"'counter': expected an integer in 1..2^63-1, got {_short(counter)}")
+                          f"'counter': expected an integer in 1..2^63-1, got {short_repr(counter)}")
     cid = obj["id"]
     if not isinstance(cid, str) or not _ID_RE.match(cid):
         raise WireRefusal(RejectReason.MALFORMED,
-                          f"'id': expected 1-128 printable ASCII characters, got {_short(cid)}")
+                          f"'id': expected 1-128 printable ASCII characters, got {short_repr(cid)}")
     name = obj["command"]
     if not isinstance(name, str):
         raise WireRefusal(RejectReason.MALFORMED,
@@ -323,11 +332,6 @@ def peek_payload_command_id(payload: bytes) -> str:
         return peek_command_id(decode_envelope(payload).body)
     except WireRefusal:
         return peek_command_id(payload)
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 __all__ = [

@@ -33,12 +33,12 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 
 from rig_common import finite_in, int_in
+from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.keys import fingerprint
 
 LEDGER_VERSION = 1
@@ -83,7 +83,7 @@ class DumpRecord:
 
 @dataclass(frozen=True, slots=True)
 class LedgerEntry:
-    body: Mapping[str, Any]
+    body: Mapping[str, JsonValue]
     hash: str
     sig: str
 
@@ -96,10 +96,14 @@ class LedgerEntry:
         return str(self.body["site"])
 
     @property
-    def mass_kg(self) -> float:
-        return int(self.body["mass_g"]) / 1000.0
+    def mass_g(self) -> int:
+        return int(self.body["mass_g"])
 
-    def record(self) -> dict[str, Any]:
+    @property
+    def mass_kg(self) -> float:
+        return self.mass_g / 1000.0
+
+    def record(self) -> JsonObject:
         """The whole signed entry as a dict (the ``record`` of the MQTT ledger message)."""
         return {**self.body, "hash": self.hash, "sig": self.sig}
 
@@ -107,12 +111,12 @@ class LedgerEntry:
         return json.dumps(self.record(), sort_keys=True, separators=(",", ":")) + "\n"
 
 
-def canonical(body: Mapping[str, Any]) -> bytes:
+def canonical(body: Mapping[str, JsonValue]) -> bytes:
     return json.dumps(dict(body), sort_keys=True, separators=(",", ":"),
                       ensure_ascii=True).encode("ascii")
 
 
-def entry_hash(body: Mapping[str, Any]) -> str:
+def entry_hash(body: Mapping[str, JsonValue]) -> str:
     return hashlib.sha256(LEDGER_DOMAIN + canonical(body)).hexdigest()
 
 
@@ -161,7 +165,7 @@ class LedgerReport:
         return self.broken is None and not self.quota_violations
 
 
-def check_entry(obj: Any, *, expected_index: int, prev: str, key: VerifyKey,
+def check_entry(obj: object, *, expected_index: int, prev: str, key: VerifyKey,
                 rig: str | None) -> tuple[LedgerEntry | None, str]:
     """One entry against its position in the chain: (entry, "") or (None, reason)."""
     if not isinstance(obj, dict):
@@ -212,8 +216,8 @@ class _DuplicateKey(ValueError):
     pass
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _no_duplicates(pairs: list[tuple[str, JsonValue]]) -> JsonObject:
+    out: JsonObject = {}
     for k, v in pairs:
         if k in out:
             raise _DuplicateKey(f"duplicate field {k[:32]!r}")
@@ -221,12 +225,12 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def parse_line(text: str) -> Any:
+def parse_line(text: str) -> JsonValue:
     """JSON with duplicate keys refused (a parser differential could hide a change)."""
     return json.loads(text, object_pairs_hook=_no_duplicates)
 
 
-def verify_ledger(lines: Iterable[str | bytes | Mapping[str, Any]], key: VerifyKey, *,
+def verify_ledger(lines: Iterable[str | bytes | Mapping[str, JsonValue]], key: VerifyKey, *,
                   quotas_kg: Mapping[str, float] | None = None,
                   rig: str | None = None) -> LedgerReport:
     """Check a whole ledger in order; stop at the first broken entry. Never raises on data.
@@ -244,7 +248,7 @@ def verify_ledger(lines: Iterable[str | bytes | Mapping[str, Any]], key: VerifyK
                 broken = BrokenEntry(lineno, None, "empty line")
                 break
             try:
-                obj: Any = parse_line(text)
+                obj: JsonValue = parse_line(text)
             except _DuplicateKey as err:
                 broken = BrokenEntry(lineno, None, str(err))
                 break

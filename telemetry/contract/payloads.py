@@ -12,6 +12,12 @@ Theory of operation:
   false. The publisher learns only at send time whether a message is historical
   (drained from a backlog) or a resend, so :func:`set_delivery_flags` rewrites
   the fixed-layout prefix in O(1) instead of decoding and re-encoding.
+* The state (:class:`~telemetry.contract.rig_state.RigState`), the status info
+  (:class:`~telemetry.contract.status_info.RigInfo`) and the fields of the events
+  the ground acts on (``event_details``) are typed; ``decode`` validates them and
+  names the bad field. Event ``fields`` of other kinds and ledger records are
+  arbitrary JSON (a ledger record is checked by ``ledger_format``, whose hash
+  covers the record exactly as received).
 * ``decode`` raises only :class:`PayloadDecodeError` on any malformed input.
 """
 
@@ -20,7 +26,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import cbor2
 import numpy as np
@@ -28,22 +34,30 @@ import numpy as np
 from rig_common import finite_in
 from telemetry.contract.cbor_arrays import array_from_cbor, array_to_cbor
 from telemetry.contract.errors import PayloadDecodeError, PayloadEncodeError
+from telemetry.contract.event_details import EventDetail, event_detail
+from telemetry.contract.json_fields import JsonObject, JsonValue
+from telemetry.contract.names import EventKind, TopicKind
+from telemetry.contract.rig_state import RigState
+from telemetry.contract.status_info import RigInfo
 from telemetry.contract.topics import Severity
 
 __all__ = [
     "SCHEMA_VERSION",
     "AckMessage",
+    "BatchBlock",
     "BatchMessage",
     "DownlinkMessage",
     "Envelope",
     "EventMessage",
     "LedgerMessage",
     "StateMessage",
+    "StatsBlock",
     "StatsMessage",
     "StatusMessage",
     "decode",
     "encode",
     "set_delivery_flags",
+    "topic_kind",
 ]
 
 SCHEMA_VERSION = 1
@@ -66,24 +80,29 @@ class Envelope:
 class StatusMessage:
     envelope: Envelope
     online: bool
-    info: Mapping[str, Any] = field(default_factory=dict)
+    info: RigInfo = field(default_factory=RigInfo)
 
 
 @dataclass(frozen=True, slots=True)
 class StateMessage:
     envelope: Envelope
-    state: Mapping[str, Any]
+    state: RigState
 
 
 @dataclass(frozen=True, slots=True)
 class EventMessage:
     envelope: Envelope
-    kind: str
+    kind: str  # an EventKind (decoded as one), or a kind this side does not know
     severity: Severity
     text: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, JsonValue] = field(default_factory=dict)
     count: int = 1  # > 1 when repeats were throttled into this one message
     first_t_rig: float | None = None  # rig time of the first of ``count`` repeats
+
+    @property
+    def detail(self) -> EventDetail | None:
+        """The typed fields of the kinds the ground acts on (``event_details``), else None."""
+        return event_detail(self.kind, self.fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +116,15 @@ class AckMessage:
 @dataclass(frozen=True, slots=True)
 class LedgerMessage:
     envelope: Envelope
-    record: Mapping[str, Any]
+    record: Mapping[str, JsonValue]  # a ledger_format entry, hashed as received
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class BatchMessage:
-    """``samples`` has shape (n_samples, n_channels); sample i is at t0 + i * period."""
+class BatchBlock:
+    """Rows of one sample stream: ``samples`` has shape (n_samples, n_channels); sample i
+    is at rig time t0_rig + i * period_s. Built once by the rover's sensor feed and
+    carried as it is into the :class:`BatchMessage`."""
 
-    envelope: Envelope
     stream: str
     channels: tuple[str, ...]
     units: tuple[str, ...]
@@ -112,12 +132,16 @@ class BatchMessage:
     period_s: float
     samples: np.ndarray
 
+    def __post_init__(self) -> None:  # a list of rows or names is taken as given
+        object.__setattr__(self, "channels", tuple(self.channels))
+        object.__setattr__(self, "units", tuple(self.units))
+        object.__setattr__(self, "samples", np.asarray(self.samples))
+
 
 @dataclass(frozen=True, slots=True, eq=False)
-class StatsMessage:
-    """Windowed statistics: each ``values`` entry is one number per channel."""
+class StatsBlock:
+    """Windowed statistics of one stream: each ``values`` entry is one number per channel."""
 
-    envelope: Envelope
     stream: str
     channels: tuple[str, ...]
     units: tuple[str, ...]
@@ -126,20 +150,90 @@ class StatsMessage:
     count: int
     values: Mapping[str, np.ndarray]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(self.channels))
+        object.__setattr__(self, "units", tuple(self.units))
+        object.__setattr__(self, "values", {k: np.asarray(v) for k, v in self.values.items()})
+
+
+class _BlockFields:
+    """Read a message's block fields on the message (``msg.samples``, ``msg.stream``)."""
+
+    __slots__ = ()
+    block: BatchBlock | StatsBlock
+
+    @property
+    def stream(self) -> str:
+        return self.block.stream
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        return self.block.channels
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        return self.block.units
+
+    @property
+    def t0_rig(self) -> float:
+        return self.block.t0_rig
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class BatchMessage(_BlockFields):
+    envelope: Envelope
+    block: BatchBlock
+
+    @property
+    def period_s(self) -> float:
+        return self.block.period_s
+
+    @property
+    def samples(self) -> np.ndarray:
+        return self.block.samples
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StatsMessage(_BlockFields):
+    envelope: Envelope
+    block: StatsBlock
+
+    @property
+    def window_s(self) -> float:
+        return self.block.window_s
+
+    @property
+    def count(self) -> int:
+        return self.block.count
+
+    @property
+    def values(self) -> Mapping[str, np.ndarray]:
+        return self.block.values
+
 
 DownlinkMessage = (
     StatusMessage | StateMessage | EventMessage | AckMessage | LedgerMessage
     | BatchMessage | StatsMessage
 )
 
-_JSON_TYPES = {
-    StatusMessage: "status",
-    StateMessage: "state",
-    EventMessage: "event",
-    AckMessage: "ack",
-    LedgerMessage: "ledger",
+#: The topic kind (and the envelope's ``type``) of each message class.
+_TOPIC_KINDS: Final[dict[type, TopicKind]] = {
+    StatusMessage: TopicKind.STATUS,
+    StateMessage: TopicKind.STATE,
+    EventMessage: TopicKind.EVENT,
+    AckMessage: TopicKind.ACK,
+    LedgerMessage: TopicKind.LEDGER,
+    BatchMessage: TopicKind.BATCH,
+    StatsMessage: TopicKind.STATS,
 }
-_CBOR_TYPES = {BatchMessage: "batch", StatsMessage: "stats"}
+_JSON_TYPES = {cls: kind for cls, kind in _TOPIC_KINDS.items()
+               if kind not in (TopicKind.BATCH, TopicKind.STATS)}
+_CBOR_TYPES = {BatchMessage: TopicKind.BATCH, StatsMessage: TopicKind.STATS}
+
+
+def topic_kind(msg: DownlinkMessage) -> TopicKind:
+    """The kind of topic *msg* is published on (its envelope's ``type``)."""
+    return _TOPIC_KINDS[type(msg)]
 
 # The fixed prefixes that set_delivery_flags rewrites.
 _JSON_PREFIX = {
@@ -151,12 +245,12 @@ _CBOR_FLAG_OFFSETS = (12, 20)  # after the 1-byte map header, see _cbor_head
 _CBOR_FALSE, _CBOR_TRUE = 0xF4, 0xF5
 
 
-def _head(env: Envelope, type_name: str) -> dict[str, Any]:
+def _head(env: Envelope, kind: TopicKind) -> dict[str, object]:
     return {
         "historical": env.historical,
         "resend": env.resend,
         "v": SCHEMA_VERSION,
-        "type": type_name,
+        "type": kind.value,
         "rig": env.rig,
         "boot": env.boot,
         "seq": env.seq,
@@ -171,9 +265,9 @@ def encode(msg: DownlinkMessage) -> bytes:
         body = _head(msg.envelope, _JSON_TYPES[type(msg)])
         match msg:
             case StatusMessage():
-                body.update(online=msg.online, info=dict(msg.info))
+                body.update(online=msg.online, info=msg.info.to_json())
             case StateMessage():
-                body["state"] = dict(msg.state)
+                body["state"] = msg.state.to_json()
             case EventMessage():
                 body.update(kind=msg.kind, severity=Severity(msg.severity).value, text=msg.text,
                             fields=dict(msg.fields), count=msg.count)
@@ -237,7 +331,7 @@ def set_delivery_flags(data: bytes, *, historical: bool, resend: bool) -> bytes:
 # ---------------------------------------------------------------- decoding
 
 
-def _get(body: Mapping[str, Any], key: str, types: type | tuple[type, ...]) -> Any:
+def _get(body: Mapping[str, object], key: str, types: type | tuple[type, ...]) -> Any:
     if key not in body:
         raise PayloadDecodeError(f"missing field {key!r}")
     value = body[key]
@@ -248,7 +342,7 @@ def _get(body: Mapping[str, Any], key: str, types: type | tuple[type, ...]) -> A
     return value
 
 
-def _number(body: Mapping[str, Any], key: str) -> float:
+def _number(body: Mapping[str, object], key: str) -> float:
     return finite_in(_get(body, key, (int, float)), key, error=_field_error)
 
 
@@ -256,14 +350,14 @@ def _field_error(key: str, problem: str) -> PayloadDecodeError:
     return PayloadDecodeError(f"field {key!r}: {problem}")
 
 
-def _names(body: Mapping[str, Any], key: str) -> tuple[str, ...]:
+def _names(body: Mapping[str, object], key: str) -> tuple[str, ...]:
     value = _get(body, key, list)
     if not all(isinstance(v, str) for v in value):
         raise PayloadDecodeError(f"field {key!r}: expected a list of strings")
     return tuple(value)
 
 
-def _envelope(body: Mapping[str, Any]) -> Envelope:
+def _envelope(body: Mapping[str, object]) -> Envelope:
     version = _get(body, "v", int)
     if version != SCHEMA_VERSION:
         raise PayloadDecodeError(f"expected schema v{SCHEMA_VERSION}, got v{version}")
@@ -278,7 +372,7 @@ def _envelope(body: Mapping[str, Any]) -> Envelope:
     )
 
 
-def _load(data: bytes) -> dict[str, Any]:
+def _load(data: bytes) -> dict[str, object]:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise PayloadDecodeError(f"expected bytes, got {type(data).__name__}")
     data = bytes(data)
@@ -305,27 +399,19 @@ def decode(data: bytes) -> DownlinkMessage:
     kind = _get(body, "type", str)
     try:
         match kind:
-            case "status":
-                return StatusMessage(env, _get(body, "online", bool), _get(body, "info", dict))
-            case "state":
-                return StateMessage(env, _get(body, "state", dict))
-            case "event":
-                first = body.get("first_t_rig")
-                return EventMessage(
-                    env,
-                    kind=_get(body, "kind", str),
-                    severity=Severity(_get(body, "severity", str)),
-                    text=_get(body, "text", str),
-                    fields=_get(body, "fields", dict),
-                    count=_get(body, "count", int),
-                    first_t_rig=None if first is None else _number(body, "first_t_rig"),
-                )
-            case "ack":
+            case TopicKind.STATUS:
+                return StatusMessage(env, _get(body, "online", bool),
+                                     RigInfo.from_json(_get(body, "info", dict)))
+            case TopicKind.STATE:
+                return StateMessage(env, RigState.from_json(_get(body, "state", dict)))
+            case TopicKind.EVENT:
+                return _decode_event(env, body)
+            case TopicKind.ACK:
                 return AckMessage(env, _get(body, "command_id", str),
                                   _get(body, "accepted", bool), _get(body, "reason", str))
-            case "ledger":
+            case TopicKind.LEDGER:
                 return LedgerMessage(env, _get(body, "record", dict))
-            case "batch" | "stats":
+            case TopicKind.BATCH | TopicKind.STATS:
                 return _decode_arrays(kind, env, body)
     except ValueError as err:  # e.g. unknown severity
         if isinstance(err, PayloadDecodeError):
@@ -334,19 +420,36 @@ def decode(data: bytes) -> DownlinkMessage:
     raise PayloadDecodeError(f"unknown payload type {kind!r}")
 
 
-def _decode_arrays(kind: str, env: Envelope, body: Mapping[str, Any]) -> DownlinkMessage:
+def _decode_event(env: Envelope, body: Mapping[str, object]) -> EventMessage:
+    first = body.get("first_t_rig")
+    wire_kind = _get(body, "kind", str)
+    fields: JsonObject = _get(body, "fields", dict)
+    event_detail(wire_kind, fields)  # the kinds the ground acts on must decode
+    return EventMessage(
+        env,
+        kind=EventKind.lookup(wire_kind) or wire_kind,
+        severity=Severity(_get(body, "severity", str)),
+        text=_get(body, "text", str),
+        fields=fields,
+        count=_get(body, "count", int),
+        first_t_rig=None if first is None else _number(body, "first_t_rig"),
+    )
+
+
+def _decode_arrays(kind: str, env: Envelope, body: Mapping[str, object]) -> DownlinkMessage:
     channels, units = _names(body, "channels"), _names(body, "units")
     if len(units) != len(channels):
         raise PayloadDecodeError(f"expected {len(channels)} units, got {len(units)}")
     stream = _get(body, "stream", str)
     t0 = _number(body, "t0_rig")
-    if kind == "batch":
+    if kind == TopicKind.BATCH:
         samples = array_from_cbor(body.get("samples"), "samples")
         if samples.ndim != 2 or samples.shape[1] != len(channels):
             raise PayloadDecodeError(
                 f"samples: expected shape (n, {len(channels)}), got {samples.shape}"
             )
-        return BatchMessage(env, stream, channels, units, t0, _number(body, "period_s"), samples)
+        return BatchMessage(env, BatchBlock(stream, channels, units, t0,
+                                            _number(body, "period_s"), samples))
     raw_values = _get(body, "values", dict)
     values = {}
     for name, raw in raw_values.items():
@@ -354,5 +457,5 @@ def _decode_arrays(kind: str, env: Envelope, body: Mapping[str, Any]) -> Downlin
         if arr.shape != (len(channels),):
             raise PayloadDecodeError(f"values.{name}: expected {len(channels)} values")
         values[str(name)] = arr
-    return StatsMessage(env, stream, channels, units, t0, _number(body, "window_s"),
-                        _get(body, "count", int), values)
+    return StatsMessage(env, StatsBlock(stream, channels, units, t0, _number(body, "window_s"),
+                                        _get(body, "count", int), values))

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from telemetry.contract.errors import ContractConfigError
+from telemetry.contract.names import TopicKind
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -113,17 +114,12 @@ class TopicTree:
     def command(self) -> str:
         return f"{self.root}/cmd"
 
-    @staticmethod
-    def fleet_filter(prefix: str) -> str:
-        """Subscription filter for every rig under ``prefix`` (all downlink topics)."""
-        return f"{prefix}/+/#"
-
 
 @dataclass(frozen=True, slots=True)
 class ParsedTopic:
     rig_id: str
     stream: str  # sequence stream id: "state", "event", "batch/imu", "status", ...
-    kind: str  # first level after the rig id: "state", "event", "batch", ...
+    kind: TopicKind  # first level after the rig id
 
 
 def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
@@ -134,11 +130,12 @@ def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
     parts = topic[len(head):].split("/")
     if len(parts) < 2:
         return None
-    rig, kind, rest = parts[0], parts[1], parts[2:]
-    if kind in ("state", "ack", "ledger", "status", "cmd") and not rest:
-        return ParsedTopic(rig, kind, kind)
-    if kind == "event" and len(rest) == 1:
-        return ParsedTopic(rig, "event", kind)
-    if kind in ("batch", "stats") and len(rest) == 1:
-        return ParsedTopic(rig, f"{kind}/{rest[0]}", kind)
-    return None
+    rig, level, rest = parts[0], parts[1], parts[2:]
+    kind = TopicKind._value2member_map_.get(level)
+    if not isinstance(kind, TopicKind):
+        return None
+    if kind is TopicKind.EVENT:
+        return ParsedTopic(rig, kind.value, kind) if len(rest) == 1 else None
+    if kind.per_stream:
+        return ParsedTopic(rig, f"{kind.value}/{rest[0]}", kind) if len(rest) == 1 else None
+    return ParsedTopic(rig, kind.value, kind) if not rest else None

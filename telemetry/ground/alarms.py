@@ -2,9 +2,11 @@
 
 Theory of operation
 -------------------
-An alarm is keyed by ``(rig, cause)``: ``interlock:<name>`` (an interlock of the
-rover), ``limit:<channel>`` (a live value beyond its red limit), ``event:<kind>``
-(a one-off alarm event, e.g. an obstacle report). Its life follows ISA-18.2:
+An alarm is keyed by ``(rig, cause)``; a cause is ``<kind>:<name>`` of the
+contract's ``CauseKind`` (``CauseKind.INTERLOCK.cause("tilt")``): ``interlock:<name>``
+(an interlock of the rover), ``limit:<channel>`` (a live value beyond its red
+limit), ``event:<kind>`` (a one-off alarm event, e.g. an obstacle report). Its
+life follows ISA-18.2:
 
 * *active*: the cause is present. Raising it again while active only updates it.
 * *cleared*: the cause went away (the rover's ``interlock_cleared``, the
@@ -27,10 +29,10 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from telemetry.contract import Severity
+from telemetry.contract import CauseKind, Severity
 
 __all__ = ["Alarm", "AlarmNotFoundError", "AlarmState", "AlarmTable"]
 
@@ -148,9 +150,10 @@ class AlarmTable:
         self._store(alarm)
         return alarm
 
-    def clear_absent(self, rig: str, prefix: str, present: Iterable[str], now: float) -> None:
-        """Clear the rig's alarms whose cause starts with ``prefix`` and is not ``present``."""
-        keep = set(present)
+    def clear_absent(self, rig: str, kind: CauseKind, present: Iterable[str],
+                     now: float) -> None:
+        """Clear the rig's alarms whose cause is of ``kind`` and is not ``present``."""
+        keep, prefix = set(present), kind.prefix
         for (r, cause), alarm in list(self._alarms.items()):
             if r == rig and cause.startswith(prefix) and cause not in keep \
                     and alarm.state is not AlarmState.CLEARED:
@@ -182,12 +185,6 @@ class AlarmTable:
             return
         for key, alarm in list(self._alarms.items()):
             if alarm.cleared_at is not None and now - alarm.cleared_at >= self.cleared_hold_s:
-                del self._alarms[key]
-                self.version += 1
-
-    def remove_where(self, predicate: Callable[[Alarm], bool]) -> None:
-        for key, alarm in list(self._alarms.items()):
-            if predicate(alarm):
                 del self._alarms[key]
                 self.version += 1
 

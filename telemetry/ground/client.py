@@ -35,7 +35,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +44,9 @@ from nacl.signing import VerifyKey
 
 from rig_common.backoff import Backoff
 from telemetry.contract import DEFAULT_PREFIX, TopicTree
+from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.keys import StationKey, load_public_key, load_secret_key
+from telemetry.contract.ledger_record import ReceivedRecord
 from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
@@ -52,6 +54,7 @@ from telemetry.contract.payloads import (
     StateMessage,
     StatusMessage,
 )
+from telemetry.contract.rig_state import MissionReport, RigState
 from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.alarms import AlarmTable
 from telemetry.ground.errors import (
@@ -70,7 +73,7 @@ from telemetry.ground.send import build_command, next_counter
 from telemetry.mqtt.adapter import InboundMessage, MqttSession, MqttSettings, connect
 from telemetry.mqtt.errors import BrokerError
 
-__all__ = ["Ack", "GroundClient", "RigState", "Rows"]
+__all__ = ["Ack", "GroundClient", "LiveState", "Rows"]
 
 log = logging.getLogger(__name__)
 
@@ -78,33 +81,43 @@ Listener = Callable[[Sighting, float], None]
 
 
 @dataclass(frozen=True, slots=True)
-class RigState:
-    """The latest live state of a rig (``StateMessage.state``) with typed common fields."""
+class LiveState:
+    """The latest live state of a rig (the contract's ``RigState``) and what the ground
+    knows about the rig around it (retained status, boot, rig time of the state)."""
 
     rig: str
-    mode: str
     online: bool | None
     boot: int | None
     t_rig: float | None
-    x_m: float | None
-    y_m: float | None
-    bucket_kg: float | None
-    interlocks: tuple[str, ...]
-    mission: Mapping[str, Any] | None
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    state: RigState
 
-    def __getitem__(self, key: str) -> Any:
-        return self.raw[key]
+    @property
+    def mode(self) -> str:
+        return self.state.mode if self.state.mode is not None else "unknown"
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.raw.get(key, default)
+    @property
+    def x_m(self) -> float | None:
+        return self.state.x_m
+
+    @property
+    def y_m(self) -> float | None:
+        return self.state.y_m
+
+    @property
+    def bucket_kg(self) -> float | None:
+        return self.state.bucket_kg
+
+    @property
+    def interlocks(self) -> tuple[str, ...]:
+        return self.state.interlocks
+
+    @property
+    def mission(self) -> MissionReport | None:
+        return self.state.mission
 
     def delivered_kg(self, site: str) -> float:
         """Mass delivered from ``site`` according to the mission progress (0 if unknown)."""
-        for s in (self.mission or {}).get("sites", []):
-            if s.get("name") == site:
-                return float(s.get("delivered_kg", 0.0))
-        return 0.0
+        return self.state.mission.delivered_from(site) if self.state.mission else 0.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -243,29 +256,28 @@ class GroundClient:
         """Per-stream received/unique/duplicates/gaps, exactly as ``rig-ground record``."""
         return self.model.accounting
 
-    def state(self, rig: str | None = None) -> RigState | None:
+    def state(self, rig: str | None = None) -> LiveState | None:
+        """The rig's latest live state (``None`` before any was received)."""
         rig = self._rig_for(rig)
         view = self.model.rigs.get(rig)
         if view is None:
             return None
-        s = view.state
-        return RigState(rig, view.mode, view.online, view.boot, view.state_t_rig,
-                        _float(s.get("x_m")), _float(s.get("y_m")), _float(s.get("bucket_kg")),
-                        tuple(n for n in s.get("interlocks", ()) if isinstance(n, str)),
-                        s.get("mission") if isinstance(s.get("mission"), dict) else None,
-                        dict(s))
+        return LiveState(rig, view.online, view.boot, view.state_t_rig,
+                         view.state if view.state is not None else RigState())
 
-    def ledger(self, rig: str | None = None) -> list[dict[str, Any]]:
-        """Ledger records received so far, in index order."""
+    def ledger(self, rig: str | None = None) -> list[ReceivedRecord]:
+        """Ledger records received so far, in index order (``verify_ledger`` checks them)."""
+        return [ReceivedRecord.of(r) for r in self._ledger_records(rig)]
+
+    def _ledger_records(self, rig: str | None) -> list[Mapping[str, JsonValue]]:
         view = self.model.rigs.get(self._rig_for(rig))
         return [view.ledger[i] for i in sorted(view.ledger)] if view else []
 
     def ledger_totals_kg(self, rig: str | None = None) -> dict[str, float]:
         grams: dict[str, int] = {}
         for rec in self.ledger(rig):
-            site, mass = rec.get("site"), rec.get("mass_g")
-            if isinstance(site, str) and type(mass) is int:
-                grams[site] = grams.get(site, 0) + mass
+            if rec.site is not None and rec.mass_g is not None:
+                grams[rec.site] = grams.get(rec.site, 0) + rec.mass_g
         return {site: g / 1000.0 for site, g in sorted(grams.items())}
 
     def verify_ledger(self, rover_key: str | Path | VerifyKey, *,
@@ -275,7 +287,7 @@ class GroundClient:
         rig = self._rig_for(rig)
         if not isinstance(rover_key, VerifyKey):
             _, rover_key = load_public_key(rover_key)
-        return check_received(self.ledger(rig), rover_key, rig)
+        return check_received(self._ledger_records(rig), rover_key, rig)
 
     def add_listener(self, listener: Listener) -> Callable[[], None]:
         """Call ``listener(sighting, received_at)`` for every new message; returns a remover."""
@@ -283,7 +295,7 @@ class GroundClient:
         return lambda: self._listeners.remove(listener)
 
     # ------------------------------------------------------------------ commands
-    async def send(self, command: str, args: Mapping[str, Any] | None = None, *,
+    async def send(self, command: str, args: Mapping[str, JsonValue] | None = None, *,
                    rig: str | None = None, timeout: float = 10.0, check: bool = True,
                    user: str = "", ttl_s: float | None = None) -> Ack:
         """Sign and publish ``command``, return its ack (see the module doc for errors)."""
@@ -338,8 +350,8 @@ class GroundClient:
         return self._memory_counter
 
     # ------------------------------------------------------------------ waiting
-    async def wait_for(self, predicate: Callable[[RigState], bool], *, timeout: float,
-                       rig: str | None = None) -> RigState:
+    async def wait_for(self, predicate: Callable[[LiveState], bool], *, timeout: float,
+                       rig: str | None = None) -> LiveState:
         """Wait until ``predicate(state)`` holds for a live state of the rig; return it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -484,7 +496,3 @@ def _load_key(key: str | Path | StationKey | None, counter_file: str | Path | No
         return key, Path(counter_file) if counter_file else None
     return load_secret_key(key), Path(counter_file or f"{key}.counter")
 
-
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) \
-        else None

@@ -19,7 +19,8 @@ import enum
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+
+from telemetry.contract.json_fields import JsonObject, JsonValue
 
 __all__ = ["CommandLog", "CommandRecord", "CommandStatus"]
 
@@ -36,7 +37,7 @@ class CommandRecord:
     rig: str
     command_id: str
     command: str
-    args: Mapping[str, Any] = field(default_factory=dict)
+    args: Mapping[str, JsonValue] = field(default_factory=dict)
     key_id: str = ""
     sent_by: str = ""  # the console user (empty for commands other stations sent)
     sent_at: float | None = None  # ground wall clock
@@ -44,7 +45,7 @@ class CommandRecord:
     reason: str = ""
     acked_at: float | None = None
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {"rig": self.rig, "command_id": self.command_id, "command": self.command,
                 "args": dict(self.args), "key_id": self.key_id, "sent_by": self.sent_by,
                 "sent_at": self.sent_at, "status": self.status.value, "reason": self.reason,
@@ -65,7 +66,7 @@ class CommandLog:
     def get(self, rig: str, command_id: str) -> CommandRecord | None:
         return self._rigs.get(rig, {}).get(command_id)
 
-    def note_sent(self, rig: str, command_id: str, command: str, args: Mapping[str, Any], *,
+    def note_sent(self, rig: str, command_id: str, command: str, args: Mapping[str, JsonValue], *,
                   key_id: str, user: str, now: float) -> CommandRecord:
         old = self.get(rig, command_id)
         if old is None:
@@ -75,7 +76,8 @@ class CommandLog:
                           sent_at=old.sent_at or now)
         return self._put(rec)
 
-    def note_uplink(self, rig: str, command_id: str, command: str, args: Mapping[str, Any], *,
+    def note_uplink(self, rig: str, command_id: str, command: str,
+                    args: Mapping[str, JsonValue], *,
                     key_id: str, now: float) -> CommandRecord:
         old = self.get(rig, command_id)
         if old is None:

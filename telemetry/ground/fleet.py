@@ -29,10 +29,12 @@ import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from telemetry.contract import Severity, parse_topic
+from telemetry.contract import CauseKind, EventKind, Severity
 from telemetry.contract.command_wire import WireRefusal, decode_body, decode_envelope
+from telemetry.contract.event_details import InterlockChange
+from telemetry.contract.json_fields import JsonObject, JsonValue
+from telemetry.contract.ledger_record import ReceivedRecord
 from telemetry.contract.payloads import (
     AckMessage,
     BatchMessage,
@@ -41,10 +43,12 @@ from telemetry.contract.payloads import (
     StateMessage,
     StatusMessage,
 )
+from telemetry.contract.rig_state import RigState
+from telemetry.contract.status_info import RigInfo
 from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.alarms import AlarmState, AlarmTable
 from telemetry.ground.command_log import CommandLog
-from telemetry.ground.intake import Malformed, Sighting, classify
+from telemetry.ground.intake import Malformed, Sighting, UplinkSeen, classify
 from telemetry.ground.limits import LimitLevel, LimitSet
 from telemetry.mqtt.adapter import InboundMessage
 
@@ -77,11 +81,11 @@ class EventRecord:
     kind: str
     severity: Severity
     text: str
-    fields: Mapping[str, Any]
+    fields: Mapping[str, JsonValue]
     count: int
     historical: bool
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {"t_rig": self.t_rig, "seq": self.seq, "kind": self.kind,
                 "severity": self.severity.value, "text": self.text,
                 "fields": dict(self.fields), "count": self.count,
@@ -93,18 +97,18 @@ class RigView:
     rig: str
     online: bool | None = None  # from the retained status; None: never told
     silent: bool = False  # nothing received for silent_after_s
-    info: dict[str, Any] = field(default_factory=dict)
+    info: RigInfo = field(default_factory=RigInfo)
     boot: int | None = None
-    state: dict[str, Any] = field(default_factory=dict)
+    state: RigState | None = None  # the latest live state
     state_t_rig: float | None = None
     channels: dict[str, ChannelValue] = field(default_factory=dict)
     first_seen: float = 0.0
     last_seen: float = 0.0
     messages: int = 0
     events: deque[EventRecord] = field(default_factory=lambda: deque(maxlen=_MAX_EVENTS))
-    ledger: dict[int, dict[str, Any]] = field(default_factory=dict)
-    safety_zone: dict[str, Any] | None = None
-    public_feed: dict[str, Any] | None = None
+    ledger: dict[int, Mapping[str, JsonValue]] = field(default_factory=dict)  # by index
+    safety_zone: JsonObject | None = None  # the public topics, shown as received
+    public_feed: JsonObject | None = None
     trail: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=_MAX_TRAIL))
     interlock_event_t: dict[str, float] = field(default_factory=dict)
     red_since: dict[str, float] = field(default_factory=dict)  # channel -> rig time
@@ -116,8 +120,12 @@ class RigView:
 
     @property
     def mode(self) -> str:
-        mode = self.state.get("mode")
-        return mode if isinstance(mode, str) else "unknown"
+        mode = self.state.mode if self.state is not None else None
+        return mode if mode is not None else "unknown"
+
+    @property
+    def position(self) -> tuple[float, float] | None:
+        return self.state.position if self.state is not None else None
 
 
 class FleetModel:
@@ -151,12 +159,9 @@ class FleetModel:
         if message.topic.startswith("public/"):
             self._public(message, now)
             return None
-        parsed = parse_topic(self.prefix, message.topic)
-        if parsed is not None and parsed.kind == "cmd":
-            self._uplink(parsed.rig_id, message.payload, now)
-            return None
         seen = classify(self.prefix, message.topic, message.payload)
-        if seen is None:
+        if isinstance(seen, UplinkSeen):
+            self._uplink(seen.rig, seen.payload, now)
             return None
         if isinstance(seen, Malformed):
             self.accounting.malformed += 1
@@ -189,9 +194,9 @@ class FleetModel:
             case AckMessage():
                 self.commands.note_ack(seen.rig, msg.command_id, msg.accepted, msg.reason, now)
             case LedgerMessage():
-                index = msg.record.get("index")
-                if type(index) is int and len(view.ledger) < _MAX_LEDGER:
-                    view.ledger.setdefault(index, dict(msg.record))
+                index = ReceivedRecord.of(msg.record).index
+                if index is not None and len(view.ledger) < _MAX_LEDGER:
+                    view.ledger.setdefault(index, msg.record)
         return seen
 
     def tick(self, now: float) -> None:
@@ -206,7 +211,7 @@ class FleetModel:
     # ------------------------------------------------------------------ kinds
     def _status(self, view: RigView, msg: StatusMessage, now: float) -> None:
         view.online = msg.online
-        view.info = dict(msg.info)
+        view.info = msg.info
         if msg.online:
             view.silent = False
         else:
@@ -216,17 +221,13 @@ class FleetModel:
         t = msg.envelope.t_rig
         if view.state_t_rig is not None and t < view.state_t_rig:
             return
-        view.state, view.state_t_rig = dict(msg.state), t
-        x, y = msg.state.get("x_m"), msg.state.get("y_m")
-        if _finite(x) and _finite(y) and (not view.trail or view.trail[-1] != (x, y)):
-            view.trail.append((float(x), float(y)))
-        names = msg.state.get("interlocks")
-        if not isinstance(names, list):
-            return
-        listed = {n for n in names if isinstance(n, str)}
+        view.state, view.state_t_rig = msg.state, t
+        position = msg.state.position
+        if position is not None and (not view.trail or view.trail[-1] != position):
+            view.trail.append(position)
         present = []
-        for name in listed:
-            cause = f"interlock:{name}"
+        for name in set(msg.state.interlocks):
+            cause = CauseKind.INTERLOCK.cause(name)
             if view.interlock_event_t.get(name, -math.inf) > t:
                 continue  # an event newer than this state decides
             present.append(cause)
@@ -234,8 +235,9 @@ class FleetModel:
             if alarm is None or alarm.state is not AlarmState.ACTIVE:
                 self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
                                         f"interlock {name} active", now)
-        newer = {f"interlock:{n}" for n, et in view.interlock_event_t.items() if et > t}
-        self.alarms.clear_absent(view.rig, "interlock:", set(present) | newer, now)
+        newer = {CauseKind.INTERLOCK.cause(n) for n, et in view.interlock_event_t.items()
+                 if et > t}
+        self.alarms.clear_absent(view.rig, CauseKind.INTERLOCK, set(present) | newer, now)
 
     def _batch(self, view: RigView, msg: BatchMessage, now: float) -> None:
         if not len(msg.samples):
@@ -249,7 +251,7 @@ class FleetModel:
             limit = self.limits.get(name)
             if limit is None:
                 continue
-            cause = f"limit:{name}"
+            cause = CauseKind.LIMIT.cause(name)
             if level is LimitLevel.RED:
                 since = view.red_since.setdefault(name, t)
                 if t - since >= limit.hold_s:  # red long enough (rig time), like the interlock
@@ -263,21 +265,21 @@ class FleetModel:
     def _event(self, view: RigView, msg: EventMessage, now: float) -> None:
         env = msg.envelope
         view.events.appendleft(EventRecord(env.t_rig, env.seq, msg.kind, msg.severity,
-                                           msg.text, dict(msg.fields), msg.count,
-                                           env.historical))
-        name = msg.fields.get("name")
-        if msg.kind in ("interlock_tripped", "interlock_cleared") and isinstance(name, str):
-            view.interlock_event_t[name] = max(env.t_rig,
-                                               view.interlock_event_t.get(name, -math.inf))
+                                           msg.text, msg.fields, msg.count, env.historical))
+        change = msg.detail if isinstance(msg.detail, InterlockChange) else None
+        if change is not None:
+            view.interlock_event_t[change.name] = max(
+                env.t_rig, view.interlock_event_t.get(change.name, -math.inf))
         if env.historical:
             return
-        if msg.kind == "interlock_cleared" and isinstance(name, str):
-            self.alarms.clear(view.rig, f"interlock:{name}", now)
-        elif msg.severity.is_alarm and msg.kind == "interlock_tripped" and isinstance(name, str):
-            self.alarms.raise_alarm(view.rig, f"interlock:{name}", msg.severity, msg.text, now)
+        if change is not None and msg.kind is EventKind.INTERLOCK_CLEARED:
+            self.alarms.clear(view.rig, CauseKind.INTERLOCK.cause(change.name), now)
+        elif change is not None and msg.severity.is_alarm:  # tripped
+            self.alarms.raise_alarm(view.rig, CauseKind.INTERLOCK.cause(change.name),
+                                    msg.severity, msg.text, now)
         elif msg.severity.is_alarm:
-            self.alarms.raise_alarm(view.rig, f"event:{msg.kind}", msg.severity, msg.text, now,
-                                    one_off=True)
+            self.alarms.raise_alarm(view.rig, CauseKind.EVENT.cause(msg.kind), msg.severity,
+                                    msg.text, now, one_off=True)
 
     def _uplink(self, rig: str, payload: bytes, now: float) -> None:
         try:
@@ -308,6 +310,3 @@ class FleetModel:
         elif kind == "feed":
             view.public_feed = body
 
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

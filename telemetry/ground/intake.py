@@ -1,22 +1,28 @@
 """Turn one received MQTT message into a typed, validated sighting (sans-I/O).
 
-Anything under the prefix that is not a well-formed downlink message of the
-topic's kind (bad topic shape, undecodable payload, envelope rig or stream not
-matching the topic) becomes a :class:`Malformed` with a reason, never an exception.
+The one place the ground parses a downlink topic. Anything under the prefix
+that is not a well-formed downlink message of the topic's kind (bad topic
+shape, undecodable payload, envelope rig or stream not matching the topic)
+becomes a :class:`Malformed` with a reason, never an exception; a command seen
+on the uplink topic becomes an :class:`UplinkSeen` (the fleet model keeps the
+command history; the recorder ignores it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from telemetry.contract import parse_topic
+from telemetry.contract import TopicKind, parse_topic
 from telemetry.contract.errors import PayloadDecodeError
-from telemetry.contract.payloads import BatchMessage, DownlinkMessage, StatsMessage, decode
+from telemetry.contract.payloads import (
+    BatchMessage,
+    DownlinkMessage,
+    StatsMessage,
+    decode,
+    topic_kind,
+)
 
-__all__ = ["Malformed", "Sighting", "classify"]
-
-_TYPE_BY_KIND = {"status": "status", "state": "state", "event": "event", "ack": "ack",
-                 "ledger": "ledger", "batch": "batch", "stats": "stats"}
+__all__ = ["Malformed", "Sighting", "UplinkSeen", "classify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +33,10 @@ class Sighting:
     message: DownlinkMessage
     payload: bytes
 
+    @property
+    def kind(self) -> TopicKind:
+        return topic_kind(self.message)
+
 
 @dataclass(frozen=True, slots=True)
 class Malformed:
@@ -35,20 +45,27 @@ class Malformed:
     payload: bytes
 
 
-def classify(prefix: str, topic: str, payload: bytes) -> Sighting | Malformed | None:
-    """``None`` for topics the tools ignore (the command uplink)."""
+@dataclass(frozen=True, slots=True)
+class UplinkSeen:
+    """A message on a rig's command topic (``{prefix}/{rig}/cmd``): not telemetry."""
+
+    rig: str
+    payload: bytes
+
+
+def classify(prefix: str, topic: str, payload: bytes) -> Sighting | Malformed | UplinkSeen:
     parsed = parse_topic(prefix, topic)
     if parsed is None:
         return Malformed(topic, "topic is not part of the downlink contract", payload)
-    if parsed.kind == "cmd":
-        return None
+    if parsed.kind is TopicKind.CMD:
+        return UplinkSeen(parsed.rig_id, payload)
     try:
         message = decode(payload)
     except PayloadDecodeError as err:
         return Malformed(topic, err.reason, payload)
-    type_name = type(message).__name__.removesuffix("Message").lower()
-    if _TYPE_BY_KIND[parsed.kind] != type_name:
-        return Malformed(topic, f"expected a {parsed.kind} payload, got {type_name}", payload)
+    kind = topic_kind(message)
+    if kind is not parsed.kind:
+        return Malformed(topic, f"expected a {parsed.kind} payload, got {kind}", payload)
     if message.envelope.rig != parsed.rig_id:
         return Malformed(topic, f"envelope rig {message.envelope.rig!r} does not match the "
                                 f"topic's {parsed.rig_id!r}", payload)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from nacl.signing import VerifyKey
 
+from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.ledger_format import GENESIS, check_entry
+from telemetry.contract.ledger_record import ReceivedRecord
 
 __all__ = ["ReceivedLedger", "check_received"]
 
@@ -38,24 +39,26 @@ class ReceivedLedger:
         return self.broken is None
 
 
-def check_received(records: Sequence[Mapping[str, Any]], key: VerifyKey,
+def check_received(records: Sequence[Mapping[str, JsonValue]], key: VerifyKey,
                    rig: str | None = None) -> ReceivedLedger:
     """Check ``records`` (in index order) as one chain; never raises on bad data."""
     if not records:
         return ReceivedLedger(0, None, GENESIS)
-    first = records[0].get("index")
-    expected = first if type(first) is int and first >= 0 else 0
-    prev = str(records[0].get("prev", "")) if expected > 0 else GENESIS
+    head = ReceivedRecord.of(records[0])
+    first = head.index
+    expected = first if first is not None and first >= 0 else 0
+    prev = (head.prev or "") if expected > 0 else GENESIS
     grams: dict[str, int] = {}
     for pos, rec in enumerate(records):
         entry, reason = check_entry(dict(rec), expected_index=expected, prev=prev, key=key,
                                     rig=rig)
         if entry is None:
             return ReceivedLedger(pos, expected if pos == 0 else first, prev,
-                                  f"entry {rec.get('index')}: {reason}", _kg(grams))
-        grams[entry.site] = grams.get(entry.site, 0) + int(entry.body["mass_g"])
+                                  f"entry {ReceivedRecord.of(rec).index}: {reason}",
+                                  _kg(grams))
+        grams[entry.site] = grams.get(entry.site, 0) + entry.mass_g
         prev, expected = entry.hash, expected + 1
-    return ReceivedLedger(len(records), first if type(first) is int else None, prev, None,
+    return ReceivedLedger(len(records), first, prev, None,
                           _kg(grams))
 
 

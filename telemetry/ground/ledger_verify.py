@@ -19,11 +19,13 @@ import sys
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
+from telemetry.contract import TopicKind
 from telemetry.contract.errors import KeyFileError, SitePlanError
+from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.keys import load_public_key
 from telemetry.contract.ledger_format import LedgerReport, verify_ledger
+from telemetry.contract.ledger_record import ReceivedRecord
 from telemetry.contract.site_plan import site_plan_from_dict
 from telemetry.ground.stores import StoreError, redact_url
 
@@ -32,7 +34,8 @@ __all__ = ["load_entries", "register", "verify_file"]
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def load_entries(source: str | Path, rig: str | None = None) -> list[Any]:
+def load_entries(source: str | Path, rig: str | None = None
+                 ) -> list[bytes] | list[Mapping[str, JsonValue]]:
     """Lines of a JSONL ledger, or the ledger records of a recording (as dicts).
 
     Raises ``OSError`` (file) or ``telemetry.ground.stores.StoreError`` (store)."""
@@ -49,26 +52,30 @@ def load_entries(source: str | Path, rig: str | None = None) -> list[Any]:
     from telemetry.ground._sync import run_sync
 
     records = run_sync(_ledger_records(source, rig))
-    return sorted(records.values(),
-                  key=lambda r: r.get("index") if type(r.get("index")) is int else -1)
+    return sorted(records.values(), key=_index_or_minus_one)
 
 
-async def _ledger_records(source: str | Path, rig: str | None) -> dict[str, dict[str, Any]]:
+def _index_or_minus_one(record: Mapping[str, JsonValue]) -> int:
+    index = ReceivedRecord.of(record).index
+    return -1 if index is None else index
+
+
+async def _ledger_records(source: str | Path, rig: str | None
+                          ) -> dict[str, Mapping[str, JsonValue]]:
     from telemetry.contract.errors import PayloadDecodeError
     from telemetry.contract.payloads import LedgerMessage, decode
     from telemetry.ground.stores import open_store
 
     store = await open_store(source)
-    records: dict[str, dict[str, Any]] = {}
+    records: dict[str, Mapping[str, JsonValue]] = {}
     try:
-        async for row in store.rows(type_="ledger", rig=rig):
+        async for row in store.rows(type_=TopicKind.LEDGER.value, rig=rig):
             try:
                 msg = decode(row.payload)
             except PayloadDecodeError:
                 continue
             if isinstance(msg, LedgerMessage):
-                rec = dict(msg.record)
-                records.setdefault(json.dumps(rec, sort_keys=True), rec)
+                records.setdefault(json.dumps(msg.record, sort_keys=True), msg.record)
     finally:
         await store.close()
     return records

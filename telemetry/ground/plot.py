@@ -2,8 +2,9 @@
 
 Conventions (docs/telemetry.md, "Ground tools"): a batch stream ``<name>_raw``
 holds the unfiltered samples of ``<name>``, drawn under the filtered trace; the
-state timeline is ``state["mode"]``; mass excavated is the channel
-``mass_excavated`` of any batch stream, else ``state["mass_excavated_kg"]``.
+state timeline is the state's ``mode``; mass excavated is the channel
+``mass_excavated`` of any batch stream, else the mass the state's mission
+progress says was delivered (``mission.delivered_kg``).
 Writes ``<stream>.png`` per filtered stream, ``state.png`` and ``mass.png``.
 The recording is a SQLite file or a PostgreSQL store; a store holding several rigs
 needs ``--rig`` (plots are of one rig).
@@ -17,8 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
+from telemetry.contract import TopicKind
 from telemetry.contract.errors import PayloadDecodeError
 from telemetry.contract.payloads import BatchMessage, StateMessage, decode
+from telemetry.contract.rig_state import RigState
 from telemetry.ground._sync import run_sync
 from telemetry.ground.stores import RecordingStore, StoreError, open_store
 
@@ -41,12 +44,12 @@ async def _pick_rig(store: RecordingStore, rig: str | None) -> str | None:
 
 
 async def _load(store: RecordingStore, rig: str | None
-                ) -> tuple[_Streams, list[tuple[float, dict]]]:
+                ) -> tuple[_Streams, list[tuple[float, RigState]]]:
     parts: dict[str, list[BatchMessage]] = {}
-    states: list[tuple[float, dict]] = []
+    states: list[tuple[float, RigState]] = []
     rig = await _pick_rig(store, rig)
-    for type_ in ("batch", "state"):
-        async for row in store.rows(rig=rig, type_=type_):
+    for kind in (TopicKind.BATCH, TopicKind.STATE):
+        async for row in store.rows(rig=rig, type_=kind.value):
             if row.duplicate:
                 continue
             try:
@@ -56,7 +59,7 @@ async def _load(store: RecordingStore, rig: str | None
             if isinstance(msg, BatchMessage):
                 parts.setdefault(msg.stream, []).append(msg)
             elif isinstance(msg, StateMessage):
-                states.append((msg.envelope.t_rig, dict(msg.state)))
+                states.append((msg.envelope.t_rig, msg.state))
     streams = {}
     for name, batches in parts.items():
         batches.sort(key=lambda b: b.envelope.seq)
@@ -113,7 +116,7 @@ def plot_recording(recording: str | Path, out_dir: Path, rig: str | None = None)
         written.append(out_dir / f"{stream}.png")
         fig.savefig(written[-1], dpi=90)
         plt.close(fig)
-    modes = [(t, s["mode"]) for t, s in states if isinstance(s.get("mode"), str)]
+    modes = [(t, s.mode) for t, s in states if s.mode is not None]
     if modes:
         labels = sorted({m for _, m in modes})
         fig, ax = plt.subplots(figsize=(10, 2.5))
@@ -131,8 +134,7 @@ def plot_recording(recording: str | Path, out_dir: Path, rig: str | None = None)
             mass = (times, values[:, channels.index("mass_excavated")])
             break
     if mass is None:
-        pts = [(t, float(s["mass_excavated_kg"])) for t, s in states
-               if isinstance(s.get("mass_excavated_kg"), int | float)]
+        pts = [(t, s.mission.delivered_kg) for t, s in states if s.mission is not None]
         if pts:
             mass = (np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
     if mass is not None:

@@ -28,9 +28,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from telemetry.contract import DEFAULT_PREFIX
+from telemetry.contract.event_details import OutboxEvicted
 from telemetry.contract.payloads import EventMessage, StatusMessage
 from telemetry.ground.accounting import SequenceAccounting
-from telemetry.ground.intake import Malformed, classify
+from telemetry.ground.intake import Malformed, UplinkSeen, classify
 from telemetry.ground.store_writer import StoreWriter
 from telemetry.ground.stores import (
     EvictedRange,
@@ -82,7 +83,7 @@ class Recorder:
     def handle(self, message: InboundMessage, received_at: float) -> None:
         self._acks.append(message)
         seen = classify(self.prefix, message.topic, message.payload)
-        if seen is None:
+        if isinstance(seen, UplinkSeen):
             return
         if isinstance(seen, Malformed):
             self.accounting.malformed += 1
@@ -96,25 +97,20 @@ class Recorder:
             verdict = self.accounting.observe(seen.rig, seen.stream, env.boot, env.seq,
                                               env.resend)
             duplicate = verdict == "duplicate"
-        if isinstance(seen.message, EventMessage) and seen.message.kind == "outbox_evicted" \
-                and not duplicate:
-            self._note_evicted(seen.rig, seen.message.fields.get("evicted"), received_at)
+        if isinstance(seen.message, EventMessage) and not duplicate:
+            detail = seen.message.detail
+            if isinstance(detail, OutboxEvicted):
+                self._note_evicted(seen.rig, detail, received_at)
         self._items.append(MessageRow(
-            seen.rig, seen.stream, type(seen.message).__name__.removesuffix("Message").lower(),
+            seen.rig, seen.stream, seen.kind.value,
             env.boot, env.seq, seen.topic, received_at, env.t_rig, env.t_mono,
             env.historical, env.resend, seen.payload))
 
-    def _note_evicted(self, rig: str, ranges: object, now: float) -> None:
-        if not isinstance(ranges, list):
-            return
-        for r in ranges:
-            try:
-                stream, first, last, count = r["stream"], int(r["first_seq"]), \
-                    int(r["last_seq"]), int(r["count"])
-            except (TypeError, KeyError, ValueError):
-                continue
-            self.accounting.note_evicted(rig, str(stream), first, last)
-            self._items.append(EvictedRange(rig, str(stream), first, last, count, now))
+    def _note_evicted(self, rig: str, evicted: OutboxEvicted, now: float) -> None:
+        for r in evicted.evicted:
+            self.accounting.note_evicted(rig, r.stream, r.first_seq, r.last_seq)
+            self._items.append(EvictedRange(rig, r.stream, r.first_seq, r.last_seq, r.count,
+                                            now))
 
 
 async def _prune_forever(store: RecordingStore, interval_s: float) -> None:

@@ -20,14 +20,14 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from telemetry.contract import TopicTree
 from telemetry.contract.command_wire import CommandBody, encode_body, sign_envelope
 from telemetry.contract.errors import ContractError, KeyFileError, PayloadDecodeError
+from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.keys import StationKey, load_secret_key
 from telemetry.contract.payloads import AckMessage, decode
 from telemetry.mqtt.adapter import MqttSettings, connect
@@ -43,9 +43,9 @@ class SignedCommand:
     body: CommandBody
 
 
-def parse_args(pairs: Sequence[str]) -> dict[str, Any]:
+def parse_args(pairs: Sequence[str]) -> JsonObject:
     """``name=value`` pairs; values are JSON when they parse as JSON, else strings."""
-    out: dict[str, Any] = {}
+    out: JsonObject = {}
     for pair in pairs:
         name, sep, text = pair.partition("=")
         if not sep or not name:
@@ -77,7 +77,7 @@ def next_counter(path: Path, now_wall: float) -> int:
     return counter
 
 
-def build_command(key: StationKey, topic: str, command: str, args: dict[str, Any], *,
+def build_command(key: StationKey, topic: str, command: str, args: Mapping[str, JsonValue], *,
                   now_wall: float, counter: int, ttl_s: float = 30.0,
                   command_id: str | None = None) -> SignedCommand:
     """The signed envelope for one command (pure apart from the signature)."""

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from telemetry.contract import TopicKind
+
 __all__ = ["ReportBuilder", "StoreSummary", "StreamReport"]
 
 
@@ -63,7 +65,7 @@ class ReportBuilder:
 
     def add_row(self, rig: str, stream: str, type_: str, seq: int, received_at: float,
                 t_rig: float, historical: bool, resend: bool) -> None:
-        if type_ == "status":
+        if type_ == TopicKind.STATUS:
             return
         s = self._streams.get((rig, stream))
         if s is None:

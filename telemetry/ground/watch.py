@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Group
 from rich.markup import escape
@@ -36,10 +35,9 @@ __all__ = ["WatchModel", "register"]
 _MAX_ROWS = 12
 _STYLE = {LimitLevel.RED: "bold red", LimitLevel.YELLOW: "bold yellow",
           LimitLevel.OK: "green", LimitLevel.UNKNOWN: "dim"}
-_SKIP_STATE = {"mission", "interlocks", "since"}
 
 
-def _value(value: Any, level: LimitLevel | None, unit: str = "") -> str:
+def _value(value: object, level: LimitLevel | None, unit: str = "") -> str:
     text = f"{value:.4g}" if isinstance(value, float) else str(value)
     text = escape(f"{text} {unit}".rstrip())
     style = _STYLE.get(level) if level is not None else None
@@ -81,7 +79,7 @@ class WatchModel:
             f"drops {fleet.link_drops}", f"messages {fleet.messages}",
             f"gaps {totals['gaps']}", f"duplicates {totals['duplicates']}",
             f"malformed {totals['malformed']}")
-        parts: list[Any] = [link]
+        parts: list[Table] = [link]
         for rig_id, view in sorted(fleet.rigs.items()):
             parts.append(self._rig_table(rig_id, view, now))
         return Group(*parts)
@@ -97,7 +95,7 @@ class WatchModel:
         state = [f"{escape(k)}: " + _value(v, limits.level(k, float(v)) if limits.get(k) and
                                    isinstance(v, int | float) and not isinstance(v, bool)
                                    else None)
-                 for k, v in view.state.items() if k not in _SKIP_STATE][:_MAX_ROWS]
+                 for k, v in (view.state.readings() if view.state else ())][:_MAX_ROWS]
         chans = sorted(view.channels.values(), key=lambda c: (c.stream, c.name))[:_MAX_ROWS]
         alarms = [self._alarm_line(a) for a in self.fleet.alarms.for_rig(rig_id)]
         alarms += [f"[dim](hist) {e.severity.value} {escape(e.text)}[/]" for e in view.events

@@ -10,6 +10,7 @@ import pytest
 from firmware_bridge.conformance import CHECKS, Outcome, RunConfig, run_conformance
 from firmware_bridge.loopback import LoopbackFirmware
 
+from . import broken_firmware as broken
 from .broken_firmware import (
     AcceptsBadCrc,
     FloodsNacks,
@@ -65,6 +66,28 @@ async def test_motion_checks_skip_without_the_flag(tmp_path) -> None:
     (NeverTripsWatchdog, "linkloss.one_way"),
     (FloodsNacks, "nack.rate_limit"),
     (ReExecutesDuplicates, "reliable.duplicates"),
+    # 1.2: for each decided item (docs/protocol.md section 12), a firmware making the
+    # other choice fails the check that enforces it
+    (broken.StaleAcks, "estop.latch"),  # 1
+    (broken.EventEveryEStop, "estop.latch"),  # 2
+    (broken.TripsWhenOff, "linkloss.motors_off"),  # 3
+    (broken.VendorCodeBadValue, "nack.codes"),  # 4
+    (broken.DropsHeldEvents, "watchdog.stop"),  # 5
+    (broken.NacksFirmwareTypes, "messages.roundtrip"),  # 6
+    (broken.IgnoresHeaderVersion, "nack.codes"),  # 7
+    (broken.NacksHeartbeatsBeforeSession, "nack.rate_limit"),  # 8
+    (broken.AcceptsSessionZero, "handshake.cached"),  # 9
+    (broken.SendsBootEvent, "handshake.full"),  # 11
+    (broken.LacksSiteParam, "params"),  # 12
+    (broken.RejectsUnusedNaN, "commands.arguments"),  # 13
+    (broken.AcceptsStopWhileLatched, "estop.latch"),  # 14
+    (broken.DisableDoneAtStandstill, "standstill"),  # 15
+    (broken.StopKeepsMotorsOn, "standstill"),  # 16
+    (broken.NoStandstillFromRest, "standstill"),  # 17
+    (broken.DoneBeforeStandstill, "standstill"),  # 18
+    (broken.RoundsBeforeRangeCheck, "params"),  # 20
+    (broken.LacksSlowRateParam, "params"),  # 22
+    (broken.IgnoresUnknownEStopSource, "estop.latch"),  # 23
 ], ids=lambda v: v if isinstance(v, str) else v.__name__)
 async def test_broken_firmware_fails_its_check(kind, check, tmp_path) -> None:
     async with firmware(kind, tmp_path) as fw:

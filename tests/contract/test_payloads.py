@@ -13,34 +13,48 @@ from hypothesis.extra import numpy as hnp
 
 from telemetry.contract import Severity
 from telemetry.contract.errors import PayloadDecodeError, PayloadEncodeError
+from telemetry.contract.names import EventKind
 from telemetry.contract.payloads import (
     AckMessage,
+    BatchBlock,
     BatchMessage,
     Envelope,
     EventMessage,
     LedgerMessage,
     StateMessage,
+    StatsBlock,
     StatsMessage,
     StatusMessage,
     decode,
     encode,
     set_delivery_flags,
 )
+from telemetry.contract.rig_state import RigState
 
-names = st.from_regex(r"[A-Za-z0-9_.\-]{1,16}", fullmatch=True)
-finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
-json_scalar = (st.none() | st.booleans() | st.integers(-(2**53), 2**53) | finite
-               | st.text(max_size=20))
-json_value = st.recursive(json_scalar, lambda c: st.lists(c, max_size=4)
-                          | st.dictionaries(st.text(max_size=8), c, max_size=4), max_leaves=12)
-json_obj = st.dictionaries(st.text(max_size=10), json_value, max_size=6)
+from .strategies import (
+    finite,
+    free_kinds,
+    interlock_changes,
+    json_obj,
+    names,
+    outbox_evictions,
+    rig_infos,
+    rig_states,
+)
+
 envelopes = st.builds(Envelope, rig=names, boot=st.integers(0, 2**31), seq=st.integers(0, 2**62),
                       t_rig=finite, t_mono=finite, historical=st.booleans(), resend=st.booleans())
+severities = st.sampled_from(list(Severity))
 json_messages = st.one_of(
-    st.builds(StatusMessage, envelopes, st.booleans(), json_obj),
-    st.builds(StateMessage, envelopes, json_obj),
-    st.builds(EventMessage, envelopes, names, st.sampled_from(list(Severity)), st.text(max_size=40),
+    st.builds(StatusMessage, envelopes, st.booleans(), rig_infos),
+    st.builds(StateMessage, envelopes, rig_states),
+    st.builds(EventMessage, envelopes, free_kinds, severities, st.text(max_size=40),
               json_obj, st.integers(1, 1000), st.none() | finite),
+    st.builds(EventMessage, envelopes, st.sampled_from([EventKind.INTERLOCK_TRIPPED,
+                                                        EventKind.INTERLOCK_CLEARED]),
+              severities, st.text(max_size=40), interlock_changes.map(lambda c: c.to_fields())),
+    st.builds(EventMessage, envelopes, st.just(EventKind.OUTBOX_EVICTED), severities,
+              st.text(max_size=40), outbox_evictions.map(lambda e: e.to_fields())),
     st.builds(AckMessage, envelopes, st.text(max_size=20), st.booleans(), st.text(max_size=20)),
     st.builds(LedgerMessage, envelopes, json_obj),
 )
@@ -51,9 +65,9 @@ dtypes = st.sampled_from([np.float32, np.float64, np.int16, np.int32, np.uint8])
 def batches(draw: st.DrawFn) -> BatchMessage:
     n_ch = draw(st.integers(1, 6))
     samples = draw(hnp.arrays(draw(dtypes), (draw(st.integers(0, 50)), n_ch)))
-    return BatchMessage(draw(envelopes), draw(names), tuple(draw(names) for _ in range(n_ch)),
-                        tuple(draw(st.text(max_size=4)) for _ in range(n_ch)), draw(finite),
-                        draw(finite), samples)
+    return BatchMessage(draw(envelopes), BatchBlock(
+        draw(names), tuple(draw(names) for _ in range(n_ch)),
+        tuple(draw(st.text(max_size=4)) for _ in range(n_ch)), draw(finite), draw(finite), samples))
 
 
 @st.composite
@@ -61,9 +75,9 @@ def stats(draw: st.DrawFn) -> StatsMessage:
     n_ch = draw(st.integers(1, 6))
     values = {k: draw(hnp.arrays(np.float64, (n_ch,))) for k in
               draw(st.lists(st.sampled_from(["mean", "min", "max", "std"]), unique=True))}
-    return StatsMessage(draw(envelopes), draw(names), tuple(f"c{i}" for i in range(n_ch)),
-                        ("N",) * n_ch, draw(finite), draw(finite), draw(st.integers(0, 10**6)),
-                        values)
+    return StatsMessage(draw(envelopes), StatsBlock(
+        draw(names), tuple(f"c{i}" for i in range(n_ch)), ("N",) * n_ch, draw(finite),
+        draw(finite), draw(st.integers(0, 10**6)), values))
 
 
 def _same_arrays(a: np.ndarray, b: np.ndarray) -> bool:
@@ -109,8 +123,8 @@ def test_delivery_flags_patch_equals_encoding_with_flags(msg: object, hist: bool
 
 def test_batch_is_less_than_half_the_size_of_json() -> None:
     samples = np.random.default_rng(1).normal(size=(500, 8)).astype(np.float32)
-    msg = BatchMessage(Envelope("rig-1", 1, 7, 1.7e9, 12.5), "load", tuple("abcdefgh"),
-                       ("N",) * 8, 1.7e9, 0.001, samples)
+    msg = BatchMessage(Envelope("rig-1", 1, 7, 1.7e9, 12.5), BatchBlock("load", tuple("abcdefgh"),
+                       ("N",) * 8, 1.7e9, 0.001, samples))
     as_json = json.dumps({"samples": samples.tolist()}).encode()
     assert len(encode(msg)) < len(as_json) / 2
     # Self-describing: a generic CBOR decoder sees tag 40 around a float32-LE typed array.
@@ -121,11 +135,13 @@ def test_batch_is_less_than_half_the_size_of_json() -> None:
 def test_encode_rejects_bad_shapes_and_nan_in_json() -> None:
     env = Envelope("r", 1, 0, 0.0, 0.0)
     with pytest.raises(PayloadEncodeError, match=r"expected samples of shape \(n, 2\)"):
-        encode(BatchMessage(env, "s", ("a", "b"), ("N", "N"), 0.0, 0.1, np.zeros((3, 3))))
+        encode(BatchMessage(env, BatchBlock("s", ("a", "b"), ("N", "N"), 0.0, 0.1,
+                                            np.zeros((3, 3)))))
     with pytest.raises(PayloadEncodeError, match="JSON"):
-        encode(StateMessage(env, {"x": float("nan")}))
+        encode(StateMessage(env, RigState(extra={"x": float("nan")})))
     with pytest.raises(PayloadEncodeError, match="dtype"):
-        encode(BatchMessage(env, "s", ("a",), ("N",), 0.0, 0.1, np.zeros((3, 1), complex)))
+        encode(BatchMessage(env, BatchBlock("s", ("a",), ("N",), 0.0, 0.1,
+                                            np.zeros((3, 1), complex))))
 
 
 DECODED_TYPES = (StatusMessage, StateMessage, EventMessage, AckMessage, LedgerMessage,

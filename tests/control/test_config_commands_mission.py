@@ -3,7 +3,7 @@ import json
 import pytest
 
 from control.core.command_timing import check_timing
-from control.core.commands import CommandName, RigView, check_command
+from control.core.commands import CommandContext, CommandName, check_command
 from control.core.config import describe_keys, load_config
 from control.core.errors import CommandFormatError, ConfigError
 from control.core.mission import load_mission, mission_from_dict
@@ -79,19 +79,19 @@ def test_timing_rules():
 
 
 @pytest.mark.parametrize(("name", "view", "ok"), [
-    ("arm", RigView(Mode.IDLE), True),
-    ("arm", RigView(Mode.IDLE, causes=("tilt 20 deg > 15 deg",)), False),
-    ("arm", RigView(Mode.DIGGING), False),
-    ("start", RigView(Mode.ARMED), True),
-    ("start", RigView(Mode.IDLE), False),
-    ("stop", RigView(Mode.DIGGING), True),
-    ("estop", RigView(Mode.DISCONNECTED), True),
-    ("dump", RigView(Mode.DIGGING, cut_depth=0.05), False),
-    ("dump", RigView(Mode.ARMED), True),
-    ("reset_estop", RigView(Mode.ESTOP), True),
-    ("reset_estop", RigView(Mode.ESTOP, immediate_causes=("tilt",)), False),
-    ("reset_estop", RigView(Mode.IDLE), False),
-    ("clear_fault", RigView(Mode.FAULT, causes=("hot",)), False),
+    ("arm", CommandContext(Mode.IDLE), True),
+    ("arm", CommandContext(Mode.IDLE, causes=("tilt 20 deg > 15 deg",)), False),
+    ("arm", CommandContext(Mode.DIGGING), False),
+    ("start", CommandContext(Mode.ARMED), True),
+    ("start", CommandContext(Mode.IDLE), False),
+    ("stop", CommandContext(Mode.DIGGING), True),
+    ("estop", CommandContext(Mode.DISCONNECTED), True),
+    ("dump", CommandContext(Mode.DIGGING, cut_depth=0.05), False),
+    ("dump", CommandContext(Mode.ARMED), True),
+    ("reset_estop", CommandContext(Mode.ESTOP), True),
+    ("reset_estop", CommandContext(Mode.ESTOP, immediate_causes=("tilt",)), False),
+    ("reset_estop", CommandContext(Mode.IDLE), False),
+    ("clear_fault", CommandContext(Mode.FAULT, causes=("hot",)), False),
 ])
 def test_state_rules(name, view, ok):
     cmd = parse_command(payload(command=name))

@@ -27,7 +27,7 @@ def test_telemetry_gets_the_feed_about_once_a_simulated_second_with_its_rows() -
 
     def take(feed: SensorFeed) -> None:
         blocks, _stats = feed.take_telemetry()
-        offered.append((r.now, sum(b.rows.shape[0] for b in blocks)))
+        offered.append((r.now, sum(b.samples.shape[0] for b in blocks)))
 
     r.telemetry = take
     for _ in range(round(5.0 / r.period)):
@@ -42,12 +42,12 @@ def test_without_a_telemetry_callback_the_rows_are_dropped_not_kept() -> None:
     with_callback, without = runner(), runner()
     offered: list[int] = []
     with_callback.telemetry = lambda feed: offered.append(
-        sum(b.rows.shape[0] for b in feed.take_telemetry()[0]))
+        sum(b.samples.shape[0] for b in feed.take_telemetry()[0]))
     for _ in range(round(3.5 / without.period)):
         with_callback.step()
         without.step()
     blocks, _stats = without.feed.take_telemetry()
-    kept = sum(b.rows.shape[0] for b in blocks)  # drained at 1, 2 and 3 s: half a second's
+    kept = sum(b.samples.shape[0] for b in blocks)  # drained at 1, 2 and 3 s: half a second's
     assert len(offered) == 3 and min(offered) > 0, offered
     assert 0 < kept < 0.75 * min(offered), (kept, offered)
 

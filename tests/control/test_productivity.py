@@ -40,7 +40,9 @@ def test_without_truth_the_controllers_own_figures_and_no_error() -> None:
 
 def test_unequal_dump_counts_are_paired_in_order_and_said(tmp_path) -> None:
     path = tmp_path / "truth.jsonl"
-    lines = [{"kind": "dump", "dumped_kg": 20.0}, {"kind": "dump", "dumped_kg": 0.1},
+    dump = {"kind": "dump", "started": 1.0, "ended": 2.0, "bucket_before_kg": 20.0,
+            "bucket_after_kg": 0.0}  # as sim_hw.truth writes it
+    lines = [{**dump, "dumped_kg": 20.0}, {**dump, "dumped_kg": 0.1},
              {"kind": "totals", "first_enabled": 0.0, "last_dump_end": 100.0,
               "dumped_kg": 20.1, "battery_energy_j": 1000.0, "rocks_met": None}]
     path.write_text("\n".join(json.dumps(x) for x in lines) + "\ngarbage\n")

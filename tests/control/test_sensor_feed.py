@@ -32,14 +32,14 @@ def test_filtered_rows_are_downsampled_to_100_hz_with_continuous_times() -> None
     (a,), (b,) = first, second
     assert a.channels == ("drum_current", "drum_speed") and a.units == ("A", "rad/s")
     assert a.period_s == b.period_s == 0.01
-    assert a.t0_s == 5.0
-    assert abs(b.t0_s - (a.t0_s + a.rows.shape[0] * a.period_s)) < 1e-9
-    assert a.rows.shape[0] + b.rows.shape[0] == 200
+    assert a.t0_rig == 5.0
+    assert abs(b.t0_rig - (a.t0_rig + a.samples.shape[0] * a.period_s)) < 1e-9
+    assert a.samples.shape[0] + b.samples.shape[0] == 200
     # the same rows as filtering everything at once and keeping every 10th
     whole = SensorFeed(INFO, {0: CHAIN})
     _feed_batches(whole, counts, 2000)
     (ref,), _ = whole.take_telemetry()
-    assert np.allclose(np.concatenate([a.rows, b.rows]), ref.rows, rtol=0, atol=1e-12)
+    assert np.allclose(np.concatenate([a.samples, b.samples]), ref.samples, rtol=0, atol=1e-12)
 
 
 def test_window_statistics_match_numpy_on_the_scaled_samples() -> None:
@@ -51,7 +51,7 @@ def test_window_statistics_match_numpy_on_the_scaled_samples() -> None:
     phys = counts.astype(float) * np.array([0.01, 0.001])
     for k, w in enumerate(stats):
         seg = phys[k * 1000:(k + 1) * 1000]
-        assert w.t0_s == 5.0 + k and w.window_s == 1.0 and w.count == 1000
+        assert w.t0_rig == 5.0 + k and w.window_s == 1.0 and w.count == 1000
         assert np.allclose(w.values["mean"], seg.mean(axis=0))
         assert np.allclose(w.values["min"], seg.min(axis=0))
         assert np.allclose(w.values["max"], seg.max(axis=0))
@@ -109,8 +109,8 @@ def test_filtering_queued_batches_at_once_equals_filtering_each_on_arrival(batch
     (rows_a, stats_a), (rows_b, stats_b) = each.take_telemetry(), once.take_telemetry()
     assert len(rows_a) == len(rows_b) and len(stats_a) == len(stats_b)
     for x, y in zip(rows_a, rows_b, strict=True):
-        assert x.t0_s == y.t0_s
-        assert np.allclose(x.rows, y.rows, rtol=0, atol=1e-12, equal_nan=True)
+        assert x.t0_rig == y.t0_rig
+        assert np.allclose(x.samples, y.samples, rtol=0, atol=1e-12, equal_nan=True)
 
 
 def test_a_stream_filters_its_queue_when_it_is_full() -> None:

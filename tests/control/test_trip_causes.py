@@ -15,8 +15,8 @@ def test_interlock_trips_are_counted_by_name_in_stats_and_state() -> None:
     assert d.core.stats.interlock_trips >= 1
     assert d.core.stats.trips_by_cause == {"over_temperature": d.core.stats.interlock_trips}
     state = d.core.snapshot()
-    assert state["interlock_trips"] == {"over_temperature": d.core.stats.interlock_trips}
-    assert state["stalls"] == {}
+    assert state.interlock_trips == {"over_temperature": d.core.stats.interlock_trips}
+    assert state.stalls == {}
 
 
 def test_causes_are_printed_by_name() -> None:

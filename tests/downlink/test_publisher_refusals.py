@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from rig_common.backoff import Backoff
 from telemetry.contract import Priority, TopicTree
 from telemetry.contract.payloads import Envelope, StateMessage, encode
+from telemetry.contract.rig_state import RigState
 from telemetry.mqtt.adapter import RETRYABLE_PUBACK_CODES, MqttSettings
 from telemetry.mqtt.errors import PublishRejectedError
 from telemetry.rover.downlink import publisher as publisher_module
@@ -70,7 +71,7 @@ async def run_publisher(tmp_path: Path, monkeypatch, refusals: int
     for stream in ("before", "flaky", "after"):
         outbox.append(stream=stream, priority=Priority.CRITICAL, topic=f"t/{stream}",
                       t_mono=time.monotonic(), encode=lambda seq, boot: encode(
-                          StateMessage(Envelope("rig-1", boot, seq, 0.0, 0.0), {})))
+                          StateMessage(Envelope("rig-1", boot, seq, 0.0, 0.0), RigState())))
     refused: list[RejectedPublish] = []
     pub = Publisher(outbox, MqttSettings("127.0.0.1"), TOPICS,
                     status_payload=lambda online: b"{}", on_command=lambda m: None,

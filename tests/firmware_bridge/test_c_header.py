@@ -9,7 +9,8 @@ from pathlib import Path
 
 from firmware_bridge import messages
 from firmware_bridge.codec import (
-    INFO_NOISE_FLOORS,
+    CHANNEL_EXTRA_SIZE,
+    INFO_CHANNEL_EXTRA,
     INFO_TABLE_OMITTED,
     INFO_WATCHDOG_TRIPPED,
     decode_body,
@@ -132,12 +133,14 @@ C_PREFIX: dict[type, tuple[str, dict[str, str]]] = {
 }
 C_CONSTANTS = {
     "RIG_PROTOCOL_VERSION": messages.PROTOCOL_VERSION,
+    "RIG_PROTOCOL_REVISION_MAJOR": messages.PROTOCOL_REVISION[0],
+    "RIG_PROTOCOL_REVISION_MINOR": messages.PROTOCOL_REVISION[1],
     "RIG_COUNT_NO_READING": messages.NO_READING,
     "RIG_COUNT_RAIL": messages.COUNT_RAIL,
     "RIG_INFO_TABLE_OMITTED": INFO_TABLE_OMITTED,
     "RIG_INFO_WATCHDOG_TRIPPED": INFO_WATCHDOG_TRIPPED,
-    "RIG_INFO_NOISE_FLOORS": INFO_NOISE_FLOORS,
-    "RIG_CHANNEL_NOISE_FLOOR_SIZE": 2,
+    "RIG_INFO_CHANNEL_EXTRA": INFO_CHANNEL_EXTRA,
+    "RIG_CHANNEL_EXTRA_SIZE": CHANNEL_EXTRA_SIZE,
 }
 
 
@@ -163,11 +166,12 @@ def test_c_header_numbers_are_the_python_ones(tmp_path) -> None:
 
 
 def test_c_header_reads_the_1_2_hello_flags(tmp_path) -> None:
-    """A firmware built on the header sees the host's NOISE_FLOORS bit (and 0 from a
-    1.1 host) where the Python codec puts it."""
+    """A firmware built on the header sees the host's WANTS_CHANNEL_EXTRA bit (and 0
+    from a 1.1 host) where the Python codec puts it."""
     cc = shutil.which("cc")
     assert cc is not None, "a C compiler (cc) is required to check docs/rig_protocol.h"
-    new = encode_payload(messages.Hello(session_id=5, flags=messages.HelloFlag.NOISE_FLOORS))
+    new = encode_payload(messages.Hello(session_id=5,
+                                          hello_flags=messages.HelloFlag.WANTS_CHANNEL_EXTRA))
     old = encode_payload(messages.Hello(session_id=6))
     src = tmp_path / "hello.c"
     src.write_text(
@@ -177,8 +181,8 @@ def test_c_header_reads_the_1_2_hello_flags(tmp_path) -> None:
         "int main(void) {\n    rig_hello_t a, b;\n"
         "    if (rig_get_hello(NEW, sizeof NEW, &a) || rig_get_hello(OLD, sizeof OLD, &b))"
         " return 2;\n"
-        '    printf("%u %u %u %u\\n", (unsigned)(a.flags & RIG_HELLO_NOISE_FLOORS), '
-        "(unsigned)a.session_id, (unsigned)b.flags, (unsigned)b.session_id);\n"
+        '    printf("%u %u %u %u\\n", (unsigned)(a.hello_flags & RIG_HELLO_WANTS_CHANNEL_EXTRA), '
+        "(unsigned)a.session_id, (unsigned)b.hello_flags, (unsigned)b.session_id);\n"
         "    return 0;\n}\n")
     exe = tmp_path / "hello"
     build = subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-I",

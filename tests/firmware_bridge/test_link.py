@@ -188,6 +188,24 @@ def test_retransmit_after_loss_then_delivered_once() -> None:
     assert len(of(p.host_events, MessageDelivered)) == 1
 
 
+def test_a_reliable_payload_is_encoded_once_however_often_it_is_sent(monkeypatch) -> None:
+    import firmware_bridge.codec as codec_module
+    import firmware_bridge.link as link_module
+
+    p = Pair()
+    p.connect()
+    calls = []
+    real = codec_module.encode_payload
+    for module in (codec_module, link_module):
+        monkeypatch.setattr(module, "encode_payload", lambda m: calls.append(m) or real(m))
+    msg = cmd()
+    p.host.send(msg, p.now)
+    assert p.host.data_to_send()  # the first transmission, lost on the wire
+    p.advance(0.060)  # one retransmission, delivered
+    assert p.host.stats.retransmits == 1 and len(of(p.fw_events, MessageReceived)) == 1
+    assert sum(m is msg for m in calls) == 1  # heartbeats are encoded as they go
+
+
 def test_duplicates_are_suppressed() -> None:
     p = Pair()
     p.connect()

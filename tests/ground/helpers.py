@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 
 from telemetry.contract.payloads import Envelope, StateMessage, encode
+from telemetry.contract.rig_state import RigState
 from telemetry.ground.stores import EvictedRange, MalformedRow, MessageRow, WriteItem
 
 
@@ -15,7 +16,7 @@ def message(rig: str, stream: str, seq: int, *, boot: int = 1, received_at: floa
             type_: str = "state") -> MessageRow:
     t_rig = received_at - latency
     payload = encode(StateMessage(Envelope(rig, boot, seq, t_rig, 1.0, historical, resend),
-                                  {"seq": seq}))
+                                  RigState.from_json({"seq": seq})))
     return MessageRow(rig, stream, type_, boot, seq, f"regolith/{rig}/{stream}", received_at,
                       t_rig, 1.0, historical, resend, payload)
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from telemetry.contract.payloads import Envelope, LedgerMessage, StateMessage, encode
+from telemetry.contract.payloads import BatchBlock, Envelope, LedgerMessage, StateMessage, encode
+from telemetry.contract.rig_state import RigState
 from telemetry.ground.cli import main as ground_main
 from telemetry.ground.ledger_verify import load_entries
 from telemetry.ground.record import Recorder, record
@@ -58,11 +59,12 @@ async def publish_run(url: str, tmp_path: Path, rig: str, n: int) -> None:
         await asyncio.wait_for(dl.wait_connected(), 10)
         for i in range(n):
             raw = np.column_stack([np.sin(t + i), 0.1 * i + t]).astype(np.float32)
-            dl.publish_batch("load_raw", ["force", "mass_excavated"], ["N", "kg"], i, 0.01, raw)
-            dl.publish_batch("load", ["force", "mass_excavated"], ["N", "kg"], i, 0.01,
-                             raw * 0.9)
-            dl.publish_state({"mode": ["idle", "digging", "dumping"][i % 3],
-                              "mass_excavated_kg": 0.1 * i})
+            dl.publish_batch(BatchBlock("load_raw", ["force", "mass_excavated"], ["N", "kg"], i,
+                                        0.01, raw))
+            dl.publish_batch(BatchBlock("load", ["force", "mass_excavated"], ["N", "kg"], i, 0.01,
+                             raw * 0.9))
+            dl.publish_state(RigState.from_json({"mode": ["idle", "digging", "dumping"][i % 3],
+                              "mass_excavated_kg": 0.1 * i}))
             dl.publish_event("overload", "alarm", "drum overload", i=i)
         await wait_until(lambda: dl.counters.outbox_depth == 0, 10, f"{rig} drained")
 
@@ -119,7 +121,8 @@ async def test_copies_reaching_different_recorders_count_once(
             copies = 3 if seq % 4 == 0 else 1  # the original and two flagged resends
             for c in range(copies):
                 env = Envelope("rig-1", 1, seq, time.time(), 1.0, False, c > 0)
-                await rig.publish("regolith/rig-1/state", encode(StateMessage(env, {"s": seq})))
+                await rig.publish("regolith/rig-1/state",
+                                  encode(StateMessage(env, RigState(extra={"s": seq}))))
                 sent += 1
             ledger_env = Envelope("rig-1", 1, seq, time.time(), 1.0, False, False)
             await rig.publish("regolith/rig-1/ledger", encode(LedgerMessage(

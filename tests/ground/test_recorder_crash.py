@@ -19,6 +19,8 @@ from pathlib import Path
 import asyncpg
 import numpy as np
 
+from telemetry.contract.payloads import BatchBlock
+from telemetry.contract.rig_state import RigState
 from telemetry.ground.report import build_report
 from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import wait_until
@@ -83,8 +85,9 @@ class Rig:
     def round(self, i: int) -> None:
         assert self.dl
         rows = np.full((20, 3), float(i), dtype=np.float32)
-        self.dl.publish_batch("load", ["a", "b", "c"], ["N", "N", "N"], float(i), 0.01, rows)
-        self.dl.publish_state({"mode": "digging", "i": i})
+        self.dl.publish_batch(BatchBlock("load", ["a", "b", "c"], ["N", "N", "N"], float(i), 0.01,
+                                         rows))
+        self.dl.publish_state(RigState.from_json({"mode": "digging", "i": i}))
         self.dl.publish_event("tick", "info", "tick", i=i)
         for stream in ("batch/load", "state", "event"):
             self.published[stream] = self.published.get(stream, 0) + 1

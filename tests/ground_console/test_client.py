@@ -24,7 +24,9 @@ from control.core.policy import CommandRefused
 from control.security import MemoryReplayStore, SignedCommandAuthenticator
 from control.security.security_config import security_config_from_dict
 from telemetry.contract.keys import generate, write_key_files
-from telemetry.contract.payloads import BatchMessage, Envelope, encode
+from telemetry.contract.payloads import BatchBlock, BatchMessage, Envelope, encode
+from telemetry.contract.rig_state import RigState
+from telemetry.contract.status_info import RigInfo
 from telemetry.ground.client import GroundClient
 from telemetry.ground.errors import (
     CommandRejectedError,
@@ -51,15 +53,16 @@ async def rover(url: str, tmp_path: Path,
     config = DownlinkConfig(rig_id="rig-1", outbox_path=tmp_path / "rover.db", broker_url=url,
                             event_throttle_s=0)
     async with Downlink(config) as dl:
-        dl.publish_birth({"software": "stand-in"})
+        dl.publish_birth(RigInfo.from_json({"software": "stand-in"}))
 
         async def serve_commands() -> None:
             async for raw in dl.commands():
                 try:
                     body = json.loads(auth.authenticate(raw.payload, time.time()))
                     dl.publish_ack(body["id"], True)
-                    dl.publish_state({"mode": "armed" if body["command"] == "arm" else "idle",
-                                      "interlocks": []})
+                    dl.publish_state(RigState.from_json({
+                        "mode": "armed" if body["command"] == "arm" else "idle",
+                        "interlocks": []}))
                 except CommandRefused as err:
                     dl.publish_ack(err.command_id or "?", False, err.reason)
 
@@ -120,8 +123,8 @@ async def test_stream_yields_typed_rows_with_the_records_gap_accounting(mosquitt
     rows = np.arange(10 * 12, dtype=np.float32).reshape(10, 12)
 
     def batch(seq: int) -> bytes:
-        return encode(BatchMessage(Envelope("rig-1", 1, seq, 100.0 + seq, 5.0), "stream0",
-                                   tuple(CHANNELS), ("A",) * 12, 100.0 + seq, 0.01, rows + seq))
+        return encode(BatchMessage(Envelope("rig-1", 1, seq, 100.0 + seq, 5.0), BatchBlock(
+            "stream0", tuple(CHANNELS), ("A",) * 12, 100.0 + seq, 0.01, rows + seq)))
 
     async with GroundClient(mosquitto.url, "rig-1") as g, connect(settings) as rig:
         received = []

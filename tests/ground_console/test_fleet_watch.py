@@ -15,6 +15,7 @@ from telemetry.contract.command_wire import CommandBody, encode_body, sign_envel
 from telemetry.contract.keys import generate
 from telemetry.contract.payloads import (
     AckMessage,
+    BatchBlock,
     BatchMessage,
     Envelope,
     EventMessage,
@@ -23,6 +24,8 @@ from telemetry.contract.payloads import (
     StatusMessage,
     encode,
 )
+from telemetry.contract.rig_state import RigState
+from telemetry.contract.status_info import RigInfo
 from telemetry.ground.alarms import AlarmState
 from telemetry.ground.command_log import CommandStatus
 from telemetry.ground.fleet import FleetModel
@@ -46,10 +49,11 @@ class Rig:
         return InboundMessage(f"{P}/{self.rig}/{topic}", encode(message), 1, False)
 
     def status(self, online: bool, t: float = 0.0) -> InboundMessage:
-        return self.msg("status", StatusMessage(self.env("status", t), online, {"software": "x"}))
+        return self.msg("status", StatusMessage(self.env("status", t), online,
+                                                RigInfo(software="x")))
 
     def state(self, t: float, **state) -> InboundMessage:
-        return self.msg("state", StateMessage(self.env("state", t), state))
+        return self.msg("state", StateMessage(self.env("state", t), RigState.from_json(state)))
 
     def event(self, t: float, kind: str, severity: str, text: str, historical: bool = False,
               **fields) -> InboundMessage:
@@ -60,7 +64,8 @@ class Rig:
         names = tuple(values)
         rows = np.array([[values[n] for n in names]] * 3, dtype=np.float32)
         return self.msg("batch/stream0", BatchMessage(
-            self.env("batch/stream0", t), "stream0", names, ("u",) * len(names), t, 0.01, rows))
+            self.env("batch/stream0", t),
+            BatchBlock("stream0", names, ("u",) * len(names), t, 0.01, rows)))
 
 
 def causes(model: FleetModel, rig: str = "rig-1") -> dict[str, AlarmState]:

@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 
+from telemetry.contract.payloads import BatchBlock
+from telemetry.contract.rig_state import RigState
 from telemetry.rover.downlink import Downlink, DownlinkConfig
 
 
@@ -26,8 +28,9 @@ async def main(url: str, outbox: str) -> None:
         i = 0
         while True:
             receipts = [
-                dl.publish_state({"i": i}),
-                dl.publish_batch("imu", list("abcd"), ["g"] * 4, float(i), 0.01, samples),
+                dl.publish_state(RigState.from_json({"i": i})),
+                dl.publish_batch(BatchBlock("imu", list("abcd"), ["g"] * 4, float(i), 0.01,
+                                            samples)),
                 dl.publish_ack(f"c{i}", True),
             ]
             if i % 5 == 0:

@@ -16,6 +16,7 @@ from collections import deque
 
 import numpy as np
 
+from telemetry.contract.payloads import BatchBlock
 from telemetry.rover.downlink import Downlink, DownlinkConfig
 from telemetry.rover.downlink.outbox import Stored
 
@@ -31,8 +32,9 @@ async def main(url: str, outbox: str) -> None:
     async with Downlink(config) as dl:
         n = 0
         while True:
-            receipts = [dl.publish_batch("imu", CHANNELS, ["g"] * len(CHANNELS), float(n),
-                                         0.001, samples) for _ in range(8)]
+            receipts = [dl.publish_batch(BatchBlock("imu", CHANNELS, ["g"] * len(CHANNELS),
+                                                    float(n), 0.001, samples))
+                        for _ in range(8)]
             if n % 32 == 0:
                 receipts.append(dl.publish_ack(f"c{n}", True))
             for r in receipts:

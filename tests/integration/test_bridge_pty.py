@@ -33,6 +33,10 @@ async def test_handshake_commands_params_and_samples(firmware) -> None:
     async with Bridge(firmware.path) as bridge:
         assert bridge.info.firmware_id == "loopback"
         assert [c.name for c in bridge.info.channels] == ["ch0", "ch1", "ch2", "ch3"]
+        # the simulator's rules: STOW needs the motors enabled
+        with pytest.raises(CommandRejectedError, match="NOT_ENABLED"):
+            await bridge.command(CommandCode.STOW)
+        await bridge.command(CommandCode.ENABLE, (1,), until=ResultStatus.DONE)
         result = await bridge.command(CommandCode.STOW, until=ResultStatus.DONE)
         assert result.status is ResultStatus.DONE and result.code == CommandCode.STOW
         assert await bridge.set_param(2, 33.0) == 33.0

@@ -12,13 +12,17 @@ import numpy as np
 from telemetry.contract import Severity, parse_topic
 from telemetry.contract.payloads import (
     AckMessage,
+    BatchBlock,
     BatchMessage,
     EventMessage,
     LedgerMessage,
     StateMessage,
+    StatsBlock,
     StatsMessage,
     StatusMessage,
 )
+from telemetry.contract.rig_state import RigState
+from telemetry.contract.status_info import RigInfo
 from telemetry.mqtt.adapter import MqttSettings, connect
 from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import collecting, wait_until
@@ -39,14 +43,16 @@ async def test_round_trip_every_topic_and_command_uplink(mosquitto, tmp_path: Pa
     samples = np.arange(30, dtype=np.float32).reshape(10, 3)
     async with collecting(mosquitto.url, "regolith/rig-1/#") as got:
         async with Downlink(config(tmp_path, mosquitto.url)) as dl:
-            dl.publish_birth({"software_version": "0.1.0", "streams": {"load": {"rate_hz": 100}}})
+            dl.publish_birth(RigInfo.from_json({"software_version": "0.1.0",
+                                                "streams": {"load": {"rate_hz": 100}}}))
             await asyncio.wait_for(dl.wait_connected(), 10)
-            dl.publish_state({"mode": "digging", "mass_excavated_kg": 1.5})
+            dl.publish_state(RigState.from_json({"mode": "digging", "mass_excavated_kg": 1.5}))
             for sev in Severity:
                 dl.publish_event("test", sev, f"{sev} event", n=1)
-            dl.publish_batch("load", ["fx", "fy", "fz"], ["N", "N", "N"], 100.0, 0.01, samples)
-            dl.publish_stats("load", ["fx", "fy", "fz"], ["N", "N", "N"], 100.0, 1.0, 10,
-                             {"mean": samples.mean(axis=0, dtype=np.float64)})
+            dl.publish_batch(BatchBlock("load", ["fx", "fy", "fz"], ["N", "N", "N"], 100.0, 0.01,
+                                        samples))
+            dl.publish_stats(StatsBlock("load", ["fx", "fy", "fz"], ["N", "N", "N"], 100.0, 1.0, 10,
+                             {"mean": samples.mean(axis=0, dtype=np.float64)}))
             dl.publish_ack("cmd-1", False, "expired")
             dl.publish_ledger({"entry": 1})
             cmd = json.dumps({"id": "cmd-2", "command": "stop",
@@ -63,9 +69,9 @@ async def test_round_trip_every_topic_and_command_uplink(mosquitto, tmp_path: Pa
                                      for _, m in got.received), 10, "offline status")
     by = got.by_stream(stream_of)
     assert got.undecodable == 1  # the command we sent ourselves (not a downlink payload)
-    assert by["status"][0].online and by["status"][0].info["software_version"] == "0.1.0"
+    assert by["status"][0].online and by["status"][0].info.software_version == "0.1.0"
     (state,) = by["state"]
-    assert isinstance(state, StateMessage) and state.state["mode"] == "digging"
+    assert isinstance(state, StateMessage) and state.state.mode == "digging"
     events = by["event"]
     assert [e.severity for e in events] == list(Severity)
     assert [e.envelope.seq for e in events] == [0, 1, 2, 3]
@@ -91,7 +97,7 @@ async def test_no_broker_keeps_everything_and_drains_when_one_appears(mosquitto,
                                                                       tmp_path: Path) -> None:
     async with Downlink(config(tmp_path, None)) as dl:
         for i in range(50):
-            dl.publish_state({"i": i})
+            dl.publish_state(RigState.from_json({"i": i}))
         dl.publish_event("boot", "info", "no broker yet")
         assert dl.counters.outbox_depth == 51 and not dl.connected
     async with collecting(mosquitto.url, "regolith/rig-1/#") as got:
@@ -112,7 +118,7 @@ async def test_disk_budget_eviction_follows_priorities_and_is_reported(mosquitto
     big = np.zeros((1000, 4), np.float32)  # 16 kB per batch
     async with Downlink(config(tmp_path, None, disk_budget_bytes=200_000)) as dl:
         for i in range(40):
-            dl.publish_batch("raw", list("abcd"), ["V"] * 4, float(i), 0.001, big)
+            dl.publish_batch(BatchBlock("raw", list("abcd"), ["V"] * 4, float(i), 0.001, big))
             dl.publish_event("tick", "info", f"tick {i}")
             dl.publish_ack(f"c{i}", True)
         assert dl.counters.evicted > 0
@@ -150,7 +156,7 @@ async def test_bandwidth_budget_is_respected(mosquitto, tmp_path: Path) -> None:
             await asyncio.wait_for(dl.wait_connected(), 10)
             start = time.monotonic()
             for i in range(40):
-                dl.publish_batch("s", list("abcd"), ["V"] * 4, float(i), 0.01, payload)
+                dl.publish_batch(BatchBlock("s", list("abcd"), ["V"] * 4, float(i), 0.01, payload))
             await wait_until(lambda: len(got.received) == 40, 20, "40 batches")
             elapsed = time.monotonic() - start
             sent = dl.counters.published

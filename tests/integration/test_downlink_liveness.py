@@ -20,6 +20,7 @@ from control.core.config import load_config
 from control.core.supervisor import Mode
 from control.runtime.app import RigController
 from telemetry.contract.payloads import StateMessage
+from telemetry.contract.rig_state import RigState
 from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.control_helpers import SMALL_MISSION, TIME_SCALE, simulator, wait_for
 from tests.integration.downlink_helpers import collecting, wait_until
@@ -58,7 +59,7 @@ async def test_a_silent_broker_is_noticed_within_the_loss_window_and_recovery_to
 
             mosquitto.pause()
             stopped = time.monotonic()
-            dl.publish_state({"during": "silence"})
+            dl.publish_state(RigState.from_json({"during": "silence"}))
             await wait_until(lambda: not dl.link_ok(), LOSS_S + LATE_ACK_S + 5, "link lost")
             # the verdict is a function of the broker's last answer: at any time past the
             # window (plus a late-read ack) it must be false
@@ -72,7 +73,7 @@ async def test_a_silent_broker_is_noticed_within_the_loss_window_and_recovery_to
             await wait_until(lambda: dl.counters.outbox_depth == 0, 10, "drained")
         await wait_until(lambda: bool(got.received), 10, "the state stored during the silence")
         assert [m.state for _, m in got.received if isinstance(m, StateMessage)] == [
-            {"during": "silence"}]
+            RigState.from_json({"during": "silence"})]
 
 
 async def test_the_ground_link_interlock_trips_when_the_broker_goes_silent(

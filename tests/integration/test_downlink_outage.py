@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from telemetry.contract import parse_topic
+from telemetry.contract.payloads import BatchBlock, StatsBlock
+from telemetry.contract.rig_state import RigState
 from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import collecting, wait_until
 
@@ -30,13 +32,13 @@ async def test_broker_outage_loses_nothing_and_drains_in_order(mosquitto_factory
         nonlocal produced
         while not stop_producing.is_set():
             i = produced
-            dl.publish_state({"i": i})
+            dl.publish_state(RigState.from_json({"i": i}))
             dl.publish_event("tick", "info", f"tick {i}")
             dl.publish_ack(f"c{i}", True)
-            dl.publish_batch("a", ["x", "y"], ["m", "m"], float(i), 0.01, samples)
-            dl.publish_batch("b", ["x", "y"], ["m", "m"], float(i), 0.01, samples)
-            dl.publish_stats("a", ["x", "y"], ["m", "m"], float(i), 1.0, 50,
-                             {"mean": np.ones(2)})
+            dl.publish_batch(BatchBlock("a", ["x", "y"], ["m", "m"], float(i), 0.01, samples))
+            dl.publish_batch(BatchBlock("b", ["x", "y"], ["m", "m"], float(i), 0.01, samples))
+            dl.publish_stats(StatsBlock("a", ["x", "y"], ["m", "m"], float(i), 1.0, 50,
+                             {"mean": np.ones(2)}))
             produced += 1
             await asyncio.sleep(0.005)
 

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from telemetry.contract import Severity
-from telemetry.contract.payloads import AckMessage, EventMessage, StateMessage, StatusMessage
+from telemetry.contract.payloads import (
+    AckMessage,
+    BatchBlock,
+    EventMessage,
+    StateMessage,
+    StatusMessage,
+)
+from telemetry.contract.rig_state import RigState
+from telemetry.contract.status_info import RigInfo
 from telemetry.rover.downlink import Downlink, DownlinkConfig
 from tests.integration.downlink_helpers import collecting, wait_until
 
@@ -63,9 +71,9 @@ async def test_acl_denied_publish_is_dead_lettered_counted_alarmed_and_in_status
     assert DownlinkConfig(rig_id="rig-1", outbox_path="x").protocol == "5"
     async with collecting(ground_url(broker), "regolith/rig-1/#") as got:
         async with Downlink(rover_config(tmp_path, broker, event_throttle_s=0.2)) as dl:
-            dl.publish_birth({"software_version": "test"})
+            dl.publish_birth(RigInfo.from_json({"software_version": "test"}))
             await wait_until(lambda: dl.connected, DEADLINE_S, "rover connected")
-            dl.publish_state({"i": 0})
+            dl.publish_state(RigState.from_json({"i": 0}))
             # the shipped ACL grants the rover only its safety_zone and feed public topics
             denied = dl.publish_public("other", "public/regolith/rig-1/not_granted", b"{}")
             dl.publish_ack("after-the-denied-one", True)
@@ -94,11 +102,13 @@ async def test_acl_denied_publish_is_dead_lettered_counted_alarmed_and_in_status
             assert event.fields["dead_letters"] == 1
 
             def reported() -> bool:
-                return any(m.online and m.info.get("downlink", {}).get("dead_letters") == 1
+                return any(m.online and m.info.downlink is not None
+                           and m.info.downlink.dead_letters == 1
                            for m in of_type(got, StatusMessage))
 
             await wait_until(reported, DEADLINE_S, "status reporting the dead letter")
-            assert [m.state for m in of_type(got, StateMessage)] == [{"i": 0}]
+            assert [m.state for m in of_type(got, StateMessage)] == [
+                RigState.from_json({"i": 0})]
             assert dl.counters.outbox_depth == 0
 
 
@@ -115,7 +125,7 @@ async def test_an_alarm_about_a_refused_alarm_is_never_raised(mosquitto_factory,
     async with collecting(ground_url(broker), "regolith/rig-1/#") as got:
         async with Downlink(rover_config(tmp_path, broker, event_throttle_s=0)) as dl:
             await wait_until(lambda: dl.connected, DEADLINE_S, "rover connected")
-            dl.publish_batch("denied", ["x"], ["m"], 0.0, 0.1, [[1.0]])
+            dl.publish_batch(BatchBlock("denied", ["x"], ["m"], 0.0, 0.1, [[1.0]]))
             await wait_until(lambda: dl.counters.dead_letters == 2, DEADLINE_S,
                              f"batch and alarm dead-lettered ({dl.counters})")
             # if the refused alarm raised another alarm, that one would be refused too,

@@ -12,7 +12,9 @@ import cbor2
 import numpy as np
 import pytest
 
-from telemetry.contract.payloads import Envelope, StateMessage, encode
+from telemetry.contract.payloads import BatchBlock, Envelope, StateMessage, encode
+from telemetry.contract.rig_state import RigState
+from telemetry.contract.status_info import RigInfo
 from telemetry.ground.cli import main as ground_main
 from telemetry.ground.record import Recorder, record
 from telemetry.ground.report import build_report
@@ -29,7 +31,7 @@ GARBAGE = [
     ("regolith/rig-1/state", cbor2.dumps({"historical": False})),
     ("regolith/rig-1/event/alarm", bytes(range(256))),
     ("regolith/rig-1/state", b""),
-    ("regolith/rig-1/state", encode(StateMessage(Envelope("rig-2", 1, 0, 0.0, 0.0), {}))),
+    ("regolith/rig-1/state", encode(StateMessage(Envelope("rig-2", 1, 0, 0.0, 0.0), RigState()))),
     ("regolith/rig-1/nonsense", b"{}"),
     ("regolith/rig-1/stats/x", b"\xff" * 1000),
     ("regolith/rig-1/ack", b'{"historical":false,"resend":false,"v":99}'),
@@ -68,15 +70,16 @@ async def publish_run(url: str, tmp_path: Path, n: int) -> None:
                             event_throttle_s=0)
     t = np.linspace(0, 1, 100)
     async with Downlink(config) as dl:
-        dl.publish_birth({"software_version": "0.1.0"})
+        dl.publish_birth(RigInfo.from_json({"software_version": "0.1.0"}))
         await asyncio.wait_for(dl.wait_connected(), 10)
         for i in range(n):
             raw = np.column_stack([np.sin(t + i), 0.1 * i + t]).astype(np.float32)
-            dl.publish_batch("load_raw", ["force", "mass_excavated"], ["N", "kg"], i, 0.01, raw)
-            dl.publish_batch("load", ["force", "mass_excavated"], ["N", "kg"], i, 0.01,
-                             raw * 0.9)
-            dl.publish_state({"mode": ["idle", "digging", "dumping"][i % 3],
-                              "mass_excavated_kg": 0.1 * i})
+            dl.publish_batch(BatchBlock("load_raw", ["force", "mass_excavated"], ["N", "kg"], i,
+                                        0.01, raw))
+            dl.publish_batch(BatchBlock("load", ["force", "mass_excavated"], ["N", "kg"], i, 0.01,
+                             raw * 0.9))
+            dl.publish_state(RigState.from_json({"mode": ["idle", "digging", "dumping"][i % 3],
+                              "mass_excavated_kg": 0.1 * i}))
             dl.publish_event("overload", "alarm", "drum overload", i=i)
         await wait_until(lambda: dl.counters.outbox_depth == 0, 10, "rig drained")
 

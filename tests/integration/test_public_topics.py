@@ -14,6 +14,7 @@ from control.security import (
     safety_zone_payload,
     site_plan_from_dict,
 )
+from telemetry.contract.rig_state import RigState
 from telemetry.ground.subscription import run_subscription
 from telemetry.mqtt.adapter import InboundMessage, MqttSettings
 from telemetry.rover.downlink import Downlink, DownlinkConfig
@@ -70,7 +71,7 @@ async def test_a_public_payload_stored_during_an_outage_goes_out_unchanged(
     got: list[InboundMessage] = []
     async with Downlink(cfg) as dl:
         dl.publish_public("feed", topics["feed"], feed)
-        dl.publish_state({"after": "the feed"})
+        dl.publish_state(RigState.from_json({"after": "the feed"}))
         broker.start()
         await wait_until(lambda: dl.counters.outbox_depth == 0, 10, "outbox drained")
         stop = asyncio.Event()

@@ -23,13 +23,13 @@ SIGTERM_EXIT_S = 2.0  # the service's promise (docs/control.md, "Shutdown")
 def _record_commands(rig) -> list[tuple[CommandCode, tuple[float, ...]]]:
     seen: list[tuple[CommandCode, tuple[float, ...]]] = []
     fw = rig.firmware
-    original = fw._command
+    original = fw.command
 
     def spy(cmd, *args, **kwargs):
         seen.append((cmd.code, tuple(cmd.args)))
         return original(cmd, *args, **kwargs)
 
-    fw._command = spy
+    fw.command = spy  # the core's public entry for a delivered COMMAND
     return seen
 
 

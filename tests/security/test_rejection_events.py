@@ -88,4 +88,5 @@ async def test_each_security_rejection_is_acked_and_published_as_an_event(
 
 def test_a_plain_refusal_gives_its_reason_and_command_id() -> None:
     fields = CommandRefused("busy", "c-9").event_fields()
-    assert fields == {"kind": "command_rejected", "reason": "busy", "command_id": "c-9"}
+    # the event's kind is the core's (EventKind.COMMAND_REJECTED), not a field
+    assert fields == {"reason": "busy", "command_id": "c-9"}

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from firmware_bridge.messages import Command, CommandCode, Setpoints
+from firmware_bridge.messages import Command, CommandCode, Param, Setpoints
 from sim_hw.firmware import Firmware, FirmwareConfig, Power
 from sim_hw.plant import Actuation, RigPlant
 from sim_hw.plant_config import SoilConfig
@@ -93,7 +93,7 @@ def test_stall_when_load_exceeds_current_limited_torque() -> None:
     b.setpoints(3.0, 0.02)
     b.run(10)
     assert p.state.omega == pytest.approx(3.0, abs=0.05)
-    limit = b.fw.params["current_limit"]
+    limit = b.fw.params[Param.DRUM_CURRENT_LIMIT_A]
     max_torque = p.max_motor_torque(limit)
     # a load just below what the motor can give: it slows but turns
     p.add_rock(max_torque - p.cutting_torque(p.cut_depth, 3.0) - 10, angle=math.inf,

@@ -33,11 +33,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from telemetry.contract import check_name
 from telemetry.contract.errors import ContractConfigError
+from telemetry.contract.json_fields import JsonObject
 from telemetry.ground.alarms import AlarmNotFoundError
 from telemetry.ground.console.context import Console, Viewer
 from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordings
 from telemetry.ground.console.sessions import tokens_match
-from telemetry.ground.console.views import fleet_json, plan_json, rig_json
+from telemetry.ground.console.views import fleet_json, plan_json, position_json, rig_json
 from telemetry.ground.errors import CommandTimeoutError, GroundUsageError, NotConnectedError
 from telemetry.mqtt.errors import BrokerError
 
@@ -55,7 +56,7 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _json_body(request: Request) -> dict[str, Any] | None:
+async def _json_body(request: Request) -> JsonObject | None:
     body = await request.body()
     if len(body) > _MAX_BODY:
         return None
@@ -103,8 +104,7 @@ async def site_map(console: Console, request: Request, viewer: Viewer) -> Respon
     name = _rig_param(request)
     view = console.client.model.rigs.get(name or "")
     return JSONResponse({"plan": plan_json(console.config.site_plan),
-                         "position": [view.state.get("x_m"), view.state.get("y_m")]
-                         if view else None,
+                         "position": position_json(view) if view else None,
                          "safety_zone": view.safety_zone if view else None})
 
 

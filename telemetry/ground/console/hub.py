@@ -24,10 +24,10 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
+from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.payloads import BatchMessage
 from telemetry.ground.console.replay import ReplaySession
 from telemetry.ground.console.views import LedgerVerifier, fleet_json, rig_json, rows_json
@@ -43,7 +43,7 @@ HISTORY_S = 30.0  # rig seconds of rows replayed to a page that opens
 _HISTORY_MAX = 1000  # batches kept per (source, rig), whatever their time stamps say
 
 
-def dumps(obj: Any) -> str:
+def dumps(obj: JsonValue) -> str:
     return json.dumps(obj, separators=(",", ":"), allow_nan=False, default=str)
 
 
@@ -90,7 +90,7 @@ class Hub:
     def close(self, page: PageFeed) -> None:
         self.pages.discard(page)
 
-    def subscribe(self, page: PageFeed, request: Any) -> None:
+    def subscribe(self, page: PageFeed, request: Mapping[str, JsonValue]) -> None:
         """``{"source": "live"|<replay id>, "rig": str|null, "ledger": bool}`` from the page."""
         if not isinstance(request, dict):
             return
@@ -152,7 +152,7 @@ class Hub:
                     self.drop_replay(rid)
 
     def push(self, *, fleet: bool) -> None:
-        cache: dict[Any, str] = {}
+        cache: dict[object, str] = {}
         for page in list(self.pages):
             if fleet:
                 self._push_fleet(page, cache)
@@ -164,7 +164,7 @@ class Hub:
             return replay.model, replay.now(self.clock()), replay
         return self.live, self.clock(), None
 
-    def _push_fleet(self, page: PageFeed, cache: dict[Any, str]) -> None:
+    def _push_fleet(self, page: PageFeed, cache: dict[object, str]) -> None:
         """The live fleet, to every page (its top bar shows the broker link and alarms)."""
         if "fleet" not in cache:
             now = self.clock()
@@ -172,7 +172,7 @@ class Hub:
                                     **fleet_json(self.live, now)})
         page.offer(cache["fleet"])
 
-    def _push_page(self, page: PageFeed, cache: dict[Any, str]) -> None:
+    def _push_page(self, page: PageFeed, cache: dict[object, str]) -> None:
         model, now, replay = self._model(page.source)
         if replay is not None:
             key = ("replay", replay.id)
@@ -184,7 +184,7 @@ class Hub:
         key = ("rig", page.source, page.rig, page.want_ledger)
         if key not in cache:
             snap = rig_json(model, page.rig, now)
-            body: dict[str, Any] = {"type": "rig", "source": page.source, "now": now,
+            body: JsonObject = {"type": "rig", "source": page.source, "now": now,
                                     "rig": page.rig, "known": snap is not None, **(snap or {})}
             if page.want_ledger and replay is None:
                 body["ledger"] = self.ledger.report(model, page.rig)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from telemetry.contract import CommandName
 from telemetry.ground.errors import UserFileError
 
 __all__ = [
@@ -44,11 +45,10 @@ __all__ = [
     "verify_password",
 ]
 
-#: The rover's command names (control.core.commands.CommandName; a test keeps them equal).
-COMMANDS: tuple[str, ...] = ("arm", "disarm", "start", "stop", "dump", "estop", "reset_estop",
-                             "clear_fault", "set_param", "status")
+#: The rover's command names (the contract's ``CommandName``), in its order.
+COMMANDS: tuple[CommandName, ...] = tuple(CommandName)
 #: What each console role may send.
-ROLES: Mapping[str, frozenset[str]] = {
+ROLES: Mapping[str, frozenset[CommandName]] = {
     "observer": frozenset(),
     "operator": frozenset(COMMANDS),
 }
@@ -99,7 +99,7 @@ class User:
     password: str  # the encoded hash
 
     @property
-    def commands(self) -> frozenset[str]:
+    def commands(self) -> frozenset[CommandName]:
         return ROLES[self.role]
 
 

@@ -8,14 +8,16 @@ against: the ground clock live, the replay cursor in a replay.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from nacl.signing import VerifyKey
 
+from telemetry.contract.json_fields import JsonObject, JsonValue
+from telemetry.contract.ledger_record import ReceivedRecord
 from telemetry.contract.payloads import BatchMessage
+from telemetry.contract.rig_state import RigState
 from telemetry.contract.site_plan import SitePlan
 from telemetry.ground.alarms import Alarm
 from telemetry.ground.fleet import FleetModel, RigView
@@ -28,24 +30,35 @@ __all__ = [
     "fleet_json",
     "num",
     "plan_json",
+    "position_json",
     "rig_json",
     "rows_json",
 ]
 
-#: State fields shown in the state panel, in this order, with their unit.
-STATE_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("mode", "mode", ""), ("phase", "phase", ""), ("mission_running", "mission running", ""),
-    ("motors_enabled", "motors enabled", ""), ("drum_current_a", "drum current", "A"),
-    ("drum_speed_rad_s", "drum speed", "rad/s"), ("cut_depth_m", "cut depth", "m"),
-    ("tilt_deg", "tilt", "deg"), ("motor_temp_c", "motor temp", "degC"),
-    ("battery_v", "battery", "V"), ("bucket_kg", "bucket", "kg"),
-    ("load_cell_kg", "load cell", "kg"), ("model_kg", "mass model", "kg"),
-    ("load_cell_ok", "load cell ok", ""), ("energy_j", "energy", "J"),
-    ("x_m", "x", "m"), ("y_m", "y", "m"),
+_Read = Callable[[RigState], float | bool | str | None]
+
+#: State fields shown in the state panel, in this order: the key the page gets (the
+#: field's wire name), label, unit, and how to read it from the typed state.
+STATE_FIELDS: tuple[tuple[str, str, str, _Read], ...] = (
+    ("mode", "mode", "", lambda s: s.mode), ("phase", "phase", "", lambda s: s.phase),
+    ("mission_running", "mission running", "", lambda s: s.mission_running),
+    ("motors_enabled", "motors enabled", "", lambda s: s.motors_enabled),
+    ("drum_current_a", "drum current", "A", lambda s: s.drum_current_a),
+    ("drum_speed_rad_s", "drum speed", "rad/s", lambda s: s.drum_speed_rad_s),
+    ("cut_depth_m", "cut depth", "m", lambda s: s.cut_depth_m),
+    ("tilt_deg", "tilt", "deg", lambda s: s.tilt_deg),
+    ("motor_temp_c", "motor temp", "degC", lambda s: s.motor_temp_c),
+    ("battery_v", "battery", "V", lambda s: s.battery_v),
+    ("bucket_kg", "bucket", "kg", lambda s: s.bucket_kg),
+    ("load_cell_kg", "load cell", "kg", lambda s: s.load_cell_kg),
+    ("model_kg", "mass model", "kg", lambda s: s.model_kg),
+    ("load_cell_ok", "load cell ok", "", lambda s: s.load_cell_ok),
+    ("energy_j", "energy", "J", lambda s: s.energy_j),
+    ("x_m", "x", "m", lambda s: s.x_m), ("y_m", "y", "m", lambda s: s.y_m),
 )
 
 
-def num(value: Any) -> Any:
+def num(value: JsonValue | np.floating) -> JsonValue:
     """A JSON-safe number (6 significant digits, ``None`` if not finite); others as is."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
         return value
@@ -55,11 +68,17 @@ def num(value: Any) -> Any:
     return int(v) if isinstance(value, int) else float(f"{v:.6g}")
 
 
-def alarm_json(alarm: Alarm) -> dict[str, Any]:
+def position_json(view: RigView) -> list[float | None]:
+    """``[x_m, y_m]`` of the rig's latest state (``None`` for what it did not say)."""
+    state = view.state
+    return [state.x_m, state.y_m] if state is not None else [None, None]
+
+
+def alarm_json(alarm: Alarm) -> JsonObject:
     return alarm.as_dict()
 
 
-def _rig_summary(model: FleetModel, view: RigView, now: float) -> dict[str, Any]:
+def _rig_summary(model: FleetModel, view: RigView, now: float) -> JsonObject:
     gaps = sum(s.gaps for (r, _), s in model.accounting.streams.items() if r == view.rig)
     return {
         "rig": view.rig, "online": view.online, "silent": view.silent,
@@ -69,11 +88,11 @@ def _rig_summary(model: FleetModel, view: RigView, now: float) -> dict[str, Any]
         "messages": view.messages, "gaps": gaps,
         "alarms_active": model.alarms.active_count(view.rig),
         "alarms_unacked": model.alarms.unacked_count(view.rig),
-        "software": view.info.get("software") or view.info.get("software_version"),
+        "software": view.info.software_label,
     }
 
 
-def fleet_json(model: FleetModel, now: float) -> dict[str, Any]:
+def fleet_json(model: FleetModel, now: float) -> JsonObject:
     totals = model.accounting.totals()
     return {
         "rigs": [_rig_summary(model, v, now) for _, v in sorted(model.rigs.items())],
@@ -86,16 +105,15 @@ def fleet_json(model: FleetModel, now: float) -> dict[str, Any]:
 
 
 def rig_json(model: FleetModel, rig: str, now: float, *, commands: int = 50,
-             events: int = 40) -> dict[str, Any] | None:
+             events: int = 40) -> JsonObject | None:
     view = model.rigs.get(rig)
     if view is None:
         return None
     limits: LimitSet = model.limits
     state = []
-    for key, label, unit in STATE_FIELDS:
-        if key not in view.state:
-            continue
-        value = view.state[key]
+    rig_state = view.state
+    for key, label, unit, read in STATE_FIELDS if rig_state is not None else ():
+        value = read(rig_state)
         level = limits.level(key, float(value)).css if isinstance(value, int | float) and \
             not isinstance(value, bool) and limits.get(key) else "none"
         state.append({"key": key, "label": label, "unit": unit, "value": num(value),
@@ -109,21 +127,21 @@ def rig_json(model: FleetModel, rig: str, now: float, *, commands: int = 50,
     return {
         **_rig_summary(model, view, now),
         "state": state,
-        "interlocks": [n for n in view.state.get("interlocks", []) if isinstance(n, str)],
-        "mission": view.state.get("mission"),
+        "interlocks": list(view.state.interlocks) if view.state else [],
+        "mission": view.state.mission.to_json() if view.state and view.state.mission else None,
         "channels": channels,
         "streams": streams,
         "alarms": [alarm_json(a) for a in model.alarms.for_rig(rig)],
         "events": [e.as_dict() for e in list(view.events)[:events]],
         "commands": [c.as_dict() for c in model.commands.for_rig(rig)[:commands]],
-        "position": [num(view.state.get("x_m")), num(view.state.get("y_m"))],
+        "position": [num(v) for v in position_json(view)],
         "trail": [[num(x), num(y)] for x, y in list(view.trail)[-300:]],
         "safety_zone": zone,
         "public_feed": view.public_feed,
     }
 
 
-def rows_json(rig: str, msg: BatchMessage) -> dict[str, Any]:
+def rows_json(rig: str, msg: BatchMessage) -> JsonObject:
     """A batch as columns: ``t`` (rig time of each row) and one list per channel."""
     n = len(msg.samples)
     t = (msg.t0_rig + msg.period_s * np.arange(n)).round(4).tolist()
@@ -135,7 +153,7 @@ def rows_json(rig: str, msg: BatchMessage) -> dict[str, Any]:
             "units": list(msg.units), "t": t, "cols": cols}
 
 
-def plan_json(plan: SitePlan | None) -> dict[str, Any] | None:
+def plan_json(plan: SitePlan | None) -> JsonObject | None:
     if plan is None:
         return None
     return {
@@ -155,9 +173,9 @@ class LedgerVerifier:
 
     rover_key: VerifyKey | None
     quotas_kg: Mapping[str, float] | None
-    _cache: dict[str, tuple[int, dict[str, Any]]]
+    _cache: dict[str, tuple[int, JsonObject]]
 
-    def report(self, model: FleetModel, rig: str) -> dict[str, Any]:
+    def report(self, model: FleetModel, rig: str) -> JsonObject:
         view = model.rigs.get(rig)
         records = [view.ledger[i] for i in sorted(view.ledger)] if view else []
         cached = self._cache.get(rig)
@@ -167,11 +185,12 @@ class LedgerVerifier:
         self._cache[rig] = (len(records), out)
         return out
 
-    def _build(self, records: list[dict[str, Any]], rig: str) -> dict[str, Any]:
+    def _build(self, records: list[Mapping[str, JsonValue]], rig: str) -> JsonObject:
         grams: dict[str, int] = {}
-        for rec in records:
-            if isinstance(rec.get("site"), str) and type(rec.get("mass_g")) is int:
-                grams[rec["site"]] = grams.get(rec["site"], 0) + rec["mass_g"]
+        received = [ReceivedRecord.of(r) for r in records]
+        for rec in received:
+            if rec.site is not None and rec.mass_g is not None:
+                grams[rec.site] = grams.get(rec.site, 0) + rec.mass_g
         quotas = dict(self.quotas_kg or {})
         totals = [{"site": s, "kg": grams.get(s, 0) / 1000.0, "quota_kg": quotas.get(s)}
                   for s in sorted(set(grams) | set(quotas))]
@@ -181,16 +200,15 @@ class LedgerVerifier:
         if over and verification["status"] in ("intact", "partial", "unverified"):
             verification = {"status": "over_quota",
                             "detail": f"quota exceeded at site {', '.join(over)}"}
-        entries = [{"index": r.get("index"), "t_ms": r.get("t_ms"), "site": r.get("site"),
-                    "mass_kg": (r["mass_g"] / 1000.0) if type(r.get("mass_g")) is int else None,
-                    "energy_j": r.get("energy_j"), "cycle": r.get("cycle"),
-                    "x_m": _mm(r.get("x_mm")), "y_m": _mm(r.get("y_mm")),
-                    "hash": str(r.get("hash", ""))[:16], "verified": pos < intact}
-                   for pos, r in enumerate(records)]
+        entries = [{"index": r.index, "t_ms": r.t_ms, "site": r.site, "mass_kg": r.mass_kg,
+                    "energy_j": r.energy_j, "cycle": r.cycle, "x_m": r.x_m, "y_m": r.y_m,
+                    "hash": (r.hash or "")[:16], "verified": pos < intact}
+                   for pos, r in enumerate(received)]
         return {"entries": entries[::-1], "totals": totals, "verification": verification,
                 "count": len(records)}
 
-    def _verify(self, records: list[dict[str, Any]], rig: str) -> tuple[int, dict[str, str]]:
+    def _verify(self, records: list[Mapping[str, JsonValue]], rig: str
+                ) -> tuple[int, dict[str, str]]:
         """(intact entries, status): the chain from the first received entry on."""
         if self.rover_key is None:
             return 0, {"status": "unverified", "detail": "no rover key given (serve --rover-key)"}
@@ -210,6 +228,3 @@ class LedgerVerifier:
         return rep.entries, {"status": "intact", "detail": f"{n}: chain and signatures "
                              f"verified with the rover key; {head}"}
 
-
-def _mm(value: Any) -> float | None:
-    return value / 1000.0 if type(value) is int else None

@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
+from telemetry.contract import TopicKind
+
 if TYPE_CHECKING:
     from telemetry.ground.summary import StoreSummary
 
@@ -56,7 +58,7 @@ class MessageRow:
 
     @property
     def accounted(self) -> bool:
-        return self.type != "status"
+        return self.type != TopicKind.STATUS
 
 
 @dataclass(frozen=True, slots=True)

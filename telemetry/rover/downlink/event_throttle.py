@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+
+from telemetry.contract.json_fields import JsonValue
+from telemetry.contract.topics import Severity
 
 __all__ = ["EventThrottle", "ThrottledEvent"]
 
 
 @dataclass(frozen=True, slots=True)
 class ThrottledEvent:
-    kind: str
-    severity: str
+    kind: str  # an EventKind, or a caller's own kind
+    severity: Severity
     text: str
-    fields: dict[str, Any] = field(default_factory=dict)
+    fields: dict[str, JsonValue] = field(default_factory=dict)
     count: int = 1
     first_t_rig: float | None = None
 

@@ -2,8 +2,8 @@
 
     async with Downlink(DownlinkConfig(rig_id="rig-1", outbox_path="outbox.db",
                                        broker_url="mqtt://ground:1883")) as downlink:
-        downlink.publish_birth({"software_version": "0.1.0", ...})
-        downlink.publish_state({"mode": "digging"})          # sync, never awaits
+        downlink.publish_birth(RigInfo(software="rig-control", version="0.1.0"))
+        downlink.publish_state(RigState(mode="digging"))      # sync, never awaits
         await downlink.publish_ack("cmd-7", True)             # ...or wait until on disk
         async for command in downlink.commands():              # raw uplink payloads
             ...
@@ -40,28 +40,33 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
-
-import numpy as np
+from typing import Literal, Protocol
 
 from rig_common.backoff import Backoff
 from telemetry.contract.command_wire import RejectReason, peek_payload_command_id
 from telemetry.contract.errors import ContractConfigError
+from telemetry.contract.event_details import EvictedRange, OutboxEvicted
+from telemetry.contract.json_fields import JsonValue
+from telemetry.contract.names import EventKind
 from telemetry.contract.payloads import (
     AckMessage,
+    BatchBlock,
     BatchMessage,
     DownlinkMessage,
     Envelope,
     EventMessage,
     LedgerMessage,
     StateMessage,
+    StatsBlock,
     StatsMessage,
     StatusMessage,
     encode,
 )
+from telemetry.contract.rig_state import RigState
+from telemetry.contract.status_info import DownlinkHealth, RigInfo
 from telemetry.contract.topics import DEFAULT_PREFIX, Priority, Severity, TopicTree
 from telemetry.mqtt.adapter import InboundMessage, MqttSettings
 from telemetry.mqtt.errors import MqttConfigError
@@ -201,7 +206,7 @@ class Downlink:
         self._throttle_wake = asyncio.Event()
         self._commands: asyncio.Queue[object] = asyncio.Queue()
         self._commands_dropped = 0
-        self._birth: dict[str, Any] = {}
+        self._birth = RigInfo()
         self._status_seq = 0
         self._runner: asyncio.Task[None] | None = None
         self._publisher_task: asyncio.Task[None] | None = None
@@ -273,21 +278,22 @@ class Downlink:
 
     # ------------------------------------------------------------ enqueue API
 
-    def publish_birth(self, info: Mapping[str, Any]) -> None:
+    def publish_birth(self, info: RigInfo) -> None:
         """Set the retained birth info (versions, channels, rates); republished on connect."""
-        self._birth = dict(info)
+        self._birth = info
         if self._publisher is not None:
             self._publisher.refresh_status()
 
-    def publish_state(self, state: Mapping[str, Any]) -> Stored:
+    def publish_state(self, state: RigState) -> Stored:
         return self._store("state", Priority.STATE, self.topics.state,
-                           lambda env: StateMessage(env, dict(state)))
+                           lambda env: StateMessage(env, state))
 
-    def publish_event(self, kind: str, severity: Severity | str, text: str,
-                      **fields: Any) -> Stored | None:
-        """Store an event; ``None`` if it repeats one inside the throttle window."""
+    def publish_event(self, kind: EventKind | str, severity: Severity | str, text: str,
+                      **fields: JsonValue) -> Stored | None:
+        """Store an event; ``None`` if it repeats one inside the throttle window. ``kind``:
+        an ``EventKind`` (a plain string names a kind of the caller's, as tests do)."""
         severity = Severity(severity)
-        event = ThrottledEvent(kind, severity.value, text, fields)
+        event = ThrottledEvent(kind, severity, text, fields)
         stored = None
         for out in self._throttle.offer(event, self._clock.monotonic(), self._clock.wall()):
             result = self._store_event(out)
@@ -296,22 +302,17 @@ class Downlink:
         self._throttle_wake.set()
         return stored
 
-    def publish_batch(self, stream: str, channels: Sequence[str], units: Sequence[str],
-                      t0_rig: float, period_s: float, samples: np.ndarray) -> Stored:
-        """``samples``: (n_samples, n_channels) float32/float64 (or integer) array."""
-        topic = self.topics.batch(stream)
-        samples = np.asarray(samples)
-        return self._store(f"batch/{stream}", Priority.BATCH, topic, lambda env: BatchMessage(
-            env, stream, tuple(channels), tuple(units), t0_rig, period_s, samples))
+    def publish_batch(self, block: BatchBlock) -> Stored:
+        """``block.samples``: (n_samples, n_channels) float32/float64 (or integer) array."""
+        topic = self.topics.batch(block.stream)
+        return self._store(f"batch/{block.stream}", Priority.BATCH, topic,
+                           lambda env: BatchMessage(env, block))
 
-    def publish_stats(self, stream: str, channels: Sequence[str], units: Sequence[str],
-                      t0_rig: float, window_s: float, count: int,
-                      values: Mapping[str, np.ndarray]) -> Stored:
-        """``values``: statistic name (``mean``, ``min``, ...) -> one value per channel."""
-        topic = self.topics.stats(stream)
-        return self._store(f"stats/{stream}", Priority.STATS, topic, lambda env: StatsMessage(
-            env, stream, tuple(channels), tuple(units), t0_rig, window_s, count,
-            {k: np.asarray(v) for k, v in values.items()}))
+    def publish_stats(self, block: StatsBlock) -> Stored:
+        """``block.values``: statistic name (``mean``, ``min``, ...) -> one value per channel."""
+        topic = self.topics.stats(block.stream)
+        return self._store(f"stats/{block.stream}", Priority.STATS, topic,
+                           lambda env: StatsMessage(env, block))
 
     def publish_ack(self, command_id: str, accepted: bool, reason: str = "") -> Stored:
         return self._store("ack", Priority.CRITICAL, self.topics.ack,
@@ -330,7 +331,7 @@ class Downlink:
                                encode=lambda _seq, _boot: bytes(payload), retain=retain)
         return stored
 
-    def publish_ledger(self, record: Mapping[str, Any]) -> Stored:
+    def publish_ledger(self, record: Mapping[str, JsonValue]) -> Stored:
         return self._store("ledger", Priority.CRITICAL, self.topics.ledger,
                            lambda env: LedgerMessage(env, dict(record)))
 
@@ -399,7 +400,8 @@ class Downlink:
             raise DownlinkUsageError("use the downlink inside `async with Downlink(config)`")
         return self._outbox
 
-    def _store(self, stream: str, priority: Priority, topic: str, build: Any) -> Stored:
+    def _store(self, stream: str, priority: Priority, topic: str,
+               build: Callable[[Envelope], DownlinkMessage]) -> Stored:
         outbox = self._require_outbox()
         t_rig, t_mono = self._clock.wall(), self._clock.monotonic()
 
@@ -414,18 +416,17 @@ class Downlink:
         return stored  # the outbox wakes the publisher once the message is on disk
 
     def _store_event(self, event: ThrottledEvent) -> Stored:
-        severity = Severity(event.severity)
-        return self._store("event", Priority.CRITICAL, self.topics.event(severity),
-                           lambda env: EventMessage(env, event.kind, severity, event.text,
+        return self._store("event", Priority.CRITICAL, self.topics.event(event.severity),
+                           lambda env: EventMessage(env, event.kind, event.severity, event.text,
                                                     event.fields, event.count, event.first_t_rig))
 
     def _report_eviction(self, report: EvictionReport) -> None:
+        evicted = OutboxEvicted(tuple(EvictedRange(r.stream, r.first_seq, r.last_seq, r.count)
+                                      for r in report.ranges),
+                                report.bytes_freed, report.dropped_new)
         self._store_event(ThrottledEvent(
-            "outbox_evicted", Severity.WARNING.value,
-            f"outbox {report.reason}: evicted {report.count} messages",
-            {"evicted": [{"stream": r.stream, "first_seq": r.first_seq, "last_seq": r.last_seq,
-                          "count": r.count} for r in report.ranges],
-             "bytes_freed": report.bytes_freed, "dropped_new": report.dropped_new}))
+            EventKind.OUTBOX_EVICTED, Severity.WARNING,
+            f"outbox {report.reason}: evicted {report.count} messages", evicted.to_fields()))
 
     def _status_payload(self, online: bool) -> bytes:
         outbox = self._require_outbox()
@@ -433,8 +434,8 @@ class Downlink:
                        self._clock.wall(), self._clock.monotonic())
         self._status_seq += 1
         p = self._publisher.counters if self._publisher else None
-        info = {**self._birth, "downlink": {"rejected": p.rejected if p else 0,
-                                            "dead_letters": outbox.dead_letter_count}}
+        info = self._birth.with_downlink(DownlinkHealth(p.rejected if p else 0,
+                                                        outbox.dead_letter_count))
         return encode(StatusMessage(env, online, info))
 
     def _on_rejected(self, refused: RejectedPublish) -> None:
@@ -455,7 +456,7 @@ class Downlink:
         count = sum(r.count for r in ranges)
         what = ", ".join(f"{r.stream} {r.first_seq}-{r.last_seq} ({r.reason})" for r in ranges)
         self._store_event(ThrottledEvent(
-            "publish_rejected", Severity.ALARM.value,
+            EventKind.PUBLISH_REJECTED, Severity.ALARM,
             f"broker refused {count} message(s), moved to the dead-letter table: {what}",
             {"rejected": [r.as_dict() for r in ranges],
              "dead_letters": self._outbox.dead_letter_count}))

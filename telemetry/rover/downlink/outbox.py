@@ -6,8 +6,8 @@ Theory of operation (docs/telemetry.md, "Store and forward"):
   seq, size; the payload too while it fits a bounded cache) and makes every decision
   there, synchronously: sequence numbers, the disk budget and evictions, drain order,
   acknowledgements. What has to reach the disk is collected as
-  :class:`~telemetry.outbox_store.Changes` and applied by the
-  :class:`~telemetry.outbox_store.OutboxStore`.
+  :class:`~telemetry.rover.downlink.outbox_store.Changes` and applied by the
+  :class:`~telemetry.rover.downlink.outbox_store.OutboxStore`.
 * Two ways to run. Synchronous (``Outbox(path)``, tests and tools): every call applies
   its changes before returning, on the caller's thread. On the event loop
   (``await Outbox.open(path)``): the changes of one loop turn are handed to the writer

@@ -2,7 +2,7 @@
 
 Theory of operation (docs/telemetry.md, "Store and forward"):
 
-* ``OutboxStore`` makes no decisions: :class:`~telemetry.outbox.Outbox` decides what
+* ``OutboxStore`` makes no decisions: :class:`~telemetry.rover.downlink.outbox.Outbox` decides what
   to store, delete and persist, and hands the store a :class:`Changes` to apply as one
   transaction. One thread uses a store at a time: the caller's (synchronous use) or
   the outbox's writer thread (``telemetry.rover.downlink.outbox_writer``), so the event

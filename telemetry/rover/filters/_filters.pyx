@@ -436,6 +436,7 @@ cdef class _Kernel:
     cdef readonly cnp.ndarray nan_count
     cdef void* hold_p
     cdef int64_t* nan_p
+    cdef bint exact_rows  # the output has exactly ``_rows(n)`` rows (else at least that many)
 
     cdef _bind_guard(self, object dtype, Py_ssize_t c, object hold, object nan_count):
         self.dtype = np.dtype(dtype)
@@ -448,6 +449,35 @@ cdef class _Kernel:
         self.nan_count = _state(nan_count, np.int64, (c,), "nan_count")
         self.hold_p = cnp.PyArray_DATA(self.hold)
         self.nan_p = <int64_t*>cnp.PyArray_DATA(self.nan_count)
+        self.exact_rows = True
+
+    # One ``run`` for every kernel with a (rows, channels) output: a kernel says how
+    # many rows ``n`` input samples give, how much work they are (to keep the GIL for
+    # small calls, where releasing it costs more than it saves) and how to filter.
+    cdef Py_ssize_t _rows(self, Py_ssize_t n):
+        return n
+
+    cdef Py_ssize_t _work(self, Py_ssize_t n):
+        return n * self.n_channels
+
+    cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
+        pass
+
+    def run(self, x, out=None):
+        cdef cnp.ndarray xa = self._input(x)
+        cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
+        cdef Py_ssize_t rows = self._rows(n)
+        cdef cnp.ndarray ya = self._output(out, xa, rows, self.exact_rows)
+        cdef void* xp = cnp.PyArray_DATA(xa)
+        cdef void* yp = cnp.PyArray_DATA(ya)
+        if self._work(n) < GIL_KEPT_BELOW:
+            self._filter(xp, yp, n)
+        else:
+            with nogil:
+                self._filter(xp, yp, n)
+        if cnp.PyArray_DIM(ya, 0) == rows:
+            return ya
+        return ya[:rows]
 
     @cython.final
     cdef cnp.ndarray _input(self, object x):
@@ -491,7 +521,9 @@ cdef class SosKernel(_Kernel):
         self.sos_p = cnp.PyArray_DATA(self.sos)
         self.zi_p = cnp.PyArray_DATA(self.zi)
 
-    @cython.final
+    cdef Py_ssize_t _work(self, Py_ssize_t n):
+        return n * self.n_channels * self.n_sections
+
     cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
         if self.f32:
             _sos_run(<const float*>self.sos_p, self.n_sections, <const float*>xp,
@@ -502,18 +534,6 @@ cdef class SosKernel(_Kernel):
                      <double*>yp, <double*>self.zi_p, <double*>self.hold_p, self.nan_p,
                      n, self.n_channels)
 
-    def run(self, x, out=None):
-        cdef cnp.ndarray xa = self._input(x)
-        cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
-        cdef cnp.ndarray ya = self._output(out, xa, n, True)
-        cdef void* xp = cnp.PyArray_DATA(xa)
-        cdef void* yp = cnp.PyArray_DATA(ya)
-        if n * self.n_channels * self.n_sections < GIL_KEPT_BELOW:
-            self._filter(xp, yp, n)
-        else:
-            with nogil:
-                self._filter(xp, yp, n)
-        return ya
 
 
 cdef class EmaKernel(_Kernel):
@@ -529,7 +549,6 @@ cdef class EmaKernel(_Kernel):
         self.alpha = alpha
         self.zi_p = cnp.PyArray_DATA(self.zi)
 
-    @cython.final
     cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
         if self.f32:
             _ema_run(<float>self.alpha, <const float*>xp, <float*>yp, <float*>self.zi_p,
@@ -538,18 +557,6 @@ cdef class EmaKernel(_Kernel):
             _ema_run(self.alpha, <const double*>xp, <double*>yp, <double*>self.zi_p,
                      <double*>self.hold_p, self.nan_p, n, self.n_channels)
 
-    def run(self, x, out=None):
-        cdef cnp.ndarray xa = self._input(x)
-        cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
-        cdef cnp.ndarray ya = self._output(out, xa, n, True)
-        cdef void* xp = cnp.PyArray_DATA(xa)
-        cdef void* yp = cnp.PyArray_DATA(ya)
-        if n * self.n_channels < GIL_KEPT_BELOW:
-            self._filter(xp, yp, n)
-        else:
-            with nogil:
-                self._filter(xp, yp, n)
-        return ya
 
 
 cdef class MedianKernel(_Kernel):
@@ -584,7 +591,9 @@ cdef class MedianKernel(_Kernel):
         self.srt_p = cnp.PyArray_DATA(self.srt)
         self.pos_p = <int64_t*>cnp.PyArray_DATA(self.pos)
 
-    @cython.final
+    cdef Py_ssize_t _work(self, Py_ssize_t n):
+        return n * self.n_channels * self.window
+
     cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
         if self.f32:
             _median_run(<const float*>xp, <float*>yp, <float*>self.ring_p,
@@ -595,18 +604,6 @@ cdef class MedianKernel(_Kernel):
                         <double*>self.srt_p, self.pos_p, self.hampel, self.scale_v,
                         <double*>self.hold_p, self.nan_p, n, self.n_channels, self.window)
 
-    def run(self, x, out=None):
-        cdef cnp.ndarray xa = self._input(x)
-        cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
-        cdef cnp.ndarray ya = self._output(out, xa, n, True)
-        cdef void* xp = cnp.PyArray_DATA(xa)
-        cdef void* yp = cnp.PyArray_DATA(ya)
-        if n * self.n_channels * self.window < GIL_KEPT_BELOW:
-            self._filter(xp, yp, n)
-        else:
-            with nogil:
-                self._filter(xp, yp, n)
-        return ya
 
 
 cdef class DecimateKernel(_Kernel):
@@ -641,8 +638,15 @@ cdef class DecimateKernel(_Kernel):
         self.zi_p = cnp.PyArray_DATA(self.zi)
         self.scratch_p = cnp.PyArray_DATA(self.scratch)
         self.phase_p = <int64_t*>cnp.PyArray_DATA(self.phase)
+        self.exact_rows = False  # ``out`` may be longer: the kept rows are a prefix
 
-    @cython.final
+    cdef Py_ssize_t _rows(self, Py_ssize_t n):
+        cdef Py_ssize_t p = self.phase_p[0]
+        return 0 if n <= p else (n - p - 1) // self.factor + 1
+
+    cdef Py_ssize_t _work(self, Py_ssize_t n):
+        return n * self.n_channels * self.n_sections
+
     cdef void _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
         """Filter ``n`` samples block by block; copy out the kept ones; advance the phase."""
         cdef const char* xb = <const char*>xp
@@ -675,23 +679,6 @@ cdef class DecimateKernel(_Kernel):
             i0 += nb
         self.phase_p[0] = q
 
-    def run(self, x, out=None):
-        cdef cnp.ndarray xa = self._input(x)
-        cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
-        cdef Py_ssize_t p = self.phase_p[0]
-        cdef Py_ssize_t rows = 0 if n <= p else (n - p - 1) // self.factor + 1
-        cdef cnp.ndarray ya = self._output(out, xa, rows, False)
-        cdef void* xp = cnp.PyArray_DATA(xa)
-        cdef void* yp = cnp.PyArray_DATA(ya)
-        if n * self.n_channels * self.n_sections < GIL_KEPT_BELOW:
-            self._filter(xp, yp, n)
-        else:
-            with nogil:
-                self._filter(xp, yp, n)
-        if out is None or cnp.PyArray_DIM(ya, 0) == rows:
-            return ya
-        return ya[:rows]
-
 
 cdef class StatsKernel(_Kernel):
     """Per-window mean, min, max, RMS, peak-to-peak (see the twin for the state layout)."""
@@ -715,7 +702,7 @@ cdef class StatsKernel(_Kernel):
         self.count_p = <int64_t*>cnp.PyArray_DATA(self.count)
 
     @cython.final
-    cdef Py_ssize_t _filter(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t _accumulate(self, const void* xp, void* yp, Py_ssize_t n) noexcept nogil:
         if self.f32:
             return _stats_run(<const float*>xp, <float*>yp, self.acc_p, self.count_p,
                               self.window, <float*>self.hold_p, self.nan_p, n,
@@ -723,7 +710,7 @@ cdef class StatsKernel(_Kernel):
         return _stats_run(<const double*>xp, <double*>yp, self.acc_p, self.count_p,
                           self.window, <double*>self.hold_p, self.nan_p, n, self.n_channels)
 
-    def run(self, x, out=None):
+    def run(self, x, out=None):  # its own: the output is (windows, stats, channels)
         cdef cnp.ndarray xa = self._input(x)
         cdef Py_ssize_t n = cnp.PyArray_DIM(xa, 0)
         cdef Py_ssize_t rows = (self.count_p[0] + n) // self.window
@@ -741,10 +728,10 @@ cdef class StatsKernel(_Kernel):
         cdef void* xp = cnp.PyArray_DATA(xa)
         cdef void* yp = cnp.PyArray_DATA(ya)
         if n * self.n_channels < GIL_KEPT_BELOW:
-            got = self._filter(xp, yp, n)
+            got = self._accumulate(xp, yp, n)
         else:
             with nogil:
-                got = self._filter(xp, yp, n)
+                got = self._accumulate(xp, yp, n)
         if cnp.PyArray_DIM(ya, 0) == got:
             return ya
         return ya[:got]

@@ -1,0 +1,218 @@
+"""The rig's state message: what the rover tells the ground every ``stats_interval_s``
+(docs/telemetry.md, "State").
+
+:class:`RigState` is built by the rover (``control.core.state_message``) and
+decoded by the ground (``payloads.decode``); nobody outside the contract reads
+the JSON object by key. Rules of the JSON form (``to_json``/``from_json``):
+
+* Every field of :class:`RigState` is written, in declaration order (a number
+  the rover does not know, NaN on the rig, is ``null``), except the fields
+  marked ``omit_none``, which are left out when ``None`` (``mission``).
+* Decoding validates each field it knows and names the bad one in its error
+  (``state.x_m: expected a number, got str``). A known field that is absent is
+  its default; a key it does not know is kept in ``extra`` (an older ground
+  reads a newer rover) and written back after the known ones.
+* To add a field: declare it here with a default and its JSON kind
+  (``metadata=_NUMBER``...), in the place its key goes on the wire; older
+  grounds keep it in ``extra``, older rovers leave it at its default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from telemetry.contract.errors import PayloadDecodeError, PayloadEncodeError
+from telemetry.contract.json_fields import (
+    JsonObject,
+    JsonValue,
+    json_object,
+    optional_bool,
+    optional_number,
+    optional_str,
+    req_int,
+    req_number,
+    req_str,
+    str_int_map,
+    str_tuple,
+)
+
+__all__ = ["MissionReport", "RigState", "SiteReport"]
+
+
+@dataclass(frozen=True, slots=True)
+class SiteReport:
+    """One dig site of the mission's progress."""
+
+    name: str
+    delivered_kg: float
+    target_kg: float | None = None
+    cycles: int = 0
+    abandoned: str = ""  # why the site was given up ("" while it is not)
+
+    def to_json(self) -> JsonObject:
+        return {"name": self.name, "delivered_kg": self.delivered_kg,
+                "target_kg": self.target_kg, "cycles": self.cycles,
+                "abandoned": self.abandoned}
+
+    @classmethod
+    def from_json(cls, value: object, path: str) -> SiteReport:
+        body = json_object(value, path)
+        return cls(req_str(body, "name", path),
+                   req_number(body, "delivered_kg", path),
+                   optional_number(body, "target_kg", path),
+                   req_int(body, "cycles", path),
+                   req_str(body, "abandoned", path))
+
+
+@dataclass(frozen=True, slots=True)
+class MissionReport:
+    """The mission's progress (``state.mission``): delivered mass per site and in all."""
+
+    mission: str  # the plan's name
+    delivered_kg: float
+    target_kg: float | None = None
+    cycles: int = 0
+    sites: tuple[SiteReport, ...] = ()
+
+    def delivered_from(self, site: str) -> float:
+        """Mass delivered from *site* (0 if the mission has no such site)."""
+        return next((s.delivered_kg for s in self.sites if s.name == site), 0.0)
+
+    def to_json(self) -> JsonObject:
+        return {"mission": self.mission, "delivered_kg": self.delivered_kg,
+                "target_kg": self.target_kg, "cycles": self.cycles,
+                "sites": [s.to_json() for s in self.sites]}
+
+    @classmethod
+    def from_json(cls, value: object, path: str) -> MissionReport:
+        body = json_object(value, path)
+        sites = body.get("sites", [])
+        if not isinstance(sites, list):
+            raise PayloadDecodeError(f"field {path + '.sites'!r}: expected a list, "
+                                     f"got {type(sites).__name__}")
+        return cls(req_str(body, "mission", path),
+                   req_number(body, "delivered_kg", path),
+                   optional_number(body, "target_kg", path),
+                   req_int(body, "cycles", path),
+                   tuple(SiteReport.from_json(s, f"{path}.sites[{i}]")
+                         for i, s in enumerate(sites)))
+
+
+# The JSON kind of each RigState field: how it is decoded and encoded.
+_Decode = Callable[[Mapping[str, object], str, str], object]
+
+
+def _json(kind: str, *, shown: bool = True, omit_none: bool = False) -> dict[str, object]:
+    return {"json": kind, "shown": shown, "omit_none": omit_none}
+
+
+_NUMBER, _FLAG, _TEXT = _json("number"), _json("bool"), _json("str")
+
+
+def _mission(value: Mapping[str, object], key: str, where: str) -> MissionReport | None:
+    raw = value.get(key)
+    return None if raw is None else MissionReport.from_json(raw, f"{where}.{key}")
+
+
+_DECODERS: dict[str, _Decode] = {
+    "number": optional_number, "bool": optional_bool, "str": optional_str,
+    "names": str_tuple, "counts": str_int_map, "mission": _mission,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RigState:
+    """The state message. ``None``: the rover does not know the value (or did not send it)."""
+
+    mode: str | None = field(default=None, metadata=_TEXT)  # control.core.supervisor.Mode
+    #: plant seconds when the mode was entered
+    since: float | None = field(default=None, metadata=_json("number", shown=False))
+    phase: str | None = field(default=None, metadata=_TEXT)  # the dig's phase, else ""
+    mission_running: bool | None = field(default=None, metadata=_FLAG)
+    motors_enabled: bool | None = field(default=None, metadata=_FLAG)
+    drum_current_a: float | None = field(default=None, metadata=_NUMBER)
+    drum_speed_rad_s: float | None = field(default=None, metadata=_NUMBER)
+    cut_depth_m: float | None = field(default=None, metadata=_NUMBER)
+    tilt_deg: float | None = field(default=None, metadata=_NUMBER)
+    motor_temp_c: float | None = field(default=None, metadata=_NUMBER)
+    battery_v: float | None = field(default=None, metadata=_NUMBER)
+    x_m: float | None = field(default=None, metadata=_NUMBER)
+    y_m: float | None = field(default=None, metadata=_NUMBER)
+    bucket_kg: float | None = field(default=None, metadata=_NUMBER)
+    load_cell_kg: float | None = field(default=None, metadata=_NUMBER)
+    model_kg: float | None = field(default=None, metadata=_NUMBER)
+    load_cell_ok: bool | None = field(default=None, metadata=_FLAG)
+    energy_j: float | None = field(default=None, metadata=_NUMBER)
+    interlocks: tuple[str, ...] = field(default=(), metadata=_json("names"))  # active, by name
+    #: interlock name -> trips this run
+    interlock_trips: Mapping[str, int] = field(default_factory=dict, metadata=_json("counts"))
+    #: stall cause ("firmware", "speed_drop") -> stalls this run
+    stalls: Mapping[str, int] = field(default_factory=dict, metadata=_json("counts"))
+    mission: MissionReport | None = field(default=None,
+                                          metadata=_json("mission", omit_none=True))
+    #: keys this side does not know (a newer rover's), kept as received
+    extra: Mapping[str, JsonValue] = field(default_factory=dict)
+
+    KEYS: ClassVar[tuple[str, ...]]
+
+    @property
+    def position(self) -> tuple[float, float] | None:
+        """``(x_m, y_m)`` when both are known."""
+        if self.x_m is None or self.y_m is None:
+            return None
+        return (self.x_m, self.y_m)
+
+    def readings(self) -> tuple[tuple[str, JsonValue], ...]:
+        """The known scalar values a display shows (wire key, value), in wire order, then
+        the unknown scalar ones (``extra``); values the rover does not know are left out."""
+        out: list[tuple[str, JsonValue]] = []
+        for f in _FIELDS:
+            value = getattr(self, f.name)
+            if f.metadata["json"] in ("number", "bool", "str") and f.metadata["shown"] \
+                    and value is not None:
+                out.append((f.name, value))
+        out += [(k, v) for k, v in self.extra.items()
+                if v is not None and not isinstance(v, dict | list)]
+        return tuple(out)
+
+    def to_json(self) -> JsonObject:
+        """The JSON object of the wire (raises ``PayloadEncodeError`` if ``extra`` shadows
+        a known key)."""
+        out: JsonObject = {}
+        for f in _FIELDS:
+            value = getattr(self, f.name)
+            if value is None and f.metadata["omit_none"]:
+                continue
+            kind = f.metadata["json"]
+            if kind == "names":
+                value = list(value)
+            elif kind == "counts":
+                value = dict(value)
+            elif kind == "mission" and value is not None:
+                value = value.to_json()
+            out[f.name] = value
+        for key, value in self.extra.items():
+            if key in out or key in RigState.KEYS:
+                raise PayloadEncodeError(f"state.extra: key {key!r} is a RigState field")
+            out[key] = value
+        return out
+
+    @classmethod
+    def from_json(cls, value: object, path: str = "state") -> RigState:
+        """Decode and validate; raises ``PayloadDecodeError`` naming the bad field."""
+        body = json_object(value, path)
+        known = {name: decode(body, name, path) for name, decode in _PLAN if name in body}
+        extra = {k: v for k, v in body.items() if k not in _KEY_SET}
+        if not all(isinstance(k, str) for k in extra):
+            raise PayloadDecodeError(f"field {path!r}: expected an object with string keys")
+        return cls(**known, extra=extra)  # type: ignore[arg-type]
+
+
+_FIELDS = tuple(f for f in dataclasses.fields(RigState) if "json" in f.metadata)
+RigState.KEYS = tuple(f.name for f in _FIELDS)
+_KEY_SET = frozenset(RigState.KEYS)
+#: (key, decoder) of each field, in wire order: what ``from_json`` runs
+_PLAN = tuple((f.name, _DECODERS[f.metadata["json"]]) for f in _FIELDS)
