@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 
-.PHONY: install run test bench lint broker postgres socat systemd-tools browser clean
+.PHONY: install run test bench lint broker postgres socat systemd-tools browser arm64-check clean
 
 install: $(STAMP)
 
@@ -41,10 +41,16 @@ test: install broker postgres socat systemd-tools browser
 	$(PY) -m pip check
 	$(PY) -m pytest
 
+# Build the wheel for aarch64 and test it under qemu emulation in a Debian arm64
+# root (cached in /var/cache/rig-arm64; root needed). Not part of `make test`:
+# docs/deploy.md says how long it takes.
+arm64-check:
+	scripts/arm64-check.sh
+
 bench: install broker postgres
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
 	find . -name '*.so' -path './*/*' -not -path './.venv/*' -delete
 	find firmware_bridge telemetry sim_hw control -name '*.c' -delete

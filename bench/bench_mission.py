@@ -1,12 +1,14 @@
 """Excavation benchmark: the demo mission over many seeds and three soils, two strategies.
 
-How it runs (faithful, not toy): each mission is the real controller core
-(supervisor, strategy, interlocks, mass estimator, mission, local operator)
-fed by the real compiled filter chains, against the real simulated firmware,
-plant and int16 sensor synthesis, stepped in lockstep simulated time
-(``rig_bench.lockstep`` + ``sim_hw.lockstep``): only the serial link and
-wall-clock jitter are left out. The control step runs at ``--control-hz`` of
-plant time (50 Hz: what the demo runs, 250 Hz wall at time scale 5).
+How it runs (faithful, not toy): each mission is the service's own
+``RigController`` (the controller core, supervisor, strategy, interlocks, mass
+estimator, mission, local operator, the compiled filter chains, the bridge and
+its tasks) against the simulator's ``Rig`` (firmware, plant and int16 sensor
+synthesis) over the in-memory link, in simulated time (``rig_bench.lockstep``
+on ``rig_bench.virtual_clock``): only the pty and wall-clock jitter are left
+out. It prints its lockstep speed (simulated mission seconds per wall second).
+The control step runs at ``--control-hz`` of plant time (50 Hz: what the demo
+runs, 250 Hz wall at time scale 5).
 
 Per soil it prints, for today's strategy (``strategy.kind = "pi_current"``)
 beside the new default (``power_limited``): productivity in kg/h of simulated
@@ -301,8 +303,10 @@ def main() -> int:
                       file=sys.stderr, flush=True)
     wall = time.monotonic() - t0
     if todo:
-        print(f"{len(todo)} missions ({sum(r.duration_s for r in runs[-len(todo):]):.0f} s "
-              f"simulated) flown in {wall:.0f} s wall")
+        simulated = sum(r.duration_s for r in runs[-len(todo):])
+        print(f"{len(todo)} missions ({simulated:.0f} s simulated) flown in {wall:.0f} s wall")
+        print(f"lockstep speed: {simulated / wall:.1f} simulated s per wall s "
+              f"({simulated / wall / a.jobs:.1f} per worker, {a.jobs} worker(s))")
     stats = {soil: {kind: summarise([r for r in runs if r.soil == soil and r.kind == kind])
                     for kind in KINDS} for soil in soils}
     bounds, today = {}, {}

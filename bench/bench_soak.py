@@ -10,15 +10,15 @@ process's RSS, its open file descriptors, the outbox depth and size, and the
 missions flown and completed in that hour. At the end: the least-squares RSS
 slope after the first hour.
 
-* ``--mode lockstep`` (default): the controller core, the compiled filter
-  chains, the local operator and the telemetry publisher (``TelemetryOut``,
-  through the real ``Downlink`` and its on-disk outbox to the real broker)
-  against the simulated rig in lockstep simulated time
-  (``rig_bench.lockstep`` + ``sim_hw.lockstep``, faults through
-  ``sim_hw.injector``; ``soak_rig.py``). Simulated time is not tied to the
-  wall clock, so 24 simulated hours take about half an hour of one core and
-  every mission is controlled at its configured rate. Left out: the serial
-  link and the asyncio controller (``RigController``); the pty mode has them.
+* ``--mode lockstep`` (default): the service's ``RigController`` (its tasks,
+  bridge, sensor feed, firmware requests and telemetry publisher, through the
+  real ``Downlink`` and its on-disk outbox to the real broker) against the
+  simulator's ``Rig`` over the in-memory link, in simulated time
+  (``rig_bench.lockstep``; each mission on its own virtual-clock loop in a
+  worker thread, the downlink on the main loop; the simulator's own faults;
+  ``soak_rig.py``). Simulated time is not tied to the wall clock and every
+  mission is controlled at its configured rate. Left out: the pty and the
+  child process; the pty mode has them.
 * ``--mode pty``: ``RigController`` over a real pty against the simulator
   as a child process (``python -m sim_hw``) with the same fault kinds on its
   own schedule. The simulated hour is wall time x ``--time-scale``, so the
@@ -40,13 +40,13 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,18 +57,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from local_broker import Broker
 from soak_process import replay, soak_process
-from soak_rig import FAULTS, FaultClock, SoakRig
+from soak_rig import FAULTS, FaultClock, ThreadedDownlink
 
 from control.core.auto_operator import AutoOperator
-from control.core.config import load_config
+from control.core.config import ControllerConfig, load_config
 from control.core.mission import MissionPlan, MissionSite
 from control.demo.sim_process import SimulatorProcess
 from control.runtime.app import RigController
-from control.runtime.public_topics import PublicTopics
-from control.runtime.sensor_feed import SensorFeed
-from control.runtime.telemetry_out import TelemetryOut
 from rig_bench.lockstep import LockstepRunner
-from sim_hw.lockstep import LockstepRig
+from sim_hw.rig import Rig, RigConfig
 from telemetry.rover.downlink import Downlink, DownlinkConfig
 
 MISSION = MissionPlan("soak", (MissionSite("A", 1.5, 0.0, 25.0, 4),), dump_x=0.0, dump_y=0.0)
@@ -137,71 +134,88 @@ def downlink_config(cfg, work: Path, broker: Broker) -> DownlinkConfig:  # type:
                           reconnect_initial_s=0.1, reconnect_cap_s=1.0)
 
 
-# --- lockstep mode ----------------------------------------------------------------------
+# --- lockstep mode ---------------------------------------------------------------------
 
 
-def every_nth(publish: Callable[[SensorFeed], None], n: int) -> Callable[[SensorFeed], None]:
-    """The runner offers the feed each simulated second; publish every *n*th, drop the rest."""
-    calls = 0
+@dataclass
+class Schedule:
+    """What happens at soak times: hourly lines, broker outages, faults. Read by each
+    mission's runner thread at every control tick; the hourly line and the broker's
+    stop and start run on the main loop (the downlink's)."""
 
-    def offer(feed: SensorFeed) -> None:
-        nonlocal calls
-        calls += 1
-        if calls % n == 0:
-            publish(feed)
-        else:
-            feed.take_telemetry()
-    return offer
+    args: argparse.Namespace
+    dl: Downlink
+    broker: Broker
+    rows: list[Row]
+    tally: Tally
+    main: asyncio.AbstractEventLoop
+    faults: FaultClock
+    hour: int = 0
+    broker_back_at: float = -1.0
+    next_at: float = 0.0  # the next soak time anything is due (faults aside)
+
+    def at(self, soak_t: float, rig: Rig) -> None:
+        """Called from a runner's thread: inject due faults, post hourly work."""
+        for fault in self.faults.due(soak_t):
+            rig.inject(fault)
+        if soak_t < self.next_at:
+            return
+        if self.broker_back_at >= 0 and soak_t >= self.broker_back_at:
+            self.main.call_soon_threadsafe(self.broker.start)
+            self.broker_back_at = -1.0
+        while soak_t >= self.hour * HOUR and self.hour <= self.args.hours:
+            self.main.call_soon_threadsafe(self.hourly, self.hour, soak_t)
+            if self.hour and self.hour % self.args.outage_every_h == 0:
+                self.broker_back_at = soak_t + self.args.outage_min * 60.0
+                self.main.call_soon_threadsafe(self.outage)
+            self.hour += 1
+        self.next_at = min(self.hour * HOUR, self.broker_back_at if self.broker_back_at >= 0
+                           else math.inf)
+
+    def hourly(self, hour: int, soak_t: float) -> None:
+        hourly(hour, self.dl, self.tally, self.broker, self.rows, soak_t / HOUR)
+
+    def outage(self) -> None:
+        if self.broker.up:
+            self.broker.stop()  # the broker goes away for a while
+            self.broker.outages += 1
+
+
+def fly(cfg: ControllerConfig, seed: int, args: argparse.Namespace, port: ThreadedDownlink,
+        schedule: Schedule, t0: float) -> tuple[bool, float, float]:
+    """One mission on its own virtual-clock loop (a worker thread): (done, kg, seconds)."""
+    rig = RigConfig(seed=seed, sample_rate_hz=args.sample_rate, plant_rate_hz=args.plant_rate,
+                    batch_ms=1000.0 * max(1, round(args.sample_rate / args.control_hz))
+                    / args.sample_rate)
+    with LockstepRunner(cfg, rig, MISSION, operator=AutoOperator(), downlink=port,
+                        record_every=10) as runner:
+        runner.observers.append(lambda r: schedule.at(t0 + r.now, r.rig))
+        runner.run(max_s=MAX_MISSION_S)
+        return runner.done, runner.rig.plant.state.dumped, runner.now
 
 
 async def soak_lockstep(args: argparse.Namespace, work: Path, broker: Broker,
                         rows: list[Row], tally: Tally) -> None:
-    cfg = load_config(None, loop={"rate_hz": args.control_hz})
-    g = cfg.ground
-    faults = FaultClock(args.fault_every / 2, args.fault_every)
-    outage_s = args.outage_min * 60.0
+    cfg = load_config(None, loop={"rate_hz": args.control_hz,
+                                  "stats_interval_s": args.telemetry_s})
+    main = asyncio.get_running_loop()
     async with Downlink(downlink_config(cfg, work, broker)) as dl:
+        schedule = Schedule(args, dl, broker, rows, tally, main,
+                            FaultClock(args.fault_every / 2, args.fault_every))
+        port = ThreadedDownlink(dl, main)
         soak_t = 0.0  # simulated seconds since the soak began
-        hour = 0
-        broker_back_at = -1.0
         seed = 0
         while soak_t < args.hours * HOUR:
             seed += 1
-            rig = SoakRig(LockstepRig(seed=seed, sample_rate_hz=args.sample_rate,
-                                      batch_samples=max(1, round(args.sample_rate
-                                                                 / args.control_hz)),
-                                      plant_rate_hz=args.plant_rate))
-            runner = LockstepRunner(cfg, rig, MISSION, operator=AutoOperator())
-            rig.runner = runner
-            out = TelemetryOut(dl, runner.core, PublicTopics(g.topic_prefix, g.rig_id,
-                                                             runner.core.site_rules),
-                               time.time)
-            runner.telemetry = every_nth(out.publish_all, max(1, round(args.telemetry_s)))
-            t0 = soak_t
-            while not runner.done and rig.time < MAX_MISSION_S:
-                for _ in range(args.steps_per_yield):
-                    runner.step()
-                soak_t = t0 + rig.time
-                for fault in faults.due(soak_t):
-                    rig.injector.add(fault, rig.time)
-                if broker_back_at >= 0 and soak_t >= broker_back_at:
-                    broker.start()
-                    broker_back_at = -1.0
-                while soak_t >= hour * HOUR and hour <= args.hours:
-                    hourly(hour, dl, tally, broker, rows, soak_t / HOUR)
-                    if hour and hour % args.outage_every_h == 0 and broker.up:
-                        broker.stop()  # the broker goes away for a while
-                        broker.outages += 1
-                        broker_back_at = soak_t + outage_s
-                    hour += 1
-                await asyncio.sleep(0)  # the downlink's tasks run between chunks
-            tally.add(runner.done, rig.plant.state.dumped)
-            soak_t = t0 + rig.time
-            del runner, rig, out
-        while hour <= args.hours:  # the last hour's line
-            hourly(hour, dl, tally, broker, rows, soak_t / HOUR)
-            hour += 1
-    print(f"faults injected: {faults.injected}")
+            done, kg, seconds = await main.run_in_executor(
+                None, fly, cfg, seed, args, port, schedule, soak_t)
+            tally.add(done, kg)
+            soak_t += seconds
+        await asyncio.sleep(0.1)  # the last hand-overs
+        while schedule.hour <= args.hours:  # the last hour's line
+            hourly(schedule.hour, dl, tally, broker, rows, soak_t / HOUR)
+            schedule.hour += 1
+    print(f"faults injected: {schedule.faults.injected}")
 
 
 # --- pty mode -----------------------------------------------------------------------------
@@ -359,10 +373,8 @@ def main() -> int:
     ap.add_argument("--outage-min", type=float, default=15.0,
                     help="broker outage, simulated minutes")
     ap.add_argument("--telemetry-s", type=float, default=5.0,
-                    help="lockstep: publish every this many simulated seconds (the app "
-                         "publishes each wall second: 5 simulated at the demo's scale)")
-    ap.add_argument("--steps-per-yield", type=int, default=50,
-                    help="lockstep: control steps between turns of the event loop")
+                    help="lockstep: loop.stats_interval_s, simulated (the app publishes "
+                         "each wall second: 5 simulated at the demo's scale)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     started = time.monotonic()

@@ -1,10 +1,11 @@
 """One benchmark mission in lockstep simulated time, and what it measured (bench_mission.py).
 
-``run_mission(soil, seed, kind, control_hz)`` builds a ``sim_hw.lockstep.LockstepRig``
-(plant, firmware, sensor synthesis; the seed picks the terrain, the rocks and
-the sensor noise) and a ``rig_bench.lockstep.LockstepRunner`` (the controller
-core, the compiled filter chains, the local operator) with the strategy
-``kind``, flies the demo mission and returns a ``MissionMetrics``. The
+``run_mission(soil, seed, kind, control_hz)`` builds a ``rig_bench.lockstep.LockstepRunner``:
+the simulator's ``Rig`` (plant, firmware, sensor synthesis; the seed picks the
+terrain, the rocks and the sensor noise) served over the in-memory link, and
+the service's ``RigController`` (the controller core, the compiled filter
+chains, the local operator) with the strategy ``kind``, in simulated time;
+it flies the demo mission and returns a ``MissionMetrics``. The
 simulator's truth (``rig.truth``: what each dump really put in the hopper,
 the battery energy) is read here, after the fact; the controller never sees
 it.
@@ -27,8 +28,8 @@ from control.core.step import ControlEvent
 from control.core.strategy import BASELINE_STRATEGY, DigPhase
 from control.core.supervisor import Mode
 from rig_bench.lockstep import LockstepRunner
-from sim_hw.lockstep import LockstepRig
 from sim_hw.plant_config import SOIL_PRESETS
+from sim_hw.rig import RigConfig
 
 MAX_MISSION_S = 900.0
 SUSTAIN_S = 1.5  # the sustained over-current interlock's hold time
@@ -69,9 +70,10 @@ def controller_config(kind: str, control_hz: float):  # type: ignore[no-untyped-
 def run_mission(soil: str, seed: int, kind: str, control_hz: float,
                 trace: bool = False) -> MissionMetrics:
     cfg = controller_config(kind, control_hz)
-    rig = LockstepRig(seed=seed, soil=SOIL_PRESETS[soil],
-                      batch_samples=max(1, round(1000 / control_hz)))
-    runner = LockstepRunner(cfg, rig, DEFAULT_MISSION)
+    batch_ms = max(1, round(1000 / control_hz))  # one batch per control step (1 kHz)
+    runner = LockstepRunner(cfg, RigConfig(seed=seed, soil=SOIL_PRESETS[soil],
+                                           batch_ms=float(batch_ms)), DEFAULT_MISSION)
+    rig = runner.rig
     times: dict[str, float] = {}
     current: list[float] = []
     digging: list[float] = []  # every phase of every dig, nan between digs
@@ -109,7 +111,8 @@ def run_mission(soil: str, seed: int, kind: str, control_hz: float,
     runner.observers.append(observe)
     energy0 = rig.plant.energy.chemical
     result = runner.run(max_s=MAX_MISSION_S)
-    rig.truth.flush(rig.time, rig.plant)
+    rig.truth.flush(rig.sim_time, rig.plant)
+    runner.close()
     core = runner.core
     events = [e for e in result.events if isinstance(e, ControlEvent)]
     booked = [e.time for e in events if e.kind == "bucket_dumped"]

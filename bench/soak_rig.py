@@ -1,40 +1,42 @@
-"""The lockstep rig of the soak (bench_soak.py), with faults and a cable that can be pulled.
+"""The lockstep soak's parts (bench_soak.py): the fault schedule and the downlink bridge.
 
-``SoakRig`` wraps a ``sim_hw.lockstep.LockstepRig`` for ``rig_bench.lockstep.LockstepRunner``
-and is the ``FaultTargets`` of a ``sim_hw.injector.FaultInjector``: rocks go to
-the plant, stuck and spike overlays to the sensor synthesiser (the injector's
-own code), a firmware reset replaces the firmware (state lost, motors off) and
-tells the controller the link went down and came back, as the app's bridge
-would; a pulled cable loses everything both ways for its duration (the
-firmware's watchdog stops the motors, the controller's sensors go stale) and
-ends with ``LinkUp(reconnect=True)``.
+Each mission of the lockstep soak is a ``rig_bench.lockstep.LockstepRunner``:
+the service's ``RigController`` against the simulator's ``Rig`` over the
+in-memory link, in simulated time, on the runner's own event loop in a worker
+thread. The faults are the simulator's own (``Rig.inject``: a rock, sensor
+spikes, a pulled cable the bridge reconnects after, a firmware reset, a stuck
+sensor), injected when the soak's schedule says.
 
-``FaultClock`` holds the soak's fault schedule in soak time (simulated seconds
-since the soak began, across missions) and hands each due fault to the
-mission that is flying then.
+``FaultClock`` holds that schedule in soak time (simulated seconds since the
+soak began, across missions) and hands each due fault to the mission that is
+flying then.
+
+``ThreadedDownlink`` is the one downlink of the soak (a real ``Downlink``, its
+outbox and the broker connection, on the main thread's loop, in real time) as
+the ``DownlinkPort`` of each mission's controller: every publish is handed to
+the main loop (``call_soon_threadsafe``; arrays are copied, the feed reuses
+its buffers); the ground-link health is the downlink's own, on its own clock;
+no ground commands come up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from control.core.step_messages import LinkDown, LinkUp
-from firmware_bridge.messages import FirmwareInfo, Message, ResetReason
-from rig_bench.lockstep import LockstepRunner
-from sim_hw.firmware import Firmware
-from sim_hw.injector import FaultInjector
-from sim_hw.line import LineFaults
-from sim_hw.lockstep import LockstepRig
-from sim_hw.plant import RigPlant
+from control.core.events import Severity
+from control.runtime.downlink_port import DownlinkSettings, UplinkMessage
 from sim_hw.scenario import Fault, parse_fault
-from sim_hw.sensors import SensorSynth
+from telemetry.rover.downlink import Downlink
 
-__all__ = ["FaultClock", "SoakRig", "fault_kinds"]
+__all__ = ["FAULTS", "FaultClock", "ThreadedDownlink", "fault_kinds"]
 
 # what the soak injects, in turn (the simulator's --fault grammar, without a time:
 # each is injected when it falls due)
@@ -44,85 +46,6 @@ FAULTS = ("rock:torque=250", "spikes:channel=drum_current,duration=5", "disconne
 
 def fault_kinds() -> tuple[str, ...]:
     return tuple(f.split(":")[0] for f in FAULTS)
-
-
-class SoakRig:
-    """A ``LockstepRig`` with faults (see the module docstring)."""
-
-    def __init__(self, rig: LockstepRig) -> None:
-        self.rig = rig
-        self.runner: LockstepRunner | None = None  # set once the runner is made
-        self.line = LineFaults(np.random.default_rng(0))  # no line faults in lockstep
-        self.injector = FaultInjector(self, wall_clock=lambda: 0.0)
-        self._unplugged_until = -1.0
-        self.resets = self.disconnects = 0
-
-    # --- FaultTargets -------------------------------------------------------------------
-    @property
-    def plant(self) -> RigPlant:
-        return self.rig.plant
-
-    @property
-    def sensors(self) -> SensorSynth:
-        return self.rig.sensors
-
-    @property
-    def firmware(self) -> Firmware:
-        return self.rig.firmware
-
-    def reset_firmware(self, reason: ResetReason) -> None:
-        old = self.rig.firmware
-        self.rig.firmware = Firmware(old.config, self.rig.plant)
-        self.resets += 1
-        self._tell(LinkDown(f"firmware reset ({reason.name})"),
-                   LinkUp(self.info.firmware_id, True, self.info.capabilities))
-
-    def disconnect(self, duration: float) -> None:
-        self.disconnects += 1
-        self._unplugged_until = self.rig.time + duration
-        self._tell(LinkDown("cable pulled"))
-
-    def _tell(self, *notices: LinkDown | LinkUp) -> None:
-        if self.runner is not None:
-            for n in notices:
-                self.runner.notify(n)
-            if isinstance(notices[0], LinkDown):
-                self.runner.feed.reset_streams()
-
-    # --- InProcessRig ---------------------------------------------------------------------
-    @property
-    def info(self) -> FirmwareInfo:
-        return self.rig.info
-
-    @property
-    def status(self) -> int:
-        return self.rig.status
-
-    @property
-    def time(self) -> float:
-        return self.rig.time
-
-    @property
-    def unplugged(self) -> bool:
-        return self.rig.time < self._unplugged_until
-
-    def deliver(self, msg: Message, seq: int = 0) -> None:
-        if not self.unplugged:
-            self.rig.deliver(msg, seq)
-
-    def heard(self) -> None:
-        if not self.unplugged:
-            self.rig.heard()
-
-    def advance(self, seconds: float) -> list[Message]:
-        was_unplugged = self.unplugged
-        self.injector.update(self.rig.time)
-        out = self.rig.advance(seconds)
-        if was_unplugged or self.unplugged:
-            if was_unplugged and not self.unplugged:
-                self._tell(LinkUp(self.info.firmware_id, True, self.info.capabilities))
-            return []
-        return out
 
 
 class FaultClock:
@@ -144,3 +67,60 @@ class FaultClock:
             self.injected[fault.kind] = self.injected.get(fault.kind, 0) + 1
             out.append(fault)
         return out
+
+
+class ThreadedDownlink:
+    """A ``DownlinkPort`` on the runner's thread for a ``Downlink`` on *loop*'s (see the
+    module docstring)."""
+
+    def __init__(self, downlink: Downlink, loop: asyncio.AbstractEventLoop) -> None:
+        self.downlink = downlink
+        self.loop = loop
+
+    @property
+    def config(self) -> DownlinkSettings:
+        return self.downlink.config
+
+    @property
+    def connected(self) -> bool:
+        return self.downlink.connected
+
+    def link_ok(self, now: float | None = None) -> bool:
+        return self.downlink.link_ok()  # its clock, not the caller's simulated one
+
+    def _hand_over(self, fn: Callable[..., object], *args: Any, **kwargs: Any) -> None:
+        self.loop.call_soon_threadsafe(lambda: fn(*args, **kwargs))
+
+    def publish_state(self, state: Mapping[str, Any]) -> None:
+        self._hand_over(self.downlink.publish_state, dict(state))
+
+    def publish_event(self, kind: str, severity: Severity, text: str, **fields: Any) -> None:
+        self._hand_over(self.downlink.publish_event, kind, severity, text, **fields)
+
+    def publish_batch(self, stream: str, channels: Sequence[str], units: Sequence[str],
+                      t0_rig: float, period_s: float, samples: np.ndarray) -> None:
+        self._hand_over(self.downlink.publish_batch, stream, tuple(channels), tuple(units),
+                        t0_rig, period_s, np.array(samples, copy=True))
+
+    def publish_stats(self, stream: str, channels: Sequence[str], units: Sequence[str],
+                      t0_rig: float, window_s: float, count: int,
+                      values: Mapping[str, np.ndarray]) -> None:
+        self._hand_over(self.downlink.publish_stats, stream, tuple(channels), tuple(units),
+                        t0_rig, window_s, count,
+                        {k: np.array(v, copy=True) for k, v in values.items()})
+
+    def publish_ack(self, command_id: str, accepted: bool, reason: str = "") -> None:
+        self._hand_over(self.downlink.publish_ack, command_id, accepted, reason)
+
+    def publish_public(self, name: str, topic: str, payload: bytes, *,
+                       retain: bool = True) -> None:
+        self._hand_over(self.downlink.publish_public, name, topic, bytes(payload),
+                        retain=retain)
+
+    def publish_ledger(self, record: Mapping[str, Any]) -> None:
+        self._hand_over(self.downlink.publish_ledger, dict(record))
+
+    async def commands(self) -> AsyncIterator[UplinkMessage]:
+        await asyncio.Event().wait()  # none in the soak: wait until cancelled
+        return
+        yield  # an async generator

@@ -20,7 +20,7 @@ from .core.power_strategy import PowerLimitedStrategy
 from .core.step import ControlCore, StepInputs, StepOutput
 from .core.strategy import ExcavationStrategy, make_strategy
 from .core.supervisor import Mode, ModeChanged, Supervisor, Trigger
-from .security.command_intake import TrustedLink, decode_command, parse_command
+from .security.command_intake import TrustedLink, decode_command
 
 __all__ = [
     "CommandAck",
@@ -63,5 +63,4 @@ __all__ = [
     "load_config",
     "load_mission",
     "make_strategy",
-    "parse_command",
 ]

@@ -3,6 +3,7 @@
     rig-control run --port /dev/ttyUSB0 [--broker mqtt://ground:1883] [--config FILE]
                     [--mission FILE] [--autonomous]
     rig-control demo [--broker mqtt://...] [--time-scale 5] [--plot run.png]
+    rig-control install-service [--dry-run] [--root DIR] ...   (docs/deploy.md)
 
 ``run`` controls a real (or already running simulated) rig; without
 ``--autonomous`` motion waits for the ground's ``arm`` and ``start`` commands.
@@ -25,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from . import install_service
 from .core.auto_operator import AutoOperator
 from .core.config import ControllerConfig, load_config
 from .core.errors import ConfigError, RigConnectionError
@@ -74,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--autonomous", action="store_true",
                      help="arm and start without ground commands (local operator)")
     run.add_argument("--time-scale", type=float, help="plant seconds per wall second")
+    install_service.register(sub)
     return p
 
 
@@ -153,7 +156,9 @@ async def _demo(args: argparse.Namespace) -> int:
                     "--truth-log", str(truth_log)]
         for spec in args.fault:
             sim_args += ["--fault", spec]
-        async with SimulatorProcess(sim_args) as sim:
+        # a cold start on a small board (or under emulation: make arm64-check) can take
+        # longer than the default 15 s to import NumPy and say READY
+        async with SimulatorProcess(sim_args, start_timeout=60.0) as sim:
             dl, stack = await _open_downlink(cfg, args.broker, str(Path(tmp) / "outbox.db"))
             async with stack:
                 security = build_security(cfg)
@@ -267,6 +272,8 @@ def print_summary(s: RunSummary, extra: Sequence[tuple[str, str]] = ()) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.cmd == "install-service":
+        return install_service.main(args)
     level = logging.WARNING - 10 * args.verbose
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

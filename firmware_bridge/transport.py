@@ -12,7 +12,9 @@ is ready are one system call each (pyserial's own wrap every call in a
 ``select`` and timeout bookkeeping, a measurable share of a 100 Hz
 controller's CPU, and its write spins while the port's buffer is full), and a
 bug of the transport's deferred writes is worked around. ``socket://`` URLs use
-asyncio's socket transport.
+asyncio's socket transport. ``memory://NAME`` connects to an in-memory endpoint
+served in this process (``firmware_bridge.memory``: the virtual cable that
+lockstep runs drive the controller through).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import serial_asyncio_fast
 
 from .errors import PortError
 from .link import Link, LinkEvent
+from .memory import SCHEME as MEMORY_SCHEME
+from .memory import connect_memory
 
 log = logging.getLogger(__name__)
 
@@ -158,12 +162,15 @@ def is_device_path(url: str) -> bool:
 async def open_link(
     url: str, protocol_factory: Callable[[], LinkProtocol], *, baudrate: int = 3_000_000
 ) -> tuple[asyncio.Transport, LinkProtocol]:
-    """Open *url* (device path, pty path or ``socket://host:port``) without blocking the loop.
+    """Open *url* (device path, pty path, ``socket://host:port`` or ``memory://NAME``)
+    without blocking the loop.
 
     Raises ``PortError`` naming the port and the cause (missing, permission, busy)."""
     loop = asyncio.get_running_loop()
     try:
-        if is_device_path(url):
+        if url.startswith(MEMORY_SCHEME):
+            transport, protocol = connect_memory(url, protocol_factory)
+        elif is_device_path(url):
             port = await loop.run_in_executor(None, partial(
                 DirectSerial, url, baudrate=baudrate, timeout=0, write_timeout=0))
             protocol = protocol_factory()

@@ -20,7 +20,7 @@ from .injector import FaultInjector
 from .lockstep import LockstepRig
 from .plant import Actuation, RigPlant
 from .plant_config import SOIL_PRESETS, PlantConfig, SoilConfig
-from .ports import PtySpec, SerialSpec, TcpSpec
+from .ports import MemorySpec, PtySpec, SerialSpec, TcpSpec
 from .rig import Rig, RigConfig, RigStats
 from .scenario import FAULT_KINDS, Fault, load_scenario, parse_fault, parse_scenario
 from .sensors import SensorSynth
@@ -40,6 +40,7 @@ __all__ = [
     "Firmware",
     "FirmwareConfig",
     "LockstepRig",
+    "MemorySpec",
     "PlantConfig",
     "Power",
     "PtySpec",

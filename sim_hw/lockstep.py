@@ -1,4 +1,7 @@
-"""The simulated rig without a port or a clock, stepped by its caller (benchmarks, tests).
+"""The simulated rig without a port or a clock, stepped by its caller (tests of the parts).
+
+Benchmarks and the controller's loop tests use the whole ``Rig`` instead, over the
+in-memory link (``rig_bench.lockstep``).
 
 ``LockstepRig`` holds the same parts as ``Rig`` (``RigPlant``, ``Firmware``,
 ``SensorSynth``, seeded the same way, so a seed gives the same soil, rocks and

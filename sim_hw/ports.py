@@ -1,11 +1,13 @@
-"""How the simulated firmware is exposed: a pty, a TCP server or a real serial port.
+"""How the simulated firmware is exposed: a pty, a TCP server, a real serial port or
+an in-memory endpoint (``memory://NAME``, for lockstep runs in one process).
 
 Each exposure opens its port, hands every connection to a protocol made by
 the factory it was given, and can be unplugged and plugged again (the
 ``disconnect`` fault): the pty closes both ends and re-opens a new pty behind
 the same symlink; the TCP server drops its client and stops listening, so
 connections are refused, then listens again on the same port; the serial
-port is closed and re-opened. Only bytes move here; the rig decides.
+port is closed and re-opened; the in-memory endpoint behaves as the TCP
+server. Only bytes move here; the rig decides.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from firmware_bridge.fdtransport import FdTransport
+from firmware_bridge.memory import MemoryListener, listen_memory
 from firmware_bridge.pty import PtyPort
 from firmware_bridge.transport import LinkProtocol, open_link
 
@@ -41,7 +44,12 @@ class SerialSpec:
     baudrate: int = 3_000_000
 
 
-PortSpec = PtySpec | TcpSpec | SerialSpec
+@dataclass(frozen=True, slots=True)
+class MemorySpec:
+    name: str  # served as memory://NAME in this process (firmware_bridge.memory)
+
+
+PortSpec = PtySpec | TcpSpec | SerialSpec | MemorySpec
 
 
 class Exposure:
@@ -125,9 +133,40 @@ class SerialExposure(Exposure):
             self.transport = None
 
 
+class MemoryExposure(Exposure):
+    """``memory://NAME``: like the TCP server, one listener and the clients it made."""
+
+    def __init__(self, spec: MemorySpec, factory: ProtocolFactory) -> None:
+        self.name = spec.name
+        self.factory = factory
+        self.listener: MemoryListener | None = None
+        self._clients: list[LinkProtocol] = []
+
+    def _make(self) -> LinkProtocol:
+        proto = self.factory()
+        self._clients = [p for p in self._clients if p.transport is not None]
+        self._clients.append(proto)
+        return proto
+
+    async def open(self) -> str:
+        self.listener = listen_memory(self.name, self._make)
+        self.url = self.listener.url
+        return self.url
+
+    def unplug(self) -> None:
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        for p in self._clients:
+            p.close()
+        self._clients.clear()
+
+
 def make_exposure(spec: PortSpec, factory: ProtocolFactory) -> Exposure:
     if isinstance(spec, PtySpec):
         return PtyExposure(spec, factory)
     if isinstance(spec, TcpSpec):
         return TcpExposure(spec, factory)
+    if isinstance(spec, MemorySpec):
+        return MemoryExposure(spec, factory)
     return SerialExposure(spec, factory)

@@ -11,7 +11,7 @@ rocks met, when the motors were first enabled and when the last dump ended
 (the mission's span in simulated time).
 
 Rules: nothing here ever reaches the controller over the link. A benchmark
-reads it in-process (``LockstepRig.truth``); ``rig-sim --truth-log FILE``
+reads it in-process (``Rig.truth``, ``LockstepRig.truth``); ``rig-sim --truth-log FILE``
 writes the same as JSON lines (one ``"dump"`` object per dump, one
 ``"totals"`` object when the simulator stops) for a demo's summary.
 """

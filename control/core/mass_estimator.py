@@ -43,6 +43,17 @@ reversing tips out the rest); one witness alone if the other is missing.
 ``dumps`` keeps, per dump, the fused value and each witness's own figure, so a
 benchmark can score them separately.
 
+Clocks: the integrals (battery energy, cutting energy, lift work) and the arm's
+velocity are taken on the *sample clock*, ``m.sample_time`` (the firmware's
+timestamp of the newest fast sample), not on the loop's ``now``/``dt``. The loop's
+plant clock is wall time times ``loop.time_scale``; a firmware (or simulator) whose
+samples do not advance at exactly that scale, or a loop that misses ticks, would
+otherwise stretch or shrink every integral, and an arm rising at its full rate per
+sample second would look too slow to weigh (under qemu emulation the simulator's
+samples advanced at 0.46x wall time against a loop scale of 5). A tick that sees no new
+sample adds nothing; a sample clock that goes back (a firmware restart) starts
+again. Without ``sample_time`` (NaN) the loop's ``now`` and ``dt`` are used.
+
 Pure step object: ``update(now, dt, m, cutting)``; time in plant seconds.
 """
 
@@ -99,6 +110,7 @@ class MassEstimator:
         self._before_dump: MassEstimate | None = None
         self._lift_at_dump = math.nan
         self._still = True  # the drum is at rest (the cell's reading is steady)
+        self._sample_t = math.nan  # the previous update's sample time
         self._last = MassEstimate(0.0, 0.0, math.nan, True, 0.0)
         self._cell_response = ResponseTracker(config.stuck_response_kg)
         self._frozen_s = 0.0  # how long the cell has not followed the load (see above)
@@ -118,8 +130,22 @@ class MassEstimator:
         return ((current - c.arm_idle_current_a) * c.arm_newton_per_amp / c.gravity_m_s2
                 - c.arm_assembly_kg)
 
+    def _clock(self, now: float, dt: float, m: Measurements) -> tuple[float, float]:
+        """(time, interval) on the sample clock; the loop's when there is none."""
+        t, previous = m.sample_time, self._sample_t
+        self._sample_t = t
+        if not math.isnan(previous) and t >= previous:
+            return t, t - previous
+        if not (math.isnan(t) and math.isnan(previous)):
+            # the clock changed (first sample, a firmware restart, samples gone): the
+            # times kept so far are on another base
+            self._arm.clear()
+            self._disagree_since = None
+        return (now, dt) if math.isnan(t) else (t, 0.0)
+
     def update(self, now: float, dt: float, m: Measurements, cutting: bool) -> MassEstimate:
         c = self.config
+        now, dt = self._clock(now, dt, m)
         self._still = not math.isnan(m.drum_speed) and abs(m.drum_speed) < c.still_speed_rad_s
         if not math.isnan(m.battery_voltage) and not math.isnan(m.battery_current):
             self.energy_j += max(0.0, m.battery_voltage * m.battery_current) * dt

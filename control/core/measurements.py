@@ -45,6 +45,7 @@ class Measurements:
     battery_soc: float = NAN  # %
     age: float = math.inf  # plant s since the newest fast-stream sample
     nav_age: float = math.inf  # plant s since the newest navigation sample
+    sample_time: float = NAN  # plant s: the firmware's timestamp of the newest fast sample
     unchanged_for: dict[str, float] = field(default_factory=dict)
     saturated: frozenset[str] = field(default_factory=frozenset)
     noisy: frozenset[str] = frozenset()

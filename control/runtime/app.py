@@ -53,6 +53,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from firmware_bridge.bridge import Bridge, BridgeConfig, Connected, Disconnected
 from firmware_bridge.errors import BridgeError, LinkDownError
@@ -76,6 +77,7 @@ from ..core.step import (
     LinkUp,
     Notice,
     StepInputs,
+    StepOutput,
 )
 from ..core.supervisor import Mode, ModeChanged
 from ..security.command_intake import TrustedLink
@@ -90,15 +92,24 @@ from .run_summary import RunSummary, link_summary, summarize
 from .sd_notify import SdNotifier
 from .sensor_feed import SensorFeed
 from .task_supervisor import supervise
-from .telemetry_out import TelemetryOut
+from .telemetry_out import TelemetryOut, TelemetrySink
 from .timebase import TimeBase
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RigController", "RunSummary"]
+__all__ = ["ControlTick", "RigController", "RunSummary"]
 
 MODE_INDEX = {m: i for i, m in enumerate(Mode)}
 HISTORY = 256  # acks and firmware events kept for inspection (the downlink has them all)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlTick:
+    """What one control tick saw and decided (for ``RigController.tick_listeners``)."""
+
+    now: float  # plant s
+    measurements: Measurements
+    output: StepOutput
 
 
 class RigController:
@@ -116,6 +127,7 @@ class RigController:
         notifier: SdNotifier | None = None,
         wall_clock: Callable[[], float] = time.time,
         record_every: int = 1,
+        telemetry: TelemetrySink | None = None,
         record_rows: int = 20_000,
         record_events: int = 2_000,
     ) -> None:
@@ -132,9 +144,10 @@ class RigController:
         self.operator = operator
         self.notifier = notifier or SdNotifier({})
         self.wall_clock = wall_clock
-        self.telemetry = None if downlink is None else TelemetryOut(
-            downlink, self.core, PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules),
-            wall_clock)
+        self.telemetry: TelemetrySink | None = telemetry if telemetry is not None else (
+            None if downlink is None else TelemetryOut(
+                downlink, self.core,
+                PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules), wall_clock))
         self.record = RunRecord(every=max(1, record_every), max_rows=record_rows,
                                 max_events=record_events)
         self.loop_stats = LoopStats()
@@ -153,6 +166,9 @@ class RigController:
         self._started_wall = 0.0
         self._cpu0 = 0.0
         self.mode_listeners: list[Callable[[ModeChanged], None]] = []
+        # called at the end of every control tick (benchmarks read the tick's inputs
+        # and decisions here; a listener must not block)
+        self.tick_listeners: list[Callable[[ControlTick], None]] = []
         self.task_failures: dict[str, int] = {}  # supervised task name -> failures
         self._gate_pool: concurrent.futures.ThreadPoolExecutor | None = None
 
@@ -190,7 +206,7 @@ class RigController:
         except BridgeError as err:
             raise RigConnectionError(f"cannot reach the firmware on {self.port}: {err}") from err
         self.bridge = bridge
-        self._requests = FirmwareRequests(bridge, self.config.link, self._notify)
+        self._requests = FirmwareRequests(bridge, self.config.link, self.notify)
         normal_scheduling = enter_realtime(self.config.loop.realtime_priority)
         try:
             async with asyncio.TaskGroup() as tg:
@@ -214,9 +230,7 @@ class RigController:
             self.notifier.stopping()
             self.notifier.close()
             await bridge.aclose()
-            if self._gate_pool is not None:  # at most one admit in flight: short
-                self._gate_pool.shutdown(wait=True)
-                self._gate_pool = None
+            self.close_gate()
             if self.ledger is not None:  # every dump booked before we return
                 await self.ledger.close()
         return self.summary()
@@ -241,8 +255,8 @@ class RigController:
         self._done.set()
 
     # --- firmware -------------------------------------------------------------------------
-    def _notify(self, notice: Notice) -> None:
-        """For the core's next step."""
+    def notify(self, notice: Notice) -> None:
+        """For the core's next step (the app's own notices come from the bridge)."""
         self._notices.append(notice)
 
     async def _events_task(self, bridge: Bridge) -> None:
@@ -355,6 +369,10 @@ class RigController:
             self._publish_event(ev)
         self._check_time_scale()
         self._record(now, m)
+        if self.tick_listeners:
+            tick = ControlTick(now, m, out)
+            for listener in self.tick_listeners:
+                listener(tick)
         if self._until_complete and core.mission is not None and core.mission.complete \
                 and core.mode is Mode.IDLE and not core.busy:
             self._done.set()
@@ -383,22 +401,27 @@ class RigController:
 
     # --- ground ---------------------------------------------------------------------------
     async def _ground_task(self, downlink: DownlinkPort) -> None:
-        # The gate runs on one worker thread: verifying a signature and syncing the
-        # replay counter to disk must not hold up the control loop. One thread keeps
-        # the commands in order; each is applied on the loop once admitted.
-        loop = asyncio.get_running_loop()
+        async for raw in downlink.commands():
+            await self.handle_ground_payload(raw.payload)
+
+    def close_gate(self) -> None:
+        """Stop the command gate's worker thread (``run`` does it when it returns)."""
+        if self._gate_pool is not None:  # at most one admit in flight: short
+            self._gate_pool.shutdown(wait=True)
+            self._gate_pool = None
+
+    async def handle_ground_payload(self, payload: bytes) -> CommandAck:
+        """One message from the command topic: through the gate, to the core, acked.
+
+        The gate runs on one worker thread: verifying a signature and syncing the
+        replay counter to disk must not hold up the control loop. One thread keeps
+        the commands in order; each is applied on the loop once admitted."""
         if self._gate_pool is None:
             self._gate_pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="command-gate")
-        async for raw in downlink.commands():
-            verdict = await loop.run_in_executor(self._gate_pool, self.gate.admit,
-                                                 raw.payload, self.wall_clock())
-            self._apply_verdict(verdict)
-
-    def handle_ground_payload(self, payload: bytes) -> CommandAck:
-        """One message from the command topic: through the gate, to the core, acked
-        (on the calling thread; the ground task runs the gate on a worker thread)."""
-        return self._apply_verdict(self.gate.admit(payload, self.wall_clock()))
+        verdict = await asyncio.get_running_loop().run_in_executor(
+            self._gate_pool, self.gate.admit, payload, self.wall_clock())
+        return self._apply_verdict(verdict)
 
     def _apply_verdict(self, verdict: GroundCommand | Rejection) -> CommandAck:
         now = self._timebase.plant(asyncio.get_running_loop().time())

@@ -12,7 +12,8 @@ notes, per batch, which channels moved and which sat at a rail, in one call of
 (one chain call gives exactly the rows of one call per batch) and keeps the
 newest filtered row per channel.
 ``measurements(now)`` assembles the ``Measurements`` for the control step:
-values, plant-time ages, for how long (sample time) each channel's raw counts
+values, plant-time ages, the newest fast sample's timestamp (``sample_time``, the
+firmware's clock), for how long (sample time) each channel's raw counts
 have been bit-identical, and the channels pinned at a rail or dropped out since
 the previous call (both judged per batch, as before the queue).
 
@@ -25,7 +26,6 @@ so the app can warn when it disagrees with the configuration.
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,11 +34,13 @@ import numpy as np
 
 from firmware_bridge.messages import ChannelInfo, FirmwareInfo, SampleBatch
 from telemetry.contract.payloads import BatchBlock, StatsBlock
-from telemetry.rover.filters import STATS, FilterChain, WindowStats
+from telemetry.rover.filters import FilterChain
 
 from ..core.errors import ConfigError
 from ..core.measurements import CHANNEL_FIELDS, Measurements
+from .downlink_buffer import DownlinkBuffer
 from .ingest import ingest
+from .sample_clock import SampleClock
 
 NAV_RATE_HZ = 20.0
 #: a stream filters its queued batches at the latest when this many are waiting (the
@@ -46,15 +48,10 @@ NAV_RATE_HZ = 20.0
 MAX_PENDING_BATCHES = 64
 
 
-#: at most this many seconds of filtered rows wait for the downlink (then oldest dropped)
-TELEMETRY_BUFFER_S = 10.0
-#: filtered rows go to the ground at about this rate: the chains low-pass well below
-#: its Nyquist frequency, so keeping every k-th row does not alias
-DOWNLINK_RATE_HZ = 100.0
-
-
 @dataclass(slots=True)
 class _Stream:
+    """One sample stream: its table, its queue, its filter chain and what was read."""
+
     stream_id: int
     names: tuple[str, ...]
     scale: np.ndarray
@@ -63,23 +60,11 @@ class _Stream:
     latest: np.ndarray  # filtered, per channel
     last_counts: np.ndarray  # int16, the newest raw row (meaningful once changed_t_us is set)
     saturated: np.ndarray  # uint8 per channel: pinned in some batch since the last read
-    arrival: float = -math.inf
+    downlink: DownlinkBuffer  # what waits for the next telemetry publication
+    clock: SampleClock = field(default_factory=SampleClock)
     changed_t_us: np.ndarray | None = None  # sample time of each channel's last change
     n_saturated: int = 0  # channels set in ``saturated``
     samples: int = 0
-    first_t_us: int | None = None
-    first_arrival: float = 0.0
-    last_t_us: int = 0
-    units: tuple[str, ...] = ()
-    fs: float = 1.0
-    stats: WindowStats | None = None
-    rows: deque[np.ndarray] | None = None  # filtered rows waiting for the downlink
-    rows_kept: int = 0  # rows in ``rows`` (kept so the bound check is O(1) per batch)
-    rows_t0_s: float | None = None
-    out_index: int = 0  # filtered rows produced since the stream (re)started
-    raw_index: int = 0  # raw samples since the stream (re)started
-    t_start_us: int | None = None
-    stats_out: list[StatsBlock] | None = None
     fields: tuple[tuple[int, str], ...] = ()  # (column, name) of the Measurements fields
     pending: list[np.ndarray] = field(default_factory=list)  # raw counts not yet filtered
     pending_ends: list[int] = field(default_factory=list)  # end time of each, us
@@ -108,14 +93,15 @@ class SensorFeed:
             except (TypeError, ValueError) as err:
                 key = "filters.fast" if sid == 0 else "filters.nav"
                 raise ConfigError(key, str(err)) from err
+            names = tuple(c.name for c in chans)
             self.streams[sid] = _Stream(
-                sid, tuple(c.name for c in chans),
-                np.array([c.scale for c in chans]), np.array([c.offset for c in chans]),
-                chain, np.full(len(chans), np.nan), np.zeros(len(chans), dtype=np.int16),
-                np.zeros(len(chans), dtype=np.uint8), units=tuple(c.unit for c in chans),
-                fs=rate, stats=WindowStats(max(1, round(rate)), len(chans)), rows=deque(),
-                stats_out=[], fields=tuple((i, c.name) for i, c in enumerate(chans)
-                                           if c.name in CHANNEL_FIELDS))
+                sid, names, np.array([c.scale for c in chans]),
+                np.array([c.offset for c in chans]), chain, np.full(len(chans), np.nan),
+                np.zeros(len(chans), dtype=np.int16), np.zeros(len(chans), dtype=np.uint8),
+                DownlinkBuffer(f"stream{sid}", names, tuple(c.unit for c in chans), rate,
+                               chain.fs_out),
+                fields=tuple((i, c.name) for i, c in enumerate(chans)
+                             if c.name in CHANNEL_FIELDS))
 
     def add_batch(self, batch: SampleBatch, arrival: float) -> None:
         """Queue a batch for filtering (see ``flush``); cheap, so the event callback that
@@ -128,16 +114,12 @@ class SensorFeed:
         n = counts.shape[0]
         self.samples_filtered += counts.size
         st.samples += n
-        if st.t_start_us is None:
-            st.t_start_us = batch.t0_us
+        st.downlink.start(batch.t0_us / 1e6)
         t_end = batch.t0_us + (n * batch.period_ns) // 1000
         st.pending.append(counts)
         st.pending_ends.append(t_end)
         st.pending_rows += n
-        st.arrival = arrival
-        if st.first_t_us is None:
-            st.first_t_us, st.first_arrival = t_end, arrival
-        st.last_t_us = t_end
+        st.clock.note(t_end, arrival)
         if len(st.pending) >= MAX_PENDING_BATCHES:
             self._filter_pending(st)
 
@@ -166,42 +148,9 @@ class SensorFeed:
         ends.clear()
         st.pending_rows = 0
         out = st.chain.process(phys)
-        self._keep_for_downlink(st, out, phys)
+        st.downlink.keep(out, phys)
         if out.shape[0]:
             st.latest = out[-1].copy()
-
-    def _keep_for_downlink(self, st: _Stream, out: np.ndarray, phys: np.ndarray) -> None:
-        assert st.rows is not None and st.stats is not None and st.stats_out is not None
-        assert st.t_start_us is not None
-        step = self._downlink_step(st)
-        period_out = step / st.chain.fs_out
-        t_start = st.t_start_us / 1e6
-        if out.shape[0]:
-            first = (-st.out_index) % step  # phase-consistent across chunks
-            kept_rows = out[first::step]
-            if kept_rows.shape[0]:
-                if st.rows_t0_s is None:
-                    st.rows_t0_s = t_start + (st.out_index + first) / st.chain.fs_out
-                st.rows.append(kept_rows.copy())
-                st.rows_kept += kept_rows.shape[0]
-            st.out_index += out.shape[0]
-            while st.rows_kept * period_out > TELEMETRY_BUFFER_S and len(st.rows) > 1:
-                dropped = st.rows.popleft()  # the downlink is not draining: oldest first
-                st.rows_kept -= dropped.shape[0]
-                st.rows_t0_s += dropped.shape[0] * period_out
-        windows = st.stats.process(phys)
-        for w in range(windows.shape[0]):
-            first = st.raw_index - (st.raw_index % st.stats.window) + w * st.stats.window
-            st.stats_out.append(StatsBlock(
-                f"stream{st.stream_id}", st.names, st.units, t_start + first / st.fs,
-                st.stats.window / st.fs, st.stats.window,
-                {name: windows[w, k].copy() for k, name in enumerate(STATS)}))
-        del st.stats_out[:-int(TELEMETRY_BUFFER_S) or None]
-        st.raw_index += phys.shape[0]
-
-    @staticmethod
-    def _downlink_step(st: _Stream) -> int:
-        return max(1, round(st.chain.fs_out / DOWNLINK_RATE_HZ))
 
     def take_telemetry(self) -> tuple[list[BatchBlock], list[StatsBlock]]:
         """Filtered rows and completed statistics windows (of the raw, scaled samples) since
@@ -211,46 +160,29 @@ class SensorFeed:
         blocks: list[BatchBlock] = []
         stats: list[StatsBlock] = []
         for st in self.streams.values():
-            if st.rows and st.rows_t0_s is not None:
-                period = self._downlink_step(st) / st.chain.fs_out
-                blocks.append(BatchBlock(
-                    f"stream{st.stream_id}", st.names, st.units, st.rows_t0_s, period,
-                    np.concatenate(st.rows)))
-                st.rows_t0_s += blocks[-1].samples.shape[0] * period
-                st.rows.clear()
-                st.rows_kept = 0
-            if st.stats_out:
-                stats.extend(st.stats_out)
-                st.stats_out.clear()
+            block, windows = st.downlink.take()
+            if block is not None:
+                blocks.append(block)
+            stats.extend(windows)
         return blocks, stats
 
     def reset_streams(self) -> None:
         """After a link loss: forget arrival times (so data reads stale until new batches)."""
         self.flush()
         for st in self.streams.values():
-            if st.rows is not None:
-                st.rows.clear()
-            st.rows_kept = 0
-            st.rows_t0_s = None
-            st.out_index = st.raw_index = 0
-            st.t_start_us = None
-            if st.stats is not None:
-                st.stats.reset()
-            st.arrival = -math.inf
+            st.downlink.reset()
+            st.clock.reset()
             st.changed_t_us = None
             st.saturated[:] = 0
             st.n_saturated = 0
-            st.first_t_us = None
 
     def measured_time_scale(self, stream_id: int = 0) -> float | None:
         st = self.streams.get(stream_id)
-        if st is None or st.first_t_us is None or st.arrival - st.first_arrival < 1.0:
-            return None
-        return (st.last_t_us - st.first_t_us) / 1e6 / (st.arrival - st.first_arrival)
+        return st.clock.time_scale() if st is not None else None
 
     def newest_arrival(self, stream_id: int = 0) -> float:
         st = self.streams.get(stream_id)
-        return st.arrival if st is not None else -math.inf
+        return st.clock.arrival if st is not None else -math.inf
 
     def measurements(self, now: float) -> Measurements:
         self.flush()
@@ -264,13 +196,17 @@ class SensorFeed:
             for i, name in st.fields:
                 values[name] = latest[i]
                 if changed is not None:
-                    unchanged[name] = (st.last_t_us - changed[i]) / 1e6
+                    unchanged[name] = (st.clock.last_t_us - changed[i]) / 1e6
             if st.n_saturated:
                 flags = st.saturated.tolist()
                 saturated.update(name for i, name in st.fields if flags[i])
                 st.saturated[:] = 0
                 st.n_saturated = 0
-            ages[sid] = (now - st.arrival) * self.time_scale
+            ages[sid] = (now - st.clock.arrival) * self.time_scale
+        fast = self.streams.get(0)
+        sample_time = fast.clock.last_t_us / 1e6 \
+            if fast is not None and fast.clock.first_t_us is not None else math.nan
         return Measurements(
             **values, age=ages.get(0, math.inf), nav_age=ages.get(1, math.inf),
-            unchanged_for=unchanged, saturated=frozenset(saturated), noisy=self.noisy)
+            sample_time=sample_time, unchanged_for=unchanged, saturated=frozenset(saturated),
+            noisy=self.noisy)

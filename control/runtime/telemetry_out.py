@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Protocol
 
 from ..core.step import ControlCore
 from .downlink_port import DownlinkPort
@@ -24,7 +25,14 @@ from .sensor_feed import SensorFeed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TelemetryOut"]
+__all__ = ["TelemetryOut", "TelemetrySink"]
+
+
+class TelemetrySink(Protocol):
+    """What the app's ``telemetry`` task hands the feed to every ``loop.stats_interval_s``
+    (``TelemetryOut`` with a downlink; a bench may pass its own)."""
+
+    def publish_all(self, feed: SensorFeed | None) -> None: ...
 
 
 class TelemetryOut:

@@ -48,7 +48,6 @@ from telemetry.contract.site_plan import DigSite, KeepOutZone, SitePlan, site_pl
 from .command_auth import (
     FAIL_SAFE_COMMANDS,
     AuthorizedCommand,
-    CommandRejected,
     Rejection,
     SignedCommandAuthenticator,
 )
@@ -84,7 +83,6 @@ __all__ = [
     "AuthorizedCommand",
     "BrokenEntry",
     "CommandBody",
-    "CommandRejected",
     "Decision",
     "DigSite",
     "DumpRecord",

@@ -26,10 +26,8 @@ the core applies (decoded once, here; timing checked once, here, against
 controller acks a ``Rejection`` as rejected with ``rejection.ack_reason``,
 raises a ``command_rejected`` event with ``rejection.event_fields()``, and does
 nothing else with it: nothing about a rejected command reaches the firmware.
-
-``authenticate(raw, now_wall)`` gives the verified body bytes or raises
-``CommandRejected`` (a ``control.core.policy.CommandRefused``), for tools that keep
-the exact signed bytes.
+``verify(topic, raw, now_wall)`` gives the ``AuthorizedCommand`` with the exact signed
+body bytes (``payload``), for tools that keep them.
 """
 
 from __future__ import annotations
@@ -42,7 +40,7 @@ from nacl.exceptions import BadSignatureError
 
 from control.core.command_timing import timing_verdict
 from control.core.commands import CommandName, GroundCommand
-from control.core.policy import CommandRefused, Rejection
+from control.core.policy import Rejection
 from telemetry.contract.command_wire import (
     CommandBody,
     RejectReason,
@@ -52,7 +50,7 @@ from telemetry.contract.command_wire import (
     peek_command_id,
     signing_bytes,
 )
-from telemetry.contract.json_fields import JsonObject, JsonValue
+from telemetry.contract.json_fields import JsonObject
 from telemetry.contract.keys import fingerprint
 
 from .replay import ReplayStore, ReplayVerdict
@@ -91,17 +89,6 @@ class AuthorizedCommand:
                              self.issued_at, dict(self.args), self.source)
 
 
-class CommandRejected(CommandRefused):
-    """``CommandRefused`` carrying the full ``Rejection`` (for ``control.core.policy`` callers)."""
-
-    def __init__(self, rejection: Rejection) -> None:
-        super().__init__(rejection.ack_reason, rejection.command_id)
-        self.rejection = rejection
-
-    def event_fields(self) -> dict[str, JsonValue]:
-        return self.rejection.event_fields()
-
-
 class SignedCommandAuthenticator:
     """Verifies signed ground commands for one rig's command topic."""
 
@@ -136,13 +123,6 @@ class SignedCommandAuthenticator:
         """``control.core.policy.CommandAuthenticator``: the command to apply, or why not."""
         result = self.verify(self.topic, raw, now_wall)
         return result if isinstance(result, Rejection) else result.to_command()
-
-    def authenticate(self, raw: bytes, now_wall: float) -> bytes:
-        """The verified body bytes, or raise ``CommandRejected``."""
-        result = self.verify(self.topic, raw, now_wall)
-        if isinstance(result, Rejection):
-            raise CommandRejected(result)
-        return result.payload
 
     # --- checks -----------------------------------------------------------------------
     def _verify(self, topic: str, payload: bytes, now: float) -> AuthorizedCommand | Rejection:
@@ -220,7 +200,6 @@ class SignedCommandAuthenticator:
 __all__ = [
     "FAIL_SAFE_COMMANDS",
     "AuthorizedCommand",
-    "CommandRejected",
     "Rejection",
     "SignedCommandAuthenticator",
 ]

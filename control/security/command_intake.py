@@ -20,8 +20,7 @@ Two gates exist:
 ``decode_command`` is the plain decoder, total over any input: oversized
 payloads, non-UTF-8, malformed or deeply nested JSON, duplicate keys, NaN and
 infinities, numbers too large for a float, wrong types and unknown command names
-all come back as a ``Rejection``. ``parse_command`` is the same decoder for
-callers that prefer an exception (``CommandFormatError``).
+all come back as a ``Rejection``.
 """
 
 from __future__ import annotations
@@ -39,14 +38,12 @@ from telemetry.contract.json_fields import JsonValue
 
 from ..core.command_timing import CommandTiming, timing_verdict
 from ..core.commands import CommandName, GroundCommand
-from ..core.errors import CommandFormatError
 from ..core.policy import Rejection
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
     "TrustedLink",
     "decode_command",
-    "parse_command",
     "timing_rejection",
 ]
 
@@ -129,15 +126,6 @@ def decode_command(payload: bytes | bytearray | str, *, source: str = "ground",
     except _Refused as refused:
         return Rejection(refused.reason, refused.detail, topic,
                          command_id=refused.command_id)
-
-
-def parse_command(payload: bytes | bytearray | str, *, source: str = "ground"
-                  ) -> GroundCommand:
-    """``decode_command``, raising ``CommandFormatError`` (carrying the ``Rejection``)."""
-    result = decode_command(payload, source=source)
-    if isinstance(result, Rejection):
-        raise CommandFormatError(result.detail, result)
-    return result
 
 
 def timing_rejection(cmd: GroundCommand, now_wall: float, timing: CommandTiming,

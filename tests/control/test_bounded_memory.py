@@ -79,7 +79,7 @@ def test_the_event_log_keeps_the_latest_and_counts_them_all() -> None:
 async def test_acks_are_bounded() -> None:
     ctl = RigController(load_config(), "unused", None, wall_clock=lambda: 0.0)
     for i in range(10 * HISTORY):
-        ctl.handle_ground_payload(f'{{"id": "c{i}", "command": "status"}}'.encode())
+        await ctl.handle_ground_payload(f'{{"id": "c{i}", "command": "status"}}'.encode())
     assert len(ctl.acks) == HISTORY and ctl.acks[-1].command_id == f"c{10 * HISTORY - 1}"
     assert ctl.core.stats.commands_rejected == 10 * HISTORY  # no expiry: all refused
 

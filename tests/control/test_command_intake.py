@@ -18,11 +18,10 @@ from hypothesis import strategies as st
 from control.core.command_timing import CommandTiming
 from control.core.commands import CommandName, GroundCommand
 from control.core.config import load_config
-from control.core.errors import CommandFormatError
 from control.core.supervisor import Mode
 from control.runtime.app import RigController
 from control.security import Rejection, RejectReason
-from control.security.command_intake import TrustedLink, decode_command, parse_command
+from control.security.command_intake import TrustedLink, decode_command
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 NOW = 1_750_000_000.0
@@ -114,15 +113,12 @@ def test_hostile_payloads_are_rejected_with_a_reason(payload: bytes, reason: Rej
     assert isinstance(result, Rejection), result
     assert result.reason is reason, result.ack_reason
     assert fragment in result.detail
-    with pytest.raises(CommandFormatError) as info:
-        parse_command(payload)
-    assert info.value.rejection == result
 
 
 async def test_hostile_payloads_through_the_controller_are_acked_never_raised() -> None:
     # no [security]: the plain path, where deep nesting once crashed the controller
     ctl = RigController(load_config(), "unused", None, wall_clock=lambda: NOW)
-    acks = [ctl.handle_ground_payload(payload) for payload, _, _ in HOSTILE]
+    acks = [await ctl.handle_ground_payload(payload) for payload, _, _ in HOSTILE]
     assert [a.accepted for a in acks] == [False] * len(HOSTILE)
     assert all(reason.value in a.reason for a, (_, reason, _) in zip(acks, HOSTILE, strict=True))
     assert [a.command_id for a in acks][3:6] == ["c-2", "c-3", "?"]
@@ -135,7 +131,10 @@ async def test_hostile_payloads_through_the_controller_are_acked_never_raised() 
 def test_the_controllers_ground_path_acks_anything(data: bytes) -> None:
     async def one() -> None:
         ctl = RigController(load_config(), "unused", None, wall_clock=lambda: NOW)
-        ack = ctl.handle_ground_payload(data)
+        try:
+            ack = await ctl.handle_ground_payload(data)
+        finally:
+            ctl.close_gate()
         assert ctl.acks == [ack] and (ack.accepted or ack.reason)
         st_ = ctl.core.stats
         assert st_.commands_rejected + st_.commands_accepted == 1

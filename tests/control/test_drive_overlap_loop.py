@@ -17,8 +17,8 @@ from control.core.supervisor import Mode
 from firmware_bridge.messages import CommandCode
 from rig_bench.lockstep import LockstepRunner
 from sim_hw.firmware import FirmwareConfig
-from sim_hw.lockstep import LockstepRig
 from sim_hw.plant_config import SOIL_PRESETS
+from sim_hw.rig import RigConfig
 
 #: two buckets from a site 2.5 m from the dump (the second one ends at the site target)
 TWO = MissionPlan("two", (MissionSite("A", 2.5, 0.0, 40.0, 3),), dump_x=0.0, dump_y=0.0)
@@ -38,8 +38,9 @@ class Watch:
 def fly(kind: str, soil: str = "compacted", seed: int = 2) -> tuple[LockstepRunner, Watch]:
     strategy = dict(BASELINE_STRATEGY) if kind == "pi_current" else {"kind": kind}
     cfg = load_config(None, strategy=strategy, loop={"rate_hz": 50.0})
-    rig = LockstepRig(seed=seed, soil=SOIL_PRESETS[soil], batch_samples=20)
-    runner = LockstepRunner(cfg, rig, TWO)
+    runner = LockstepRunner(cfg, RigConfig(seed=seed, soil=SOIL_PRESETS[soil], batch_ms=20.0),
+                            TWO)
+    rig = runner.rig
     w = Watch()
     last_arm = [rig.plant.state.arm_pos]
     last_heading = [rig.plant.state.heading]
@@ -70,6 +71,7 @@ def fly(kind: str, soil: str = "compacted", seed: int = 2) -> tuple[LockstepRunn
 
     runner.observers += [watch, time_approach]
     result = runner.run(max_s=400.0)
+    runner.close()
     assert result.complete
     w.approach_s = list(approach.values())
     return runner, w

@@ -17,8 +17,8 @@ from control.core.step import ControlEvent
 from control.core.strategy import BASELINE_STRATEGY, DigPhase
 from control.core.supervisor import Mode
 from rig_bench.lockstep import LockstepRunner
-from sim_hw.lockstep import LockstepRig
 from sim_hw.plant_config import SOIL_PRESETS
+from sim_hw.rig import Rig, RigConfig
 
 #: one bucket from a site near the dump
 SHORT = MissionPlan("short", (MissionSite("A", 1.0, 0.0, 25.0, 3),), dump_x=0.0, dump_y=0.0)
@@ -27,7 +27,7 @@ SHORT = MissionPlan("short", (MissionSite("A", 1.0, 0.0, 25.0, 3),), dump_x=0.0,
 @dataclass
 class Outcome:
     runner: LockstepRunner
-    rig: LockstepRig
+    rig: Rig
     complete: bool
     seconds: float
     cutting_current: list[float]
@@ -49,8 +49,9 @@ def fly(soil: str, seed: int, kind: str = "power_limited", rate_hz: float = 50.0
         mission: MissionPlan = SHORT) -> Outcome:
     strategy = dict(BASELINE_STRATEGY) if kind == "pi_current" else {"kind": kind}
     cfg = load_config(None, strategy=strategy, loop={"rate_hz": rate_hz})
-    rig = LockstepRig(seed=seed, soil=SOIL_PRESETS[soil], batch_samples=10)
-    runner = LockstepRunner(cfg, rig, mission)
+    runner = LockstepRunner(cfg, RigConfig(seed=seed, soil=SOIL_PRESETS[soil], batch_ms=10.0),
+                            mission)
+    rig = runner.rig
     current: list[float] = []
 
     def watch(r: LockstepRunner) -> None:
@@ -59,7 +60,8 @@ def fly(soil: str, seed: int, kind: str = "power_limited", rate_hz: float = 50.0
 
     runner.observers.append(watch)
     result = runner.run(max_s=400.0)
-    rig.advance(2.0)  # let the reversing drum stop: the truth books the whole dump
+    runner.advance(2.0)  # let the reversing drum stop: the truth books the whole dump
+    runner.close()
     return Outcome(runner, rig, result.complete, result.duration, current)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+
+import pytest
 
 from control.core.config import load_config
 from control.core.mission import MissionPlan, MissionSite
@@ -10,15 +13,26 @@ from control.core.step import LinkDown, LinkUp
 from control.core.supervisor import ModeChanged, Trigger
 from control.runtime.sensor_feed import SensorFeed
 from rig_bench.lockstep import LockstepRunner
-from sim_hw.lockstep import LockstepRig
+from sim_hw.rig import RigConfig
 
 MISSION = MissionPlan("hooks", (MissionSite("A", 1.5, 0.0, 25.0, 4),), dump_x=0.0, dump_y=0.0)
 
 
+_made: list[LockstepRunner] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_runners() -> Iterator[None]:
+    yield
+    while _made:
+        _made.pop().close()
+
+
 def runner() -> LockstepRunner:
     cfg = load_config(None, loop={"rate_hz": 50.0})
-    return LockstepRunner(cfg, LockstepRig(seed=1, batch_samples=20, plant_rate_hz=200),
-                          MISSION)
+    _made.append(LockstepRunner(cfg, RigConfig(seed=1, batch_ms=20.0, plant_rate_hz=200),
+                                MISSION))
+    return _made[-1]
 
 
 def test_telemetry_gets_the_feed_about_once_a_simulated_second_with_its_rows() -> None:

@@ -127,3 +127,57 @@ def test_uncalibrated_model_must_be_off_by_a_factor_to_distrust_the_cell() -> No
         est.update(t, DT, meas(drum_current=12.0, drum_speed=6.0,
                                bucket_load=0.5 * est.last.model_kg, cut_depth=0.04), True)
     assert est.load_cell_ok
+
+
+def test_lift_and_cutting_are_measured_on_the_sample_clock_when_the_loop_clock_runs_ahead(
+        ) -> None:
+    """The loop's plant clock is wall time x time_scale. A simulator that falls behind
+    that scale (under qemu emulation, `make arm64-check`, it fell far behind) moves the arm at
+    its rate per *sample* second; judged on the loop clock the arm looked too slow to
+    count as a full-rate lift, no lift was weighed and the energy model fell back to an
+    uncalibrated cutting integral (43 % off on average). The samples' own timestamps
+    are the plant's clock."""
+    slip = 0.6  # sample seconds per loop-clock plant second
+    ahead, true = MassEstimator(C), MassEstimator(C)
+    t_loop, t_sample = 0.0, 1000.0
+    for _ in range(round(20.0 / DT)):  # cutting: the same samples, two loop clocks
+        t_loop += DT / slip
+        t_sample += DT
+        m = meas(drum_current=12.0, drum_speed=6.0, bucket_load=5.0, cut_depth=0.04,
+                 arm_position=-0.04, sample_time=t_sample)
+        ahead.update(t_loop, DT / slip, m, True)
+        true.update(t_sample, DT, m, True)
+    assert ahead.last.model_kg == pytest.approx(true.last.model_kg, rel=1e-9)
+    assert ahead.energy_j == pytest.approx(true.energy_j, rel=1e-9)
+    height = 0.0
+    while height < 0.3:  # the stow, on the loop clock that runs ahead
+        t_loop += DT / slip
+        t_sample += DT
+        height += C.arm_rate_m_s * DT
+        ahead.update(t_loop, DT / slip, meas(arm_position=height, cut_depth=-height,
+                                             drum_speed=0.0, arm_current=arm_current(20.0),
+                                             bucket_load=20.0, sample_time=t_sample), False)
+    assert ahead.lift_kg == pytest.approx(20.0, abs=1e-6)
+
+
+def test_ticks_without_a_new_sample_add_nothing_and_a_new_session_restarts_the_clock(
+        ) -> None:
+    """Several loop ticks may see the same newest sample (the loop runs faster than the
+    batches arrive): it is weighed once. A firmware restart sets the sample clock back."""
+    once, repeated = MassEstimator(C), MassEstimator(C)
+    t, ts, height = 0.0, 50.0, 0.0
+    while height < 0.3:
+        ts += 4 * DT
+        height += C.arm_rate_m_s * 4 * DT
+        m = meas(arm_position=height, cut_depth=-height, drum_speed=0.0,
+                 arm_current=arm_current(12.0), bucket_load=12.0, sample_time=ts)
+        once.update(t + 4 * DT, 4 * DT, m, False)
+        for _ in range(4):  # four ticks, one batch
+            t += DT
+            repeated.update(t, DT, m, False)
+    assert once.lift_kg == pytest.approx(12.0, abs=1e-6)
+    assert repeated.lift_kg == pytest.approx(12.0, abs=1e-6)
+    assert repeated.energy_j == pytest.approx(once.energy_j, rel=1e-9)  # 48 V x 2 A, once
+    energy = repeated.energy_j
+    repeated.update(t + DT, DT, meas(sample_time=0.001), False)  # the firmware restarted
+    assert repeated.energy_j == energy

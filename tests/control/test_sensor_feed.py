@@ -133,3 +133,15 @@ def test_a_batch_that_does_not_fit_the_stream_is_ignored_not_fatal() -> None:
     m = feed.measurements(1.0)  # the kernel never sees the misfits
     assert feed.samples_filtered == 2
     assert np.isfinite(m.drum_current) and np.isfinite(m.drum_speed)
+
+
+def test_measurements_carry_the_newest_fast_samples_timestamp() -> None:
+    """``sample_time`` is the firmware's clock (the end of the newest batch), whatever
+    the loop's clock says; NaN before the first batch and after a link reset."""
+    feed = SensorFeed(INFO, {0: CHAIN})
+    assert np.isnan(feed.measurements(0.0).sample_time)
+    rows = np.zeros((5, 2), dtype=np.int16)
+    feed.add_batch(SampleBatch(0, 0, 7_000_000, 1_000_000, rows), arrival=100.0)
+    assert feed.measurements(500.0).sample_time == 7.005  # 5 samples at 1 kHz
+    feed.reset_streams()
+    assert np.isnan(feed.measurements(501.0).sample_time)

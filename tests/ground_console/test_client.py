@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from control.core.policy import CommandRefused
+from control.core.policy import Rejection
 from control.security import MemoryReplayStore, SignedCommandAuthenticator
 from control.security.security_config import security_config_from_dict
 from telemetry.contract.keys import generate, write_key_files
@@ -57,14 +57,15 @@ async def rover(url: str, tmp_path: Path,
 
         async def serve_commands() -> None:
             async for raw in dl.commands():
-                try:
-                    body = json.loads(auth.authenticate(raw.payload, time.time()))
-                    dl.publish_ack(body["id"], True)
-                    dl.publish_state(RigState.from_json({
-                        "mode": "armed" if body["command"] == "arm" else "idle",
-                        "interlocks": []}))
-                except CommandRefused as err:
-                    dl.publish_ack(err.command_id or "?", False, err.reason)
+                verified = auth.verify(auth.topic, raw.payload, time.time())
+                if isinstance(verified, Rejection):
+                    dl.publish_ack(verified.command_id or "?", False, verified.ack_reason)
+                    continue
+                body = json.loads(verified.payload)
+                dl.publish_ack(body["id"], True)
+                dl.publish_state(RigState.from_json({
+                    "mode": "armed" if body["command"] == "arm" else "idle",
+                    "interlocks": []}))
 
         task = asyncio.create_task(serve_commands(), name="stand-in-commands")
         try:

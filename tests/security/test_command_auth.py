@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from control.core.policy import CommandRefused
+from control.core.commands import GroundCommand
 from control.security import (
     AuthorizedCommand,
     MemoryReplayStore,
@@ -17,7 +17,7 @@ from control.security import (
     SignedCommandAuthenticator,
     SqliteReplayStore,
 )
-from control.security.command_intake import parse_command
+from control.security.command_intake import decode_command
 from control.security.replay import ReplayWindow
 from telemetry.contract.command_wire import MAX_BODY_BYTES, MAX_ENVELOPE_BYTES, signing_bytes
 
@@ -50,20 +50,24 @@ def test_accepts_a_signed_command_and_hands_the_controller_its_body() -> None:
         "name": "current_target_a", "value": 16.0})), NOW + 1)
     assert isinstance(result, AuthorizedCommand)
     assert (result.key_id, result.counter, result.command) == ("ops-1", 1, "set_param")
-    cmd = parse_command(result.payload, source=result.source)  # the controller's parser
+    cmd = decode_command(result.payload, source=result.source)  # the controller's parser
+    assert isinstance(cmd, GroundCommand)
     assert cmd.command_id == "c-1" and cmd.args["value"] == 16.0
     assert cmd.expires_at == NOW + 30 and cmd.source == "key:ops-1"
 
 
-def test_policy_adapter_returns_body_or_raises_command_refused() -> None:
+def test_verify_gives_the_exact_signed_body_or_a_rejection() -> None:
     auth = make_auth()
     raw = signed(body(1))
-    assert auth.authenticate(raw, NOW) == base64.b64decode(json.loads(raw)["payload"])
-    assert json.loads(auth.authenticate(signed(body(2)), NOW))["counter"] == 2
-    with pytest.raises(CommandRefused) as info:
-        auth.authenticate(raw, NOW)  # replay of counter 1
-    assert info.value.reason.startswith("replayed:")
-    assert info.value.command_id == "c-1"
+    first = auth.verify(TOPIC, raw, NOW)
+    assert isinstance(first, AuthorizedCommand)
+    assert first.payload == base64.b64decode(json.loads(raw)["payload"])
+    second = auth.verify(TOPIC, signed(body(2)), NOW)
+    assert isinstance(second, AuthorizedCommand) and json.loads(second.payload)["counter"] == 2
+    replayed = auth.verify(TOPIC, raw, NOW)  # replay of counter 1
+    assert isinstance(replayed, Rejection)
+    assert replayed.ack_reason.startswith("replayed:")
+    assert replayed.command_id == "c-1"
 
 
 # --- malformed input --------------------------------------------------------------------

@@ -159,13 +159,13 @@ async def test_signed_commands_through_the_controllers_seam() -> None:
         return handle(cmd, *args, **kwargs)
 
     ctl.core.apply_command = spy
-    ack = ctl.handle_ground_payload(signed(body(1, "status")))
+    ack = await ctl.handle_ground_payload(signed(body(1, "status")))
     assert ack.accepted and ack.command_id == "c-1"
-    ack = ctl.handle_ground_payload(signed(body(1, "status")))
+    ack = await ctl.handle_ground_payload(signed(body(1, "status")))
     assert not ack.accepted and ack.reason.startswith("replayed:")
-    ack = ctl.handle_ground_payload(signed(body(2, "estop"), key=ROGUE))
+    ack = await ctl.handle_ground_payload(signed(body(2, "estop"), key=ROGUE))
     assert not ack.accepted and ack.reason.startswith("bad_signature:")
-    ack = ctl.handle_ground_payload(b'{"id": "c-9", "command": "estop", "expires_at": 1e12}')
+    ack = await ctl.handle_ground_payload(b'{"id": "c-9", "command": "estop", "expires_at": 1e12}')
     assert not ack.accepted and ack.command_id == "c-9" and ack.reason.startswith("unsigned:")
     assert reached_core == ["c-1"]  # only the accepted command reached the core
     assert ctl.core.mode is Mode.DISCONNECTED

@@ -54,8 +54,8 @@ async def test_each_security_rejection_is_acked_and_published_as_an_event(
         ctl = RigController(load_config(None), "unused", downlink=dl,
                             authenticator=make_auth(), wall_clock=lambda: NOW)
         for payload, _, _ in cases.values():
-            assert not ctl.handle_ground_payload(payload).accepted
-        assert not ctl.handle_ground_payload(unsigned).accepted
+            assert not (await ctl.handle_ground_payload(payload)).accepted
+        assert not (await ctl.handle_ground_payload(unsigned)).accepted
 
         def events() -> dict[str, EventMessage]:
             return {m.fields.get("command_id", ""): m for _, m in got.received
