@@ -157,17 +157,21 @@ def test_a_mission_on_realistic_sensors_completes_without_a_stuck_trip() -> None
     from control.core.config import load_config
     from control.core.mission import MissionPlan, MissionSite
     from rig_bench.lockstep import LockstepRunner
-    from sim_hw.lockstep import LockstepRig
+    from sim_hw.rig import RigConfig
 
     mission = MissionPlan("short", (MissionSite("A", 1.0, 0.0, 25.0, 3),))
-    rig = LockstepRig(seed=4, batch_samples=10, sensors="realistic")
-    runner = LockstepRunner(load_config(None, loop={"rate_hz": 50.0}), rig, mission)
-    result = runner.run(max_s=600.0)
-    stuck = [ev.text for ev in result.events if getattr(ev, "data", {}).get("name", "")
-             .startswith("stuck")]
-    assert not stuck, stuck
-    assert result.complete and rig.plant.state.dumped >= 24.5
-    assert runner.core.mass.load_cell_ok, runner.core.mass.fault_reason
+    runner = LockstepRunner(load_config(None, loop={"rate_hz": 50.0}),
+                            RigConfig(seed=4, batch_ms=10.0, sensors="realistic"), mission)
+    try:
+        assert all(c.noise_floor_counts == 0 for c in runner.rig._info().channels)
+        result = runner.run(max_s=600.0)
+        stuck = [ev.text for ev in result.events if getattr(ev, "data", {}).get("name", "")
+                 .startswith("stuck")]
+        assert not stuck, stuck
+        assert result.complete and runner.rig.plant.state.dumped >= 24.5
+        assert runner.core.mass.load_cell_ok, runner.core.mass.fault_reason
+    finally:
+        runner.close()
 
 
 def test_a_stuck_trip_clears_when_the_firmware_no_longer_declares_the_noise() -> None:
