@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from local_broker import Broker
+from soak_process import replay, soak_process
 from soak_rig import FAULTS, FaultClock, ThreadedDownlink
 
 from control.core.auto_operator import AutoOperator
@@ -339,8 +340,28 @@ def report(rows: list[Row], tally: Tally, args: argparse.Namespace) -> int:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hours", type=float, default=24.0, help="simulated hours")
-    ap.add_argument("--mode", choices=("lockstep", "pty"), default="lockstep")
-    ap.add_argument("--time-scale", type=float, default=20.0, help="pty mode only")
+    ap.add_argument("--mode", choices=("lockstep", "pty", "process"), default="lockstep")
+    ap.add_argument("--time-scale", type=float, default=20.0, help="pty and process modes")
+    ap.add_argument("--minutes", type=float, default=60.0, help="process mode: wall minutes")
+    ap.add_argument("--warmup-min", type=float, default=15.0,
+                    help="process mode: wall minutes left out of the slope (the default "
+                         "takes in the first broker outage: malloc's high-water mark)")
+    ap.add_argument("--replay", metavar="FILE",
+                    help="process mode: judge the sample lines of a saved run's output "
+                         "again (with this --warmup-min) instead of running")
+    ap.add_argument("--sample-s", type=float, default=60.0,
+                    help="process mode: wall seconds between samples")
+    ap.add_argument("--outage-every-min", type=float, default=12.0,
+                    help="process mode: the broker goes away every this many wall minutes")
+    ap.add_argument("--outage-s", type=float, default=90.0,
+                    help="process mode: for this many wall seconds")
+    ap.add_argument("--workdir", help="process mode: keep the logs, outbox and probe here "
+                                      "(default: a temporary directory, removed)")
+    ap.add_argument("--types", action="store_true",
+                    help="process mode: print the object types whose count grew most")
+    ap.add_argument("--tracemalloc", type=int, default=0, metavar="FRAMES",
+                    help="process mode: trace the controller's allocations and print what "
+                         "grew (distorts the RSS slope)")
     ap.add_argument("--control-hz", type=float, default=25.0,
                     help="control steps per simulated second")
     ap.add_argument("--sample-rate", type=int, default=200,
@@ -357,7 +378,16 @@ def main() -> int:
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     started = time.monotonic()
-    code = asyncio.run(soak(args))
+    if args.mode == "process" and args.replay:
+        code = replay(Path(args.replay), args)
+    elif args.mode == "process" and args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
+        code = soak_process(args, Path(args.workdir).resolve())
+    elif args.mode == "process":
+        with tempfile.TemporaryDirectory(prefix="bench-soak-") as tmp:
+            code = soak_process(args, Path(tmp))
+    else:
+        code = asyncio.run(soak(args))
     print(f"wall time {time.monotonic() - started:.0f} s")
     return code
 

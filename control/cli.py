@@ -39,6 +39,8 @@ from .demo.productivity import assess, read_truth_log, summary_rows
 from .demo.sim_process import SimulatorError, SimulatorProcess
 from .runtime.app import RigController, RunSummary
 from .runtime.downlink_port import DownlinkPort
+from .runtime.heap_trim import trim_heap_every
+from .runtime.memory_probe import probe_config, run_probe
 from .runtime.mission_store import MissionStore, MissionStoreError
 from .runtime.sd_notify import SdNotifier
 from .runtime.security_setup import build_security
@@ -69,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--fault", action="append", default=[],
                       help="simulator fault spec (repeatable), e.g. rock@40:torque=300")
     demo.add_argument("--no-ui", action="store_true", help="no live display (logs only)")
+    demo.add_argument("--sensors", choices=("noisy", "realistic"), default="noisy",
+                      help="simulator sensor profile (rig-sim --sensors): realistic is "
+                           "quantisation only, counts that sit still while nothing moves")
     demo.add_argument("--soil", default=DEMO_SOIL,
                       help=f"simulator soil: loose, compacted, rocky or KEY=VALUE,... "
                            f"(rig-sim --soil; default {DEMO_SOIL})")
@@ -149,9 +154,20 @@ async def _run(args: argparse.Namespace) -> int:
                             site_rules=security.site_rules, ledger=security.ledger,
                             mission_store=store,
                             operator=AutoOperator() if args.autonomous else None,
-                            notifier=SdNotifier(), record_every=10)
+                            notifier=SdNotifier(), record_every=10,
+                            # nothing plots a service's run: recent history only
+                            record_rows=2_000, record_events=200)
         _install_signals(ctl)
-        summary = await ctl.run()
+        probe = probe_config()  # opt-in, for soaks (control/runtime/memory_probe.py)
+        helpers = [asyncio.create_task(trim_heap_every(cfg.loop.heap_trim_s), name="heap-trim")]
+        if probe is not None:
+            helpers.append(asyncio.create_task(run_probe(probe), name="memory-probe"))
+        try:
+            summary = await ctl.run()
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
     print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
                                                summary.plant_s, ctl.core.mass.dumps)))
     return 0
@@ -192,6 +208,7 @@ async def _demo(args: argparse.Namespace) -> int:
         truth_log = Path(tmp) / "truth.jsonl"
         sim_args = ["--pty", "--link", str(Path(tmp) / "rig.pty"), "--seed", str(args.seed),
                     "--time-scale", str(args.time_scale), "--soil", args.soil,
+                    "--sensors", args.sensors,
                     "--truth-log", str(truth_log)]
         for spec in args.fault:
             sim_args += ["--fault", spec]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -58,6 +58,8 @@ U32 = 0xFFFFFFFF
 _HELLO = struct.Struct("<BBHIHHI")
 _INFO = struct.Struct("<BBBBIIIIHBBQI")
 _CHANNEL = struct.Struct("<BBff")
+_NOISE_FLOOR = struct.Struct("<H")  # 1.2: a channel's record in the extra block (4.2.1)
+CHANNEL_EXTRA_SIZE = _NOISE_FLOOR.size  # extra_size the 1.2 block is sent with
 _HEARTBEAT = struct.Struct("<QII")
 _NACK = struct.Struct("<IBBH")
 _BATCH = struct.Struct("<BBHIQI")
@@ -144,16 +146,21 @@ def _end(buf: bytes, off: int, t: MsgType) -> None:
 
 def _enc_hello(m: Hello) -> bytes:
     return _HELLO.pack(
-        m.proto_min, m.proto_max, 0, m.session_id, m.heartbeat_ms, m.watchdog_ms, m.table_crc
+        m.proto_min, m.proto_max, m.hello_flags, m.session_id, m.heartbeat_ms, m.watchdog_ms,
+        m.table_crc
     )
 
 
 INFO_TABLE_OMITTED = 0x01
 INFO_WATCHDOG_TRIPPED = 0x02  # protocol 1.1: section 4.2
+INFO_CHANNEL_EXTRA = 0x04  # protocol 1.2: the per-channel extra block follows (4.2.1)
 
 
-def encode_channel_table(channels: tuple[ChannelInfo, ...]) -> bytes:
-    """The channel descriptors as sent in FIRMWARE_INFO (section 4.2)."""
+def encode_channel_table(channels: tuple[ChannelInfo, ...], extra: bool = False) -> bytes:
+    """The channel descriptors as sent in FIRMWARE_INFO (section 4.2); with *extra*
+    (1.2, for a host whose HELLO set WANTS_CHANNEL_EXTRA) followed by the per-channel
+    block of 4.2.1: ``u8 extra_size`` (2), then each channel's ``u16 noise_floor_counts``
+    in the order of the entries."""
     if len(channels) > 255:
         raise EncodeError(f"at most 255 channels, got {len(channels)}")
     parts = []
@@ -161,15 +168,25 @@ def encode_channel_table(channels: tuple[ChannelInfo, ...]) -> bytes:
         parts.append(_CHANNEL.pack(ch.channel_id, ch.stream_id, ch.scale, ch.offset))
         parts.append(_pack_str(ch.name, "channel name"))
         parts.append(_pack_str(ch.unit, "channel unit"))
+    if extra:
+        parts.append(bytes([CHANNEL_EXTRA_SIZE]))
+        for ch in channels:
+            if not 0 <= ch.noise_floor_counts <= 0xFFFF:
+                raise EncodeError(f"channel {ch.name!r} noise_floor_counts: expected 0..65535, "
+                                  f"got {ch.noise_floor_counts}")
+            parts.append(_NOISE_FLOOR.pack(ch.noise_floor_counts))
     return b"".join(parts)
 
 
-def channel_table_crc(channels: tuple[ChannelInfo, ...]) -> int:
-    return framing.crc32c(encode_channel_table(channels))
+def channel_table_crc(channels: tuple[ChannelInfo, ...], extra: bool = False) -> int:
+    """CRC-32C of the table exactly as it goes on the wire: with the extra block when it
+    is sent (4.2.1)."""
+    return framing.crc32c(encode_channel_table(channels, extra))
 
 
 def _enc_info(m: FirmwareInfo) -> bytes:
-    table = b"" if m.table_omitted else encode_channel_table(m.channels)
+    extra = m.channel_extra and not m.table_omitted  # an omitted table has no block
+    table = b"" if m.table_omitted else encode_channel_table(m.channels, extra)
     header = _INFO.pack(
         m.protocol_version,
         *m.version,
@@ -180,7 +197,8 @@ def _enc_info(m: FirmwareInfo) -> bytes:
         m.batch_samples,
         0 if m.table_omitted else len(m.channels),
         (INFO_TABLE_OMITTED if m.table_omitted else 0)
-        | (INFO_WATCHDOG_TRIPPED if m.watchdog_tripped else 0),
+        | (INFO_WATCHDOG_TRIPPED if m.watchdog_tripped else 0)
+        | (INFO_CHANNEL_EXTRA if extra else 0),
         m.time_us,
         m.table_crc,
     )
@@ -264,9 +282,9 @@ def frame_payload(t: MsgType, payload: bytes, *, seq: int, ack: int = 0, flags: 
 
 
 def _dec_hello(b: bytes) -> Hello:
-    pmin, pmax, _r, sid, hb, wd, crc = _fixed(b, _HELLO, MsgType.HELLO)
+    pmin, pmax, flags, sid, hb, wd, crc = _fixed(b, _HELLO, MsgType.HELLO)
     return Hello(session_id=sid, proto_min=pmin, proto_max=pmax, heartbeat_ms=hb, watchdog_ms=wd,
-                 table_crc=crc)
+                 table_crc=crc, hello_flags=flags)
 
 
 def _dec_info(b: bytes) -> FirmwareInfo:
@@ -278,15 +296,13 @@ def _dec_info(b: bytes) -> FirmwareInfo:
     fw_id, off = _unpack_str(b, off, t, "firmware_id")
     channels = []
     for i in range(nch):
-        if off + _CHANNEL.size > len(b):
-            raise DecodeError(f"channel {i}: truncated", msg_type=t, offset=off,
-                              nack=Reason.BAD_LENGTH)
-        cid, stream, scale, offset = _CHANNEL.unpack_from(b, off)
-        off += _CHANNEL.size
-        name, off = _unpack_str(b, off, t, f"channel {i} name")
-        unit, off = _unpack_str(b, off, t, f"channel {i} unit")
-        channels.append(ChannelInfo(cid, name, unit, scale, offset, stream))
-    _end(b, off, t)
+        channel, off = _dec_channel(b, off, i)
+        channels.append(channel)
+    extra = bool(info_flags & INFO_CHANNEL_EXTRA) and nch > 0
+    if extra:  # 4.2.1; bytes after the block are ignored (later revisions)
+        channels = _dec_channel_extra(b, off, channels)
+    else:
+        _end(b, off, t)
     return FirmwareInfo(
         protocol_version=pv,
         firmware_id=fw_id,
@@ -301,7 +317,41 @@ def _dec_info(b: bytes) -> FirmwareInfo:
         table_crc=crc,
         table_omitted=bool(info_flags & INFO_TABLE_OMITTED),
         watchdog_tripped=bool(info_flags & INFO_WATCHDOG_TRIPPED),
+        channel_extra=extra,
     )
+
+
+def _dec_channel(b: bytes, off: int, i: int) -> tuple[ChannelInfo, int]:
+    """Channel entry *i* at *off* (section 4.2)."""
+    t = MsgType.FIRMWARE_INFO
+    if off + _CHANNEL.size > len(b):
+        raise DecodeError(f"channel {i}: truncated", msg_type=t, offset=off,
+                          nack=Reason.BAD_LENGTH)
+    cid, stream, scale, offset = _CHANNEL.unpack_from(b, off)
+    off += _CHANNEL.size
+    name, off = _unpack_str(b, off, t, f"channel {i} name")
+    unit, off = _unpack_str(b, off, t, f"channel {i} unit")
+    return ChannelInfo(cid, name, unit, scale, offset, stream), off
+
+
+def _dec_channel_extra(b: bytes, off: int, channels: list[ChannelInfo]) -> list[ChannelInfo]:
+    """The per-channel block after the table (4.2.1): ``u8 extra_size``, then one record
+    of that size per channel; the host takes the fields it knows from each record's
+    start (``noise_floor_counts``: 0 when the record is shorter) and skips the rest."""
+    t = MsgType.FIRMWARE_INFO
+    if off >= len(b):
+        raise DecodeError("channel extra block: extra_size missing", msg_type=t, offset=off,
+                          nack=Reason.BAD_LENGTH)
+    size = b[off]
+    off += 1
+    if off + size * len(channels) > len(b):
+        raise DecodeError(f"channel extra block: {len(channels)} records of {size} bytes need "
+                          f"{size * len(channels)}, got {len(b) - off}", msg_type=t,
+                          offset=off, nack=Reason.BAD_LENGTH)
+    if size < _NOISE_FLOOR.size:
+        return channels
+    return [replace(ch, noise_floor_counts=_NOISE_FLOOR.unpack_from(b, off + i * size)[0])
+            for i, ch in enumerate(channels)]
 
 
 def _dec_batch(b: bytes) -> SampleBatch:

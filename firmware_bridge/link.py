@@ -65,6 +65,7 @@ from .messages import (
     Flags,
     Heartbeat,
     Hello,
+    HelloFlag,
     Message,
     MsgType,
     Nack,
@@ -355,6 +356,7 @@ class Link:
             heartbeat_ms=min(0xFFFF, round(self.config.heartbeat_interval * 1000)),
             watchdog_ms=min(0xFFFF, round(self.config.loss_timeout * 1000)),
             table_crc=self._known_table[0] if self._known_table else 0,
+            hello_flags=HelloFlag.WANTS_CHANNEL_EXTRA,  # 1.2: we read the noise floors
         )
         self._write(encode_frame(hello, seq=0))
         self._next_hello = now + self.config.handshake_interval
@@ -518,9 +520,13 @@ class Link:
 
     def _send_info(self, now: float) -> None:
         assert self.firmware_info is not None
-        self._table_crc = channel_table_crc(self.firmware_info.channels)
+        # 1.2: the extra block only to a host that asked (a 1.0/1.1 decoder rejects bytes
+        # after the table, 4.2.1); the CRC is of the table as sent
+        extra = self.peer_hello is not None and bool(
+            self.peer_hello.hello_flags & HelloFlag.WANTS_CHANNEL_EXTRA)
+        self._table_crc = channel_table_crc(self.firmware_info.channels, extra)
         cached = self.peer_hello is not None and self.peer_hello.table_crc == self._table_crc
-        info = replace(self.firmware_info, session_id=self.session_id,
+        info = replace(self.firmware_info, session_id=self.session_id, channel_extra=extra,
                        time_us=self.local_time_us(now), table_crc=self._table_crc,
                        table_omitted=cached and bool(self.firmware_info.channels),
                        watchdog_tripped=bool(self.status & Status.WATCHDOG_TRIPPED))

@@ -134,6 +134,13 @@ class Capability(IntFlag):
     DRIVE_ARM_FOLLOW = 0x01  # DRIVE_TO arg3 = 1 and DUMP on arrival (section 4.8)
 
 
+class HelloFlag(IntFlag):
+    """What a host asks for beyond revision 1.1: HELLO's ``hello_flags`` (the u16 at
+    offset 2, reserved and 0 in 1.1; other bits 0 and ignored, section 4.1)."""
+
+    WANTS_CHANNEL_EXTRA = 0x01  # 1.2: the per-channel extra block after the table (4.2.1)
+
+
 class Status(IntFlag):
     """Firmware status bits in HEARTBEAT (section 4.3)."""
 
@@ -184,6 +191,10 @@ class ChannelInfo:
     scale: float  # physical = offset + scale * count
     offset: float = 0.0
     stream_id: int = 0  # the sample stream whose batches carry this channel
+    #: 1.2: one standard deviation of the sensor's noise at rest, in counts; 0 unknown
+    #: (it may read bit-identical counts while nothing moves), 0xFFFF always noisy; sent
+    #: in the extra block to a host that set HelloFlag.WANTS_CHANNEL_EXTRA (4.2.1)
+    noise_floor_counts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +205,7 @@ class Hello:
     heartbeat_ms: int = 25
     watchdog_ms: int = 250
     table_crc: int = 0  # CRC of the channel table the host has cached (0: none)
+    hello_flags: int = 0  # HelloFlag bits (1.2, 4.1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +223,9 @@ class FirmwareInfo:
     table_crc: int = 0  # CRC-32C of the encoded channel table (section 4.2)
     table_omitted: bool = False  # the host's cached table matched: channels not sent
     watchdog_tripped: bool = False  # a watchdog or link-loss stop awaits a new ENABLE
+    #: 1.2: the per-channel extra block follows the table on the wire (info_flags bit 2
+    #: CHANNEL_EXTRA, 4.2.1; only for a host whose HELLO asked for it)
+    channel_extra: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,19 @@ stream (20 Hz). Physical value = offset + scale * count; scales are chosen so
 that each channel's range fits int16 with margin. The count ``-32768``
 (``firmware_bridge.messages.NO_READING``) is never produced by quantisation: it
 is the "no reading" marker a dropped-out sensor reports.
+
+Each channel also says the least noise its sensor always shows, in counts
+(``noise_floor_counts``, protocol 1.2): the default "noisy" sensors add
+Gaussian noise of a known sigma, so they announce ``sigma / scale``; the
+"realistic" profile (quantisation only, ``sim_hw.sensors``) announces 0
+(unknown: the counts may sit still while nothing moves).
 """
 
 from __future__ import annotations
 
 from firmware_bridge.messages import ChannelInfo
+
+from .errors import SimUsageError
 
 FAST_STREAM = 0
 SLOW_STREAM = 1
@@ -35,10 +43,28 @@ _TABLE: tuple[tuple[str, str, float, float, int], ...] = (
     ("battery_soc", "%", 0.005, 0.0, SLOW_STREAM),  # +-164 %
 )
 
-CHANNELS: tuple[ChannelInfo, ...] = tuple(
-    ChannelInfo(i, name, unit, scale, offset, stream)
-    for i, (name, unit, scale, offset, stream) in enumerate(_TABLE)
-)
+#: one-sigma noise of the "noisy" profile, physical units, in channel order (the
+#: fast stream's are sim_hw.sensors' noise; x, y, heading, battery_soc its slow noise)
+NOISE_SIGMA: tuple[float, ...] = (0.05, 0.01, 5e-4, 0.02, 0.1, 0.05, 0.05, 0.1, 0.02, 0.05,
+                                  0.05, 2e-4, 0.01, 0.01, 0.001, 0.01)
+
+#: the sensor profiles: "noisy" (Gaussian noise, spikes and ripple on every channel; the
+#: default) and "realistic" (quantisation only: bit-identical counts while nothing moves)
+SENSOR_PROFILES = ("noisy", "realistic")
+
+
+def channel_table(profile: str = "noisy") -> tuple[ChannelInfo, ...]:
+    """The handshake's channel table of a sensor profile (its noise floors)."""
+    if profile not in SENSOR_PROFILES:
+        raise SimUsageError(f"sensor profile: expected one of {SENSOR_PROFILES}, got {profile!r}")
+    noisy = profile == "noisy"
+    return tuple(
+        ChannelInfo(i, name, unit, scale, offset, stream,
+                    int(NOISE_SIGMA[i] / scale + 1e-9) if noisy else 0)
+        for i, (name, unit, scale, offset, stream) in enumerate(_TABLE))
+
+
+CHANNELS: tuple[ChannelInfo, ...] = channel_table("noisy")
 CHANNEL_IDS: dict[str, int] = {ch.name: ch.channel_id for ch in CHANNELS}
 FAST_CHANNELS: tuple[ChannelInfo, ...] = tuple(c for c in CHANNELS if c.stream_id == FAST_STREAM)
 SLOW_CHANNELS: tuple[ChannelInfo, ...] = tuple(c for c in CHANNELS if c.stream_id == SLOW_STREAM)

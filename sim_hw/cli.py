@@ -16,6 +16,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+from .channels import SENSOR_PROFILES
 from .errors import SimError
 from .plant_config import SoilConfig
 from .ports import PortSpec, PtySpec, SerialSpec, TcpSpec
@@ -104,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(PARAM_SET can still change it)")
     sim.add_argument("--soil", default="", metavar="KEY=VALUE,...",
                      help="soil properties (see below)")
+    sim.add_argument("--sensors", choices=SENSOR_PROFILES, default="noisy",
+                     help="sensor profile: noisy (Gaussian noise, spikes, ripple; announces "
+                          "each channel's noise floor) or realistic (quantisation only: counts "
+                          "sit still while nothing moves; noise floors 0) (default %(default)s)")
     sim.add_argument("--duration", type=float, default=None, metavar="S",
                      help="exit by itself after this many wall seconds")
     flt = p.add_argument_group("faults")
@@ -137,7 +142,7 @@ def config_from_args(args: argparse.Namespace) -> RigConfig:
         port=spec, seed=args.seed, sample_rate_hz=args.rate, batch_ms=args.batch_ms,
         time_scale=args.time_scale, watchdog_ms=args.watchdog_ms,
         plant_rate_hz=args.plant_rate, faults=faults, fault_log=args.fault_log,
-        truth_log=args.truth_log, soil=SoilConfig.parse(args.soil))
+        truth_log=args.truth_log, soil=SoilConfig.parse(args.soil), sensors=args.sensors)
 
 
 async def _run(config: RigConfig, duration: float | None) -> int:

@@ -32,7 +32,7 @@ from firmware_bridge.messages import (
     SampleBatch,
 )
 
-from .channels import CHANNELS, FAST_STREAM, SLOW_RATE_HZ, SLOW_STREAM
+from .channels import FAST_STREAM, SLOW_RATE_HZ, SLOW_STREAM, channel_table
 from .errors import SimUsageError
 from .firmware import CAPABILITIES, Firmware, FirmwareConfig
 from .plant import RigPlant
@@ -50,21 +50,23 @@ class LockstepRig:
 
     def __init__(self, *, seed: int = 0, soil: SoilConfig | None = None,
                  plant: PlantConfig | None = None, sample_rate_hz: int = 1000,
-                 batch_samples: int = 5, plant_rate_hz: int = 1000) -> None:
+                 batch_samples: int = 5, plant_rate_hz: int = 1000,
+                 sensors: str = "noisy") -> None:
         if plant_rate_hz % sample_rate_hz and sample_rate_hz % plant_rate_hz:
             raise SimUsageError(f"sample_rate_hz {sample_rate_hz} and plant_rate_hz "
                                 f"{plant_rate_hz}: one must divide the other")
         pc = plant or PlantConfig()
         seeds = np.random.SeedSequence(seed).spawn(3)  # as Rig does: same seed, same rig
         self.plant = RigPlant(pc, soil, seed=int(seeds[0].generate_state(1)[0]))
-        self.sensors = SensorSynth(sample_rate_hz, np.random.default_rng(seeds[1]), pc)
+        self.sensors = SensorSynth(sample_rate_hz, np.random.default_rng(seeds[1]), pc, sensors)
         self.firmware = Firmware(FirmwareConfig(sample_rate_hz=sample_rate_hz,
                                                 batch_samples=batch_samples), self.plant)
         self.truth = TruthRecorder()
         self.info = FirmwareInfo(
             protocol_version=PROTOCOL_VERSION, firmware_id="regolith-rig-lockstep",
             version=(0, 1, 0), session_id=_SESSION, boot_id=1, capabilities=CAPABILITIES,
-            sample_rate_hz=sample_rate_hz, batch_samples=batch_samples, channels=CHANNELS)
+            sample_rate_hz=sample_rate_hz, batch_samples=batch_samples,
+            channels=channel_table(sensors))
         self._rate = sample_rate_hz
         self._batch = batch_samples
         self._dtp = 1.0 / plant_rate_hz

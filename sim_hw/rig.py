@@ -18,15 +18,13 @@ Two clocks, on purpose:
   heartbeat clock, command and setpoint deadlines, the firmware watchdog,
   because the controller's link runs on wall time.
 
-The watchdog has its own timer at its exact deadline and is checked again
-before any received byte is processed; on a declared link loss the firmware
-stops, then the link sends one last heartbeat with the new status
-(docs/protocol.md section 6). Events that could not be delivered are held
-and sent first in the next session.
+The watchdog has its own timer at its exact deadline and is checked again before any
+received byte is processed; on a declared link loss the firmware stops, then the link sends
+one last heartbeat with the new status (docs/protocol.md section 6). Events that could not be
+delivered are held and sent first in the next session. ``sensors`` picks the sensor profile.
 
-If the process falls more than ``max_lag`` simulated seconds behind (the
-machine is too slow for the rate asked), simulated time slips (counted in
-``stats.slips``) instead of bursting.
+If the process falls more than ``max_lag`` simulated seconds behind (the machine is too slow
+for the rate asked), simulated time slips (counted in ``stats.slips``) instead of bursting.
 """
 
 from __future__ import annotations
@@ -66,7 +64,7 @@ from firmware_bridge.messages import (
 from firmware_bridge.transport import LinkProtocol
 
 from .batch_sizer import BatchSizer, BatchSizingConfig
-from .channels import CHANNELS, FAST_STREAM, N_FAST, SLOW_RATE_HZ, SLOW_STREAM
+from .channels import FAST_STREAM, N_FAST, SLOW_RATE_HZ, SLOW_STREAM, channel_table
 from .errors import SimUsageError
 from .firmware import CAPABILITIES, Firmware, FirmwareConfig
 from .injector import FaultInjector
@@ -98,6 +96,7 @@ class RigConfig:
     fault_log: str | None = None  # JSON-lines file
     truth_log: str | None = None  # JSON-lines file of true dumps and totals (sim_hw.truth)
     soil: SoilConfig = field(default_factory=SoilConfig)
+    sensors: str = "noisy"  # sensor profile (sim_hw.channels.SENSOR_PROFILES)
     plant: PlantConfig = field(default_factory=PlantConfig)
     link: LinkConfig = field(default_factory=LinkConfig)
     max_lag: float = 0.5  # simulated s of backlog before time slips
@@ -202,7 +201,8 @@ class Rig:
         self.config = cfg = config or RigConfig()
         seeds = np.random.SeedSequence(cfg.seed).spawn(3)
         self.plant = RigPlant(cfg.plant, cfg.soil, seed=int(seeds[0].generate_state(1)[0]))
-        self.sensors = SensorSynth(cfg.sample_rate_hz, np.random.default_rng(seeds[1]), cfg.plant)
+        self.sensors = SensorSynth(cfg.sample_rate_hz, np.random.default_rng(seeds[1]), cfg.plant,
+                                   cfg.sensors)
         self.line = LineFaults(np.random.default_rng(seeds[2]))
         self.boot_id = 1
         self._fw_config = FirmwareConfig(
@@ -249,7 +249,7 @@ class Rig:
             protocol_version=PROTOCOL_VERSION, firmware_id=FIRMWARE_ID, version=FIRMWARE_VERSION,
             session_id=0, boot_id=self.boot_id, capabilities=CAPABILITIES,
             sample_rate_hz=cfg.sample_rate_hz, batch_samples=cfg.batch_samples,
-            channels=CHANNELS)
+            channels=channel_table(cfg.sensors))
 
     def _new_link(self) -> Link:
         link = Link(Role.FIRMWARE, self.config.link, firmware_info=self._info())

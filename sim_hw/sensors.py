@@ -8,8 +8,13 @@ noise, PWM ripple on the currents (a triangle at the PWM frequency, sampled,
 so it aliases as on the real ADC), drum-rotation and gear-mesh vibration,
 rare spikes, then int16 quantisation with the handshake's scale factors.
 Sensor faults (stuck, dropout, spike bursts) are overlays with exact time
-windows. Randomness comes from the ``numpy.random.Generator`` it is given,
-so a seed gives the same counts for the same records.
+windows. The "realistic" profile (``profile="realistic"``) leaves out the
+noise, the spikes and the ripple: quantisation only, as real encoders, load
+cells and inclinometers read bit-identical counts while nothing moves (the
+arm's encoder changes only when the arm moves); the scoop and gear-mesh
+vibration of a turning drum stays (it is the signal, not noise). Randomness
+comes from the ``numpy.random.Generator`` it is given, so a seed gives the
+same counts for the same records.
 """
 
 from __future__ import annotations
@@ -21,15 +26,16 @@ import numpy as np
 
 from firmware_bridge.messages import COUNT_RAIL, NO_READING
 
-from .channels import FAST_CHANNELS, SLOW_CHANNELS
+from .channels import FAST_CHANNELS, NOISE_SIGMA, SENSOR_PROFILES, SLOW_CHANNELS
+from .errors import SimUsageError
 from .plant import COL_MESH, COL_RIPPLE, COL_THETA
 from .plant_config import PlantConfig
 
 # per fast channel: noise sigma, spike probability per sample, spike amplitude (physical)
-_NOISE = np.array([0.05, 0.01, 5e-4, 0.02, 0.1, 0.05, 0.05, 0.1, 0.02, 0.05, 0.05, 2e-4])
+_NOISE = np.array(NOISE_SIGMA[:len(FAST_CHANNELS)])
 _SPIKE_P = np.array([2e-4, 0, 0, 1e-4, 1e-4, 0, 0, 0, 5e-5, 2e-4, 2e-4, 0])
 _SPIKE_A = np.array([15.0, 0, 0, 3.0, 8.0, 0, 0, 0, 2.0, 10.0, 15.0, 0])
-_SLOW_NOISE = np.array([0.01, 0.01, 0.001, 0.01])  # every live channel shows noise
+_SLOW_NOISE = np.array(NOISE_SIGMA[len(FAST_CHANNELS):])  # every live channel shows noise
 
 
 @dataclass(slots=True)
@@ -48,8 +54,12 @@ class Overlay:
 
 class SensorSynth:
     def __init__(self, rate_hz: float, rng: np.random.Generator,
-                 plant: PlantConfig | None = None) -> None:
+                 plant: PlantConfig | None = None, profile: str = "noisy") -> None:
+        if profile not in SENSOR_PROFILES:
+            raise SimUsageError(f"sensor profile: expected one of {SENSOR_PROFILES}, "
+                             f"got {profile!r}")
         pc = plant or PlantConfig()
+        self.gain = 1.0 if profile == "noisy" else 0.0  # of the noise, spikes and ripple
         self.rate_hz = rate_hz
         self.rng = rng
         self.scoops = pc.scoops
@@ -60,7 +70,7 @@ class SensorSynth:
         self.slow_inv_scale = np.array([1.0 / c.scale for c in SLOW_CHANNELS])
         self.slow_offset = np.array([c.offset for c in SLOW_CHANNELS])
         # spikes are per sample: keep their rate per second independent of the raw rate
-        self.spike_p = _SPIKE_P * (1000.0 / rate_hz)
+        self.spike_p = _SPIKE_P * (1000.0 / rate_hz) * self.gain
         self.n = len(FAST_CHANNELS)
         self.overlays: list[Overlay] = []
         self.last_counts = np.zeros(self.n, dtype=np.int16)
@@ -83,12 +93,12 @@ class SensorSynth:
         vals = v[:, : self.n].copy()
         rng = self.rng
         noise = rng.standard_normal((n, self.n))
-        noise *= _NOISE
+        noise *= _NOISE * self.gain
         vals += noise
         # PWM ripple (aliased triangle) on drum and battery current
         ph = ts * self.pwm_hz
         tri = 4.0 * np.abs(ph - np.floor(ph) - 0.5) - 1.0
-        ripple = v[:, COL_RIPPLE] * tri
+        ripple = v[:, COL_RIPPLE] * tri * self.gain
         vals[:, 0] += ripple
         vals[:, 9] += 0.1 * ripple
         # vibration: scoop impacts at scoops x drum rate plus gear mesh, times the envelope
@@ -116,7 +126,8 @@ class SensorSynth:
 
     def slow(self, values: tuple[float, ...], t: float) -> np.ndarray:
         """One slow-stream sample (1 x 4 counts) at time *t*."""
-        vals = np.asarray(values) + self.rng.standard_normal(len(values)) * _SLOW_NOISE
+        vals = np.asarray(values) + self.rng.standard_normal(len(values)) * (_SLOW_NOISE
+                                                                              * self.gain)
         counts = np.clip(np.rint((vals - self.slow_offset) * self.slow_inv_scale),
                          -COUNT_RAIL, COUNT_RAIL).astype(np.int16)[None, :]
         if self.overlays:

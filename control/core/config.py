@@ -44,6 +44,9 @@ class LoopConfig:
     realtime_priority: int = _f(0, 0, 99,
                                 "SCHED_FIFO priority of the control loop's thread (0: normal "
                                 "scheduling); refused by the OS -> normal, with a warning")
+    heap_trim_s: float = _f(60.0, 0.0, 3600.0,
+                            "rig-control run: wall seconds between returns of freed C heap to "
+                            "the system (glibc malloc_trim, control.runtime.heap_trim); 0: never")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,13 +162,25 @@ class InterlockConfig:
                                "controlled stop when the fast stream is older than this")
     nav_stale_s: float = _f(2.0, 0.05, 60.0, "...or the 20 Hz navigation stream")
     stuck_s: float = _f(1.0, 0.05, 60.0,
-                        "controlled stop when a noisy channel is bit-identical this long")
+                        "controlled stop when a channel does not respond this long: a noisy "
+                        "one bit-identical, or one whose cause moved (control.core.stuck_sensors)")
     clear_hold_s: float = _f(0.5, 0.0, 60.0, "a cause counts as gone after this long clear")
     stuck_channels: tuple[str, ...] = field(
         default=("drum_current", "drum_speed", "cut_depth", "arm_current", "pitch", "roll",
                  "motor_temp", "battery_voltage", "battery_current", "vibration",
                  "arm_position"),
-        metadata={"doc": "channels whose sensors always show noise (a flat one is stuck)"})
+        metadata={"doc": "channels watched for a stuck sensor: flat while the firmware "
+                         "declares them noisy, or flat after their set-point moved"})
+    noisy_channels: tuple[str, ...] = field(
+        default=(),
+        metadata={"doc": "channels known to always show noise when the firmware does not say "
+                         "(protocol < 1.2): flat for stuck_s is stuck whatever the rig does"})
+    drum_response_rad_s: float = _f(1.0, 0.01, 100.0,
+                                    "drum_speed and vibration must change once the drum "
+                                    "speed set-point moved this far")
+    arm_response_m: float = _f(0.005, 1e-4, 1.0,
+                               "arm_position (and cut_depth in the ground) must change once "
+                               "the arm depth set-point moved this far")
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +199,13 @@ class MassConfig:
     disagree_fraction: float = _f(0.5, 0.0, 10.0, "...or by this fraction of the estimate")
     disagree_hold_s: float = _f(2.0, 0.0, 60.0, "for this long before the cell is distrusted")
     load_cell_max_kg: float = _f(200.0, 1.0, 10000.0, "readings above this are implausible")
-    stuck_s: float = _f(1.0, 0.05, 60.0, "a load cell whose counts do not move this long failed")
+    stuck_s: float = _f(1.0, 0.05, 60.0,
+                        "a load cell whose counts do not move this long failed: while the "
+                        "cutting model's mass moved by stuck_response_kg, or at all when the "
+                        "firmware declares it noisy")
+    stuck_response_kg: float = _f(1.0, 0.01, 1000.0,
+                                  "the cutting model's mass must move this far for a flat load "
+                                  "cell to count as frozen")
     uncalibrated_ratio: float = _f(4.0, 1.0, 100.0,
                                    "before its first calibration the cutting model must be off "
                                    "by this factor (and disagree_kg) to distrust the cell")

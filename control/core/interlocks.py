@@ -17,7 +17,10 @@ The layer never reads the clock or the hardware: *now* and *dt* are plant
 seconds. It does not care about the mode: the core applies trips to a powered
 rig and uses ``active`` to refuse ARM / reset while a cause is present.
 Firmware link loss is not a check here: the firmware's own watchdog stops the
-motors (category 0) and the supervisor goes DISCONNECTED.
+motors (category 0) and the supervisor goes DISCONNECTED. A stuck sensor is one
+that does not respond to what the rig does, not merely a flat one (real
+sensors read bit-identical counts while nothing moves): the rules are in
+``control.core.stuck_sensors``, which needs the set-points last sent.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from enum import Enum
 
 from .config import InterlockConfig
 from .measurements import FAST_CHANNELS, NAV_CHANNELS, Measurements
+from .step_messages import SetpointCommand
+from .stuck_sensors import StuckSensors
 
 
 class Reaction(Enum):
@@ -102,6 +107,7 @@ class Interlocks:
         self._latched = 0  # checks with a trip (so a quiet update skips the scan)
         self._asserted: list[Trip] = []
         self._cleared: list[str] = []
+        self.stuck = StuckSensors(config)
 
     # -- queries -------------------------------------------------------------------
     @property
@@ -116,8 +122,9 @@ class Interlocks:
         return tuple(t for t in self.active if reaction is None or t.reaction is reaction)
 
     # -- the step -----------------------------------------------------------------
-    def update(self, now: float, dt: float, m: Measurements,
-               ground_link_ok: bool = True) -> InterlockReport:
+    def update(self, now: float, dt: float, m: Measurements, ground_link_ok: bool = True,
+               setpoints: SetpointCommand | None = None) -> InterlockReport:
+        """*setpoints*: the ones sent after the previous update (``None``: none were)."""
         cfg = self.config
         self._asserted, self._cleared = [], []
         judge = self._judge
@@ -159,11 +166,10 @@ class Interlocks:
                   v < cfg.battery_voltage_min_v, v, cfg.battery_voltage_min_v, 0.2,
                   lambda: f"battery {v:.1f} V < {cfg.battery_voltage_min_v} V")
             self._ranges(now, _FAST_PLAUSIBLE, m)
-            for name in cfg.stuck_channels:
-                flat = m.unchanged_for.get(name, 0.0)
+            for name, flat, by_noise in self.stuck.flat_for(now, dt, m, setpoints):
                 judge(now, _STUCK.get(name) or f"stuck:{name}", Reaction.CONTROLLED_STOP,
                       flat >= cfg.stuck_s, flat, cfg.stuck_s, 0.0,
-                      lambda: f"{name} sensor stuck for {flat:.2f} s")  # noqa: B023
+                      lambda: self.stuck.reason(name, flat, by_noise))  # noqa: B023
         if m.nav_age <= cfg.nav_stale_s:
             soc = m.battery_soc
             judge(now, "low_battery_soc", Reaction.CONTROLLED_STOP,

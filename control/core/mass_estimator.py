@@ -26,7 +26,10 @@ Theory of operation
 else the energy model: the lift value once one is measured, the calibrated
 cutting integral before that. The cell is *distrusted* (latched for the rest
 of the run) when its reading is implausible (nan, below -1 kg, above
-``load_cell_max_kg``), frozen for ``stuck_s``, or when it disagrees with the
+``load_cell_max_kg``), frozen for ``stuck_s`` (bit-identical after the cutting
+model's mass moved ``stuck_response_kg`` while cutting: a real load cell reads
+the same counts while the bucket's load does not change; frozen at all for a
+cell the firmware declares noisy, protocol 1.2), or when it disagrees with the
 energy model by more than ``disagree_kg`` and ``disagree_fraction`` of the
 estimate for ``disagree_hold_s`` while digging (until the cutting model has
 been calibrated once, it must disagree by a factor of ``uncalibrated_ratio``),
@@ -62,6 +65,7 @@ from dataclasses import dataclass
 
 from .config import MassConfig
 from .measurements import Measurements
+from .stuck_sensors import ResponseTracker
 
 __all__ = ["DumpEstimate", "MassEstimate", "MassEstimator"]
 
@@ -108,6 +112,8 @@ class MassEstimator:
         self._still = True  # the drum is at rest (the cell's reading is steady)
         self._sample_t = math.nan  # the previous update's sample time
         self._last = MassEstimate(0.0, 0.0, math.nan, True, 0.0)
+        self._cell_response = ResponseTracker(config.stuck_response_kg)
+        self._frozen_s = 0.0  # how long the cell has not followed the load (see above)
 
     @property
     def last(self) -> MassEstimate:
@@ -151,6 +157,12 @@ class MassEstimator:
         lift = self.lift_kg
         model = lift if not math.isnan(lift) else self.gain * self._raw_model_kg
         cell = m.bucket_load
+        flat = m.unchanged_for.get("bucket_load")
+        if "bucket_load" in m.noisy:
+            self._frozen_s = flat or 0.0
+        else:
+            self._frozen_s = self._cell_response.update(
+                now, dt, flat, self.gain * self._raw_model_kg if cutting else None)
         if self.load_cell_ok:
             self._check_cell(now, m, cell, model, lift, cutting)
         estimate = max(0.0, cell) if self.load_cell_ok else model
@@ -188,7 +200,7 @@ class MassEstimator:
     def _check_cell(self, now: float, m: Measurements, cell: float, model: float,
                     lift: float, cutting: bool) -> None:
         c = self.config
-        stuck = m.unchanged_for.get("bucket_load", 0.0)
+        stuck = self._frozen_s
         if math.isnan(cell) or cell < -1.0 or cell > c.load_cell_max_kg \
                 or "bucket_load" in m.saturated:
             self._distrust(f"load cell reads {cell:.3g} kg, outside [-1, "

@@ -3,10 +3,11 @@
 The app builds one ``Measurements`` per control period from the latest
 filtered rows of the two sample streams. Ages are in plant seconds (see
 ``control.runtime.timebase``); ``unchanged_for`` says how long (sample time) each
-channel's raw counts have been bit-identical (a live sensor always shows some
-noise: the stuck-sensor interlock uses it), ``saturated`` lists those pinned at
-the int16 rails or reporting "no reading". A channel the firmware does not
-report reads ``nan``.
+channel's raw counts have been bit-identical (the stuck-sensor interlock uses
+it), ``noisy`` names the channels whose firmware declared a noise floor (protocol
+1.2: such a sensor never reads bit-identical counts while it works),
+``saturated`` lists those pinned at the int16 rails or reporting "no reading".
+A channel the firmware does not report reads ``nan``.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Measurements:
     sample_time: float = NAN  # plant s: the firmware's timestamp of the newest fast sample
     unchanged_for: dict[str, float] = field(default_factory=dict)
     saturated: frozenset[str] = field(default_factory=frozenset)
+    noisy: frozenset[str] = frozenset()
 
     @property
     def tilt(self) -> float:

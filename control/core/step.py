@@ -15,17 +15,15 @@ interlocks, mass estimator, mission progress) and is advanced only by
   timing first (the local operator's commands); ``command_refused(...)`` counts
   and reports a command the gate rejected.
 
-It never does I/O and never reads a clock. What it wants done comes out of
-``step`` as a ``StepOutput``: the set-points to send now (or ``None``: send
-nothing), ``FirmwareRequest``s (commands for the firmware, each with an id the
-app echoes back in ``RequestFinished``), an ``EstopRequest`` (sent ahead of
-everything) and ``ControlEvent``s for the ground and the operator.
+It never does I/O and never reads a clock. What it wants done comes out of ``step`` as a
+``StepOutput``: the set-points to send now (or ``None``: send nothing), ``FirmwareRequest``s
+(commands for the firmware, each with an id the app echoes back in ``RequestFinished``), an
+``EstopRequest`` (sent ahead of everything) and ``ControlEvent``s for the ground and the operator.
 
-Order inside a step: notices -> interlocks (always win) -> mission executor
-and strategy -> set-points. Set-points are produced only while the mode is
-powered *and* the firmware has accepted ENABLE *and* the sensor data is fresh:
-nothing stale ever moves the rig. ``now`` and ``dt`` are plant seconds
-(``control.runtime.timebase``); ``now_wall`` (command expiry) is the wall clock.
+Order inside a step: notices -> interlocks (always win) -> mission executor and strategy ->
+set-points. Set-points are produced only while the mode is powered *and* the firmware has accepted
+ENABLE *and* the sensor data is fresh: nothing stale ever moves the rig. ``now`` and ``dt`` are
+plant seconds (``control.runtime.timebase``); ``now_wall`` (command expiry) is the wall clock.
 """
 
 from __future__ import annotations
@@ -83,7 +81,8 @@ from .supervisor import POWERED, Mode, ModeChanged, Supervisor, Trigger
 log = logging.getLogger(__name__)
 
 #: Requests that move the rig: a failure is a fault while powered.
-_ESTOP_BIT = int(Status.ESTOP)  # a plain int: IntFlag arithmetic costs a call per tick
+# plain ints: IntFlag arithmetic costs a call per tick
+_ESTOP_BIT, _MOTORS_BIT = int(Status.ESTOP), int(Status.MOTORS_ENABLED)
 _MOTION_PURPOSES = frozenset({RequestPurpose.DRIVE, RequestPurpose.STOW, RequestPurpose.DUMP})
 
 __all__ = [
@@ -257,7 +256,8 @@ class ControlCore(OverlapSteps, ResumeSteps):
             self._event(now, EventKind.LOAD_CELL_DISTRUSTED, Severity.WARNING,
                         f"{self.mass.fault_reason}; using the energy model")
 
-        report = self.interlocks.update(now, dt, m, inputs.ground_link_ok)
+        driven = self.last_setpoints if self.firmware_status & _MOTORS_BIT else None  # reached
+        report = self.interlocks.update(now, dt, m, inputs.ground_link_ok, driven)
         for trip in report.asserted:
             if self.mode in POWERED:
                 self.stats.interlock_trips += 1

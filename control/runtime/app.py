@@ -138,6 +138,8 @@ class RigController:
         wall_clock: Callable[[], float] = time.time,
         record_every: int = 1,
         telemetry: TelemetrySink | None = None,
+        record_rows: int = 20_000,
+        record_events: int = 2_000,
     ) -> None:
         self.config = config
         self.port = port
@@ -161,7 +163,8 @@ class RigController:
                 downlink, self.core,
                 PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules), wall_clock,
                 self._clock_status))
-        self.record = RunRecord(every=max(1, record_every))
+        self.record = RunRecord(every=max(1, record_every), max_rows=record_rows,
+                                max_events=record_events)
         self.loop_stats = LoopStats()
         self.bridge: Bridge | None = None
         self.feed: SensorFeed | None = None

@@ -11,6 +11,13 @@ recording every 10th tick fills 20 000 rows in about 33 minutes, then keeps
 about 10 000-20 000 rows over any length of run). Events go to an ``EventLog``
 that keeps the latest ``max_events`` and counts every one, so a reader can
 follow it with a cursor and learn how many it missed.
+
+The row buffer is written through once when it is made (filled with NaN): a
+buffer from ``np.empty`` costs no resident memory until rows land in its pages,
+so the process's RSS crept up by a row's bytes per recorded tick until the
+buffer was full (1.2 KB/s at 100 Hz and every 10th tick, for 33 minutes: the
+"leak" of issue 22, docs/soak.md). Touched at start, the record's memory is
+flat from the first second and a soak's slope measures real leaks only.
 """
 
 from __future__ import annotations
@@ -77,7 +84,9 @@ class RunRecord:
             raise ValueError(f"expected every >= 1 and an even max_rows >= 2, got "
                              f"{self.every}, {self.max_rows}")
         self.events = EventLog(self.max_events)
-        self._rows = np.empty((self.max_rows, len(self.columns)), dtype=float)
+        # np.full writes every page now (see the module docstring); np.empty or np.zeros
+        # (calloc: zero pages mapped on first write) would grow the RSS row by row
+        self._rows = np.full((self.max_rows, len(self.columns)), np.nan)
 
     def add(self, row: tuple[float, ...]) -> None:
         """Offer one tick's row; it is kept if it falls on the current decimation."""

@@ -78,6 +78,9 @@ class SensorFeed:
         self.time_scale = time_scale
         self.samples_filtered = 0  # channel-samples
         self.streams: dict[int, _Stream] = {}
+        # protocol 1.2: channels whose firmware says they always show noise (a flat one is
+        # stuck whatever the rig does; the others are judged by what the rig does)
+        self.noisy = frozenset(ch.name for ch in info.channels if ch.noise_floor_counts > 0)
         by_stream: dict[int, list[ChannelInfo]] = {}
         for ch in info.channels:
             by_stream.setdefault(ch.stream_id, []).append(ch)
@@ -205,4 +208,5 @@ class SensorFeed:
             if fast is not None and fast.clock.first_t_us is not None else math.nan
         return Measurements(
             **values, age=ages.get(0, math.inf), nav_age=ages.get(1, math.inf),
-            sample_time=sample_time, unchanged_for=unchanged, saturated=frozenset(saturated))
+            sample_time=sample_time, unchanged_for=unchanged, saturated=frozenset(saturated),
+            noisy=self.noisy)

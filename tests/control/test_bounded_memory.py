@@ -8,6 +8,8 @@ MB per million ticks when every tick was appended to a list.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -105,3 +107,30 @@ def test_histogram_edges() -> None:
         h.add(v)
     assert h.count == 3  # NaN ignored
     assert h.quantile(0) == 0.0 and h.quantile(100) == 1e3
+
+
+RSS_SNIPPET = """
+from control.runtime.run_record import COLUMNS, RunRecord
+
+def rss_kib():
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+
+record = RunRecord(every=1, max_rows=40_000)  # 4.8 MB of rows
+row = tuple(0.0 for _ in COLUMNS)
+before = rss_kib()
+for i in range(40_000):
+    record.add((float(i), *row[1:]))
+print(rss_kib() - before)
+"""
+
+
+def test_the_run_record_is_resident_from_the_start() -> None:
+    """Issue 22: its buffer came from np.empty, so the service's RSS grew by a row per
+    recorded tick (1.2 KB/s) until it was full, a slope that looked like a leak to a
+    soak; tracemalloc (above) counts the buffer from the start and could not see it.
+    In a fresh interpreter: filling the record grows the RSS by almost nothing."""
+    run = subprocess.run([sys.executable, "-c", RSS_SNIPPET], capture_output=True, text=True,
+                         timeout=120, check=True)
+    grown_kib = int(run.stdout.strip())
+    assert grown_kib < 1024, f"RSS grew {grown_kib} KiB while the record filled (4.7 MB buffer)"

@@ -115,5 +115,6 @@ def test_frozen_or_disagreeing_cell_is_distrusted_and_model_used():
     assert not r.load_cell_ok and "disagrees" in est.fault_reason
     assert r.estimate_kg == r.model_kg > 5.0
     est2 = MassEstimator(MassConfig())
-    r2 = est2.update(0.01, 0.01, meas(bucket_load=3.0, unchanged_for={"bucket_load": 1.5}), True)
+    r2 = est2.update(0.01, 0.01, meas(bucket_load=3.0, unchanged_for={"bucket_load": 1.5},
+                                      noisy=frozenset({"bucket_load"})), True)
     assert not r2.load_cell_ok and "frozen" in est2.fault_reason

@@ -8,7 +8,14 @@ import subprocess
 from pathlib import Path
 
 from firmware_bridge import messages
-from firmware_bridge.codec import INFO_TABLE_OMITTED, INFO_WATCHDOG_TRIPPED, decode_body
+from firmware_bridge.codec import (
+    CHANNEL_EXTRA_SIZE,
+    INFO_CHANNEL_EXTRA,
+    INFO_TABLE_OMITTED,
+    INFO_WATCHDOG_TRIPPED,
+    decode_body,
+    encode_payload,
+)
 
 from .test_vectors import BODY, WIRE
 from .vectors import VECTORS
@@ -122,6 +129,7 @@ C_PREFIX: dict[type, tuple[str, dict[str, str]]] = {
     messages.ResetReason: ("RIG_RESET_", {}),
     messages.Param: ("RIG_P_", {}),
     messages.ParamStatus: ("RIG_PS_", {"UNKNOWN_PARAM": "UNKNOWN"}),
+    messages.HelloFlag: ("RIG_HELLO_", {}),
 }
 C_CONSTANTS = {
     "RIG_PROTOCOL_VERSION": messages.PROTOCOL_VERSION,
@@ -131,6 +139,8 @@ C_CONSTANTS = {
     "RIG_COUNT_RAIL": messages.COUNT_RAIL,
     "RIG_INFO_TABLE_OMITTED": INFO_TABLE_OMITTED,
     "RIG_INFO_WATCHDOG_TRIPPED": INFO_WATCHDOG_TRIPPED,
+    "RIG_INFO_CHANNEL_EXTRA": INFO_CHANNEL_EXTRA,
+    "RIG_CHANNEL_EXTRA_SIZE": CHANNEL_EXTRA_SIZE,
 }
 
 
@@ -153,3 +163,31 @@ def test_c_header_numbers_are_the_python_ones(tmp_path) -> None:
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=True)
     got = {name: int(value) for name, value in (line.split() for line in run.stdout.splitlines())}
     assert got == want
+
+
+def test_c_header_reads_the_1_2_hello_flags(tmp_path) -> None:
+    """A firmware built on the header sees the host's WANTS_CHANNEL_EXTRA bit (and 0
+    from a 1.1 host) where the Python codec puts it."""
+    cc = shutil.which("cc")
+    assert cc is not None, "a C compiler (cc) is required to check docs/rig_protocol.h"
+    new = encode_payload(messages.Hello(session_id=5,
+                                          hello_flags=messages.HelloFlag.WANTS_CHANNEL_EXTRA))
+    old = encode_payload(messages.Hello(session_id=6))
+    src = tmp_path / "hello.c"
+    src.write_text(
+        '#include <stdio.h>\n#define RIG_PROTOCOL_IMPLEMENTATION\n#include "rig_protocol.h"\n'
+        f"static const uint8_t NEW[] = {{{', '.join(map(str, new))}}};\n"
+        f"static const uint8_t OLD[] = {{{', '.join(map(str, old))}}};\n"
+        "int main(void) {\n    rig_hello_t a, b;\n"
+        "    if (rig_get_hello(NEW, sizeof NEW, &a) || rig_get_hello(OLD, sizeof OLD, &b))"
+        " return 2;\n"
+        '    printf("%u %u %u %u\\n", (unsigned)(a.hello_flags & RIG_HELLO_WANTS_CHANNEL_EXTRA), '
+        "(unsigned)a.session_id, (unsigned)b.hello_flags, (unsigned)b.session_id);\n"
+        "    return 0;\n}\n")
+    exe = tmp_path / "hello"
+    build = subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-I",
+                            str(HEADER_FILE.parent), str(src), "-o", str(exe)],
+                           capture_output=True, text=True, timeout=120)
+    assert build.returncode == 0, build.stderr
+    run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60, check=True)
+    assert run.stdout.split() == ["1", "5", "0", "6"]

@@ -46,7 +46,7 @@ async def _run(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    rig = Rig(RigConfig(seed=args.seed, time_scale=args.time_scale))
+    rig = Rig(RigConfig(seed=args.seed, time_scale=args.time_scale, sensors=args.sensors))
     url = await rig.start()
     try:
         print(f"READY {url}", flush=True)
@@ -69,6 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="chaos_rig", description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--time-scale", type=float, default=1.0)
+    p.add_argument("--sensors", default="noisy", help="sensor profile (rig-sim --sensors)")
     p.add_argument("--poll", type=float, default=0.002, help="state poll period (wall s)")
     p.add_argument("--every", type=float, default=0.25, help="report at least this often")
     args = p.parse_args(argv)

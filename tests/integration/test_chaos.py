@@ -23,6 +23,11 @@ is an independent persistent subscriber in the test. Asserted:
   is within one bucket of its target (a restart resumes the mission, it does not
   dig the site again), and the completed mission's total equals what was dumped.
 
+The simulator runs the realistic sensor profile (quantisation only: encoders, load
+cell and inclinometers read bit-identical counts while nothing moves, and the
+channel table declares no noise floor), as a real rig's would: no stuck-sensor
+trip may come of a still channel (issue 22).
+
 Deadlines. The simulator's own process keeps it off the test's interpreter, and a
 time scale of 2 is what a loaded 2-core machine sustains; where the machine still
 falls behind, simulated time slips and the mission takes longer in wall time. So
@@ -207,7 +212,8 @@ async def test_chaos(mosquitto_factory, tmp_path: Path) -> None:
     (tmp_path / "mission.toml").write_text(MISSION)
     fw = FirmwareView()
     rig = Child([sys.executable, "-m", "tests.integration.chaos_rig", "--seed", "5",
-                 "--time-scale", str(TIME_SCALE)], tmp_path / "rig.log", fw.update)
+                 "--time-scale", str(TIME_SCALE), "--sensors", "realistic"],
+                tmp_path / "rig.log", fw.update)
     noise = ",".join(f"{k}={v}" for k, v in dataclasses.asdict(NOISE).items())
     sim_url = await rig.start()
     proxy = Child([sys.executable, "-m", "sim_hw.noise_proxy", sim_url, "--noise", noise,
@@ -256,6 +262,9 @@ async def _lives(ctl: Controller, fw: FirmwareView, broker, ground, rng: random.
     moving = [i for i, m in enumerate(modes) if m in ("driving", "digging")]
     assert moving and "armed" in modes[:moving[0]], f"moved before a new arm: {modes}"
     assert any(src == "dumping" for _, src, _ in changes), f"completed without a dump: {modes}"
+    stuck = [m.text for _, m in ground.received if isinstance(m, EventMessage)
+             and m.kind == "interlock_tripped" and "stuck" in str(m.fields.get("name"))]
+    assert not stuck, f"a still, noiseless sensor read as stuck: {stuck}"
 
 
 async def _kill(ctl: Controller, fw: FirmwareView) -> None:
