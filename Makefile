@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYX    := $(shell find firmware_bridge telemetry sim_hw control -name '*.pyx' -o -name '*.pxd' 2>/dev/null)
 
-.PHONY: install run test bench lint broker postgres socat systemd-tools browser arm64-check clean
+.PHONY: install run test bench lint broker postgres socat systemd-tools browser faketime arm64-check clean
 
 install: $(STAMP)
 
@@ -33,10 +33,13 @@ systemd-tools:
 browser:
 	scripts/ensure-chromium.sh
 
+faketime:
+	scripts/ensure-faketime.sh
+
 lint: install
 	$(VENV)/bin/ruff check .
 
-test: install broker postgres socat systemd-tools browser
+test: install broker postgres socat systemd-tools browser faketime
 	$(VENV)/bin/ruff check .
 	$(PY) -m pip check
 	$(PY) -m pytest

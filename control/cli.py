@@ -4,12 +4,15 @@
                     [--mission FILE] [--autonomous]
     rig-control demo [--broker mqtt://...] [--time-scale 5] [--plot run.png]
     rig-control install-service [--dry-run] [--root DIR] ...   (docs/deploy.md)
+    rig-control missions [--config FILE]
 
 ``run`` controls a real (or already running simulated) rig; without
 ``--autonomous`` motion waits for the ground's ``arm`` and ``start`` commands.
 ``demo`` starts the simulator on a pseudo-terminal with a time scale, runs a
 full mission with a local operator (arm, start, clear faults), shows progress,
-prints a summary and writes a PNG plot. Exit status: 0 success, 1 mission not
+prints a summary and writes a PNG plot. ``missions`` lists the missions the
+mission store (``mission.state_path``) kept: the active one and the history.
+Exit status: 0 success, 1 mission not
 completed, 2 bad configuration, 3 the rig could not be reached.
 """
 
@@ -22,9 +25,10 @@ import logging
 import signal
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import install_service
 from .core.auto_operator import AutoOperator
@@ -37,8 +41,12 @@ from .runtime.app import RigController, RunSummary
 from .runtime.downlink_port import DownlinkPort
 from .runtime.heap_trim import trim_heap_every
 from .runtime.memory_probe import probe_config, run_probe
+from .runtime.mission_store import MissionStore, MissionStoreError
 from .runtime.sd_notify import SdNotifier
 from .runtime.security_setup import build_security
+
+if TYPE_CHECKING:
+    from nacl.signing import SigningKey
 
 log = logging.getLogger("control.cli")
 
@@ -52,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="control a rig on a serial port")
     run.add_argument("--port", required=True, help="device, pty path or socket://host:port")
+    missions = sub.add_parser("missions", help="the missions the mission store kept")
+    missions.add_argument("--config", help="controller TOML configuration")
+    missions.add_argument("-v", "--verbose", action="count", default=0)
     demo = sub.add_parser("demo", help="simulated mission, summary and plot")
     demo.add_argument("--time-scale", type=float, default=DEMO_TIME_SCALE,
                       help=f"simulated seconds per wall second (default {DEMO_TIME_SCALE})")
@@ -99,7 +110,9 @@ async def _open_downlink(cfg: ControllerConfig, broker: str | None,
         dl = await stack.enter_async_context(Downlink(DownlinkConfig(
             rig_id=cfg.ground.rig_id, topic_prefix=cfg.ground.topic_prefix,
             outbox_path=outbox, broker_url=broker,
-            link_loss_s=cfg.ground.link_loss_wall_s)))
+            link_loss_s=cfg.ground.link_loss_wall_s, signing_key=_rover_signing_key(cfg),
+            free_space_floor_bytes=int(cfg.ground.outbox_free_space_floor_mb * 1e6),
+            storage_memory_bytes=int(cfg.ground.outbox_memory_mb * 2**20))))
         dl.publish_birth(RigInfo(software="rig-control", version="0.1.0"))
         return dl, stack
     except Exception as err:
@@ -107,6 +120,17 @@ async def _open_downlink(cfg: ControllerConfig, broker: str | None,
             raise
         log.warning("no downlink (%s); continuing without telemetry", err)
         return None, stack
+
+
+def _rover_signing_key(cfg: ControllerConfig) -> SigningKey | None:
+    """The rover's key (``[security] rover_key_file``): it signs the ledger and the downlink's
+    state, events, acks and status. ``None`` without a ``[security]`` table."""
+    if not cfg.security:
+        return None
+    from control.security.security_config import security_config_from_dict
+    from telemetry.contract.keys import load_secret_key
+
+    return load_secret_key(security_config_from_dict(cfg.security).rover_key_file).signing_key
 
 
 def _install_signals(ctl: RigController) -> None:
@@ -121,10 +145,14 @@ async def _run(args: argparse.Namespace) -> int:
     security = build_security(cfg)
     dl, stack = await _open_downlink(cfg, args.broker, cfg.ground.outbox_path)
     stack.callback(security.close)
+    store = _open_store(cfg)
+    if store is not None:
+        stack.callback(store.close)
     async with stack:
         ctl = RigController(cfg, args.port, mission, downlink=dl,
                             authenticator=security.authenticator,
                             site_rules=security.site_rules, ledger=security.ledger,
+                            mission_store=store,
                             operator=AutoOperator() if args.autonomous else None,
                             notifier=SdNotifier(), record_every=10,
                             # nothing plots a service's run: recent history only
@@ -142,6 +170,34 @@ async def _run(args: argparse.Namespace) -> int:
             await asyncio.gather(*helpers, return_exceptions=True)
     print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
                                                summary.plant_s, ctl.core.mass.dumps)))
+    return 0
+
+
+def _open_store(cfg: ControllerConfig) -> MissionStore | None:
+    if not cfg.mission.state_path:
+        return None
+    try:
+        return MissionStore(cfg.mission.state_path, time.time)
+    except MissionStoreError as err:
+        raise ConfigError("mission.state_path", str(err)) from err
+
+
+def _missions(args: argparse.Namespace) -> int:
+    store = _open_store(load_config(args.config))
+    if store is None:
+        print("rig-control: mission.state_path is '': no missions are kept")
+        return 0
+    try:
+        for began, ended, rec in store.history():
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(began))
+            state = "active" if ended is None else "ended " + time.strftime(
+                "%Y-%m-%d %H:%M:%S", time.gmtime(ended))
+            sites = ", ".join(f"{s.name} {s.delivered_kg:.1f} kg ({s.cycles} digs)"
+                              for s in rec.sites)
+            print(f"{rec.mission_id}  plan {rec.plan_name} {rec.plan_hash[:12]}  began {when} "
+                  f"UTC  {state}  {rec.phase}  {sites}" + ("  complete" if rec.complete else ""))
+    finally:
+        store.close()
     return 0
 
 
@@ -277,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     level = logging.WARNING - 10 * args.verbose
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.cmd == "missions":
+            return _missions(args)
         return asyncio.run(_demo(args) if args.cmd == "demo" else _run(args))
     except ConfigError as err:
         print(f"rig-control: configuration error: {err}", file=sys.stderr)

@@ -100,6 +100,10 @@ CONFIG_TEMPLATE = """\
 rig_id = "{rig_id}"
 outbox_path = "{state_dir}/outbox.db"
 
+# The mission's progress across restarts (docs/control.md, "Restarts").
+[mission]
+state_path = "{state_dir}/mission.db"
+
 # Signed ground commands (docs/commands.md). With no [security.keys.*] table the
 # rover accepts no ground command at all: add each station's public key, printed
 # by `rig-ground keygen NAME --role operator` on the ground station.

@@ -209,3 +209,16 @@ def frozen_heap() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+@pytest.fixture
+def small_filesystem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A real 1.5 MB tmpfs (as root) that the test fills or remounts read-only
+    (``tests.small_fs.SmallFilesystem``); unmounted at the end."""
+    from tests.small_fs import SmallFilesystem
+
+    fs = SmallFilesystem(tmp_path / "card", monkeypatch)
+    try:
+        yield fs
+    finally:
+        fs.close()

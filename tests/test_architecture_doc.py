@@ -84,9 +84,10 @@ def test_every_room_of_the_import_table_is_on_the_page() -> None:
 # * every further callable hop of a step is linked to a hop before it in its step.
 #
 # Two hops are linked when one calls (names) the other, or when both are methods of
-# one class that hand the value over through an attribute of their object
-# (``self._events``, ``self.streams``). A line starting with "**Across" marks where the value leaves
-# the process (the serial line, the broker): no call joins the steps on either side.
+# one object (one class, or a class and its base) that hand the value over through
+# an attribute of their object (``self._events``, ``self.streams``). A line starting
+# with "**Across" marks where the value leaves the process (the serial line, the
+# broker): no call joins the steps on either side.
 # Types (classes) are named for the reader and are not links of the chain.
 
 WALK_TITLES = ("A sample, from the serial line to the ground",
@@ -141,8 +142,24 @@ def hops_linked(a: str, b: str) -> bool:
     name_a, name_b = (h.rpartition(":")[2].rpartition(".")[2] for h in (a, b))
     if name_b in _names_used(da) or name_a in _names_used(db):
         return True
-    same_class = a.rpartition(".")[0] == b.rpartition(".")[0] and "." in a.partition(":")[2]
-    return same_class and bool(_own_attributes(da) & _own_attributes(db))
+    return _one_object(a, b) and bool(_own_attributes(da) & _own_attributes(db))
+
+
+def _one_object(a: str, b: str) -> bool:
+    """Are hops ``a`` and ``b`` methods of one class, or of a class and its base?"""
+    class_a, class_b = a.rpartition(".")[0], b.rpartition(".")[0]
+    if ":" not in class_a or ":" not in class_b:
+        return False  # a module-level function
+    if class_a == class_b:
+        return True
+    na, nb = _definition(class_a), _definition(class_b)
+
+    def bases(node: ast.AST | None) -> set[str]:
+        return {ast.unparse(base).rpartition(".")[2] for base in node.bases} \
+            if isinstance(node, ast.ClassDef) else set()
+
+    return class_b.rpartition(":")[2].rpartition(".")[2] in bases(na) or \
+        class_a.rpartition(":")[2].rpartition(".")[2] in bases(nb)
 
 
 def _steps(section: str) -> list[list[str] | None]:

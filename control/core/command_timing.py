@@ -13,6 +13,15 @@ rover compares them with its own wall clock ``now`` and refuses, in this order:
   a command was built, it is never valid for longer than this after it reaches
   the rover.
 
+Safe-direction commands (``stop`` and ``estop`` by default, ``[ground]
+safe_direction_commands``) pass every timing rule: refusing a stop because a clock
+is wrong is the unsafe direction. They still need whatever the gate demands
+otherwise (a valid signature and a fresh counter on the signed path).
+
+``now`` is the gate's best knowledge of the ground's clock: the signed path learns
+it from authenticated commands (``control.security.ground_clock``); the unsigned
+path and the local operator use the rover's own wall clock.
+
 The limits come from the controller's ``[ground]`` table (``max_ttl_wall_s``,
 ``max_clock_skew_wall_s``, ``max_age_wall_s``; docs/commands.md, "Timing") and
 are applied once per command: by the command gate for ground commands (before a
@@ -29,7 +38,11 @@ from telemetry.contract.command_wire import RejectReason
 
 from .commands import GroundCommand
 
-__all__ = ["CommandTiming", "check_timing", "timing_verdict"]
+__all__ = ["SAFE_DIRECTION_COMMANDS", "ClockStatus", "CommandTiming", "check_timing",
+           "timing_verdict"]
+
+#: The commands that pass every timing rule unless ``[ground]`` says otherwise.
+SAFE_DIRECTION_COMMANDS: frozenset[str] = frozenset({"stop", "estop"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +52,25 @@ class CommandTiming:
     max_ttl_s: float = 60.0
     max_future_s: float = 5.0
     max_age_s: float = 120.0
+    safe_commands: frozenset[str] = SAFE_DIRECTION_COMMANDS  # exempt from every rule
+
+    def exempt(self, command: str) -> bool:
+        """True for a safe-direction command: no timing rule applies to it."""
+        return command in self.safe_commands
+
+
+@dataclass(frozen=True, slots=True)
+class ClockStatus:
+    """What the gate knows of the ground's clock, for the state message.
+
+    ``offset_s`` is the estimated ground time minus the rover's wall clock (positive:
+    the rover is behind); ``age_s`` is how long ago an authenticated command last
+    confirmed it (``None``: never since start, the estimate is the rover's own clock,
+    or the persisted floor when that is later)."""
+
+    offset_s: float
+    age_s: float | None
+    source: str  # "rover" (own clock / persisted floor) or "ground" (learnt)
 
 
 def timing_verdict(issued_at: float | None, expires_at: float, now_wall: float,

@@ -143,6 +143,13 @@ def check_command(cmd: GroundCommand, view: CommandContext) -> str | None:
         if view.causes:
             return "cause still present: " + "; ".join(view.causes)
         return None
+    if n is CommandName.NEW_MISSION:
+        if not view.mission_loaded:
+            return "no mission loaded"
+        if view.mission_running or mode not in (Mode.IDLE, Mode.ARMED):
+            return f"cannot begin a new mission in mode {mode.value}" + (
+                " while the mission runs" if view.mission_running else "") + "; stop first"
+        return None
     if n is CommandName.SET_PARAM:
         checked = check_param(cmd.args)
         return checked if isinstance(checked, str) else None

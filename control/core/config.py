@@ -24,6 +24,7 @@ from typing import Any, get_type_hints
 from rig_common import finite_in, int_in, load_toml
 
 from .command_timing import CommandTiming
+from .commands import CommandName
 from .errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -234,22 +235,55 @@ class GroundConfig:
     topic_prefix: str = field(default="regolith", metadata={"doc": "MQTT topic prefix"})
     outbox_path: str = field(default="rig-control-outbox.db",
                              metadata={"doc": "on-board telemetry outbox (SQLite)"})
+    outbox_free_space_floor_mb: float = _f(
+        32.0, 0.0, 1e6, "the outbox's budget is also held to its filesystem's free space "
+        "minus this (MB), at start and while running")
+    outbox_memory_mb: float = _f(
+        16.0, 0.0625, 4096.0, "a disk that refuses writes (full, read-only): at most this "
+        "much telemetry kept in memory (MB; docs/telemetry.md)")
     link_required: bool = field(default=True, metadata={
         "doc": "with a broker: losing the ground link is a controlled stop"})
     link_loss_wall_s: float = _f(5.0, 0.1, 600.0, "ground link counts as lost after this")
     max_clock_skew_wall_s: float = _f(5.0, 0.0, 3600.0,
-                                      "commands issued further in the future are rejected")
+                                      "commands issued further in the future are rejected "
+                                      "(signed path: in the ground time it learnt, and a "
+                                      "sample this far behind is normal transit)")
     max_ttl_wall_s: float = _f(60.0, 0.1, 86400.0,
                                "the one command lifetime limit: expires_at may be at most "
                                "this far ahead when a command arrives (signed or not)")
     max_age_wall_s: float = _f(120.0, 1.0, 86400.0,
                                "commands issued longer ago than this are rejected (stale)")
+    safe_direction_commands: tuple[str, ...] = field(
+        default=("stop", "estop"), metadata={
+            "doc": "commands that pass every timing rule (a valid signature and a fresh "
+                   "counter still needed): refusing a stop is the unsafe direction"})
+    clock_step_back_wall_s: float = _f(
+        10.0, 0.0, 3600.0, "signed path: once synced, the ground-clock estimate moves "
+        "backwards at most this far at once (docs/commands.md, \"Timing\")")
+    clock_slew_back_rate: float = _f(
+        0.01, 0.0, 1.0, "signed path: that allowance refills at this many seconds per "
+        "second")
+
+    def __post_init__(self) -> None:
+        known = {c.value for c in CommandName}
+        for name in self.safe_direction_commands:
+            if name not in known:
+                raise ConfigError("ground.safe_direction_commands",
+                                  f"expected command names ({', '.join(sorted(known))}), "
+                                  f"got {name!r}")
 
     @property
     def command_timing(self) -> CommandTiming:
         """The timing rules every ground command is checked against, once."""
         return CommandTiming(self.max_ttl_wall_s, self.max_clock_skew_wall_s,
-                             self.max_age_wall_s)
+                             self.max_age_wall_s, frozenset(self.safe_direction_commands))
+
+
+@dataclass(frozen=True, slots=True)
+class MissionStateConfig:
+    state_path: str = field(default="rig-control-mission.db", metadata={
+        "doc": "the mission's progress across restarts (SQLite; docs/control.md, \"Restarts\"); "
+               "'' keeps none: a restart begins the mission anew"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +305,7 @@ class ControllerConfig:
     interlocks: InterlockConfig = field(default_factory=InterlockConfig)
     mass: MassConfig = field(default_factory=MassConfig)
     ground: GroundConfig = field(default_factory=GroundConfig)
+    mission: MissionStateConfig = field(default_factory=MissionStateConfig)
     filters: FiltersConfig = field(default_factory=FiltersConfig)
     # signed commands, the ledger and the site plan: validated by control.runtime.security_setup
     # when the controller starts (docs/commands.md); empty means the feature is off

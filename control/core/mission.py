@@ -19,13 +19,18 @@ Format::
 
 ``MissionProgress`` is a plain record the core updates: mass delivered per
 site (credited at each dump), cycles, and whether a site was abandoned
-(obstacle, cycle budget).
+(obstacle, cycle budget). It also carries the mission's identity: the plan's
+``plan_identity`` hash, a ``mission_id`` and where the mission starts in the
+signed ledger (``ledger_start``), which is what a restarted controller resumes
+(``control.core.mission_record``).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +122,13 @@ def load_mission(path: str | Path) -> MissionPlan:
     return mission_from_dict(load_toml(path, key="<mission file>", error=ConfigError))
 
 
+def plan_identity(plan: MissionPlan) -> str:
+    """SHA-256 (hex) of the plan's validated content: a changed site, target or dump
+    position is a new plan; comments and key order in the TOML file are not."""
+    canonical = json.dumps(asdict(plan), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @dataclass(slots=True)
 class SiteProgress:
     site: MissionSite
@@ -142,6 +154,9 @@ class SiteProgress:
 class MissionProgress:
     plan: MissionPlan
     sites: list[SiteProgress] = field(default_factory=list)
+    mission_id: str = ""  # "<plan name>-<n>": the n-th mission the store began
+    ledger_start: int = 0  # ledger entries before this mission's first dump
+    dumps: int = 0  # dumps credited to this mission (each one ledger entry)
 
     def __post_init__(self) -> None:
         if not self.sites:
@@ -163,12 +178,22 @@ class MissionProgress:
     def cycles(self) -> int:
         return sum(s.cycles for s in self.sites)
 
+    def credit(self, index: int | None, mass_kg: float) -> SiteProgress | None:
+        """One dump (one ledger entry), of soil from site *index* (``None``: from no
+        site of the plan); returns the site credited."""
+        self.dumps += 1
+        if index is None:
+            return None
+        site = self.sites[index]
+        site.delivered_kg += mass_kg
+        return site
+
     def report(self) -> MissionReport:
         """The progress as the state message carries it (``state.mission``)."""
         return MissionReport(
             self.plan.name, round(self.delivered_kg, 3), self.plan.target_kg, self.cycles,
             tuple(SiteReport(s.site.name, round(s.delivered_kg, 3), s.site.target_kg,
-                             s.cycles, s.abandoned) for s in self.sites))
+                             s.cycles, s.abandoned) for s in self.sites), self.mission_id)
 
     def as_dict(self) -> JsonObject:
         return self.report().to_json()

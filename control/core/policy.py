@@ -31,6 +31,7 @@ from telemetry.contract.json_fields import JsonValue
 from .errors import ControlError
 
 if TYPE_CHECKING:
+    from .command_timing import ClockStatus
     from .commands import GroundCommand
 
 __all__ = [
@@ -97,8 +98,14 @@ class Rejection:
 
 
 class CommandAuthenticator(Protocol):
-    def admit(self, raw: bytes, now_wall: float) -> GroundCommand | Rejection:
-        """The command to apply, or why not; never raises, whatever ``raw`` holds."""
+    def admit(self, raw: bytes, now_wall: float, now_mono: float | None = None
+              ) -> GroundCommand | Rejection:
+        """The command to apply, or why not; never raises, whatever ``raw`` holds.
+        ``now_wall``/``now_mono``: the rover's wall and monotonic clocks."""
+        ...
+
+    def clock_status(self, now_wall: float, now_mono: float) -> ClockStatus | None:
+        """The gate's estimate of the ground's clock (``None``: it keeps none)."""
         ...
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from telemetry.contract.rig_state import RigState
+from telemetry.contract.rig_state import ResumeReport, RigState
 
 from .commands import CommandContext
 from .dig import DigPhase
@@ -46,7 +46,8 @@ def command_context(mode: Mode, cut_depth: float, active: tuple[Trip, ...],
 def state_message(mode: Mode, since: float, phase: DigPhase, *, mission_running: bool,
                   motors_enabled: bool, m: Measurements, est: MassEstimate,
                   active: tuple[Trip, ...], stats: RunStats,
-                  mission: MissionProgress | None) -> RigState:
+                  mission: MissionProgress | None,
+                  resumed: ResumeReport | None = None) -> RigState:
     """The state message for the ground and the terminal (``phase`` counts while digging)."""
     _r = rounded
     return RigState(
@@ -64,4 +65,5 @@ def state_message(mode: Mode, since: float, phase: DigPhase, *, mission_running:
         interlock_trips=dict(stats.trips_by_cause),
         stalls=dict(stats.stalls_by_cause),
         mission=None if mission is None else mission.report(),
+        resumed=resumed,
     )

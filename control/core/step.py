@@ -57,6 +57,7 @@ from .mission import MissionPlan, MissionProgress
 from .overlap_sequence import OverlapSteps
 from .policy import NoSiteRules, SiteRules
 from .power_strategy import PowerLimitedStrategy
+from .resume_steps import ResumeSteps
 from .run_stats import RunStats, count_cause
 from .state_message import command_context, state_message
 from .state_message import rounded as _r
@@ -91,7 +92,7 @@ __all__ = [
 ]
 
 
-class ControlCore(OverlapSteps):
+class ControlCore(OverlapSteps, ResumeSteps):
     def __init__(self, config: ControllerConfig, mission: MissionPlan | None = None,
                  site_rules: SiteRules | None = None) -> None:
         self.config = config
@@ -139,7 +140,7 @@ class ControlCore(OverlapSteps):
                              mission_running=self.mission_running,
                              motors_enabled=self.motors_enabled, m=self.last,
                              est=self.mass.last, active=self.interlocks.active,
-                             stats=self.stats, mission=self.mission)
+                             stats=self.stats, mission=self.mission, resumed=self.resumed)
 
     # --- ground commands -------------------------------------------------------------------
     def handle_command(self, cmd: GroundCommand, now: float, now_wall: float) -> CommandAck:
@@ -206,6 +207,8 @@ class ControlCore(OverlapSteps):
             self._fire(Trigger.CLEAR_FAULT, now, why)
         elif n is CommandName.SET_PARAM:
             self._set_param(cmd, now, why)
+        elif n is CommandName.NEW_MISSION:
+            self._new_mission(now, why)
         return CommandAck(cmd.command_id, True, "")
 
     def _reject(self, cmd: GroundCommand, now: float, reason: str) -> CommandAck:
@@ -245,6 +248,8 @@ class ControlCore(OverlapSteps):
 
         cutting = self.mode is Mode.DIGGING and self.strategy.phase is DigPhase.CUTTING
         est = self.mass.update(now, dt, m, cutting)
+        if not self.recovered:  # after a start: read the rig before the mission goes on
+            self._recover_when_settled(now, m, est)
         if not est.load_cell_ok and not self._cell_told:
             self._cell_told = True
             self.stats.faults_handled += 1
@@ -308,7 +313,7 @@ class ControlCore(OverlapSteps):
             self._fire(Trigger.STOW, now, "stow the arm to carry the load")
             self._request(CommandCode.STOW, (), RequestPurpose.STOW)
             return hold
-        if mode is Mode.ARMED and self.motors_enabled and not self.busy:
+        if mode is Mode.ARMED and self.motors_enabled and not self.busy and self.recovered:
             self._next_action(now, m)
         return hold
 
@@ -446,6 +451,7 @@ class ControlCore(OverlapSteps):
                        + (" (reconnect: motion needs an explicit re-arm)" if n.reconnect else ""))
             if self.mode is Mode.ESTOP:
                 self._queued.append(EstopRequest("re-assert e-stop after reconnect"))
+            self._link_up_seen(now, n)
         elif isinstance(n, LinkDown):
             self.stats.link_losses += 1
             if self.mode in POWERED:
@@ -496,9 +502,8 @@ class ControlCore(OverlapSteps):
         self.stats.dumped_kg += mass
         site_name = ""
         dug_at = (self.last.x, self.last.y)
-        if self.mission is not None and self._dig_site is not None:
-            site = self.mission.sites[self._dig_site]
-            site.delivered_kg += mass
+        site = self.mission.credit(self._dig_site, mass) if self.mission is not None else None
+        if site is not None:
             site_name = site.site.name
             dug_at = (site.site.x, site.site.y)
             if site.done and not site.abandoned:

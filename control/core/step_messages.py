@@ -51,6 +51,7 @@ class LinkUp:
     firmware_id: str = ""
     reconnect: bool = False
     capabilities: int = 0  # FIRMWARE_INFO's bits (firmware_bridge.messages.Capability)
+    watchdog_tripped: bool = False  # FIRMWARE_INFO: a watchdog or link-loss stop awaits ENABLE
 
 
 @dataclass(frozen=True, slots=True)

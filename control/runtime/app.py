@@ -35,13 +35,17 @@ and systemd restarts the service.
 
 The jobs around the loop live in their own modules: ``loop_stats`` (timing in
 constant memory), ``run_record`` (bounded history for the summary and plot),
-``ledger_writer`` (dumps into the signed ledger off the loop), ``telemetry_out``
+``ledger_writer`` (dumps into the signed ledger off the loop), ``mission_store``
+(the mission's record: read and reconciled with the ledger at start, so a
+restarted controller resumes its mission; committed at every mode change, off
+the loop, after the dumps it counts), ``telemetry_out``
 and ``public_topics`` (the periodic downlink), ``ground_link`` (the ground-link
 health decision) and ``command_intake`` (the command gate).
 
 Time: ``loop.time()`` is the only clock read here (plus ``time.time`` for
-command expiry, injected as ``wall_clock``); ``control.runtime.timebase`` converts to
-plant time. The app makes no decisions: the core does.
+command expiry, injected as ``wall_clock``; the signed gate gets both, so its
+estimate of the ground's clock survives a step of the wall clock);
+``control.runtime.timebase`` converts to plant time. The app makes no decisions: the core does.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from firmware_bridge.link import MessageReceived, PeerReset, SampleGap
 from firmware_bridge.messages import Capability, CommandResult, Event, Heartbeat, SampleBatch
 
 from ..core.auto_operator import AutoOperator
+from ..core.command_timing import ClockStatus
 from ..core.commands import CommandAck, GroundCommand
 from ..core.config import ControllerConfig
 from ..core.errors import RigConnectionError
@@ -85,6 +90,7 @@ from .downlink_port import DownlinkPort
 from .firmware_requests import FirmwareRequests
 from .ledger_writer import LedgerBook, LedgerWriter
 from .loop_stats import LoopStats
+from .mission_store import MissionJournal, MissionStore, read_resume
 from .public_topics import PublicTopics
 from .realtime import enter_realtime
 from .run_record import RunRecord
@@ -100,6 +106,9 @@ log = logging.getLogger(__name__)
 __all__ = ["ControlTick", "RigController", "RunSummary"]
 
 MODE_INDEX = {m: i for i, m in enumerate(Mode)}
+#: events after which the mission record is stored, besides every mode change
+_RECORDED_ON = frozenset({EventKind.BUCKET_DUMPED, EventKind.MISSION_RESUMED,
+                          EventKind.MISSION_REPLACED, EventKind.SITE_ABANDONED})
 HISTORY = 256  # acks and firmware events kept for inspection (the downlink has them all)
 
 
@@ -123,6 +132,7 @@ class RigController:
         authenticator: CommandAuthenticator | None = None,
         site_rules: SiteRules | None = None,
         ledger: LedgerBook | None = None,
+        mission_store: MissionStore | None = None,
         operator: AutoOperator | None = None,
         notifier: SdNotifier | None = None,
         wall_clock: Callable[[], float] = time.time,
@@ -138,6 +148,10 @@ class RigController:
         self.gate: CommandAuthenticator = authenticator or TrustedLink(
             config.ground.command_timing)
         self.ledger = LedgerWriter(ledger, downlink) if ledger is not None else None
+        self._ledger_book = ledger
+        self.mission_store = mission_store
+        self.journal = None if mission_store is None else MissionJournal(
+            mission_store, self.ledger.after_booked if self.ledger is not None else None)
         g = config.ground
         self.ground_link = GroundLinkMonitor(
             g, downlink is not None and downlink.config.broker_url is not None)
@@ -147,7 +161,8 @@ class RigController:
         self.telemetry: TelemetrySink | None = telemetry if telemetry is not None else (
             None if downlink is None else TelemetryOut(
                 downlink, self.core,
-                PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules), wall_clock))
+                PublicTopics(g.topic_prefix, g.rig_id, self.core.site_rules), wall_clock,
+                self._clock_status))
         self.record = RunRecord(every=max(1, record_every), max_rows=record_rows,
                                 max_events=record_events)
         self.loop_stats = LoopStats()
@@ -171,6 +186,10 @@ class RigController:
         self.tick_listeners: list[Callable[[ControlTick], None]] = []
         self.task_failures: dict[str, int] = {}  # supervised task name -> failures
         self._gate_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+    def _clock_status(self) -> ClockStatus | None:
+        """The gate's estimate of the ground's clock, for the state message."""
+        return self.gate.clock_status(self.wall_clock(), asyncio.get_running_loop().time())
 
     @property
     def acks(self) -> list[CommandAck]:
@@ -199,6 +218,7 @@ class RigController:
         self._until_complete = until_complete
         if self.ledger is not None:  # entries a crash kept from the outbox, first
             await self.ledger.reconcile()
+        await self._resume_mission()
         bridge = Bridge(self.port, BridgeConfig(
             connect_timeout=self.config.link.connect_timeout_wall_s))
         try:
@@ -231,9 +251,25 @@ class RigController:
             self.notifier.close()
             await bridge.aclose()
             self.close_gate()
+            if self.journal is not None:  # the last record, after the last dump
+                self.journal.save(self.core.mission_record())
+                await self.journal.close()
             if self.ledger is not None:  # every dump booked before we return
                 await self.ledger.close()
         return self.summary()
+
+    async def _resume_mission(self) -> None:
+        """The mission to continue, from the store and the ledger (read off the loop);
+        the core reads the rig before it goes on (``control.core.resume_steps``)."""
+        if self.core.mission is None:
+            return
+        resume, plan_hash = await asyncio.get_running_loop().run_in_executor(
+            None, read_resume, self.core.mission.plan, self.mission_store, self._ledger_book)
+        self.core.resume(resume, plan_hash)
+        log.info("mission %s %s", resume.progress.mission_id,
+                 "resumed" if resume.resumed else "begins")
+        if self.journal is not None:
+            self.journal.save(self.core.mission_record())
 
     async def _shut_down(self, tasks: list[asyncio.Task[None]]) -> None:
         """Stop everything that could send to the firmware, then STOP and ENABLE 0 as
@@ -286,7 +322,8 @@ class RigController:
                                              1: self.config.filters.nav},
                                    self.config.loop.time_scale)
             self._scale_checked = False
-            self._notices.append(LinkUp(ev.info.firmware_id, ev.reconnect, ev.info.capabilities))
+            self._notices.append(LinkUp(ev.info.firmware_id, ev.reconnect, ev.info.capabilities,
+                                       ev.info.watchdog_tripped))
             if self.config.strategy.drive_overlap and \
                     not ev.info.capabilities & Capability.DRIVE_ARM_FOLLOW:
                 log.warning("firmware %s does not implement the arm-follow drive: "
@@ -419,8 +456,9 @@ class RigController:
         if self._gate_pool is None:
             self._gate_pool = concurrent.futures.ThreadPoolExecutor(
                 max_workers=1, thread_name_prefix="command-gate")
-        verdict = await asyncio.get_running_loop().run_in_executor(
-            self._gate_pool, self.gate.admit, payload, self.wall_clock())
+        loop = asyncio.get_running_loop()
+        verdict = await loop.run_in_executor(self._gate_pool, self.gate.admit, payload,
+                                             self.wall_clock(), loop.time())
         return self._apply_verdict(verdict)
 
     def _apply_verdict(self, verdict: GroundCommand | Rejection) -> CommandAck:
@@ -456,6 +494,10 @@ class RigController:
         self.record.events.append((ev.time, ev.severity.value, ev.text))
         if ev.kind is EventKind.BUCKET_DUMPED and self.ledger is not None:
             self.ledger.book(ev, self.core.mass.energy_j, self.wall_clock())
+        if self.journal is not None and (ev.kind is EventKind.MODE_CHANGED
+                                         or ev.kind in _RECORDED_ON):
+            # each phase change is committed (after the dump it may count: same thread)
+            self.journal.save(self.core.mission_record())
         if self.downlink is not None:
             try:
                 self.downlink.publish_event(ev.kind, ev.severity, ev.text, **ev.data)

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.payloads import BatchBlock, StatsBlock
-from telemetry.contract.rig_state import RigState
+from telemetry.contract.rig_state import RigState, StorageReport
 
 from ..core.events import EventKind, Severity
 
@@ -62,6 +62,10 @@ class DownlinkPort(Protocol):
                        retain: bool = True) -> object: ...
 
     def publish_ledger(self, record: Mapping[str, JsonValue]) -> object: ...
+
+    def storage_status(self) -> StorageReport | None:
+        """The outbox's storage (full, why, dropped, budget) for the state message."""
+        ...
 
     def commands(self) -> AsyncIterator[UplinkMessage]:
         """Raw command-topic messages until the downlink closes."""

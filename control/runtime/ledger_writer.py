@@ -9,7 +9,9 @@ time of the dump) and hands it to a single worker thread, so entries are
 written one at a time in dump order. When one is on disk the entry is published
 on the ledger topic (from the event loop, in a done-callback); a record the
 ledger refuses, or a failed write, becomes a ``ledger_error`` alarm event.
-``close()`` waits for every booked dump before it returns.
+``close()`` waits for every booked dump before it returns; ``after_booked(fn)``
+runs *fn* on the same thread, after every dump booked so far (the mission
+store's records use it, so a record never counts a dump the ledger lacks).
 
 A kill between an entry's fsync and its outbox append would leave a hole on the
 ground, so ``reconcile()`` runs at start: the outbox counts the ledger messages
@@ -27,7 +29,7 @@ import concurrent.futures
 import contextlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from telemetry.contract.json_fields import JsonValue
@@ -127,6 +129,11 @@ class LedgerWriter:
         fut = asyncio.get_running_loop().run_in_executor(self._worker(), self.ledger.append,
                                                          record)
         fut.add_done_callback(self._written)
+
+    def after_booked(self, fn: Callable[[], None]) -> asyncio.Future[None]:
+        """Run *fn* on the ledger's worker thread once every dump booked so far is on
+        disk (the mission store's records, which count those dumps)."""
+        return asyncio.get_running_loop().run_in_executor(self._worker(), fn)
 
     def _written(self, fut: asyncio.Future[BookedEntry]) -> None:
         try:

@@ -45,6 +45,7 @@ def build_security(cfg: ControllerConfig) -> SecuritySetup:
     from telemetry.contract import ContractError, SitePlanError, TopicTree
 
     from ..security import (
+        GroundClockConfig,
         Ledger,
         PlanRules,
         SecurityConfigError,
@@ -65,7 +66,11 @@ def build_security(cfg: ControllerConfig) -> SecuritySetup:
             setup.ledger = Ledger.open(sec.ledger_path, key.signing_key, cfg.ground.rig_id)
             setup.replay_store = SqliteReplayStore(sec.replay_db, sec.replay_window)
             topic = TopicTree(cfg.ground.topic_prefix, cfg.ground.rig_id).command
-            setup.authenticator = SignedCommandAuthenticator(sec, setup.replay_store, topic)
+            g = cfg.ground
+            setup.authenticator = SignedCommandAuthenticator(
+                sec, setup.replay_store, topic,
+                GroundClockConfig(g.max_clock_skew_wall_s, g.clock_step_back_wall_s,
+                                  g.clock_slew_back_rate))
             log.info("signed ground commands on (%d station keys), ledger %s",
                      len(sec.stations), sec.ledger_path)
         if cfg.site_plan:

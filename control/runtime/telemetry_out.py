@@ -2,7 +2,8 @@
 
 ``TelemetryOut.publish_all`` stores, through the downlink's outbox:
 
-* the state message (``ControlCore.snapshot()``);
+* the state message (``ControlCore.snapshot()``, with the command gate's estimate
+  of the ground's clock and the outbox's storage);
 * the filtered, decimated rows and the raw-sample window statistics of each
   sample stream (``SensorFeed.take_telemetry``): what ``rig-ground
   watch/plot/report`` show (docs/telemetry.md);
@@ -14,10 +15,12 @@ and never reaches the control loop.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Protocol
 
+from ..core.command_timing import ClockStatus
 from ..core.step import ControlCore
 from .downlink_port import DownlinkPort
 from .public_topics import PublicTopics
@@ -37,11 +40,13 @@ class TelemetrySink(Protocol):
 
 class TelemetryOut:
     def __init__(self, downlink: DownlinkPort, core: ControlCore, public: PublicTopics,
-                 wall_clock: Callable[[], float]) -> None:
+                 wall_clock: Callable[[], float],
+                 clock_status: Callable[[], ClockStatus | None] = lambda: None) -> None:
         self.downlink = downlink
         self.core = core
         self.public = public
         self.wall_clock = wall_clock
+        self.clock_status = clock_status
 
     def publish_all(self, feed: SensorFeed | None) -> None:
         for what, publish in (("state", self._state), ("telemetry", self._samples),
@@ -52,7 +57,16 @@ class TelemetryOut:
                 log.error("%s not stored: %s", what, err)
 
     def _state(self, feed: SensorFeed | None) -> None:
-        self.downlink.publish_state(self.core.snapshot())
+        state = self.core.snapshot()
+        clock = self.clock_status()
+        if clock is not None:
+            age = None if clock.age_s is None else round(clock.age_s, 1)
+            state = dataclasses.replace(state, clock_offset_s=round(clock.offset_s, 3),
+                                        clock_sync_age_s=age, clock_source=clock.source)
+        storage = self.downlink.storage_status()
+        if storage is not None:
+            state = dataclasses.replace(state, storage=storage)
+        self.downlink.publish_state(state)
 
     def _samples(self, feed: SensorFeed | None) -> None:
         if feed is None:

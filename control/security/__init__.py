@@ -57,6 +57,7 @@ from .errors import (
     SecurityConfigError,
     SecurityError,
 )
+from .ground_clock import GroundClock, GroundClockConfig
 from .ledger import Ledger
 from .public_feed import (
     SafetyZone,
@@ -86,6 +87,8 @@ __all__ = [
     "Decision",
     "DigSite",
     "DumpRecord",
+    "GroundClock",
+    "GroundClockConfig",
     "KeepOutZone",
     "KeyFileError",
     "Ledger",

@@ -12,21 +12,30 @@ before the signature verified:
 2. the key id is configured (``unknown_key``);
 3. the Ed25519 signature over ``signing_bytes(topic, body)`` (``bad_signature``);
 4. body fields (``malformed``), command name (``unknown_command``), the key's
-   rights (``unauthorised``), the timing rules of ``control.core.command_timing``
-   (``expired``, ``future``, ``stale``, ``ttl_too_long``) and the replay window
-   (``replayed``, ``counter_too_old``);
-5. only then the key's counter is persisted (``store_unavailable`` if that
-   fails: fail closed, except that a ``stop``/``estop`` still goes through,
-   because refusing a stop is the unsafe direction).
+   rights (``unauthorised``) and the replay window (``replayed``,
+   ``counter_too_old``);
+5. the command's ``issued_at`` is a sample of the ground's clock
+   (``control.security.ground_clock``: authenticated and fresh, so it may move
+   the estimate), and the timing rules of ``control.core.command_timing``
+   (``expired``, ``future``, ``stale``, ``ttl_too_long``) are applied in that
+   estimated *ground* time, except to a safe-direction command (``stop``,
+   ``estop``, ``[ground] safe_direction_commands``), which passes them all;
+6. only then the key's counter is persisted, with the clock's floor
+   (``store_unavailable`` if that fails: fail closed, except that a
+   ``stop``/``estop`` still goes through, because refusing a stop is the unsafe
+   direction).
 
-The controller's command gate is ``admit(raw, now_wall)``: the same verdict, with
-an accepted command already turned into the ``control.core.commands.GroundCommand``
-the core applies (decoded once, here; timing checked once, here, against
-``SecurityConfig.timing``, which the controller fills from ``[ground]``). The
+Every entry point takes the rover's wall clock and, optionally, its monotonic
+clock (``now_mono``; the wall reading when omitted, for tests without a clock
+step). The controller's command gate is ``admit(raw, now_wall, now_mono)``: the
+same verdict, with an accepted command already turned into the
+``control.core.commands.GroundCommand`` the core applies (decoded once, here;
+timing checked once, here, in the ground's time, against ``SecurityConfig.timing``,
+which the controller fills from ``[ground]``). The
 controller acks a ``Rejection`` as rejected with ``rejection.ack_reason``,
 raises a ``command_rejected`` event with ``rejection.event_fields()``, and does
 nothing else with it: nothing about a rejected command reaches the firmware.
-``verify(topic, raw, now_wall)`` gives the ``AuthorizedCommand`` with the exact signed
+``verify(topic, raw, now_wall, now_mono)`` gives the ``AuthorizedCommand`` with the exact signed
 body bytes (``payload``), for tools that keep them.
 """
 
@@ -34,11 +43,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from dataclasses import dataclass
 
 from nacl.exceptions import BadSignatureError
 
-from control.core.command_timing import timing_verdict
+from control.core.command_timing import ClockStatus, timing_verdict
 from control.core.commands import CommandName, GroundCommand
 from control.core.policy import Rejection
 from telemetry.contract.command_wire import (
@@ -53,6 +63,7 @@ from telemetry.contract.command_wire import (
 from telemetry.contract.json_fields import JsonObject
 from telemetry.contract.keys import fingerprint
 
+from .ground_clock import GroundClock, GroundClockConfig
 from .replay import ReplayStore, ReplayVerdict
 from .security_config import ALL_COMMANDS, SecurityConfig
 
@@ -92,19 +103,25 @@ class AuthorizedCommand:
 class SignedCommandAuthenticator:
     """Verifies signed ground commands for one rig's command topic."""
 
-    def __init__(self, config: SecurityConfig, store: ReplayStore, topic: str) -> None:
+    def __init__(self, config: SecurityConfig, store: ReplayStore, topic: str,
+                 clock: GroundClockConfig | None = None) -> None:
         self.config = config
         self.store = store
         self.topic = topic
         self.accepted = 0
         self.rejected: dict[RejectReason, int] = {}
+        self.clock = GroundClock(clock or GroundClockConfig(
+            tolerance_s=config.timing.max_future_s), store.load_floor())
+        self._clock_lock = threading.Lock()  # the gate thread writes, telemetry reads
 
     # --- the seam ---------------------------------------------------------------------
-    def verify(self, topic: str, payload: bytes, now_wall: float
-               ) -> AuthorizedCommand | Rejection:
-        """Check one message received on ``topic`` at rover wall-clock ``now_wall``."""
+    def verify(self, topic: str, payload: bytes, now_wall: float,
+               now_mono: float | None = None) -> AuthorizedCommand | Rejection:
+        """Check one message received on ``topic`` at rover wall-clock ``now_wall``
+        (monotonic ``now_mono``)."""
+        mono = now_wall if now_mono is None else now_mono
         try:
-            result = self._verify(topic, bytes(payload), now_wall)
+            result = self._verify(topic, bytes(payload), now_wall, mono)
         except Exception as err:  # pragma: no cover - a bug must not crash the loop
             log.exception("authenticator failed on a %d-byte payload", len(payload))
             result = Rejection(RejectReason.MALFORMED, f"internal error: {type(err).__name__}",
@@ -119,13 +136,20 @@ class SignedCommandAuthenticator:
                      result.command, result.key_id, result.counter)
         return result
 
-    def admit(self, raw: bytes, now_wall: float) -> GroundCommand | Rejection:
+    def admit(self, raw: bytes, now_wall: float, now_mono: float | None = None
+              ) -> GroundCommand | Rejection:
         """``control.core.policy.CommandAuthenticator``: the command to apply, or why not."""
-        result = self.verify(self.topic, raw, now_wall)
+        result = self.verify(self.topic, raw, now_wall, now_mono)
         return result if isinstance(result, Rejection) else result.to_command()
 
+    def clock_status(self, now_wall: float, now_mono: float) -> ClockStatus:
+        """The ground-clock estimate's offset from the rover's clock, and its age."""
+        with self._clock_lock:
+            return self.clock.status(now_wall, now_mono)
+
     # --- checks -----------------------------------------------------------------------
-    def _verify(self, topic: str, payload: bytes, now: float) -> AuthorizedCommand | Rejection:
+    def _verify(self, topic: str, payload: bytes, now: float, mono: float
+                ) -> AuthorizedCommand | Rejection:
         try:
             env = decode_envelope(payload)
         except WireRefusal as r:
@@ -151,7 +175,7 @@ class SignedCommandAuthenticator:
             body = decode_body(env.body)
         except WireRefusal as r:
             return Rejection(r.reason, r.detail, topic, claimed_id, env.key_id, True)
-        name = self._check(body, station.commands, now)
+        name = self._check(body, station.commands)
         if not isinstance(name, CommandName):
             reason, detail = name
             return Rejection(reason, detail, topic, body.command_id, env.key_id, True,
@@ -167,8 +191,17 @@ class SignedCommandAuthenticator:
                              f"{env.key_id} is below the replay window (highest accepted "
                              f"{window.highest}, window {window.size})", topic,
                              body.command_id, env.key_id, True, body.counter)
+        with self._clock_lock:  # authenticated and fresh: a sample of the ground's clock
+            ground_now = self.clock.observe(env.key_id, body.issued_at, now, mono)
+            floor = self.clock.floor
+        timing = self._timing(body, ground_now, now)
+        if timing is not None:
+            return Rejection(timing[0], timing[1], topic, body.command_id, env.key_id, True,
+                             body.counter)
         try:
             self.store.save(env.key_id, window.accept(body.counter), now)
+            if floor is not None:
+                self.store.save_floor(floor)
         except (OSError, sqlite3.Error) as err:
             log.error("replay store write failed for key %s: %s", env.key_id, err)
             if name not in FAIL_SAFE_COMMANDS:
@@ -179,10 +212,9 @@ class SignedCommandAuthenticator:
                                  name, body.issued_at, body.expires_at,
                                  body.args, env.body, topic)
 
-    def _check(self, body: CommandBody, allowed: frozenset[CommandName], now: float
+    def _check(self, body: CommandBody, allowed: frozenset[CommandName]
                ) -> CommandName | tuple[RejectReason, str]:
-        """The command's name when the key may send it now, else why not."""
-        cfg = self.config
+        """The command's name when the key may send it, else why not (timing apart)."""
         name = body.name
         if name is None:
             return (RejectReason.UNKNOWN_COMMAND, f"unknown command {body.command[:32]!r} "
@@ -193,8 +225,20 @@ class SignedCommandAuthenticator:
         if body.expires_at <= body.issued_at:
             return (RejectReason.MALFORMED, f"expires_at {body.expires_at} is not after "
                     f"issued_at {body.issued_at}")
-        timing = timing_verdict(body.issued_at, body.expires_at, now, cfg.timing)
-        return name if timing is None else timing
+        return name
+
+    def _timing(self, body: CommandBody, ground_now: float, rover_wall: float
+                ) -> tuple[RejectReason, str] | None:
+        timing = self.config.timing
+        if timing.exempt(str(body.command)):
+            return None
+        verdict = timing_verdict(body.issued_at, body.expires_at, ground_now, timing)
+        if verdict is None:
+            return None
+        offset = ground_now - rover_wall
+        note = f" (ground time estimated {offset:+.1f} s from the rover's clock)" \
+            if abs(offset) >= 0.05 else ""
+        return RejectReason(verdict[0].value), verdict[1] + note
 
 
 __all__ = [

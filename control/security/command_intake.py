@@ -36,7 +36,7 @@ from telemetry.contract.command_wire import (
 )
 from telemetry.contract.json_fields import JsonValue
 
-from ..core.command_timing import CommandTiming, timing_verdict
+from ..core.command_timing import ClockStatus, CommandTiming, timing_verdict
 from ..core.commands import CommandName, GroundCommand
 from ..core.policy import Rejection
 
@@ -130,7 +130,10 @@ def decode_command(payload: bytes | bytearray | str, *, source: str = "ground",
 
 def timing_rejection(cmd: GroundCommand, now_wall: float, timing: CommandTiming,
                      topic: str = "") -> Rejection | None:
-    """The one timing check of a decoded command, as a rejection (``None``: on time)."""
+    """The one timing check of a decoded command, as a rejection (``None``: on time, or a
+    safe-direction command, which no timing rule applies to)."""
+    if timing.exempt(cmd.name.value):
+        return None
     verdict = timing_verdict(cmd.issued_at, cmd.expires_at, now_wall, timing)
     if verdict is None:
         return None
@@ -147,8 +150,14 @@ class TrustedLink:
         self.timing = timing or CommandTiming()
         self.topic = topic
 
-    def admit(self, raw: bytes, now_wall: float) -> GroundCommand | Rejection:
-        """``control.core.policy.CommandAuthenticator``."""
+    def clock_status(self, now_wall: float, now_mono: float) -> ClockStatus | None:
+        """No estimate of the ground's clock on this path."""
+        return None
+
+    def admit(self, raw: bytes, now_wall: float, now_mono: float | None = None
+              ) -> GroundCommand | Rejection:
+        """``control.core.policy.CommandAuthenticator`` (on the rover's own clock: an
+        unauthenticated message cannot teach it the ground's)."""
         result = decode_command(raw, topic=self.topic)
         if isinstance(result, Rejection):
             return result

@@ -23,10 +23,10 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 from nacl.signing import SigningKey
 
+from telemetry.contract.json_fields import JsonObject
 from telemetry.contract.ledger_format import (
     GENESIS,
     DumpRecord,
@@ -128,7 +128,7 @@ class Ledger:
         self._grams[entry.site] = self._grams.get(entry.site, 0) + int(entry.body["mass_g"])
         return entry
 
-    def records_from(self, start: int) -> list[dict[str, Any]]:
+    def records_from(self, start: int) -> list[JsonObject]:
         """The signed entries ``start``, ``start + 1``, ... as ledger-topic records
         (re-read from the file: for reconciling the downlink at start, off the loop)."""
         if self._fd < 0:

@@ -14,6 +14,8 @@ IPsec/DTLS anti-replay window, RFC 4303 section 3.4.3). A counter is
   something older).
 
 ``ReplayWindow`` is a pure, frozen value; a ``ReplayStore`` keeps one per key.
+The store also keeps the ground clock's floor (``control.security.ground_clock``):
+the latest authenticated ground time, so a restarted rover never starts earlier.
 ``SqliteReplayStore`` commits every accepted counter with ``synchronous=FULL``
 before the authenticator returns, so a rover restart (or power cut) never
 forgets a counter it acted on. The authenticator writes only after the
@@ -77,6 +79,14 @@ class ReplayStore(Protocol):
         """Persist durably before returning; raises ``OSError``/``sqlite3.Error`` on failure."""
         ...
 
+    def load_floor(self) -> float | None:
+        """The persisted lower bound of the ground's clock (``ground_clock``), if any."""
+        ...
+
+    def save_floor(self, ground_time: float) -> None:
+        """Persist a later lower bound of the ground's clock (same errors as ``save``)."""
+        ...
+
 
 class MemoryReplayStore:
     """Volatile store for tests and the demo (forgets everything at exit)."""
@@ -84,12 +94,19 @@ class MemoryReplayStore:
     def __init__(self, window_size: int = DEFAULT_WINDOW) -> None:
         self.window_size = window_size
         self._windows: dict[str, ReplayWindow] = {}
+        self._floor: float | None = None
 
     def load(self, key_id: str) -> ReplayWindow:
         return self._windows.get(key_id, ReplayWindow(size=self.window_size))
 
     def save(self, key_id: str, window: ReplayWindow, now: float) -> None:
         self._windows[key_id] = window
+
+    def load_floor(self) -> float | None:
+        return self._floor
+
+    def save_floor(self, ground_time: float) -> None:
+        self._floor = ground_time if self._floor is None else max(self._floor, ground_time)
 
 
 class SqliteReplayStore:
@@ -102,6 +119,9 @@ class SqliteReplayStore:
     _SCHEMA = """CREATE TABLE IF NOT EXISTS replay_window (
         key_id TEXT PRIMARY KEY, highest INTEGER NOT NULL, bitmap TEXT NOT NULL,
         size INTEGER NOT NULL, updated_at REAL NOT NULL)"""
+    # one row: the latest authenticated ground time (the ground clock's floor)
+    _CLOCK = """CREATE TABLE IF NOT EXISTS ground_clock (
+        id INTEGER PRIMARY KEY CHECK (id = 1), floor REAL NOT NULL)"""
 
     def __init__(self, path: str | Path, window_size: int = DEFAULT_WINDOW) -> None:
         self.path = Path(path)
@@ -111,6 +131,7 @@ class SqliteReplayStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(self._SCHEMA)
+        self._db.execute(self._CLOCK)
 
     def load(self, key_id: str) -> ReplayWindow:
         with self._lock:
@@ -131,6 +152,16 @@ class SqliteReplayStore:
                 "highest = excluded.highest, bitmap = excluded.bitmap, size = excluded.size, "
                 "updated_at = excluded.updated_at",
                 (key_id, window.highest, format(window.bitmap, "x"), window.size, now))
+
+    def load_floor(self) -> float | None:
+        with self._lock:
+            row = self._db.execute("SELECT floor FROM ground_clock WHERE id = 1").fetchone()
+        return None if row is None else float(row[0])
+
+    def save_floor(self, ground_time: float) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO ground_clock (id, floor) VALUES (1, ?) ON CONFLICT(id) "
+                             "DO UPDATE SET floor = max(floor, excluded.floor)", (ground_time,))
 
     def close(self) -> None:
         with self._lock:

@@ -11,6 +11,8 @@ names and the errors, what almost every user needs):
   message, ``RigState``), ``status_info`` (``RigInfo``), ``event_details`` (typed
   fields of the events the ground acts on) and ``json_fields`` (their decoding
   helpers, which name the bad field).
+* ``public_payload``: the public topics' objects as the ground reads them.
+* ``ledger_record``: a received ledger record's fields, read without verifying.
 * ``command_wire``: the signed ground-command envelope and body (docs/commands.md).
 * ``keys``: Ed25519 station and rover key files and fingerprints.
 * ``ledger_format``: the extraction-ledger entry, its hash chain and verification.

@@ -3,8 +3,9 @@
 An event carries ``fields``, a JSON object shown as it is; for the kinds the
 ground *acts* on, the fields are a contract of their own and are decoded here
 into a typed detail: ``interlock_tripped``/``interlock_cleared`` (the alarm
-table follows the interlock's ``name``) and ``outbox_evicted`` (the recorder
-accounts the evicted sequence ranges). ``payloads.decode`` refuses an event of
+table follows the interlock's ``name``), ``outbox_evicted`` (the recorder
+accounts the evicted sequence ranges) and ``storage_full``/``storage_recovered``
+(the messages a full or read-only disk cost). ``payloads.decode`` refuses an event of
 one of these kinds whose fields do not decode, naming the field. Extra keys are
 allowed (a newer rover may add some).
 """
@@ -26,7 +27,8 @@ from telemetry.contract.json_fields import (
 )
 from telemetry.contract.names import EventKind
 
-__all__ = ["EventDetail", "EvictedRange", "InterlockChange", "OutboxEvicted", "event_detail"]
+__all__ = ["EventDetail", "EvictedRange", "InterlockChange", "OutboxEvicted", "StorageFull",
+           "event_detail"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +100,39 @@ class OutboxEvicted:
                    req_bool(fields, "dropped_new", path))
 
 
-EventDetail = InterlockChange | OutboxEvicted
+@dataclass(frozen=True, slots=True)
+class StorageFull:
+    """``storage_full`` / ``storage_recovered``: the outbox's disk refused writes (``errno``),
+    and the messages dropped since the last such event, as sequence ranges; the
+    ``dropped_count`` of these events add up to every message storage cost."""
+
+    errno: str | None
+    path: str
+    dropped: tuple[EvictedRange, ...] = ()
+    dropped_total: int = 0  # this process, so far
+
+    @property
+    def dropped_count(self) -> int:
+        return sum(r.count for r in self.dropped)
+
+    def to_fields(self) -> JsonObject:
+        return {"errno": self.errno, "path": self.path,
+                "dropped": [r.to_json() for r in self.dropped],
+                "dropped_count": self.dropped_count, "dropped_total": self.dropped_total}
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[str, object], path: str = "fields") -> StorageFull:
+        ranges = fields.get("dropped")
+        if not isinstance(ranges, list):
+            raise PayloadDecodeError(f"field {path + '.dropped'!r}: expected a list, "
+                                     f"got {type(ranges).__name__}")
+        return cls(optional_str(fields, "errno", path), req_str(fields, "path", path),
+                   tuple(EvictedRange.from_json(r, f"{path}.dropped[{i}]")
+                         for i, r in enumerate(ranges)),
+                   req_int(fields, "dropped_total", path))
+
+
+EventDetail = InterlockChange | OutboxEvicted | StorageFull
 
 
 def event_detail(kind: str, fields: Mapping[str, object]) -> EventDetail | None:
@@ -109,4 +143,6 @@ def event_detail(kind: str, fields: Mapping[str, object]) -> EventDetail | None:
             return InterlockChange.from_fields(json_object(fields, "fields"))
         case EventKind.OUTBOX_EVICTED:
             return OutboxEvicted.from_fields(json_object(fields, "fields"))
+        case EventKind.STORAGE_FULL | EventKind.STORAGE_RECOVERED:
+            return StorageFull.from_fields(json_object(fields, "fields"))
     return None

@@ -29,6 +29,7 @@ class CommandName(enum.StrEnum):
     CLEAR_FAULT = "clear_fault"  # FAULT -> IDLE, only when no cause remains
     SET_PARAM = "set_param"  # args: name, value (within PARAMS bounds)
     STATUS = "status"  # ask for a state message now
+    NEW_MISSION = "new_mission"  # end the mission in progress, begin the plan anew
 
     @classmethod
     def lookup(cls, name: str) -> CommandName | None:
@@ -55,6 +56,11 @@ class EventKind(enum.StrEnum):
     REQUEST_FAILED = "request_failed"
     BUCKET_DUMPED = "bucket_dumped"
     FIRMWARE_WARNING = "firmware_warning"
+    # after a restart (control.core.resume_steps; docs/control.md, "Restarts")
+    MISSION_RESUMED = "mission_resumed"  # the same mission continues; the rig was read
+    RIG_STATE_READ = "rig_state_read"  # a new mission: what the rig was found doing
+    MISSION_REPLACED = "mission_replaced"  # new_mission: the old progress, the new id
+    WATCHDOG_TRIPPED = "watchdog_tripped"  # the firmware's watchdog stopped the motors
     # from the controller's shell
     MODE_CHANGED = "mode_changed"  # a supervisor ModeChanged
     LEDGER_ERROR = "ledger_error"  # a dump could not be booked in the ledger
@@ -62,6 +68,8 @@ class EventKind(enum.StrEnum):
     # from the downlink
     OUTBOX_EVICTED = "outbox_evicted"  # the disk budget dropped messages (fields: evicted)
     PUBLISH_REJECTED = "publish_rejected"  # the broker refused messages for good
+    STORAGE_FULL = "storage_full"  # the outbox's disk refuses writes; drops (fields: dropped)
+    STORAGE_RECOVERED = "storage_recovered"  # it takes writes again (fields: last drops)
 
     @classmethod
     def lookup(cls, kind: str) -> EventKind | None:

@@ -54,6 +54,7 @@ __all__ = [
     "StatsBlock",
     "StatsMessage",
     "StatusMessage",
+    "clear_delivery_flags",
     "decode",
     "encode",
     "set_delivery_flags",
@@ -92,7 +93,7 @@ class StateMessage:
 @dataclass(frozen=True, slots=True)
 class EventMessage:
     envelope: Envelope
-    kind: str  # an EventKind (decoded as one), or a kind this side does not know
+    kind: EventKind | str  # decoded as an EventKind; a kind this side does not know stays str
     severity: Severity
     text: str
     fields: Mapping[str, JsonValue] = field(default_factory=dict)
@@ -309,6 +310,15 @@ def encode(msg: DownlinkMessage) -> bytes:
         assert data[0] == 0xA0 + len(body), "envelope map must use a 1-byte header"
         return data
     raise PayloadEncodeError(f"expected a downlink message, got {type(msg).__name__}")
+
+
+def clear_delivery_flags(data: bytes) -> bytes:
+    """A JSON payload as :func:`encode` made it: both delivery flags false (the form the
+    rover signs, ``downlink_signature``). Other bytes are returned as they are."""
+    for prefix in _JSON_PREFIX.values():
+        if data.startswith(prefix):
+            return _JSON_PREFIX[(False, False)] + data[len(prefix):]
+    return data
 
 
 def set_delivery_flags(data: bytes, *, historical: bool, resend: bool) -> bytes:

@@ -32,6 +32,7 @@ from telemetry.contract.json_fields import (
     optional_bool,
     optional_number,
     optional_str,
+    req_bool,
     req_int,
     req_number,
     req_str,
@@ -39,7 +40,7 @@ from telemetry.contract.json_fields import (
     str_tuple,
 )
 
-__all__ = ["MissionReport", "RigState", "SiteReport"]
+__all__ = ["MissionReport", "ResumeReport", "RigState", "SiteReport", "StorageReport"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +77,16 @@ class MissionReport:
     target_kg: float | None = None
     cycles: int = 0
     sites: tuple[SiteReport, ...] = ()
+    mission_id: str = ""  # the mission's id across restarts ("": a rover that has none)
 
     def delivered_from(self, site: str) -> float:
         """Mass delivered from *site* (0 if the mission has no such site)."""
         return next((s.delivered_kg for s in self.sites if s.name == site), 0.0)
 
     def to_json(self) -> JsonObject:
-        return {"mission": self.mission, "delivered_kg": self.delivered_kg,
-                "target_kg": self.target_kg, "cycles": self.cycles,
-                "sites": [s.to_json() for s in self.sites]}
+        return {"mission": self.mission, "mission_id": self.mission_id,
+                "delivered_kg": self.delivered_kg, "target_kg": self.target_kg,
+                "cycles": self.cycles, "sites": [s.to_json() for s in self.sites]}
 
     @classmethod
     def from_json(cls, value: object, path: str) -> MissionReport:
@@ -98,7 +100,65 @@ class MissionReport:
                    optional_number(body, "target_kg", path),
                    req_int(body, "cycles", path),
                    tuple(SiteReport.from_json(s, f"{path}.sites[{i}]")
-                         for i, s in enumerate(sites)))
+                         for i, s in enumerate(sites)),
+                   optional_str(body, "mission_id", path) or "")
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeReport:
+    """What the controller found when it read the rig after its start (``state.resumed``;
+    docs/control.md, "Restarts")."""
+
+    text: str  # "resumed: site A 47.5 / 45 kg, site B 0.0 / 45 kg, bucket 8.2 kg"
+    mission_id: str = ""
+    resumed: bool = False  # the same mission as before the restart (else a new one)
+    previous_phase: str = ""  # the mode the previous process left the rig in
+    bucket_kg: float | None = None  # None: the load cell is distrusted
+    cut_depth_m: float | None = None
+    carrying: bool = False  # the load goes to the dump first
+    watchdog_tripped: bool = False  # the firmware's watchdog had stopped the motors
+
+    def to_json(self) -> JsonObject:
+        return {"text": self.text, "mission_id": self.mission_id, "resumed": self.resumed,
+                "previous_phase": self.previous_phase, "bucket_kg": self.bucket_kg,
+                "cut_depth_m": self.cut_depth_m, "carrying": self.carrying,
+                "watchdog_tripped": self.watchdog_tripped}
+
+    @classmethod
+    def from_json(cls, value: object, path: str) -> ResumeReport:
+        body = json_object(value, path)
+        return cls(req_str(body, "text", path), optional_str(body, "mission_id", path) or "",
+                   bool(optional_bool(body, "resumed", path)),
+                   optional_str(body, "previous_phase", path) or "",
+                   optional_number(body, "bucket_kg", path),
+                   optional_number(body, "cut_depth_m", path),
+                   bool(optional_bool(body, "carrying", path)),
+                   bool(optional_bool(body, "watchdog_tripped", path)))
+
+
+@dataclass(frozen=True, slots=True)
+class StorageReport:
+    """The rover outbox's storage (``state.storage``; docs/telemetry.md, "When the disk
+    is full or read-only")."""
+
+    full: bool  # the disk refuses writes: messages are kept in memory
+    errno: str | None  # why, while full (ENOSPC, EROFS, EIO...)
+    dropped: int  # messages dropped because of storage, this process
+    budget_bytes: int  # the outbox's budget now (from the free space)
+    used_bytes: int  # stored and not acknowledged
+    unwritten_bytes: int  # held in memory, waiting for the disk
+
+    def to_json(self) -> JsonObject:
+        return {"full": self.full, "errno": self.errno, "dropped": self.dropped,
+                "budget_bytes": self.budget_bytes, "used_bytes": self.used_bytes,
+                "unwritten_bytes": self.unwritten_bytes}
+
+    @classmethod
+    def from_json(cls, value: object, path: str) -> StorageReport:
+        body = json_object(value, path)
+        return cls(req_bool(body, "full", path), optional_str(body, "errno", path),
+                   req_int(body, "dropped", path), req_int(body, "budget_bytes", path),
+                   req_int(body, "used_bytes", path), req_int(body, "unwritten_bytes", path))
 
 
 # The JSON kind of each RigState field: how it is decoded and encoded.
@@ -117,9 +177,20 @@ def _mission(value: Mapping[str, object], key: str, where: str) -> MissionReport
     return None if raw is None else MissionReport.from_json(raw, f"{where}.{key}")
 
 
+def _resumed(value: Mapping[str, object], key: str, where: str) -> ResumeReport | None:
+    raw = value.get(key)
+    return None if raw is None else ResumeReport.from_json(raw, f"{where}.{key}")
+
+
+def _storage(value: Mapping[str, object], key: str, where: str) -> StorageReport | None:
+    raw = value.get(key)
+    return None if raw is None else StorageReport.from_json(raw, f"{where}.{key}")
+
+
 _DECODERS: dict[str, _Decode] = {
     "number": optional_number, "bool": optional_bool, "str": optional_str,
-    "names": str_tuple, "counts": str_int_map, "mission": _mission,
+    "names": str_tuple, "counts": str_int_map, "mission": _mission, "resumed": _resumed,
+    "storage": _storage,
 }
 
 
@@ -153,6 +224,22 @@ class RigState:
     stalls: Mapping[str, int] = field(default_factory=dict, metadata=_json("counts"))
     mission: MissionReport | None = field(default=None,
                                           metadata=_json("mission", omit_none=True))
+    #: what the controller found when it read the rig after its start (None before)
+    resumed: ResumeReport | None = field(default=None,
+                                         metadata=_json("resumed", omit_none=True))
+    #: with signed commands: the ground's time minus the rover's wall clock, as the command
+    #: gate estimates it (s; docs/commands.md, "Timing"); how long ago an authenticated
+    #: command confirmed it (s; None: not since start); "rover" (own clock) or "ground"
+    #: (not in ``readings()``: ``rig-ground watch`` shows them in the rig's title line)
+    clock_offset_s: float | None = field(
+        default=None, metadata=_json("number", shown=False, omit_none=True))
+    clock_sync_age_s: float | None = field(
+        default=None, metadata=_json("number", shown=False, omit_none=True))
+    clock_source: str | None = field(default=None,
+                                     metadata=_json("str", shown=False, omit_none=True))
+    #: with a downlink: its outbox's storage
+    storage: StorageReport | None = field(default=None,
+                                          metadata=_json("storage", omit_none=True))
     #: keys this side does not know (a newer rover's), kept as received
     extra: Mapping[str, JsonValue] = field(default_factory=dict)
 
@@ -191,7 +278,7 @@ class RigState:
                 value = list(value)
             elif kind == "counts":
                 value = dict(value)
-            elif kind == "mission" and value is not None:
+            elif kind in ("mission", "resumed", "storage") and value is not None:
                 value = value.to_json()
             out[f.name] = value
         for key, value in self.extra.items():

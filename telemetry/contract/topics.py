@@ -123,12 +123,14 @@ class ParsedTopic:
 
 
 def parse_topic(prefix: str, topic: str) -> ParsedTopic | None:
-    """Split a downlink topic into rig id and stream id; ``None`` if not ours."""
+    """Split a downlink topic into rig id and stream id; ``None`` if not ours, including a
+    rig id or stream name outside ``[A-Za-z0-9_.-]`` (no rig can publish one)."""
     head = prefix + "/"
     if not topic.startswith(head):
         return None
     parts = topic[len(head):].split("/")
-    if len(parts) < 2:
+    if len(parts) < 2 or not _NAME.match(parts[0]) or \
+            any(not _NAME.match(part) for part in parts[2:]):
         return None
     rig, level, rest = parts[0], parts[1], parts[2:]
     kind = TopicKind._value2member_map_.get(level)

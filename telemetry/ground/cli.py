@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 from telemetry.contract import DEFAULT_PREFIX
 from telemetry.contract.errors import ContractError
+from telemetry.ground import rig_keys
 from telemetry.ground.errors import GroundError
 from telemetry.mqtt.adapter import MqttSettings
 from telemetry.mqtt.errors import MqttError
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rig", help="one rig id (default: every rig under the prefix)")
     parser.add_argument("--client-id", help="MQTT client id (default: random)")
     parser.add_argument("-v", "--verbose", action="count", default=0)
+    rig_keys.add_arguments(parser)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMANDS:
         importlib.import_module(name).register(subparsers)

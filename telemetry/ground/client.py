@@ -14,17 +14,24 @@ topic and its public topics, and feeds every message to a
 :class:`~telemetry.ground.fleet.FleetModel`: the same intake, sequence
 accounting, alarm table and command history as ``watch``, ``record`` and the
 web console. Commands are signed with the station key exactly like
-``rig-ground send`` (counter in ``KEY.counter``, reserved and fsynced in an
-executor before publishing) and matched to their ack by id; the ack
-subscription exists before anything is published. Streams and event feeds
-are bounded queues: a slow consumer loses the oldest items, counted in
-``overflow``, and never blocks the intake.
+``rig-ground send`` (counter in ``KEY.counter``, reserved and fsynced in a
+thread of the client's own, never the loop's shared default executor, before
+publishing) and matched to their ack by id; the ack subscription exists before
+anything is published. Streams and event feeds are bounded queues: a slow
+consumer loses the oldest items, counted in ``overflow``, and never blocks the
+intake.
 
 Exceptions: ``send`` raises ``CommandRejectedError`` (with ``check=True``),
 ``CommandTimeoutError`` (published, no ack in time), ``NotConnectedError`` (not
 published) or ``BrokerError`` (the link dropped while publishing); ``wait_for`` raises
 ``WaitTimeoutError``; a rig-less client asked about "its" rig raises
 ``GroundUsageError``. Broker errors never escape the connection task.
+
+With ``rig_keys`` (rig id -> the rover's public key) the model believes a rig's
+state, events, acks and status only with its signature: ``send`` resolves only
+on a signed ack (a forged one is counted against the command, see
+``CommandRecord.forged_acks``), and rigs without a key are marked unverified
+(or dropped, ``drop_unverified``).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,7 +188,9 @@ class GroundClient:
                  alarms: AlarmTable | None = None, ttl_s: float = 30.0,
                  silent_after_s: float = 10.0, connect_timeout: float = 10.0,
                  clock: Callable[[], float] = time.time,
-                 backoff: Backoff | None = None) -> None:
+                 backoff: Backoff | None = None,
+                 rig_keys: Mapping[str, VerifyKey] | None = None,
+                 drop_unverified: bool = False) -> None:
         self.settings = broker if isinstance(broker, MqttSettings) else \
             MqttSettings.from_url(broker, protocol="5")
         self.rig = rig
@@ -189,10 +199,14 @@ class GroundClient:
         self.connect_timeout = connect_timeout
         self.clock = clock
         self.model = FleetModel(prefix, limits=limits, alarms=alarms,
-                                silent_after_s=silent_after_s)
+                                silent_after_s=silent_after_s, rig_keys=rig_keys,
+                                drop_unverified=drop_unverified)
         self._key, self._counter_file = _load_key(key, counter_file)
         self._memory_counter = 0
         self._counter_lock = asyncio.Lock()
+        # the command path's blocking step (the counter file) has a thread of its own: it
+        # must never queue behind other work in the loop's default executor
+        self._command_pool = ThreadPoolExecutor(1, thread_name_prefix="ground-command")
         self._backoff = backoff or Backoff(0.2, 5.0)
         self._session: MqttSession | None = None
         self._connected = asyncio.Event()
@@ -233,6 +247,8 @@ class GroundClient:
         self._tasks = []
         for fut in self._acks.values():
             fut.cancel()
+        self._command_pool.shutdown(wait=False)  # a new one starts no thread until used
+        self._command_pool = ThreadPoolExecutor(1, thread_name_prefix="ground-command")
 
     @property
     def connected(self) -> bool:
@@ -305,7 +321,7 @@ class GroundClient:
         loop = asyncio.get_running_loop()
         now = self.clock()
         async with self._counter_lock:  # two sends at once never share a counter
-            counter = await loop.run_in_executor(None, self._next_counter, now)
+            counter = await loop.run_in_executor(self._command_pool, self._next_counter, now)
         cmd = build_command(self._key, TopicTree(self.prefix, rig).command, command,
                             dict(args or {}), now_wall=now, counter=counter,
                             ttl_s=self.ttl_s if ttl_s is None else ttl_s,

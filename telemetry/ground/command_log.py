@@ -8,6 +8,8 @@ Three sources feed one record per ``(rig, command_id)``:
   business, so ``verified`` stays false here);
 * ``note_ack``: the rover's ack. The first ack wins: a QoS 1 duplicate of an
   accepted command is acked ``replayed`` afterwards (docs/commands.md).
+* ``note_forged_ack``: an ack that failed the rig's signature check (the fleet
+  model checks it, when rig keys are configured): counted, never believed.
 
 An ack whose command was never seen still gets a record (``command`` = "?").
 Records are bounded per rig (oldest dropped, counted).
@@ -44,12 +46,16 @@ class CommandRecord:
     status: CommandStatus = CommandStatus.PENDING
     reason: str = ""
     acked_at: float | None = None
+    # acks for this command that did not carry the rig's signature: ignored, but shown
+    forged_acks: int = 0
+    forged_claim: str = ""  # what the last one claimed ("rejected: <reason>")
 
     def as_dict(self) -> JsonObject:
         return {"rig": self.rig, "command_id": self.command_id, "command": self.command,
                 "args": dict(self.args), "key_id": self.key_id, "sent_by": self.sent_by,
                 "sent_at": self.sent_at, "status": self.status.value, "reason": self.reason,
-                "acked_at": self.acked_at}
+                "acked_at": self.acked_at, "forged_acks": self.forged_acks,
+                "forged_claim": self.forged_claim}
 
 
 class CommandLog:
@@ -93,6 +99,15 @@ class CommandLog:
             return old  # the first ack wins
         status = CommandStatus.ACCEPTED if accepted else CommandStatus.REJECTED
         return self._put(replace(old, status=status, reason=reason, acked_at=now))
+
+    def note_forged_ack(self, rig: str, command_id: str, accepted: bool,
+                        reason: str) -> CommandRecord | None:
+        """An ack without the rig's valid signature: it changes no status, it is counted."""
+        old = self.get(rig, command_id)
+        if old is None:
+            return None  # not a command anyone here knows: nothing to show it against
+        claim = "accepted" if accepted else f"rejected{': ' + reason if reason else ''}"
+        return self._put(replace(old, forged_acks=old.forged_acks + 1, forged_claim=claim))
 
     def note_timeout(self, rig: str, command_id: str) -> CommandRecord | None:
         old = self.get(rig, command_id)

@@ -13,10 +13,15 @@ alarm table, the command history and the same sequence accounting as
   longer lists it clears it (a state older than the latest event about an
   interlock never overrides that event: events overtake states in the rover's
   outbox); a live value beyond a red limit for the limit's ``hold_s`` (rig
-  time) raises ``limit:<channel>``, back within it clears it; any other alarm
-  event is a one-off ``event:<kind>``.
+  time) raises ``limit:<channel>``, back within it clears it; a state whose
+  ``clock_offset_s`` is beyond the ``clock_offset`` red limit raises
+  ``limit:clock_offset`` (cleared by one within it); any other alarm event is a
+  one-off ``event:<kind>``.
 * A rig whose retained status says offline, or that sent nothing for
   ``silent_after_s``, has its active alarms marked stale (:meth:`tick`).
+* With ``rig_keys`` (rig id -> the rover's public key), state, events, acks,
+  status and ledger messages are believed only with the rig's signature
+  (``_believed``); a rig without a configured key is shown as unverified.
 * Uplink commands seen on ``{prefix}/{rig}/cmd`` and acks feed the command
   history; ledger records are kept by index; the public safety zone and feed
   (``public/{prefix}/{rig}/...``) are kept as received.
@@ -24,14 +29,17 @@ alarm table, the command history and the same sequence accounting as
 
 from __future__ import annotations
 
-import json
 import math
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from telemetry.contract import CauseKind, EventKind, Severity
+from nacl.signing import VerifyKey
+
+from telemetry.contract import CauseKind, EventKind, Severity, parse_topic
 from telemetry.contract.command_wire import WireRefusal, decode_body, decode_envelope
+from telemetry.contract.downlink_signature import SIGNED_KINDS, Verdict, verify_payload
+from telemetry.contract.errors import PayloadDecodeError
 from telemetry.contract.event_details import InterlockChange
 from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.ledger_record import ReceivedRecord
@@ -43,6 +51,7 @@ from telemetry.contract.payloads import (
     StateMessage,
     StatusMessage,
 )
+from telemetry.contract.public_payload import PublicKind, decode_public
 from telemetry.contract.rig_state import RigState
 from telemetry.contract.status_info import RigInfo
 from telemetry.ground.accounting import SequenceAccounting
@@ -112,6 +121,20 @@ class RigView:
     trail: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=_MAX_TRAIL))
     interlock_event_t: dict[str, float] = field(default_factory=dict)
     red_since: dict[str, float] = field(default_factory=dict)  # channel -> rig time
+    # True: the ground has this rig's key and believes only what it signed; False: no key
+    # (anyone on the broker may be speaking); None: no rig keys configured at all
+    verified: bool | None = None
+    forged: int = 0  # messages under its name that failed the signature check (dropped)
+    state_seen_at: float | None = None  # ground time of the latest live state
+    state_period_s: float | None = None  # smoothed interval between live states
+
+    def stale_after_s(self) -> float:
+        """How long without a state before its values are stale: three expected periods,
+        at least 1 s (a 10 Hz rig is stale after 1 s, a 1 Hz one after 3 s)."""
+        return max(1.0, 3.0 * (self.state_period_s or 0.0))
+
+    def state_age_s(self, now: float) -> float | None:
+        return None if self.state_seen_at is None else max(0.0, now - self.state_seen_at)
 
     @property
     def reachable(self) -> bool:
@@ -130,8 +153,14 @@ class RigView:
 
 class FleetModel:
     def __init__(self, prefix: str, *, limits: LimitSet | None = None,
-                 alarms: AlarmTable | None = None, silent_after_s: float = 10.0) -> None:
+                 alarms: AlarmTable | None = None, silent_after_s: float = 10.0,
+                 rig_keys: Mapping[str, VerifyKey] | None = None,
+                 drop_unverified: bool = False) -> None:
         self.prefix = prefix
+        self.rig_keys = rig_keys
+        self.drop_unverified = drop_unverified
+        self.forged = 0  # signed kinds failing the check of a rig whose key we have
+        self.unverified = 0  # signed kinds from rigs whose key we do not have
         self.limits = limits or LimitSet()
         self.alarms = alarms or AlarmTable()
         self.commands = CommandLog()
@@ -150,7 +179,8 @@ class FleetModel:
     def rig(self, rig_id: str, now: float) -> RigView:
         view = self.rigs.get(rig_id)
         if view is None:
-            view = self.rigs[rig_id] = RigView(rig_id, first_seen=now)
+            verified = None if self.rig_keys is None else rig_id in self.rig_keys
+            view = self.rigs[rig_id] = RigView(rig_id, first_seen=now, verified=verified)
         return view
 
     # ------------------------------------------------------------------ intake
@@ -166,7 +196,31 @@ class FleetModel:
         if isinstance(seen, Malformed):
             self.accounting.malformed += 1
             return None
+        if self.rig_keys is not None and seen.stream.split("/")[0] in SIGNED_KINDS \
+                and not self._believed(seen):
+            return None
         return self.take(seen, now)
+
+    def _believed(self, seen: Sighting) -> bool:
+        """Check a signed kind against the rig's key (docs/telemetry.md, "Signed downlink").
+
+        A rig whose key we have: only what it signed counts; anything else under its
+        name is dropped and counted (an ack, against its command). A rig whose key we
+        do not have: kept and shown unverified, or dropped with ``drop_unverified``."""
+        assert self.rig_keys is not None
+        key = self.rig_keys.get(seen.rig)
+        if key is None:
+            self.unverified += 1
+            return not self.drop_unverified
+        if verify_payload(key, seen.topic, seen.payload) is Verdict.VERIFIED:
+            return True
+        self.forged += 1
+        if seen.rig in self.rigs:
+            self.rigs[seen.rig].forged += 1
+        if isinstance(seen.message, AckMessage):
+            self.commands.note_forged_ack(seen.rig, seen.message.command_id,
+                                          seen.message.accepted, seen.message.reason)
+        return False
 
     def take(self, seen: Sighting, now: float) -> Sighting | None:
         """A message already classified (a replayed recording feeds these directly)."""
@@ -222,9 +276,15 @@ class FleetModel:
         if view.state_t_rig is not None and t < view.state_t_rig:
             return
         view.state, view.state_t_rig = msg.state, t
+        if view.state_seen_at is not None:
+            gap = max(0.0, now - view.state_seen_at)
+            view.state_period_s = gap if view.state_period_s is None else \
+                0.8 * view.state_period_s + 0.2 * min(gap, 10.0)
+        view.state_seen_at = now
         position = msg.state.position
         if position is not None and (not view.trail or view.trail[-1] != position):
             view.trail.append(position)
+        self._clock(view, msg.state.clock_offset_s, now)
         present = []
         for name in set(msg.state.interlocks):
             cause = CauseKind.INTERLOCK.cause(name)
@@ -238,6 +298,23 @@ class FleetModel:
         newer = {CauseKind.INTERLOCK.cause(n) for n, et in view.interlock_event_t.items()
                  if et > t}
         self.alarms.clear_absent(view.rig, CauseKind.INTERLOCK, set(present) | newer, now)
+
+    def _clock(self, view: RigView, offset: float | None, now: float) -> None:
+        """``limit:clock_offset`` while the rover's clock is off beyond the red limit."""
+        limit = self.limits.get("clock_offset")
+        if limit is None or offset is None or not math.isfinite(offset):
+            return
+        cause = CauseKind.LIMIT.cause("clock_offset")
+        if limit.level(float(offset)) is LimitLevel.RED:
+            alarm = self.alarms.get(view.rig, cause)
+            if alarm is None or alarm.state is not AlarmState.ACTIVE:
+                self.alarms.raise_alarm(
+                    view.rig, cause, Severity.ALARM,
+                    f"rover clock off by {-float(offset):+.1f} s from the ground's "
+                    f"({limit.describe(float(offset))} s): commands are timed in the "
+                    f"ground's time the rover learnt", now)
+        else:
+            self.alarms.clear(view.rig, cause, now)
 
     def _batch(self, view: RigView, msg: BatchMessage, now: float) -> None:
         if not len(msg.samples):
@@ -296,17 +373,20 @@ class FleetModel:
         if len(parts) != len(head) + 2 or parts[:len(head)] != head:
             return
         rig_id, kind = parts[-2], parts[-1]
+        if parse_topic(self.prefix, f"{self.prefix}/{rig_id}/state") is None:
+            self.accounting.malformed += 1  # not a rig id of the contract
+            return
         try:
-            body = json.loads(message.payload)
-        except ValueError:
+            public = decode_public(message.payload)
+        except PayloadDecodeError:
             self.accounting.malformed += 1
             return
-        if not isinstance(body, dict) or body.get("rig") != rig_id:
+        if public.rig != rig_id:
             self.accounting.malformed += 1
             return
         view = self.rig(rig_id, now)
-        if kind == "safety_zone":
-            view.safety_zone = body
-        elif kind == "feed":
-            view.public_feed = body
+        if kind == PublicKind.SAFETY_ZONE:
+            view.safety_zone = public.body
+        elif kind == PublicKind.FEED:
+            view.public_feed = public.body
 

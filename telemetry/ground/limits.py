@@ -22,6 +22,9 @@ overrides them per channel and per threshold (TOML)::
     yellow_low = 42.0
     hold_s = 0.2            # an alarm only once red this long (rig seconds); colour at once
 
+``[clock_offset]`` is the alarm limit on the rover's estimated clock offset
+(``clock_offset_s`` in the state, seconds).
+
 State fields carry their unit in their name (``drum_current_a``); they are
 coloured with their channel's limits through :data:`STATE_CHANNELS`.
 """
@@ -119,6 +122,10 @@ DEFAULT_LIMITS: Mapping[str, Limit] = {
     # controlled stop below 40 V for 0.2 s, or 15 % state of charge
     "battery_voltage": Limit(red_low=40.0, yellow_low=42.0, hold_s=0.2),
     "battery_soc": Limit(red_low=15.0, yellow_low=25.0),
+    # the rover's wall clock minus the ground's, as the rover's signed-command gate
+    # estimates it (docs/commands.md, "Timing"): red beyond the default clock-skew
+    # allowance, where commands other than stop/estop used to be refused
+    "clock_offset": Limit(red_low=-5.0, yellow_low=-1.0, yellow_high=1.0, red_high=5.0),
 }
 
 #: State fields (``StateMessage.state``) and the channel whose limits colour them.
@@ -127,6 +134,7 @@ STATE_CHANNELS: Mapping[str, str] = {
     "motor_temp_c": "motor_temp",
     "tilt_deg": "tilt",
     "battery_v": "battery_voltage",
+    "clock_offset_s": "clock_offset",
 }
 
 

@@ -24,12 +24,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from nacl.signing import VerifyKey
+
 from telemetry.contract import TopicTree
 from telemetry.contract.command_wire import CommandBody, encode_body, sign_envelope
+from telemetry.contract.downlink_signature import Verdict, verify_payload
 from telemetry.contract.errors import ContractError, KeyFileError, PayloadDecodeError
 from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.keys import StationKey, load_secret_key
 from telemetry.contract.payloads import AckMessage, decode
+from telemetry.ground.errors import GroundUsageError
+from telemetry.ground.rig_keys import rig_keys_from_args
 from telemetry.mqtt.adapter import MqttSettings, connect
 
 __all__ = ["SignedCommand", "build_command", "next_counter", "parse_args", "register",
@@ -89,8 +94,12 @@ def build_command(key: StationKey, topic: str, command: str, args: Mapping[str, 
 
 
 async def send_command(settings: MqttSettings, cmd: SignedCommand, ack_topic: str, *,
-                       timeout: float | None) -> AckMessage | None:
-    """Publish ``cmd`` (QoS 1) and return its ack, or ``None`` after ``timeout`` s."""
+                       timeout: float | None, rover_key: VerifyKey | None = None
+                       ) -> AckMessage | None:
+    """Publish ``cmd`` (QoS 1) and return its ack, or ``None`` after ``timeout`` s.
+
+    With ``rover_key``, only an ack with the rig's signature counts: others are
+    reported on stderr as forged and ignored."""
     async with connect(settings) as session:
         if timeout is not None:
             await session.subscribe(ack_topic, qos=1)
@@ -104,9 +113,18 @@ async def send_command(settings: MqttSettings, cmd: SignedCommand, ack_topic: st
                         decoded = decode(message.payload)
                     except PayloadDecodeError:
                         continue
-                    if isinstance(decoded, AckMessage) and \
-                            decoded.command_id == cmd.body.command_id:
-                        return decoded
+                    if not isinstance(decoded, AckMessage) or \
+                            decoded.command_id != cmd.body.command_id:
+                        continue
+                    if rover_key is not None:
+                        verdict = verify_payload(rover_key, message.topic, message.payload)
+                        if verdict is not Verdict.VERIFIED:
+                            print(f"ignored an ack for {decoded.command_id} without the rig's "
+                                  f"signature ({verdict.value}): it claimed "
+                                  f"{'accepted' if decoded.accepted else 'rejected'}",
+                                  file=sys.stderr)
+                            continue
+                    return decoded
         except TimeoutError:
             return None
     return None  # pragma: no cover - messages() raises instead of ending
@@ -146,7 +164,17 @@ def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
     except (ContractError, ValueError) as err:
         print(f"rig-ground send: {err}", file=sys.stderr)
         return 2
-    ack = asyncio.run(send_command(settings, cmd, topics.ack,
+    try:
+        keys = rig_keys_from_args(args)
+    except GroundUsageError as err:
+        print(f"rig-ground send: {err}", file=sys.stderr)
+        return 2
+    rover_key = keys.get(args.rig) if keys is not None else None
+    if keys is not None and rover_key is None and args.unverified == "drop":
+        print(f"rig-ground send: no --rig-key for {args.rig} and --unverified drop: no ack "
+              f"could be believed", file=sys.stderr)
+        return 2
+    ack = asyncio.run(send_command(settings, cmd, topics.ack, rover_key=rover_key,
                                    timeout=None if args.no_wait else args.timeout))
     if args.no_wait:
         print(f"sent {cmd.body.command} {cmd.body.command_id} (counter {counter})")
@@ -155,5 +183,7 @@ def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
         print(f"no ack for {cmd.body.command_id} within {args.timeout} s", file=sys.stderr)
         return 3
     verdict = "accepted" if ack.accepted else f"rejected: {ack.reason}"
-    print(f"{cmd.body.command} {ack.command_id} {verdict}")
+    trust = "" if keys is None or rover_key is not None else \
+        " (UNVERIFIED: no --rig-key for this rig)"
+    print(f"{cmd.body.command} {ack.command_id} {verdict}{trust}")
     return 0 if ack.accepted else 1

@@ -16,8 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
+from nacl.signing import VerifyKey
 from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
@@ -27,6 +29,7 @@ from telemetry.ground.alarms import Alarm, AlarmState, AlarmTable
 from telemetry.ground.fleet import FleetModel, RigView, public_filter
 from telemetry.ground.limits import LimitLevel, LimitSet, load_limits
 from telemetry.ground.record import subscription_filter
+from telemetry.ground.rig_keys import rig_keys_from_args
 from telemetry.ground.subscription import run_subscription, stop_event
 from telemetry.mqtt.adapter import InboundMessage, MqttSettings
 
@@ -46,11 +49,14 @@ def _value(value: object, level: LimitLevel | None, unit: str = "") -> str:
 
 class WatchModel:
     def __init__(self, prefix: str, *, limits: LimitSet | None = None,
-                 silent_after_s: float = 10.0, cleared_hold_s: float = 30.0) -> None:
+                 silent_after_s: float = 10.0, cleared_hold_s: float = 30.0,
+                 rig_keys: Mapping[str, VerifyKey] | None = None,
+                 drop_unverified: bool = False) -> None:
         self.prefix = prefix
         self.fleet = FleetModel(prefix, limits=limits, silent_after_s=silent_after_s,
                                 alarms=AlarmTable(require_ack=False,
-                                                  cleared_hold_s=cleared_hold_s))
+                                                  cleared_hold_s=cleared_hold_s),
+                                rig_keys=rig_keys, drop_unverified=drop_unverified)
 
     @property
     def accounting(self) -> SequenceAccounting:
@@ -88,7 +94,11 @@ class WatchModel:
         status = "[green]online" if view.reachable else \
             "[yellow]silent" if view.online and view.silent else "[red]offline"
         seen = f"  last seen {now - view.last_seen:.0f} s ago" if now and view.last_seen else ""
-        table = Table(title=f"{rig_id}  {status}[/]  boot {view.boot}{seen}", expand=True)
+        trust = "  [bold red]UNVERIFIED (no key for this rig)[/]" if view.verified is False \
+            else "  [green]signed[/]" if view.verified else ""
+        forged = f"  [bold red]{view.forged} forged dropped[/]" if view.forged else ""
+        table = Table(title=f"{escape(rig_id)}  {status}[/]  boot {view.boot}{seen}{trust}"
+                            f"{forged}{self._clock_line(view)}", expand=True)
         for column in ("state", "channel", "value", "alarms"):
             table.add_column(column, justify="right" if column == "value" else "left")
         limits = self.fleet.limits
@@ -107,6 +117,18 @@ class WatchModel:
                           _value(chan.value, chan.level, chan.unit) if chan else "",
                           alarms[i] if i < len(alarms) else "")
         return table
+
+    def _clock_line(self, view: RigView) -> str:
+        """The rover's clock as its command gate sees it (docs/commands.md, "Timing")."""
+        state = view.state
+        offset = None if state is None else state.clock_offset_s
+        if state is None or offset is None:
+            return ""
+        age = state.clock_sync_age_s
+        level = self.fleet.limits.level("clock_offset_s", offset)
+        synced = f"synced {age:.0f} s ago" if age is not None else \
+            "not synced yet: its own clock"
+        return "  clock " + _value(f"{-float(offset):+.1f} s", level) + f" ({synced})"
 
     @staticmethod
     def _alarm_line(alarm: Alarm) -> str:
@@ -133,7 +155,8 @@ def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
     from rich.live import Live
 
     model = WatchModel(args.prefix, limits=load_limits(args.limits),
-                       silent_after_s=args.silent_after)
+                       silent_after_s=args.silent_after, rig_keys=rig_keys_from_args(args),
+                       drop_unverified=args.unverified == "drop")
 
     async def go() -> None:
         stop = stop_event(args.duration)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
@@ -216,19 +217,29 @@ class MqttSession:
             raise LinkLostError(f"subscribe to {topic_filter} failed: {err}") from err
 
     async def messages(self) -> AsyncIterator[InboundMessage]:
-        """Incoming messages; raises ``LinkLostError`` when the connection drops."""
+        """Incoming messages; raises ``LinkLostError`` when the connection drops.
+
+        Messages already received are handed out without waiting: aiomqtt's iterator
+        makes a task and an ``asyncio.wait`` for every message, two or more loop turns
+        each, so on a loop busy with other work (a web console under a login flood:
+        ~0.2 s a turn on a loaded machine) the intake fell to a few messages a second
+        and a command's ack sat behind the backlog for longer than its timeout. Only
+        an empty queue waits (and notices a dropped connection)."""
+        queue: asyncio.Queue[aiomqtt.Message] = self._client._queue
+        waiting = aiomqtt.client.MessagesIterator(self._client)
         try:
-            async for m in self._client.messages:
-                payload = m.payload if isinstance(m.payload, bytes) else \
-                    str(m.payload or "").encode()
-                if self._manual_ack and m.qos > 0:
-                    yield InboundMessage(m.topic.value, payload, m.qos, bool(m.retain),
-                                         partial(self._ack, m.mid, m.qos))
-                else:
-                    yield InboundMessage(m.topic.value, payload, m.qos, bool(m.retain))
+            while True:
+                m = queue.get_nowait() if not queue.empty() else await anext(waiting)
+                yield self._inbound(m)
         except aiomqtt.MqttError as err:
             raise LinkLostError(f"connection lost: {err}") from err
-        raise LinkLostError("connection closed")
+
+    def _inbound(self, m: aiomqtt.Message) -> InboundMessage:
+        payload = m.payload if isinstance(m.payload, bytes) else str(m.payload or "").encode()
+        if self._manual_ack and m.qos > 0:
+            return InboundMessage(m.topic.value, payload, m.qos, bool(m.retain),
+                                  partial(self._ack, m.mid, m.qos))
+        return InboundMessage(m.topic.value, payload, m.qos, bool(m.retain))
 
     def _ack(self, mid: int, qos: int) -> None:
         if not self.open:  # a new connection reuses message ids: never ack across sessions
@@ -271,6 +282,39 @@ def _register_writes_safely(client: aiomqtt.Client) -> None:
     paho_client.on_socket_register_write = on_register_write
 
 
+#: Packets read per readiness of the socket, at most (see ``_read_in_bursts``).
+READ_BURST = 64
+
+
+def _read_in_bursts(client: aiomqtt.Client) -> None:
+    """Read every waiting packet when the socket is readable, not one per loop turn.
+
+    aiomqtt calls paho's ``loop_read()`` once per readiness callback, and paho reads
+    one packet per call. That is one packet per event-loop iteration: when the loop
+    is busy with other work (a web console under a login flood spends ~0.1 s per
+    iteration), a rig's 30 messages a second pile up in the socket faster than they
+    are read, and a command's ack waits behind an ever longer backlog: it was never
+    seen within 10 s. Here each readiness reads on while the socket holds data, up
+    to ``READ_BURST`` packets, so the intake keeps up with any loop iteration rate.
+    """
+    paho_client: paho.Client = client._client
+    read_one = paho_client.loop_read
+
+    def read_burst(max_packets: int = 1) -> paho.MQTTErrorCode:
+        rc = read_one(max_packets)
+        for _ in range(READ_BURST - 1):
+            sock = paho_client.socket()
+            if rc != paho.MQTT_ERR_SUCCESS or sock is None or sock.fileno() == -1:
+                break
+            pending = getattr(sock, "pending", None)  # TLS: bytes decrypted, not yet read
+            if not (pending and pending()) and not select.select([sock], [], [], 0)[0]:
+                break
+            rc = read_one(max_packets)
+        return rc
+
+    paho_client.loop_read = read_burst  # type: ignore[method-assign]
+
+
 @asynccontextmanager
 async def connect(settings: MqttSettings, *,
                   will: LastWill | None = None) -> AsyncIterator[MqttSession]:
@@ -304,6 +348,7 @@ async def connect(settings: MqttSettings, *,
         **kwargs,  # type: ignore[arg-type]
     )
     _register_writes_safely(client)
+    _read_in_bursts(client)
     if settings.manual_ack:
         # before connecting: a resumed session's queue arrives right after CONNACK
         client._client.manual_ack_set(True)

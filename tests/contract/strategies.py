@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from telemetry.contract.event_details import EvictedRange, InterlockChange, OutboxEvicted
+from telemetry.contract.event_details import (
+    EvictedRange,
+    InterlockChange,
+    OutboxEvicted,
+    StorageFull,
+)
 from telemetry.contract.names import EventKind
-from telemetry.contract.rig_state import MissionReport, RigState, SiteReport
+from telemetry.contract.rig_state import MissionReport, RigState, SiteReport, StorageReport
 from telemetry.contract.status_info import DownlinkHealth, RigInfo
 
 names = st.from_regex(r"[A-Za-z0-9_.\-]{1,16}", fullmatch=True)
@@ -22,7 +27,8 @@ json_value = st.recursive(json_scalar, lambda c: st.lists(c, max_size=4)
 json_obj = st.dictionaries(st.text(max_size=10), json_value, max_size=6)
 #: event kinds the contract gives no typed detail (any fields go)
 free_kinds = names.filter(lambda k: EventKind.lookup(k) not in (
-    EventKind.INTERLOCK_TRIPPED, EventKind.INTERLOCK_CLEARED, EventKind.OUTBOX_EVICTED))
+    EventKind.INTERLOCK_TRIPPED, EventKind.INTERLOCK_CLEARED, EventKind.OUTBOX_EVICTED,
+    EventKind.STORAGE_FULL, EventKind.STORAGE_RECOVERED))
 
 sites = st.builds(SiteReport, st.text(max_size=8), finite, opt_finite, st.integers(0, 99),
                   st.text(max_size=12))
@@ -43,12 +49,23 @@ rig_states = st.builds(
     load_cell_ok=opt_bool, interlocks=st.lists(st.text(max_size=12), max_size=3).map(tuple),
     interlock_trips=counts, stalls=counts, mission=st.none() | missions,
     extra=_extra(RigState.KEYS), **{n: opt_finite for n in _NUMBERS})
+#: the clock and storage fields (their own strategy: the one above is slow enough)
+clock_storage_states = st.builds(
+    RigState, mode=opt_text, clock_offset_s=opt_finite, clock_sync_age_s=opt_finite,
+    clock_source=opt_text,
+    storage=st.none() | st.builds(StorageReport, st.booleans(), opt_text,
+                                  *[st.integers(0, 2**40)] * 4))
 rig_infos = st.builds(
     RigInfo, opt_text, opt_text, opt_text,
     _extra(("software", "version", "software_version", "downlink")),
     st.none() | st.builds(DownlinkHealth, st.integers(0, 2**31), st.integers(0, 2**31)))
 interlock_changes = st.builds(InterlockChange, st.text(max_size=12), opt_text, opt_finite,
                               opt_finite)
+storage_reports = st.builds(
+    StorageFull, opt_text, st.text(max_size=12),
+    st.lists(st.builds(EvictedRange, names, st.integers(0, 2**40), st.integers(0, 2**40),
+                       st.integers(1, 2**31)), max_size=3).map(tuple),
+    st.integers(0, 2**40))
 outbox_evictions = st.builds(
     OutboxEvicted,
     st.lists(st.builds(EvictedRange, names, st.integers(0, 2**40), st.integers(0, 2**40),

@@ -20,6 +20,7 @@ from telemetry.contract.errors import PayloadDecodeError, PayloadEncodeError
 from telemetry.contract.event_details import (
     InterlockChange,
     OutboxEvicted,
+    StorageFull,
     event_detail,
 )
 from telemetry.contract.payloads import (
@@ -34,7 +35,15 @@ from telemetry.contract.rig_state import MissionReport, RigState
 from telemetry.contract.status_info import RigInfo
 from telemetry.contract.topics import TopicTree, parse_topic
 
-from .strategies import interlock_changes, missions, outbox_evictions, rig_infos, rig_states
+from .strategies import (
+    clock_storage_states,
+    interlock_changes,
+    missions,
+    outbox_evictions,
+    rig_infos,
+    rig_states,
+    storage_reports,
+)
 
 ENV = Envelope("rig-1", 3, 7, 1.7e9, 12.5)
 
@@ -47,6 +56,19 @@ def _through_json(obj: dict[str, Any]) -> dict[str, Any]:
 def test_rig_state_round_trips(state: RigState) -> None:
     assert RigState.from_json(_through_json(state.to_json())) == state
     assert decode(encode(StateMessage(ENV, state))) == StateMessage(ENV, state)
+
+
+@given(clock_storage_states)
+def test_clock_and_storage_fields_round_trip(state: RigState) -> None:
+    assert RigState.from_json(_through_json(state.to_json())) == state
+    if state.clock_offset_s is None and state.storage is None:
+        assert "clock_offset_s" not in state.to_json() and "storage" not in state.to_json()
+
+
+@given(storage_reports)
+def test_storage_full_round_trips(detail: StorageFull) -> None:
+    for kind in (EventKind.STORAGE_FULL, EventKind.STORAGE_RECOVERED):
+        assert event_detail(kind, _through_json(detail.to_fields())) == detail
 
 
 @given(rig_infos)
@@ -77,11 +99,11 @@ def test_eviction_detail_round_trips(evicted: OutboxEvicted) -> None:
 
 
 def test_a_newer_rovers_keys_pass_an_older_ground_untouched() -> None:
-    wire = {"mode": "idle", "clock_offset_s": 0.25, "resume": {"site": "A", "cycle": 2}}
+    wire = {"mode": "idle", "drill_temp_c": 0.25, "resume": {"site": "A", "cycle": 2}}
     state = RigState.from_json(wire)
     assert state.mode == "idle"
-    assert state.extra == {"clock_offset_s": 0.25, "resume": {"site": "A", "cycle": 2}}
-    assert ("clock_offset_s", 0.25) in state.readings()  # scalars are shown
+    assert state.extra == {"drill_temp_c": 0.25, "resume": {"site": "A", "cycle": 2}}
+    assert ("drill_temp_c", 0.25) in state.readings()  # scalars are shown
     again = state.to_json()
     assert {k: again[k] for k in wire} == wire
     info = RigInfo.from_json({"software": "rig-control", "streams": {"s": 1}, "build": "x"})
@@ -179,3 +201,19 @@ def test_names_are_the_strings_of_the_wire() -> None:
     assert CauseKind.LIMIT.prefix == "limit:"
     detail: Callable[[str, dict[str, Any]], object] = event_detail
     assert detail("mode_changed", {"from": "idle"}) is None
+
+
+def test_a_public_payload_names_its_rig_or_is_refused() -> None:
+    from telemetry.contract.public_payload import decode_public
+
+    zone = b'{"v":1,"type":"safety_zone","rig":"rig-1","centre":[3.0,0.0],"radius_m":4.0}'
+    got = decode_public(zone)
+    assert got.rig == "rig-1" and got.body["radius_m"] == 4.0
+    for payload, reason in ((b'{"v":1,"type":"public"}', "missing field 'rig'"),
+                            (b'{"rig":7}', "field 'rig': expected a string, got int"),
+                            (b'[1]', "field 'payload': expected an object, got list")):
+        with pytest.raises(PayloadDecodeError) as err:
+            decode_public(payload)
+        assert err.value.reason == reason
+    with pytest.raises(PayloadDecodeError, match="unparseable"):
+        decode_public(b"{nope")

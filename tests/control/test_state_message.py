@@ -46,7 +46,9 @@ def _dict_state_message(core: ControlCore) -> dict[str, Any]:
     if core.mission is not None:
         m = core.mission
         out["mission"] = {
-            "mission": m.plan.name, "delivered_kg": round(m.delivered_kg, 3),
+            "mission": m.plan.name,
+            "mission_id": m.mission_id,  # issue 27: the mission across restarts
+            "delivered_kg": round(m.delivered_kg, 3),
             "target_kg": m.plan.target_kg, "cycles": m.cycles,
             "sites": [{"name": s.site.name, "delivered_kg": round(s.delivered_kg, 3),
                        "target_kg": s.site.target_kg, "cycles": s.cycles,

@@ -67,6 +67,9 @@ class FlakyDownlink:
     def publish_state(self, state: Any) -> None:
         pass
 
+    def storage_status(self) -> None:
+        return None
+
     def publish_batch(self, *args: Any) -> None:
         pass
 

@@ -70,6 +70,7 @@ def test_install_writes_a_configuration_that_loads_and_a_unit_that_verifies(
     # the configuration names paths of the running system: read it with them re-rooted
     text = (etc / "control.toml").read_text()
     assert 'outbox_path = "/var/lib/regolith-rig/outbox.db"' in text
+    assert 'state_path = "/var/lib/regolith-rig/mission.db"' in text
     rerooted = etc / "rerooted.toml"
     rerooted.write_text(text.replace('"/', f'"{root}/'))
     cfg = load_config(rerooted)

@@ -203,16 +203,18 @@ role = "operator"
         return recorder
 
     def start_console(self, users: Path, *, limits: Path | None = None,
-                      recordings: Path | None = None) -> str:
+                      recordings: Path | None = None, extra: Sequence[str] = (),
+                      global_extra: Sequence[str] = ()) -> str:
+        """``extra``: more ``serve`` options; ``global_extra``: ``rig-ground``'s own."""
         args = [sys.executable, "-m", "telemetry.ground.cli", "--broker", self.broker_url,
-                "serve", "--users", str(users), "--key", str(self.station_key),
+                *global_extra, "serve", "--users", str(users), "--key", str(self.station_key),
                 "--port", "0", "--site-plan", str(self.site_plan),
                 "--rover-key", str(self.rover_pub), "--audit-log", str(self.dir / "audit.jsonl")]
         if recordings is not None:
             args += ["--recordings", str(recordings)]
         if limits is not None:
             args += ["--limits", str(limits)]
-        console = self._start("console", args)
+        console = self._start("console", [*args, *extra])
         return console.wait_line("READY ", 30.0).split(None, 1)[1]
 
     def _start(self, name: str, args: Sequence[str]) -> Proc:

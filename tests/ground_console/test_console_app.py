@@ -24,6 +24,7 @@ import uvicorn
 from telemetry.contract.keys import generate, write_key_files
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.app import build_app, build_console
+from telemetry.ground.console.body_limit import WS_MAX_BYTES
 from telemetry.ground.console.context import ConsoleConfig
 from telemetry.ground.console.users import UserStore
 
@@ -82,17 +83,18 @@ class Browser:
 
 
 @asynccontextmanager
-async def console(broker_url: str, tmp_path: Path):
+async def console(broker_url: str, tmp_path: Path, **config_args: Any):
     users = UserStore(tmp_path / "users.json")
     users.add("alice", "operator", "alice-password")
     users.add("olga", "observer", "olga-password")
     key, _ = write_key_files(generate("ops-1"), tmp_path / "keys")
     config = ConsoleConfig(users_path=users.path, station_key=key, command_timeout_s=0.5,
-                           audit_log=tmp_path / "audit.jsonl")
+                           audit_log=tmp_path / "audit.jsonl", **config_args)
     client = GroundClient(broker_url, key=key)
     app = build_app(build_console(config, client, secret=os.urandom(32)))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, ws="wsproto",
-                                           log_level="warning", lifespan="on"))
+                                           log_level="warning", lifespan="on",
+                                           ws_max_size=WS_MAX_BYTES))
     server.install_signal_handlers = lambda: None  # the test's loop, not the process's
     task = asyncio.create_task(server.serve())
     async with asyncio.timeout(20):

@@ -90,9 +90,17 @@ def logout(driver) -> None:
     until(driver, lambda d: d.find_elements(By.ID, "login-submit"), 10, "back at the login")
 
 
+CONFIRMED = ("arm", "start", "disarm")  # the page asks before sending these
+
+
 def send(driver, command: str, timeout: float = 15) -> str:
-    """Click a command button; return the ack line once it arrived."""
+    """Click a command button (and confirm, for those that ask); return the ack line."""
     driver.find_element(By.CSS_SELECTOR, f'#cmd-buttons [data-command="{command}"]').click()
+    if command in CONFIRMED:
+        alert = WebDriverWait(driver, 5).until(lambda d: d.switch_to.alert,
+                                               message=f"no confirmation asked for {command}")
+        assert f"{RIG}: " in alert.text, alert.text
+        alert.accept()
     until(driver, lambda d: d.find_element(By.ID, "cmd-result").get_attribute("data-command")
           == command and d.find_element(By.ID, "cmd-result").get_attribute("data-status")
           not in (None, "", "pending"), timeout, f"ack of {command}")

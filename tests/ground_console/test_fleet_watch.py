@@ -246,3 +246,48 @@ def test_garbage_never_escapes_the_fleet_model(items) -> None:
         m.handle(InboundMessage(topic, payload, 1, False), 1.0)
     m.tick(100.0)
     assert m.alarms.all() == [] and m.commands.for_rig("rig-1") == []
+
+
+def test_a_rig_id_outside_the_contract_is_malformed_and_makes_no_rig() -> None:
+    m = FleetModel(P)
+    evil = Rig("<img src=x onerror=alert(1)>")
+    assert m.handle(evil.state(1.0, mode="idle"), 1.0) is None
+    assert m.handle(evil.status(True), 1.0) is None
+    assert m.handle(InboundMessage(f"{P}/rig 1/state", Rig("rig 1").state(1.0).payload, 1,
+                                   False), 1.0) is None
+    zone = {"v": 1, "type": "safety_zone", "rig": "a b", "centre": [1.0, 2.0]}
+    m.handle(InboundMessage(f"public/{P}/a b/safety_zone", json.dumps(zone).encode(), 1,
+                            True), 2.0)
+    assert m.rigs == {} and m.accounting.malformed == 4
+    assert m.handle(Rig("rig-1.a_B").state(1.0, mode="idle"), 1.0) is not None  # all allowed
+
+
+def test_the_rover_clock_offset_is_shown_and_alarms_beyond_its_limit(tmp_path) -> None:
+    limits = tmp_path / "limits.toml"
+    limits.write_text("[clock_offset]\nred_low = -20.0\nred_high = 20.0\n")
+    from telemetry.ground.limits import load_limits
+    w, r = WatchModel(P, limits=load_limits(limits)), Rig()
+    w.handle(r.status(True), 0.0)
+    w.handle(r.state(1.0, mode="idle", clock_offset_s=12.0, clock_sync_age_s=None,
+                     clock_source="rover"), 1.0)
+    assert causes(w.fleet) == {}  # within the configured 20 s
+    console = Console(record=True, width=200)
+    console.print(w.render(1.0))
+    assert "clock -12.0 s (not synced yet: its own clock)" in console.export_text()
+    w.handle(r.state(2.0, mode="idle", clock_offset_s=3600.0, clock_sync_age_s=4.0,
+                     clock_source="ground"), 2.0)
+    assert causes(w.fleet) == {"limit:clock_offset": AlarmState.ACTIVE}
+    console = Console(record=True, width=200)
+    console.print(w.render(2.0))
+    text = console.export_text()
+    assert "clock -3600.0 s (synced 4 s ago)" in text
+    assert "rover clock off by -3600.0 s" in text
+    w.handle(r.state(3.0, mode="idle", clock_offset_s=0.5, clock_sync_age_s=1.0,
+                     clock_source="ground"), 3.0)
+    assert causes(w.fleet) == {"limit:clock_offset": AlarmState.CLEARED}
+
+
+def test_the_console_state_panel_lists_the_clock() -> None:
+    from telemetry.ground.console.views import STATE_FIELDS
+    keys = [k for k, *_ in STATE_FIELDS]
+    assert {"clock_offset_s", "clock_sync_age_s", "clock_source"} <= set(keys)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import math
 import time
 
@@ -81,3 +82,27 @@ async def test_a_file_that_is_not_a_recording_is_an_error_not_a_crash(tmp_path) 
     replay = ReplaySession(path, prefix="regolith", speed=1.0, owner="alice")
     await asyncio.wait_for(replay.run(time.time), 20)
     assert not replay.done and "not a readable recording" in replay.error
+
+
+async def test_stopping_a_replay_leaves_no_failed_task_behind(tmp_path) -> None:
+    path = tmp_path / "run.db"
+    await make_recording(path)
+    loop = asyncio.get_running_loop()
+    problems: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: problems.append(context))
+    try:
+        replay = ReplaySession(path, prefix="regolith", speed=0.01, owner="alice")
+        task = asyncio.create_task(replay.run(time.time))
+        async with asyncio.timeout(20):
+            while replay.played < 2:
+                await asyncio.sleep(0.01)
+        task.cancel()  # what the console does to stop or replace a replay
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        del task
+        for _ in range(5):  # let the loop finalize whatever was left, then collect it
+            gc.collect()
+            await asyncio.sleep(0.02)
+        assert problems == [], [str(p.get("exception") or p["message"]) for p in problems]
+    finally:
+        loop.set_exception_handler(None)

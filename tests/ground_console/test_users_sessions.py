@@ -14,7 +14,7 @@ from itsdangerous import URLSafeTimedSerializer
 from control.core.commands import CommandName
 from control.security.security_config import ROLES as ROVER_ROLES
 from telemetry.ground.console.serve import is_loopback, plaintext_warning
-from telemetry.ground.console.sessions import SessionCodec, load_secret
+from telemetry.ground.console.sessions import SessionStore, credential_stamp, load_secret
 from telemetry.ground.console.users import (
     COMMANDS,
     ROLES,
@@ -103,24 +103,52 @@ def test_user_subcommand(tmp_path) -> None:
     assert run("remove", "ann").returncode == 0 and run("list").stdout == ""
 
 
-def test_sessions_are_signed_and_expire(tmp_path) -> None:
-    codec = SessionCodec(b"k" * 32, max_age_s=3600)
-    session, cookie = codec.new_session("alice")
-    assert codec.read_session(cookie) == session
-    assert codec.read_session(cookie[:-2] + "xx") is None  # tampered
-    assert codec.read_session(None) is None
-    assert SessionCodec(b"j" * 32).read_session(cookie) is None  # another server's secret
-    forged = URLSafeTimedSerializer(b"k" * 32, salt="rig-console-session").dumps({"u": 1})
-    assert codec.read_session(forged) is None
-    assert SessionCodec(b"k" * 32, max_age_s=-1).read_session(cookie) is None  # expired
-    token, login_cookie = codec.new_login_token()
-    assert codec.login_token_ok(login_cookie, token)
-    assert not codec.login_token_ok(login_cookie, token + "x")
-    assert not codec.login_token_ok(None, token)
+def test_sessions_live_on_the_server_and_end_there(tmp_path) -> None:
+    store = SessionStore(b"k" * 32, max_age_s=3600)
+    session, cookie = store.new_session("alice", "stamp-1", now=1000.0)
+    assert store.read_session(cookie, 1001.0) == session
+    assert store.read_session(cookie[:-2] + "xx", 1001.0) is None  # tampered
+    assert store.read_session(None, 1001.0) is None
+    assert SessionStore(b"j" * 32).read_session(cookie, 1001.0) is None  # another secret
+    # a correctly signed id the server never issued (or forgot) is no session
+    forged = URLSafeTimedSerializer(b"k" * 32, salt="rig-console-session-id").dumps("guess")
+    assert store.read_session(forged, 1001.0) is None
+    assert store.read_session(cookie, 1000.0 + 3601) is None  # expired, and gone
+    assert len(store) == 0
+    # logout ends the session: the same cookie opens nothing any more
+    session, cookie = store.new_session("alice", "stamp-1", now=2000.0)
+    assert store.revoke(session.sid) and store.read_session(cookie, 2001.0) is None
+    store.new_session("bob", "s", now=2000.0)
+    store.new_session("bob", "s", now=2000.0)
+    assert store.revoke_user("bob") == 2 and len(store) == 0
+    token, login_cookie = store.new_login_token()
+    assert store.login_token_ok(login_cookie, token)
+    assert not store.login_token_ok(login_cookie, token + "x")
+    assert not store.login_token_ok(None, token)
+    device, device_cookie = store.new_device_cookie("alice")
+    assert store.read_device(device_cookie) == ("alice", device)
+    assert store.read_device(device_cookie[:-2] + "xx") is None
+    assert SessionStore(b"j" * 32).read_device(device_cookie) is None
     secret = tmp_path / "secret"
     assert load_secret(secret) == load_secret(secret)  # created once, then reused
     assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
     assert load_secret(None) != load_secret(None)
+
+
+def test_the_session_store_is_bounded() -> None:
+    store = SessionStore(b"k" * 32, max_sessions=3)
+    cookies = [store.new_session(f"u{i}", "s", now=float(i))[1] for i in range(5)]
+    assert len(store) == 3
+    assert store.read_session(cookies[0], 5.0) is None  # the oldest went first
+    assert store.read_session(cookies[4], 5.0) is not None
+
+
+def test_a_password_change_changes_the_credential_stamp(tmp_path) -> None:
+    users = UserStore(tmp_path / "u.json")
+    before = credential_stamp(users.add("alice", "operator", "first-password").password)
+    after = credential_stamp(users.add("alice", "operator", "first-password",
+                                       replace=True).password)
+    assert before != after  # same password, new salt: sessions opened before are out
 
 
 def test_binding_elsewhere_without_tls_is_warned_about() -> None:

@@ -27,12 +27,12 @@ class SlowGate(TrustedLink):
         self.ticks_during: list[int] = []
         self.threads: set[str] = set()
 
-    def admit(self, raw: bytes, now_wall: float):
+    def admit(self, raw: bytes, now_wall: float, now_mono: float | None = None):
         self.threads.add(threading.current_thread().name)
         before = self.ctl_ref[0].loop_stats.ticks
         time.sleep(SLOW_S)
         self.ticks_during.append(self.ctl_ref[0].loop_stats.ticks - before)
-        return super().admit(raw, now_wall)
+        return super().admit(raw, now_wall, now_mono)
 
 
 class FeedDownlink:

@@ -75,6 +75,9 @@ class LedgerDownlink:
     def publish_state(self, state: Any) -> None:
         pass
 
+    def storage_status(self) -> None:
+        return None
+
     async def commands(self):
         await asyncio.Event().wait()
         yield  # pragma: no cover
@@ -169,4 +172,6 @@ async def test_signed_commands_through_the_controllers_seam() -> None:
     assert not ack.accepted and ack.command_id == "c-9" and ack.reason.startswith("unsigned:")
     assert reached_core == ["c-1"]  # only the accepted command reached the core
     assert ctl.core.mode is Mode.DISCONNECTED
-    assert isinstance(auth.verify(TOPIC, signed(body(3, "arm")), NOW), AuthorizedCommand)
+    # the same monotonic clock as the controller's (the gate anchors its ground clock on it)
+    mono = asyncio.get_running_loop().time()
+    assert isinstance(auth.verify(TOPIC, signed(body(3, "arm")), NOW, mono), AuthorizedCommand)

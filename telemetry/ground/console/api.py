@@ -21,8 +21,10 @@ could otherwise ride the user's cookie).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,12 +34,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from telemetry.contract import check_name
+from telemetry.contract.command_wire import WireRefusal, strict_json_object
 from telemetry.contract.errors import ContractConfigError
 from telemetry.contract.json_fields import JsonObject
 from telemetry.ground.alarms import AlarmNotFoundError
+from telemetry.ground.console.body_limit import WS_MAX_BYTES
 from telemetry.ground.console.context import Console, Viewer
 from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordings
-from telemetry.ground.console.sessions import tokens_match
+from telemetry.ground.console.sessions import WS_RECHECK_S, tokens_match
 from telemetry.ground.console.views import fleet_json, plan_json, position_json, rig_json
 from telemetry.ground.errors import CommandTimeoutError, GroundUsageError, NotConnectedError
 from telemetry.mqtt.errors import BrokerError
@@ -48,7 +52,6 @@ __all__ = ["routes_api", "websocket_endpoint"]
 
 log = logging.getLogger(__name__)
 
-_MAX_BODY = 8192
 _MAX_REPLAYS = 4
 
 
@@ -56,15 +59,32 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _json_body(request: Request) -> JsonObject | None:
+def _finite(value: Any, where: str) -> str | None:
+    """The path of the first non-finite number in ``value`` (``1e999`` parses as inf)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        bad = _finite(item, f"{where}.{key}")
+        if bad is not None:
+            return bad
+    return None
+
+
+async def _json_body(request: Request) -> JsonObject | str:
+    """The body as a JSON object, or why not. As strict as the rover (``strict_json_object``):
+    UTF-8, no duplicate keys, no NaN/Infinity, bounded nesting; and no number that overflows
+    to infinity. The size was bounded while reading (``body_limit``)."""
     body = await request.body()
-    if len(body) > _MAX_BODY:
-        return None
     try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
+        data = strict_json_object(body or b"{}", "request body")
+    except WireRefusal as err:
+        return err.detail
+    bad = _finite(data, "body")
+    if bad is not None:
+        return f"{bad}: expected a finite number"
+    return data
 
 
 def _rig_param(request: Request) -> str | None:
@@ -111,8 +131,10 @@ async def site_map(console: Console, request: Request, viewer: Viewer) -> Respon
 async def send_command(console: Console, request: Request, viewer: Viewer) -> Response:
     name = _rig_param(request)
     body = await _json_body(request)
-    if name is None or body is None:
-        return _error(400, "expected a rig id and a JSON object")
+    if isinstance(body, str):
+        return _error(400, body)
+    if name is None:
+        return _error(400, "expected a rig id of [A-Za-z0-9_.-]")
     command, args = body.get("command"), body.get("args") or {}
     if not isinstance(command, str) or not isinstance(args, dict):
         return _error(400, "expected {\"command\": NAME, \"args\": {...}}")
@@ -160,7 +182,9 @@ async def recordings(console: Console, request: Request, viewer: Viewer) -> Resp
 
 
 async def start_replay(console: Console, request: Request, viewer: Viewer) -> Response:
-    body = await _json_body(request) or {}
+    body = await _json_body(request)
+    if isinstance(body, str):
+        return _error(400, body)
     name, speed = body.get("file"), body.get("speed", 1.0)
     if name not in list_recordings(console.config.recordings):
         return _error(404, "no such recording")
@@ -194,7 +218,12 @@ async def control_replay(console: Console, request: Request, viewer: Viewer) -> 
     replay = console.hub.replays.get(request.path_params["replay_id"])
     if replay is None:
         return _error(404, "no such replay")
-    body = await _json_body(request) or {}
+    if replay.owner != viewer.user:
+        return _error(403, f"replay {replay.id} belongs to {replay.owner!r}, not to "
+                           f"{viewer.user!r}")
+    body = await _json_body(request)
+    if isinstance(body, str):
+        return _error(400, body)
     action, now = body.get("action"), console.clock()
     if action == "pause":
         replay.pause(now)
@@ -240,6 +269,14 @@ def _same_origin(ws: WebSocket) -> bool:
     return urlsplit(origin).netloc == host
 
 
+class _SessionEnded(Exception):
+    """The WebSocket's session ended (logout, password change, user removed, expiry)."""
+
+
+class _MessageTooBig(Exception):
+    """A page sent a WebSocket message over ``WS_MAX_BYTES``."""
+
+
 def websocket_endpoint(console: Console) -> Callable[[WebSocket], Awaitable[None]]:
     async def endpoint(ws: WebSocket) -> None:
         viewer = console.viewer(ws)
@@ -252,8 +289,8 @@ def websocket_endpoint(console: Console) -> Callable[[WebSocket], Awaitable[None
         async def reader() -> None:
             while True:
                 text = await ws.receive_text()
-                if len(text) > 1024:
-                    continue
+                if len(text) > WS_MAX_BYTES:
+                    raise _MessageTooBig
                 try:
                     console.hub.subscribe(page, json.loads(text))
                 except ValueError:
@@ -267,12 +304,27 @@ def websocket_endpoint(console: Console) -> Callable[[WebSocket], Awaitable[None
             while True:
                 await ws.send_text(await page.queue.get())
 
+        async def session_guard() -> None:
+            while console.still_valid(viewer) is not None:
+                await asyncio.sleep(WS_RECHECK_S)
+            raise _SessionEnded
+
+        code = 1000
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(reader(), name="ws-reader")
                 tg.create_task(writer(), name="ws-writer")
+                tg.create_task(session_guard(), name="ws-session-guard")
+        except* _SessionEnded:
+            log.info("console: %s's session ended: closing its WebSocket", viewer.user)
+            code = 4401
+        except* _MessageTooBig:
+            code = 1009
         except* (WebSocketDisconnect, RuntimeError, OSError):
-            pass
+            code = 0
         finally:
             console.hub.close(page)
+        if code:
+            with contextlib.suppress(RuntimeError, OSError):
+                await ws.close(code=code)
     return endpoint

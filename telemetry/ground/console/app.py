@@ -22,9 +22,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console import api, pages
+from telemetry.ground.console.body_limit import BodyLimit
 from telemetry.ground.console.context import AuditLog, Console, ConsoleConfig
 from telemetry.ground.console.hub import Hub
-from telemetry.ground.console.sessions import SessionCodec
+from telemetry.ground.console.login import Authenticator
+from telemetry.ground.console.login_guard import LoginGuard
+from telemetry.ground.console.sessions import SessionStore
 from telemetry.ground.console.users import UserStore
 from telemetry.ground.console.views import LedgerVerifier
 
@@ -68,8 +71,10 @@ def build_console(config: ConsoleConfig, client: GroundClient, *, secret: bytes,
     verifier = LedgerVerifier(config.rover_key, config.quotas_kg, {})
     hub = Hub(client.model, verifier, clock=clock)
     client.add_listener(hub.on_live)
-    return Console(config, client, UserStore(config.users_path),
-                   SessionCodec(secret, secure=config.tls), hub, AuditLog(config.audit_log),
+    users = UserStore(config.users_path)
+    sessions = SessionStore(secret, secure=config.tls)
+    auth = Authenticator(users, sessions, LoginGuard(config.login_limits))
+    return Console(config, client, users, sessions, auth, hub, AuditLog(config.audit_log),
                    clock)
 
 
@@ -87,6 +92,7 @@ def build_app(console: Console) -> Starlette:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await console.client.close()
+            console.auth.close()
 
     static = str(resources.files("telemetry.ground.console").joinpath("static"))
     routes: list = [
@@ -105,5 +111,7 @@ def build_app(console: Console) -> Starlette:
         WebSocketRoute("/ws", api.websocket_endpoint(console)),
         Mount("/static", StaticFiles(directory=static), name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)],
+    # the body limit runs before routing and authentication; the headers wrap even its 413
+    return Starlette(routes=routes,
+                     middleware=[Middleware(SecurityHeaders), Middleware(BodyLimit)],
                      lifespan=lifespan)

@@ -1,10 +1,11 @@
 """Everything the console's request handlers share, and who is asking.
 
 ``ConsoleConfig`` is what ``rig-ground serve`` was started with; ``Console``
-holds the live objects (the ground client, the user file, the session codec,
-the hub, the audit log). ``Console.viewer(request)`` resolves the session cookie
-to a :class:`Viewer` (user and role read from the user file now, so a removed
-user is out at once) or ``None``.
+holds the live objects (the ground client, the user file, the session store,
+the login path, the hub, the audit log). ``Console.viewer(request)`` resolves
+the session cookie to a :class:`Viewer` (user and role read from the user file
+now, so a removed user, or one whose password changed, is out at once) or
+``None``; ``Console.still_valid(viewer)`` re-checks an open WebSocket's session.
 """
 
 from __future__ import annotations
@@ -14,17 +15,26 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from nacl.signing import VerifyKey
 from starlette.requests import HTTPConnection
 
+from telemetry.contract import CommandName
+from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.site_plan import SitePlan
 from telemetry.ground.client import GroundClient
 from telemetry.ground.console.hub import Hub
-from telemetry.ground.console.sessions import SESSION_COOKIE, Session, SessionCodec
+from telemetry.ground.console.login import Authenticator
+from telemetry.ground.console.login_guard import LoginGuardConfig
+from telemetry.ground.console.sessions import (
+    SESSION_COOKIE,
+    Session,
+    SessionStore,
+    credential_stamp,
+)
 from telemetry.ground.console.users import ROLES, UserStore, can_acknowledge
 
 __all__ = ["AuditLog", "Console", "ConsoleConfig", "Viewer"]
@@ -44,6 +54,7 @@ class ConsoleConfig:
     audit_log: Path | None = None
     tls: bool = False
     command_timeout_s: float = 10.0
+    login_limits: LoginGuardConfig = field(default_factory=LoginGuardConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +64,7 @@ class Viewer:
     session: Session
 
     @property
-    def commands(self) -> frozenset[str]:
+    def commands(self) -> frozenset[CommandName]:
         return ROLES.get(self.role, frozenset())
 
     @property
@@ -62,18 +73,20 @@ class Viewer:
 
 
 class AuditLog:
-    """Appends one JSON line per command and alarm acknowledgement (in an executor)."""
+    """Appends one JSON line per command and alarm acknowledgement (in its own thread:
+    a command's response waits for its audit line, and must not wait for anything else)."""
 
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.failures = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="console-audit")
 
-    async def write(self, record: Mapping[str, Any]) -> None:
+    async def write(self, record: Mapping[str, JsonValue]) -> None:
         if self.path is None:
             return
         line = json.dumps(dict(record), separators=(",", ":"), default=str) + "\n"
         try:
-            await asyncio.get_running_loop().run_in_executor(None, self._append, line)
+            await asyncio.get_running_loop().run_in_executor(self._pool, self._append, line)
         except OSError as err:
             self.failures += 1
             log.error("audit log %s not written: %s", self.path, err)
@@ -92,17 +105,26 @@ class Console:
     config: ConsoleConfig
     client: GroundClient
     users: UserStore
-    codec: SessionCodec
+    sessions: SessionStore
+    auth: Authenticator
     hub: Hub
     audit: AuditLog
     clock: Callable[[], float]
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def viewer(self, conn: HTTPConnection) -> Viewer | None:
-        session = self.codec.read_session(conn.cookies.get(SESSION_COOKIE))
-        if session is None:
-            return None
+        session = self.sessions.read_session(conn.cookies.get(SESSION_COOKIE), self.clock())
+        return None if session is None else self._check(session)
+
+    def still_valid(self, viewer: Viewer) -> Viewer | None:
+        """``viewer`` as it stands now (its role may have changed), or ``None`` once its
+        session ended (logout, expiry, password change, user removed)."""
+        session = self.sessions.get(viewer.session.sid, self.clock())
+        return None if session is None else self._check(session)
+
+    def _check(self, session: Session) -> Viewer | None:
         user = self.users.get(session.user)
-        if user is None:
+        if user is None or credential_stamp(user.password) != session.stamp:
+            self.sessions.revoke(session.sid)
             return None
         return Viewer(user.name, user.role, session)

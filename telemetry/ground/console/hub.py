@@ -10,7 +10,9 @@ replay id) and optionally a rig. The hub then sends it:
 * ``rows``: every batch of filtered rows of that rig as it arrives (the plots:
   stream0 carries 12 channels at ~100 Hz, in 10 Hz batches when the rover's
   ``loop.stats_interval_s`` is 0.1);
-* ``replay``: the replay's progress, with its snapshots.
+* ``replay``: the replay's progress, with its snapshots;
+* ``history``: once, when a page subscribes, the last ``HISTORY_S`` of ``rows``
+  messages of its rig in one message (``items``).
 
 Each connection has a bounded queue; when a slow browser lets it fill up the
 oldest message is dropped and counted (``dropped`` in every snapshot), so one
@@ -101,9 +103,13 @@ class Hub:
         page.want_ledger = bool(request.get("ledger"))
         self._push_fleet(page, {})
         self._push_page(page, {})
-        # the last HISTORY_S of rows, so a page opened now starts with full plots
-        for text in self._history.get((page.source, page.rig), ()):
-            page.offer(text)
+        # the last HISTORY_S of rows, so a page opened now starts with full plots: one
+        # message, not one per batch (hundreds of them overflowed the page's queue, and
+        # every page opened reported messages "dropped" that nobody lost)
+        history = self._history.get((page.source, page.rig))
+        if history:
+            page.offer(f'{{"type":"history","source":{dumps(page.source)},'
+                       f'"rig":{dumps(page.rig)},"items":[{",".join(history)}]}}')
 
     def drop_replay(self, rid: str) -> None:
         self.replays.pop(rid, None)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+import math
 import string
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,13 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from telemetry.contract import check_name
 from telemetry.contract.errors import ContractConfigError
 from telemetry.ground.console.context import Console, Viewer
-from telemetry.ground.console.sessions import LOGIN_COOKIE, SESSION_COOKIE, tokens_match
+from telemetry.ground.console.sessions import (
+    DEVICE_COOKIE,
+    DEVICE_MAX_AGE_S,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    tokens_match,
+)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -33,8 +40,9 @@ __all__ = ["login_form", "login_submit", "logout", "page"]
 
 log = logging.getLogger(__name__)
 
-_MAX_FORM = 4096
 _FAIL_DELAY_S = 1.0
+_LIMITED = ('<!doctype html><title>Too many login attempts</title><p>Too many login attempts: '
+            'try again in {wait} s. <a href="/login">Back to the login</a></p>')
 
 
 def _template(name: str) -> string.Template:
@@ -166,21 +174,19 @@ def page(console: Console, kind: str) -> Endpoint:
 
 
 def _login_response(console: Console, *, error: str = "", username: str = "",
-                    status: int = 200) -> Response:
-    token, cookie = console.codec.new_login_token()
+                    status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    token, cookie = console.sessions.new_login_token()
     note = "" if console.config.tls else \
         "This console is served without TLS: use it on this machine or through an SSH tunnel."
     body = _LOGIN.substitute(error=_esc(error), username=_esc(username), csrf=_esc(token),
                              note=_esc(note))
-    response = HTMLResponse(body, status_code=status)
-    response.set_cookie(LOGIN_COOKIE, cookie, max_age=3600, **console.codec.cookie_args())
+    response = HTMLResponse(body, status_code=status, headers=headers)
+    response.set_cookie(LOGIN_COOKIE, cookie, max_age=3600, **console.sessions.cookie_args())
     return response
 
 
 async def _form(request: Request) -> dict[str, str] | None:
-    body = await request.body()
-    if len(body) > _MAX_FORM:
-        return None
+    body = await request.body()  # at most body_limit.FORM_MAX_BYTES: BodyLimit saw to it
     try:
         fields = parse_qs(body.decode("utf-8"), max_num_fields=8, strict_parsing=False)
     except (UnicodeDecodeError, ValueError):
@@ -199,26 +205,35 @@ def login_form(console: Console) -> Endpoint:
 def login_submit(console: Console) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         form = await _form(request)
-        if form is None or not console.codec.login_token_ok(request.cookies.get(LOGIN_COOKIE),
-                                                            form.get("csrf")):
+        if form is None or not console.sessions.login_token_ok(
+                request.cookies.get(LOGIN_COOKIE), form.get("csrf")):
             return _login_response(console, error="The form expired: please try again.",
                                    status=400)
         name, password = form.get("username", "")[:64], form.get("password", "")[:1024]
+        address = request.client.host if request.client else "?"
         started = time.monotonic()
-        user = await asyncio.get_running_loop().run_in_executor(
-            None, console.users.authenticate, name, password)
-        if user is None:
+        result = await console.auth.login(name, password, address,
+                                          request.cookies.get(DEVICE_COOKIE), console.clock())
+        if result.outcome in ("limited", "busy"):
+            # a fixed, small page (no new form token to sign): under a flood, most
+            # requests end here, and they must cost the event loop next to nothing
+            wait = max(1, math.ceil(result.retry_after_s))
+            return HTMLResponse(_LIMITED.format(wait=wait),
+                                status_code=429 if result.outcome == "limited" else 503,
+                                headers={"retry-after": str(wait)})
+        if result.user is None:
             # a uniform, slow failure: no hint which of name and password was wrong
             await asyncio.sleep(max(0.0, _FAIL_DELAY_S - (time.monotonic() - started)))
-            log.warning("console: failed login for %r from %s", name,
-                        request.client.host if request.client else "?")
+            log.warning("console: failed login for %r from %s", name, address)
             return _login_response(console, error="Unknown user or wrong password.",
                                    username=name, status=401)
-        _, cookie = console.codec.new_session(user.name)
-        log.info("console: %s (%s) logged in", user.name, user.role)
+        log.info("console: %s (%s) logged in", result.user.name, result.user.role)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(SESSION_COOKIE, cookie, max_age=int(console.codec.max_age_s),
-                            **console.codec.cookie_args())
+        args = console.sessions.cookie_args()
+        response.set_cookie(SESSION_COOKIE, result.session_cookie,
+                            max_age=int(console.sessions.max_age_s), **args)
+        response.set_cookie(DEVICE_COOKIE, result.device_cookie, max_age=DEVICE_MAX_AGE_S,
+                            **args)
         response.delete_cookie(LOGIN_COOKIE, path="/")
         return response
     return endpoint
@@ -230,6 +245,9 @@ def logout(console: Console) -> Endpoint:
         form = await _form(request) or {}
         if viewer is not None and not tokens_match(viewer.session.csrf, form.get("csrf")):
             return HTMLResponse("bad CSRF token", status_code=403)
+        if viewer is not None:  # the session ends here, not only the cookie
+            console.sessions.revoke(viewer.session.sid)
+            log.info("console: %s logged out", viewer.user)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

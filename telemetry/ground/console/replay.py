@@ -14,14 +14,15 @@ the recorder flagged are skipped, exactly as the live intake drops them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from telemetry.contract.errors import PayloadDecodeError
+from telemetry.contract.json_fields import JsonObject
 from telemetry.contract.payloads import decode
 from telemetry.ground.alarms import AlarmTable
 from telemetry.ground.fleet import FleetModel
@@ -126,7 +127,7 @@ class ReplaySession:
             self.cursor.resume(wall)
         self._wake.set()
 
-    def status(self, wall: float) -> dict[str, Any]:
+    def status(self, wall: float) -> JsonObject:
         return {"id": self.id, "file": self.path.name, "speed": self.speed,
                 "paused": bool(self.cursor and self.cursor.paused), "done": self.done,
                 "error": self.error, "first": self.first, "last": self.last,
@@ -143,8 +144,11 @@ class ReplaySession:
                 self.error = "the recording holds no messages"
                 return
             self.cursor = ReplayCursor(self.first, self.speed, clock())
-            async for row in self._store.rows():
-                await self._play(row, clock)
+            # closed here, cancelled or not, *before* the store: left to the garbage
+            # collector, its cleanup would run later on a closed database
+            async with contextlib.aclosing(self._store.rows()) as rows:
+                async for row in rows:
+                    await self._play(row, clock)
             self.done = True
         except (OSError, ValueError, StoreError) as err:
             self.error = f"{self.path.name}: not a readable recording ({err})"

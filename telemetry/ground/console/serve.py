@@ -26,11 +26,14 @@ from telemetry.contract.errors import KeyFileError, SitePlanError
 from telemetry.contract.keys import load_public_key
 from telemetry.contract.site_plan import SitePlan, site_plan_from_dict
 from telemetry.ground.client import GroundClient
+from telemetry.ground.console.body_limit import WS_MAX_BYTES
 from telemetry.ground.console.context import ConsoleConfig
+from telemetry.ground.console.login_guard import LoginGuardConfig
 from telemetry.ground.console.sessions import load_secret
 from telemetry.ground.console.users import DEFAULT_USERS
 from telemetry.ground.errors import GroundUsageError
 from telemetry.ground.limits import load_limits
+from telemetry.ground.rig_keys import rig_keys_from_args
 from telemetry.mqtt.adapter import MqttSettings
 
 __all__ = ["build_config", "is_loopback", "plaintext_warning", "register", "serve"]
@@ -81,10 +84,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--audit-log", type=Path, help="append every command and alarm "
                                                   "acknowledgement here (JSON lines)")
     p.add_argument("--secret-file", type=Path,
-                   help="session signing secret (created if missing; default: random, so "
-                        "a restart logs everyone out)")
+                   help="cookie signing secret (created if missing; default: random). "
+                        "Sessions live in memory, so a restart logs everyone out; with a "
+                        "secret file, browsers keep their device cookies (login lockouts)")
     p.add_argument("--command-timeout", type=float, default=10.0,
                    help="seconds to wait for a command's ack (%(default)s)")
+    defaults = LoginGuardConfig()
+    p.add_argument("--login-address-burst", type=int, default=defaults.address_burst,
+                   help="login attempts per client address before it is slowed to "
+                        f"{defaults.address_per_s * 60:g} a minute (%(default)s; browsers "
+                        "that logged in before are exempt)")
+    p.add_argument("--login-user-failures", type=int, default=defaults.user_failures,
+                   help="failed logins for one name before it is locked for "
+                        f"{defaults.lockout_s:g} s, doubling to {defaults.lockout_max_s:g} s "
+                        "(%(default)s; browsers that logged in before are exempt)")
     p.set_defaults(func=_main)
 
 
@@ -106,6 +119,10 @@ def build_config(args: argparse.Namespace) -> ConsoleConfig:
     """Validate the options; raises ``GroundUsageError`` naming the bad one."""
     if bool(args.tls_cert) != bool(args.tls_key):
         raise GroundUsageError("--tls-cert and --tls-key go together")
+    for option, value in (("--login-address-burst", args.login_address_burst),
+                          ("--login-user-failures", args.login_user_failures)):
+        if value < 1:
+            raise GroundUsageError(f"{option}: expected at least 1, got {value}")
     plan = _site_plan(args.site_plan)
     rover_key = None
     if args.rover_key:
@@ -120,7 +137,9 @@ def build_config(args: argparse.Namespace) -> ConsoleConfig:
         rover_key=rover_key,
         quotas_kg={s.name: s.quota_kg for s in plan.sites} if plan else None,
         recordings=args.recordings, audit_log=args.audit_log, tls=bool(args.tls_cert),
-        command_timeout_s=args.command_timeout)
+        command_timeout_s=args.command_timeout,
+        login_limits=LoginGuardConfig(address_burst=args.login_address_burst,
+                                      user_failures=args.login_user_failures))
 
 
 async def serve(args: argparse.Namespace, settings: MqttSettings) -> None:
@@ -134,10 +153,13 @@ async def serve(args: argparse.Namespace, settings: MqttSettings) -> None:
               f"`rig-ground user add NAME --role operator --users {config.users_path}`",
               file=sys.stderr)
     client = GroundClient(settings, args.rig, key=config.station_key, prefix=args.prefix,
-                          limits=load_limits(config.limits_path))
+                          limits=load_limits(config.limits_path),
+                          rig_keys=rig_keys_from_args(args),
+                          drop_unverified=args.unverified == "drop")
     console = build_console(config, client, secret=load_secret(args.secret_file))
     server = uvicorn.Server(uvicorn.Config(
         build_app(console), host=args.host, port=args.port, ws="wsproto", lifespan="on",
+        ws_max_size=WS_MAX_BYTES, h11_max_incomplete_event_size=16 * 1024,
         log_level="warning", access_log=False, server_header=False,
         ssl_certfile=str(args.tls_cert) if args.tls_cert else None,
         ssl_keyfile=str(args.tls_key) if args.tls_key else None))

@@ -41,6 +41,7 @@ __all__ = [
     "User",
     "UserStore",
     "can_acknowledge",
+    "check_password",
     "hash_password",
     "verify_password",
 ]
@@ -92,6 +93,16 @@ def verify_password(password: str, encoded: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
+def check_password(user: User | None, password: str) -> bool:
+    """Does ``password`` match ``user``'s? An unknown user (``None``) still costs one
+    scrypt, so the time taken does not tell which names exist (blocking)."""
+    if user is None:
+        verify_password(password, f"scrypt${_N_LOG2}${_R}${_P}$"
+                                  f"{base64.b64encode(_DUMMY_SALT).decode()}$AAAA")
+        return False
+    return verify_password(password, user.password)
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     name: str
@@ -123,11 +134,7 @@ class UserStore:
     def authenticate(self, name: str, password: str) -> User | None:
         """The user if the password matches (blocking: run it in an executor)."""
         user = self.get(name)
-        if user is None:
-            verify_password(password, f"scrypt${_N_LOG2}${_R}${_P}$"
-                                      f"{base64.b64encode(_DUMMY_SALT).decode()}$AAAA")
-            return None
-        return user if verify_password(password, user.password) else None
+        return user if check_password(user, password) else None
 
     def _reload(self) -> None:
         try:

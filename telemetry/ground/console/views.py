@@ -55,6 +55,9 @@ STATE_FIELDS: tuple[tuple[str, str, str, _Read], ...] = (
     ("load_cell_ok", "load cell ok", "", lambda s: s.load_cell_ok),
     ("energy_j", "energy", "J", lambda s: s.energy_j),
     ("x_m", "x", "m", lambda s: s.x_m), ("y_m", "y", "m", lambda s: s.y_m),
+    ("clock_offset_s", "ground clock - rover clock", "s", lambda s: s.clock_offset_s),
+    ("clock_sync_age_s", "clock synced ago", "s", lambda s: s.clock_sync_age_s),
+    ("clock_source", "clock source", "", lambda s: s.clock_source),
 )
 
 
@@ -89,7 +92,16 @@ def _rig_summary(model: FleetModel, view: RigView, now: float) -> JsonObject:
         "alarms_active": model.alarms.active_count(view.rig),
         "alarms_unacked": model.alarms.unacked_count(view.rig),
         "software": view.info.software_label,
+        "verified": view.verified, "forged": view.forged,
+        "state_age_s": num(view.state_age_s(now)),
+        "stale": _stale(view, now),
     }
+
+
+def _stale(view: RigView, now: float) -> bool:
+    """The rig's values are stale: its states stopped arriving at their usual rate."""
+    age = view.state_age_s(now)
+    return age is not None and age > view.stale_after_s()
 
 
 def fleet_json(model: FleetModel, now: float) -> JsonObject:
@@ -129,6 +141,8 @@ def rig_json(model: FleetModel, rig: str, now: float, *, commands: int = 50,
         "state": state,
         "interlocks": list(view.state.interlocks) if view.state else [],
         "mission": view.state.mission.to_json() if view.state and view.state.mission else None,
+        # what the controller found after its (re)start: "resumed: site A 47.5 / 45 kg, ..."
+        "resumed": view.state.resumed.text if view.state and view.state.resumed else None,
         "channels": channels,
         "streams": streams,
         "alarms": [alarm_json(a) for a in model.alarms.for_rig(rig)],

@@ -17,6 +17,7 @@ __all__ = [
     "DownlinkUsageError",
     "OutboxClosedError",
     "OutboxError",
+    "OutboxStorageError",
 ]
 
 
@@ -38,6 +39,15 @@ class DownlinkConfigError(DownlinkUsageError, ValueError):
 
 class OutboxError(DownlinkError):
     """The durable outbox failed (disk full, corrupt database)."""
+
+
+class OutboxStorageError(OutboxError):
+    """The disk refused a write (full, read-only, failing); ``errno_name`` says which
+    (``ENOSPC``, ``EROFS``, ``EIO``). The outbox carries on in memory and retries."""
+
+    def __init__(self, message: str, errno_name: str) -> None:
+        super().__init__(message)
+        self.errno_name = errno_name
 
 
 class OutboxClosedError(OutboxError, DownlinkUsageError):

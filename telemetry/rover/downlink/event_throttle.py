@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 
 from telemetry.contract.json_fields import JsonValue
+from telemetry.contract.names import EventKind
 from telemetry.contract.topics import Severity
 
 __all__ = ["EventThrottle", "ThrottledEvent"]
@@ -21,7 +22,7 @@ __all__ = ["EventThrottle", "ThrottledEvent"]
 
 @dataclass(frozen=True, slots=True)
 class ThrottledEvent:
-    kind: str  # an EventKind, or a caller's own kind
+    kind: EventKind | str  # a caller's own kind may be a plain string (tests)
     severity: Severity
     text: str
     fields: dict[str, JsonValue] = field(default_factory=dict)

@@ -39,16 +39,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shutil
+import sqlite3
+import tempfile
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
+from nacl.signing import SigningKey
+
 from rig_common.backoff import Backoff
 from telemetry.contract.command_wire import RejectReason, peek_payload_command_id
+from telemetry.contract.downlink_signature import SIGNED_KINDS, sign_payload
 from telemetry.contract.errors import ContractConfigError
-from telemetry.contract.event_details import EvictedRange, OutboxEvicted
+from telemetry.contract.event_details import EvictedRange, OutboxEvicted, StorageFull
 from telemetry.contract.json_fields import JsonValue
 from telemetry.contract.names import EventKind
 from telemetry.contract.payloads import (
@@ -65,14 +72,20 @@ from telemetry.contract.payloads import (
     StatusMessage,
     encode,
 )
-from telemetry.contract.rig_state import RigState
+from telemetry.contract.rig_state import RigState, StorageReport
 from telemetry.contract.status_info import DownlinkHealth, RigInfo
 from telemetry.contract.topics import DEFAULT_PREFIX, Priority, Severity, TopicTree
 from telemetry.mqtt.adapter import InboundMessage, MqttSettings
 from telemetry.mqtt.errors import MqttConfigError
-from telemetry.rover.downlink.errors import DownlinkConfigError, DownlinkUsageError, OutboxError
+from telemetry.rover.downlink.errors import (
+    DownlinkConfigError,
+    DownlinkUsageError,
+    OutboxError,
+    OutboxStorageError,
+)
 from telemetry.rover.downlink.event_throttle import EventThrottle, ThrottledEvent
 from telemetry.rover.downlink.outbox import DeadLetter, EvictionReport, Outbox, Stored
+from telemetry.rover.downlink.outbox_store import storage_errno
 from telemetry.rover.downlink.publisher import PUBLIC_STREAM_PREFIX, Publisher, RejectedPublish
 from telemetry.rover.downlink.rejections import RefusedRange, RejectionLog
 
@@ -104,6 +117,10 @@ class DownlinkConfig:
     broker_url: str | None = None  # None: embedded default, outbox only
     topic_prefix: str = DEFAULT_PREFIX
     disk_budget_bytes: int = 256 << 20
+    # the budget is also held to the filesystem's free space minus this floor
+    free_space_floor_bytes: int = 32 << 20
+    # a disk that refuses writes: at most this much kept in memory (storage_guard)
+    storage_memory_bytes: int = 16 << 20
     bandwidth_bytes_per_s: float | None = None  # None: unlimited
     max_in_flight: int = 64
     username: str | None = None
@@ -125,6 +142,9 @@ class DownlinkConfig:
     close_timeout_s: float = 5.0
     link_loss_s: float = 5.0  # link_ok() is false when the broker was silent this long
     probe_interval_s: float | None = None  # status probe on an idle link; None: loss / 4
+    # the rover's key: state, events, acks, status and ledger messages carry its signature
+    # (telemetry.contract.downlink_signature); None: unsigned
+    signing_key: SigningKey | None = None
 
     def __post_init__(self) -> None:
         try:  # the topic tree checks the rig id and prefix: report them as our keys
@@ -136,6 +156,12 @@ class DownlinkConfig:
         if self.disk_budget_bytes < 64 * 1024:
             raise DownlinkConfigError(
                 "disk_budget_bytes", f"expected >= 65536, got {self.disk_budget_bytes}")
+        if self.free_space_floor_bytes < 0:
+            raise DownlinkConfigError("free_space_floor_bytes",
+                                      f"expected >= 0, got {self.free_space_floor_bytes}")
+        if self.storage_memory_bytes < 64 * 1024:
+            raise DownlinkConfigError("storage_memory_bytes",
+                                      f"expected >= 65536, got {self.storage_memory_bytes}")
         if self.bandwidth_bytes_per_s is not None and self.bandwidth_bytes_per_s <= 0:
             raise DownlinkConfigError(
                 "bandwidth_bytes_per_s", f"expected > 0 or None, got {self.bandwidth_bytes_per_s}")
@@ -191,6 +217,7 @@ class DownlinkCounters:
 
 
 _CLOSED = object()
+_RAM_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 class Downlink:
@@ -210,13 +237,30 @@ class Downlink:
         self._status_seq = 0
         self._runner: asyncio.Task[None] | None = None
         self._publisher_task: asyncio.Task[None] | None = None
+        self._ram_dir: str | None = None  # the temporary outbox's, when the card was unusable
 
     # ------------------------------------------------------------ lifecycle
 
     async def __aenter__(self) -> Downlink:
-        self._outbox = await Outbox.open(self.config.outbox_path,
-                                         budget_bytes=self.config.disk_budget_bytes,
-                                         power_safe=self.config.power_safe)
+        unusable: OutboxStorageError | None = None
+        try:
+            self._outbox = await self._open_outbox(self.config.outbox_path)
+        except OutboxStorageError as err:
+            # the card is full or read-only before the first write: a RAM outbox, so the
+            # controller and the live downlink still run; the storage_full event says so
+            unusable = err
+            self._ram_dir = tempfile.mkdtemp(prefix="rig-outbox-", dir=_RAM_DIR)
+            log.error("downlink %s: outbox %s unusable (%s): a temporary outbox in %s "
+                      "instead (sequence numbers restart)", self.config.rig_id,
+                      self.config.outbox_path, err.errno_name, self._ram_dir)
+            self._outbox = await self._open_outbox(Path(self._ram_dir) / "outbox.db")
+        self._outbox.set_storage_listener(self._on_storage)
+        if unusable is not None:
+            self._store_event(ThrottledEvent(
+                EventKind.STORAGE_FULL, Severity.ALARM,
+                f"outbox {self.config.outbox_path} unusable at start ({unusable.errno_name}):"
+                f" a temporary outbox in memory instead",
+                StorageFull(unusable.errno_name, str(self.config.outbox_path)).to_fields()))
         if self._settings is not None:
             self._publisher = Publisher(
                 self._outbox, self._settings, self.topics,
@@ -232,6 +276,20 @@ class Downlink:
                      self.config.rig_id, self.config.outbox_path)
         self._runner = asyncio.create_task(self._run(), name="downlink")
         return self
+
+    async def _open_outbox(self, path: str | Path) -> Outbox:
+        try:
+            return await Outbox.open(
+                path, budget_bytes=self.config.disk_budget_bytes,
+                power_safe=self.config.power_safe,
+                free_space_floor_bytes=self.config.free_space_floor_bytes,
+                memory_bytes=self.config.storage_memory_bytes)
+        except OutboxError as err:
+            cause = err.__cause__
+            if isinstance(err, OutboxStorageError) or not isinstance(
+                    cause, OSError | sqlite3.Error):
+                raise
+            raise OutboxStorageError(str(err), storage_errno(cause, Path(path))) from cause
 
     async def _run(self) -> None:
         try:
@@ -275,6 +333,9 @@ class Downlink:
         self._commands.put_nowait(_CLOSED)
         outbox, self._outbox = self._outbox, None
         await outbox.aclose()
+        if self._ram_dir is not None:  # what it still held is lost with it
+            shutil.rmtree(self._ram_dir, ignore_errors=True)
+            self._ram_dir = None
 
     # ------------------------------------------------------------ enqueue API
 
@@ -407,7 +468,7 @@ class Downlink:
 
         def encode_at(seq: int, boot: int) -> bytes:
             message: DownlinkMessage = build(Envelope(self.config.rig_id, boot, seq, t_rig, t_mono))
-            return encode(message)
+            return self._signed(topic, stream, encode(message))
 
         stored = outbox.append(stream=stream, priority=priority, topic=topic, t_mono=t_mono,
                                encode=encode_at)
@@ -428,6 +489,39 @@ class Downlink:
             EventKind.OUTBOX_EVICTED, Severity.WARNING,
             f"outbox {report.reason}: evicted {report.count} messages", evicted.to_fields()))
 
+    def _on_storage(self, what: str) -> None:
+        """The outbox's disk refused writes, dropped messages, or took writes again:
+        ``storage_full`` / ``storage_recovered`` events whose ``dropped_count`` add up
+        to every message dropped because of it (docs/telemetry.md)."""
+        outbox = self._outbox
+        if outbox is None:
+            return
+        status = outbox.storage_status()
+        drops = outbox.take_storage_drops()
+        if what == "drops" and not drops:
+            return
+        detail = StorageFull(status.errno, str(self.config.outbox_path),
+                             tuple(EvictedRange(r.stream, r.first_seq, r.last_seq, r.count)
+                                   for r in drops), status.dropped)
+        count = detail.dropped_count
+        if what == "recovered":
+            text = f"outbox storage writable again; {count} message(s) dropped since the " \
+                   f"last report, {status.dropped} in all"
+            kind, severity = EventKind.STORAGE_RECOVERED, Severity.INFO
+        else:
+            cause = "read-only filesystem (EROFS)" if status.errno == "EROFS" else \
+                "filesystem full (ENOSPC)" if status.errno == "ENOSPC" else \
+                f"write error ({status.errno})"
+            text = f"outbox storage full: {cause} at {self.config.outbox_path}; live " \
+                   f"messages go straight to the broker, {count} dropped (batches, then " \
+                   f"stats first)"
+            kind, severity = EventKind.STORAGE_FULL, Severity.ALARM
+        self._store_event(ThrottledEvent(kind, severity, text, detail.to_fields()))
+
+    def storage_status(self) -> StorageReport | None:
+        """The outbox's storage for the state message."""
+        return None if self._outbox is None else self._outbox.storage_status()
+
     def _status_payload(self, online: bool) -> bytes:
         outbox = self._require_outbox()
         env = Envelope(self.config.rig_id, outbox.boot, self._status_seq,
@@ -436,7 +530,14 @@ class Downlink:
         p = self._publisher.counters if self._publisher else None
         info = self._birth.with_downlink(DownlinkHealth(p.rejected if p else 0,
                                                         outbox.dead_letter_count))
-        return encode(StatusMessage(env, online, info))
+        payload = encode(StatusMessage(env, online, info))
+        return self._signed(self.topics.status, "status", payload)
+
+    def _signed(self, topic: str, stream: str, payload: bytes) -> bytes:
+        key = self.config.signing_key
+        if key is None or stream not in SIGNED_KINDS:
+            return payload
+        return sign_payload(key, topic, payload)
 
     def _on_rejected(self, refused: RejectedPublish) -> None:
         if self._publisher is not None:

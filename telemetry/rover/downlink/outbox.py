@@ -45,6 +45,11 @@ Theory of operation (docs/telemetry.md, "Store and forward"):
   number is never reused. That table keeps the newest ``dead_letter_max_rows`` rows
   (older ones are dropped and counted) and is not charged to the disk budget.
 
+* The budget follows the free space of the filesystem, and a disk that refuses
+  writes (full, read-only) does not stop the outbox: it carries on in memory within
+  bounds, drops the lowest priorities first and retries the disk
+  (``telemetry.rover.downlink.storage_guard``; on the loop only).
+
 One thread (the event loop's, or the caller's) uses an ``Outbox``. Errors: database and
 disk failures raise ``OutboxError`` (on the loop: from the next call after the writer
 thread failed); any call after ``close`` raises ``OutboxClosedError``.
@@ -54,14 +59,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from telemetry.contract.rig_state import StorageReport
 from telemetry.contract.topics import Priority
-from telemetry.rover.downlink.errors import OutboxClosedError, OutboxError
+from telemetry.rover.downlink.errors import OutboxError, OutboxStorageError
+from telemetry.rover.downlink.outbox_core import ROW_OVERHEAD, OutboxCore, _nothing
 from telemetry.rover.downlink.outbox_records import (
     Changes,
     DeadLetter,
@@ -72,372 +78,49 @@ from telemetry.rover.downlink.outbox_records import (
 )
 from telemetry.rover.downlink.outbox_store import OutboxStore
 from telemetry.rover.downlink.outbox_writer import StoreThread
+from telemetry.rover.downlink.storage_guard import RETRY_S, SPACE_CHECK_S
 
-__all__ = ["DeadLetter", "EvictedRange", "EvictionReport", "Outbox", "OutboxRow", "Stored"]
+__all__ = ["ROW_OVERHEAD", "DeadLetter", "EvictedRange", "EvictionReport", "Outbox",
+           "OutboxRow", "Stored", "free_bytes"]
 
 log = logging.getLogger(__name__)
 
-ROW_OVERHEAD = 64  # bytes charged per row on top of the payload
-_EVICT_TO = 0.9
-_WATERMARK_AHEAD = 1024
-_CACHE_MAX_BYTES = 32 << 20  # payloads kept in memory for the publisher
-_CACHE_MAX_ROWS = 16384
-_READ_AHEAD = 256  # rows read back from disk at once
-_QUEUE_MAX_BYTES = 64 << 20  # payload bytes waiting for the writer thread
 
-
-@dataclass(slots=True)
-class _Counters:
-    appended: int = 0
-    acked: int = 0
-    evicted: int = 0
-    over_budget_appends: int = 0
-    dead_lettered: int = 0
-    dead_letters_dropped: int = 0  # oldest dead letters dropped to bound their table
-    lost: int = 0  # stored rows whose bytes a power cut took (found at open or when read)
-
-
-@dataclass(slots=True)
-class _Entry:
-    id: int
-    priority: Priority
-    stream: str
-    seq: int
-    size: int
-    row: OutboxRow | None  # the payload, while cached in memory
-
-
-class Outbox:
+class Outbox(OutboxCore):
     """See the module docstring."""
-
-    def __init__(self, path: str | Path, *, budget_bytes: int = 256 << 20,
-                 power_safe: bool = False, dead_letter_max_rows: int = 10_000,
-                 _store: OutboxStore | None = None) -> None:
-        if budget_bytes <= 0:
-            raise ValueError(f"budget_bytes: expected > 0, got {budget_bytes}")
-        if dead_letter_max_rows < 1:
-            raise ValueError(f"dead_letter_max_rows: expected >= 1, got {dead_letter_max_rows}")
-        self.path = Path(path)
-        self.budget_bytes = budget_bytes
-        self.dead_letter_max_rows = dead_letter_max_rows
-        self._store = _store or OutboxStore(self.path, power_safe=power_safe)
-        found = self._store.recovered
-        self.boot: int = found.boot
-        self._next_seq: dict[str, int] = dict(found.next_seq)
-        self._next_id = found.next_id
-        # Ordered by id. An OrderedDict, not a dict: rows leave from the front (acks) and
-        # a dict would keep their dead slots, so every scan from the oldest live row would
-        # first walk every row acknowledged since the dict last grew.
-        self._index: dict[Priority, OrderedDict[int, _Entry]] = {
-            p: OrderedDict() for p in Priority}
-        for e in found.rows:
-            self._index[e.priority][e.id] = _Entry(e.id, e.priority, e.stream, e.seq, e.size,
-                                                   None)
-        self._bytes = sum(e.size + ROW_OVERHEAD for e in found.rows)
-        self._depth = len(found.rows)
-        self._cursor: dict[Priority, int] = {p: 0 for p in Priority}
-        self._fetched: dict[Priority, int] = {p: 0 for p in Priority}  # ever, this process
-        self._watermark = dict(found.watermarks)  # persisted
-        # Rows of earlier processes at or below their watermark may have been sent.
-        top = self._next_id - 1
-        self._sent_before = {p: min(w, top) for p, w in self._watermark.items()}
-        self._cache_bytes = 0
-        self._cache_rows = 0
-        self._closed = False
-        self._failed: OutboxError | None = None
-        self.counters = _Counters(lost=len(found.lost))
-        self._dead = found.dead_letters
-        # On the event loop (``open``); None in synchronous use.
-        self._thread: StoreThread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._changes = Changes()
-        self._turn: asyncio.Future[Any] | None = None
-        self._committed_id = self._next_id - 1  # every row up to this id is on disk
-        self._inflight_bytes = 0  # handed to the writer thread, not yet committed
-        self._wm_asked: dict[Priority, int] = {}
-        self._reading: set[Priority] = set()
-        self._wakeup: Callable[[], None] = _nothing
-        log.info("outbox %s opened: boot %d, %d messages pending (%d bytes)",
-                 self.path, self.boot, self._depth, self._bytes)
 
     @classmethod
     async def open(cls, path: str | Path, *, budget_bytes: int = 256 << 20,
-                   power_safe: bool = False, dead_letter_max_rows: int = 10_000) -> Outbox:
+                   power_safe: bool = False, dead_letter_max_rows: int = 10_000,
+                   free_space_floor_bytes: int = 0, memory_bytes: int = 16 << 20) -> Outbox:
         """Open on the running loop: the disk is only ever touched by the writer thread."""
         thread = StoreThread(asyncio.get_running_loop())
         try:
             store = await thread.open(lambda: OutboxStore(path, power_safe=power_safe))
-            box = await thread.call(lambda: cls(path, budget_bytes=budget_bytes,
-                                                dead_letter_max_rows=dead_letter_max_rows,
-                                                _store=store))
+            box = await thread.call(lambda: cls(
+                path, budget_bytes=budget_bytes, dead_letter_max_rows=dead_letter_max_rows,
+                free_space_floor_bytes=free_space_floor_bytes, memory_bytes=memory_bytes,
+                _store=store))
+            box._budget_from(await thread.call(lambda: free_bytes(Path(path))))
         except BaseException:
             thread.stop()
             raise
         box._thread = thread
         box._loop = asyncio.get_running_loop()
+        box._timer = box._loop.call_later(RETRY_S, box._tick)
+        log.info("outbox %s: budget %d bytes (configured %d, free-space floor %d)", path,
+                 box.budget_bytes, budget_bytes, free_space_floor_bytes)
         return box
 
     def set_wakeup(self, callback: Callable[[], None]) -> None:
         """``callback()`` runs (on the loop) whenever rows may have become ready to fetch."""
         self._wakeup = callback
 
-    # ------------------------------------------------------------ writing
-
-    def next_seq(self, stream: str) -> int:
-        return self._next_seq.get(stream, 0)
-
-    def append(self, *, stream: str, priority: Priority, topic: str, t_mono: float,
-               encode: Callable[[int, int], bytes], retain: bool = False) -> Stored:
-        """Store one message. ``encode(seq, boot)`` builds the payload bytes."""
-        self._check_open()
-        seq = self._next_seq.get(stream, 0)
-        payload = encode(seq, self.boot)
-        size = len(payload) + ROW_OVERHEAD
-        eviction = None
-        queued = self._inflight_bytes + self._changes.payload_bytes
-        if self._thread and queued + len(payload) > _QUEUE_MAX_BYTES and priority.evictable:
-            return self._drop_new(stream, seq, EvictionReport((), 0, True, "disk too slow"))
-        if self._bytes + size > self.budget_bytes:
-            eviction = self._evict(size, priority)
-            if eviction.dropped_new:
-                return self._drop_new(stream, seq, eviction)
-            if self._bytes + size > self.budget_bytes:
-                self.counters.over_budget_appends += 1
-        row = OutboxRow(self._next_id, priority, stream, seq, topic, retain, self.boot, t_mono,
-                        False, payload)
-        self._next_id += 1
-        cached = self._cache_bytes + len(payload) <= _CACHE_MAX_BYTES and \
-            self._cache_rows < _CACHE_MAX_ROWS
-        if cached:
-            self._cache_bytes += len(payload)
-            self._cache_rows += 1
-        self._index[priority][row.id] = _Entry(row.id, priority, stream, seq, len(payload),
-                                               row if cached else None)
-        self._changes.insert(row)
-        self._changes.sync = self._changes.sync or priority is Priority.CRITICAL
-        self._next_seq[stream] = seq + 1
-        self._bytes += size
-        self._depth += 1
-        self.counters.appended += 1
-        durable = self._commit()
-        return Stored(stream, seq, True, eviction if eviction and eviction.ranges else None,
-                      durable)
-
-    def _drop_new(self, stream: str, seq: int, report: EvictionReport) -> Stored:
-        # The newcomer is dropped, but its number is consumed so the ground sees the
-        # gap and the eviction event explains it.
-        self._next_seq[stream] = seq + 1
-        self._changes.raise_next_seq(stream, seq + 1)
-        durable = self._commit()
-        self.counters.evicted += 1
-        full = EvictionReport((*report.ranges, EvictedRange(stream, seq, seq, 1)),
-                              report.bytes_freed, True, report.reason)
-        return Stored(stream, seq, False, full, durable)
-
-    def _evict(self, incoming: int, incoming_priority: Priority) -> EvictionReport:
-        need = self._bytes - (int(self.budget_bytes * _EVICT_TO) - incoming)
-        victims: list[_Entry] = []
-        freed = 0
-        for priority in (Priority.BATCH, Priority.STATS):
-            for e in self._index[priority].values():
-                if freed >= need:
-                    break
-                if e.id > self._cursor[priority]:  # never a row handed to the link
-                    victims.append(e)
-                    freed += e.size + ROW_OVERHEAD
-        dropped_new = freed < need and incoming_priority.evictable and \
-            self._bytes - freed + incoming > self.budget_bytes
-        ranges: dict[str, list[int]] = {}
-        for e in victims:
-            r = ranges.setdefault(e.stream, [e.seq, e.seq, 0])
-            r[0], r[1], r[2] = min(r[0], e.seq), max(r[1], e.seq), r[2] + 1
-        if victims:
-            changes = self._changes
-            for e in victims:
-                self._forget(e)
-                changes.delete(e.id, e.priority)
-            for stream in ranges:
-                changes.raise_next_seq(stream, self._next_seq[stream])
-            self._bytes -= freed
-            self._depth -= len(victims)
-            self.counters.evicted += len(victims)
-            log.warning("outbox over budget: evicted %d messages (%d bytes)", len(victims), freed)
-        return EvictionReport(
-            tuple(EvictedRange(s, a, b, n) for s, (a, b, n) in ranges.items()), freed, dropped_new)
-
-    def _forget(self, e: _Entry) -> None:
-        del self._index[e.priority][e.id]
-        if e.row is not None:
-            self._cache_bytes -= e.size
-            self._cache_rows -= 1
-
-    # ------------------------------------------------------------ draining
-
-    def fetch(self, limit: int) -> list[OutboxRow]:
-        """Up to ``limit`` committed rows past the cursors, in drain order."""
-        self._check_open()
-        rows: list[OutboxRow] = []
-        for priority in Priority:
-            want = limit - len(rows)
-            if want <= 0:
-                break
-            rows.extend(self._take(priority, want))
-        return rows
-
-    def _take(self, priority: Priority, want: int) -> list[OutboxRow]:
-        got: list[OutboxRow] = []
-        missing: list[int] = []
-        before = max(self._sent_before[priority], self._fetched[priority])
-        for e in self._index[priority].values():
-            if e.id <= self._cursor[priority]:
-                continue
-            if e.id > self._committed_id or (missing and e.row is not None):
-                break
-            if e.row is None:  # on disk only: read a run of them back, in order
-                missing.append(e.id)
-                if len(missing) >= max(want, _READ_AHEAD):
-                    break
-                continue
-            if e.id > self._watermark[priority] and not self._raise_watermark(priority, e.id):
-                break  # on its way to the disk; the commit wakes the publisher
-            got.append(replace(e.row, sent=True) if e.id <= before else e.row)
-            if len(got) >= want:
-                break
-        if got:
-            top = got[-1].id
-            self._cursor[priority] = top
-            self._fetched[priority] = max(self._fetched[priority], top)
-            if self._thread is not None:  # ask early, so the pump never waits for it
-                self._raise_watermark(priority, top + _WATERMARK_AHEAD // 2)
-        elif missing:
-            self._load(priority, missing)
-            if self._thread is None:
-                return self._take(priority, want)
-        return got
-
-    def _raise_watermark(self, priority: Priority, row_id: int) -> bool:
-        """Have "handed out up to" persisted past ``row_id``; False while that is pending."""
-        if row_id <= self._watermark[priority]:
-            return True
-        value = row_id + _WATERMARK_AHEAD
-        key = f"wm{int(priority)}"
-        if self._thread is None:
-            self._store.apply(Changes(meta={key: value}))
-            self._watermark[priority] = value
-            return True
-        if self._wm_asked.get(priority, 0) < row_id:
-            self._wm_asked[priority] = value
-            self._changes.meta[key] = value
-            self._commit()
-        return False
-
-    def _load(self, priority: Priority, ids: list[int]) -> None:
-        if self._thread is None:
-            self._loaded(priority, ids, *self._store.read(ids))
-            return
-        if priority in self._reading:
-            return
-        self._reading.add(priority)
-        store = self._store
-        future = self._thread.call(lambda: store.read(ids))
-        future.add_done_callback(lambda f: self._read_done(priority, ids, f))
-
-    def _read_done(self, priority: Priority, ids: list[int],
-                   future: asyncio.Future[Any]) -> None:
-        self._reading.discard(priority)
-        if future.cancelled() or self._closed:
-            return
-        if future.exception() is not None:
-            self._fail(future.exception())
-        else:
-            self._loaded(priority, ids, *future.result())
-        self._wakeup()
-
-    def _loaded(self, priority: Priority, ids: list[int], rows: list[OutboxRow],
-                lost: list[tuple[int, Priority]]) -> None:
-        for r in rows:
-            e = self._index[r.priority].get(r.id)
-            if e is not None and e.row is None:
-                e.row = r
-                self._cache_bytes += e.size
-                self._cache_rows += 1
-        found = {r.id for r in rows}
-        # A row the disk no longer has (deleted behind our back) counts as lost too.
-        gone = [(i, priority) for i in ids if i not in found and (i, priority) not in lost]
-        for row_id, priority in [*lost, *gone]:
-            e = self._index[priority].get(row_id)
-            if e is not None:
-                self._forget(e)
-                self._bytes -= e.size + ROW_OVERHEAD
-                self._depth -= 1
-                self.counters.lost += 1
-
-    def rewind(self) -> None:
-        """Start fetching from the oldest unacknowledged row again (after a reconnect)."""
-        self._cursor = {p: 0 for p in Priority}
-
-    def ack(self, rows: Iterable[OutboxRow]) -> None:
-        """Delete rows the broker acknowledged (missing rows, e.g. evicted, are ignored)."""
-        self._check_open()
-        changes: Changes | None = None
-        for r in rows:
-            if changes is None:
-                changes = self._changes
-            changes.raise_next_seq(r.stream, r.seq + 1)
-            e = self._index[r.priority].get(r.id)
-            if e is None:
-                continue
-            self._forget(e)
-            changes.delete(r.id, r.priority)
-            self._bytes -= e.size + ROW_OVERHEAD
-            self._depth -= 1
-            self.counters.acked += 1
-        if changes is not None:
-            self._commit()
-
-    # ------------------------------------------------------------ dead letters
-
-    def dead_letter(self, rows: Iterable[OutboxRow], reason_code: int, reason: str) -> int:
-        """Move rows the broker refused for good to the dead-letter table; returns how
-        many were still in the outbox (a row already acked or evicted is skipped)."""
-        self._check_open()
-        moved = 0
-        changes = self._changes
-        for r in rows:
-            e = self._index[r.priority].get(r.id)
-            if e is None:
-                continue
-            self._forget(e)
-            changes.dead.append((r.id, r.priority, reason_code, reason, self.boot))
-            changes.raise_next_seq(r.stream, r.seq + 1)
-            self._bytes -= e.size + ROW_OVERHEAD
-            self._depth -= 1
-            moved += 1
-        if moved:
-            changes.dead_letter_max_rows = self.dead_letter_max_rows
-            dropped = max(0, self._dead + moved - self.dead_letter_max_rows)
-            self._dead += moved - dropped
-            self.counters.dead_lettered += moved
-            self.counters.dead_letters_dropped += dropped
-            self._commit()
-        return moved
-
-    @property
-    def dead_letter_count(self) -> int:
-        """Rows in the dead-letter table (all boots, at most ``dead_letter_max_rows``)."""
-        return self._dead
-
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        """The oldest ``limit`` dead letters, oldest first; for tools and tests.
-
-        It reads the disk: on the loop, it hands the pending changes to the writer
-        thread and waits for the answer (blocking the caller)."""
-        self._check_open()
-        store = self._store
-        if self._thread is None:
-            return store.dead_letters(limit)
-        self._hand_over()
-        return self._thread.call_blocking(lambda: store.dead_letters(limit))
+    def set_storage_listener(self, callback: Callable[[str], None]) -> None:
+        """``callback(what)`` runs on the loop: ``"full"`` when the disk first refuses a
+        write, ``"drops"`` when messages were dropped since (``take_storage_drops``),
+        ``"recovered"`` when it takes writes again."""
+        self._on_storage = callback
 
     # ------------------------------------------------------------ the disk
 
@@ -449,6 +132,9 @@ class Outbox:
                 self._store.apply(changes)
             self._committed_id = self._next_id - 1
             return None
+        if self.guard.full:  # memory only until a retry reaches the disk
+            self._committed_id = self._next_id - 1
+            return self._unwritten_failed
         if self._turn is None:
             assert self._loop is not None
             self._turn = self._loop.create_future()
@@ -470,12 +156,28 @@ class Outbox:
         self._inflight_bytes += queued
         wm = {k: v for k, v in changes.meta.items() if k.startswith("wm")}
         done = self._thread.apply(changes)
-        done.add_done_callback(lambda f: self._committed(f, turn, top, queued, wm))
+        done.add_done_callback(lambda f: self._committed(f, turn, top, queued, wm, changes))
 
     def _committed(self, done: asyncio.Future[Any], turn: asyncio.Future[Any], top: int,
-                   queued: int, watermarks: dict[str, int]) -> None:
+                   queued: int, watermarks: dict[str, int], changes: Changes) -> None:
         self._inflight_bytes -= queued
+        self._retrying = False
         error = None if done.cancelled() else done.exception()
+        if isinstance(error, OutboxStorageError) and self._closed:
+            log.warning("outbox %s closed with %d message(s) the disk refused (%s): lost",
+                        self.path, len(changes.inserts), error.errno_name)
+            error = None if turn.done() else error
+            if error is not None:
+                turn.set_exception(error)
+                turn.exception()
+            return
+        if isinstance(error, OutboxStorageError):
+            self._unwritable(error, changes)
+            if not turn.done():
+                turn.set_exception(error)
+                turn.exception()  # retrieved: a receipt nobody awaits must not log a warning
+            self._wakeup()
+            return
         if error is not None:
             self._fail(error)
             if not turn.done():
@@ -484,6 +186,8 @@ class Outbox:
             self._wakeup()
             return
         self._committed_id = max(self._committed_id, top)
+        if self.guard.full:
+            self._writable()
         for key, value in watermarks.items():
             p = Priority(int(key[2:]))
             self._watermark[p] = max(self._watermark[p], value)
@@ -491,39 +195,93 @@ class Outbox:
             turn.set_result(None)
         self._wakeup()
 
-    def _fail(self, error: BaseException) -> None:
-        if self._failed is None:
-            self._failed = error if isinstance(error, OutboxError) else \
-                OutboxError(f"outbox {self.path} writer failed: {error!r}")
-            log.error("outbox %s: %s", self.path, self._failed)
+    # ------------------------------------------------------------ storage full
 
-    # ------------------------------------------------------------ state
+    def _unwritable(self, error: OutboxStorageError, changes: Changes) -> None:
+        """The disk refused ``changes``: keep them (and all that follows) in memory."""
+        self.counters.storage_failures += 1
+        first = self.guard.enter(error.errno_name, str(error))
+        changes.absorb(self._changes)  # what was stored since comes after them
+        self._changes = changes
+        for row in changes.inserts.values():  # the only copy now: keep it for fetch
+            e = self._index[row.priority].get(row.id)
+            if e is not None and e.row is None:
+                e.row = row
+                self._cache_bytes += e.size
+                self._cache_rows += 1
+        self._committed_id = self._next_id - 1
+        self._trim_unwritten()
+        if self._unwritten_failed is None or not first:
+            assert self._loop is not None
+            self._unwritten_failed = self._loop.create_future()
+            self._unwritten_failed.set_exception(error)
+            self._unwritten_failed.exception()
+        if first:
+            log.error("outbox %s: the disk refuses writes (%s): messages stay in memory, "
+                      "lowest priorities dropped first; retrying every %.0f s", self.path,
+                      error.errno_name, RETRY_S)
+            self._on_storage("full")
 
-    @property
-    def depth(self) -> int:
-        """Messages stored and not yet acknowledged."""
-        return self._depth
-
-    @property
-    def bytes_used(self) -> int:
-        return self._bytes
-
-    @property
-    def unsent_on_disk(self) -> bool:
-        """Some row on disk was not handed out yet (``fetch`` may be waiting to read it)."""
-        for priority in Priority:
-            for e in self._index[priority].values():
-                if e.id > self._cursor[priority]:
-                    if e.id <= self._committed_id:
-                        return True
+    def _trim_unwritten(self) -> None:
+        """What was on its way to the disk when it failed may exceed the ladder: drop
+        unsent batches, then stats, then states, oldest first, down to their share."""
+        changes, guard = self._changes, self.guard
+        for priority in (Priority.BATCH, Priority.STATS, Priority.STATE):
+            for row in [r for r in changes.inserts.values() if r.priority is priority]:
+                if guard.admits(priority, changes.payload_bytes, 0):
                     break
-        return False
+                e = self._index[priority].get(row.id)
+                if e is None or row.id <= self._cursor[priority]:
+                    continue  # handed to the link already: it leaves with its ack
+                self._forget(e)
+                changes.delete(row.id, priority)
+                self._bytes -= e.size + ROW_OVERHEAD
+                self._depth -= 1
+                guard.note_drop(priority, row.stream, row.seq)
 
-    def pending(self, stream: str | None = None) -> list[tuple[str, int]]:
-        """(stream, seq) of stored rows in drain order; for tests and tools."""
-        self._check_open()
-        return [(e.stream, e.seq) for p in Priority for e in self._index[p].values()
-                if stream is None or e.stream == stream]
+    def _writable(self) -> None:
+        log.warning("outbox %s: the disk takes writes again (after %d dropped)", self.path,
+                    self.guard.dropped)
+        self.guard.leave()
+        self._unwritten_failed = None
+        if self._changes:  # stored while the retry was on its way: to disk as usual
+            self._commit()
+        self._on_storage("recovered")
+
+    def _tick(self) -> None:
+        """Every ``RETRY_S`` on the loop: retry the disk, re-read the free space."""
+        if self._closed or self._thread is None or self._loop is None:
+            return
+        self._ticks += 1
+        if self.guard.full and not self._retrying:
+            self._retrying = True
+            if not self._changes:  # a probe: the smallest write that tells
+                self._changes.meta["storage_probe"] = self._ticks
+            self._turn = self._turn or self._loop.create_future()
+            self._hand_over()
+        per_check = max(1, round(SPACE_CHECK_S / RETRY_S))
+        if self._ticks % per_check == 0:
+            if self.guard.full and self.guard.dropped:
+                self._on_storage("drops")
+            path = self.path
+            future = self._thread.call(lambda: free_bytes(path))
+            future.add_done_callback(
+                lambda f: None if f.cancelled() or f.exception() else self._budget_from(
+                    f.result()))
+        self._timer = self._loop.call_later(RETRY_S, self._tick)
+
+    def _budget_from(self, free: int | None) -> None:
+        self.budget_bytes = self.guard.budget(self._bytes, free)
+
+    def take_storage_drops(self) -> tuple[EvictedRange, ...]:
+        """Messages dropped because the disk refused writes, since the last call."""
+        return self.guard.take_drops()
+
+    def storage_status(self) -> StorageReport:
+        """The storage, for the state message (the contract's ``StorageReport``)."""
+        return StorageReport(self.guard.full, self.guard.errno, self.guard.dropped,
+                             self.budget_bytes, self._bytes, self._changes.payload_bytes
+                             if self.guard.full else 0)
 
     def close(self) -> None:
         """Synchronous use: close now. On the loop, use ``aclose``."""
@@ -551,20 +309,25 @@ class Outbox:
             self.close()
             return
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
         thread, store = self._thread, self._store
+        if self.guard.full and self._turn is None:  # one last try for what is unwritten
+            assert self._loop is not None
+            self._turn = self._loop.create_future()
         self._hand_over()  # this turn's changes, if any: before the close, in order
         try:
             await thread.call(store.close)
         finally:
             thread.stop()
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise OutboxClosedError(f"outbox {self.path} is closed")
-        if self._failed is not None:
-            raise self._failed
 
+def free_bytes(path: Path) -> int | None:
+    """Bytes free for us on the filesystem holding ``path`` (None if unknown)."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
-def _nothing() -> None:
-    pass
 

@@ -35,13 +35,18 @@ Theory of operation (docs/telemetry.md, "Store and forward"):
   ``dead_letter`` table in the transaction that deletes them from the outbox; that
   table keeps its newest ``dead_letter_max_rows`` rows.
 
-Errors: every disk or database failure raises ``OutboxError`` naming the path.
+Errors: every disk or database failure raises ``OutboxError`` naming the path; a
+failed write raises its child ``OutboxStorageError`` naming the errno (``ENOSPC``,
+``EROFS``...), after which the store is as it was before the write (a segment
+file's partial write is cut off), so the same changes can be applied again once
+the disk takes them.
 """
 
 from __future__ import annotations
 
 import bisect
 import contextlib
+import errno
 import logging
 import os
 import sqlite3
@@ -52,7 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from telemetry.contract.topics import Priority
-from telemetry.rover.downlink.errors import OutboxError
+from telemetry.rover.downlink.errors import OutboxError, OutboxStorageError
 from telemetry.rover.downlink.outbox_records import (
     Changes,
     DeadLetter,
@@ -220,6 +225,7 @@ class OutboxStore:
         rows = len(changes.inserts)
         sync = changes.sync or self.power_safe or self.unsynced_rows + rows >= SYNC_MAX_ROWS \
             or (self.unsynced_since is not None and now - self.unsynced_since >= SYNC_INTERVAL_S)
+        starts = {p: len(v) for p, v in self._starts.items()}
         try:
             placed = self._write_payloads(changes.inserts.values())
             synced = self._fsync_segments() if sync else {}
@@ -243,7 +249,10 @@ class OutboxStore:
                 if sync:
                     self._db.execute("PRAGMA synchronous=NORMAL")
         except (sqlite3.Error, OSError) as err:
-            raise OutboxError(f"cannot write to outbox {self.path}: {err}") from err
+            for priority, n in starts.items():  # segments the failed write started: unused
+                del self._starts[priority][n:]
+            raise OutboxStorageError(f"cannot write to outbox {self.path}: {err}",
+                                     storage_errno(err, self.path)) from err
         for number in placed.values():
             self._live[number[0]] = self._live.get(number[0], 0) + 1
         self._release(changes.deletes)
@@ -264,7 +273,12 @@ class OutboxStore:
 
     def sync(self) -> None:
         """Make everything committed so far durable against power loss."""
-        self.apply(Changes(meta={"synced": self.syncs + 1}, sync=True))
+        try:
+            self.apply(Changes(meta={"synced": self.syncs + 1}, sync=True))
+        except OutboxError:
+            if self.unsynced_since is not None:  # again in an interval, not at once
+                self.unsynced_since = self._clock()
+            raise
 
     def _synced(self) -> None:
         self.syncs += 1
@@ -304,12 +318,23 @@ class OutboxStore:
 
     def _writev(self, seg: _Segment, payloads: list[bytes]) -> None:
         want = sum(len(p) for p in payloads)
-        done = os.writev(seg.fd, payloads)
+        try:
+            done = os.writev(seg.fd, payloads)
+        except OSError:
+            self._cut(seg)
+            raise
         if done != want:
-            raise OSError(f"short write to segment {seg.number}: {done} of {want} bytes")
+            self._cut(seg)  # a full disk: keep the file's end where our offsets say
+            raise OSError(errno.ENOSPC, f"short write to segment {seg.number}: {done} of "
+                                        f"{want} bytes")
         seg.size += want
         self._unsynced_fds[seg.number] = seg.fd
         self._unsynced_sizes[seg.number] = seg.size
+
+    @staticmethod
+    def _cut(seg: _Segment) -> None:
+        with contextlib.suppress(OSError):
+            os.ftruncate(seg.fd, seg.size)
 
     def _rotate(self, priority: Priority) -> _Segment:
         old = self._active.pop(priority, None)
@@ -527,4 +552,33 @@ class _Transaction:
         self._db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self._db.execute("COMMIT" if exc_type is None else "ROLLBACK")
+        if exc_type is None:
+            self._db.execute("COMMIT")
+            return
+        with contextlib.suppress(sqlite3.Error):  # SQLite may have rolled back already
+            self._db.execute("ROLLBACK")
+
+
+def storage_errno(err: BaseException, path: Path) -> str:
+    """Why a write failed, as an errno name: ``EROFS`` when the filesystem is mounted
+    read-only, ``ENOSPC`` when it is full, else the error's own (``EIO``...)."""
+    try:
+        st = os.statvfs(path.parent)
+        if st.f_flag & os.ST_RDONLY:
+            return "EROFS"
+    except OSError:
+        pass
+    code = getattr(err, "errno", None)
+    if isinstance(code, int) and code in errno.errorcode:
+        return errno.errorcode[code]
+    name = getattr(err, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_FULL"):
+        return "ENOSPC"
+    if name.startswith("SQLITE_READONLY"):
+        return "EROFS"
+    try:
+        if os.statvfs(path.parent).f_bavail == 0:
+            return "ENOSPC"
+    except OSError:
+        pass
+    return "EIO"

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from telemetry.rover.downlink.errors import OutboxError
+from telemetry.rover.downlink.errors import OutboxError, OutboxStorageError
 from telemetry.rover.downlink.outbox_records import Changes
 from telemetry.rover.downlink.outbox_store import OutboxStore
 
@@ -130,6 +130,8 @@ class StoreThread:
     def _periodic_sync(self) -> None:
         try:
             self._require().sync()
+        except OutboxStorageError as err:  # the outbox reports storage-full mode itself
+            log.debug("outbox sync failed: %s", err)
         except OutboxError as err:
             log.error("outbox sync failed: %s", err)
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from telemetry.rover.filters.butterworth import butter
 from telemetry.rover.filters.streams import Decimator, Ema, Hampel, RunningMedian, SosFilter
@@ -87,7 +88,8 @@ class FilterChain:
 
     @classmethod
     def from_config(
-        cls, config: Mapping[str, Any], fs: float, n_channels: int, dtype: Any = np.float64
+        cls, config: Mapping[str, Any], fs: float, n_channels: int,
+        dtype: npt.DTypeLike = np.float64
     ) -> FilterChain:
         """Build from ``{"stages": [{"type": "hampel", "window": 7, ...}, ...]}``.
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from telemetry.rover.filters import backend
 from telemetry.rover.filters.validation import (
@@ -48,7 +49,7 @@ MAD_SCALE = 1.482602218505602  # 1 / Phi^-1(3/4): MAD -> standard deviation for 
 
 
 def sosfilt(
-    sos: Any,
+    sos: npt.ArrayLike,
     x: np.ndarray,
     zi: np.ndarray,
     out: np.ndarray | None = None,
@@ -99,7 +100,7 @@ class MedianState:
     nan_count: np.ndarray  # (channels,) int64
 
 
-def median_state(window: int, n_channels: int, dtype: Any = np.float64) -> MedianState:
+def median_state(window: int, n_channels: int, dtype: npt.DTypeLike = np.float64) -> MedianState:
     """Fresh state for ``running_median``/``hampel``: a window of zeros."""
     w = valid_odd_window(window)
     c = valid_int("n_channels", n_channels, 1)
@@ -145,7 +146,8 @@ class DecimatorState:
     nan_count: np.ndarray
 
 
-def decimator_state(n_sections: int, n_channels: int, dtype: Any = np.float64) -> DecimatorState:
+def decimator_state(n_sections: int, n_channels: int,
+                    dtype: npt.DTypeLike = np.float64) -> DecimatorState:
     c = valid_int("n_channels", n_channels, 1)
     dt = valid_dtype(dtype)
     ns = valid_int("n_sections", n_sections, 1)
@@ -155,7 +157,8 @@ def decimator_state(n_sections: int, n_channels: int, dtype: Any = np.float64) -
 
 
 def decimate(
-    sos: Any, factor: int, x: np.ndarray, state: DecimatorState, out: np.ndarray | None = None
+    sos: npt.ArrayLike, factor: int, x: np.ndarray, state: DecimatorState,
+    out: np.ndarray | None = None
 ) -> np.ndarray:
     """Low-pass ``x`` through ``sos`` and keep every ``factor``-th sample (phase carried).
 
@@ -185,7 +188,7 @@ class StatsState:
     nan_count: np.ndarray
 
 
-def stats_state(n_channels: int, dtype: Any = np.float64) -> StatsState:
+def stats_state(n_channels: int, dtype: npt.DTypeLike = np.float64) -> StatsState:
     c = valid_int("n_channels", n_channels, 1)
     dt = valid_dtype(dtype)
     acc = np.zeros((4, c))

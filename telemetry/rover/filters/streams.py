@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from telemetry.rover.filters import _filters_ref, backend
 from telemetry.rover.filters.butterworth import butter, ema_alpha
@@ -32,7 +33,7 @@ class _Stream:
 
     _kernel: Any
 
-    def __init__(self, n_channels: int, dtype: Any, hold: float = 0.0):
+    def __init__(self, n_channels: int, dtype: npt.DTypeLike, hold: float = 0.0):
         self.n_channels = valid_int("n_channels", n_channels, 1)
         self.dtype = valid_dtype(dtype)
         self._initial_hold = float(hold)
@@ -72,7 +73,8 @@ class SosFilter(_Stream):
     is the live state.
     """
 
-    def __init__(self, sos: Any, n_channels: int, dtype: Any = np.float64, *, hold: float = 0.0):
+    def __init__(self, sos: npt.ArrayLike, n_channels: int, dtype: npt.DTypeLike = np.float64,
+                 *, hold: float = 0.0):
         super().__init__(n_channels, dtype, hold)
         self.sos = valid_sos(sos, self.dtype)
         self.zi = np.zeros((self.sos.shape[0], 2, self.n_channels), self.dtype)
@@ -94,7 +96,7 @@ class Ema(_Stream):
         tau_s: float,
         fs: float,
         n_channels: int,
-        dtype: Any = np.float64,
+        dtype: npt.DTypeLike = np.float64,
         *,
         initial: float = 0.0,
         hold: float = 0.0,
@@ -115,7 +117,8 @@ class RunningMedian(_Stream):
 
     _scale: float | None = None
 
-    def __init__(self, window: int, n_channels: int, dtype: Any = np.float64, *, hold: float = 0.0):
+    def __init__(self, window: int, n_channels: int, dtype: npt.DTypeLike = np.float64,
+                 *, hold: float = 0.0):
         super().__init__(n_channels, dtype, hold)
         self.window = valid_odd_window(window)
         self.delay = self.window // 2
@@ -142,7 +145,7 @@ class Hampel(RunningMedian):
         window: int,
         n_channels: int,
         threshold: float = 3.0,
-        dtype: Any = np.float64,
+        dtype: npt.DTypeLike = np.float64,
         *,
         hold: float = 0.0,
     ):
@@ -165,11 +168,11 @@ class Decimator(_Stream):
         factor: int,
         fs: float,
         n_channels: int,
-        dtype: Any = np.float64,
+        dtype: npt.DTypeLike = np.float64,
         *,
         order: int = 8,
         cutoff_hz: float | None = None,
-        sos: Any = None,
+        sos: npt.ArrayLike | None = None,
         hold: float = 0.0,
     ):
         super().__init__(n_channels, dtype, hold)
@@ -202,7 +205,8 @@ class WindowStats(_Stream):
     a window may span chunks.
     """
 
-    def __init__(self, window: int, n_channels: int, dtype: Any = np.float64, *, hold: float = 0.0):
+    def __init__(self, window: int, n_channels: int, dtype: npt.DTypeLike = np.float64,
+                 *, hold: float = 0.0):
         super().__init__(n_channels, dtype, hold)
         self.window = valid_int("window", window, 1)
         st = stats_state(self.n_channels, self.dtype)

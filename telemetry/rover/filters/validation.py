@@ -8,9 +8,9 @@ array of the right dtype) or raises ``TypeError`` for a wrong type or dtype and
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from telemetry.rover.filters import _filters_ref
 
@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-def valid_dtype(dtype: Any) -> np.dtype:
+def valid_dtype(dtype: npt.DTypeLike) -> np.dtype:
     try:
         dt = np.dtype(dtype)
     except TypeError as err:
@@ -37,7 +37,7 @@ def valid_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def valid_int(name: str, value: Any, minimum: int) -> int:
+def valid_int(name: str, value: object, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
         raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
     if value < minimum:
@@ -45,7 +45,7 @@ def valid_int(name: str, value: Any, minimum: int) -> int:
     return int(value)
 
 
-def valid_positive(name: str, value: Any) -> float:
+def valid_positive(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
     v = float(value)
@@ -54,14 +54,14 @@ def valid_positive(name: str, value: Any) -> float:
     return v
 
 
-def valid_odd_window(window: Any) -> int:
+def valid_odd_window(window: object) -> int:
     w = valid_int("window", window, 1)
     if w % 2 == 0:
         raise ValueError(f"window: expected an odd length, got {w}")
     return w
 
 
-def valid_sos(sos: Any, dtype: np.dtype) -> np.ndarray:
+def valid_sos(sos: npt.ArrayLike, dtype: np.dtype) -> np.ndarray:
     if isinstance(sos, np.ndarray) and sos.dtype.kind not in "fiu":
         raise TypeError(f"sos: expected real numbers, got dtype {sos.dtype}")
     try:
@@ -83,7 +83,7 @@ def valid_sos(sos: Any, dtype: np.dtype) -> np.ndarray:
     return np.ascontiguousarray(arr.astype(dtype))
 
 
-def valid_block(x: Any) -> np.ndarray:
+def valid_block(x: npt.ArrayLike) -> np.ndarray:
     """Check a functional kernel's input; its dtype and channel count set the rest."""
     if not isinstance(x, np.ndarray):
         raise TypeError(f"x: expected a numpy.ndarray (samples, channels), got {type(x).__name__}")
@@ -97,7 +97,8 @@ def valid_block(x: Any) -> np.ndarray:
     return x
 
 
-def valid_state_array(name: str, arr: Any, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+def valid_state_array(name: str, arr: npt.ArrayLike, dtype: npt.DTypeLike,
+                      shape: tuple[int, ...]) -> np.ndarray:
     want = np.dtype(dtype)
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {type(arr).__name__}")
@@ -113,7 +114,7 @@ def valid_state_array(name: str, arr: Any, dtype: Any, shape: tuple[int, ...]) -
 
 
 def guard_state(
-    hold: Any, nan_count: Any, n_channels: int, dtype: np.dtype
+    hold: npt.ArrayLike, nan_count: npt.ArrayLike, n_channels: int, dtype: np.dtype
 ) -> tuple[np.ndarray, np.ndarray]:
     h = (
         np.zeros(n_channels, dtype)
@@ -128,7 +129,7 @@ def guard_state(
     return h, c
 
 
-def valid_threshold(threshold: Any) -> float:
+def valid_threshold(threshold: object) -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
         raise TypeError(f"threshold: expected a number, got {type(threshold).__name__}")
     t = float(threshold)

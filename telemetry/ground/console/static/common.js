@@ -29,10 +29,24 @@ const RC = (() => {
     return node;
   }
   const pad = (n) => String(n).padStart(2, "0");
+  // every timestamp in UTC with its date (a shift crosses midnight; firmware seconds restart)
   function fmtTime(t) {
     if (t === null || t === undefined) return "—";
     const d = new Date(t * 1000);
-    return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}Z`;
+    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
+           `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}Z`;
+  }
+  // Axis labels with as many decimals as the tick step needs, so that neighbouring
+  // labels never read the same ("0.084 / 0.084" on a small range).
+  function axisLabels(ticks) {
+    const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 0;
+    let digits = 0;
+    while (digits < 12 && step > 0 &&
+           Math.abs(step * 10 ** digits - Math.round(step * 10 ** digits)) > 1e-6 * 10 ** digits * step) {
+      digits++;
+    }
+    return ticks.map((t) => (Math.abs(t) >= 1e6 ? t.toExponential(Math.min(digits + 3, 12))
+                                                : t.toFixed(digits)));
   }
   function fmtAgo(s) {
     if (s === null || s === undefined) return "never";
@@ -65,7 +79,7 @@ const RC = (() => {
   // ------------------------------------------------------------ the socket
   const handlers = {};
   let socket = null, subscription = null, retry = 0;
-  const stats = { messages: 0, rows: 0, dropped: 0, connected: false };
+  const stats = { messages: 0, rows: 0, dropped: 0, connected: false, linkUp: null };
   function on(type, fn) { (handlers[type] = handlers[type] || []).push(fn); }
   function subscribe(sub) {
     subscription = sub;
@@ -82,12 +96,16 @@ const RC = (() => {
       const msg = JSON.parse(ev.data);
       stats.messages++;
       if (msg.type === "dropped") stats.dropped = msg.count;
-      for (const fn of handlers[msg.type] || []) fn(msg);
+      // the rows of the last 30 s, sent as one message when the page subscribes
+      const items = msg.type === "history" ? msg.items : [msg];
+      for (const item of items) for (const fn of handlers[item.type] || []) fn(item);
     };
     socket.onclose = (ev) => {
       stats.connected = false;
       linkStatus(null);
-      if (ev.code === 4403) { location.href = "/login"; return; }
+      // 4403: no session; 4401: the session ended (logout elsewhere, password changed,
+      // user removed): back to the login, never a silent reconnect
+      if (ev.code === 4403 || ev.code === 4401) { location.href = "/login"; return; }
       setTimeout(connect, Math.min(5000, 250 * 2 ** retry++));
     };
   }
@@ -102,6 +120,7 @@ const RC = (() => {
     }
     if (!fleet) return;
     const up = fleet.link.up;
+    stats.linkUp = up;
     node.append(el("span", { class: `dot ${up ? "ok" : "bad"}` }),
       up ? `broker connected · ${fleet.link.messages.toLocaleString()} msgs · ` +
            `${fleet.link.gaps} gaps` : "broker link DOWN");
@@ -112,16 +131,62 @@ const RC = (() => {
 
   // ------------------------------------------------------------ renderers
   function modeBadge(mode) { return el("span", { class: `badge mode mode-${mode}`, text: mode }); }
+  // the rig's signature: verified (its key is configured), UNVERIFIED (no key: anyone on
+  // the broker may be speaking for it), nothing when the console checks no signatures
+  function trustBadge(r) {
+    if (r.verified === false) return el("span", { class: "badge unverified", text: "UNVERIFIED",
+      title: "no public key configured for this rig (--rig-key): its data is not signed" });
+    if (r.verified && r.forged) return el("span", { class: "badge forged",
+      text: `${r.forged} forged dropped` });
+    return r.verified ? el("span", { class: "badge signed", text: "signed" }) : null;
+  }
   function onlineBadge(r) {
+    // without the broker the console cannot know: "unknown", never a confident "offline"
+    if (stats.linkUp === false) return el("span", { class: "badge unknown", text: "unknown",
+      title: "the console's broker link is down: this rig's state is unknown" });
     if (r.online && r.silent) return el("span", { class: "badge silent", text: "silent" });
     return r.online ? el("span", { class: "badge online", text: "online" })
                     : el("span", { class: "badge offline", text: "offline" });
   }
 
+  // Stale data must look stale: when the rig's states stop arriving at their usual rate
+  // (the server says so within a second, snapshots come at 5 Hz), every value and plot
+  // greys out and a banner says since when.
+  function showStale(snap) {
+    const stale = !!(snap.known && snap.stale);
+    document.body.classList.toggle("stale", stale);
+    let banner = document.getElementById("stale-banner");
+    if (!stale) { if (banner) banner.remove(); return; }
+    if (!banner) {
+      banner = el("div", { id: "stale-banner", class: "stalebanner" });
+      document.getElementById("main").prepend(banner);
+    }
+    banner.textContent = `NO DATA from ${snap.rig} for ${Math.round(snap.state_age_s)} s ` +
+      "(expected several a second): every value and plot below is STALE";
+  }
+
+  // E-STOP and interlocks are stated at the top of every rig page, not only in a table row
+  function showSafety(snap) {
+    const interlocks = (snap.known && snap.interlocks) || [];
+    const estop = snap.known && snap.mode === "estop";
+    let banner = document.getElementById("safety-banner");
+    if (!estop && !interlocks.length) { if (banner) banner.remove(); return; }
+    if (!banner) {
+      banner = el("div", { id: "safety-banner", class: "safetybanner" });
+      document.getElementById("main").prepend(banner);
+    }
+    banner.textContent = (estop ? "E-STOP ACTIVE on " + snap.rig + " (reset_estop to leave it)" : "") +
+      (estop && interlocks.length ? " · " : "") +
+      (interlocks.length ? `INTERLOCK${interlocks.length > 1 ? "S" : ""}: ${interlocks.join(", ")}` : "");
+  }
+
   function renderRigBadges(snap) {
+    if (snap.source === "live") { showStale(snap); showSafety(snap); }
     const node = document.getElementById("rig-badges");
     if (!node || !snap.known) return;
-    node.replaceChildren(onlineBadge(snap), modeBadge(snap.mode),
+    node.replaceChildren(onlineBadge(snap),
+      snap.stale ? el("span", { class: "badge stale", text: "STALE" }) : modeBadge(snap.mode),
+      trustBadge(snap) || "",
       el("span", { class: "muted", text: `boot ${snap.boot ?? "—"} · last seen ` +
                                           `${fmtAgo(snap.last_seen_ago)}` }));
   }
@@ -137,13 +202,14 @@ const RC = (() => {
     }
   }
 
-  function renderMission(node, mission) {
-    if (!changed(node, mission)) return;
+  function renderMission(node, mission, resumed) {
+    if (!changed(node, [mission, resumed])) return;
     node.replaceChildren();
     if (!mission) return;
     node.append(el("div", { class: "sites" },
       el("div", { class: "muted", text: `mission ${mission.mission}: ` +
         `${fmtNum(mission.delivered_kg)} / ${fmtNum(mission.target_kg)} kg` }),
+      ...(resumed ? [el("div", { class: "muted", id: "resumed", text: resumed })] : []),
       ...mission.sites.map((s) => el("div", { class: "site" },
         el("div", {}, `site ${s.name}: ${fmtNum(s.delivered_kg)} / ${fmtNum(s.target_kg)} kg, ` +
                      `${s.cycles} cycles ${s.abandoned ? "(" + s.abandoned + ")" : ""}`),
@@ -289,6 +355,8 @@ const RC = (() => {
       const unixTime = s.t.length > 0 && s.t[0] > 1e9;
       const plot = new uPlot({
         width, height: 150, legend: { show: false }, cursor: { show: false },
+        // wall time in UTC (the rig's clock), not the browser's time zone
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
         scales: { x: { time: unixTime } },
         axes: [{ stroke: "#8a9aab", grid: { stroke: "#223041" }, ticks: { stroke: "#223041" },
                  values: unixTime ? undefined : (u, ticks) => {
@@ -296,7 +364,8 @@ const RC = (() => {
                    const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : 2;
                    return ticks.map((t) => `${t.toFixed(digits)} s`);
                  } },
-               { stroke: "#8a9aab", grid: { stroke: "#223041" }, ticks: { stroke: "#223041" }, size: 56 }],
+               { stroke: "#8a9aab", grid: { stroke: "#223041" }, ticks: { stroke: "#223041" }, size: 64,
+                 values: (u, ticks) => axisLabels(ticks) }],
         series: [{}, { stroke: "#4ea1ff", width: 1.25, points: { show: false } }],
         hooks: { draw: [(u) => {
           const ctx = u.ctx, [y0, y1] = [u.scales.y.min, u.scales.y.max];
@@ -361,7 +430,7 @@ const RC = (() => {
   }
 
   connect();
-  return { me, csrf, el, changed, fmtTime, fmtAgo, fmtNum, post, on, subscribe, stats, modeBadge,
-           onlineBadge, renderRigBadges, renderState, renderMission, renderAlarms, renderEvents,
+  return { me, csrf, el, changed, fmtTime, fmtAgo, fmtNum, axisLabels, post, on, subscribe, stats, modeBadge,
+           onlineBadge, trustBadge, renderRigBadges, renderState, renderMission, renderAlarms, renderEvents,
            Plots };
 })();

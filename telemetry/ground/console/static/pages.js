@@ -10,6 +10,7 @@
   function fleetPage() {
     subscribe({ source: "live" });
     const tbody = document.querySelector("#fleet-table tbody");
+    const rows = new Map();
     const empty = document.getElementById("fleet-empty");
     on("fleet", (msg) => {
       if (msg.source !== "live") return;
@@ -20,19 +21,45 @@
         `${msg.alarms_active} active alarm${msg.alarms_active === 1 ? "" : "s"}, ` +
         `${msg.alarms_unacked} unacknowledged · ${msg.link.gaps} sequence gaps, ` +
         `${msg.link.duplicates} duplicates, ${msg.link.malformed} malformed messages`;
-      tbody.replaceChildren(...msg.rigs.map((r) => el("tr", { "data-rig": r.rig },
-        el("td", {}, el("a", { href: `/rigs/${encodeURIComponent(r.rig)}`, text: r.rig })),
-        el("td", {}, RC.onlineBadge(r)),
-        el("td", {}, RC.modeBadge(r.mode)),
-        el("td", {}, r.alarms_active || r.alarms_unacked
-          ? el("a", { href: `/rigs/${encodeURIComponent(r.rig)}`, class: "count",
-                      text: `${r.alarms_active} active / ${r.alarms_unacked} unacked` })
-          : el("span", { class: "muted", text: "none" })),
-        el("td", { text: fmtAgo(r.last_seen_ago) }),
-        el("td", { class: "num", text: r.boot ?? "—" }),
-        el("td", { class: "num", text: r.messages.toLocaleString() }),
-        el("td", { class: "num", text: r.gaps }))));
+      // rows are kept per rig and only changed cells repainted: a table rebuilt every
+      // second swallowed clicks on its links (a link replaced under the mouse)
+      const seen = new Set();
+      msg.rigs.forEach((r, i) => {
+        let row = rows.get(r.rig);
+        if (!row) { row = fleetRow(r.rig); rows.set(r.rig, row); }
+        seen.add(r.rig);
+        updateFleetRow(row, r);
+        if (tbody.children[i] !== row.tr) tbody.insertBefore(row.tr, tbody.children[i] || null);
+      });
+      for (const [rig, row] of rows) if (!seen.has(rig)) { row.tr.remove(); rows.delete(rig); }
     });
+  }
+
+  function fleetRow(rig) {
+    const href = `/rigs/${encodeURIComponent(rig)}`;
+    const cells = {};
+    for (const k of ["status", "mode", "alarms", "seen", "boot", "messages", "gaps"]) {
+      cells[k] = el("td", { class: ["boot", "messages", "gaps"].includes(k) ? "num" : "" });
+    }
+    const tr = el("tr", { "data-rig": rig }, el("td", {}, el("a", { href, text: rig })),
+      cells.status, cells.mode, cells.alarms, cells.seen, cells.boot, cells.messages, cells.gaps);
+    return { tr, cells, href };
+  }
+
+  function updateFleetRow(row, r) {
+    const c = row.cells;
+    const set = (cell, key, render) => { if (RC.changed(cell, key)) cell.replaceChildren(...[render()].flat()); };
+    set(c.status, [r.online, r.silent, r.verified, r.forged, RC.stats.linkUp],
+      () => [RC.onlineBadge(r), " ", RC.trustBadge(r) || ""]);
+    set(c.mode, r.mode, () => RC.modeBadge(r.mode));
+    set(c.alarms, [r.alarms_active, r.alarms_unacked], () => r.alarms_active || r.alarms_unacked
+      ? el("a", { href: row.href, class: "count",
+                  text: `${r.alarms_active} active / ${r.alarms_unacked} unacked` })
+      : el("span", { class: "muted", text: "none" }));
+    set(c.seen, fmtAgo(r.last_seen_ago), () => fmtAgo(r.last_seen_ago));
+    set(c.boot, r.boot, () => String(r.boot ?? "—"));
+    set(c.messages, r.messages, () => r.messages.toLocaleString());
+    set(c.gaps, r.gaps, () => String(r.gaps));
   }
 
   // ------------------------------------------------------------ alarms, every rig
@@ -73,7 +100,7 @@
         return;
       }
       RC.renderState(table, snap);
-      RC.renderMission(mission, snap.mission);
+      RC.renderMission(mission, snap.mission, snap.resumed);
       RC.renderAlarms(alarms, snap.alarms, { canAck: me.canAck && source.id === "live" });
       RC.renderEvents(events, snap.events);
     });
@@ -88,7 +115,7 @@
 
   // ------------------------------------------------------------ commands
   const BUTTONS = [["arm", ""], ["start", ""], ["stop", "stop"], ["disarm", ""], ["dump", ""],
-                   ["status", ""], ["clear_fault", ""], ["reset_estop", ""]];
+                   ["status", ""], ["clear_fault", ""], ["reset_estop", ""], ["new_mission", ""]];
 
   function commandsPage() {
     subscribe({ source: "live", rig: me.rig });
@@ -103,8 +130,18 @@
         text: `Signed in as ${me.user} (${me.role}): observers see everything and send no ` +
               "commands. Ask an operator." }));
     } else {
+      // commands that move the machine ask first; stop and E-STOP never wait for a click
+      const CONFIRM = { arm: "Arm the rig? Motors will be enabled.",
+                        start: "Start the mission? The rig will drive and dig.",
+                        disarm: "Disarm the rig? Motors will be disabled." };
       const send = async (command, args) => {
+        if (CONFIRM[command] && !window.confirm(`${me.rig}: ${CONFIRM[command]}`)) {
+          result.className = "cmdresult"; result.textContent = `${command}: not sent (cancelled)`;
+          return;
+        }
         result.className = "cmdresult pending";
+        result.dataset.command = command;
+        result.dataset.status = "pending";  // never the previous command's outcome meanwhile
         result.textContent = `${command}: sent, waiting for the ack…`;
         const r = await post(`/api/rigs/${encodeURIComponent(me.rig)}/commands`, { command, args });
         const b = r.body;
@@ -142,7 +179,10 @@
         el("td", { class: "mono", text: c.key_id || "—" }),
         el("td", { class: "mono", text: c.command }),
         el("td", { class: "mono", text: Object.keys(c.args).length ? JSON.stringify(c.args) : "" }),
-        el("td", {}, el("span", { class: `badge ${c.status}`, text: c.status })),
+        el("td", {}, el("span", { class: `badge ${c.status}`, text: c.status }),
+          c.forged_acks ? el("div", { class: "forged", "data-forged": c.forged_acks,
+            text: `⚠ ${c.forged_acks} UNVERIFIED ack${c.forged_acks > 1 ? "s" : ""} ignored ` +
+                  `(claimed ${c.forged_claim})` }) : null),
         el("td", { text: c.reason }),
         el("td", { class: "num", text: c.acked_at && c.sent_at
           ? `${(c.acked_at - c.sent_at).toFixed(2)} s` : "" }))));

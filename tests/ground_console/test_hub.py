@@ -1,0 +1,63 @@
+"""The console's WebSocket fan-out (pure: no server, pages are queues)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from telemetry.contract.payloads import BatchBlock, BatchMessage, Envelope, encode
+from telemetry.ground.client import GroundClient
+from telemetry.ground.console.hub import Hub
+from telemetry.ground.console.views import LedgerVerifier
+from telemetry.mqtt.adapter import InboundMessage
+
+
+def batch(stream: str, seq: int, t: float) -> InboundMessage:
+    rows = np.full((10, 2), float(seq), dtype=np.float32)
+    payload = encode(BatchMessage(Envelope("rig-1", 1, seq, t, t),
+                                  BatchBlock(stream, ("a", "b"), ("u", "u"), t, 0.01, rows)))
+    return InboundMessage(f"regolith/rig-1/batch/{stream}", payload, 1, False)
+
+
+def test_a_page_that_opens_gets_its_history_without_dropping_anything() -> None:
+    """Issue 24, defect 8: every freshly opened live page reported ~190 messages dropped."""
+    client = GroundClient("mqtt://127.0.0.1:1", "rig-1")  # never started: fed by hand
+    hub = Hub(client.model, LedgerVerifier(None, None, {}), clock=lambda: 1e9 + 30.0)
+    client.add_listener(hub.on_live)
+    for seq in range(300):  # 30 s of two streams at 10 batches a second
+        for stream in ("stream0", "stream1"):
+            client.handle(batch(stream, seq, 1e9 + seq / 10), 1e9 + seq / 10)
+    page = hub.open("alice", "operator")
+    hub.subscribe(page, {"source": "live", "rig": "rig-1"})
+    hub.push(fleet=True)
+    sent = [json.loads(page.queue.get_nowait()) for _ in range(page.queue.qsize())]
+    assert page.dropped == 0 and not any(m["type"] == "dropped" for m in sent)
+    history = [m for m in sent if m["type"] == "history"]
+    assert len(history) == 1 and history[0]["rig"] == "rig-1"
+    items = history[0]["items"]
+    assert len(items) == 600 and {m["type"] for m in items} == {"rows"}
+    assert items[-1]["cols"][0][0] == 299.0  # the newest batch is there
+
+
+def test_a_rig_whose_states_stop_is_stale_within_a_second_or_three_periods() -> None:
+    from telemetry.contract.payloads import StateMessage
+    from telemetry.contract.rig_state import RigState
+    from telemetry.ground.console.views import rig_json
+    from telemetry.ground.fleet import FleetModel
+
+    m = FleetModel("regolith")
+    for i in range(20):  # 10 Hz states
+        payload = encode(StateMessage(Envelope("rig-1", 1, i, 1e9 + i / 10, i / 10),
+                                      RigState(mode="idle")))
+        m.handle(InboundMessage("regolith/rig-1/state", payload, 1, False), 100.0 + i / 10)
+    last = 100.0 + 1.9
+    assert rig_json(m, "rig-1", last + 0.5)["stale"] is False
+    snap = rig_json(m, "rig-1", last + 1.2)
+    assert snap["stale"] is True and snap["state_age_s"] == 1.2
+    slow = FleetModel("regolith")
+    for i in range(5):  # a 1 Hz rig is stale after three of its periods, not after 1 s
+        payload = encode(StateMessage(Envelope("rig-1", 1, i, 1e9 + i, float(i)), RigState()))
+        slow.handle(InboundMessage("regolith/rig-1/state", payload, 1, False), 100.0 + i)
+    assert rig_json(slow, "rig-1", 104.0 + 2.0)["stale"] is False
+    assert rig_json(slow, "rig-1", 104.0 + 3.5)["stale"] is True
