@@ -150,7 +150,11 @@ def soak_process(args: argparse.Namespace, work: Path) -> int:
     """Run the three processes for ``args.minutes`` wall minutes; print and judge."""
     broker = Broker(work)
     broker.start()
-    sim = _start_sim(args, work)
+    try:
+        sim = _start_sim(args, work)
+    except BaseException:  # SystemExit when it does not start: take the broker down too
+        broker.stop()
+        raise
     ctl = _start_controller(args, work, broker)
     t0 = time.monotonic()
     samples: list[Sample] = []
