@@ -16,6 +16,7 @@ from ..messages import (
     EventCode,
     FirmwareSeverity,
     Flags,
+    Heartbeat,
     Reason,
     ResultStatus,
     Setpoints,
@@ -176,10 +177,28 @@ async def check_watchdog(h: Harness) -> CheckResult:
                    if reported is not None else "", measured, h.watchdog_ms)
 
 
+async def _echo_latest(h: Harness, problems: list[str]) -> None:
+    """The firmware echoes the seq of the best-effort frame that arrived last, not the
+    highest (4.3, 1.2): one heartbeat far ahead, then the host's own lower seqs again."""
+    low, high = h.s.tx_be, (h.s.tx_be + 1000) % (1 << 32)
+    t0 = h.now()
+    h.s.send(Heartbeat(int(t0 * 1e6), 0, h.s.last_echo_sent or 0), seq=high)
+    h.port.flush()
+
+    def echoed_later() -> bool:  # a heartbeat well after ours, echoing a later, lower seq
+        return any(low <= r.message.echo_seq < high  # type: ignore[union-attr]
+                   for r in h.heartbeats(t0 + 0.1))
+
+    if not await h.port.wait(echoed_later, 0.5):
+        problems.append(f"after a best-effort seq {high} then lower ones, echo_seq never "
+                        "showed a lower one (1.2: the last to arrive, not the highest)")
+
+
 async def check_one_way(h: Harness) -> CheckResult:
     problems: list[str] = []
     if not await _enable(h, problems):
         return _result("linkloss.one_way", problems, "")
+    await _echo_latest(h, problems)
     # keep talking, stop showing that we hear the firmware: frozen echo, no acks
     h.s.echo_override = h.s.last_echo_sent or 0
     h.s.auto_ack = False
@@ -239,13 +258,27 @@ async def _disable_order(h: Harness, problems: list[str]) -> None:
             problems.append("ENABLE(0)'s DONE waited for standstill (1.2: DONE at once)")
 
 
-async def _stop_from_rest(h: Harness, problems: list[str]) -> None:
+async def _non_finite_setpoint(h: Harness, problems: list[str]) -> None:
+    """A SETPOINTS frame with an infinite drum_speed is ignored whole, not clamped (4.7, 1.2).
+    Seen in the drum_speed channel if announced, else in the next STOP's standstill time."""
+    t0 = h.now()
+    h.s.send(Setpoints(h.deadline_us(0.5), float("inf"), h.config.cut_depth, True))
+    h.port.flush()
+    if h.drum_column() is None:
+        await h.port.pause(0.25)
+    elif await h.wait_drum_speed(0.5, t0, 0.4):
+        problems.append("the drum moved for a SETPOINTS with drum_speed inf "
+                        "(1.2: a non-finite set-point is ignored whole)")
+
+
+async def _stop_from_rest(h: Harness, problems: list[str], from_dig: float | None) -> None:
     """A STOP with the motors on and the drum already still: STANDSTILL all the same (6)."""
     # latest wins: a set-point without ENABLE replaces the spin's, so nothing is fresh
     h.s.send(Setpoints(h.deadline_us(0.2), 0.0, h.config.cut_depth, False))
     h.port.flush()
     if not await _enable(h, problems):
         return
+    await _non_finite_setpoint(h, problems)
     t0 = h.now()
     seq = await h.command(CommandCode.STOP)
     done = await h.final_result(seq, 1.0)
@@ -253,6 +286,11 @@ async def _stop_from_rest(h: Harness, problems: list[str]) -> None:
         problems.append(f"STOP from rest answered {done}")
     if not await h.port.wait(lambda: bool(h.events(EventCode.STANDSTILL, t0)), 0.5):
         problems.append("no EVENT(STANDSTILL) for a STOP with the drum already at rest")
+    elif from_dig is not None and (took := h.events(EventCode.STANDSTILL, t0)[0].message.value
+                                   ) >= from_dig:
+        problems.append(f"a STOP from rest took {took:.0f} ms to standstill, as long as from "
+                        f"dig speed ({from_dig:.0f} ms): the drum moved for a SETPOINTS with "
+                        "drum_speed inf (1.2: a non-finite set-point is ignored whole)")
 
 
 async def check_standstill(h: Harness) -> CheckResult:
@@ -276,7 +314,7 @@ async def check_standstill(h: Harness) -> CheckResult:
         if await h.heartbeat_where(_enabled, h.now() + 0.03, 0.1) is not None:
             problems.append("STOP left the motors enabled (1.2: STOP ends with power off)")
         await _disable_order(h, problems)
-        await _stop_from_rest(h, problems)
+        await _stop_from_rest(h, problems, figures[0] if figures else None)
         await h.port.pause(0.1)
         seen = standstill_from_samples(h.drum_samples(t0), h.config.dig_speed)
         if seen is not None:

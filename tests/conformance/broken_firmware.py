@@ -34,6 +34,7 @@ from firmware_bridge.messages import (
     Reason,
     ResultStatus,
     SampleBatch,
+    Setpoints,
 )
 
 
@@ -395,3 +396,45 @@ class NoStandstillFromRest(LoopbackFirmware):
 
     def make_core(self, params: dict[Param, float]) -> FirmwareCore:
         return _SilentFromRestCore(params)
+
+
+class _ClampsNonFiniteCore(FirmwareCore):
+    def _setpoints(self, msg: Setpoints, now: float, fw_time_us: int) -> None:
+        def finite(v: float) -> float:
+            return 0.0 if math.isnan(v) else max(min(v, 1e9), -1e9)
+        msg = Setpoints(msg.deadline_us, finite(msg.drum_speed), finite(msg.cut_depth),
+                        msg.enable)
+        super()._setpoints(msg, now, fw_time_us)
+
+
+class ClampsNonFiniteSetpoints(LoopbackFirmware):
+    """Item 19: clamps a non-finite set-point (inf -> the speed limit) instead of ignoring it."""
+
+    def make_core(self, params: dict[Param, float]) -> FirmwareCore:
+        return _ClampsNonFiniteCore(params)
+
+
+class EchoesHighestSeq(LoopbackFirmware):
+    """Item 21: echoes the highest best-effort seq received, not the last to arrive."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self._spy = FrameDecoder()
+        self._highest: int | None = None
+
+    def incoming(self, data: bytes, now: float) -> bytes:
+        for frame in self._spy.feed(data):
+            if frame.flags & Flags.RELIABLE or frame.msg_type is MsgType.HELLO:
+                continue
+            if self._highest is None or 0 < (frame.seq - self._highest) % (1 << 32) < (1 << 31):
+                self._highest = frame.seq
+        return data
+
+    def outgoing(self, data: bytes) -> bytes:
+        def edit(body: bytearray) -> bytearray | None:
+            if body[1] != MsgType.HEARTBEAT or self._highest is None:
+                return None
+            off = HEADER.size + 12
+            body[off:off + 4] = self._highest.to_bytes(4, "little")
+            return body
+        return _rewrite_frames(data, edit)

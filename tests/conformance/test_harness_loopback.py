@@ -85,7 +85,9 @@ async def test_motion_checks_skip_without_the_flag(tmp_path) -> None:
     (broken.StopKeepsMotorsOn, "standstill"),  # 16
     (broken.NoStandstillFromRest, "standstill"),  # 17
     (broken.DoneBeforeStandstill, "standstill"),  # 18
+    (broken.ClampsNonFiniteSetpoints, "standstill"),  # 19
     (broken.RoundsBeforeRangeCheck, "params"),  # 20
+    (broken.EchoesHighestSeq, "linkloss.one_way"),  # 21
     (broken.LacksSlowRateParam, "params"),  # 22
     (broken.IgnoresUnknownEStopSource, "estop.latch"),  # 23
 ], ids=lambda v: v if isinstance(v, str) else v.__name__)
