@@ -34,6 +34,7 @@ from ..messages import (
     ParamStatus,
     ParamValue,
     Reason,
+    ResetNotice,
     ResultStatus,
     SampleBatch,
     Setpoints,
@@ -54,6 +55,20 @@ def _result(check_id: str, problems: list[str], ok_detail: str, measured: float 
     outcome = Outcome.FAIL if problems else Outcome.PASS
     return CheckResult(spec.id, spec.section, outcome, "; ".join(problems) or ok_detail,
                        measured, bound, unit)
+
+
+def _late_reset_notices(h: Harness) -> list[int]:
+    """boot_ids of RESET_NOTICEs sent after a FIRMWARE_INFO of the same boot: a notice is
+    sent once, when the UART is up after a reset (3 step 5, 1.2), so a reset changes boot_id
+    and a notice of a boot the host already saw came late or was repeated."""
+    seen: set[int] = set()
+    late = []
+    for r in h.s.log:
+        if isinstance(r.message, FirmwareInfo):
+            seen.add(r.message.boot_id)
+        elif isinstance(r.message, ResetNotice) and r.message.boot_id in seen:
+            late.append(r.message.boot_id)
+    return late
 
 
 async def check_handshake_full(h: Harness) -> CheckResult:
@@ -82,6 +97,9 @@ async def check_handshake_full(h: Harness) -> CheckResult:
             problems.append(f"heartbeat period {period:.1f} ms, expected {SPEC.heartbeat_ms:g}")
     if h.events(EventCode.BOOT, 0.0):  # 1.2: a boot is reported by boot_id, not an event
         problems.append("EVENT(BOOT) received (1.2: not sent; boot_id reports a boot)")
+    if late := _late_reset_notices(h):
+        problems.append(f"RESET_NOTICE for boot_id {late[0]} after a FIRMWARE_INFO of that "
+                        "boot (1.2: sent once, when the UART is up; not later, not repeated)")
     return _result("handshake.full", problems,
                    f"{info.firmware_id} {'.'.join(map(str, info.version))}, "
                    f"{len(info.channels)} channels, {len(hbs)} heartbeats in 300 ms",

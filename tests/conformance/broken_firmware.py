@@ -32,6 +32,8 @@ from firmware_bridge.messages import (
     ParamSet,
     ParamValue,
     Reason,
+    ResetNotice,
+    ResetReason,
     ResultStatus,
     SampleBatch,
     Setpoints,
@@ -438,3 +440,13 @@ class EchoesHighestSeq(LoopbackFirmware):
             body[off:off + 4] = self._highest.to_bytes(4, "little")
             return body
         return _rewrite_frames(data, edit)
+
+
+class ResetNoticeToEveryHost(LoopbackFirmware):
+    """Item 10: announces its boot to every host that handshakes (RESET_NOTICE after each
+    FIRMWARE_INFO) instead of once, when its UART comes up."""
+
+    def outgoing(self, data: bytes) -> bytes:
+        if any(f.msg_type is MsgType.FIRMWARE_INFO for f in FrameDecoder().feed(data)):
+            data += encode_msg(ResetNotice(self.boot_id, ResetReason.POWER_ON), seq=0)
+        return data

@@ -77,6 +77,7 @@ async def test_motion_checks_skip_without_the_flag(tmp_path) -> None:
     (broken.IgnoresHeaderVersion, "nack.codes"),  # 7
     (broken.NacksHeartbeatsBeforeSession, "nack.rate_limit"),  # 8
     (broken.AcceptsSessionZero, "handshake.cached"),  # 9
+    (broken.ResetNoticeToEveryHost, "handshake.full"),  # 10
     (broken.SendsBootEvent, "handshake.full"),  # 11
     (broken.LacksSiteParam, "params"),  # 12
     (broken.RejectsUnusedNaN, "commands.arguments"),  # 13
