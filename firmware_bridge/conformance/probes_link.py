@@ -225,7 +225,9 @@ async def check_sequence(h: Harness) -> CheckResult:
         problems.append(f"first reliable seq of the session is {rel[:1]}, expected 1")
     if any(b != a + 1 for a, b in itertools.pairwise(rel)):
         problems.append(f"reliable seqs not consecutive: {rel[:8]}")
-    after = [r for r in h.s.since(t0) if r.frame.msg_type is not MsgType.FIRMWARE_INFO]
+    # FIRMWARE_INFO and RESET_NOTICE carry no flags (section 4)
+    after = [r for r in h.s.since(t0)
+             if r.frame.msg_type not in (MsgType.FIRMWARE_INFO, MsgType.RESET_NOTICE)]
     if any(not r.frame.flags & Flags.ACK_VALID for r in after):
         problems.append("a frame after the handshake lacks ACK_VALID")
     worst = max(latencies) if latencies else None
