@@ -202,6 +202,7 @@ class Outbox(OutboxCore):
         self.counters.storage_failures += 1
         first = self.guard.enter(error.errno_name, str(error))
         changes.absorb(self._changes)  # what was stored since comes after them
+        changes.drop_deleted_inserts()  # ... and an older failed turn's evicted rows stay gone
         self._changes = changes
         for row in changes.inserts.values():  # the only copy now: keep it for fetch
             e = self._index[row.priority].get(row.id)

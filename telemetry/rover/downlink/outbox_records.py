@@ -107,6 +107,16 @@ class Changes:
         else:
             self.payload_bytes -= len(row.payload)
 
+    def drop_deleted_inserts(self) -> None:
+        """Never write a row this transaction also deletes. ``absorb`` appends in order,
+        but a storage-full outbox merges a failed turn with changes that include an
+        older failed turn: a row that turn inserted and a newer one deleted (evicted)
+        must not come back."""
+        for row_id, _ in self.deletes:
+            row = self.inserts.pop(row_id, None)
+            if row is not None:
+                self.payload_bytes -= len(row.payload)
+
     def raise_next_seq(self, stream: str, value: int) -> None:
         self.next_seq[stream] = max(self.next_seq.get(stream, 0), value)
 
