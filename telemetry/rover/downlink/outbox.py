@@ -227,6 +227,9 @@ class Outbox(OutboxCore):
         """What was on its way to the disk when it failed may exceed the ladder: drop
         unsent batches, then stats, then states, oldest first, down to their share."""
         changes, guard = self._changes, self.guard
+        for row in list(changes.inserts.values()):
+            if self._index[row.priority].get(row.id) is None:
+                changes.delete(row.id, row.priority)  # evicted on its way: already counted
         for priority in (Priority.BATCH, Priority.STATS, Priority.STATE):
             for row in [r for r in changes.inserts.values() if r.priority is priority]:
                 if guard.admits(priority, changes.payload_bytes, 0):

@@ -121,7 +121,10 @@ class Changes:
         self.next_seq[stream] = max(self.next_seq.get(stream, 0), value)
 
     def absorb(self, later: Changes) -> None:
-        """Append ``later`` (applied after this one) to this transaction."""
+        """Append ``later`` (applied after this one) to this transaction. A row in both
+        (a storage-full outbox retrying what it holds) is counted once."""
+        for row_id in later.inserts.keys() & self.inserts.keys():
+            self.payload_bytes -= len(self.inserts[row_id].payload)
         self.inserts.update(later.inserts)
         self.payload_bytes += later.payload_bytes
         for row_id, priority in later.deletes:
