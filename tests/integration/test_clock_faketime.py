@@ -9,10 +9,12 @@ ground's clock. Before the fix every command was refused as ``future``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -67,6 +69,21 @@ async def _send(broker_url: str, key: Path, *command: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode(errors="replace")
 
 
+async def _stop_group(pgid: int) -> None:
+    """SIGTERM the faketime wrapper's whole process group (the controller is its child and
+    would outlive it, holding the pty the next test's simulator gets); SIGKILL after 30 s."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = loop.time() + 30.0
+    while loop.time() < deadline + 5.0:  # a zombie nobody reaps must not hang the test
+        await asyncio.sleep(0.1)
+        try:
+            os.killpg(pgid, signal.SIGKILL if loop.time() > deadline else 0)
+        except ProcessLookupError:
+            return
+
+
 async def test_stop_is_accepted_from_a_rover_30_s_behind(mosquitto, tmp_path) -> None:
     faketime = _faketime()
     station = generate("ops-1")
@@ -81,7 +98,8 @@ async def test_stop_is_accepted_from_a_rover_30_s_behind(mosquitto, tmp_path) ->
             proc = await asyncio.create_subprocess_exec(
                 faketime, "-f", f"{SKEW_S:+.0f}s", sys.executable, "-m", "control", "run",
                 "--port", url, "--config", str(cfg), "--broker", mosquitto.url, cwd=tmp_path,
-                env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT)
+                env=env, stdout=log_file, stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True)  # faketime does not pass a SIGTERM on: signal the group
         try:
             async with aiomqtt.Client(mosquitto.host, mosquitto.port) as ground:
                 await ground.subscribe("regolith/rig-1/state", qos=1)
@@ -111,13 +129,8 @@ async def test_stop_is_accepted_from_a_rover_30_s_behind(mosquitto, tmp_path) ->
                 assert states[-1].clock_sync_age_s is not None
                 collector.cancel()
         finally:
-            if proc.returncode is None:
-                proc.terminate()
-                try:
-                    await asyncio.wait_for(proc.wait(), 30)
-                except TimeoutError:
-                    proc.kill()
-                    await proc.wait()
+            await _stop_group(proc.pid)
+            await proc.wait()
     tail = log_path.read_text(errors="replace")[-1500:]
     assert json.dumps(states[-1].to_json())  # JSON all the way
     assert "Traceback" not in tail, tail
