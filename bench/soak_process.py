@@ -41,6 +41,8 @@ import numpy as np
 from local_broker import Broker
 from soak_rig import FAULTS
 
+from control.runtime.memory_probe import rss_kib
+
 # a mission the soak never finishes: the controller digs and dumps all the time
 ENDLESS_MISSION = """name = "soak-endless"
 [dump]
@@ -62,17 +64,6 @@ class Sample:
     fds: int
     outbox_bytes: int
     tasks: int
-
-
-def _rss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _fds(pid: int) -> int:
@@ -142,7 +133,7 @@ def _start_controller(args: argparse.Namespace, work: Path,
 def _sample(pid: int, work: Path, t0: float) -> Sample:
     outbox = sum(p.stat().st_size for p in work.glob("outbox.db*") if p.is_file())
     tasks = _probe_tail(work / "probe.jsonl").get("tasks", -1)
-    return Sample(time.monotonic() - t0, _rss_kib(pid), _fds(pid), outbox,
+    return Sample(time.monotonic() - t0, rss_kib(pid), _fds(pid), outbox,
                   int(tasks) if isinstance(tasks, int) else -1)
 
 
