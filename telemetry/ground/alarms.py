@@ -160,9 +160,11 @@ class AlarmTable:
                 self.clear(rig, cause, now)
 
     def mark_stale(self, rig: str, now: float) -> None:
-        """The rig went offline or silent: its active alarms' causes are unknown now."""
+        """The rig went offline or silent: its active alarms' causes are unknown now
+        (not ``rig:...``, whose cause is the rig's absence itself)."""
         for key, alarm in list(self._alarms.items()):
-            if key[0] == rig and alarm.state is AlarmState.ACTIVE:
+            if key[0] == rig and alarm.state is AlarmState.ACTIVE \
+                    and not key[1].startswith(CauseKind.RIG.prefix):
                 self._alarms[key] = replace(alarm, state=AlarmState.STALE, updated_at=now)
                 self.version += 1
 

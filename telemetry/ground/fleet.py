@@ -19,6 +19,10 @@ alarm table, the command history and the same sequence accounting as
   one-off ``event:<kind>``.
 * A rig whose retained status says offline, or that sent nothing for
   ``silent_after_s``, has its active alarms marked stale (:meth:`tick`).
+* ``rig:offline`` (``telemetry.ground.offline``): an offline status that is not
+  the rover's clean goodbye (the broker's last will), or an online rig silent
+  for ``silent_after_s`` while the ground's own link was up; any live message
+  clears it. A broker outage on the ground's side raises nothing per rig.
 * With ``rig_keys`` (rig id -> the rover's public key), state, events, acks,
   status and ledger messages are believed only with the rig's signature
   (``_believed``); a rig without a configured key is shown as unverified.
@@ -59,6 +63,7 @@ from telemetry.ground.alarms import AlarmState, AlarmTable
 from telemetry.ground.command_log import CommandLog
 from telemetry.ground.intake import Malformed, Sighting, UplinkSeen, classify
 from telemetry.ground.limits import LimitLevel, LimitSet
+from telemetry.ground.offline import OfflineRule
 from telemetry.mqtt.adapter import InboundMessage
 
 __all__ = ["ChannelValue", "EventRecord", "FleetModel", "RigView", "public_filter"]
@@ -170,11 +175,14 @@ class FleetModel:
         self.messages = 0
         self.link_up = False
         self.link_drops = 0
+        self.offline = OfflineRule(self.alarms, silent_after_s=silent_after_s)
 
-    def set_link(self, up: bool) -> None:
+    def set_link(self, up: bool, now: float | None = None) -> None:
+        """The ground's broker link went up or down (``now``: when, if the caller knows)."""
         if self.link_up and not up:
             self.link_drops += 1
         self.link_up = up
+        self.offline.link(up, now)
 
     def rig(self, rig_id: str, now: float) -> RigView:
         view = self.rigs.get(rig_id)
@@ -236,8 +244,9 @@ class FleetModel:
         if self.accounting.observe(seen.rig, seen.stream, env.boot, env.seq,
                                    env.resend) == "duplicate":
             return None
-        if not env.historical and view.silent:
+        if not env.historical:
             view.silent = False
+            self.offline.heard(view.rig, now)
         match msg:
             case StateMessage() if not env.historical:
                 self._state(view, msg, now)
@@ -254,12 +263,17 @@ class FleetModel:
         return seen
 
     def tick(self, now: float) -> None:
-        """Spot silent rigs (their alarms go stale) and expire cleared alarms."""
+        """Spot silent rigs (their alarms go stale, an online one raises ``rig:offline``
+        while the ground's link is up) and expire cleared alarms."""
+        self.offline.tick(now)
         for view in self.rigs.values():
             if not view.silent and view.last_seen and \
                     now - view.last_seen >= self.silent_after_s:
                 view.silent = True
                 self.alarms.mark_stale(view.rig, now)
+            if view.last_seen:
+                self.offline.check_silence(view.rig, view.online, view.last_seen, now,
+                                           view.state_period_s)
         self.alarms.expire(now)
 
     # ------------------------------------------------------------------ kinds
@@ -270,6 +284,7 @@ class FleetModel:
             view.silent = False
         else:
             self.alarms.mark_stale(view.rig, now)
+        self.offline.status(view.rig, msg.online, msg.shutdown, now)
 
     def _state(self, view: RigView, msg: StateMessage, now: float) -> None:
         t = msg.envelope.t_rig

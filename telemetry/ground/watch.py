@@ -66,8 +66,8 @@ class WatchModel:
     def rigs(self) -> dict[str, RigView]:
         return self.fleet.rigs
 
-    def set_link(self, up: bool) -> None:
-        self.fleet.set_link(up)
+    def set_link(self, up: bool, now: float | None = None) -> None:
+        self.fleet.set_link(up, now)
 
     def handle(self, message: InboundMessage, now: float) -> None:
         self.fleet.handle(message, now)
@@ -173,7 +173,7 @@ def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
                 await run_subscription(settings, [subscription_filter(args.prefix, args.rig),
                                                   public_filter(args.prefix, args.rig)],
                                        lambda m: model.handle(m, time.time()), stop=stop,
-                                       on_link=model.set_link)
+                                       on_link=lambda up: model.set_link(up, time.time()))
                 painter.cancel()
             live.update(model.render())
 
