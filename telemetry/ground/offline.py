@@ -11,7 +11,9 @@ controller is usually noticed before its will arrives: its messages stop while
 the ground's own broker link is up. Rules:
 
 * an offline status without ``shutdown`` raises ``rig:offline`` ("offline
-  unexpectedly");
+  unexpectedly") once the ground's link has stayed up ``will_confirm_s`` after
+  it: a broker that is shutting down publishes the wills of every client it
+  still has, and then the ground's own link drops, which discards them;
 * a rig whose status says online and from which nothing arrived for
   ``silent_after_s`` while the ground's link was up raises it ("silent");
   a broker outage on the ground's side never raises a per-rig alarm (its rigs
@@ -46,8 +48,10 @@ class OfflineRule:
     """Raises and clears ``rig:offline`` in an :class:`AlarmTable`."""
 
     def __init__(self, alarms: AlarmTable, *, silent_after_s: float = 10.0,
-                 reconnect_grace_s: float = 30.0) -> None:
+                 reconnect_grace_s: float = 30.0, will_confirm_s: float = 1.0) -> None:
         self.alarms = alarms
+        self.will_confirm_s = will_confirm_s
+        self._wills: dict[str, float] = {}  # rig -> ground time its last will arrived
         self.silent_after_s = silent_after_s
         self.reconnect_grace_s = reconnect_grace_s
         self.link_up = False
@@ -58,24 +62,32 @@ class OfflineRule:
         :meth:`tick` stamps when it came up)."""
         if up and not self.link_up:
             self.link_up_since = now
+        if not up:
+            self._wills.clear()  # the broker went away: its wills say nothing about rigs
         self.link_up = up
 
     def tick(self, now: float) -> None:
+        """Raise the alarm for last wills confirmed by the link staying up."""
         if self.link_up and self.link_up_since is None:
             self.link_up_since = now
+        for rig, at in list(self._wills.items()):
+            if self.link_up and now - at >= self.will_confirm_s:
+                del self._wills[rig]
+                self.alarms.raise_alarm(
+                    rig, OFFLINE_CAUSE, Severity.ALARM,
+                    "rig offline unexpectedly: its broker connection died without a clean "
+                    "shutdown (controller crashed, hung or lost its link)", now)
 
     def status(self, rig: str, online: bool, shutdown: bool, now: float) -> None:
         """The rig's retained status arrived."""
         if online or shutdown:
             self.heard(rig, now)
-            return
-        self.alarms.raise_alarm(
-            rig, OFFLINE_CAUSE, Severity.ALARM,
-            "rig offline unexpectedly: its broker connection died without a clean "
-            "shutdown (controller crashed, hung or lost its link)", now)
+        else:
+            self._wills.setdefault(rig, now)  # decided by tick(), once confirmed
 
     def heard(self, rig: str, now: float) -> None:
         """A live message (or a clean status) from the rig: it is not gone."""
+        self._wills.pop(rig, None)
         alarm = self.alarms.get(rig, OFFLINE_CAUSE)
         if alarm is not None and alarm.state is not AlarmState.CLEARED:
             self.alarms.clear(rig, OFFLINE_CAUSE, now)

@@ -60,6 +60,9 @@ def test_the_last_will_raises_it_and_the_rig_coming_back_clears_it() -> None:
     m.handle(r.status(True), 0.0)
     m.handle(r.state(0.5, mode="idle"), 0.5)
     m.handle(r.status(False, 1.0), 1.0)  # the broker's last will: no shutdown flag
+    m.tick(1.9)
+    assert OFFLINE_CAUSE not in causes(m)  # not before the link stayed up a second
+    m.tick(2.0)
     alarm = m.alarms.get("rig-1", OFFLINE_CAUSE)
     assert alarm is not None and alarm.state is AlarmState.ACTIVE
     assert "offline unexpectedly" in alarm.text and alarm.severity.is_alarm
@@ -94,9 +97,25 @@ def test_a_silent_online_rig_raises_it_and_the_will_then_rewords_it() -> None:
     assert causes(m)["interlock:tilt"] is AlarmState.STALE  # its cause is unknown now
     assert "silent for 5.1 s" in m.alarms.get("rig-1", OFFLINE_CAUSE).text
     m.handle(r.status(False, 20.0), 20.0)  # the keep-alive ran out: the broker's will
+    m.tick(21.0)
     alarm = m.alarms.get("rig-1", OFFLINE_CAUSE)
     assert alarm.state is AlarmState.ACTIVE and "offline unexpectedly" in alarm.text
     assert alarm.count == 1  # the same occurrence, reworded
+
+
+def test_wills_of_a_broker_shutting_down_raise_nothing() -> None:
+    """A broker that stops publishes every client's will, then the ground's link drops."""
+    m, r = live_model(), Rig()
+    m.handle(r.status(True), 0.0)
+    m.handle(r.status(False, 5.0), 5.0)
+    m.tick(5.5)
+    m.set_link(False, 5.6)
+    for t in (7.0, 30.0):
+        m.tick(t)
+    m.set_link(True, 31.0)
+    m.handle(r.status(True, 35.0), 35.0)
+    m.tick(39.0)
+    assert OFFLINE_CAUSE not in causes(m)
 
 
 def test_broker_loss_on_the_ground_side_raises_no_per_rig_alarm() -> None:
@@ -123,6 +142,7 @@ def test_watch_lists_the_offline_alarm() -> None:
     w.set_link(True, 0.0)
     w.handle(r.status(True), 0.0)
     w.handle(r.status(False, 1.0), 1.0)
+    w.tick(2.0)
     from rich.console import Console
     out = Console(width=200, record=True)
     out.print(w.render(2.0))
