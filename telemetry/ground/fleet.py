@@ -61,6 +61,7 @@ from telemetry.contract.status_info import RigInfo
 from telemetry.ground.accounting import SequenceAccounting
 from telemetry.ground.alarms import AlarmState, AlarmTable
 from telemetry.ground.command_log import CommandLog
+from telemetry.ground.event_log import EventLog
 from telemetry.ground.intake import Malformed, Sighting, UplinkSeen, classify
 from telemetry.ground.limits import LimitLevel, LimitSet
 from telemetry.ground.offline import OfflineRule
@@ -176,6 +177,11 @@ class FleetModel:
         self.link_up = False
         self.link_drops = 0
         self.offline = OfflineRule(self.alarms, silent_after_s=silent_after_s)
+        # every alarm occurrence and event, kept after the alarm table lets them go
+        self.log = EventLog()
+        self.alarms.observers.append(
+            lambda a: self.log.note_alarm(a, self.rigs[a.rig].verified
+                                          if a.rig in self.rigs else None))
 
     def set_link(self, up: bool, now: float | None = None) -> None:
         """The ground's broker link went up or down (``now``: when, if the caller knows)."""
@@ -358,6 +364,9 @@ class FleetModel:
         env = msg.envelope
         view.events.appendleft(EventRecord(env.t_rig, env.seq, msg.kind, msg.severity,
                                            msg.text, msg.fields, msg.count, env.historical))
+        self.log.note_event(view.rig, msg.kind, msg.severity, msg.text, now,
+                            verified=view.verified, t_rig=env.t_rig,
+                            historical=env.historical, count=msg.count)
         change = msg.detail if isinstance(msg.detail, InterlockChange) else None
         if change is not None:
             view.interlock_event_t[change.name] = max(
