@@ -86,7 +86,7 @@
     return el("tr", { class: `logrow sev-${e.severity} type-${e.type}`, "data-type": e.type,
                       "data-kind": e.kind, "data-state": e.state || "" },
       el("td", { class: "mono" }, when), el("td", { text: e.rig }), el("td", { text: e.type }),
-      el("td", {}, el("span", { class: `logdot ${e.severity}` }), e.severity),
+      el("td", {}, el("span", { class: `logdot d-${e.severity}` }), e.severity),
       el("td", { class: "mono", text: e.kind }),
       el("td", { text: e.text + (e.count > 1 ? ` (×${e.count})` : "") }),
       el("td", {}, stateCell(e)), el("td", {}, ackCell(e)), el("td", {}, trustCell(e)));
