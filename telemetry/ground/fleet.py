@@ -59,6 +59,7 @@ from telemetry.contract.public_payload import PublicKind, decode_public
 from telemetry.contract.rig_state import RigState
 from telemetry.contract.status_info import RigInfo
 from telemetry.ground.accounting import SequenceAccounting
+from telemetry.ground.alarm_text import clock_text, interlock_text, limit_text
 from telemetry.ground.alarms import AlarmState, AlarmTable
 from telemetry.ground.command_log import CommandLog
 from telemetry.ground.event_log import EventLog
@@ -315,7 +316,7 @@ class FleetModel:
             alarm = self.alarms.get(view.rig, cause)
             if alarm is None or alarm.state is not AlarmState.ACTIVE:
                 self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
-                                        f"interlock {name} active", now)
+                                        interlock_text(name), now)
         newer = {CauseKind.INTERLOCK.cause(n) for n, et in view.interlock_event_t.items()
                  if et > t}
         self.alarms.clear_absent(view.rig, CauseKind.INTERLOCK, set(present) | newer, now)
@@ -329,11 +330,8 @@ class FleetModel:
         if limit.level(float(offset)) is LimitLevel.RED:
             alarm = self.alarms.get(view.rig, cause)
             if alarm is None or alarm.state is not AlarmState.ACTIVE:
-                self.alarms.raise_alarm(
-                    view.rig, cause, Severity.ALARM,
-                    f"rover clock off by {-float(offset):+.1f} s from the ground's "
-                    f"({limit.describe(float(offset))} s): commands are timed in the "
-                    f"ground's time the rover learnt", now)
+                self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
+                                        clock_text(float(offset), limit), now)
         else:
             self.alarms.clear(view.rig, cause, now)
 
@@ -354,8 +352,7 @@ class FleetModel:
                 since = view.red_since.setdefault(name, t)
                 if t - since >= limit.hold_s:  # red long enough (rig time), like the interlock
                     self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
-                                            f"{name} {limit.describe(value)} {msg.units[i]}",
-                                            now)
+                                            limit_text(name, value, msg.units[i], limit), now)
             elif level is not LimitLevel.UNKNOWN:
                 view.red_since.pop(name, None)
                 self.alarms.clear(view.rig, cause, now)

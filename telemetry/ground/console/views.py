@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from nacl.signing import VerifyKey
 
+from telemetry.contract import CauseKind
 from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.ledger_record import ReceivedRecord
 from telemetry.contract.payloads import BatchMessage
@@ -98,6 +99,12 @@ def _rig_summary(model: FleetModel, view: RigView, now: float) -> JsonObject:
     }
 
 
+def _interlock_reasons(model: FleetModel, rig: str) -> JsonObject:
+    prefix = CauseKind.INTERLOCK.prefix
+    return {a.cause[len(prefix):]: a.text for a in model.alarms.for_rig(rig)
+            if a.cause.startswith(prefix)}
+
+
 def _stale(view: RigView, now: float) -> bool:
     """The rig's values are stale: its states stopped arriving at their usual rate."""
     age = view.state_age_s(now)
@@ -140,6 +147,8 @@ def rig_json(model: FleetModel, rig: str, now: float, *, commands: int = 50,
         **_rig_summary(model, view, now),
         "state": state,
         "interlocks": list(view.state.interlocks) if view.state else [],
+        # what the rover said when each tripped (its event's reason), for the banner
+        "interlock_reasons": _interlock_reasons(model, rig),
         "mission": view.state.mission.to_json() if view.state and view.state.mission else None,
         # what the controller found after its (re)start: "resumed: site A 47.5 / 45 kg, ..."
         "resumed": view.state.resumed.text if view.state and view.state.resumed else None,

@@ -177,7 +177,8 @@ const RC = (() => {
     }
     banner.textContent = (estop ? "E-STOP ACTIVE on " + snap.rig + " (reset_estop to leave it)" : "") +
       (estop && interlocks.length ? " · " : "") +
-      (interlocks.length ? `INTERLOCK${interlocks.length > 1 ? "S" : ""}: ${interlocks.join(", ")}` : "");
+      (interlocks.length ? `INTERLOCK${interlocks.length > 1 ? "S" : ""}: ${interlocks.map((n) =>
+        (snap.interlock_reasons || {})[n] || n.replace(/_/g, " ")).join(" · ")}` : "");
   }
 
   function renderRigBadges(snap) {
