@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import math
 
+from telemetry.contract.rig_state import StorageReport
 from telemetry.ground.limits import Limit
 
-__all__ = ["clock_text", "interlock_text", "limit_text", "reading"]
+__all__ = ["byte_size", "clock_text", "interlock_text", "limit_text", "reading", "storage_text"]
 
 
 def reading(value: float, unit: str = "") -> str:
@@ -44,3 +45,24 @@ def interlock_text(name: str) -> str:
     """An interlock known only by name (from a state): ``interlock stuck: vibration active``.
     The rover's ``interlock_tripped`` event brings the reason with its numbers."""
     return f"interlock {name.replace('_', ' ').replace(':', ': ')} active"
+
+
+def byte_size(n: int) -> str:
+    """``512 B``, ``3.4 kB``, ``12.0 MB``, ``1.2 GB`` (decimal units)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} B"
+
+
+_STORAGE_WHY = {"ENOSPC": "disk full", "EROFS": "disk read-only", "EIO": "disk I/O error",
+                "EDQUOT": "disk quota exceeded"}
+
+
+def storage_text(storage: StorageReport) -> str:
+    """The rover's outbox cannot write to its disk (docs/telemetry.md, "When the disk is
+    full or read-only"). No counts that change with every state: the fleet table has them."""
+    why = _STORAGE_WHY.get(storage.errno or "", "disk refuses writes")
+    errno = f" ({storage.errno})" if storage.errno else ""
+    return (f"rover storage: {why}{errno}: messages are held in memory and the oldest "
+            f"batches dropped until it can write again; the rover keeps working")

@@ -75,6 +75,7 @@ class Alarm:
                 "cleared_at": self.cleared_at}
 
 
+_OFFLINE = CauseKind.RIG.cause("offline")  # telemetry.ground.offline raises it
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ALARM: 2, Severity.CRITICAL: 3}
 
 
@@ -163,10 +164,10 @@ class AlarmTable:
 
     def mark_stale(self, rig: str, now: float) -> None:
         """The rig went offline or silent: its active alarms' causes are unknown now
-        (not ``rig:...``, whose cause is the rig's absence itself)."""
+        (not ``rig:offline``, whose cause is the rig's absence itself)."""
         for key, alarm in list(self._alarms.items()):
             if key[0] == rig and alarm.state is AlarmState.ACTIVE \
-                    and not key[1].startswith(CauseKind.RIG.prefix):
+                    and key[1] != _OFFLINE:
                 self._alarms[key] = replace(alarm, state=AlarmState.STALE, updated_at=now)
                 self._changed(self._alarms[key])
 

@@ -15,8 +15,10 @@ alarm table, the command history and the same sequence accounting as
   outbox); a live value beyond a red limit for the limit's ``hold_s`` (rig
   time) raises ``limit:<channel>``, back within it clears it; a state whose
   ``clock_offset_s`` is beyond the ``clock_offset`` red limit raises
-  ``limit:clock_offset`` (cleared by one within it); any other alarm event is a
-  one-off ``event:<kind>``.
+  ``limit:clock_offset`` (cleared by one within it); a state whose ``storage``
+  says full (the rover's disk is full or read-only) raises ``rig:storage``
+  (cleared by one that does not); any other alarm event is a one-off
+  ``event:<kind>``.
 * A rig whose retained status says offline, or that sent nothing for
   ``silent_after_s``, has its active alarms marked stale (:meth:`tick`).
 * ``rig:offline`` (``telemetry.ground.offline``): an offline status that is not
@@ -59,7 +61,7 @@ from telemetry.contract.public_payload import PublicKind, decode_public
 from telemetry.contract.rig_state import RigState
 from telemetry.contract.status_info import RigInfo
 from telemetry.ground.accounting import SequenceAccounting
-from telemetry.ground.alarm_text import clock_text, interlock_text, limit_text
+from telemetry.ground.alarm_text import clock_text, interlock_text, limit_text, storage_text
 from telemetry.ground.alarms import AlarmState, AlarmTable
 from telemetry.ground.command_log import CommandLog
 from telemetry.ground.event_log import EventLog
@@ -307,6 +309,7 @@ class FleetModel:
         if position is not None and (not view.trail or view.trail[-1] != position):
             view.trail.append(position)
         self._clock(view, msg.state.clock_offset_s, now)
+        self._storage(view, msg.state, now)
         present = []
         for name in set(msg.state.interlocks):
             cause = CauseKind.INTERLOCK.cause(name)
@@ -332,6 +335,19 @@ class FleetModel:
             if alarm is None or alarm.state is not AlarmState.ACTIVE:
                 self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
                                         clock_text(float(offset), limit), now)
+        else:
+            self.alarms.clear(view.rig, cause, now)
+
+    def _storage(self, view: RigView, state: RigState, now: float) -> None:
+        """``rig:storage`` while the rover's outbox cannot write to its disk."""
+        storage, cause = state.storage, CauseKind.RIG.cause("storage")
+        if storage is None:
+            return
+        if storage.full:
+            alarm = self.alarms.get(view.rig, cause)
+            if alarm is None or alarm.state is not AlarmState.ACTIVE:
+                self.alarms.raise_alarm(view.rig, cause, Severity.ALARM, storage_text(storage),
+                                        now)
         else:
             self.alarms.clear(view.rig, cause, now)
 

@@ -130,11 +130,16 @@ def ground_texts() -> Iterator[tuple[str, str]]:
     m.handle(r.status(True), 0.0)
     m.handle(r.state(0.5, mode="fault", interlocks=["stale_navigation", "stuck:vibration"]),
              0.5)
+    m.handle(r.state(0.6, mode="fault", interlocks=["stale_navigation", "stuck:vibration"],
+                     clock_offset_s=-7.3456, storage={
+                         "full": True, "errno": "ENOSPC", "dropped": 3, "budget_bytes": 10,
+                         "used_bytes": 10, "unwritten_bytes": 1234567}), 0.6)
     m.handle(r.status(False, 1.0), 1.0)
     m.tick(3.0)
     for alarm in m.alarms.all():
         yield alarm.cause, alarm.text
-    assert {a.cause for a in m.alarms.all()} >= {OFFLINE_CAUSE, "interlock:stale_navigation"}
+    assert {a.cause for a in m.alarms.all()} >= {OFFLINE_CAUSE, "interlock:stale_navigation",
+                                                 "rig:storage", "limit:clock_offset"}
 
 
 def test_every_ground_alarm_text_reads_well() -> None:

@@ -59,7 +59,8 @@ _BODIES = {
 <section class="panel wide"><h2>Fleet</h2>
   <p class="muted" id="fleet-summary"></p>
   <table class="grid" id="fleet-table"><thead><tr><th>rig</th><th>status</th><th>mode</th>
-  <th>alarms</th><th>last seen</th><th>boot</th><th>messages</th><th>gaps</th></tr></thead>
+  <th>alarms</th><th>last seen</th><th>rover clock</th><th>storage</th><th>boot</th>
+  <th>messages</th><th>gaps</th></tr></thead>
   <tbody></tbody></table>
   <p class="empty" id="fleet-empty">No rig seen yet: waiting for telemetry.</p>
 </section>""",

@@ -96,6 +96,24 @@ def _rig_summary(model: FleetModel, view: RigView, now: float) -> JsonObject:
         "verified": view.verified, "forged": view.forged,
         "state_age_s": num(view.state_age_s(now)),
         "stale": _stale(view, now),
+        **_clock_and_storage(model, view),
+    }
+
+
+def _clock_and_storage(model: FleetModel, view: RigView) -> JsonObject:
+    """The fleet table's clock and storage columns, from the latest state."""
+    state = view.state
+    offset = state.clock_offset_s if state is not None else None
+    storage = state.storage if state is not None else None
+    level = model.limits.level("clock_offset_s", float(offset)).css \
+        if offset is not None else "none"
+    return {
+        "clock_offset_s": num(offset),
+        "clock_sync_age_s": num(state.clock_sync_age_s) if state is not None else None,
+        "clock_source": state.clock_source if state is not None else None,
+        "clock_level": level,
+        "storage": storage.to_json() if storage is not None else None,
+        "storage_level": "none" if storage is None else "red" if storage.full else "ok",
     }
 
 

@@ -181,6 +181,38 @@ const RC = (() => {
         (snap.interlock_reasons || {})[n] || n.replace(/_/g, " ")).join(" · ")}` : "");
   }
 
+  // The rover's clock as its command gate estimates it (offset = ground - rover) and its
+  // outbox's storage: the fleet table's columns, coloured by the clock_offset limit and
+  // red while the disk refuses writes.
+  function clockCell(r) {
+    const off = r.clock_offset_s;
+    if (off === null || off === undefined) {
+      return el("span", { class: "muted", text: "—",
+        title: "no estimate: the rover takes no signed commands, or its state predates it" });
+    }
+    const side = off > 0 ? "behind" : off < 0 ? "ahead" : "in step";
+    const synced = r.clock_sync_age_s === null || r.clock_sync_age_s === undefined
+      ? "never synced" : `synced ${fmtAgo(r.clock_sync_age_s)}`;
+    return [el("span", { class: `level-${r.clock_level}`,
+                         text: off === 0 ? "in step" : `${Math.abs(off).toFixed(1)} s ${side}` }),
+            el("div", { class: "muted", text: synced })];
+  }
+  function fmtBytes(n) {
+    for (const [u, s] of [["GB", 1e9], ["MB", 1e6], ["kB", 1e3]]) if (n >= s) return `${(n / s).toFixed(1)} ${u}`;
+    return `${n} B`;
+  }
+  function storageCell(r) {
+    const s = r.storage;
+    if (!s) return el("span", { class: "muted", text: "—", title: "the rover reports no storage" });
+    const used = `${fmtBytes(s.used_bytes)} of ${fmtBytes(s.budget_bytes)}`;
+    if (s.full) {
+      return [el("span", { class: "level-red", text: `FULL${s.errno ? " (" + s.errno + ")" : ""}` }),
+              el("div", { class: "muted", text: `${s.dropped} dropped · ${fmtBytes(s.unwritten_bytes)} unwritten` })];
+    }
+    return [el("span", { class: "level-ok", text: "ok" }),
+            el("div", { class: "muted", text: used + (s.dropped ? ` · ${s.dropped} dropped` : "") })];
+  }
+
   function renderRigBadges(snap) {
     if (snap.source === "live") { showStale(snap); showSafety(snap); }
     const node = document.getElementById("rig-badges");
@@ -432,6 +464,6 @@ const RC = (() => {
 
   connect();
   return { me, csrf, el, changed, fmtTime, fmtAgo, fmtNum, axisLabels, post, on, subscribe, stats, modeBadge,
-           onlineBadge, trustBadge, renderRigBadges, renderState, renderMission, renderAlarms, renderEvents,
+           onlineBadge, trustBadge, clockCell, storageCell, renderRigBadges, renderState, renderMission, renderAlarms, renderEvents,
            Plots };
 })();

@@ -38,11 +38,13 @@
   function fleetRow(rig) {
     const href = `/rigs/${encodeURIComponent(rig)}`;
     const cells = {};
-    for (const k of ["status", "mode", "alarms", "seen", "boot", "messages", "gaps"]) {
+    for (const k of ["status", "mode", "alarms", "seen", "clock", "storage", "boot", "messages",
+                     "gaps"]) {
       cells[k] = el("td", { class: ["boot", "messages", "gaps"].includes(k) ? "num" : "" });
     }
     const tr = el("tr", { "data-rig": rig }, el("td", {}, el("a", { href, text: rig })),
-      cells.status, cells.mode, cells.alarms, cells.seen, cells.boot, cells.messages, cells.gaps);
+      cells.status, cells.mode, cells.alarms, cells.seen, cells.clock, cells.storage, cells.boot,
+      cells.messages, cells.gaps);
     return { tr, cells, href };
   }
 
@@ -57,6 +59,8 @@
                   text: `${r.alarms_active} active / ${r.alarms_unacked} unacked` })
       : el("span", { class: "muted", text: "none" }));
     set(c.seen, fmtAgo(r.last_seen_ago), () => fmtAgo(r.last_seen_ago));
+    set(c.clock, [r.clock_offset_s, r.clock_sync_age_s, r.clock_level], () => RC.clockCell(r));
+    set(c.storage, [r.storage, r.storage_level], () => RC.storageCell(r));
     set(c.boot, r.boot, () => String(r.boot ?? "—"));
     set(c.messages, r.messages, () => r.messages.toLocaleString());
     set(c.gaps, r.gaps, () => String(r.gaps));
