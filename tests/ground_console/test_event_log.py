@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import pytest
 
 from telemetry.contract import Severity
+from telemetry.contract.downlink_signature import sign_payload
+from telemetry.contract.keys import generate
 from telemetry.ground.alarms import AlarmTable
 from telemetry.ground.console.log_view import LogQueryError, parse_filter
 from telemetry.ground.event_log import EntryType, EventLog, LogFilter, LogState
 from telemetry.ground.fleet import FleetModel
-from telemetry.mqtt.adapter import MqttSettings, connect
+from telemetry.mqtt.adapter import InboundMessage, MqttSettings, connect
 
 from .test_console_app import Browser, console
 from .test_fleet_watch import P, Rig
@@ -73,6 +76,29 @@ def test_filters_newest_first() -> None:
     assert q(LogFilter(rig="rig-2")).matched == 0
     # no rig keys configured: nothing is verified
     assert q(LogFilter(verified_only=True)).matched == 0
+
+
+def test_verified_only_keeps_what_the_rig_signed() -> None:
+    rover = generate("rover")
+    m = FleetModel(P, rig_keys={"rig-1": rover.signing_key.verify_key})
+    signed, unkeyed = Rig("rig-1"), Rig("rig-2")
+
+    def sign(inbound: InboundMessage) -> InboundMessage:
+        return replace(inbound, payload=sign_payload(rover.signing_key, inbound.topic,
+                                                     inbound.payload))
+
+    m.handle(sign(signed.status(True)), 0.0)
+    m.handle(sign(signed.event(1.0, "obstacle_reported", "alarm", "obstacle ahead")), 1.0)
+    m.handle(unkeyed.status(True), 0.0)
+    m.handle(unkeyed.event(1.5, "obstacle_reported", "alarm", "obstacle too"), 1.5)
+    forged = signed.event(2.0, "obstacle_reported", "alarm", "forged obstacle")
+    m.handle(forged, 2.0)  # rig-1 unsigned: dropped, never logged
+    every = m.log.query().entries
+    assert {(e.rig, e.type, e.verified) for e in every} == {
+        ("rig-1", EntryType.EVENT, True), ("rig-1", EntryType.ALARM, True),
+        ("rig-2", EntryType.EVENT, False), ("rig-2", EntryType.ALARM, False)}
+    assert {e.rig for e in m.log.query(LogFilter(verified_only=True)).entries} == {"rig-1"}
+    assert not any("forged" in e.text for e in every)
 
 
 def test_the_log_is_bounded_and_counts_what_it_dropped() -> None:
