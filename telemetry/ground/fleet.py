@@ -114,6 +114,7 @@ class EventRecord:
 class RigView:
     rig: str
     online: bool | None = None  # from the retained status; None: never told
+    shutdown: bool = False  # offline by the rover's own clean goodbye (not its last will)
     silent: bool = False  # nothing received for silent_after_s
     info: RigInfo = field(default_factory=RigInfo)
     boot: int | None = None
@@ -288,6 +289,7 @@ class FleetModel:
     # ------------------------------------------------------------------ kinds
     def _status(self, view: RigView, msg: StatusMessage, now: float) -> None:
         view.online = msg.online
+        view.shutdown = not msg.online and msg.shutdown
         view.info = msg.info
         if msg.online:
             view.silent = False

@@ -92,7 +92,8 @@ class WatchModel:
 
     def _rig_table(self, rig_id: str, view: RigView, now: float | None) -> Table:
         status = "[green]online" if view.reachable else \
-            "[yellow]silent" if view.online and view.silent else "[red]offline"
+            "[yellow]silent" if view.online and view.silent else \
+            "[dim]shut down" if view.shutdown else "[red]offline"
         seen = f"  last seen {now - view.last_seen:.0f} s ago" if now and view.last_seen else ""
         trust = "  [bold red]UNVERIFIED (no key for this rig)[/]" if view.verified is False \
             else "  [green]signed[/]" if view.verified else ""

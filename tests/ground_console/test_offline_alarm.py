@@ -82,7 +82,10 @@ def test_a_clean_shutdown_raises_nothing() -> None:
     for t in (2.0, 10.0, 60.0):
         m.tick(t)
     assert OFFLINE_CAUSE not in causes(m)
-    assert m.rigs["rig-1"].online is False
+    assert m.rigs["rig-1"].online is False and m.rigs["rig-1"].shutdown
+    m.handle(r.status(True, 70.0), 70.0)
+    m.handle(r.status(False, 71.0), 71.0)  # then a last will: not a shutdown
+    assert not m.rigs["rig-1"].shutdown
 
 
 def test_a_silent_online_rig_raises_it_and_the_will_then_rewords_it() -> None:
@@ -146,4 +149,9 @@ def test_watch_lists_the_offline_alarm() -> None:
     from rich.console import Console
     out = Console(width=200, record=True)
     out.print(w.render(2.0))
-    assert "offline unexpectedly" in out.export_text()
+    text = out.export_text()
+    assert "offline unexpectedly" in text and "rig-1  offline" in text
+    w.handle(goodbye(r, 3.0), 3.0)
+    out = Console(width=200, record=True)
+    out.print(w.render(4.0))
+    assert "rig-1  shut down" in out.export_text()

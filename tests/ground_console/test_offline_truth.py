@@ -99,7 +99,7 @@ async def test_a_hung_or_crashed_controller_raises_rig_offline(mosquitto, tmp_pa
         assert "offline unexpectedly" in again["text"], again["text"]
         assert again["count"] == 2  # a new occurrence of the same alarm
         snap = await get(b, f"/api/rigs/{RIG}")
-        assert snap["online"] is False
+        assert snap["online"] is False and snap["shutdown"] is False
 
 
 async def test_broker_loss_and_a_clean_shutdown_raise_no_offline_alarm(mosquitto,
@@ -133,6 +133,7 @@ async def test_broker_loss_and_a_clean_shutdown_raise_no_offline_alarm(mosquitto
         assert proc.stop(20.0) == 0  # SIGTERM: the controller says goodbye itself
         await until(b, "rig offline after its clean shutdown", 15.0,
                     lambda s: s["online"] is False)
+        assert (await get(b, f"/api/rigs/{RIG}"))["shutdown"] is True
         quiet_until = time.monotonic() + 2 * SILENT_AFTER_S
         while time.monotonic() < quiet_until:
             assert offline_alarm(await get(b, f"/api/rigs/{RIG}")) is None

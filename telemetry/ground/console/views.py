@@ -86,6 +86,7 @@ def _rig_summary(model: FleetModel, view: RigView, now: float) -> JsonObject:
     gaps = sum(s.gaps for (r, _), s in model.accounting.streams.items() if r == view.rig)
     return {
         "rig": view.rig, "online": view.online, "silent": view.silent,
+        "shutdown": view.shutdown,
         "reachable": view.reachable, "mode": view.mode, "boot": view.boot,
         "last_seen": view.last_seen or None,
         "last_seen_ago": num(now - view.last_seen) if view.last_seen else None,

@@ -145,8 +145,12 @@ const RC = (() => {
     if (stats.linkUp === false) return el("span", { class: "badge unknown", text: "unknown",
       title: "the console's broker link is down: this rig's state is unknown" });
     if (r.online && r.silent) return el("span", { class: "badge silent", text: "silent" });
-    return r.online ? el("span", { class: "badge online", text: "online" })
-                    : el("span", { class: "badge offline", text: "offline" });
+    if (r.online) return el("span", { class: "badge online", text: "online" });
+    // stopped on purpose (its own goodbye) or gone: the latter also raises rig:offline
+    return r.shutdown
+      ? el("span", { class: "badge offline", text: "shut down", title: "the rover shut down cleanly" })
+      : el("span", { class: "badge offline", text: "offline",
+                     title: "gone without a clean shutdown (its broker connection died)" });
   }
 
   // Stale data must look stale: when the rig's states stop arriving at their usual rate

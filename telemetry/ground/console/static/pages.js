@@ -51,7 +51,7 @@
   function updateFleetRow(row, r) {
     const c = row.cells;
     const set = (cell, key, render) => { if (RC.changed(cell, key)) cell.replaceChildren(...[render()].flat()); };
-    set(c.status, [r.online, r.silent, r.verified, r.forged, RC.stats.linkUp],
+    set(c.status, [r.online, r.silent, r.shutdown, r.verified, r.forged, RC.stats.linkUp],
       () => [RC.onlineBadge(r), " ", RC.trustBadge(r) || ""]);
     set(c.mode, r.mode, () => RC.modeBadge(r.mode));
     set(c.alarms, [r.alarms_active, r.alarms_unacked], () => r.alarms_active || r.alarms_unacked
