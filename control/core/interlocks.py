@@ -133,10 +133,10 @@ class Interlocks:
         fresh = m.age <= cfg.sensor_stale_s
         judge(now, "stale_sensors", Reaction.CONTROLLED_STOP, not fresh, m.age,
               cfg.sensor_stale_s, 0.0,
-              lambda: f"fast sensor stream {_fmt(m.age)} s old > {cfg.sensor_stale_s} s")
+              lambda: _silence("fast sensor stream", m.age, cfg.sensor_stale_s))
         judge(now, "stale_navigation", Reaction.CONTROLLED_STOP, m.nav_age > cfg.nav_stale_s,
               m.nav_age, cfg.nav_stale_s, 0.0,
-              lambda: f"navigation stream {_fmt(m.nav_age)} s old > {cfg.nav_stale_s} s")
+              lambda: _silence("navigation stream", m.nav_age, cfg.nav_stale_s))
         judge(now, "ground_link", Reaction.CONTROLLED_STOP, not ground_link_ok, 0.0, 0.0, 0.0,
               lambda: "ground link lost")
 
@@ -146,25 +146,26 @@ class Interlocks:
             judge(now, "over_current_immediate", Reaction.IMMEDIATE_STOP,
                   i > cfg.drum_current_estop_a, i, cfg.drum_current_estop_a,
                   cfg.drum_current_estop_hold_s,
-                  lambda: f"drum current {i:.1f} A > {cfg.drum_current_estop_a} A")
+                  lambda: f"drum current {_num(i)} A > {cfg.drum_current_estop_a:g} A")
             judge(now, "over_current", Reaction.CONTROLLED_STOP, i > cfg.drum_current_stop_a,
                   i, cfg.drum_current_stop_a, cfg.drum_current_stop_hold_s,
-                  lambda: f"drum current {i:.1f} A > {cfg.drum_current_stop_a} A "
-                          f"for {cfg.drum_current_stop_hold_s} s")
+                  lambda: f"drum current {_num(i)} A > {cfg.drum_current_stop_a:g} A "
+                          f"for {cfg.drum_current_stop_hold_s:g} s")
             judge(now, "over_temperature", Reaction.CONTROLLED_STOP,
                   m.motor_temp > cfg.motor_temp_stop_c, m.motor_temp, cfg.motor_temp_stop_c, 0.0,
-                  lambda: f"motor temperature {m.motor_temp:.1f} degC > "
-                          f"{cfg.motor_temp_stop_c} degC")
+                  lambda: f"motor temperature {_num(m.motor_temp)} degC > "
+                          f"{cfg.motor_temp_stop_c:g} degC")
             tilt = m.tilt
             judge(now, "tilt_immediate", Reaction.IMMEDIATE_STOP, tilt > cfg.tilt_estop_deg,
                   tilt, cfg.tilt_estop_deg, 0.0,
-                  lambda: f"tilt {tilt:.1f} deg > {cfg.tilt_estop_deg} deg")
+                  lambda: f"tilt {_num(tilt)} deg > {cfg.tilt_estop_deg:g} deg")
             judge(now, "tilt", Reaction.CONTROLLED_STOP, tilt > cfg.tilt_stop_deg, tilt,
-                  cfg.tilt_stop_deg, 0.0, lambda: f"tilt {tilt:.1f} deg > {cfg.tilt_stop_deg} deg")
+                  cfg.tilt_stop_deg, 0.0,
+                  lambda: f"tilt {_num(tilt)} deg > {cfg.tilt_stop_deg:g} deg")
             v = m.battery_voltage
             judge(now, "low_battery_voltage", Reaction.CONTROLLED_STOP,
                   v < cfg.battery_voltage_min_v, v, cfg.battery_voltage_min_v, 0.2,
-                  lambda: f"battery {v:.1f} V < {cfg.battery_voltage_min_v} V")
+                  lambda: f"battery {_num(v)} V < {cfg.battery_voltage_min_v:g} V")
             self._ranges(now, _FAST_PLAUSIBLE, m)
             for name, flat, by_noise in self.stuck.flat_for(now, dt, m, setpoints):
                 judge(now, _STUCK.get(name) or f"stuck:{name}", Reaction.CONTROLLED_STOP,
@@ -174,7 +175,7 @@ class Interlocks:
             soc = m.battery_soc
             judge(now, "low_battery_soc", Reaction.CONTROLLED_STOP,
                   soc < cfg.battery_soc_min_pct, soc, cfg.battery_soc_min_pct, 0.0,
-                  lambda: f"battery charge {soc:.1f} % < {cfg.battery_soc_min_pct} %")
+                  lambda: f"battery charge {_num(soc)} % < {cfg.battery_soc_min_pct:g} %")
             self._ranges(now, NAV_CHANNELS, m)
         # checks not evaluated this time (data stale) keep their latch: no news is no clearance
         return InterlockReport(self.active, tuple(self._asserted), tuple(self._cleared))
@@ -219,9 +220,31 @@ class Interlocks:
             if not bad and c is not None and c.since is None and c.trip is None:
                 continue
             self._judge(now, key, Reaction.CONTROLLED_STOP, bad, value, hi, 0.05,
-                        lambda: f"{name} reads {_fmt(value)}, outside [{lo}, {hi}]"  # noqa: B023
-                        + (" (saturated)" if sat else ""))  # noqa: B023
+                        lambda: _implausible(name, value, lo, hi, sat))  # noqa: B023
 
 
-def _fmt(x: float) -> str:
-    return "inf" if math.isinf(x) else ("nan" if math.isnan(x) else f"{x:.3g}")
+# Reasons are read by operators on the console: numbers with the digits a reading
+# deserves, limits as configured (``:g``), never "inf" or "nan".
+
+def _num(x: float) -> str:
+    """A reading: one decimal (no decimals from 1000 on, two significant digits below 1)."""
+    if math.isnan(x):
+        return "no number (the sensor reports a fault)"
+    if math.isinf(x):
+        return "out of range (the sensor reports an overflow)"
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:.0f}"
+    return f"{x:.1f}" if a >= 1 or a == 0 else f"{x:.2g}"
+
+
+def _silence(stream: str, age: float, limit: float) -> str:
+    if not math.isfinite(age):
+        return f"{stream}: nothing received since the controller started " \
+               f"(allowed silence {limit:g} s)"
+    return f"{stream} silent for {age:.1f} s (allowed {limit:g} s)"
+
+
+def _implausible(name: str, value: float, lo: float, hi: float, saturated: bool) -> str:
+    return f"{name} reads {_num(value)}, plausible {lo:g} to {hi:g}" + \
+        (" (saturated)" if saturated else "")

@@ -115,7 +115,7 @@ class PowerLimitedStrategy:
             return StrategyOutput(0.0, self._command(-_CLEAR_M), self.phase, stalled=True,
                                   obstacle=True,
                                   note=f"obstacle: {len(self._recent_stalls)} stalls within "
-                                       f"{c.obstacle_window_s:g} s at depth {m.cut_depth:.3f} m")
+                                       f"{c.obstacle_window_s:g} s at depth {m.cut_depth:.2f} m")
         if self.phase is DigPhase.APPROACHING and not math.isnan(m.cut_depth) \
                 and m.cut_depth >= -c.contact_margin_m:
             self.phase = DigPhase.CUTTING
@@ -214,7 +214,7 @@ class PowerLimitedStrategy:
         recent.append(now)
         while recent and now - recent[0] > c.obstacle_window_s:
             recent.popleft()
-        return True, (f"stall {self.stalls} at depth {m.cut_depth:.3f} m: lifting until the "
+        return True, (f"stall {self.stalls} at depth {m.cut_depth:.2f} m: lifting until the "
                       f"drum turns ({len(recent)}/{c.max_stall_retries + 1} within "
                       f"{c.obstacle_window_s:g} s)")
 

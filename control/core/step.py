@@ -547,7 +547,8 @@ class ControlCore(OverlapSteps, ResumeSteps):
         elif code in (EventCode.OVER_TEMPERATURE, EventCode.CURRENT_LIMIT, EventCode.LOW_BATTERY,
                       EventCode.SENSOR_FAULT) and self.mode in POWERED:
             self._event(now, EventKind.FIRMWARE_WARNING, Severity.WARNING,
-                        f"firmware {code.name.lower()}: {e.text or e.value}")
+                        f"firmware warning: {code.name.lower().replace('_', ' ')}"
+                        + (f": {e.text}" if e.text else f" (value {e.value:.1f})"))
 
     # --- actions -------------------------------------------------------------------------------
     def _arm(self, now: float, why: str) -> None:

@@ -131,13 +131,13 @@ class ExcavationStrategy:
                 return StrategyOutput(
                     0.0, self._slew(c.min_depth_m, dt), DigPhase.GAVE_UP, full, stalled=True,
                     obstacle=True,
-                    note=f"obstacle: {self.stalls} stalls at depth {self.depth_cmd:.3f} m")
+                    note=f"obstacle: {self.stalls} stalls at depth {self.depth_cmd:.2f} m")
             self._retreat_to = max(c.min_depth_m, self.depth_cmd - c.backoff_m)
             self._enter(DigPhase.BACKING_OFF, now)
             return StrategyOutput(0.0, self._slew(self._retreat_to, dt), DigPhase.BACKING_OFF,
                                   full, stalled=True,
                                   note=f"stall {self.stalls}/{c.max_stall_retries}: backing off "
-                                       f"to {self._retreat_to:.3f} m")
+                                       f"to {self._retreat_to:.2f} m")
 
         ceiling = self.ceiling(m.tilt)
         error = c.current_target_a - current

@@ -120,8 +120,8 @@ class StuckSensors:
 
     def reason(self, name: str, flat: float, by_noise: bool) -> str:
         if by_noise:
-            return f"{name} sensor stuck for {flat:.2f} s"
-        return (f"{name} sensor stuck: bit-identical for {flat:.2f} s after "
+            return f"{name} sensor stuck for {flat:.1f} s"
+        return (f"{name} sensor stuck: bit-identical for {flat:.1f} s after "
                 f"{_CAUSE_TEXT[CAUSES[name]]} moved")
 
     def _cause(self, name: str, m: Measurements,

@@ -98,11 +98,13 @@ class TopicKind(enum.StrEnum):
 class CauseKind(enum.StrEnum):
     """What raised a ground alarm; an alarm's cause is ``<kind>:<name>`` (docs/telemetry.md,
     "Ground alarms"): ``interlock:tilt`` (an interlock trip of the rover), ``limit:drum_current``
-    (a live value beyond its red limit), ``event:obstacle_reported`` (a one-off alarm event)."""
+    (a live value beyond its red limit), ``event:obstacle_reported`` (a one-off alarm event),
+    ``rig:offline`` (the rig went offline unexpectedly, or fell silent)."""
 
     INTERLOCK = "interlock"
     LIMIT = "limit"
     EVENT = "event"
+    RIG = "rig"  # the rig itself: ``rig:offline`` (gone without a clean shutdown, or silent)
 
     def cause(self, name: str) -> str:
         """The alarm cause of *name* under this kind (``interlock:tilt``)."""

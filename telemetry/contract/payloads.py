@@ -82,6 +82,9 @@ class StatusMessage:
     envelope: Envelope
     online: bool
     info: RigInfo = field(default_factory=RigInfo)
+    #: offline because the rover shut down cleanly (it said so itself); an offline status
+    #: without it is the broker's last will: the controller crashed, hung or lost its link
+    shutdown: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +270,8 @@ def encode(msg: DownlinkMessage) -> bytes:
         match msg:
             case StatusMessage():
                 body.update(online=msg.online, info=msg.info.to_json())
+                if msg.shutdown:
+                    body["shutdown"] = True
             case StateMessage():
                 body["state"] = msg.state.to_json()
             case EventMessage():
@@ -411,7 +416,9 @@ def decode(data: bytes) -> DownlinkMessage:
         match kind:
             case TopicKind.STATUS:
                 return StatusMessage(env, _get(body, "online", bool),
-                                     RigInfo.from_json(_get(body, "info", dict)))
+                                     RigInfo.from_json(_get(body, "info", dict)),
+                                     shutdown=_get(body, "shutdown", bool)
+                                     if "shutdown" in body else False)
             case TopicKind.STATE:
                 return StateMessage(env, RigState.from_json(_get(body, "state", dict)))
             case TopicKind.EVENT:

@@ -21,7 +21,8 @@ cleared and acknowledged; who acknowledged it and when is kept. Without it
 (``rig-ground watch``, which has no operator input) a cleared alarm is shown
 for ``cleared_hold_s`` and then dropped. A cause that comes back before the
 alarm left the table re-opens it (``count`` + 1, acknowledgement reset).
-Every change bumps ``version`` so a view can tell when to repaint.
+Every change bumps ``version`` so a view can tell when to repaint, and is handed
+to each of ``observers`` (the event log keeps what leaves the table).
 Time is an argument (ground wall-clock seconds); nothing here reads a clock.
 """
 
@@ -29,7 +30,7 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from telemetry.contract import CauseKind, Severity
@@ -74,6 +75,7 @@ class Alarm:
                 "cleared_at": self.cleared_at}
 
 
+_OFFLINE = CauseKind.RIG.cause("offline")  # telemetry.ground.offline raises it
 _RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.ALARM: 2, Severity.CRITICAL: 3}
 
 
@@ -87,6 +89,7 @@ class AlarmTable:
         self.dropped = 0  # alarms pushed out by max_per_rig
         self._alarms: dict[tuple[str, str], Alarm] = {}
         self._ids = itertools.count(1)
+        self.observers: list[Callable[[Alarm], None]] = []  # told of every change
 
     # ------------------------------------------------------------------ queries
     def all(self) -> list[Alarm]:
@@ -138,7 +141,7 @@ class AlarmTable:
                             acked_at=None if again else old.acked_at,
                             cleared_at=cleared_at)
         self._alarms[key] = alarm
-        self.version += 1
+        self._changed(alarm)
         return alarm
 
     def clear(self, rig: str, cause: str, now: float) -> Alarm | None:
@@ -160,11 +163,13 @@ class AlarmTable:
                 self.clear(rig, cause, now)
 
     def mark_stale(self, rig: str, now: float) -> None:
-        """The rig went offline or silent: its active alarms' causes are unknown now."""
+        """The rig went offline or silent: its active alarms' causes are unknown now
+        (not ``rig:offline``, whose cause is the rig's absence itself)."""
         for key, alarm in list(self._alarms.items()):
-            if key[0] == rig and alarm.state is AlarmState.ACTIVE:
+            if key[0] == rig and alarm.state is AlarmState.ACTIVE \
+                    and key[1] != _OFFLINE:
                 self._alarms[key] = replace(alarm, state=AlarmState.STALE, updated_at=now)
-                self.version += 1
+                self._changed(self._alarms[key])
 
     def acknowledge(self, alarm_id: int, user: str, now: float) -> Alarm:
         """Record who acknowledged the alarm and when; raises ``AlarmNotFoundError``."""
@@ -196,7 +201,12 @@ class AlarmTable:
             self._alarms.pop(key, None)
         else:
             self._alarms[key] = alarm
+        self._changed(alarm)
+
+    def _changed(self, alarm: Alarm) -> None:
         self.version += 1
+        for observer in self.observers:
+            observer(alarm)
 
     def _make_room(self, rig: str) -> None:
         mine = [a for a in self._alarms.values() if a.rig == rig]

@@ -490,7 +490,7 @@ class GroundClient:
             self._connected.set()
         else:
             self._connected.clear()
-        self.model.set_link(up)
+        self.model.set_link(up, self.clock())
         for listener in list(self.link_listeners):
             listener(up)
 

@@ -15,10 +15,16 @@ alarm table, the command history and the same sequence accounting as
   outbox); a live value beyond a red limit for the limit's ``hold_s`` (rig
   time) raises ``limit:<channel>``, back within it clears it; a state whose
   ``clock_offset_s`` is beyond the ``clock_offset`` red limit raises
-  ``limit:clock_offset`` (cleared by one within it); any other alarm event is a
-  one-off ``event:<kind>``.
+  ``limit:clock_offset`` (cleared by one within it); a state whose ``storage``
+  says full (the rover's disk is full or read-only) raises ``rig:storage``
+  (cleared by one that does not); any other alarm event is a one-off
+  ``event:<kind>``.
 * A rig whose retained status says offline, or that sent nothing for
   ``silent_after_s``, has its active alarms marked stale (:meth:`tick`).
+* ``rig:offline`` (``telemetry.ground.offline``): an offline status that is not
+  the rover's clean goodbye (the broker's last will), or an online rig silent
+  for ``silent_after_s`` while the ground's own link was up; any live message
+  clears it. A broker outage on the ground's side raises nothing per rig.
 * With ``rig_keys`` (rig id -> the rover's public key), state, events, acks,
   status and ledger messages are believed only with the rig's signature
   (``_believed``); a rig without a configured key is shown as unverified.
@@ -55,10 +61,13 @@ from telemetry.contract.public_payload import PublicKind, decode_public
 from telemetry.contract.rig_state import RigState
 from telemetry.contract.status_info import RigInfo
 from telemetry.ground.accounting import SequenceAccounting
+from telemetry.ground.alarm_text import clock_text, interlock_text, limit_text, storage_text
 from telemetry.ground.alarms import AlarmState, AlarmTable
 from telemetry.ground.command_log import CommandLog
+from telemetry.ground.event_log import EventLog
 from telemetry.ground.intake import Malformed, Sighting, UplinkSeen, classify
 from telemetry.ground.limits import LimitLevel, LimitSet
+from telemetry.ground.offline import OfflineRule
 from telemetry.mqtt.adapter import InboundMessage
 
 __all__ = ["ChannelValue", "EventRecord", "FleetModel", "RigView", "public_filter"]
@@ -105,6 +114,7 @@ class EventRecord:
 class RigView:
     rig: str
     online: bool | None = None  # from the retained status; None: never told
+    shutdown: bool = False  # offline by the rover's own clean goodbye (not its last will)
     silent: bool = False  # nothing received for silent_after_s
     info: RigInfo = field(default_factory=RigInfo)
     boot: int | None = None
@@ -170,11 +180,19 @@ class FleetModel:
         self.messages = 0
         self.link_up = False
         self.link_drops = 0
+        self.offline = OfflineRule(self.alarms, silent_after_s=silent_after_s)
+        # every alarm occurrence and event, kept after the alarm table lets them go
+        self.log = EventLog()
+        self.alarms.observers.append(
+            lambda a: self.log.note_alarm(a, self.rigs[a.rig].verified
+                                          if a.rig in self.rigs else None))
 
-    def set_link(self, up: bool) -> None:
+    def set_link(self, up: bool, now: float | None = None) -> None:
+        """The ground's broker link went up or down (``now``: when, if the caller knows)."""
         if self.link_up and not up:
             self.link_drops += 1
         self.link_up = up
+        self.offline.link(up, now)
 
     def rig(self, rig_id: str, now: float) -> RigView:
         view = self.rigs.get(rig_id)
@@ -236,8 +254,9 @@ class FleetModel:
         if self.accounting.observe(seen.rig, seen.stream, env.boot, env.seq,
                                    env.resend) == "duplicate":
             return None
-        if not env.historical and view.silent:
+        if not env.historical:
             view.silent = False
+            self.offline.heard(view.rig, now)
         match msg:
             case StateMessage() if not env.historical:
                 self._state(view, msg, now)
@@ -254,22 +273,29 @@ class FleetModel:
         return seen
 
     def tick(self, now: float) -> None:
-        """Spot silent rigs (their alarms go stale) and expire cleared alarms."""
+        """Spot silent rigs (their alarms go stale, an online one raises ``rig:offline``
+        while the ground's link is up) and expire cleared alarms."""
+        self.offline.tick(now)
         for view in self.rigs.values():
             if not view.silent and view.last_seen and \
                     now - view.last_seen >= self.silent_after_s:
                 view.silent = True
                 self.alarms.mark_stale(view.rig, now)
+            if view.last_seen:
+                self.offline.check_silence(view.rig, view.online, view.last_seen, now,
+                                           view.state_period_s)
         self.alarms.expire(now)
 
     # ------------------------------------------------------------------ kinds
     def _status(self, view: RigView, msg: StatusMessage, now: float) -> None:
         view.online = msg.online
+        view.shutdown = not msg.online and msg.shutdown
         view.info = msg.info
         if msg.online:
             view.silent = False
         else:
             self.alarms.mark_stale(view.rig, now)
+        self.offline.status(view.rig, msg.online, msg.shutdown, now)
 
     def _state(self, view: RigView, msg: StateMessage, now: float) -> None:
         t = msg.envelope.t_rig
@@ -285,6 +311,7 @@ class FleetModel:
         if position is not None and (not view.trail or view.trail[-1] != position):
             view.trail.append(position)
         self._clock(view, msg.state.clock_offset_s, now)
+        self._storage(view, msg.state, now)
         present = []
         for name in set(msg.state.interlocks):
             cause = CauseKind.INTERLOCK.cause(name)
@@ -294,7 +321,7 @@ class FleetModel:
             alarm = self.alarms.get(view.rig, cause)
             if alarm is None or alarm.state is not AlarmState.ACTIVE:
                 self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
-                                        f"interlock {name} active", now)
+                                        interlock_text(name), now)
         newer = {CauseKind.INTERLOCK.cause(n) for n, et in view.interlock_event_t.items()
                  if et > t}
         self.alarms.clear_absent(view.rig, CauseKind.INTERLOCK, set(present) | newer, now)
@@ -308,11 +335,21 @@ class FleetModel:
         if limit.level(float(offset)) is LimitLevel.RED:
             alarm = self.alarms.get(view.rig, cause)
             if alarm is None or alarm.state is not AlarmState.ACTIVE:
-                self.alarms.raise_alarm(
-                    view.rig, cause, Severity.ALARM,
-                    f"rover clock off by {-float(offset):+.1f} s from the ground's "
-                    f"({limit.describe(float(offset))} s): commands are timed in the "
-                    f"ground's time the rover learnt", now)
+                self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
+                                        clock_text(float(offset), limit), now)
+        else:
+            self.alarms.clear(view.rig, cause, now)
+
+    def _storage(self, view: RigView, state: RigState, now: float) -> None:
+        """``rig:storage`` while the rover's outbox cannot write to its disk."""
+        storage, cause = state.storage, CauseKind.RIG.cause("storage")
+        if storage is None:
+            return
+        if storage.full:
+            alarm = self.alarms.get(view.rig, cause)
+            if alarm is None or alarm.state is not AlarmState.ACTIVE:
+                self.alarms.raise_alarm(view.rig, cause, Severity.ALARM, storage_text(storage),
+                                        now)
         else:
             self.alarms.clear(view.rig, cause, now)
 
@@ -333,8 +370,7 @@ class FleetModel:
                 since = view.red_since.setdefault(name, t)
                 if t - since >= limit.hold_s:  # red long enough (rig time), like the interlock
                     self.alarms.raise_alarm(view.rig, cause, Severity.ALARM,
-                                            f"{name} {limit.describe(value)} {msg.units[i]}",
-                                            now)
+                                            limit_text(name, value, msg.units[i], limit), now)
             elif level is not LimitLevel.UNKNOWN:
                 view.red_since.pop(name, None)
                 self.alarms.clear(view.rig, cause, now)
@@ -343,6 +379,9 @@ class FleetModel:
         env = msg.envelope
         view.events.appendleft(EventRecord(env.t_rig, env.seq, msg.kind, msg.severity,
                                            msg.text, msg.fields, msg.count, env.historical))
+        self.log.note_event(view.rig, msg.kind, msg.severity, msg.text, now,
+                            verified=view.verified, t_rig=env.t_rig,
+                            historical=env.historical, count=msg.count)
         change = msg.detail if isinstance(msg.detail, InterlockChange) else None
         if change is not None:
             view.interlock_event_t[change.name] = max(

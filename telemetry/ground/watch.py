@@ -66,8 +66,8 @@ class WatchModel:
     def rigs(self) -> dict[str, RigView]:
         return self.fleet.rigs
 
-    def set_link(self, up: bool) -> None:
-        self.fleet.set_link(up)
+    def set_link(self, up: bool, now: float | None = None) -> None:
+        self.fleet.set_link(up, now)
 
     def handle(self, message: InboundMessage, now: float) -> None:
         self.fleet.handle(message, now)
@@ -92,7 +92,8 @@ class WatchModel:
 
     def _rig_table(self, rig_id: str, view: RigView, now: float | None) -> Table:
         status = "[green]online" if view.reachable else \
-            "[yellow]silent" if view.online and view.silent else "[red]offline"
+            "[yellow]silent" if view.online and view.silent else \
+            "[dim]shut down" if view.shutdown else "[red]offline"
         seen = f"  last seen {now - view.last_seen:.0f} s ago" if now and view.last_seen else ""
         trust = "  [bold red]UNVERIFIED (no key for this rig)[/]" if view.verified is False \
             else "  [green]signed[/]" if view.verified else ""
@@ -173,7 +174,7 @@ def _main(args: argparse.Namespace, settings: MqttSettings) -> int:
                 await run_subscription(settings, [subscription_filter(args.prefix, args.rig),
                                                   public_filter(args.prefix, args.rig)],
                                        lambda m: model.handle(m, time.time()), stop=stop,
-                                       on_link=model.set_link)
+                                       on_link=lambda up: model.set_link(up, time.time()))
                 painter.cancel()
             live.update(model.render())
 

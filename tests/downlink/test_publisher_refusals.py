@@ -74,7 +74,7 @@ async def run_publisher(tmp_path: Path, monkeypatch, refusals: int
                           StateMessage(Envelope("rig-1", boot, seq, 0.0, 0.0), RigState())))
     refused: list[RejectedPublish] = []
     pub = Publisher(outbox, MqttSettings("127.0.0.1"), TOPICS,
-                    status_payload=lambda online: b"{}", on_command=lambda m: None,
+                    status_payload=lambda online, shutdown: b"{}", on_command=lambda m: None,
                     monotonic=time.monotonic, backoff=Backoff(0.001, 0.01),
                     on_rejected=refused.append)
     task = asyncio.create_task(pub.run())

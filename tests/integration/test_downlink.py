@@ -91,6 +91,7 @@ async def test_round_trip_every_topic_and_command_uplink(mosquitto, tmp_path: Pa
     async with collecting(mosquitto.url, "regolith/rig-1/status") as late:
         await wait_until(lambda: late.received, 10, "retained status")
         assert late.received[0][1].online is False
+        assert late.received[0][1].shutdown is True  # its own goodbye, not the last will
 
 
 async def test_no_broker_keeps_everything_and_drains_when_one_appears(mosquitto,

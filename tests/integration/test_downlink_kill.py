@@ -53,6 +53,7 @@ async def test_sigkill_loses_no_stored_message_and_never_reuses_numbers(
         # The broker publishes the last will: the rig is offline.
         await wait_until(lambda: any(isinstance(m, StatusMessage) and not m.online
                                      for _, m in got.received), 10, "last will")
+        assert not any(isinstance(m, StatusMessage) and m.shutdown for _, m in got.received)
         await rover.start()
         await wait_until(lambda: len(rover.stored) >= len(first_run) + 300, 20, "second run")
         await rover.kill()

@@ -12,6 +12,7 @@ could otherwise ride the user's cookie).
     GET  /api/rigs/{rig}/map             site plan + position + safety zone
     POST /api/rigs/{rig}/commands        {"command", "args"} -> the ack (waits for it)
     POST /api/alarms/{id}/ack            acknowledge an alarm
+    GET  /api/log                        alarm and event log, filtered (``log_view``)
     GET  /api/recordings                 recordings available for replay
     POST /api/replays                    {"file", "speed"} -> a replay session
     POST /api/replays/{id}               {"action": "pause"|"resume"|"speed", "speed"}
@@ -40,6 +41,7 @@ from telemetry.contract.json_fields import JsonObject
 from telemetry.ground.alarms import AlarmNotFoundError
 from telemetry.ground.console.body_limit import WS_MAX_BYTES
 from telemetry.ground.console.context import Console, Viewer
+from telemetry.ground.console.log_view import log_endpoint
 from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordings
 from telemetry.ground.console.sessions import WS_RECHECK_S, tokens_match
 from telemetry.ground.console.views import fleet_json, plan_json, position_json, rig_json
@@ -255,6 +257,7 @@ def routes_api(console: Console) -> list[tuple[str, Any, list[str]]]:
         ("/api/rigs/{rig}/map", guarded(site_map, False), ["GET"]),
         ("/api/rigs/{rig}/commands", guarded(send_command, True), ["POST"]),
         ("/api/alarms/{alarm_id}/ack", guarded(ack_alarm, True), ["POST"]),
+        ("/api/log", guarded(log_endpoint, False), ["GET"]),
         ("/api/recordings", guarded(recordings, False), ["GET"]),
         ("/api/replays", guarded(start_replay, True), ["POST"]),
         ("/api/replays/{replay_id}", guarded(control_replay, True), ["POST"]),

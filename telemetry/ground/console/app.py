@@ -101,6 +101,7 @@ def build_app(console: Console) -> Starlette:
         Route("/logout", pages.logout(console), methods=["POST"]),
         Route("/", pages.page(console, "fleet")),
         Route("/alarms", pages.page(console, "alarms")),
+        Route("/log", pages.page(console, "log")),
         Route("/replay", pages.page(console, "replay")),
         Route("/rigs/{rig}", pages.page(console, "rig")),
         Route("/rigs/{rig}/commands", pages.page(console, "commands")),

@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from telemetry.contract import check_name
 from telemetry.contract.errors import ContractConfigError
 from telemetry.ground.console.context import Console, Viewer
+from telemetry.ground.console.log_view import LOG_BODY
 from telemetry.ground.console.sessions import (
     DEVICE_COOKIE,
     DEVICE_MAX_AGE_S,
@@ -58,7 +59,8 @@ _BODIES = {
 <section class="panel wide"><h2>Fleet</h2>
   <p class="muted" id="fleet-summary"></p>
   <table class="grid" id="fleet-table"><thead><tr><th>rig</th><th>status</th><th>mode</th>
-  <th>alarms</th><th>last seen</th><th>boot</th><th>messages</th><th>gaps</th></tr></thead>
+  <th>alarms</th><th>last seen</th><th>rover clock</th><th>storage</th><th>boot</th>
+  <th>messages</th><th>gaps</th></tr></thead>
   <tbody></tbody></table>
   <p class="empty" id="fleet-empty">No rig seen yet: waiting for telemetry.</p>
 </section>""",
@@ -128,9 +130,10 @@ _BODIES = {
 </section>""",
 }
 _BODIES["replay"] += _BODIES["rig"]
+_BODIES["log"] = LOG_BODY
 
 _TITLES = {"fleet": "Fleet", "alarms": "Alarms", "rig": "Live", "commands": "Commands",
-           "ledger": "Ledger", "map": "Site map", "replay": "Replay"}
+           "ledger": "Ledger", "map": "Site map", "replay": "Replay", "log": "Log"}
 _RIG_TABS = (("rig", "", "Live"), ("commands", "/commands", "Commands"),
              ("ledger", "/ledger", "Ledger"), ("map", "/map", "Map"))
 
@@ -153,7 +156,7 @@ def render_page(kind: str, viewer: Viewer, rig: str = "") -> str:
         commands=_esc(" ".join(sorted(viewer.commands))),
         can_ack="1" if viewer.can_acknowledge else "",
         nav_fleet="on" if kind == "fleet" else "", nav_alarms="on" if kind == "alarms" else "",
-        nav_replay="on" if kind == "replay" else "",
+        nav_replay="on" if kind == "replay" else "", nav_log="on" if kind == "log" else "",
         rignav=_rig_nav(rig, kind) if rig and kind != "replay" else "",
         body=_BODIES[kind])
 

@@ -89,6 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "secret file, browsers keep their device cookies (login lockouts)")
     p.add_argument("--command-timeout", type=float, default=10.0,
                    help="seconds to wait for a command's ack (%(default)s)")
+    p.add_argument("--silent-after", type=float, default=10.0,
+                   help="seconds without a message from an online rig before its alarms go "
+                        "stale and it raises rig:offline (%(default)s)")
     defaults = LoginGuardConfig()
     p.add_argument("--login-address-burst", type=int, default=defaults.address_burst,
                    help="login attempts per client address before it is slowed to "
@@ -154,6 +157,7 @@ async def serve(args: argparse.Namespace, settings: MqttSettings) -> None:
               file=sys.stderr)
     client = GroundClient(settings, args.rig, key=config.station_key, prefix=args.prefix,
                           limits=load_limits(config.limits_path),
+                          silent_after_s=args.silent_after,
                           rig_keys=rig_keys_from_args(args),
                           drop_unverified=args.unverified == "drop")
     console = build_console(config, client, secret=load_secret(args.secret_file))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from nacl.signing import VerifyKey
 
+from telemetry.contract import CauseKind
 from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.ledger_record import ReceivedRecord
 from telemetry.contract.payloads import BatchMessage
@@ -85,6 +86,7 @@ def _rig_summary(model: FleetModel, view: RigView, now: float) -> JsonObject:
     gaps = sum(s.gaps for (r, _), s in model.accounting.streams.items() if r == view.rig)
     return {
         "rig": view.rig, "online": view.online, "silent": view.silent,
+        "shutdown": view.shutdown,
         "reachable": view.reachable, "mode": view.mode, "boot": view.boot,
         "last_seen": view.last_seen or None,
         "last_seen_ago": num(now - view.last_seen) if view.last_seen else None,
@@ -95,7 +97,31 @@ def _rig_summary(model: FleetModel, view: RigView, now: float) -> JsonObject:
         "verified": view.verified, "forged": view.forged,
         "state_age_s": num(view.state_age_s(now)),
         "stale": _stale(view, now),
+        **_clock_and_storage(model, view),
     }
+
+
+def _clock_and_storage(model: FleetModel, view: RigView) -> JsonObject:
+    """The fleet table's clock and storage columns, from the latest state."""
+    state = view.state
+    offset = state.clock_offset_s if state is not None else None
+    storage = state.storage if state is not None else None
+    level = model.limits.level("clock_offset_s", float(offset)).css \
+        if offset is not None else "none"
+    return {
+        "clock_offset_s": num(offset),
+        "clock_sync_age_s": num(state.clock_sync_age_s) if state is not None else None,
+        "clock_source": state.clock_source if state is not None else None,
+        "clock_level": level,
+        "storage": storage.to_json() if storage is not None else None,
+        "storage_level": "none" if storage is None else "red" if storage.full else "ok",
+    }
+
+
+def _interlock_reasons(model: FleetModel, rig: str) -> JsonObject:
+    prefix = CauseKind.INTERLOCK.prefix
+    return {a.cause[len(prefix):]: a.text for a in model.alarms.for_rig(rig)
+            if a.cause.startswith(prefix)}
 
 
 def _stale(view: RigView, now: float) -> bool:
@@ -140,6 +166,8 @@ def rig_json(model: FleetModel, rig: str, now: float, *, commands: int = 50,
         **_rig_summary(model, view, now),
         "state": state,
         "interlocks": list(view.state.interlocks) if view.state else [],
+        # what the rover said when each tripped (its event's reason), for the banner
+        "interlock_reasons": _interlock_reasons(model, rig),
         "mission": view.state.mission.to_json() if view.state and view.state.mission else None,
         # what the controller found after its (re)start: "resumed: site A 47.5 / 45 kg, ..."
         "resumed": view.state.resumed.text if view.state and view.state.resumed else None,

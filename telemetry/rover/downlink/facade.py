@@ -522,7 +522,8 @@ class Downlink:
         """The outbox's storage for the state message."""
         return None if self._outbox is None else self._outbox.storage_status()
 
-    def _status_payload(self, online: bool) -> bytes:
+    def _status_payload(self, online: bool, shutdown: bool = False) -> bytes:
+        """The status; ``shutdown``: the clean goodbye (the last will is sent without)."""
         outbox = self._require_outbox()
         env = Envelope(self.config.rig_id, outbox.boot, self._status_seq,
                        self._clock.wall(), self._clock.monotonic())
@@ -530,7 +531,7 @@ class Downlink:
         p = self._publisher.counters if self._publisher else None
         info = self._birth.with_downlink(DownlinkHealth(p.rejected if p else 0,
                                                         outbox.dead_letter_count))
-        payload = encode(StatusMessage(env, online, info))
+        payload = encode(StatusMessage(env, online, info, shutdown=shutdown))
         return self._signed(self.topics.status, "status", payload)
 
     def _signed(self, topic: str, stream: str, payload: bytes) -> bytes:

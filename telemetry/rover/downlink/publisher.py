@@ -99,7 +99,7 @@ class Publisher:
         settings: MqttSettings,
         topics: TopicTree,
         *,
-        status_payload: Callable[[bool], bytes],
+        status_payload: Callable[[bool, bool], bytes],
         on_command: Callable[[InboundMessage], None],
         monotonic: Callable[[], float],
         bandwidth_bytes_per_s: float | None = None,
@@ -190,7 +190,7 @@ class Publisher:
                 pass
 
     async def _connection(self) -> None:
-        will = LastWill(self._topics.status, self._status_payload(False))
+        will = LastWill(self._topics.status, self._status_payload(False, False))
         async with connect(self._settings, will=will) as session:
             self._status_dirty = False
             await self._send_status(session)
@@ -209,7 +209,7 @@ class Publisher:
                     await self._slot_freed.wait()
                 receiver.cancel()
                 prober.cancel()
-            await self._send_status(session, online=False)
+            await self._send_status(session, online=False, shutdown=True)
 
     async def _receive(self, session: MqttSession) -> None:
         async for message in session.messages():
@@ -261,9 +261,10 @@ class Publisher:
                 self.counters.probes += 1
                 await self._send_status(session)
 
-    async def _send_status(self, session: MqttSession, *, online: bool = True) -> None:
+    async def _send_status(self, session: MqttSession, *, online: bool = True,
+                           shutdown: bool = False) -> None:
         try:
-            await session.publish(self._topics.status, self._status_payload(online),
+            await session.publish(self._topics.status, self._status_payload(online, shutdown),
                                   retain=True)
         except PublishRejectedError as err:
             self._last_ack = self._monotonic()

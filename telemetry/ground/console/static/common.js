@@ -145,8 +145,12 @@ const RC = (() => {
     if (stats.linkUp === false) return el("span", { class: "badge unknown", text: "unknown",
       title: "the console's broker link is down: this rig's state is unknown" });
     if (r.online && r.silent) return el("span", { class: "badge silent", text: "silent" });
-    return r.online ? el("span", { class: "badge online", text: "online" })
-                    : el("span", { class: "badge offline", text: "offline" });
+    if (r.online) return el("span", { class: "badge online", text: "online" });
+    // stopped on purpose (its own goodbye) or gone: the latter also raises rig:offline
+    return r.shutdown
+      ? el("span", { class: "badge offline", text: "shut down", title: "the rover shut down cleanly" })
+      : el("span", { class: "badge offline", text: "offline",
+                     title: "gone without a clean shutdown (its broker connection died)" });
   }
 
   // Stale data must look stale: when the rig's states stop arriving at their usual rate
@@ -177,7 +181,40 @@ const RC = (() => {
     }
     banner.textContent = (estop ? "E-STOP ACTIVE on " + snap.rig + " (reset_estop to leave it)" : "") +
       (estop && interlocks.length ? " · " : "") +
-      (interlocks.length ? `INTERLOCK${interlocks.length > 1 ? "S" : ""}: ${interlocks.join(", ")}` : "");
+      (interlocks.length ? `INTERLOCK${interlocks.length > 1 ? "S" : ""}: ${interlocks.map((n) =>
+        (snap.interlock_reasons || {})[n] || n.replace(/_/g, " ")).join(" · ")}` : "");
+  }
+
+  // The rover's clock as its command gate estimates it (offset = ground - rover) and its
+  // outbox's storage: the fleet table's columns, coloured by the clock_offset limit and
+  // red while the disk refuses writes.
+  function clockCell(r) {
+    const off = r.clock_offset_s;
+    if (off === null || off === undefined) {
+      return el("span", { class: "muted", text: "—",
+        title: "no estimate: the rover takes no signed commands, or its state predates it" });
+    }
+    const side = off > 0 ? "behind" : off < 0 ? "ahead" : "in step";
+    const synced = r.clock_sync_age_s === null || r.clock_sync_age_s === undefined
+      ? "never synced" : `synced ${fmtAgo(r.clock_sync_age_s)}`;
+    return [el("span", { class: `level-${r.clock_level}`,
+                         text: off === 0 ? "in step" : `${Math.abs(off).toFixed(1)} s ${side}` }),
+            el("div", { class: "muted", text: synced })];
+  }
+  function fmtBytes(n) {
+    for (const [u, s] of [["GB", 1e9], ["MB", 1e6], ["kB", 1e3]]) if (n >= s) return `${(n / s).toFixed(1)} ${u}`;
+    return `${n} B`;
+  }
+  function storageCell(r) {
+    const s = r.storage;
+    if (!s) return el("span", { class: "muted", text: "—", title: "the rover reports no storage" });
+    const used = `${fmtBytes(s.used_bytes)} of ${fmtBytes(s.budget_bytes)}`;
+    if (s.full) {
+      return [el("span", { class: "level-red", text: `FULL${s.errno ? " (" + s.errno + ")" : ""}` }),
+              el("div", { class: "muted", text: `${s.dropped} dropped · ${fmtBytes(s.unwritten_bytes)} unwritten` })];
+    }
+    return [el("span", { class: "level-ok", text: "ok" }),
+            el("div", { class: "muted", text: used + (s.dropped ? ` · ${s.dropped} dropped` : "") })];
   }
 
   function renderRigBadges(snap) {
@@ -431,6 +468,6 @@ const RC = (() => {
 
   connect();
   return { me, csrf, el, changed, fmtTime, fmtAgo, fmtNum, axisLabels, post, on, subscribe, stats, modeBadge,
-           onlineBadge, trustBadge, renderRigBadges, renderState, renderMission, renderAlarms, renderEvents,
+           onlineBadge, trustBadge, clockCell, storageCell, renderRigBadges, renderState, renderMission, renderAlarms, renderEvents,
            Plots };
 })();

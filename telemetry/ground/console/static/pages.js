@@ -38,18 +38,20 @@
   function fleetRow(rig) {
     const href = `/rigs/${encodeURIComponent(rig)}`;
     const cells = {};
-    for (const k of ["status", "mode", "alarms", "seen", "boot", "messages", "gaps"]) {
+    for (const k of ["status", "mode", "alarms", "seen", "clock", "storage", "boot", "messages",
+                     "gaps"]) {
       cells[k] = el("td", { class: ["boot", "messages", "gaps"].includes(k) ? "num" : "" });
     }
     const tr = el("tr", { "data-rig": rig }, el("td", {}, el("a", { href, text: rig })),
-      cells.status, cells.mode, cells.alarms, cells.seen, cells.boot, cells.messages, cells.gaps);
+      cells.status, cells.mode, cells.alarms, cells.seen, cells.clock, cells.storage, cells.boot,
+      cells.messages, cells.gaps);
     return { tr, cells, href };
   }
 
   function updateFleetRow(row, r) {
     const c = row.cells;
     const set = (cell, key, render) => { if (RC.changed(cell, key)) cell.replaceChildren(...[render()].flat()); };
-    set(c.status, [r.online, r.silent, r.verified, r.forged, RC.stats.linkUp],
+    set(c.status, [r.online, r.silent, r.shutdown, r.verified, r.forged, RC.stats.linkUp],
       () => [RC.onlineBadge(r), " ", RC.trustBadge(r) || ""]);
     set(c.mode, r.mode, () => RC.modeBadge(r.mode));
     set(c.alarms, [r.alarms_active, r.alarms_unacked], () => r.alarms_active || r.alarms_unacked
@@ -57,6 +59,8 @@
                   text: `${r.alarms_active} active / ${r.alarms_unacked} unacked` })
       : el("span", { class: "muted", text: "none" }));
     set(c.seen, fmtAgo(r.last_seen_ago), () => fmtAgo(r.last_seen_ago));
+    set(c.clock, [r.clock_offset_s, r.clock_sync_age_s, r.clock_level], () => RC.clockCell(r));
+    set(c.storage, [r.storage, r.storage_level], () => RC.storageCell(r));
     set(c.boot, r.boot, () => String(r.boot ?? "—"));
     set(c.messages, r.messages, () => r.messages.toLocaleString());
     set(c.gaps, r.gaps, () => String(r.gaps));
