@@ -82,25 +82,31 @@ _BODIES = {
   </section>
 </div>""",
     "commands": """
-<div class="cmdview">
+<div class="cmdview"><div class="cmdcol">
   <section class="panel" id="command-panel"><h2>Send a command</h2>
     <p class="muted">Signed with the station key <b id="station-key"></b>; each ack below.</p>
     <div class="cmdbuttons" id="cmd-buttons"></div>
-    <form id="param-form" class="paramform">
-      <label>set_param <select id="param-name">
-        <option>current_target_a</option><option>dig_speed_rad_s</option>
-        <option>max_depth_m</option><option>full_fraction</option>
-        <option>max_stall_retries</option></select></label>
+    <form id="param-form" class="paramform" novalidate>
+      <label>set_param <select id="param-name"></select></label>
       <label>value <input id="param-value" type="number" step="any" required></label>
       <button type="submit" class="btn">Send set_param</button>
+      <div id="param-info" class="paraminfo muted">waiting for the rig's parameter table…</div>
     </form>
     <div id="cmd-result" class="cmdresult"></div>
   </section>
+  <section class="panel" id="live-panel"><h2>Rig now</h2>
+    <table class="kv" id="live-table"></table></section>
+  </div><div class="cmdcol">
+  <section class="panel wide" id="others-panel"><h2>Who else is commanding this rig
+    <span class="muted" id="others-window"></span></h2>
+    <table class="grid" id="others-table"><thead><tr><th>sent (UTC)</th><th>station key</th>
+      <th>user</th><th>command</th><th>args</th><th>result</th></tr></thead>
+    <tbody></tbody></table></section>
   <section class="panel wide"><h2>Command history</h2>
     <table class="grid" id="history-table"><thead><tr><th>sent</th><th>by</th><th>key</th>
       <th>command</th><th>args</th><th>ack</th><th>reason</th><th>latency</th></tr></thead>
     <tbody></tbody></table></section>
-</div>""",
+</div></div>""",
     "ledger": """
 <section class="panel wide"><h2>Extraction ledger</h2>
   <div id="ledger-status" class="banner"></div>

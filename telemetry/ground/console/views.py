@@ -20,6 +20,7 @@ from telemetry.contract.payloads import BatchMessage
 from telemetry.contract.rig_state import RigState
 from telemetry.contract.site_plan import SitePlan
 from telemetry.ground.alarms import Alarm
+from telemetry.ground.console.commands_view import commands_json
 from telemetry.ground.fleet import FleetModel, RigView
 from telemetry.ground.ledger_check import check_received
 from telemetry.ground.limits import LimitSet
@@ -152,6 +153,7 @@ def rig_json(model: FleetModel, rig: str, now: float, *, commands: int = 50,
         "trail": [[num(x), num(y)] for x, y in list(view.trail)[-300:]],
         "safety_zone": zone,
         "public_feed": view.public_feed,
+        **commands_json(model, view, now),  # params, who else commands the rig
     }
 
 

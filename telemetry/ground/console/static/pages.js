@@ -162,16 +162,14 @@
         buttons.append(el("button", { class: "btn estop", "data-command": "estop",
                                       onclick: () => send("estop", {}) }, "E-STOP"));
       }
-      document.getElementById("param-form").addEventListener("submit", (ev) => {
-        ev.preventDefault();
-        send("set_param", { name: document.getElementById("param-name").value,
-                            value: Number(document.getElementById("param-value").value) });
-      });
+      RCC.bindParamForm(send);  // the rig's parameter table, range checked (commands.js)
     }
     const tbody = document.querySelector("#history-table tbody");
     on("rig", (snap) => {
       if (snap.source !== "live" || snap.rig !== me.rig) return;
       RC.renderRigBadges(snap);
+      RCC.renderLive(snap);
+      if (snap.known) { RCC.renderParams(snap); RCC.renderOthers(snap); }
       if (!snap.known || !RC.changed(tbody, snap.commands)) return;
       tbody.replaceChildren(...snap.commands.map((c) => el("tr", { "data-command-id": c.command_id },
         el("td", { class: "mono", text: fmtTime(c.sent_at) }),
