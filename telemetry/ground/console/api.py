@@ -9,7 +9,7 @@ could otherwise ride the user's cookie).
     GET  /api/fleet                      fleet overview
     GET  /api/rigs/{rig}                 rig snapshot (the WebSocket's "rig" message)
     GET  /api/rigs/{rig}/ledger          received ledger, totals vs quota, verification
-    GET  /api/rigs/{rig}/map             site plan + position + safety zone
+    GET  /api/rigs/{rig}/map             site plan + position + safety zone + dump site
     POST /api/rigs/{rig}/commands        {"command", "args"} -> the ack (waits for it)
     POST /api/alarms/{id}/ack            acknowledge an alarm
     GET  /api/recordings                 recordings available for replay
@@ -42,7 +42,13 @@ from telemetry.ground.console.body_limit import WS_MAX_BYTES
 from telemetry.ground.console.context import Console, Viewer
 from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordings
 from telemetry.ground.console.sessions import WS_RECHECK_S, tokens_match
-from telemetry.ground.console.views import fleet_json, plan_json, position_json, rig_json
+from telemetry.ground.console.views import (
+    dump_json,
+    fleet_json,
+    plan_json,
+    position_json,
+    rig_json,
+)
 from telemetry.ground.errors import CommandTimeoutError, GroundUsageError, NotConnectedError
 from telemetry.mqtt.errors import BrokerError
 
@@ -125,7 +131,8 @@ async def site_map(console: Console, request: Request, viewer: Viewer) -> Respon
     view = console.client.model.rigs.get(name or "")
     return JSONResponse({"plan": plan_json(console.config.site_plan),
                          "position": position_json(view) if view else None,
-                         "safety_zone": view.safety_zone if view else None})
+                         "safety_zone": view.safety_zone if view else None,
+                         "dump": dump_json(view) if view else None})
 
 
 async def send_command(console: Console, request: Request, viewer: Viewer) -> Response:

@@ -35,8 +35,11 @@ def params_json(view: RigView) -> list[JsonObject]:
 def commands_json(model: FleetModel, view: RigView, now: float) -> JsonObject:
     """The commands page's extra fields of a rig snapshot."""
     since = now - RECENT_S
-    recent = [c.as_dict() for c in model.commands.for_rig(view.rig)
-              if c.sent_at is not None and c.sent_at >= since]
+    recent = []
+    for c in model.commands.for_rig(view.rig):
+        seen = c.sent_at if c.sent_at is not None else c.acked_at  # the ack may come first
+        if seen is not None and seen >= since:
+            recent.append(c.as_dict())
     return {"params": params_json(view), "strategy": view.info.strategy,
             "recent_commands": recent, "recent_window_s": RECENT_S,
             "key_values": list(KEY_VALUES)}

@@ -28,6 +28,7 @@ from telemetry.ground.limits import LimitSet
 __all__ = [
     "LedgerVerifier",
     "alarm_json",
+    "dump_json",
     "fleet_json",
     "num",
     "plan_json",
@@ -76,6 +77,15 @@ def position_json(view: RigView) -> list[float | None]:
     """``[x_m, y_m]`` of the rig's latest state (``None`` for what it did not say)."""
     state = view.state
     return [state.x_m, state.y_m] if state is not None else [None, None]
+
+
+def dump_json(view: RigView) -> JsonObject | None:
+    """``{"x_m", "y_m"}`` of the dump site the rig's mission reports (``None``: no mission,
+    or a rover too old to say)."""
+    mission = view.state.mission if view.state is not None else None
+    if mission is None or mission.dump is None:
+        return None
+    return {"x_m": mission.dump[0], "y_m": mission.dump[1]}
 
 
 def alarm_json(alarm: Alarm) -> JsonObject:

@@ -245,7 +245,8 @@
     const legend = document.getElementById("map-legend");
     const info = document.getElementById("map-info");
     const items = [["#3fb950", "dig site (radius, quota)"], ["#f85149", "keep-out zone + margin"],
-                   ["#ff9f1a", "public safety zone"], ["#4ea1ff", "rig position and track"]];
+                   ["#ff9f1a", "public safety zone"], ["#d2a8ff", "dump site (from the rig's mission)"],
+                   ["#4ea1ff", "rig position and track"]];
     legend.replaceChildren(...items.map(([c, t]) => el("li", {},
       el("span", { class: "sw", style: `background:${c}` }), t)));
     on("rig", (snap) => {
@@ -260,6 +261,10 @@
         el("tr", {}, el("td", { text: "safety zone" }), el("td", { class: "value", text: zone
           ? `${fmtNum(zone.radius_m)} m around ${zone.centre.map(fmtNum).join(", ")}${zone.site ? " (site " + zone.site + ")" : ""}`
           : "not published" })),
+        el("tr", {}, el("td", { text: "dump site" }), el("td", { class: "value", id: "map-dump",
+          text: snap.mission && snap.mission.dump
+            ? `${fmtNum(snap.mission.dump.x_m)}, ${fmtNum(snap.mission.dump.y_m)} m`
+            : "not reported (no mission loaded)" })),
         el("tr", {}, el("td", { text: "site plan" }), el("td", { class: "value",
           text: hello.plan ? hello.plan.name : "none (serve --site-plan)" }))));
     });
@@ -275,6 +280,8 @@
     }
     if (rx !== null && ry !== null) pts.push([rx, ry]);
     for (const p of snap.trail || []) pts.push(p);
+    const dump = snap.mission && snap.mission.dump;  // where the rig says it dumps
+    if (dump) pts.push([dump.x_m - 0.5, dump.y_m - 0.5], [dump.x_m + 0.5, dump.y_m + 0.5]);
     const z = snap.safety_zone;
     if (z) pts.push([z.centre[0] - z.radius_m, z.centre[1] - z.radius_m], [z.centre[0] + z.radius_m, z.centre[1] + z.radius_m]);
     if (!pts.length) pts.push([-5, -5], [5, 5]);
@@ -320,6 +327,13 @@
                                stroke: "#ff9f1a", "stroke-width": unit * 0.35, "stroke-dasharray": `${unit * 1.5} ${unit}`,
                                "data-safety-zone": "1" }));
       label(z.centre[0] - z.radius_m * 0.7, z.centre[1] - z.radius_m - unit * 2.6, "public safety zone", "#ffc375");
+    }
+    if (dump) {
+      const d = unit * 2.2;
+      g.append(svg("rect", { x: dump.x_m - d, y: dump.y_m - d, width: 2 * d, height: 2 * d,
+                             fill: "#d2a8ff", "fill-opacity": 0.25, stroke: "#d2a8ff",
+                             "stroke-width": unit * 0.35, "data-dump": `${dump.x_m},${dump.y_m}` }));
+      label(dump.x_m - d, dump.y_m - d - unit * 2.6, "dump site", "#e2c8ff");
     }
     const trail = (snap.trail || []).filter((p) => p[0] !== null && p[1] !== null);
     if (trail.length > 1) g.append(svg("polyline", { points: trail.map((p) => p.join(",")).join(" "), fill: "none",
