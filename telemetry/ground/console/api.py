@@ -14,7 +14,8 @@ could otherwise ride the user's cookie).
     POST /api/alarms/{id}/ack            acknowledge an alarm
     GET  /api/recordings                 recordings available for replay
     POST /api/replays                    {"file", "speed"} -> a replay session
-    POST /api/replays/{id}               {"action": "pause"|"resume"|"speed", "speed"}
+    POST /api/replays/{id}               {"action": "pause"|"resume"|"speed"|"stop"|"seek",
+                                          "speed", "at_s": seconds from the start (seek)}
     WS   /ws                             {"source", "rig", "ledger"} subscriptions
 """
 
@@ -208,7 +209,8 @@ async def start_replay(console: Console, request: Request, viewer: Viewer) -> Re
                            speed=float(speed), owner=viewer.user,
                            limits=console.client.model.limits, on_message=hub.on_replay)
     hub.replays[replay.id] = replay
-    task = asyncio.create_task(replay.run(console.clock), name=f"replay-{replay.id}")
+    task = asyncio.create_task(replay.run(console.clock, hold_at_end=True),
+                               name=f"replay-{replay.id}")
     console.tasks.append(task)
     task.add_done_callback(lambda t: console.tasks.remove(t) if t in console.tasks else None)
     return JSONResponse(replay.status(console.clock()))
@@ -240,8 +242,22 @@ async def control_replay(console: Console, request: Request, viewer: Viewer) -> 
         replay.set_speed(float(body["speed"]), now)
     elif action == "stop":
         _stop_replay(console, replay.id)
+    elif action == "seek":
+        return _seek(console, replay, body.get("at_s"), now)
     else:
-        return _error(400, "action: expected pause, resume, stop or speed (with a listed speed)")
+        return _error(400, "action: expected pause, resume, stop, speed (with a listed speed) "
+                           "or seek (with at_s)")
+    return JSONResponse(replay.status(now))
+
+
+def _seek(console: Console, replay: ReplaySession, at_s: Any, now: float) -> Response:
+    """Restart the replayed stream ``at_s`` seconds after the recording's first message."""
+    if isinstance(at_s, bool) or not isinstance(at_s, int | float) or not math.isfinite(at_s):
+        return _error(400, f"at_s: expected seconds from the recording's start, got {at_s!r}")
+    if replay.first is None:
+        return _error(409, "the recording is not open yet")
+    replay.seek(replay.first + float(at_s), now)
+    console.hub.forget_rows(replay.id)
     return JSONResponse(replay.status(now))
 
 

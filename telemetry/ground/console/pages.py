@@ -123,6 +123,8 @@ _BODIES = {
     <div id="map-info"></div></aside>
 </div>""",
     "replay": """
+<div id="replay-banner" class="replaybanner" role="status">REPLAY · recorded data, not live ·
+  <span id="replay-banner-file">no recording playing</span></div>
 <section class="panel wide replaybar">
   <label>Recording <select id="replay-file"></select></label>
   <label>Speed <select id="replay-speed"></select></label>
@@ -131,6 +133,8 @@ _BODIES = {
   <label>Rig <select id="replay-rig"></select></label>
   <div class="progress"><div id="replay-progress"></div></div>
   <span id="replay-status" class="muted">Choose a recording.</span>
+  <label class="seek">Jump to <input id="replay-seek" type="range" min="0" max="0" step="0.1"
+    value="0" disabled> <span id="replay-seek-at" class="mono">—</span></label>
 </section>""",
 }
 _BODIES["replay"] += _BODIES["rig"]

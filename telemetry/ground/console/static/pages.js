@@ -382,8 +382,10 @@
     rigs.addEventListener("change", () => { source.rig = rigs.value; if (plots) plots.reset(); resubscribe(); });
     plots = rigView(source);
     document.querySelector(".plotbar h2").textContent = "Replayed channels";
+    const seekBar = RCR.seekBar(source, () => { if (plots) plots.reset(); resubscribe(); });
     on("replay", (msg) => {
       if (msg.id !== source.id) return;
+      seekBar.update(msg);
       status.dataset.paused = msg.paused ? "1" : "";
       status.dataset.played = String(msg.played);
       const span = (msg.last || 0) - (msg.first || 0);
