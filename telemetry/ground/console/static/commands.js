@@ -118,7 +118,7 @@ const RCC = (() => {
     table.replaceChildren(...rows.map((s) => el("tr", { "data-key": s.key },
       el("td", { text: s.label }),
       el("td", { class: `value level-${s.level}`,
-                 text: `${fmtNum(s.value)}${s.unit ? " " + s.unit : ""}` }))),
+                 text: s.value === "" ? "—" : `${fmtNum(s.value)}${s.unit ? " " + s.unit : ""}` }))),
       el("tr", { "data-key": "interlocks" }, el("td", { text: "interlocks" }),
         el("td", { class: `value ${snap.interlocks.length ? "level-red" : "level-ok"}`,
                    text: snap.interlocks.length ? snap.interlocks.join(", ") : "none" })));
