@@ -44,6 +44,10 @@ def test_the_table_comes_from_the_rover_and_the_values_from_its_state() -> None:
     # the key values the page shows live are state fields the snapshot carries
     keys = {s["key"]: s["value"] for s in snap["state"]}
     assert set(snap["key_values"]) <= set(keys) and keys["battery_v"] == 47.5
+    m.handle(r.batch(1.3, arm_position=0.25), 1.3)
+    snap = rig_json(m, "rig-1", 1.4)
+    assert "arm_position" in snap["key_channels"]
+    assert snap["channels"]["arm_position"]["value"] == 0.25
 
 
 def test_commands_of_two_stations_in_the_window_are_listed_with_their_results() -> None:

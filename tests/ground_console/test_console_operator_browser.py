@@ -75,6 +75,8 @@ def params(driver, base: str, shot) -> None:
     until(driver, lambda d: text(d, '#live-table tr[data-key="mode"]')
           and " V" in text(d, '#live-table tr[data-key="battery_v"]'), 10, "key values")
     assert text(driver, '#live-table tr[data-key="interlocks"]').startswith("interlocks")
+    until(driver, lambda d: text(d, '#live-table tr[data-key="arm_position"]')
+          .startswith("arm position"), 10, "the arm position (a fast channel)")
     shot("commands-params")
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from telemetry.contract.json_fields import JsonObject
 from telemetry.ground.fleet import FleetModel, RigView
 
-__all__ = ["KEY_VALUES", "RECENT_S", "commands_json", "params_json"]
+__all__ = ["KEY_CHANNELS", "KEY_VALUES", "RECENT_S", "commands_json", "params_json"]
 
 #: How far back the "who else is commanding this rig" list reaches (ground clock, s).
 RECENT_S = 600.0
@@ -22,6 +22,9 @@ RECENT_S = 600.0
 #: ``views.STATE_FIELDS``); interlocks come with them.
 KEY_VALUES = ("mode", "phase", "mission_running", "motors_enabled", "cut_depth_m",
               "drum_current_a", "bucket_kg", "battery_v", "energy_j", "x_m", "y_m")
+#: ...and the fast channels it shows with them (the latest filtered value of each batch
+#: stream: the state carries no arm position)
+KEY_CHANNELS = ("arm_position", "battery_soc")
 
 
 def params_json(view: RigView) -> list[JsonObject]:
@@ -42,4 +45,4 @@ def commands_json(model: FleetModel, view: RigView, now: float) -> JsonObject:
             recent.append(c.as_dict())
     return {"params": params_json(view), "strategy": view.info.strategy,
             "recent_commands": recent, "recent_window_s": RECENT_S,
-            "key_values": list(KEY_VALUES)}
+            "key_values": list(KEY_VALUES), "key_channels": list(KEY_CHANNELS)}

@@ -113,6 +113,12 @@ const RCC = (() => {
     }
     const keys = snap.key_values || [];
     const rows = keys.map((k) => snap.state.find((s) => s.key === k)).filter(Boolean);
+    // the fast channels the state does not carry (arm position...), latest filtered value
+    for (const name of snap.key_channels || []) {
+      const c = (snap.channels || {})[name];
+      if (c) rows.push({ key: name, label: name.replace(/_/g, " "), value: c.value,
+                         unit: c.unit, level: c.level });
+    }
     const data = [rows, snap.interlocks];
     if (!changed(table, data)) return;
     table.replaceChildren(...rows.map((s) => el("tr", { "data-key": s.key },
