@@ -355,6 +355,9 @@ def main() -> int:
                     help="process mode: the broker goes away every this many wall minutes")
     ap.add_argument("--outage-s", type=float, default=90.0,
                     help="process mode: for this many wall seconds")
+    ap.add_argument("--settle-min", type=float, default=3.0,
+                    help="process mode: wall minutes after each outage left out of the "
+                         "slope with the outage (the backlog drains, the heap is trimmed)")
     ap.add_argument("--workdir", help="process mode: keep the logs, outbox and probe here "
                                       "(default: a temporary directory, removed)")
     ap.add_argument("--types", action="store_true",

@@ -171,7 +171,8 @@ async def _run(args: argparse.Namespace) -> int:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
     print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
-                                               summary.plant_s, ctl.core.mass.dumps)))
+                                               summary.plant_s, ctl.core.mass.dumps,
+                                               dumps_total=ctl.core.mass.dumps_total)))
     return 0
 
 
@@ -237,7 +238,8 @@ async def _demo(args: argparse.Namespace) -> int:
         # the simulator has stopped: its truth log is complete (never seen by the core)
         truth = read_truth_log(truth_log)
     print_summary(summary, summary_rows(assess(summary.mass_dumped_kg, summary.energy_j,
-                                               summary.plant_s, ctl.core.mass.dumps, truth)))
+                                               summary.plant_s, ctl.core.mass.dumps, truth,
+                                               ctl.core.mass.dumps_total)))
     from .demo.plot import write_plot
 
     path = write_plot(ctl.record, args.plot, f"rig-control demo: mission {mission.name}, "

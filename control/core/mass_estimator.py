@@ -67,7 +67,11 @@ from .config import MassConfig
 from .measurements import Measurements
 from .stuck_sensors import ResponseTracker
 
-__all__ = ["DumpEstimate", "MassEstimate", "MassEstimator"]
+__all__ = ["DUMP_HISTORY", "DumpEstimate", "MassEstimate", "MassEstimator"]
+
+#: dumps whose witnesses are kept (for the run's productivity report); a service that
+#: digs for months books more, and keeps only the latest (``dumps_total`` counts all)
+DUMP_HISTORY = 1000
 
 #: arm velocity is measured over at least this long (the position channel is noisy)
 _VELOCITY_BASE_S = 0.1
@@ -101,7 +105,8 @@ class MassEstimator:
         self.load_cell_ok = True
         self.fault_reason = ""
         self.energy_j = 0.0
-        self.dumps: list[DumpEstimate] = []
+        self.dumps: deque[DumpEstimate] = deque(maxlen=DUMP_HISTORY)  # the latest
+        self.dumps_total = 0
         self._raw_model_kg = 0.0
         self._disagree_since: float | None = None
         self._lift_sum = 0.0  # arm current x dt summed over full-rate lift samples
@@ -263,6 +268,7 @@ class MassEstimator:
             self.gain += step * (reference / self._raw_model_kg - self.gain)
             self.calibrations += 1
         self.dumps.append(DumpEstimate(fused, energy, cell, cutting, lifted))
+        self.dumps_total += 1
         self._raw_model_kg = 0.0
         self._lift_sum, self._lift_s = 0.0, 0.0
         self._disagree_since = None

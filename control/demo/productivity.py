@@ -64,8 +64,12 @@ def read_truth_log(path: str | Path) -> RunTruth | None:
 
 
 def assess(booked_kg: float, energy_j: float, plant_s: float,
-           dumps: Sequence[DumpEstimate], truth: RunTruth | None = None) -> Productivity:
-    """kg/h and J/kg of a run (from the truth when given), and the error per dump."""
+           dumps: Sequence[DumpEstimate], truth: RunTruth | None = None,
+           dumps_total: int | None = None) -> Productivity:
+    """kg/h and J/kg of a run (from the truth when given), and the error per dump.
+
+    *dumps* are the latest of *dumps_total* booked (the estimator keeps
+    ``DUMP_HISTORY``): they are paired with the truth's dumps of the same numbers."""
     t = truth.totals if truth is not None else {}
     span = t.get("last_dump_end", math.nan) - t.get("first_enabled", math.nan)
     true_kg = t.get("dumped_kg", math.nan)
@@ -78,10 +82,15 @@ def assess(booked_kg: float, energy_j: float, plant_s: float,
     note = ""
     scored = 0
     if truth is not None:
-        pairs = [(d, kg) for d, kg in zip(dumps, truth.dumps_kg, strict=False) if kg > 1.0]
-        if len(truth.dumps_kg) != len(dumps):
-            note = (f"{len(dumps)} dumps booked, {len(truth.dumps_kg)} in the truth log: "
+        booked = len(dumps) if dumps_total is None else max(dumps_total, len(dumps))
+        first = booked - len(dumps)  # the number of the first dump kept, from 0
+        pairs = [(d, kg) for d, kg in zip(dumps, truth.dumps_kg[first:], strict=False)
+                 if kg > 1.0]
+        if len(truth.dumps_kg) != booked:
+            note = (f"{booked} dumps booked, {len(truth.dumps_kg)} in the truth log: "
                     "paired in order")
+        elif first:
+            note = f"mass errors of the latest {len(dumps)} of {booked} dumps"
         scored = len(pairs)
         for name, attr in WITNESSES:
             rel = [abs(getattr(d, attr) - kg) / kg for d, kg in pairs

@@ -134,3 +134,13 @@ def test_the_run_record_is_resident_from_the_start() -> None:
                          timeout=120, check=True)
     grown_kib = int(run.stdout.strip())
     assert grown_kib < 1024, f"RSS grew {grown_kib} KiB while the record filled (4.7 MB buffer)"
+
+
+def test_months_of_dumps_keep_the_latest_witnesses_and_count_them_all() -> None:
+    from control.core.mass_estimator import DUMP_HISTORY, MassEstimator
+
+    est = MassEstimator(load_config(None).mass)
+    for _ in range(3 * DUMP_HISTORY):
+        est.dump_started()
+        est.emptied()
+    assert len(est.dumps) == DUMP_HISTORY and est.dumps_total == 3 * DUMP_HISTORY

@@ -52,3 +52,12 @@ def test_unequal_dump_counts_are_paired_in_order_and_said(tmp_path) -> None:
     p = assess(20.0, 0.0, 100.0, [est(20.0, 20.0, 20.0)], truth)
     assert p.dumps_scored == 1 and "1 dumps booked, 2 in the truth log" in p.note
     assert read_truth_log(tmp_path / "missing.jsonl") is None
+
+
+def test_a_long_run_pairs_the_kept_latest_dumps_with_the_same_truth_dumps() -> None:
+    # the estimator keeps the latest DUMP_HISTORY dumps: dumps 3 and 4 of 5 here
+    truth = RunTruth((10.0, 11.0, 12.0, 20.0, 30.0), {})
+    p = assess(83.0, 0.0, 100.0, [est(20.0, 20.0, 20.0), est(30.0, 30.0, 30.0)], truth,
+               dumps_total=5)
+    assert p.dumps_scored == 2 and p.errors["fused"] == (0.0, 0.0)
+    assert p.note == "mass errors of the latest 2 of 5 dumps"
