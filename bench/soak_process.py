@@ -12,7 +12,8 @@ RSS and open descriptors from ``/proc``, the size of its outbox files, and the
 live asyncio task count from the controller's own probe
 (``control/runtime/memory_probe.py``, switched on through the environment).
 At the end: the least-squares RSS slope after ``--warmup-min``, in KB per wall
-second, and the spread of the descriptors.
+second, fitted to the settled samples (not in a broker outage or the
+``--settle-min`` after it: ``in_lift``), and the spread of the descriptors.
 
 ``--replay FILE`` judges the sample lines a run printed (FILE, its saved
 output) again, with this run's ``--warmup-min``: the allocator's high-water
