@@ -74,7 +74,8 @@ def params(driver, base: str, shot) -> None:
     # the rig's key values, live
     until(driver, lambda d: text(d, '#live-table tr[data-key="mode"]')
           and " V" in text(d, '#live-table tr[data-key="battery_v"]'), 10, "key values")
-    assert text(driver, '#live-table tr[data-key="interlocks"]').startswith("interlocks")
+    until(driver, lambda d: text(d, '#live-table tr[data-key="interlocks"]')
+          .startswith("interlocks"), 5, "the interlocks row")
     until(driver, lambda d: text(d, '#live-table tr[data-key="arm_position"]')
           .startswith("arm position"), 10, "the arm position (a fast channel)")
     shot("commands-params")
@@ -88,8 +89,8 @@ def second_station(driver, bench: RigBench, shot) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     row = '#others-table tr[data-key-id="ops-2"]'
     # (the badge's text is upper-cased by its style)
-    until(driver, lambda d: "accepted" in text(d, row).lower(), 15, "ops-2's command listed")
-    line = text(driver, row)
+    line = until(driver, lambda d: "accepted" in text(d, row).lower() and text(d, row), 15,
+                 "ops-2's command listed")
     assert "status" in line and "(another station)" in line and "Z" in line, line
     # this user's own commands are in the history, not in the "who else" list
     assert not driver.find_elements(By.CSS_SELECTOR, '#others-table tr[data-key-id="ops-1"]')
@@ -120,7 +121,8 @@ def dump_on_map(driver, base: str, shot) -> None:
                        "return m && m.getAttribute('data-dump');")
     assert where == "0,0", where  # the bench mission's [dump]
     assert "dump site" in js(driver, "return document.getElementById('site-map').textContent")
-    assert text(driver, "#map-dump") == "0.000, 0.000 m"
+    # (the info table is rebuilt with every snapshot too: read until a whole read)
+    until(driver, lambda d: text(d, "#map-dump") == "0.000, 0.000 m", 5, "the dump site listed")
     assert len(driver.find_elements(By.CSS_SELECTOR, "#site-map [data-site]")) == 2
     shot("map-dump-site")
 
