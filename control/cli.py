@@ -104,6 +104,7 @@ async def _open_downlink(cfg: ControllerConfig, broker: str | None,
                          outbox: str) -> tuple[DownlinkPort | None, contextlib.AsyncExitStack]:
     stack = contextlib.AsyncExitStack()
     try:
+        from control.core.param_report import param_table
         from telemetry.contract.status_info import RigInfo
         from telemetry.rover.downlink import Downlink, DownlinkConfig
 
@@ -113,7 +114,8 @@ async def _open_downlink(cfg: ControllerConfig, broker: str | None,
             link_loss_s=cfg.ground.link_loss_wall_s, signing_key=_rover_signing_key(cfg),
             free_space_floor_bytes=int(cfg.ground.outbox_free_space_floor_mb * 1e6),
             storage_memory_bytes=int(cfg.ground.outbox_memory_mb * 2**20))))
-        dl.publish_birth(RigInfo(software="rig-control", version="0.1.0"))
+        dl.publish_birth(RigInfo(software="rig-control", version="0.1.0",
+                                 strategy=cfg.strategy.kind.value, params=param_table(cfg)))
         return dl, stack
     except Exception as err:
         if broker:

@@ -33,24 +33,31 @@ from .supervisor import Mode
 
 @dataclass(frozen=True, slots=True)
 class SettableParam:
-    """A controller parameter the ground may change with ``set_param``, and its bounds."""
+    """A controller parameter the ground may change with ``set_param``, and its bounds.
+
+    ``control.core.param_report`` publishes this table to the ground (with each value's
+    unit and whether the active strategy reads it), so the console never hard-codes it."""
 
     section: str
     key: str
     lo: float
     hi: float
     doc: str
+    unit: str = ""  # "" for a fraction or a count
+    only: str = ""  # the one strategy kind (``strategy.kind``) that reads it; "": every kind
 
 
-#: Parameters the ground may set, with the bounds it may set them within.
+#: Parameters the ground may set, with the bounds it may set them within, in the order the
+#: console lists them (those every strategy reads first).
 PARAMS: dict[str, SettableParam] = {
-    "current_target_a": SettableParam("strategy", "current_target_a", 5.0, 30.0,
-                                  "PI set-point for drum current"),
-    "dig_speed_rad_s": SettableParam("strategy", "dig_speed_rad_s", 1.0, 12.0, "drum speed"),
-    "max_depth_m": SettableParam("strategy", "max_depth_m", 0.01, 0.15, "deepest cut"),
+    "dig_speed_rad_s": SettableParam("strategy", "dig_speed_rad_s", 1.0, 12.0, "drum speed",
+                                     "rad/s"),
+    "max_depth_m": SettableParam("strategy", "max_depth_m", 0.01, 0.15, "deepest cut", "m"),
     "full_fraction": SettableParam("strategy", "full_fraction", 0.3, 1.0, "bucket-full mark"),
     "max_stall_retries": SettableParam("strategy", "max_stall_retries", 0, 10,
-                                   "stalls before an obstacle is reported"),
+                                       "stalls before an obstacle is reported"),
+    "current_target_a": SettableParam("strategy", "current_target_a", 5.0, 30.0,
+                                      "PI set-point for drum current", "A", "pi_current"),
 }
 
 

@@ -193,7 +193,8 @@ class MissionProgress:
         return MissionReport(
             self.plan.name, round(self.delivered_kg, 3), self.plan.target_kg, self.cycles,
             tuple(SiteReport(s.site.name, round(s.delivered_kg, 3), s.site.target_kg,
-                             s.cycles, s.abandoned) for s in self.sites), self.mission_id)
+                             s.cycles, s.abandoned) for s in self.sites), self.mission_id,
+            (self.plan.dump_x, self.plan.dump_y))
 
     def as_dict(self) -> JsonObject:
         return self.report().to_json()

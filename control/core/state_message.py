@@ -13,11 +13,13 @@ import math
 from telemetry.contract.rig_state import ResumeReport, RigState
 
 from .commands import CommandContext
+from .config import ControllerConfig
 from .dig import DigPhase
 from .interlocks import Reaction, Trip
 from .mass_estimator import MassEstimate
 from .measurements import Measurements
 from .mission import MissionProgress
+from .param_report import param_values
 from .run_stats import RunStats
 from .supervisor import Mode
 
@@ -47,7 +49,8 @@ def state_message(mode: Mode, since: float, phase: DigPhase, *, mission_running:
                   motors_enabled: bool, m: Measurements, est: MassEstimate,
                   active: tuple[Trip, ...], stats: RunStats,
                   mission: MissionProgress | None,
-                  resumed: ResumeReport | None = None) -> RigState:
+                  resumed: ResumeReport | None = None,
+                  config: ControllerConfig | None = None) -> RigState:
     """The state message for the ground and the terminal (``phase`` counts while digging)."""
     _r = rounded
     return RigState(
@@ -66,4 +69,5 @@ def state_message(mode: Mode, since: float, phase: DigPhase, *, mission_running:
         stalls=dict(stats.stalls_by_cause),
         mission=None if mission is None else mission.report(),
         resumed=resumed,
+        params=None if config is None else param_values(config),
     )

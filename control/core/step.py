@@ -139,8 +139,8 @@ class ControlCore(OverlapSteps, ResumeSteps):
         return state_message(self.mode, self.supervisor.since, self.strategy.phase,
                              mission_running=self.mission_running,
                              motors_enabled=self.motors_enabled, m=self.last,
-                             est=self.mass.last, active=self.interlocks.active,
-                             stats=self.stats, mission=self.mission, resumed=self.resumed)
+                             est=self.mass.last, active=self.interlocks.active, stats=self.stats,
+                             mission=self.mission, resumed=self.resumed, config=self.config)
 
     # --- ground commands -------------------------------------------------------------------
     def handle_command(self, cmd: GroundCommand, now: float, now_wall: float) -> CommandAck:

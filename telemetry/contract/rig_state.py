@@ -39,6 +39,7 @@ from telemetry.contract.json_fields import (
     str_int_map,
     str_tuple,
 )
+from telemetry.contract.param_table import param_values
 
 __all__ = ["MissionReport", "ResumeReport", "RigState", "SiteReport", "StorageReport"]
 
@@ -68,6 +69,13 @@ class SiteReport:
                    req_str(body, "abandoned", path))
 
 
+def _dump(value: object, path: str) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    body = json_object(value, path)
+    return (req_number(body, "x_m", path), req_number(body, "y_m", path))
+
+
 @dataclass(frozen=True, slots=True)
 class MissionReport:
     """The mission's progress (``state.mission``): delivered mass per site and in all."""
@@ -78,6 +86,8 @@ class MissionReport:
     cycles: int = 0
     sites: tuple[SiteReport, ...] = ()
     mission_id: str = ""  # the mission's id across restarts ("": a rover that has none)
+    #: where the rig dumps its loads, site frame (x, y metres; None: an older rover's)
+    dump: tuple[float, float] | None = None
 
     def delivered_from(self, site: str) -> float:
         """Mass delivered from *site* (0 if the mission has no such site)."""
@@ -86,7 +96,9 @@ class MissionReport:
     def to_json(self) -> JsonObject:
         return {"mission": self.mission, "mission_id": self.mission_id,
                 "delivered_kg": self.delivered_kg, "target_kg": self.target_kg,
-                "cycles": self.cycles, "sites": [s.to_json() for s in self.sites]}
+                "cycles": self.cycles, "sites": [s.to_json() for s in self.sites],
+                **({} if self.dump is None else
+                   {"dump": {"x_m": self.dump[0], "y_m": self.dump[1]}})}
 
     @classmethod
     def from_json(cls, value: object, path: str) -> MissionReport:
@@ -101,7 +113,8 @@ class MissionReport:
                    req_int(body, "cycles", path),
                    tuple(SiteReport.from_json(s, f"{path}.sites[{i}]")
                          for i, s in enumerate(sites)),
-                   optional_str(body, "mission_id", path) or "")
+                   optional_str(body, "mission_id", path) or "",
+                   _dump(body.get("dump"), f"{path}.dump"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +203,7 @@ def _storage(value: Mapping[str, object], key: str, where: str) -> StorageReport
 _DECODERS: dict[str, _Decode] = {
     "number": optional_number, "bool": optional_bool, "str": optional_str,
     "names": str_tuple, "counts": str_int_map, "mission": _mission, "resumed": _resumed,
-    "storage": _storage,
+    "storage": _storage, "values": param_values,
 }
 
 
@@ -240,6 +253,10 @@ class RigState:
     #: with a downlink: its outbox's storage
     storage: StorageReport | None = field(default=None,
                                           metadata=_json("storage", omit_none=True))
+    #: the current value of each parameter the ground may set (``info.params`` has their
+    #: units and bounds; telemetry.contract.param_table)
+    params: Mapping[str, float] | None = field(
+        default=None, metadata=_json("values", shown=False, omit_none=True))
     #: keys this side does not know (a newer rover's), kept as received
     extra: Mapping[str, JsonValue] = field(default_factory=dict)
 
@@ -276,7 +293,7 @@ class RigState:
             kind = f.metadata["json"]
             if kind == "names":
                 value = list(value)
-            elif kind == "counts":
+            elif kind == "counts" or (kind == "values" and value is not None):
                 value = dict(value)
             elif kind in ("mission", "resumed", "storage") and value is not None:
                 value = value.to_json()

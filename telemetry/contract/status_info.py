@@ -21,6 +21,7 @@ from telemetry.contract.json_fields import (
     optional_str,
     req_int,
 )
+from telemetry.contract.param_table import ParamSpec, param_specs
 
 __all__ = ["DownlinkHealth", "RigInfo"]
 
@@ -40,7 +41,7 @@ class DownlinkHealth:
                    req_int(body, "dead_letters", path))
 
 
-_KNOWN = ("software", "version", "software_version", "downlink")
+_KNOWN = ("software", "version", "software_version", "downlink", "strategy", "params")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,9 @@ class RigInfo:
     #: birth keys this side does not know (streams, rates...), kept as given
     extra: Mapping[str, JsonValue] = field(default_factory=dict)
     downlink: DownlinkHealth | None = None  # added by the downlink to every status
+    strategy: str | None = None  # the active excavation strategy ("power_limited"...)
+    #: the parameters the ground may set with set_param (empty: an older rover's)
+    params: tuple[ParamSpec, ...] = ()
 
     @property
     def software_label(self) -> str | None:
@@ -72,15 +76,21 @@ class RigInfo:
             out[key] = value
         if self.downlink is not None:
             out["downlink"] = self.downlink.to_json()
+        if self.strategy is not None:
+            out["strategy"] = self.strategy
+        if self.params:
+            out["params"] = [p.to_json() for p in self.params]
         return out
 
     @classmethod
     def from_json(cls, value: object, path: str = "info") -> RigInfo:
         body = json_object(value, path)
-        health = body.get("downlink")
+        health, params = body.get("downlink"), body.get("params")
         return cls(optional_str(body, "software", path),
                    optional_str(body, "version", path),
                    optional_str(body, "software_version", path),
                    {k: v for k, v in body.items() if k not in _KNOWN},  # type: ignore[misc]
                    None if health is None else DownlinkHealth.from_json(health,
-                                                                       f"{path}.downlink"))
+                                                                       f"{path}.downlink"),
+                   optional_str(body, "strategy", path),
+                   () if params is None else param_specs(params, f"{path}.params"))

@@ -11,6 +11,7 @@ from telemetry.contract.event_details import (
     StorageFull,
 )
 from telemetry.contract.names import EventKind
+from telemetry.contract.param_table import ParamSpec
 from telemetry.contract.rig_state import MissionReport, RigState, SiteReport, StorageReport
 from telemetry.contract.status_info import DownlinkHealth, RigInfo
 
@@ -33,7 +34,12 @@ free_kinds = names.filter(lambda k: EventKind.lookup(k) not in (
 sites = st.builds(SiteReport, st.text(max_size=8), finite, opt_finite, st.integers(0, 99),
                   st.text(max_size=12))
 missions = st.builds(MissionReport, st.text(max_size=8), finite, opt_finite,
-                     st.integers(0, 999), st.lists(sites, max_size=3).map(tuple))
+                     st.integers(0, 999), st.lists(sites, max_size=3).map(tuple),
+                     st.text(max_size=8), st.none() | st.tuples(finite, finite))
+#: a settable parameter's table entry (lo <= hi)
+param_specs = st.builds(lambda name, unit, a, b, doc, integer, used: ParamSpec(
+    name, unit, min(a, b), max(a, b), doc, integer, used), names, st.text(max_size=6),
+    finite, finite, st.text(max_size=12), st.booleans(), st.booleans())
 
 
 def _extra(known: tuple[str, ...]) -> st.SearchStrategy[dict[str, object]]:
@@ -48,6 +54,7 @@ rig_states = st.builds(
     RigState, mode=opt_text, phase=opt_text, mission_running=opt_bool, motors_enabled=opt_bool,
     load_cell_ok=opt_bool, interlocks=st.lists(st.text(max_size=12), max_size=3).map(tuple),
     interlock_trips=counts, stalls=counts, mission=st.none() | missions,
+    params=st.none() | st.dictionaries(names, finite, max_size=5),
     extra=_extra(RigState.KEYS), **{n: opt_finite for n in _NUMBERS})
 #: the clock and storage fields (their own strategy: the one above is slow enough)
 clock_storage_states = st.builds(
@@ -57,8 +64,9 @@ clock_storage_states = st.builds(
                                   *[st.integers(0, 2**40)] * 4))
 rig_infos = st.builds(
     RigInfo, opt_text, opt_text, opt_text,
-    _extra(("software", "version", "software_version", "downlink")),
-    st.none() | st.builds(DownlinkHealth, st.integers(0, 2**31), st.integers(0, 2**31)))
+    _extra(("software", "version", "software_version", "downlink", "strategy", "params")),
+    st.none() | st.builds(DownlinkHealth, st.integers(0, 2**31), st.integers(0, 2**31)),
+    opt_text, st.lists(param_specs, max_size=4).map(tuple))
 interlock_changes = st.builds(InterlockChange, st.text(max_size=12), opt_text, opt_finite,
                               opt_finite)
 storage_reports = st.builds(

@@ -12,6 +12,7 @@ import json
 import math
 from typing import Any
 
+from control.core.commands import PARAMS
 from control.core.step import ControlCore
 from control.core.supervisor import Mode
 from telemetry.contract.rig_state import RigState
@@ -53,7 +54,12 @@ def _dict_state_message(core: ControlCore) -> dict[str, Any]:
             "sites": [{"name": s.site.name, "delivered_kg": round(s.delivered_kg, 3),
                        "target_kg": s.site.target_kg, "cycles": s.cycles,
                        "abandoned": s.abandoned} for s in m.sites],
+            # issue 24: the dump site, for the ground's map (a key older grounds ignore)
+            "dump": {"x_m": m.plan.dump_x, "y_m": m.plan.dump_y},
         }
+    # issue 24: the settable parameters' current values, after every older key
+    out["params"] = {name: float(getattr(getattr(core.config, p.section), p.key))
+                     for name, p in PARAMS.items()}
     return out
 
 

@@ -145,6 +145,8 @@ class RigBench:
         self.procs: list[Proc] = []
         keys = self.dir / "keys"
         self.station_key, _ = write_key_files(generate("ops-1"), keys)
+        # a second operator station (``rig-ground send`` from another desk)
+        self.second_key, _ = write_key_files(generate("ops-2"), keys)
         self.rover_key, self.rover_pub = write_key_files(generate("rover"), keys)
         self.site_plan = self.dir / "site-plan.toml"
         self.site_plan.write_text(SITE_PLAN)
@@ -157,6 +159,7 @@ class RigBench:
         from telemetry.contract.keys import load_secret_key
 
         station = load_secret_key(self.station_key)
+        second = load_secret_key(self.second_key)
         d = self.dir
         self.config.write_text(f"""
 [loop]
@@ -175,6 +178,10 @@ ledger_path = "{d / 'ledger.jsonl'}"
 
 [security.keys.ops-1]
 public_key = "{station.public_key_hex}"
+role = "operator"
+
+[security.keys.ops-2]
+public_key = "{second.public_key_hex}"
 role = "operator"
 {SITE_PLAN}""")
 

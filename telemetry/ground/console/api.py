@@ -9,13 +9,14 @@ could otherwise ride the user's cookie).
     GET  /api/fleet                      fleet overview
     GET  /api/rigs/{rig}                 rig snapshot (the WebSocket's "rig" message)
     GET  /api/rigs/{rig}/ledger          received ledger, totals vs quota, verification
-    GET  /api/rigs/{rig}/map             site plan + position + safety zone
+    GET  /api/rigs/{rig}/map             site plan + position + safety zone + dump site
     POST /api/rigs/{rig}/commands        {"command", "args"} -> the ack (waits for it)
     POST /api/alarms/{id}/ack            acknowledge an alarm
     GET  /api/log                        alarm and event log, filtered (``log_view``)
     GET  /api/recordings                 recordings available for replay
     POST /api/replays                    {"file", "speed"} -> a replay session
-    POST /api/replays/{id}               {"action": "pause"|"resume"|"speed", "speed"}
+    POST /api/replays/{id}               {"action": "pause"|"resume"|"speed"|"stop"|"seek",
+                                          "speed", "at_s": seconds from the start (seek)}
     WS   /ws                             {"source", "rig", "ledger"} subscriptions
 """
 
@@ -44,7 +45,13 @@ from telemetry.ground.console.context import Console, Viewer
 from telemetry.ground.console.log_view import log_endpoint
 from telemetry.ground.console.replay import SPEEDS, ReplaySession, list_recordings
 from telemetry.ground.console.sessions import WS_RECHECK_S, tokens_match
-from telemetry.ground.console.views import fleet_json, plan_json, position_json, rig_json
+from telemetry.ground.console.views import (
+    dump_json,
+    fleet_json,
+    plan_json,
+    position_json,
+    rig_json,
+)
 from telemetry.ground.errors import CommandTimeoutError, GroundUsageError, NotConnectedError
 from telemetry.mqtt.errors import BrokerError
 
@@ -127,7 +134,8 @@ async def site_map(console: Console, request: Request, viewer: Viewer) -> Respon
     view = console.client.model.rigs.get(name or "")
     return JSONResponse({"plan": plan_json(console.config.site_plan),
                          "position": position_json(view) if view else None,
-                         "safety_zone": view.safety_zone if view else None})
+                         "safety_zone": view.safety_zone if view else None,
+                         "dump": dump_json(view) if view else None})
 
 
 async def send_command(console: Console, request: Request, viewer: Viewer) -> Response:
@@ -203,7 +211,8 @@ async def start_replay(console: Console, request: Request, viewer: Viewer) -> Re
                            speed=float(speed), owner=viewer.user,
                            limits=console.client.model.limits, on_message=hub.on_replay)
     hub.replays[replay.id] = replay
-    task = asyncio.create_task(replay.run(console.clock), name=f"replay-{replay.id}")
+    task = asyncio.create_task(replay.run(console.clock, hold_at_end=True),
+                               name=f"replay-{replay.id}")
     console.tasks.append(task)
     task.add_done_callback(lambda t: console.tasks.remove(t) if t in console.tasks else None)
     return JSONResponse(replay.status(console.clock()))
@@ -235,8 +244,22 @@ async def control_replay(console: Console, request: Request, viewer: Viewer) -> 
         replay.set_speed(float(body["speed"]), now)
     elif action == "stop":
         _stop_replay(console, replay.id)
+    elif action == "seek":
+        return _seek(console, replay, body.get("at_s"), now)
     else:
-        return _error(400, "action: expected pause, resume, stop or speed (with a listed speed)")
+        return _error(400, "action: expected pause, resume, stop, speed (with a listed speed) "
+                           "or seek (with at_s)")
+    return JSONResponse(replay.status(now))
+
+
+def _seek(console: Console, replay: ReplaySession, at_s: Any, now: float) -> Response:
+    """Restart the replayed stream ``at_s`` seconds after the recording's first message."""
+    if isinstance(at_s, bool) or not isinstance(at_s, int | float) or not math.isfinite(at_s):
+        return _error(400, f"at_s: expected seconds from the recording's start, got {at_s!r}")
+    if replay.first is None:
+        return _error(409, "the recording is not open yet")
+    replay.seek(replay.first + float(at_s), now)
+    console.hub.forget_rows(replay.id)
     return JSONResponse(replay.status(now))
 
 

@@ -112,8 +112,14 @@ class Hub:
                        f'"rig":{dumps(page.rig)},"items":[{",".join(history)}]}}')
 
     def drop_replay(self, rid: str) -> None:
-        self.replays.pop(rid, None)
-        for key in [k for k in self._history if k[0] == rid]:
+        replay = self.replays.pop(rid, None)
+        if replay is not None:
+            replay.close()  # a session held at its end waits for nothing more
+        self.forget_rows(rid)
+
+    def forget_rows(self, source: str) -> None:
+        """Drop the rows kept for pages opened later (a replay that seeks starts over)."""
+        for key in [k for k in self._history if k[0] == source]:
             del self._history[key]
             del self._history_t[key]
 

@@ -84,25 +84,31 @@ _BODIES = {
   </section>
 </div>""",
     "commands": """
-<div class="cmdview">
+<div class="cmdview"><div class="cmdcol">
   <section class="panel" id="command-panel"><h2>Send a command</h2>
     <p class="muted">Signed with the station key <b id="station-key"></b>; each ack below.</p>
     <div class="cmdbuttons" id="cmd-buttons"></div>
-    <form id="param-form" class="paramform">
-      <label>set_param <select id="param-name">
-        <option>current_target_a</option><option>dig_speed_rad_s</option>
-        <option>max_depth_m</option><option>full_fraction</option>
-        <option>max_stall_retries</option></select></label>
+    <form id="param-form" class="paramform" novalidate>
+      <label>set_param <select id="param-name"></select></label>
       <label>value <input id="param-value" type="number" step="any" required></label>
       <button type="submit" class="btn">Send set_param</button>
+      <div id="param-info" class="paraminfo muted">waiting for the rig's parameter table…</div>
     </form>
     <div id="cmd-result" class="cmdresult"></div>
   </section>
+  <section class="panel" id="live-panel"><h2>Rig now</h2>
+    <table class="kv" id="live-table"></table></section>
+  </div><div class="cmdcol">
+  <section class="panel wide" id="others-panel"><h2>Who else is commanding this rig
+    <span class="muted" id="others-window"></span></h2>
+    <table class="grid" id="others-table"><thead><tr><th>sent (UTC)</th><th>station key</th>
+      <th>user</th><th>command</th><th>args</th><th>result</th></tr></thead>
+    <tbody></tbody></table></section>
   <section class="panel wide"><h2>Command history</h2>
     <table class="grid" id="history-table"><thead><tr><th>sent</th><th>by</th><th>key</th>
       <th>command</th><th>args</th><th>ack</th><th>reason</th><th>latency</th></tr></thead>
     <tbody></tbody></table></section>
-</div>""",
+</div></div>""",
     "ledger": """
 <section class="panel wide"><h2>Extraction ledger</h2>
   <div id="ledger-status" class="banner"></div>
@@ -119,6 +125,8 @@ _BODIES = {
     <div id="map-info"></div></aside>
 </div>""",
     "replay": """
+<div id="replay-banner" class="replaybanner" role="status">REPLAY · recorded data, not live ·
+  <span id="replay-banner-file">no recording playing</span></div>
 <section class="panel wide replaybar">
   <label>Recording <select id="replay-file"></select></label>
   <label>Speed <select id="replay-speed"></select></label>
@@ -127,6 +135,8 @@ _BODIES = {
   <label>Rig <select id="replay-rig"></select></label>
   <div class="progress"><div id="replay-progress"></div></div>
   <span id="replay-status" class="muted">Choose a recording.</span>
+  <label class="seek">Jump to <input id="replay-seek" type="range" min="0" max="0" step="0.1"
+    value="0" disabled> <span id="replay-seek-at" class="mono">—</span></label>
 </section>""",
 }
 _BODIES["replay"] += _BODIES["rig"]

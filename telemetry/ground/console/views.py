@@ -21,6 +21,7 @@ from telemetry.contract.payloads import BatchMessage
 from telemetry.contract.rig_state import RigState
 from telemetry.contract.site_plan import SitePlan
 from telemetry.ground.alarms import Alarm
+from telemetry.ground.console.commands_view import commands_json
 from telemetry.ground.fleet import FleetModel, RigView
 from telemetry.ground.ledger_check import check_received
 from telemetry.ground.limits import LimitSet
@@ -28,6 +29,7 @@ from telemetry.ground.limits import LimitSet
 __all__ = [
     "LedgerVerifier",
     "alarm_json",
+    "dump_json",
     "fleet_json",
     "num",
     "plan_json",
@@ -76,6 +78,15 @@ def position_json(view: RigView) -> list[float | None]:
     """``[x_m, y_m]`` of the rig's latest state (``None`` for what it did not say)."""
     state = view.state
     return [state.x_m, state.y_m] if state is not None else [None, None]
+
+
+def dump_json(view: RigView) -> JsonObject | None:
+    """``{"x_m", "y_m"}`` of the dump site the rig's mission reports (``None``: no mission,
+    or a rover too old to say)."""
+    mission = view.state.mission if view.state is not None else None
+    if mission is None or mission.dump is None:
+        return None
+    return {"x_m": mission.dump[0], "y_m": mission.dump[1]}
 
 
 def alarm_json(alarm: Alarm) -> JsonObject:
@@ -180,6 +191,7 @@ def rig_json(model: FleetModel, rig: str, now: float, *, commands: int = 50,
         "trail": [[num(x), num(y)] for x, y in list(view.trail)[-300:]],
         "safety_zone": zone,
         "public_feed": view.public_feed,
+        **commands_json(model, view, now),  # params, who else commands the rig
     }
 
 

@@ -166,16 +166,14 @@
         buttons.append(el("button", { class: "btn estop", "data-command": "estop",
                                       onclick: () => send("estop", {}) }, "E-STOP"));
       }
-      document.getElementById("param-form").addEventListener("submit", (ev) => {
-        ev.preventDefault();
-        send("set_param", { name: document.getElementById("param-name").value,
-                            value: Number(document.getElementById("param-value").value) });
-      });
+      RCC.bindParamForm(send);  // the rig's parameter table, range checked (commands.js)
     }
     const tbody = document.querySelector("#history-table tbody");
     on("rig", (snap) => {
       if (snap.source !== "live" || snap.rig !== me.rig) return;
       RC.renderRigBadges(snap);
+      RCC.renderLive(snap);
+      if (snap.known) { RCC.renderParams(snap); RCC.renderOthers(snap); }
       if (!snap.known || !RC.changed(tbody, snap.commands)) return;
       tbody.replaceChildren(...snap.commands.map((c) => el("tr", { "data-command-id": c.command_id },
         el("td", { class: "mono", text: fmtTime(c.sent_at) }),
@@ -251,7 +249,8 @@
     const legend = document.getElementById("map-legend");
     const info = document.getElementById("map-info");
     const items = [["#3fb950", "dig site (radius, quota)"], ["#f85149", "keep-out zone + margin"],
-                   ["#ff9f1a", "public safety zone"], ["#4ea1ff", "rig position and track"]];
+                   ["#ff9f1a", "public safety zone"], ["#d2a8ff", "dump site (from the rig's mission)"],
+                   ["#4ea1ff", "rig position and track"]];
     legend.replaceChildren(...items.map(([c, t]) => el("li", {},
       el("span", { class: "sw", style: `background:${c}` }), t)));
     on("rig", (snap) => {
@@ -266,6 +265,10 @@
         el("tr", {}, el("td", { text: "safety zone" }), el("td", { class: "value", text: zone
           ? `${fmtNum(zone.radius_m)} m around ${zone.centre.map(fmtNum).join(", ")}${zone.site ? " (site " + zone.site + ")" : ""}`
           : "not published" })),
+        el("tr", {}, el("td", { text: "dump site" }), el("td", { class: "value", id: "map-dump",
+          text: snap.mission && snap.mission.dump
+            ? `${fmtNum(snap.mission.dump.x_m)}, ${fmtNum(snap.mission.dump.y_m)} m`
+            : "not reported (no mission loaded)" })),
         el("tr", {}, el("td", { text: "site plan" }), el("td", { class: "value",
           text: hello.plan ? hello.plan.name : "none (serve --site-plan)" }))));
     });
@@ -281,6 +284,8 @@
     }
     if (rx !== null && ry !== null) pts.push([rx, ry]);
     for (const p of snap.trail || []) pts.push(p);
+    const dump = snap.mission && snap.mission.dump;  // where the rig says it dumps
+    if (dump) pts.push([dump.x_m - 0.5, dump.y_m - 0.5], [dump.x_m + 0.5, dump.y_m + 0.5]);
     const z = snap.safety_zone;
     if (z) pts.push([z.centre[0] - z.radius_m, z.centre[1] - z.radius_m], [z.centre[0] + z.radius_m, z.centre[1] + z.radius_m]);
     if (!pts.length) pts.push([-5, -5], [5, 5]);
@@ -326,6 +331,13 @@
                                stroke: "#ff9f1a", "stroke-width": unit * 0.35, "stroke-dasharray": `${unit * 1.5} ${unit}`,
                                "data-safety-zone": "1" }));
       label(z.centre[0] - z.radius_m * 0.7, z.centre[1] - z.radius_m - unit * 2.6, "public safety zone", "#ffc375");
+    }
+    if (dump) {
+      const d = unit * 2.2;
+      g.append(svg("rect", { x: dump.x_m - d, y: dump.y_m - d, width: 2 * d, height: 2 * d,
+                             fill: "#d2a8ff", "fill-opacity": 0.25, stroke: "#d2a8ff",
+                             "stroke-width": unit * 0.35, "data-dump": `${dump.x_m},${dump.y_m}` }));
+      label(dump.x_m - d, dump.y_m - d - unit * 2.6, "dump site", "#e2c8ff");
     }
     const trail = (snap.trail || []).filter((p) => p[0] !== null && p[1] !== null);
     if (trail.length > 1) g.append(svg("polyline", { points: trail.map((p) => p.join(",")).join(" "), fill: "none",
@@ -374,8 +386,10 @@
     rigs.addEventListener("change", () => { source.rig = rigs.value; if (plots) plots.reset(); resubscribe(); });
     plots = rigView(source);
     document.querySelector(".plotbar h2").textContent = "Replayed channels";
+    const seekBar = RCR.seekBar(source, () => { if (plots) plots.reset(); resubscribe(); });
     on("replay", (msg) => {
       if (msg.id !== source.id) return;
+      seekBar.update(msg);
       status.dataset.paused = msg.paused ? "1" : "";
       status.dataset.played = String(msg.played);
       const span = (msg.last || 0) - (msg.first || 0);
