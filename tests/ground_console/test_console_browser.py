@@ -215,7 +215,10 @@ def ledger(driver, base: str, shot) -> None:
           and d.find_elements(By.CSS_SELECTOR, "#site-map [data-keep-out]")
           and d.find_elements(By.CSS_SELECTOR, "#site-map [data-safety-zone]"), 15,
           "rig, keep-out zone and safety zone on the map")
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#site-map [data-site]")) == 2
+    # counted in one script, until both are drawn (a redraw replaces the map's elements)
+    until(driver, lambda d: d.execute_script("return document.querySelectorAll("
+                                             "'#site-map [data-site]').length") == 2, 5,
+          "both dig sites on the map")
     shot("site-map")
 
 

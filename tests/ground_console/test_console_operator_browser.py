@@ -123,7 +123,10 @@ def dump_on_map(driver, base: str, shot) -> None:
     assert "dump site" in js(driver, "return document.getElementById('site-map').textContent")
     # (the info table is rebuilt with every snapshot too: read until a whole read)
     until(driver, lambda d: text(d, "#map-dump") == "0.000, 0.000 m", 5, "the dump site listed")
-    assert len(driver.find_elements(By.CSS_SELECTOR, "#site-map [data-site]")) == 2
+    # counted in one script, until both are drawn (a redraw replaces the map's elements)
+    until(driver, lambda d: js(d, "return document.querySelectorAll("
+                                  "'#site-map [data-site]').length") == 2, 5,
+          "both dig sites on the map")
     shot("map-dump-site")
 
 
