@@ -94,7 +94,8 @@ class ChannelValue:
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    t_rig: float
+    t_rig: float  # the rover's wall clock
+    t_ground: float  # ... corrected by its known clock offset (docs/commands.md, "Timing")
     seq: int
     kind: str
     severity: Severity
@@ -104,7 +105,7 @@ class EventRecord:
     historical: bool
 
     def as_dict(self) -> JsonObject:
-        return {"t_rig": self.t_rig, "seq": self.seq, "kind": self.kind,
+        return {"t_rig": self.t_rig, "t": self.t_ground, "seq": self.seq, "kind": self.kind,
                 "severity": self.severity.value, "text": self.text,
                 "fields": dict(self.fields), "count": self.count,
                 "historical": self.historical}
@@ -377,8 +378,10 @@ class FleetModel:
 
     def _event(self, view: RigView, msg: EventMessage, now: float) -> None:
         env = msg.envelope
-        view.events.appendleft(EventRecord(env.t_rig, env.seq, msg.kind, msg.severity,
-                                           msg.text, msg.fields, msg.count, env.historical))
+        offset = view.state.clock_offset_s if view.state is not None else None
+        view.events.appendleft(EventRecord(env.t_rig, env.t_rig + (offset or 0.0), env.seq,
+                                           msg.kind, msg.severity, msg.text, msg.fields,
+                                           msg.count, env.historical))
         self.log.note_event(view.rig, msg.kind, msg.severity, msg.text, now,
                             verified=view.verified, t_rig=env.t_rig,
                             historical=env.historical, count=msg.count)

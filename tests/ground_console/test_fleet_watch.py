@@ -291,3 +291,14 @@ def test_the_console_state_panel_lists_the_clock() -> None:
     from telemetry.ground.console.views import STATE_FIELDS
     keys = [k for k, *_ in STATE_FIELDS]
     assert {"clock_offset_s", "clock_sync_age_s", "clock_source"} <= set(keys)
+
+
+def test_event_times_are_the_rovers_clock_corrected_by_its_known_offset() -> None:
+    m, r = FleetModel(P), Rig()
+    wall = 1_796_000_000.0
+    m.handle(r.event(wall, "mission_started", "info", "mission m-1 begins"), wall)
+    m.handle(r.state(wall + 1, mode="armed", clock_offset_s=-3600.0), wall + 1)
+    m.handle(r.event(wall + 2, "mission_started", "info", "mission m-2 begins"), wall + 2)
+    newest, oldest = (e.as_dict() for e in m.rigs["rig-1"].events)
+    assert (oldest["t_rig"], oldest["t"]) == (wall, wall)  # no offset known yet
+    assert (newest["t_rig"], newest["t"]) == (wall + 2, wall + 2 - 3600.0)

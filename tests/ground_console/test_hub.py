@@ -61,3 +61,31 @@ def test_a_rig_whose_states_stop_is_stale_within_a_second_or_three_periods() -> 
         slow.handle(InboundMessage("regolith/rig-1/state", payload, 1, False), 100.0 + i)
     assert rig_json(slow, "rig-1", 104.0 + 2.0)["stale"] is False
     assert rig_json(slow, "rig-1", 104.0 + 3.5)["stale"] is True
+
+
+def test_rows_reach_the_page_in_ground_utc_not_firmware_seconds() -> None:
+    """Issue 24: plots were labelled in firmware seconds that restart at every reset."""
+    from telemetry.contract.payloads import StateMessage
+    from telemetry.contract.rig_state import RigState
+
+    wall = 1_796_000_000.0  # the rover's wall clock; the ground's is 30 s ahead of it
+    client = GroundClient("mqtt://127.0.0.1:1", "rig-1")
+    hub = Hub(client.model, LedgerVerifier(None, None, {}), clock=lambda: wall + 60.0)
+    client.add_listener(hub.on_live)
+    page = hub.open("alice", "operator")
+    hub.subscribe(page, {"source": "live", "rig": "rig-1"})
+    state = StateMessage(Envelope("rig-1", 1, 0, wall, 50.0), RigState(clock_offset_s=30.0))
+    client.handle(InboundMessage("regolith/rig-1/state", encode(state), 1, False), wall)
+    for seq in range(5):  # firmware seconds 3.0.. (the firmware started 3 s before)
+        rows = np.zeros((10, 2), dtype=np.float32)
+        t_rig = wall + 0.1 * (seq + 1)  # queued as its last row was sampled
+        msg = BatchMessage(Envelope("rig-1", 1, seq, t_rig, 50.0 + 0.1 * (seq + 1)),
+                           BatchBlock("stream0", ("a", "b"), ("u", "u"), 3.0 + 0.1 * seq,
+                                      0.01, rows))
+        client.handle(InboundMessage("regolith/rig-1/batch/stream0", encode(msg), 1, False),
+                      t_rig)
+    sent = [json.loads(page.queue.get_nowait()) for _ in range(page.queue.qsize())]
+    rows_t = [t for m in sent if m["type"] == "rows" for t in m["t"]]
+    assert len(rows_t) == 50
+    assert rows_t[0] == wall + 30.0  # the first row: ground time, with the rover's offset
+    assert rows_t[-1] == round(wall + 30.49, 4) and rows_t == sorted(rows_t)

@@ -35,6 +35,7 @@ from telemetry.ground.console.replay import ReplaySession
 from telemetry.ground.console.views import LedgerVerifier, fleet_json, rig_json, rows_json
 from telemetry.ground.fleet import FleetModel
 from telemetry.ground.intake import Sighting
+from telemetry.ground.sample_times import SampleTimes
 
 __all__ = ["Hub", "PageFeed"]
 
@@ -82,6 +83,8 @@ class Hub:
         self.replays: dict[str, ReplaySession] = {}
         self._history: dict[tuple[str, str], deque[str]] = {}
         self._history_t: dict[tuple[str, str], deque[float]] = {}
+        # each stream's firmware seconds -> UTC (plots are in UTC wall time)
+        self._times: dict[tuple[str, str, str], SampleTimes] = {}
 
     # ------------------------------------------------------------------ pages
     def open(self, user: str, role: str) -> PageFeed:
@@ -122,6 +125,8 @@ class Hub:
         for key in [k for k in self._history if k[0] == source]:
             del self._history[key]
             del self._history_t[key]
+        for tkey in [k for k in self._times if k[0] == source]:
+            del self._times[tkey]
 
     # ------------------------------------------------------------------ intake
     def on_live(self, seen: Sighting, received_at: float) -> None:
@@ -135,7 +140,11 @@ class Hub:
         msg = seen.message
         if not isinstance(msg, BatchMessage) or msg.envelope.historical or not len(msg.samples):
             return
-        text = dumps({**rows_json(seen.rig, msg), "source": source})
+        t0, period = self._times.setdefault((source, seen.rig, msg.stream), SampleTimes()).place(
+            boot=msg.envelope.boot, t0_fw=msg.t0_rig, period_s=msg.period_s,
+            rows=len(msg.samples), t_rig=msg.envelope.t_rig, t_mono=msg.envelope.t_mono,
+            offset_s=self._clock_offset(source, seen.rig))
+        text = dumps({**rows_json(seen.rig, msg, t0, period), "source": source})
         history = self._history.setdefault((source, seen.rig), deque())
         history.append(text)
         self._history_t.setdefault((source, seen.rig), deque()).append(msg.t0_rig)
@@ -146,6 +155,14 @@ class Hub:
         for page in self.pages:
             if page.source == source and page.rig == seen.rig:
                 page.offer(text)
+
+    def _clock_offset(self, source: str, rig: str) -> float | None:
+        """The rover's clock offset as its latest state gave it (live or replayed)."""
+        replay = self.replays.get(source)
+        model = self.live if source == LIVE or replay is None else replay.model
+        view = model.rigs.get(rig)
+        return view.state.clock_offset_s if view is not None and view.state is not None \
+            else None
 
     # ------------------------------------------------------------------ periodic pushes
     async def run(self) -> None:

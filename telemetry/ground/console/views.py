@@ -195,10 +195,11 @@ def rig_json(model: FleetModel, rig: str, now: float, *, commands: int = 50,
     }
 
 
-def rows_json(rig: str, msg: BatchMessage) -> JsonObject:
-    """A batch as columns: ``t`` (rig time of each row) and one list per channel."""
+def rows_json(rig: str, msg: BatchMessage, t0_utc: float, period_s: float) -> JsonObject:
+    """A batch as columns: ``t`` (UTC of each row, Unix seconds: ``SampleTimes``) and one
+    list per channel."""
     n = len(msg.samples)
-    t = (msg.t0_rig + msg.period_s * np.arange(n)).round(4).tolist()
+    t = (t0_utc + period_s * np.arange(n)).round(4).tolist()
     cols = []
     for i in range(len(msg.channels)):
         col = msg.samples[:, i].astype(np.float64)

@@ -303,7 +303,7 @@ const RC = (() => {
   function renderEvents(node, events) {
     if (!changed(node, events)) return;
     node.replaceChildren(...events.map((e) => el("div", { class: `event${e.historical ? " hist" : ""}` },
-      el("span", { class: "mono muted", text: fmtTime(e.t_rig) }),
+      el("span", { class: "mono muted", text: fmtTime(e.t) }),  // ground UTC (offset known)
       el("span", { class: `sevdot ${e.severity}` }),
       el("span", { class: "mono", text: e.kind }),
       el("span", { text: e.text + (e.count > 1 ? ` (×${e.count})` : "") }))));
