@@ -36,6 +36,21 @@ const RC = (() => {
     return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ` +
            `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}Z`;
   }
+  // Time-axis labels: UTC HH:MM:SS (the first with its month and day) for Unix seconds,
+  // seconds with as many decimals as the tick step needs otherwise
+  function axisTimes(ticks) {
+    const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 1;
+    if (ticks.length && ticks[0] > 1e9) {
+      return ticks.map((t, i) => {
+        const d = new Date(t * 1000);
+        const hms = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}` +
+                    (step < 1 ? `.${String(Math.round((t % 1) * 10) % 10)}` : "");
+        return i === 0 ? `${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${hms}Z` : hms;
+      });
+    }
+    const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : 2;
+    return ticks.map((t) => `${t.toFixed(digits)} s`);
+  }
   // Axis labels with as many decimals as the tick step needs, so that neighbouring
   // labels never read the same ("0.084 / 0.084" on a small range).
   function axisLabels(ticks) {
@@ -387,20 +402,13 @@ const RC = (() => {
       if (after) this.grid.insertBefore(card, this.cards[after].card); else this.grid.append(card);
       const lines = this.limitLines(name);
       const width = Math.max(300, holder.clientWidth || 360);
-      // rig wall-clock times are Unix seconds; a rig that stamps rows with its own
-      // (plant) seconds since start gets a plain seconds axis
-      const unixTime = s.t.length > 0 && s.t[0] > 1e9;
       const plot = new uPlot({
         width, height: 150, legend: { show: false }, cursor: { show: false },
-        // wall time in UTC (the rig's clock), not the browser's time zone
-        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"),
-        scales: { x: { time: unixTime } },
+        scales: { x: { time: false } },
+        // rows come in UTC (Unix seconds, the server's SampleTimes): labelled in UTC, the
+        // first tick with its date; plain seconds for anything else (a recording's own)
         axes: [{ stroke: "#8a9aab", grid: { stroke: "#223041" }, ticks: { stroke: "#223041" },
-                 values: unixTime ? undefined : (u, ticks) => {
-                   const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 1;
-                   const digits = step >= 1 ? 0 : step >= 0.1 ? 1 : 2;
-                   return ticks.map((t) => `${t.toFixed(digits)} s`);
-                 } },
+                 space: 80, values: (u, ticks) => axisTimes(ticks) },
                { stroke: "#8a9aab", grid: { stroke: "#223041" }, ticks: { stroke: "#223041" }, size: 64,
                  values: (u, ticks) => axisLabels(ticks) }],
         series: [{}, { stroke: "#4ea1ff", width: 1.25, points: { show: false } }],
