@@ -162,12 +162,20 @@ class RigView:
         return self.state.position if self.state is not None else None
 
 
+#: rigs one ground model tracks; a rig beyond them is refused and counted (anyone who
+#: can publish could otherwise make the ground keep state for a million invented rigs);
+#: a rig whose key the ground has is always tracked
+MAX_RIGS = 256
+
+
 class FleetModel:
     def __init__(self, prefix: str, *, limits: LimitSet | None = None,
                  alarms: AlarmTable | None = None, silent_after_s: float = 10.0,
                  rig_keys: Mapping[str, VerifyKey] | None = None,
-                 drop_unverified: bool = False) -> None:
+                 drop_unverified: bool = False, max_rigs: int = MAX_RIGS) -> None:
         self.prefix = prefix
+        self.max_rigs = max_rigs
+        self.rigs_refused = 0  # messages of rigs beyond max_rigs, dropped
         self.rig_keys = rig_keys
         self.drop_unverified = drop_unverified
         self.forged = 0  # signed kinds failing the check of a rig whose key we have
@@ -243,6 +251,10 @@ class FleetModel:
 
     def take(self, seen: Sighting, now: float) -> Sighting | None:
         """A message already classified (a replayed recording feeds these directly)."""
+        if seen.rig not in self.rigs and len(self.rigs) >= self.max_rigs \
+                and not (self.rig_keys is not None and seen.rig in self.rig_keys):
+            self.rigs_refused += 1
+            return None
         self.messages += 1
         view = self.rig(seen.rig, now)
         msg, env = seen.message, seen.message.envelope

@@ -302,3 +302,19 @@ def test_event_times_are_the_rovers_clock_corrected_by_its_known_offset() -> Non
     newest, oldest = (e.as_dict() for e in m.rigs["rig-1"].events)
     assert (oldest["t_rig"], oldest["t"]) == (wall, wall)  # no offset known yet
     assert (newest["t_rig"], newest["t"]) == (wall + 2, wall + 2 - 3600.0)
+
+
+def test_invented_rigs_beyond_the_limit_are_refused_and_counted_keyed_ones_never() -> None:
+    from nacl.signing import SigningKey
+
+    from telemetry.contract.downlink_signature import sign_payload
+
+    key = SigningKey.generate()
+    m = FleetModel(P, rig_keys={"rig-real": key.verify_key}, max_rigs=8)
+    for i in range(20):  # a broker client inventing rigs
+        m.handle(Rig(f"fake-{i}").status(True), float(i))
+    assert len(m.rigs) == 8 and m.rigs_refused == 12
+    real = Rig("rig-real")
+    msg = real.state(1.0, mode="armed")
+    m.handle(type(msg)(msg.topic, sign_payload(key, msg.topic, msg.payload), 1, False), 30.0)
+    assert "rig-real" in m.rigs and m.rigs["rig-real"].mode == "armed"

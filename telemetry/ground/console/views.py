@@ -149,7 +149,8 @@ def fleet_json(model: FleetModel, now: float) -> JsonObject:
         "alarms_unacked": model.alarms.unacked_count(),
         "link": {"up": model.link_up, "drops": model.link_drops, "messages": model.messages,
                  "gaps": totals["gaps"], "duplicates": totals["duplicates"],
-                 "malformed": totals["malformed"]},
+                 "malformed": totals["malformed"], "rigs_refused": model.rigs_refused,
+                 "max_rigs": model.max_rigs},
     }
 
 

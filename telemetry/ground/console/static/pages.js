@@ -20,7 +20,9 @@
         `${msg.rigs.length} rig${msg.rigs.length === 1 ? "" : "s"} seen, ${online} online · ` +
         `${msg.alarms_active} active alarm${msg.alarms_active === 1 ? "" : "s"}, ` +
         `${msg.alarms_unacked} unacknowledged · ${msg.link.gaps} sequence gaps, ` +
-        `${msg.link.duplicates} duplicates, ${msg.link.malformed} malformed messages`;
+        `${msg.link.duplicates} duplicates, ${msg.link.malformed} malformed messages` +
+        (msg.link.rigs_refused ? ` · ${msg.link.rigs_refused} messages of rigs beyond the ` +
+                                 `first ${msg.link.max_rigs} refused` : "");
       // rows are kept per rig and only changed cells repainted: a table rebuilt every
       // second swallowed clicks on its links (a link replaced under the mouse)
       const seen = new Set();
