@@ -176,11 +176,21 @@ async def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_store(cfg: ControllerConfig) -> MissionStore | None:
+def mission_state_path(cfg: ControllerConfig) -> Path | None:
+    """``mission.state_path``; a relative one is beside the outbox (docs/control.md,
+    "Restarts"), not in whatever directory the service was started from."""
     if not cfg.mission.state_path:
         return None
+    path = Path(cfg.mission.state_path)
+    return path if path.is_absolute() else Path(cfg.ground.outbox_path).parent / path
+
+
+def _open_store(cfg: ControllerConfig) -> MissionStore | None:
+    path = mission_state_path(cfg)
+    if path is None:
+        return None
     try:
-        return MissionStore(cfg.mission.state_path, time.time)
+        return MissionStore(str(path), time.time)
     except MissionStoreError as err:
         raise ConfigError("mission.state_path", str(err)) from err
 

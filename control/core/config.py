@@ -283,7 +283,8 @@ class GroundConfig:
 class MissionStateConfig:
     state_path: str = field(default="rig-control-mission.db", metadata={
         "doc": "the mission's progress across restarts (SQLite; docs/control.md, \"Restarts\"); "
-               "'' keeps none: a restart begins the mission anew"})
+               "a relative path is beside ground.outbox_path; '' keeps none: a restart "
+               "begins the mission anew"})
 
 
 @dataclass(frozen=True, slots=True)

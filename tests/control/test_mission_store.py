@@ -116,3 +116,16 @@ async def test_read_resume_takes_the_ledgers_mass_since_the_mission_began(tmp_pa
     assert not fresh.resumed and fresh.progress.ledger_start == 3
     assert fresh.progress.mission_id == "m-2"
     ledger.close()
+
+
+def test_a_relative_state_path_is_beside_the_outbox_not_in_the_working_directory(
+        tmp_path) -> None:
+    """Every real-stack test wrote one rig-control-mission.db in the repository's root, and
+    a later test's controller resumed another test's mission from it."""
+    from control.cli import mission_state_path
+    from control.core.config import load_config
+
+    cfg = load_config(None, ground={"outbox_path": str(tmp_path / "spool" / "outbox.db")})
+    assert mission_state_path(cfg) == tmp_path / "spool" / "rig-control-mission.db"
+    absolute = load_config(None, mission={"state_path": str(tmp_path / "m.db")})
+    assert mission_state_path(absolute) == tmp_path / "m.db"

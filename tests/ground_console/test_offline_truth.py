@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -54,7 +55,7 @@ async def until(b: Browser, what: str, timeout: float, check) -> Any:
         found = check(snap) if snap else None
         if found:
             return found
-        time.sleep(0.2)  # polling a real process under an explicit deadline
+        await asyncio.sleep(0.2)  # polling a real process under an explicit deadline
     raise AssertionError(f"{what}: not within {timeout} s; last snapshot alarms: "
                          f"{(snap or {}).get('alarms')}, online {(snap or {}).get('online')}")
 
@@ -118,11 +119,11 @@ async def test_broker_loss_and_a_clean_shutdown_raise_no_offline_alarm(mosquitto
         deadline = time.monotonic() + 15.0
         while (await get(b, "/api/fleet"))["link"]["up"]:
             assert time.monotonic() < deadline, "the console never saw its link go down"
-            time.sleep(0.1)
+            await asyncio.sleep(0.1)
         quiet_until = time.monotonic() + 2 * SILENT_AFTER_S
         while time.monotonic() < quiet_until:  # twice the silence limit, link down
             assert offline_alarm(await get(b, f"/api/rigs/{RIG}")) is None
-            time.sleep(0.3)
+            await asyncio.sleep(0.3)
         mosquitto.start()
         await until(b, "rig speaking again after the broker came back", 60.0,
                     lambda s: s["online"] and s["state_age_s"] is not None
@@ -137,4 +138,4 @@ async def test_broker_loss_and_a_clean_shutdown_raise_no_offline_alarm(mosquitto
         quiet_until = time.monotonic() + 2 * SILENT_AFTER_S
         while time.monotonic() < quiet_until:
             assert offline_alarm(await get(b, f"/api/rigs/{RIG}")) is None
-            time.sleep(0.3)
+            await asyncio.sleep(0.3)
