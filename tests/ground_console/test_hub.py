@@ -89,3 +89,14 @@ def test_rows_reach_the_page_in_ground_utc_not_firmware_seconds() -> None:
     assert len(rows_t) == 50
     assert rows_t[0] == wall + 30.0  # the first row: ground time, with the rover's offset
     assert rows_t[-1] == round(wall + 30.49, 4) and rows_t == sorted(rows_t)
+
+
+def test_invented_stream_names_do_not_grow_the_hub_without_bound() -> None:
+    from telemetry.ground.console import hub as hub_module
+
+    client = GroundClient("mqtt://127.0.0.1:1", "rig-1")
+    hub = Hub(client.model, LedgerVerifier(None, None, {}), clock=lambda: 1e9)
+    client.add_listener(hub.on_live)
+    for i in range(hub_module._STREAMS_MAX + 300):  # batches are unsigned: anyone's
+        client.handle(batch(f"s{i}", 0, 1e9 + i), 1e9 + i)
+    assert len(hub._times) == hub_module._STREAMS_MAX

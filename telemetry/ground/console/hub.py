@@ -39,6 +39,8 @@ from telemetry.ground.sample_times import SampleTimes
 
 __all__ = ["Hub", "PageFeed"]
 
+_STREAMS_MAX = 1024  # streams whose sample clock the hub maps to UTC (SampleTimes)
+
 log = logging.getLogger(__name__)
 
 LIVE = "live"
@@ -140,7 +142,12 @@ class Hub:
         msg = seen.message
         if not isinstance(msg, BatchMessage) or msg.envelope.historical or not len(msg.samples):
             return
-        t0, period = self._times.setdefault((source, seen.rig, msg.stream), SampleTimes()).place(
+        key = (source, seen.rig, msg.stream)
+        if key not in self._times and len(self._times) >= _STREAMS_MAX:
+            # batches are unsigned: stream names are anyone's to invent; the oldest
+            # stream's timeline goes (it starts over if it ever sends again)
+            del self._times[next(iter(self._times))]
+        t0, period = self._times.setdefault(key, SampleTimes()).place(
             boot=msg.envelope.boot, t0_fw=msg.t0_rig, period_s=msg.period_s,
             rows=len(msg.samples), t_rig=msg.envelope.t_rig, t_mono=msg.envelope.t_mono,
             offset_s=self._clock_offset(source, seen.rig))
