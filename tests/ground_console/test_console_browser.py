@@ -217,7 +217,7 @@ def ledger(driver, base: str, shot) -> None:
           "rig, keep-out zone and safety zone on the map")
     # counted in one script, until both are drawn (a redraw replaces the map's elements)
     until(driver, lambda d: d.execute_script("return document.querySelectorAll("
-                                             "'#site-map [data-site]').length") == 2, 5,
+                                             "'#site-map [data-site]').length") == 2, 30,
           "both dig sites on the map")
     shot("site-map")
 

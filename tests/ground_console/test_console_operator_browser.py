@@ -125,7 +125,7 @@ def dump_on_map(driver, base: str, shot) -> None:
     until(driver, lambda d: text(d, "#map-dump") == "0.000, 0.000 m", 5, "the dump site listed")
     # counted in one script, until both are drawn (a redraw replaces the map's elements)
     until(driver, lambda d: js(d, "return document.querySelectorAll("
-                                  "'#site-map [data-site]').length") == 2, 5,
+                                  "'#site-map [data-site]').length") == 2, 30,
           "both dig sites on the map")
     shot("map-dump-site")
 
