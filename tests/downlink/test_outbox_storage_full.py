@@ -30,22 +30,28 @@ async def until(predicate, what: str, timeout: float = DEADLINE_S) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _traffic(box: Outbox, rounds: int) -> Counter[str]:
-    """What a controller stores: batches, stats, state, events, acks (seqs consumed)."""
+async def _traffic(box: Outbox, rounds: int, evicted: Counter[str]) -> Counter[str]:
+    """What a controller stores: batches, stats, state, events, acks (seqs consumed).
+
+    ``evicted`` counts what the receipts say was evicted over the budget (the budget
+    follows the free space, re-read every few seconds, so a slow run evicts too): the
+    controller reports those in its ``evicted`` event, not in ``storage_full``."""
     appended: Counter[str] = Counter()
+
+    def store(stream: str, priority: Priority, payload: bytes = b"x" * 200) -> None:
+        receipt = put(box, stream, priority, payload)
+        appended[stream] += 1
+        for r in receipt.eviction.ranges if receipt.eviction else ():
+            evicted[r.stream] += r.count
+
     for i in range(rounds):
-        put(box, "batch/a", Priority.BATCH, BATCH)
-        appended["batch/a"] += 1
+        store("batch/a", Priority.BATCH, BATCH)
         if i % 4 == 0:
-            put(box, "stats/a", Priority.STATS, b"s" * 600)
-            put(box, "state", Priority.STATE, b"t" * 400)
-            appended["stats/a"] += 1
-            appended["state"] += 1
+            store("stats/a", Priority.STATS, b"s" * 600)
+            store("state", Priority.STATE, b"t" * 400)
         if i % 20 == 0:
-            put(box, "event", Priority.CRITICAL)
-            put(box, "ack", Priority.CRITICAL)
-            appended["event"] += 1
-            appended["ack"] += 1
+            store("event", Priority.CRITICAL)
+            store("ack", Priority.CRITICAL)
         await asyncio.sleep(0)  # a loop turn: its commit is handed to the writer
     return appended
 
@@ -53,10 +59,11 @@ async def _traffic(box: Outbox, rounds: int) -> Counter[str]:
 async def _storage_full_then_back(box: Outbox, spoil, repair, errno_name: str) -> None:
     seen: list[str] = []
     box.set_storage_listener(seen.append)
-    before = await _traffic(box, 20)
+    evicted: Counter[str] = Counter()
+    before = await _traffic(box, 20, evicted)
     await box.flush()
     spoil()
-    during = await _traffic(box, 600)
+    during = await _traffic(box, 600, evicted)
     await until(lambda: "full" in seen, "storage-full mode")
     status = box.storage_status()
     assert status.full and status.errno == errno_name
@@ -77,9 +84,11 @@ async def _storage_full_then_back(box: Outbox, spoil, repair, errno_name: str) -
     by_stream = Counter(r.stream for r in rows)
     for stream in ("event", "ack"):
         assert by_stream[stream] == before[stream] + during[stream]
-    # accounted: each stream's numbers are kept, or fetched, or reported dropped
+    # accounted: each stream's numbers are fetched, or reported dropped or evicted
     for stream, n in (before + during).items():
-        assert by_stream[stream] + dropped[stream] == n, stream
+        assert by_stream[stream] + dropped[stream] + evicted[stream] == n, \
+            (stream, by_stream[stream], dropped[stream], evicted[stream], n)
+    assert not evicted["event"] and not evicted["ack"]
     box.ack(rows)
     repair()
     await until(lambda: "recovered" in seen, "the outbox writing again")
@@ -118,3 +127,19 @@ async def test_the_budget_follows_the_free_space(small_filesystem) -> None:
         assert box.budget_bytes < 256 << 20
     finally:
         await box.aclose()
+
+
+async def test_a_budget_shrinking_while_full_is_accounted(small_filesystem, monkeypatch) -> None:
+    """The free space is re-read while the disk refuses writes (on a slow card the
+    first check comes before the traffic ends): the budget shrinks to what is stored,
+    batches are evicted over it, and the receipts account them with the storage drops."""
+    import telemetry.rover.downlink.outbox as outbox_module
+    monkeypatch.setattr(outbox_module, "RETRY_S", 0.005)
+    monkeypatch.setattr(outbox_module, "SPACE_CHECK_S", 0.005)
+    fs = small_filesystem
+    box = await Outbox.open(fs.path / "o.db", memory_bytes=256 * 1024)
+    try:
+        await _storage_full_then_back(box, fs.fill, fs.free, "ENOSPC")
+    finally:
+        await box.aclose()
+    assert box.counters.evicted > 0  # the path this test is for was taken
