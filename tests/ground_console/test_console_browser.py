@@ -219,6 +219,13 @@ def ledger(driver, base: str, shot) -> None:
     until(driver, lambda d: d.execute_script("return document.querySelectorAll("
                                              "'#site-map [data-site]').length") == 2, 30,
           "both dig sites on the map")
+    # a handler registered after the hello arrived (a page that awaits a fetch first)
+    # still gets the site plan: it is sent once per connection
+    driver.set_script_timeout(5)
+    sites = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        RC.on("hello", (m) => done(m.plan ? m.plan.sites.map((s) => s.name) : null));""")
+    assert sites == ["A", "B"], sites
     shot("site-map")
 
 

@@ -93,9 +93,14 @@ const RC = (() => {
 
   // ------------------------------------------------------------ the socket
   const handlers = {};
-  let socket = null, subscription = null, retry = 0;
+  let socket = null, subscription = null, retry = 0, hello = null;
   const stats = { messages: 0, rows: 0, dropped: 0, connected: false, linkUp: null };
-  function on(type, fn) { (handlers[type] = handlers[type] || []).push(fn); }
+  // A handler for "hello" registered after it arrived (a page that awaits a fetch
+  // first) still gets it: the site plan, the limits and the key are sent only once.
+  function on(type, fn) {
+    (handlers[type] = handlers[type] || []).push(fn);
+    if (type === "hello" && hello) fn(hello);
+  }
   function subscribe(sub) {
     subscription = sub;
     if (socket && socket.readyState === 1) socket.send(JSON.stringify(sub));
@@ -113,6 +118,7 @@ const RC = (() => {
       if (msg.type === "dropped") stats.dropped = msg.count;
       // the rows of the last 30 s, sent as one message when the page subscribes
       const items = msg.type === "history" ? msg.items : [msg];
+      if (msg.type === "hello") hello = msg;
       for (const item of items) for (const fn of handlers[item.type] || []) fn(item);
     };
     socket.onclose = (ev) => {
@@ -474,7 +480,11 @@ const RC = (() => {
     }
   }
 
-  connect();
+  // Not before every page script has run and registered its handlers: the scripts
+  // after this one are fetched meanwhile, and a message arriving between two of them
+  // (the "hello" with the site plan, on a loaded machine) would find no handler.
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", connect);
+  else connect();
   return { me, csrf, el, changed, fmtTime, fmtAgo, fmtNum, axisLabels, post, on, subscribe, stats, modeBadge,
            onlineBadge, trustBadge, clockCell, storageCell, renderRigBadges, renderState, renderMission, renderAlarms, renderEvents,
            Plots };
