@@ -62,6 +62,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+MAX_COUNT = (1 << 63) - 1  # the largest boot and seq: SQLite's and PostgreSQL's bigint
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +358,14 @@ def _get(body: Mapping[str, object], key: str, types: type | tuple[type, ...]) -
     return value
 
 
+def _count(body: Mapping[str, object], key: str) -> int:
+    """A boot or sequence number: 0 .. 2**63 - 1 (what every store keeps as an integer)."""
+    value: int = _get(body, key, int)
+    if not 0 <= value <= MAX_COUNT:
+        raise PayloadDecodeError(f"field {key!r}: expected 0 .. 2**63 - 1, got {value}")
+    return value
+
+
 def _number(body: Mapping[str, object], key: str) -> float:
     return finite_in(_get(body, key, (int, float)), key, error=_field_error)
 
@@ -378,8 +387,8 @@ def _envelope(body: Mapping[str, object]) -> Envelope:
         raise PayloadDecodeError(f"expected schema v{SCHEMA_VERSION}, got v{version}")
     return Envelope(
         rig=_get(body, "rig", str),
-        boot=_get(body, "boot", int),
-        seq=_get(body, "seq", int),
+        boot=_count(body, "boot"),
+        seq=_count(body, "seq"),
         t_rig=_number(body, "t_rig"),
         t_mono=_number(body, "t_mono"),
         historical=_get(body, "historical", bool),

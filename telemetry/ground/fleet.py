@@ -265,8 +265,8 @@ class FleetModel:
             self._status(view, msg, now)
             return seen
         if self.accounting.observe(seen.rig, seen.stream, env.boot, env.seq,
-                                   env.resend) == "duplicate":
-            return None
+                                   env.resend) in ("duplicate", "untracked"):
+            return None  # seen before, or a stream beyond the accounting's bound
         if not env.historical:
             view.silent = False
             self.offline.heard(view.rig, now)

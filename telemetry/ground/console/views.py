@@ -150,6 +150,7 @@ def fleet_json(model: FleetModel, now: float) -> JsonObject:
         "link": {"up": model.link_up, "drops": model.link_drops, "messages": model.messages,
                  "gaps": totals["gaps"], "duplicates": totals["duplicates"],
                  "malformed": totals["malformed"], "rigs_refused": model.rigs_refused,
+                 "streams_untracked": totals["untracked"],
                  "max_rigs": model.max_rigs},
     }
 

@@ -22,7 +22,9 @@
         `${msg.alarms_unacked} unacknowledged · ${msg.link.gaps} sequence gaps, ` +
         `${msg.link.duplicates} duplicates, ${msg.link.malformed} malformed messages` +
         (msg.link.rigs_refused ? ` · ${msg.link.rigs_refused} messages of rigs beyond the ` +
-                                 `first ${msg.link.max_rigs} refused` : "");
+                                 `first ${msg.link.max_rigs} refused` : "") +
+        (msg.link.streams_untracked ? ` · ${msg.link.streams_untracked} messages of streams ` +
+                                      "beyond the accounting's bound ignored" : "");
       // rows are kept per rig and only changed cells repainted: a table rebuilt every
       // second swallowed clicks on its links (a link replaced under the mouse)
       const seen = new Set();
