@@ -75,6 +75,9 @@ __all__ = ["ChannelValue", "EventRecord", "FleetModel", "RigView", "public_filte
 _MAX_EVENTS = 200
 _MAX_LEDGER = 100_000
 _MAX_TRAIL = 600
+#: channels one rig's view keeps (batches are unsigned: a broker client could name a
+#: new channel in every batch); the first ones named stay, later names are counted
+MAX_CHANNELS = 512
 
 
 def public_filter(prefix: str, rig: str | None = None) -> str:
@@ -122,6 +125,7 @@ class RigView:
     state: RigState | None = None  # the latest live state
     state_t_rig: float | None = None
     channels: dict[str, ChannelValue] = field(default_factory=dict)
+    channels_refused: int = 0  # values of channels beyond MAX_CHANNELS, ignored
     first_seen: float = 0.0
     last_seen: float = 0.0
     messages: int = 0
@@ -372,6 +376,9 @@ class FleetModel:
         last = msg.samples[-1]
         t = msg.t0_rig + msg.period_s * (len(msg.samples) - 1)
         for i, name in enumerate(msg.channels):
+            if name not in view.channels and len(view.channels) >= MAX_CHANNELS:
+                view.channels_refused += 1
+                continue
             value = float(last[i])
             level = self.limits.level(name, value)
             view.channels[name] = ChannelValue(msg.stream, name, msg.units[i], value, level, t)

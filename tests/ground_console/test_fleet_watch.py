@@ -318,3 +318,16 @@ def test_invented_rigs_beyond_the_limit_are_refused_and_counted_keyed_ones_never
     msg = real.state(1.0, mode="armed")
     m.handle(type(msg)(msg.topic, sign_payload(key, msg.topic, msg.payload), 1, False), 30.0)
     assert "rig-real" in m.rigs and m.rigs["rig-real"].mode == "armed"
+
+
+def test_invented_channels_beyond_the_limit_are_ignored_and_counted() -> None:
+    from telemetry.ground.fleet import MAX_CHANNELS
+
+    m, r = FleetModel(P), Rig()
+    m.handle(r.batch(1.0, load=1.0, drum_speed=2.0), 1.0)
+    for i in range(MAX_CHANNELS + 10):  # a broker client naming a new channel each time
+        m.handle(r.batch(2.0 + i, **{f"fake_{i}": 0.0}), 2.0 + i)
+    view = m.rigs["rig-1"]
+    assert len(view.channels) == MAX_CHANNELS and view.channels_refused == 12
+    m.handle(r.batch(900.0, load=1.0, drum_speed=2.0), 900.0)
+    assert view.channels["load"].t_rig >= 900.0, "the rig's own channels go on"
