@@ -284,7 +284,7 @@ class MissionStateConfig:
     state_path: str = field(default="rig-control-mission.db", metadata={
         "doc": "the mission's progress across restarts (SQLite; docs/control.md, \"Restarts\"); "
                "a relative path is beside ground.outbox_path; '' keeps none: a restart "
-               "begins the mission anew"})
+               "begins the mission anew", "empty": True})
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,7 +357,7 @@ def _coerce(key: str, kind: Any, value: Any, meta: Any) -> Any:
     if kind is float:
         return finite_in(value, key, lo, hi, error=ConfigError)
     if kind is str:
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str) or not (value or meta.get("empty")):
             raise ConfigError(key, f"expected a non-empty string, got {value!r}")
         return value
     if getattr(kind, "__origin__", None) is tuple:

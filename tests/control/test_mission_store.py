@@ -129,3 +129,7 @@ def test_a_relative_state_path_is_beside_the_outbox_not_in_the_working_directory
     assert mission_state_path(cfg) == tmp_path / "spool" / "rig-control-mission.db"
     absolute = load_config(None, mission={"state_path": str(tmp_path / "m.db")})
     assert mission_state_path(absolute) == tmp_path / "m.db"
+    # '' keeps none, as the configuration reference says (the loader refused it)
+    config = tmp_path / "none.toml"
+    config.write_text('[mission]\nstate_path = ""\n')
+    assert mission_state_path(load_config(config)) is None
