@@ -100,3 +100,29 @@ def test_invented_stream_names_do_not_grow_the_hub_without_bound() -> None:
     for i in range(hub_module._STREAMS_MAX + 300):  # batches are unsigned: anyone's
         client.handle(batch(f"s{i}", 0, 1e9 + i), 1e9 + i)
     assert len(hub._times) == hub_module._STREAMS_MAX
+
+
+def test_the_rows_kept_for_pages_that_open_are_bounded() -> None:
+    """Batches are unsigned: any broker client picks their size, rig and time stamps."""
+    from telemetry.ground.console.row_history import RowHistory
+
+    h = RowHistory(span_s=30.0, per_rig_max=100, per_rig_bytes=10_000, total_bytes=25_000)
+    for i in range(50):  # 1 s apart, in ground UTC: the last 30 s stay
+        h.add(("live", "rig-1"), 1e9 + i, f"r{i:03d}")
+    assert h.rows(("live", "rig-1"))[0] == "r019" and len(h.rows(("live", "rig-1"))) == 31
+    # a batch claiming a far-future time ages the others out; later ones (its past)
+    # pile up behind it only to the count bound
+    h.add(("live", "rig-1"), 1e12, "future")
+    assert h.rows(("live", "rig-1")) == ["future"]
+    for i in range(200):
+        h.add(("live", "rig-1"), 1e9 + 60 + i, "x")
+    assert len(h.rows(("live", "rig-1"))) <= 100
+    # big batches: each rig within its bytes, all rigs within the total, the real rig kept
+    h.add(("live", "rig-real"), 1e9, "r" * 2_000)
+    for n in range(40):
+        h.add(("live", f"fake-{n % 4}"), 1e9 + n, "f" * 3_000)
+    assert h.held_bytes <= 25_000 and h.trimmed_for_room > 0
+    assert h.rows(("live", "rig-real")) == ["r" * 2_000], "the largest holders paid, not it"
+    assert all(len("".join(h.rows(("live", f"fake-{n}")))) <= 10_000 for n in range(4))
+    h.forget("live")
+    assert h.held_bytes == 0 and h.rows(("live", "rig-1")) == []

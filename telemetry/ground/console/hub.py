@@ -12,7 +12,7 @@ replay id) and optionally a rig. The hub then sends it:
   ``loop.stats_interval_s`` is 0.1);
 * ``replay``: the replay's progress, with its snapshots;
 * ``history``: once, when a page subscribes, the last ``HISTORY_S`` of ``rows``
-  messages of its rig in one message (``items``).
+  messages of its rig in one message (``items``; ``RowHistory``, bounded).
 
 Each connection has a bounded queue; when a slow browser lets it fill up the
 oldest message is dropped and counted (``dropped`` in every snapshot), so one
@@ -25,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from telemetry.contract.json_fields import JsonObject, JsonValue
 from telemetry.contract.payloads import BatchMessage
 from telemetry.ground.console.replay import ReplaySession
+from telemetry.ground.console.row_history import RowHistory
 from telemetry.ground.console.views import LedgerVerifier, fleet_json, rig_json, rows_json
 from telemetry.ground.fleet import FleetModel
 from telemetry.ground.intake import Sighting
@@ -44,8 +44,6 @@ _STREAMS_MAX = 1024  # streams whose sample clock the hub maps to UTC (SampleTim
 log = logging.getLogger(__name__)
 
 LIVE = "live"
-HISTORY_S = 30.0  # rig seconds of rows replayed to a page that opens
-_HISTORY_MAX = 1000  # batches kept per (source, rig), whatever their time stamps say
 
 
 def dumps(obj: JsonValue) -> str:
@@ -83,8 +81,7 @@ class Hub:
         self.fleet_period_s = fleet_period_s
         self.pages: set[PageFeed] = set()
         self.replays: dict[str, ReplaySession] = {}
-        self._history: dict[tuple[str, str], deque[str]] = {}
-        self._history_t: dict[tuple[str, str], deque[float]] = {}
+        self.history = RowHistory()  # what a page gets when it opens
         # each stream's firmware seconds -> UTC (plots are in UTC wall time)
         self._times: dict[tuple[str, str, str], SampleTimes] = {}
 
@@ -111,7 +108,7 @@ class Hub:
         # the last HISTORY_S of rows, so a page opened now starts with full plots: one
         # message, not one per batch (hundreds of them overflowed the page's queue, and
         # every page opened reported messages "dropped" that nobody lost)
-        history = self._history.get((page.source, page.rig))
+        history = self.history.rows((page.source, page.rig)) if page.rig else []
         if history:
             page.offer(f'{{"type":"history","source":{dumps(page.source)},'
                        f'"rig":{dumps(page.rig)},"items":[{",".join(history)}]}}')
@@ -124,9 +121,7 @@ class Hub:
 
     def forget_rows(self, source: str) -> None:
         """Drop the rows kept for pages opened later (a replay that seeks starts over)."""
-        for key in [k for k in self._history if k[0] == source]:
-            del self._history[key]
-            del self._history_t[key]
+        self.history.forget(source)
         for tkey in [k for k in self._times if k[0] == source]:
             del self._times[tkey]
 
@@ -152,13 +147,7 @@ class Hub:
             rows=len(msg.samples), t_rig=msg.envelope.t_rig, t_mono=msg.envelope.t_mono,
             offset_s=self._clock_offset(source, seen.rig))
         text = dumps({**rows_json(seen.rig, msg, t0, period), "source": source})
-        history = self._history.setdefault((source, seen.rig), deque())
-        history.append(text)
-        self._history_t.setdefault((source, seen.rig), deque()).append(msg.t0_rig)
-        times = self._history_t[(source, seen.rig)]
-        while len(history) > _HISTORY_MAX or (times and times[-1] - times[0] > HISTORY_S):
-            history.popleft()
-            times.popleft()
+        self.history.add((source, seen.rig), t0, text)
         for page in self.pages:
             if page.source == source and page.rig == seen.rig:
                 page.offer(text)
