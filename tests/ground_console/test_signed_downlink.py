@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
 import pytest
 
 from telemetry.contract.command_wire import decode_body, decode_envelope
@@ -22,6 +23,8 @@ from telemetry.contract.downlink_signature import (
 from telemetry.contract.keys import generate, write_key_files
 from telemetry.contract.payloads import (
     AckMessage,
+    BatchBlock,
+    BatchMessage,
     Envelope,
     EventMessage,
     StateMessage,
@@ -123,6 +126,13 @@ async def _forger(url: str, ready: asyncio.Event) -> None:
     """An anonymous broker client: fake acks for every command, fake events, a fake rig."""
     async with connect(MqttSettings.from_url(url, protocol="5")) as evil:
         await evil.subscribe("regolith/+/cmd", qos=1)
+        # batches are unsigned: numbered 10**18, then 0 (a "backlog" of 10**18 numbers
+        # the ground once looped over), under a stream and channel names of its own
+        rows = np.zeros((3, 1), dtype=np.float32)
+        for seq in (10**18, 0, 5 * 10**17):
+            await evil.publish("regolith/rig-1/batch/evil", encode(BatchMessage(
+                Envelope("rig-1", 1, seq, 1e9, 0.0),
+                BatchBlock("evil", (f"fake_{seq}",), ("u",), 0.0, 0.01, rows))), qos=1)
         ready.set()
         seq = 100
         async for m in evil.messages():
@@ -167,3 +177,5 @@ async def test_a_forger_on_the_broker_changes_nothing_shown_as_verified(mosquitt
     assert not [e for e in view.events if e.text == "fake tilt"]
     assert model.alarms.for_rig("rig-1") == []
     assert model.rigs["rig-evil"].verified is False  # shown, never as verified
+    evil = model.accounting.streams[("rig-1", "batch/evil")]
+    assert evil.gaps == 10**18 - 1 and len(evil.missing) <= 100_000  # counted, bounded
