@@ -97,23 +97,24 @@ async def _storage_full_then_back(box: Outbox, spoil, repair, errno_name: str) -
     await asyncio.wait_for(put(box, "event", Priority.CRITICAL), DEADLINE_S)  # on disk
 
 
-async def test_a_full_filesystem_never_stops_the_outbox(small_filesystem) -> None:
-    fs = small_filesystem
+async def _fill_and_free(fs, *, spoil: str = "fill", repair: str = "free",
+                        errno_name: str = "ENOSPC") -> Outbox:
     box = await Outbox.open(fs.path / "o.db", memory_bytes=256 * 1024)
     try:
-        await _storage_full_then_back(box, fs.fill, fs.free, "ENOSPC")
+        await _storage_full_then_back(box, getattr(fs, spoil), getattr(fs, repair), errno_name)
     finally:
         await box.aclose()
+    return box
+
+
+async def test_a_full_filesystem_never_stops_the_outbox(small_filesystem) -> None:
+    box = await _fill_and_free(small_filesystem)
     assert box.counters.storage_failures >= 1
 
 
 async def test_a_read_only_remount_is_handled_the_same_way(small_filesystem) -> None:
-    fs = small_filesystem
-    box = await Outbox.open(fs.path / "o.db", memory_bytes=256 * 1024)
-    try:
-        await _storage_full_then_back(box, fs.read_only, fs.writable, "EROFS")
-    finally:
-        await box.aclose()
+    await _fill_and_free(small_filesystem, spoil="read_only", repair="writable",
+                         errno_name="EROFS")
 
 
 async def test_the_budget_follows_the_free_space(small_filesystem) -> None:
@@ -136,10 +137,5 @@ async def test_a_budget_shrinking_while_full_is_accounted(small_filesystem, monk
     import telemetry.rover.downlink.outbox as outbox_module
     monkeypatch.setattr(outbox_module, "RETRY_S", 0.005)
     monkeypatch.setattr(outbox_module, "SPACE_CHECK_S", 0.005)
-    fs = small_filesystem
-    box = await Outbox.open(fs.path / "o.db", memory_bytes=256 * 1024)
-    try:
-        await _storage_full_then_back(box, fs.fill, fs.free, "ENOSPC")
-    finally:
-        await box.aclose()
+    box = await _fill_and_free(small_filesystem)
     assert box.counters.evicted > 0  # the path this test is for was taken
