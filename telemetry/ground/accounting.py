@@ -54,10 +54,6 @@ class StreamStats:
     def gaps(self) -> int:
         return len(self.missing) + self.untracked_missing
 
-    def is_evicted(self, seq: int) -> bool:
-        i = bisect.bisect_right(self.evicted_ranges, (seq, float("inf"))) - 1
-        return i >= 0 and self.evicted_ranges[i][0] <= seq <= self.evicted_ranges[i][1]
-
     def not_evicted(self, lo: int, hi: int) -> Iterator[range]:
         """The parts of ``range(lo, hi)`` not reported evicted, in order."""
         at = lo
