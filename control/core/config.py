@@ -44,7 +44,7 @@ class LoopConfig:
     realtime_priority: int = _f(0, 0, 99,
                                 "SCHED_FIFO priority of the control loop's thread (0: normal "
                                 "scheduling); refused by the OS -> normal, with a warning")
-    heap_trim_s: float = _f(60.0, 0.0, 3600.0,
+    heap_trim_s: float = _f(10.0, 0.0, 3600.0,
                             "rig-control run: wall seconds between returns of freed C heap to "
                             "the system (glibc malloc_trim, control.runtime.heap_trim); 0: never")
 

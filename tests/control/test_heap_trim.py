@@ -53,7 +53,7 @@ def test_freed_heap_goes_back_to_the_system() -> None:
 
 
 async def test_the_trimmer_is_off_at_0_and_on_by_default() -> None:
-    assert load_config().loop.heap_trim_s == 60.0
+    assert load_config().loop.heap_trim_s == 10.0
     await trim_heap_every(0.0)  # returns at once instead of looping
 
 
