@@ -108,7 +108,7 @@ class Hub:
         # the last HISTORY_S of rows, so a page opened now starts with full plots: one
         # message, not one per batch (hundreds of them overflowed the page's queue, and
         # every page opened reported messages "dropped" that nobody lost)
-        history = self.history.rows((page.source, page.rig)) if page.rig else []
+        history = self.history.rows((page.source, page.rig))
         if history:
             page.offer(f'{{"type":"history","source":{dumps(page.source)},'
                        f'"rig":{dumps(page.rig)},"items":[{",".join(history)}]}}')
