@@ -36,7 +36,9 @@ def test_payloads_live_in_segments_and_segments_go_when_acked(tmp_path: Path) ->
     db = sqlite3.connect(path)
     assert db.execute("SELECT SUM(LENGTH(payload)) FROM outbox").fetchone()[0] == 0
     db.close()
-    rows = box.fetch(100)
+    rows: list = []
+    while batch := box.fetch(100):  # the ones past the memory cache come back from disk
+        rows += batch
     assert [r.payload for r in rows] == blobs
     box.ack(rows)
     assert len(segment_files(path)) == 1  # only the active segment is left
