@@ -173,3 +173,31 @@ def test_an_outbox_of_the_first_version_opens_and_drains(tmp_path: Path) -> None
     box.ack(rows)
     assert box.depth == 0
     box.close()
+
+
+def test_a_segment_rotated_away_keeps_the_payloads_written_to_it_in_the_same_commit(
+        tmp_path: Path) -> None:
+    # One commit (a loop turn's group) appends to the active segment, then fills it and
+    # rotates. Every earlier row of that segment was acknowledged, so it counts no live
+    # rows yet: it must not be deleted with the payloads just written to it.
+    store = OutboxStore(tmp_path / "o.db")
+    first = store.recovered.next_id
+
+    def row(i: int, size: int) -> OutboxRow:
+        return OutboxRow(first + i, Priority.BATCH, "batch/a", i, "t", False, 1, 0.0, False,
+                         bytes([i]) * size)
+
+    ch = Changes()
+    ch.insert(row(0, 3 << 20))
+    store.apply(ch)
+    ch = Changes()
+    ch.delete(first, Priority.BATCH)  # acknowledged: the active segment holds no live row
+    store.apply(ch)
+    ch = Changes()
+    ch.insert(row(1, 512 << 10))  # still fits the active segment
+    ch.insert(row(2, 1 << 20))  # does not: the segment is rotated away
+    store.apply(ch)
+    rows, lost = store.read([first + 1, first + 2])
+    assert lost == []
+    assert [r.payload for r in rows] == [bytes([1]) * (512 << 10), bytes([2]) * (1 << 20)]
+    store.close()

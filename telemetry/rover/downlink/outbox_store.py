@@ -226,8 +226,9 @@ class OutboxStore:
         sync = changes.sync or self.power_safe or self.unsynced_rows + rows >= SYNC_MAX_ROWS \
             or (self.unsynced_since is not None and now - self.unsynced_since >= SYNC_INTERVAL_S)
         starts = {p: len(v) for p, v in self._starts.items()}
+        kept: list[int] = []  # segments rotated away with this commit's payloads in them
         try:
-            placed = self._write_payloads(changes.inserts.values())
+            placed = self._write_payloads(changes.inserts.values(), kept)
             synced = self._fsync_segments() if sync else {}
             if sync:
                 self._db.execute("PRAGMA synchronous=FULL")
@@ -251,6 +252,9 @@ class OutboxStore:
         except (sqlite3.Error, OSError) as err:
             for priority, n in starts.items():  # segments the failed write started: unused
                 del self._starts[priority][n:]
+            for number in kept:  # nothing else in them is live: the failed rows were all
+                if self._live.get(number, 0) <= 0:
+                    self._drop_segment(number)
             raise OutboxStorageError(f"cannot write to outbox {self.path}: {err}",
                                      storage_errno(err, self.path)) from err
         for number in placed.values():
@@ -285,8 +289,10 @@ class OutboxStore:
         self.unsynced_rows = 0
         self.unsynced_since = None
 
-    def _write_payloads(self, rows: Iterable[OutboxRow]) -> dict[int, tuple[int, int, int]]:
-        """Append the payloads to their priority's segment; (segment, offset, length)."""
+    def _write_payloads(self, rows: Iterable[OutboxRow],
+                        kept: list[int]) -> dict[int, tuple[int, int, int]]:
+        """Append the payloads to their priority's segment; (segment, offset, length).
+        The segments rotated away after taking some of these payloads go to ``kept``."""
         by_priority: dict[Priority, list[OutboxRow]] = {}
         for r in rows:
             by_priority.setdefault(r.priority, []).append(r)
@@ -295,6 +301,7 @@ class OutboxStore:
             seg = self._active.get(priority)
             offset = seg.size if seg is not None else 0
             batch: list[bytes] = []
+            took = False  # seg took some of these payloads
             for r in group:
                 n = len(r.payload)
                 full = seg is None or (offset > 0 and offset + n > SEGMENT_BYTES)
@@ -304,11 +311,13 @@ class OutboxStore:
                         self._writev(seg, batch)
                         batch = []
                     if full:
-                        seg = self._rotate(priority)
+                        seg = self._rotate(priority, keep=took, kept=kept)
                         self._starts[priority].append((r.id, seg.number))
+                        took = False
                     assert seg is not None
                     offset = seg.size
                 placed[r.id] = (seg.number, offset, n)
+                took = True
                 batch.append(r.payload)
                 offset += n
             if batch:
@@ -336,12 +345,17 @@ class OutboxStore:
         with contextlib.suppress(OSError):
             os.ftruncate(seg.fd, seg.size)
 
-    def _rotate(self, priority: Priority) -> _Segment:
+    def _rotate(self, priority: Priority, *, keep: bool, kept: list[int]) -> _Segment:
+        """A new active segment for ``priority``. The old one is deleted if no live row
+        is in it, unless ``keep``: rows of the commit in progress are (they count as
+        live once it commits; the old segment's number goes to ``kept``)."""
         old = self._active.pop(priority, None)
         if old is not None:
             if old.number not in self._unsynced_fds:
                 os.close(old.fd)  # else the next sync closes it (it still needs an fsync)
-            if self._live.get(old.number, 0) <= 0:
+            if keep:
+                kept.append(old.number)
+            elif self._live.get(old.number, 0) <= 0:
                 self._drop_segment(old.number)
         number = self._next_segment
         self._next_segment += 1
