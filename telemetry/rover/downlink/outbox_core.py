@@ -40,12 +40,13 @@ log = logging.getLogger(__name__)
 ROW_OVERHEAD = 64  # bytes charged per row on top of the payload
 _EVICT_TO = 0.9
 _WATERMARK_AHEAD = 1024
-# Payloads kept in memory for the publisher: enough for the rows in flight while the
-# broker is up. A backlog beyond it (a broker outage) waits on disk only and is read
-# back in runs of _READ_AHEAD: held in memory, every outage's backlog left the heap
-# larger (a few hundred KiB of resident pages each, the process soak in docs/soak.md).
-_CACHE_MAX_BYTES = 1 << 20
-_CACHE_MAX_ROWS = 2048
+# Payloads kept in memory for the publisher. 1 MiB was tried against the process
+# soak's outage steps (docs/soak.md): the outage lift fell from ~7 to ~1.3 MiB but the
+# steps stayed (SQLite's page cache, reading the backlog back, grew instead), and 62 KiB
+# batches lost a third of their throughput (bench/bench_downlink.py): rows in flight
+# were read back from disk.
+_CACHE_MAX_BYTES = 32 << 20
+_CACHE_MAX_ROWS = 16384
 _READ_AHEAD = 256  # rows read back from disk at once
 _QUEUE_MAX_BYTES = 64 << 20  # payload bytes waiting for the writer thread
 
