@@ -200,4 +200,9 @@ def test_a_segment_rotated_away_keeps_the_payloads_written_to_it_in_the_same_com
     rows, lost = store.read([first + 1, first + 2])
     assert lost == []
     assert [r.payload for r in rows] == [bytes([1]) * (512 << 10), bytes([2]) * (1 << 20)]
+    assert len(segment_files(tmp_path / "o.db")) == 2
+    ch = Changes()
+    ch.delete(first + 1, Priority.BATCH)
+    store.apply(ch)
+    assert len(segment_files(tmp_path / "o.db")) == 1  # kept only while a row needed it
     store.close()
