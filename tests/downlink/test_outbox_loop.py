@@ -113,6 +113,33 @@ async def test_rows_on_disk_are_read_back_by_the_writer_thread(tmp_path: Path,
     await box.aclose()
 
 
+async def test_a_backlog_stored_offline_waits_on_disk_and_comes_back_in_order(
+        tmp_path: Path, disk_calls) -> None:
+    box = await Outbox.open(tmp_path / "o.db")
+    ready = asyncio.Event()
+    box.set_wakeup(ready.set)
+    box.set_online(False)  # the broker is away
+    for i in range(600):
+        put(box, "batch/a" if i % 2 else "state", Priority.BATCH if i % 2 else Priority.STATE,
+            b"%d" % i)
+    await box.flush()
+    assert box.depth == 600 and box.cached_bytes == 0  # nothing of it in memory
+    box.set_online(True)
+    put(box, "state", Priority.STATE, b"live")
+    await box.flush()
+    disk_calls.clear()
+    got: list[bytes] = []
+    while len(got) < 601:
+        rows = await fetch_some(box, ready, 64)
+        got.extend(r.payload for r in rows)
+        box.ack(rows)
+    states = [b"%d" % i for i in range(0, 600, 2)] + [b"live"]
+    assert got == states + [b"%d" % i for i in range(1, 600, 2)]  # drain order
+    assert ("read", False) in disk_calls  # read back, on the writer thread
+    assert box.cached_bytes == 0 and box.depth == 0
+    await box.aclose()
+
+
 async def test_evictions_are_decided_at_once_and_skip_the_disk(tmp_path: Path) -> None:
     size = 1000
     box = await Outbox.open(tmp_path / "o.db", budget_bytes=10 * (size + 64))

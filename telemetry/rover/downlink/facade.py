@@ -205,6 +205,7 @@ class DownlinkCounters:
     evicted: int  # dropped to respect the disk budget
     outbox_depth: int  # stored, not yet acknowledged
     outbox_bytes: int
+    outbox_cached_bytes: int  # payloads in memory for the publisher
     events_throttled: int
     resent: int
     historical: int
@@ -447,9 +448,9 @@ class Downlink:
             boot=outbox.boot, connected=self.connected, queued=outbox.counters.appended,
             published=p.published if p else 0, evicted=outbox.counters.evicted,
             outbox_depth=outbox.depth, outbox_bytes=outbox.bytes_used,
-            events_throttled=self._throttle.suppressed, resent=p.resent if p else 0,
-            historical=p.historical if p else 0, link_drops=p.link_drops if p else 0,
-            connect_failures=p.connect_failures if p else 0,
+            outbox_cached_bytes=outbox.cached_bytes, events_throttled=self._throttle.suppressed,
+            resent=p.resent if p else 0, historical=p.historical if p else 0,
+            link_drops=p.link_drops if p else 0, connect_failures=p.connect_failures if p else 0,
             commands_received=p.commands_received if p else 0,
             commands_dropped=self._commands_dropped, rejected=p.rejected if p else 0,
             dead_letters=outbox.dead_letter_count)

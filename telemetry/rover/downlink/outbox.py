@@ -3,7 +3,8 @@
 Theory of operation (docs/telemetry.md, "Store and forward"):
 
 * The ``Outbox`` keeps an index of every stored row in memory (id, priority, stream,
-  seq, size; the payload too while it fits a bounded cache) and makes every decision
+  seq, size; the payload too while it fits a bounded cache and a connection is sending,
+  ``set_online``: an outage's backlog waits on disk) and makes every decision
   there, synchronously: sequence numbers, the disk budget and evictions, drain order,
   acknowledgements. What has to reach the disk is collected as
   :class:`~telemetry.rover.downlink.outbox_store.Changes` and applied by the
@@ -31,7 +32,8 @@ Theory of operation (docs/telemetry.md, "Store and forward"):
   (a possible resend). The flag is conservative: "may have been sent".
 * Rows whose payload is not in memory (a backlog, or rows of an earlier process) are
   read back from disk on the writer thread; ``fetch`` returns what is ready and the
-  wake-up callback (``set_wakeup``) says when more is.
+  wake-up callback (``set_wakeup``) says when more is. A lower priority is not handed
+  out while a higher one is being read back.
 * Disk budget: payload bytes plus a fixed per-row overhead. Appending past the budget
   evicts not-yet-handed-out ``BATCH`` rows oldest-first, then ``STATS`` rows, down to
   90 % of the budget, and returns an :class:`EvictionReport` that the caller publishes

@@ -112,6 +112,7 @@ class OutboxCore:
         self._sent_before = {p: min(w, top) for p, w in self._watermark.items()}
         self._cache_bytes = 0
         self._cache_rows = 0
+        self._online = True  # a connection is sending (``set_online``)
         self._closed = False
         self._failed: OutboxError | None = None
         self.counters = _Counters(lost=len(found.lost))
@@ -162,7 +163,8 @@ class OutboxCore:
         row = OutboxRow(self._next_id, priority, stream, seq, topic, retain, self.boot, t_mono,
                         False, payload)
         self._next_id += 1
-        cached = self.guard.full or (self._cache_bytes + len(payload) <= _CACHE_MAX_BYTES
+        cached = self.guard.full or (self._online
+                                     and self._cache_bytes + len(payload) <= _CACHE_MAX_BYTES
                                      and self._cache_rows < _CACHE_MAX_ROWS)
         if cached:
             self._cache_bytes += len(payload)
@@ -245,10 +247,14 @@ class OutboxCore:
             want = limit - len(rows)
             if want <= 0:
                 break
-            rows.extend(self._take(priority, want))
+            got, on_disk = self._take(priority, want)
+            rows.extend(got)
+            if on_disk:  # being read back: a lower priority must not overtake it
+                break
         return rows
 
-    def _take(self, priority: Priority, want: int) -> list[OutboxRow]:
+    def _take(self, priority: Priority, want: int) -> tuple[list[OutboxRow], bool]:
+        """Rows of one priority past its cursor, and whether rows of it wait on disk."""
         got: list[OutboxRow] = []
         missing: list[int] = []
         before = max(self._sent_before[priority], self._fetched[priority])
@@ -278,7 +284,7 @@ class OutboxCore:
             self._load(priority, missing)
             if self._thread is None:
                 return self._take(priority, want)
-        return got
+        return got, bool(missing)
 
     def _raise_watermark(self, priority: Priority, row_id: int) -> bool:
         """Have "handed out up to" persisted past ``row_id``; False while that is pending."""
@@ -336,6 +342,12 @@ class OutboxCore:
                 self._bytes -= e.size + ROW_OVERHEAD
                 self._depth -= 1
                 self.counters.lost += 1
+
+    def set_online(self, online: bool) -> None:
+        """Whether a connection is sending. While none is, a new row waits on disk only
+        (unless the disk refuses it): an outage's backlog costs no memory, and is read
+        back in runs when the broker returns."""
+        self._online = online
 
     def rewind(self) -> None:
         """Start fetching from the oldest unacknowledged row again (after a reconnect)."""
@@ -424,6 +436,12 @@ class OutboxCore:
     @property
     def bytes_used(self) -> int:
         return self._bytes
+
+    @property
+    def cached_bytes(self) -> int:
+        """Payload bytes held in memory for the publisher (bounded; none for a backlog
+        stored while offline, ``set_online``)."""
+        return self._cache_bytes
 
     @property
     def unsent_on_disk(self) -> bool:

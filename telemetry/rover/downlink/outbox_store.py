@@ -76,6 +76,7 @@ SYNC_MAX_ROWS = 4096  # ...or this many unsynced rows, whichever comes first
 _IOV_MAX = 512
 _BIG = 1 << 62
 _READ_FDS = 8
+_PAGE_CACHE_KIB = 256  # SQLite's page cache (its 2 MB default grew at each outage)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -144,6 +145,7 @@ class OutboxStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA journal_size_limit=8388608")
+            self._db.execute(f"PRAGMA cache_size=-{_PAGE_CACHE_KIB}")
             self._db.executescript(_SCHEMA)
             have = {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}
             for column in _SEGMENT_COLUMNS:

@@ -132,6 +132,7 @@ class Publisher:
         self._status_dirty = False
         self.counters = PublisherCounters()
         outbox.set_wakeup(self.wake)
+        outbox.set_online(False)
 
     @property
     def connected(self) -> bool:
@@ -179,6 +180,7 @@ class Publisher:
                              self._settings.port, err)
             finally:
                 self._connected.clear()
+                self._outbox.set_online(False)
                 self._outbox.rewind()
                 self._in_flight = 0
             if self._stopping.is_set():
@@ -196,6 +198,7 @@ class Publisher:
             await self._send_status(session)
             await session.subscribe(self._topics.command, qos=1)
             self._connected.set()
+            self._outbox.set_online(True)
             self._backoff.reset()
             self.counters.connects += 1
             log.info("downlink connected to %s:%d (%d messages in outbox)",
