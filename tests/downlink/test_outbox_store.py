@@ -206,3 +206,43 @@ def test_a_segment_rotated_away_keeps_the_payloads_written_to_it_in_the_same_com
     store.apply(ch)
     assert len(segment_files(tmp_path / "o.db")) == 1  # kept only while a row needed it
     store.close()
+
+
+def test_a_failed_commit_drops_the_segment_it_kept_and_a_retry_stores_its_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # As above, but the disk refuses the commit's transaction: the old segment, kept only
+    # for that commit's payloads, holds nothing live and must not be left behind; the
+    # outbox retries the same changes, which must then be stored whole.
+    path = tmp_path / "o.db"
+    store = OutboxStore(path)
+    first = store.recovered.next_id
+
+    def row(i: int, size: int) -> OutboxRow:
+        return OutboxRow(first + i, Priority.BATCH, "batch/a", i, "t", False, 1, 0.0, False,
+                         bytes([i]) * size)
+
+    ch = Changes()
+    ch.insert(row(0, 3 << 20))
+    store.apply(ch)
+    ch = Changes()
+    ch.delete(first, Priority.BATCH)
+    store.apply(ch)
+    assert len(segment_files(path)) == 1
+    failing = Changes()
+    failing.insert(row(1, 512 << 10))
+    failing.insert(row(2, 1 << 20))  # rotates the acknowledged segment away
+    persist = store._persist
+
+    def refuse(*args: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "_persist", refuse)
+    with pytest.raises(outbox_store.OutboxStorageError, match="cannot write to outbox"):
+        store.apply(failing)
+    assert len(segment_files(path)) == 1  # the kept segment went; only the new one is left
+    monkeypatch.setattr(store, "_persist", persist)
+    store.apply(failing)
+    rows, lost = store.read([first + 1, first + 2])
+    assert lost == []
+    assert [r.payload for r in rows] == [bytes([1]) * (512 << 10), bytes([2]) * (1 << 20)]
+    store.close()
