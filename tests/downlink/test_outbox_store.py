@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from control.runtime.memory_probe import c_heap_kib
 from telemetry.contract import Priority
 from telemetry.rover.downlink import outbox_store
 from telemetry.rover.downlink.outbox import Outbox
@@ -245,4 +246,23 @@ def test_a_failed_commit_drops_the_segment_it_kept_and_a_retry_stores_its_rows(
     rows, lost = store.read([first + 1, first + 2])
     assert lost == []
     assert [r.payload for r in rows] == [bytes([1]) * (512 << 10), bytes([2]) * (1 << 20)]
+    store.close()
+
+
+def test_reading_back_runs_of_every_length_does_not_grow_sqlite(tmp_path: Path) -> None:
+    # An SQL text per run length filled the connection's statement cache, outage by
+    # outage: the process soak saw SQLite's memory step up at each one (docs/soak.md).
+    store = OutboxStore(tmp_path / "o.db")
+    first = store.recovered.next_id
+    ch = Changes()
+    for i in range(300):
+        ch.insert(OutboxRow(first + i, Priority.BATCH, "batch/a", i, "t", False, 1, 0.0, False,
+                            b"%d" % i))
+    store.apply(ch)
+    store.read([first])
+    before = c_heap_kib()["sqlite_kib"]  # the system's SQLite, which Python's module uses
+    for n in range(1, 130):
+        rows, lost = store.read(list(range(first, first + n)))
+        assert [r.payload for r in rows] == [b"%d" % i for i in range(n)] and lost == []
+    assert c_heap_kib()["sqlite_kib"] - before < 64
     store.close()

@@ -35,11 +35,10 @@ Theory of operation (docs/telemetry.md, "Store and forward"):
   ``dead_letter`` table in the transaction that deletes them from the outbox; that
   table keeps its newest ``dead_letter_max_rows`` rows.
 
-Errors: every disk or database failure raises ``OutboxError`` naming the path; a
-failed write raises its child ``OutboxStorageError`` naming the errno (``ENOSPC``,
-``EROFS``...), after which the store is as it was before the write (a segment
-file's partial write is cut off), so the same changes can be applied again once
-the disk takes them.
+Errors: every disk or database failure raises ``OutboxError`` naming the path; a failed
+write raises its child ``OutboxStorageError`` naming the errno (``ENOSPC``, ``EROFS``...),
+after which the store is as it was before the write (a segment file's partial write is cut
+off), so the same changes can be applied again once the disk takes them.
 """
 
 from __future__ import annotations
@@ -76,7 +75,10 @@ SYNC_MAX_ROWS = 4096  # ...or this many unsynced rows, whichever comes first
 _IOV_MAX = 512
 _BIG = 1 << 62
 _READ_FDS = 8
-_PAGE_CACHE_KIB = 256  # SQLite's page cache (its 2 MB default grew at each outage)
+_READ_IDS = 256  # ids per read, padded: one SQL text, not one per length (docs/soak.md)
+_READ_SQL = ("SELECT id, priority, stream, seq, topic, retain, boot, t_mono, payload, seg,"
+             f" seg_offset, seg_length FROM outbox WHERE id IN ({','.join('?' * _READ_IDS)})"
+             " ORDER BY id")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -145,7 +147,7 @@ class OutboxStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA journal_size_limit=8388608")
-            self._db.execute(f"PRAGMA cache_size=-{_PAGE_CACHE_KIB}")
+            self._db.execute("PRAGMA cache_size=-256")  # KiB; 2 MB by default: grew per outage
             self._db.executescript(_SCHEMA)
             have = {r[1] for r in self._db.execute("PRAGMA table_info(outbox)")}
             for column in _SEGMENT_COLUMNS:
@@ -468,13 +470,11 @@ class OutboxStore:
         rows: list[OutboxRow] = []
         lost: list[tuple[int, Priority]] = []
         try:
-            for i in range(0, len(ids), 500):
-                chunk = list(ids[i:i + 500])
+            for i in range(0, len(ids), _READ_IDS):
+                chunk = list(ids[i:i + _READ_IDS])
+                chunk += chunk[-1:] * (_READ_IDS - len(chunk))  # one statement, cached
                 for (row_id, p, stream, seq, topic, retain, boot, t_mono, inline, seg, off,
-                     length) in self._db.execute(
-                        "SELECT id, priority, stream, seq, topic, retain, boot, t_mono, payload,"
-                        " seg, seg_offset, seg_length FROM outbox"
-                        f" WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY id", chunk):
+                     length) in self._db.execute(_READ_SQL, chunk):
                     payload = inline if seg is None else self._pread(seg, off, length)
                     if payload is None:
                         lost.append((row_id, Priority(p)))
