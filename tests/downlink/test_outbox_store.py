@@ -176,12 +176,10 @@ def test_an_outbox_of_the_first_version_opens_and_drains(tmp_path: Path) -> None
     box.close()
 
 
-def test_a_segment_rotated_away_keeps_the_payloads_written_to_it_in_the_same_commit(
-        tmp_path: Path) -> None:
-    # One commit (a loop turn's group) appends to the active segment, then fills it and
-    # rotates. Every earlier row of that segment was acknowledged, so it counts no live
-    # rows yet: it must not be deleted with the payloads just written to it.
-    store = OutboxStore(tmp_path / "o.db")
+def store_with_an_acknowledged_segment(path: Path) -> tuple[OutboxStore, Changes]:
+    """A store whose active segment holds only acknowledged rows, and a commit that
+    appends to it, then fills it and rotates it away."""
+    store = OutboxStore(path)
     first = store.recovered.next_id
 
     def row(i: int, size: int) -> OutboxRow:
@@ -194,16 +192,29 @@ def test_a_segment_rotated_away_keeps_the_payloads_written_to_it_in_the_same_com
     ch = Changes()
     ch.delete(first, Priority.BATCH)  # acknowledged: the active segment holds no live row
     store.apply(ch)
-    ch = Changes()
-    ch.insert(row(1, 512 << 10))  # still fits the active segment
-    ch.insert(row(2, 1 << 20))  # does not: the segment is rotated away
-    store.apply(ch)
-    rows, lost = store.read([first + 1, first + 2])
+    rotating = Changes()
+    rotating.insert(row(1, 512 << 10))  # still fits the active segment
+    rotating.insert(row(2, 1 << 20))  # does not: the segment is rotated away
+    return store, rotating
+
+
+def assert_stored_whole(store: OutboxStore, ch: Changes) -> None:
+    rows, lost = store.read(list(ch.inserts))
     assert lost == []
-    assert [r.payload for r in rows] == [bytes([1]) * (512 << 10), bytes([2]) * (1 << 20)]
+    assert [r.payload for r in rows] == [r.payload for r in ch.inserts.values()]
+
+
+def test_a_segment_rotated_away_keeps_the_payloads_written_to_it_in_the_same_commit(
+        tmp_path: Path) -> None:
+    # One commit (a loop turn's group) appends to the active segment, then fills it and
+    # rotates. Every earlier row of that segment was acknowledged, so it counts no live
+    # rows yet: it must not be deleted with the payloads just written to it.
+    store, rotating = store_with_an_acknowledged_segment(tmp_path / "o.db")
+    store.apply(rotating)
+    assert_stored_whole(store, rotating)
     assert len(segment_files(tmp_path / "o.db")) == 2
     ch = Changes()
-    ch.delete(first + 1, Priority.BATCH)
+    ch.delete(min(rotating.inserts), Priority.BATCH)
     store.apply(ch)
     assert len(segment_files(tmp_path / "o.db")) == 1  # kept only while a row needed it
     store.close()
@@ -215,23 +226,8 @@ def test_a_failed_commit_drops_the_segment_it_kept_and_a_retry_stores_its_rows(
     # for that commit's payloads, holds nothing live and must not be left behind; the
     # outbox retries the same changes, which must then be stored whole.
     path = tmp_path / "o.db"
-    store = OutboxStore(path)
-    first = store.recovered.next_id
-
-    def row(i: int, size: int) -> OutboxRow:
-        return OutboxRow(first + i, Priority.BATCH, "batch/a", i, "t", False, 1, 0.0, False,
-                         bytes([i]) * size)
-
-    ch = Changes()
-    ch.insert(row(0, 3 << 20))
-    store.apply(ch)
-    ch = Changes()
-    ch.delete(first, Priority.BATCH)
-    store.apply(ch)
+    store, rotating = store_with_an_acknowledged_segment(path)
     assert len(segment_files(path)) == 1
-    failing = Changes()
-    failing.insert(row(1, 512 << 10))
-    failing.insert(row(2, 1 << 20))  # rotates the acknowledged segment away
     persist = store._persist
 
     def refuse(*args: object) -> None:
@@ -239,13 +235,11 @@ def test_a_failed_commit_drops_the_segment_it_kept_and_a_retry_stores_its_rows(
 
     monkeypatch.setattr(store, "_persist", refuse)
     with pytest.raises(outbox_store.OutboxStorageError, match="cannot write to outbox"):
-        store.apply(failing)
+        store.apply(rotating)
     assert len(segment_files(path)) == 1  # the kept segment went; only the new one is left
     monkeypatch.setattr(store, "_persist", persist)
-    store.apply(failing)
-    rows, lost = store.read([first + 1, first + 2])
-    assert lost == []
-    assert [r.payload for r in rows] == [bytes([1]) * (512 << 10), bytes([2]) * (1 << 20)]
+    store.apply(rotating)
+    assert_stored_whole(store, rotating)
     store.close()
 
 
