@@ -40,11 +40,11 @@ log = logging.getLogger(__name__)
 ROW_OVERHEAD = 64  # bytes charged per row on top of the payload
 _EVICT_TO = 0.9
 _WATERMARK_AHEAD = 1024
-# Payloads kept in memory for the publisher. 1 MiB was tried against the process
-# soak's outage steps (docs/soak.md): the outage lift fell from ~7 to ~1.3 MiB but the
-# steps stayed (SQLite's page cache, reading the backlog back, grew instead), and 62 KiB
-# batches lost a third of their throughput (bench/bench_downlink.py): rows in flight
-# were read back from disk.
+# Payloads kept in memory for the publisher, while a connection sends (``set_online``:
+# an outage's backlog waits on disk). 1 MiB for every row was tried (docs/soak.md): 62 KiB
+# batches lost a third of their throughput (bench/bench_downlink.py), rows in flight read
+# back from disk, and the soak's steps it was meant for stayed: SQLite grew, its statement
+# cache (one per read length, fixed in OutboxStore.read).
 _CACHE_MAX_BYTES = 32 << 20
 _CACHE_MAX_ROWS = 16384
 _READ_AHEAD = 256  # rows read back from disk at once
